@@ -1,0 +1,103 @@
+/** Protocol version spoken by this package. */
+export const PROTOCOL_VERSION = 1;
+
+/** A command id: unique per connection; the reply carries it back. */
+export type FrameId = string | number;
+
+/** A position in a channel's stream. `offset` 0 means "before the first publication". */
+export interface StreamPosition {
+  epoch: string;
+  offset: number;
+}
+
+// ---- client → server -------------------------------------------------------------------
+
+export interface AuthFrame { type: 'auth'; id?: FrameId; token?: string; name?: string; session?: string }
+export interface SubscribeFrame { type: 'subscribe'; id?: FrameId; channel: string; since?: StreamPosition }
+export interface UnsubscribeFrame { type: 'unsubscribe'; id?: FrameId; channel: string }
+export interface PublishFrame { type: 'publish'; id?: FrameId; channel: string; data: unknown }
+export interface SendFrame { type: 'send'; id?: FrameId; to: string; data: unknown }
+export interface PresenceFrame { type: 'presence'; id?: FrameId; channel: string }
+/**
+ * Page through a channel's history. Oldest first from `since` (exclusive) by default;
+ * `reverse: true` pages newest first, from `since` (exclusive) backwards, or from the top.
+ */
+export interface HistoryFrame {
+  type: 'history'; id?: FrameId; channel: string; since?: StreamPosition; limit?: number; reverse?: boolean;
+}
+export interface RefreshFrame { type: 'refresh'; id?: FrameId; token: string }
+export interface PingFrame { type: 'ping'; id?: FrameId }
+export interface PongFrame { type: 'pong'; id?: FrameId }
+
+export type ClientFrame =
+  | AuthFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame | SendFrame
+  | PresenceFrame | HistoryFrame | RefreshFrame | PingFrame | PongFrame;
+
+export type ClientFrameType = ClientFrame['type'];
+
+// ---- server → client -------------------------------------------------------------------
+
+export interface Permissions { subscribe: string[]; publish: string[] }
+
+export interface AuthSuccessFrame {
+  type: 'auth_success';
+  client: string;
+  session: string;
+  user: string;
+  /** Unix seconds when the credential expires; absent when it does not. */
+  expiresAt?: number;
+  /** Server ping interval in seconds (0: the server does not ping). */
+  ping: number;
+  permissions: Permissions;
+  resumed: boolean;
+  info?: unknown;
+}
+export interface AuthFailedFrame { type: 'auth_failed'; code: number; reason: string }
+
+/** A publication as delivered and as replayed from history. */
+export interface Publication {
+  channel: string;
+  data: unknown;
+  /** Position in the stream; absent on channels without history. */
+  offset?: number;
+  epoch?: string;
+  /** Publishing user, when a user published it. */
+  from?: string;
+  /** The publisher's idempotency key, when it gave one. */
+  id?: FrameId;
+  /** Server time in ms when it was accepted. */
+  ts: number;
+}
+export interface MessageFrame extends Publication { type: 'message' }
+
+export interface AckFrame {
+  type: 'ack';
+  id: FrameId;
+  epoch?: string;
+  offset?: number;
+  recovered?: boolean;
+  publications?: Publication[];
+  duplicate?: boolean;
+  [extra: string]: unknown;
+}
+export interface ErrorFrame { type: 'error'; id?: FrameId; code: string; message: string; temporary: boolean }
+export interface JoinFrame { type: 'join'; channel: string; user: string; client: string; info?: unknown }
+export interface LeaveFrame { type: 'leave'; channel: string; user: string; client: string }
+export interface OnlineFrame { type: 'online'; user: string }
+export interface OfflineFrame { type: 'offline'; user: string }
+export interface ServerPingFrame { type: 'ping' }
+export interface ServerPongFrame { type: 'pong'; id?: FrameId }
+export interface TokenExpiringFrame { type: 'token_expiring'; expiresAt: number }
+export interface DisconnectFrame { type: 'disconnect'; code: number; reason: string; reconnectAfterMs?: number }
+
+export type ServerFrame =
+  | AuthSuccessFrame | AuthFailedFrame | AckFrame | ErrorFrame | MessageFrame
+  | JoinFrame | LeaveFrame | OnlineFrame | OfflineFrame | ServerPingFrame | ServerPongFrame
+  | TokenExpiringFrame | DisconnectFrame;
+
+export type ServerFrameType = ServerFrame['type'];
+
+/** Query flag and subprotocol with which a client asks for JSON-array batch frames. */
+export const BATCH_QUERY_FLAG = 'batch';
+export const BATCH_SUBPROTOCOL = 'switchboard.v1.batch';
+export const SUBPROTOCOL = 'switchboard.v1';
