@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+import { main } from '../src/cli.ts';
+await main();

@@ -1,0 +1,34 @@
+import type { Publication } from '@switchboard/protocol';
+
+/**
+ * Messages between nodes that are not publications: kicks, forced disconnects, presence.
+ * A discriminated union: each node handles them with an exhaustive switch.
+ */
+export type ControlMessage =
+  | { type: 'disconnect'; user: string; session?: string; login?: string; exceptClient?: string; code: number; reason: string }
+  | { type: 'unsubscribe'; user: string; channel: string }
+  | { type: 'user_event'; event: 'online' | 'offline'; user: string };
+
+/** What a broker calls back into; the node implements it. Backends never see connections. */
+export interface BrokerHandler {
+  /** A publication for `channel`, in publish order per channel. */
+  onPublication(channel: string, pub: Publication): void;
+  onControl(msg: ControlMessage): void;
+}
+
+/**
+ * Moves publications and control messages between nodes.
+ *
+ * Guarantees: publications of one channel reach each subscribed node in the order `publish`
+ * was called on one node; the publishing node receives its own publications. At-most-once:
+ * a lost publication is recovered by clients from history (offsets reveal the gap).
+ */
+export interface Broker {
+  publish(channel: string, pub: Publication): Promise<void>;
+  /** Start receiving a channel's publications on this node (the hub's first local subscriber). */
+  subscribe(channel: string): Promise<void>;
+  /** Stop receiving them (the hub's last local subscriber left). */
+  unsubscribe(channel: string): Promise<void>;
+  publishControl(msg: ControlMessage): Promise<void>;
+  close(): Promise<void>;
+}

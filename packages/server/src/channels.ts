@@ -1,0 +1,71 @@
+import { ReplyError, isGranted, parseChannel, type ParsedChannel } from '@switchboard/protocol';
+import type { Config, NamespaceOptions } from './config.ts';
+import type { Identity } from './connection/connection.ts';
+import type { HistoryOptions } from './history/history-store.ts';
+
+/** A channel name checked and resolved to its namespace's options. */
+export interface ResolvedChannel extends ParsedChannel {
+  name: string;
+  options: NamespaceOptions;
+  /** Retention when the namespace keeps history. */
+  history: HistoryOptions | undefined;
+}
+
+const PERSONAL_DEFAULTS: NamespaceOptions = {
+  history: { size: 100, ttl: 7 * 86_400_000 },
+  presence: false, joinLeave: false, clientPublish: false, directMessages: true, allowSubscribe: false, allowPublish: false,
+};
+
+/** Resolves channel names against the configured namespaces. */
+export class ChannelResolver {
+  private readonly config: Config;
+  private readonly cache = new Map<string, ResolvedChannel>();
+
+  constructor(config: Config) {
+    this.config = config;
+  }
+
+  /** The options of a namespace, or undefined when it is not configured. */
+  namespace(ns: string): NamespaceOptions | undefined {
+    const o = this.config.namespaces[ns];
+    if (o) return o;
+    return ns === '#' ? PERSONAL_DEFAULTS : undefined;
+  }
+
+  /** Throws `bad_request` for a malformed name, `unknown_channel` for an unconfigured namespace. */
+  resolve(channel: unknown): ResolvedChannel {
+    if (typeof channel === 'string') {
+      const hit = this.cache.get(channel);
+      if (hit) return hit;
+    }
+    const parsed = parseChannel(channel, this.config.limits.maxChannelLength);
+    if (typeof parsed === 'string') throw new ReplyError('bad_request', parsed);
+    const options = this.namespace(parsed.namespace);
+    if (!options) {
+      throw new ReplyError('unknown_channel', parsed.namespace === '' ? 'channels without a namespace are not enabled' : `namespace "${parsed.namespace}" is not configured`);
+    }
+    const h = options.history;
+    const resolved: ResolvedChannel = { ...parsed, name: channel as string, options, history: h ? { size: h.size, ttlMs: h.ttl } : undefined };
+    if (this.cache.size > 50_000) this.cache.clear();
+    this.cache.set(resolved.name, resolved);
+    return resolved;
+  }
+}
+
+/** Throws `permission_denied` unless `who` may subscribe to `ch`. Personal channels: only their owner. */
+export function assertCanSubscribe(who: Identity, ch: ResolvedChannel): void {
+  if (ch.owner !== undefined) {
+    if (ch.owner === who.user) return;
+    throw new ReplyError('permission_denied', 'only its owner may subscribe to a personal channel');
+  }
+  if (ch.options.allowSubscribe || isGranted(who.grants.subscribe, ch.name)) return;
+  throw new ReplyError('permission_denied', `no grant to subscribe to ${ch.name}`);
+}
+
+/** Throws `permission_denied` unless `who` may publish to `ch`. */
+export function assertCanPublish(who: Identity, ch: ResolvedChannel): void {
+  if (ch.owner !== undefined) throw new ReplyError('permission_denied', 'publish to personal channels with "send"');
+  if (!ch.options.clientPublish) throw new ReplyError('permission_denied', `clients may not publish in namespace "${ch.namespace}"`);
+  if (ch.options.allowPublish || isGranted(who.grants.publish, ch.name)) return;
+  throw new ReplyError('permission_denied', `no grant to publish to ${ch.name}`);
+}

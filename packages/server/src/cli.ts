@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { Command, Option } from 'commander';
+import { ConfigError, configFromEnv, devDefaults, hasAuthMethod, mergeConfig, parseConfig, readConfigFile, type Config } from './config.ts';
+import { parseDuration } from './duration.ts';
+import { mintToken } from './auth/mint.ts';
+import { createServer } from './server.ts';
+
+const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+
+/** Loads configuration: defaults < (dev defaults) < file < environment < flags. */
+export function loadConfig(flags: Record<string, any>, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = flags.config ?? env.SWITCHBOARD_CONFIG;
+  const fromFlags: Record<string, any> = {};
+  if (flags.port !== undefined) fromFlags.port = Number(flags.port);
+  if (flags.host !== undefined) fromFlags.host = flags.host;
+  if (flags.jwtSecret !== undefined) fromFlags.auth = { jwtSecret: flags.jwtSecret };
+  if (flags.apiKey !== undefined) fromFlags.apiKeys = flags.apiKey;
+  if (flags.allowedOrigins !== undefined) fromFlags.allowedOrigins = flags.allowedOrigins;
+  if (flags.storage !== undefined) fromFlags.storage = flags.storage;
+  if (flags.redis !== undefined) fromFlags.redis = flags.redis;
+  if (flags.logLevel !== undefined) fromFlags.logLevel = flags.logLevel;
+  if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) fromFlags.tls = { cert: flags.tlsCert, key: flags.tlsKey };
+  const merged = mergeConfig(flags.dev ? devDefaults() : {}, file ? readConfigFile(file) : {}, configFromEnv(env), fromFlags);
+  const dev = Boolean(flags.dev);
+  if (dev && !(merged.auth as Record<string, unknown> | undefined)?.jwtSecret) {
+    merged.auth = { ...(merged.auth as object), jwtSecret: randomBytes(24).toString('base64url') };
+  }
+  return parseConfig(merged);
+}
+
+async function serve(flags: Record<string, any>): Promise<void> {
+  const config = loadConfig(flags);
+  if (!hasAuthMethod(config)) {
+    console.error(
+      'switchboard: refusing to start: no way to authenticate connections.\n' +
+        'Fix it with one of:\n' +
+        '  SWITCHBOARD_JWT_SECRET=<secret> switchboard serve      (or --jwt-secret, or auth.jwtSecret in the config file)\n' +
+        '  auth.publicKey / auth.jwksUrl in the config file       (RS256, ES256, EdDSA tokens)\n' +
+        '  hooks.connect.url in the config file                  (your backend decides, e.g. by cookie)\n' +
+        '  switchboard serve --dev                                (local development only)',
+    );
+    process.exit(2);
+  }
+  const server = await createServer({ config });
+  const addr = await server.listen();
+  if (config.dev) {
+    console.log(
+      `\n  ⚠  DEVELOPMENT MODE — not for production: anonymous users allowed, every namespace open.\n` +
+        `  Gateway   ${addr.url}   WebSocket ${addr.wsUrl}\n` +
+        `  JWT secret (random, this run only): ${config.auth.jwtSecret}\n` +
+        `  Mint a token: SWITCHBOARD_JWT_SECRET=<secret> npx switchboard token --sub alice --channels 'chat:*' --publish 'chat:*'\n`,
+    );
+  }
+  server.log.info({ http: addr.url, ws: addr.wsUrl, storage: config.storage.split(':')[0], dev: config.dev }, 'switchboard listening');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      server.log.warn('shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdown.timeoutMs);
+    force.unref();
+    try {
+      await server.close();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+async function token(flags: Record<string, any>): Promise<void> {
+  const config = loadConfig({ config: flags.config });
+  const secret: string | null = flags.secret ?? config.auth.jwtSecret;
+  if (!secret) throw new ConfigError('token: no secret: pass --secret, set SWITCHBOARD_JWT_SECRET, or auth.jwtSecret in --config');
+  const ttlMs = flags.ttl === undefined ? 3_600_000 : parseDuration(flags.ttl);
+  if (ttlMs === undefined) throw new ConfigError(`token: --ttl ${JSON.stringify(flags.ttl)} is not a duration (30s, 15m, 1h, 7d, or 0 for none)`);
+  let info: unknown;
+  if (flags.info !== undefined) {
+    try {
+      info = JSON.parse(flags.info);
+    } catch {
+      throw new ConfigError('token: --info must be JSON');
+    }
+  }
+  const alg = config.auth.algorithms.find((a) => a.startsWith('HS')) as 'HS256' | 'HS384' | 'HS512' | undefined;
+  const jwt = await mintToken({
+    sub: flags.sub, secret, channels: flags.channels, publish: flags.publish, ttlSec: Math.round(ttlMs / 1000),
+    sid: flags.sid, info, alg: alg ?? 'HS256',
+    ...(config.auth.audience ? { audience: config.auth.audience } : {}),
+    ...(config.auth.issuer ? { issuer: config.auth.issuer } : {}),
+  });
+  process.stdout.write(`${jwt}\n`);
+}
+
+export function program(): Command {
+  const p = new Command('switchboard').description('Switchboard real-time messaging gateway');
+  p.command('serve')
+    .description('run the gateway')
+    .option('-c, --config <path>', 'JSON configuration file (also SWITCHBOARD_CONFIG)')
+    .option('-p, --port <port>', 'port to listen on (SWITCHBOARD_PORT)')
+    .option('--host <host>', 'address to bind (SWITCHBOARD_HOST)')
+    .option('--dev', 'development mode: embedded defaults, anonymous allowed, random secret')
+    .option('--jwt-secret <secret>', 'HS* secret for tokens (SWITCHBOARD_JWT_SECRET)')
+    .option('--api-key <keys>', 'server API key(s), comma-separated (SWITCHBOARD_API_KEY)', list)
+    .option('--allowed-origins <origins>', 'comma-separated browser origins (SWITCHBOARD_ALLOWED_ORIGINS)', list)
+    .option('--storage <storage>', 'memory | sqlite:<path> | redis (SWITCHBOARD_STORAGE)')
+    .option('--redis <url>', 'Redis URL: cluster mode (SWITCHBOARD_REDIS_URL)')
+    .addOption(new Option('--log-level <level>', 'log level (SWITCHBOARD_LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
+    .option('--tls-cert <path>', 'TLS certificate (PEM): serve wss:// and https://')
+    .option('--tls-key <path>', 'TLS private key (PEM)')
+    .action(serve);
+  p.command('token')
+    .description('mint a token signed with the configured secret')
+    .requiredOption('--sub <user>', 'user id')
+    .option('--channels <patterns>', 'subscribe patterns, comma-separated (e.g. "chat:*")', list)
+    .option('--publish <patterns>', 'publish patterns, comma-separated', list)
+    .option('--ttl <duration>', 'lifetime (30s, 15m, 1h, 7d; 0: no expiry)', '1h')
+    .option('--sid <id>', 'login session id claim')
+    .option('--info <json>', 'public user info (JSON)')
+    .option('--secret <secret>', 'HS* secret (default: SWITCHBOARD_JWT_SECRET or the config file)')
+    .option('-c, --config <path>', 'JSON configuration file')
+    .action(token);
+  return p;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`switchboard: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+if (import.meta.main) void main();

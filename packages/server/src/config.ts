@@ -1,0 +1,208 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (use milliseconds or "30s", "5m", "24h", "7d")` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const Algorithm = z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA']);
+
+const NamespaceSchema = z.strictObject({
+  /** Keep a stream per channel: `size` publications at most, each for `ttl` at most. Absent: no history. */
+  history: z.strictObject({ size: z.int().min(1).max(1_000_000), ttl: duration }).nullish(),
+  presence: z.boolean().default(false),
+  joinLeave: z.boolean().default(false),
+  /** Clients may publish (still subject to token grants unless `allowPublish`). */
+  clientPublish: z.boolean().default(true),
+  /** `send` between users (personal channels). */
+  directMessages: z.boolean().default(true),
+  /** Any authenticated connection may subscribe without a `channels` grant in its token. */
+  allowSubscribe: z.boolean().default(false),
+  /** Any authenticated connection may publish without a `publish` grant (needs `clientPublish`). */
+  allowPublish: z.boolean().default(false),
+  /** SSO policy for logins that use this namespace's channels (overrides `sessions`). */
+  sessions: z.strictObject({ maxPerUser: z.int().min(1).nullable(), onLimit: z.enum(['kick_oldest', 'reject_new']) }).partial().nullish(),
+});
+export type NamespaceOptions = z.output<typeof NamespaceSchema>;
+
+const HookSchema = z.strictObject({
+  url: z.url().nullable().default(null),
+  timeoutMs: z.int().min(1).max(60_000).default(1000),
+  /** Headers of the upgrade request forwarded to the hook (lower-case names). */
+  forwardHeaders: z.array(z.string().toLowerCase()).default(['cookie']),
+  /** What to do when the backend fails or times out: deny the action, or allow it. */
+  onError: z.enum(['deny', 'allow']).default('deny'),
+});
+
+export const ConfigSchema = z.strictObject({
+  port: z.int().min(0).max(65535).default(8080),
+  host: z.string().min(1).default('0.0.0.0'),
+  dev: z.boolean().default(false),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  auth: z.strictObject({
+    jwtSecret: z.string().min(1).nullable().default(null),
+    jwksUrl: z.url().nullable().default(null),
+    publicKey: z.string().min(1).nullable().default(null),
+    algorithms: z.array(Algorithm).min(1).default(['HS256']),
+    audience: z.string().nullable().default(null),
+    issuer: z.string().nullable().default(null),
+    allowAnonymous: z.boolean().default(false),
+    allowQueryToken: z.boolean().default(true),
+    timeoutMs: z.int().min(100).max(600_000).default(10_000),
+    /** Send `token_expiring` this long before the token expires. */
+    expiringNoticeMs: z.int().min(0).default(30_000),
+    /** Clock skew tolerated on `exp`/`nbf`, in seconds. */
+    clockToleranceSec: z.int().min(0).max(300).default(5),
+  }).prefault({}),
+  apiKeys: z.array(z.string().min(16, 'API keys must be at least 16 characters')).default([]),
+  allowedOrigins: z.array(z.string().min(1)).default([]),
+  heartbeat: z.strictObject({
+    intervalMs: z.int().min(0).default(25_000),
+    timeoutMs: z.int().min(100).default(8_000),
+  }).prefault({}),
+  namespaces: z.record(z.string().regex(/^([A-Za-z0-9_-]*|#)$/, 'namespace names are A-Z a-z 0-9 _ - (or "" or "#")'), NamespaceSchema).default({ '': {} } as never),
+  sessions: z.strictObject({
+    maxPerUser: z.int().min(1).nullable().default(null),
+    onLimit: z.enum(['kick_oldest', 'reject_new']).default('kick_oldest'),
+    idleTtl: duration.default(7 * 86_400_000),
+  }).prefault({}),
+  presence: z.strictObject({
+    /** Wait this long after a user's last connection closes before `offline`, so a reload does not flap. */
+    offlineGraceMs: z.int().min(0).default(3000),
+  }).prefault({}),
+  /** `memory`, `sqlite:<path>`, or `redis` (uses `redis`). */
+  storage: z.string().regex(/^(memory|redis|sqlite:.+)$/, 'storage must be "memory", "redis" or "sqlite:<path>"').default('sqlite:./data/switchboard.db'),
+  redis: z.string().regex(/^rediss?:\/\//, 'redis must be a redis:// or rediss:// URL').nullable().default(null),
+  /** How long a publish `id` is remembered per channel for idempotency. */
+  dedupWindow: duration.default(5 * 60_000),
+  limits: z.strictObject({
+    maxFrameBytes: z.int().min(64).max(16 * 1024 * 1024).default(65_536),
+    maxChannelsPerConnection: z.int().min(1).default(128),
+    maxChannelLength: z.int().min(8).max(255).default(255),
+    /** Outbound bytes buffered for one connection before it is closed `3008 slow_consumer`. */
+    maxQueueBytes: z.int().min(1024).default(4 * 1024 * 1024),
+    /** Commands per connection per second (token bucket; burst = 2x). */
+    commandsPerSecond: z.int().min(1).default(200),
+    /** New connections per IP per second (burst = 2x). */
+    connectionsPerIpPerSecond: z.int().min(1).default(100),
+    maxHttpBodyBytes: z.int().min(1024).default(1024 * 1024),
+    historyLimit: z.int().min(1).default(1000),
+  }).prefault({}),
+  hooks: z.strictObject({
+    connect: HookSchema.prefault({}),
+    subscribe: HookSchema.prefault({}),
+    publish: HookSchema.prefault({}),
+    refresh: HookSchema.prefault({}),
+  }).prefault({}),
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).nullable().default(null),
+  shutdown: z.strictObject({
+    timeoutMs: z.int().min(0).default(10_000),
+    /** Clients are told to reconnect after a random delay up to this, to spread the load. */
+    reconnectSpreadMs: z.int().min(0).default(5_000),
+  }).prefault({}),
+});
+
+/** Configuration as written by users (every key optional). */
+export type ConfigInput = z.input<typeof ConfigSchema>;
+/** Configuration with every default filled in. */
+export type Config = z.output<typeof ConfigSchema>;
+
+/** Thrown when configuration is invalid; its message names the key. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates configuration and fills defaults. Throws ConfigError naming the first bad keys. */
+export function parseConfig(input: unknown): Config {
+  const result = ConfigSchema.safeParse(input ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => {
+      const key = i.path.length ? i.path.map(String).join('.') : '(root)';
+      const msg = i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.map((k) => `"${k}"`).join(', ')}` : i.message;
+      return `  ${key}: ${msg}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+type Env = Record<string, string | undefined>;
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** The configuration keys set by `SWITCHBOARD_*` environment variables. */
+export function configFromEnv(env: Env): Record<string, unknown> {
+  const out: Record<string, any> = {};
+  const num = (name: string, v: string) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`invalid configuration:\n  ${name}: not a number: ${JSON.stringify(v)}`);
+    return n;
+  };
+  if (env.SWITCHBOARD_PORT !== undefined) out.port = num('SWITCHBOARD_PORT', env.SWITCHBOARD_PORT);
+  if (env.SWITCHBOARD_HOST !== undefined) out.host = env.SWITCHBOARD_HOST;
+  if (env.SWITCHBOARD_JWT_SECRET !== undefined) out.auth = { jwtSecret: env.SWITCHBOARD_JWT_SECRET };
+  if (env.SWITCHBOARD_API_KEY !== undefined) out.apiKeys = list(env.SWITCHBOARD_API_KEY);
+  if (env.SWITCHBOARD_ALLOWED_ORIGINS !== undefined) out.allowedOrigins = list(env.SWITCHBOARD_ALLOWED_ORIGINS);
+  if (env.SWITCHBOARD_STORAGE !== undefined) out.storage = env.SWITCHBOARD_STORAGE;
+  if (env.SWITCHBOARD_REDIS_URL !== undefined) out.redis = env.SWITCHBOARD_REDIS_URL;
+  if (env.SWITCHBOARD_LOG_LEVEL !== undefined) out.logLevel = env.SWITCHBOARD_LOG_LEVEL;
+  return out;
+}
+
+/** Reads a JSON configuration file; a missing or malformed file is a ConfigError. */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const v = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('top level must be an object');
+    return v;
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep-merges configuration layers, later layers winning; arrays are replaced, not merged. */
+export function mergeConfig(...layers: Array<Record<string, unknown> | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const layer of layers) {
+    if (!layer) continue;
+    for (const [k, v] of Object.entries(layer)) {
+      if (v === undefined) continue;
+      out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeConfig(out[k] as Record<string, unknown>, v) : v;
+    }
+  }
+  return out;
+}
+
+/** Dev-mode additions (`switchboard serve --dev`): anonymous allowed, history and presence everywhere. */
+export function devDefaults(): Record<string, unknown> {
+  const ns = { history: { size: 1000, ttl: '24h' }, presence: true, joinLeave: true, allowSubscribe: true, allowPublish: true };
+  return {
+    dev: true,
+    storage: 'memory',
+    auth: { allowAnonymous: true },
+    namespaces: { '': ns, chat: ns, '#': { history: { size: 1000, ttl: '7d' }, presence: false } },
+  };
+}
+
+/** True when some way of authenticating connections is configured. */
+export function hasAuthMethod(c: Config): boolean {
+  return Boolean(c.auth.jwtSecret || c.auth.jwksUrl || c.auth.publicKey || c.auth.allowAnonymous || c.hooks.connect.url);
+}

@@ -1,0 +1,101 @@
+import { AuthFailure, ReplyError, isValidUserId, type AuthFrame } from '@switchboard/protocol';
+import type { Connection, Identity } from '../connection.ts';
+import { TokenError, type TokenClaims } from '../../auth/jwt.ts';
+import { isSessionIdShape } from '../../session/session-id.ts';
+import type { Session } from '../../session/session-store.ts';
+
+/** Thrown inside authentication to refuse it with an `auth_failed` reason. */
+class AuthRefused extends Error {
+  readonly reason: keyof typeof AuthFailure;
+  constructor(reason: keyof typeof AuthFailure, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/**
+ * `auth`: a token (JWT), or a name where anonymous access is allowed, optionally with a
+ * session id to resume. Answers `auth_success`, or `auth_failed` and closes.
+ */
+export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<void> {
+  if (conn.state !== 'auth_pending') throw new ReplyError('bad_request', 'already authenticated; use "refresh" to present a new token');
+  const node = conn.node;
+  try {
+    const who = await identify(conn, frame);
+    const session = await resolveSession(conn, who.user, frame.session ?? conn.upgrade.session);
+    if (conn.state !== 'auth_pending') return; // closed while we waited
+    const identity: Identity = {
+      user: who.user,
+      session: session.id,
+      login: who.sid ?? session.id,
+      anonymous: who.anonymous,
+      info: who.info,
+      expiresAtMs: who.expiresAt !== undefined ? who.expiresAt * 1000 : undefined,
+      grants: { subscribe: who.subscribe, publish: who.publish },
+    };
+    conn.identity = identity;
+    conn.state = 'ready';
+    conn.nextPingAt = node.heartbeatSchedule(Date.now());
+    node.hub.addClient(conn);
+    conn.sendFrame({
+      type: 'auth_success',
+      client: conn.id,
+      session: session.id,
+      user: identity.user,
+      ...(who.expiresAt !== undefined ? { expiresAt: who.expiresAt } : {}),
+      ping: Math.round(node.config.heartbeat.intervalMs / 1000),
+      permissions: identity.grants,
+      resumed: session.resumed,
+      ...(who.info !== undefined ? { info: who.info } : {}),
+    });
+    node.log.debug({ client: conn.id, user: identity.user, resumed: session.resumed }, 'authenticated');
+  } catch (err) {
+    if (err instanceof AuthRefused) {
+      node.log.info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason }, 'authentication refused');
+      conn.rejectAuth(AuthFailure[err.reason], err.reason);
+      return;
+    }
+    throw err;
+  }
+}
+
+interface Who extends TokenClaims {
+  anonymous: boolean;
+}
+
+async function identify(conn: Connection, frame: AuthFrame): Promise<Who> {
+  const node = conn.node;
+  const auth = node.config.auth;
+  if (frame.token !== undefined) {
+    try {
+      return { ...(await node.jwt.verify(frame.token)), anonymous: false };
+    } catch (err) {
+      if (err instanceof TokenError) throw new AuthRefused(err.reason, err.message);
+      throw err;
+    }
+  }
+  if (auth.allowAnonymous) {
+    let user = frame.name;
+    if (user === undefined && frame.session !== undefined && isSessionIdShape(frame.session)) {
+      user = (await node.sessions.get(frame.session))?.user;
+    }
+    if (user === undefined) throw new AuthRefused('bad_request', 'anonymous auth needs a "name"');
+    if (!isValidUserId(user)) throw new AuthRefused('bad_request', 'name must be 1-128 of A-Z a-z 0-9 _ . @ = + -');
+    return { user, expiresAt: undefined, sid: undefined, subscribe: [], publish: [], info: undefined, anonymous: true };
+  }
+  throw new AuthRefused('unauthorized', 'no credentials: send a token');
+}
+
+async function resolveSession(conn: Connection, user: string, presented: string | undefined): Promise<Session & { resumed: boolean }> {
+  const { sessions, config } = conn.node;
+  const ttl = config.sessions.idleTtl;
+  if (presented !== undefined && isSessionIdShape(presented)) {
+    const s = await sessions.get(presented);
+    if (s && s.user !== user) throw new AuthRefused('session_rejected', 'the session belongs to another user');
+    if (s) {
+      await sessions.touch(s.id, ttl);
+      return { ...s, resumed: true };
+    }
+  }
+  return { ...(await sessions.create(user, ttl)), resumed: false };
+}

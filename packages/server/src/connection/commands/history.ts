@@ -1,0 +1,15 @@
+import { ReplyError, type HistoryFrame } from '@switchboard/protocol';
+import type { Connection } from '../connection.ts';
+import { assertCanSubscribe } from '../../channels.ts';
+
+/** `history`: pages through a channel's retained publications; needs subscribe permission. */
+export async function handleHistory(conn: Connection, frame: HistoryFrame): Promise<void> {
+  const node = conn.node;
+  const ch = node.resolve(frame.channel);
+  assertCanSubscribe(conn.identity!, ch);
+  if (!ch.history) throw new ReplyError('not_available', `channel ${ch.name} keeps no history`);
+  const limit = Math.min(frame.limit ?? 100, node.config.limits.historyLimit);
+  const r = await node.history.read(ch.name, { since: frame.since, limit, reverse: frame.reverse, retention: ch.history });
+  if (!r.recoverable) throw new ReplyError('unrecoverable_position', `position not retained; current is ${r.position.epoch}/${r.position.offset}`);
+  conn.reply(frame.id, { epoch: r.position.epoch, offset: r.position.offset, publications: r.publications });
+}

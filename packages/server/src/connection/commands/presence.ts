@@ -1,0 +1,12 @@
+import { ReplyError, type PresenceFrame } from '@switchboard/protocol';
+import type { Connection } from '../connection.ts';
+import { assertCanSubscribe } from '../../channels.ts';
+
+/** `presence`: who is subscribed to a channel (users, their info and connection counts). */
+export async function handlePresence(conn: Connection, frame: PresenceFrame): Promise<void> {
+  const node = conn.node;
+  const ch = node.resolve(frame.channel);
+  assertCanSubscribe(conn.identity!, ch);
+  if (!ch.options.presence) throw new ReplyError('not_available', `presence is not enabled in namespace "${ch.namespace}"`);
+  conn.reply(frame.id, { presence: await node.presence(ch.name) });
+}

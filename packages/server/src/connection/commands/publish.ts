@@ -1,0 +1,43 @@
+import { ReplyError, isValidUserId, personalChannel, type PublishFrame, type SendFrame } from '@switchboard/protocol';
+import type { Connection } from '../connection.ts';
+import { assertCanPublish } from '../../channels.ts';
+import type { PublishResult } from '../../node.ts';
+
+function ackOf(r: PublishResult): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (r.epoch !== undefined) out.epoch = r.epoch;
+  if (r.offset !== undefined) out.offset = r.offset;
+  out.duplicate = r.duplicate;
+  return out;
+}
+
+/**
+ * `publish`: the `ack` comes only after the publication is stored (history namespaces);
+ * the `id` is its idempotency key.
+ */
+export async function handlePublish(conn: Connection, frame: PublishFrame): Promise<void> {
+  const node = conn.node;
+  const ch = node.resolve(frame.channel);
+  assertCanPublish(conn.identity!, ch);
+  const r = await node.publish(ch, frame.data, { from: conn.user, id: frame.id });
+  conn.reply(frame.id, ackOf(r));
+}
+
+/**
+ * `send`: a private message to a user's personal channel `#<to>` (and a copy to the sender's
+ * own, so the sender's other tabs see it). The ack carries the recipient channel's offset.
+ */
+export async function handleSend(conn: Connection, frame: SendFrame): Promise<void> {
+  const node = conn.node;
+  if (!isValidUserId(frame.to)) throw new ReplyError('bad_request', 'to must be a user id');
+  const target = node.resolve(personalChannel(frame.to));
+  if (!target.options.directMessages) throw new ReplyError('permission_denied', 'private messages are disabled');
+  const me = conn.user!;
+  const data = frame.data;
+  const r = await node.publish(target, data, { from: me, id: frame.id });
+  if (frame.to !== me && !r.duplicate) {
+    const own = node.resolve(personalChannel(me));
+    await node.publish(own, data, { from: me, ...(frame.id !== undefined ? { id: frame.id } : {}) });
+  }
+  conn.reply(frame.id, ackOf(r));
+}

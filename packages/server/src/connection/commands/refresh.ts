@@ -1,0 +1,26 @@
+import { ReplyError, type RefreshFrame } from '@switchboard/protocol';
+import type { Connection } from '../connection.ts';
+import { TokenError } from '../../auth/jwt.ts';
+
+/**
+ * `refresh`: a new token for the live connection (same user), no reconnect. New grants and
+ * expiry apply at once; subscriptions the new grants no longer allow stay until the client
+ * leaves them or the server API removes them.
+ */
+export async function handleRefresh(conn: Connection, frame: RefreshFrame): Promise<void> {
+  const id = conn.identity!;
+  if (id.anonymous) throw new ReplyError('bad_request', 'anonymous connections have no token to refresh');
+  let claims;
+  try {
+    claims = await conn.node.jwt.verify(frame.token);
+  } catch (err) {
+    if (err instanceof TokenError) throw new ReplyError(err.reason === 'token_expired' ? 'token_expired' : 'unauthorized', err.message);
+    throw err;
+  }
+  if (claims.user !== id.user) throw new ReplyError('permission_denied', 'a refreshed token must be for the same user');
+  id.expiresAtMs = claims.expiresAt !== undefined ? claims.expiresAt * 1000 : undefined;
+  id.grants = { subscribe: claims.subscribe, publish: claims.publish };
+  if (claims.info !== undefined) id.info = claims.info;
+  conn.expiringNoticeSent = false;
+  conn.reply(frame.id, { ...(claims.expiresAt !== undefined ? { expiresAt: claims.expiresAt } : {}) });
+}

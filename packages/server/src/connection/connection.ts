@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import {
+  CloseCode, Disconnect, ReplyError, decodeClientFrame, encodeFrame,
+  type ClientFrame, type FrameId, type ServerFrame,
+} from '@switchboard/protocol';
+import type { Transport, UpgradeContext } from '../transport/transport.ts';
+import type { Node } from '../node.ts';
+import type { Subscription } from '../hub.ts';
+import { joinBatch, scheduleFlush, type Flushable } from './outbox.ts';
+import { dispatch } from './dispatch.ts';
+
+/** Who the connection is, once authenticated. */
+export interface Identity {
+  user: string;
+  /** Gateway session id (`s_…`); private, never logged. */
+  session: string;
+  /** The login this connection belongs to: the JWT `sid` when present, else the gateway session. */
+  login: string;
+  anonymous: boolean;
+  info: unknown;
+  /** Unix ms when the credential expires; undefined when it does not. */
+  expiresAtMs: number | undefined;
+  grants: { subscribe: string[]; publish: string[] };
+}
+
+export type ConnectionState = 'auth_pending' | 'ready' | 'closed';
+
+/** Most inbound frames held while an earlier command of the same connection is still running. */
+const MAX_INBOX = 256;
+
+/**
+ * One socket's life: authentication, commands (processed one at a time, in order), its
+ * subscriptions, heartbeat bookkeeping and the batched outbound queue.
+ */
+export class Connection implements Flushable {
+  readonly id = `c_${randomBytes(9).toString('base64url')}`;
+  readonly node: Node;
+  readonly transport: Transport;
+  readonly upgrade: UpgradeContext;
+  readonly connectedAt = Date.now();
+  state: ConnectionState = 'auth_pending';
+  identity: Identity | undefined;
+  /** channel → subscription state (shared with the hub's channel map). */
+  readonly subscriptions = new Map<string, Subscription>();
+
+  /** Heartbeat: last inbound frame, next server ping, when the unanswered ping was sent. */
+  lastSeenAt = Date.now();
+  nextPingAt = 0;
+  pingSentAt = 0;
+  expiringNoticeSent = false;
+
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private flushScheduled = false;
+  private readonly inbox: Array<Buffer | ClientFrame> = [];
+  private busy = false;
+
+  constructor(node: Node, transport: Transport, upgrade: UpgradeContext) {
+    this.node = node;
+    this.transport = transport;
+    this.upgrade = upgrade;
+  }
+
+  get user(): string | undefined {
+    return this.identity?.user;
+  }
+
+  // ---- outbound ----------------------------------------------------------------------
+
+  /** Queues an encoded frame; it leaves with everything else queued this turn. */
+  enqueue(frame: Buffer): void {
+    if (this.state === 'closed') return;
+    this.queue.push(frame);
+    this.queuedBytes += frame.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      scheduleFlush(this);
+    }
+  }
+
+  /** Encodes and queues one frame. */
+  sendFrame(frame: ServerFrame): void {
+    this.enqueue(Buffer.from(encodeFrame(frame)));
+  }
+
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.state === 'closed' || this.queue.length === 0) return;
+    if (this.transport.bufferedAmount + this.queuedBytes > this.node.config.limits.maxQueueBytes) {
+      this.queue = [];
+      this.queuedBytes = 0;
+      this.terminate(new Disconnect(CloseCode.slow_consumer, 'slow_consumer'));
+      return;
+    }
+    const q = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    if (q.length === 1) this.transport.send(q[0]!);
+    else if (this.transport.batch) this.transport.send(joinBatch(q));
+    else this.transport.sendMany(q);
+  }
+
+  reply(id: FrameId | undefined, extra: Record<string, unknown> = {}): void {
+    if (id === undefined) return;
+    this.sendFrame({ type: 'ack', id, ...extra });
+  }
+
+  replyError(id: FrameId | undefined, err: ReplyError): void {
+    this.sendFrame({ type: 'error', ...(id !== undefined ? { id } : {}), code: err.code, message: err.message, temporary: err.temporary });
+  }
+
+  // ---- inbound -----------------------------------------------------------------------
+
+  /** A frame from the transport. Binary or invalid UTF-8 closes `3501`. */
+  receive(data: Buffer, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    this.lastSeenAt = Date.now();
+    this.pingSentAt = 0;
+    if (isBinary) return this.terminate(new Disconnect(CloseCode.bad_request, 'binary frames are not supported'));
+    if (data.length > this.node.config.limits.maxFrameBytes) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame too large'));
+    if (!isUtf8(data)) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame is not valid UTF-8'));
+    if (!this.node.rateLimitCommand(this)) return;
+    if (this.busy) {
+      if (this.inbox.length >= MAX_INBOX) return this.terminate(new Disconnect(CloseCode.too_many_requests, 'too_many_requests'));
+      this.inbox.push(data);
+      return;
+    }
+    void this.run(data);
+  }
+
+  /** Authenticates with credentials from the upgrade request, in order with later frames. */
+  receiveAuth(creds: { token?: string; session?: string }): void {
+    const frame: ClientFrame = { type: 'auth', ...creds };
+    if (this.busy) this.inbox.push(frame);
+    else void this.run(frame);
+  }
+
+  private async run(first: Buffer | ClientFrame): Promise<void> {
+    this.busy = true;
+    let next: Buffer | ClientFrame | undefined = first;
+    while (next !== undefined && this.state !== 'closed') {
+      await this.handle(next);
+      next = this.inbox.shift();
+    }
+    this.busy = false;
+  }
+
+  private async handle(data: Buffer | ClientFrame): Promise<void> {
+    let frame: ClientFrame;
+    if (Buffer.isBuffer(data)) {
+      const decoded = decodeClientFrame(data.toString('utf8'));
+      if (!decoded.ok) {
+        if (decoded.fatal) this.terminate(new Disconnect(CloseCode.bad_request, decoded.message));
+        else this.replyError(decoded.id, decoded.error);
+        return;
+      }
+      frame = decoded.frame;
+    } else frame = data;
+    try {
+      await dispatch(this, frame);
+    } catch (err) {
+      this.fail(frame.id, err);
+    }
+  }
+
+  /** Turns what a handler threw into a reply error or a disconnect: the one place that does. */
+  fail(id: FrameId | undefined, err: unknown): void {
+    if (err instanceof ReplyError) return this.replyError(id, err);
+    if (err instanceof Disconnect) return this.terminate(err);
+    this.node.log.error({ err, client: this.id }, 'command failed');
+    this.replyError(id, new ReplyError('internal', 'internal error'));
+  }
+
+  // ---- end ---------------------------------------------------------------------------
+
+  /** Refuses authentication: `auth_failed`, then the close frame with the same code. */
+  rejectAuth(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.queue.push(Buffer.from(encodeFrame({ type: 'auth_failed', code, reason })));
+    this.flushNow();
+    this.transport.close(code, reason);
+    this.closed(code);
+  }
+
+  /** Sends `disconnect` (after whatever is queued) and closes with its code. */
+  terminate(d: Disconnect): void {
+    if (this.state === 'closed') return;
+    const frame: ServerFrame = { type: 'disconnect', code: d.code, reason: d.reason, ...(d.reconnectAfterMs !== undefined ? { reconnectAfterMs: d.reconnectAfterMs } : {}) };
+    if (d.code !== CloseCode.slow_consumer) {
+      this.queue.push(Buffer.from(encodeFrame(frame)));
+      this.flushNow();
+    }
+    this.transport.close(d.code, d.reason.slice(0, 120));
+    this.closed(d.code);
+  }
+
+  private flushNow(): void {
+    const q = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    if (q.length === 0) return;
+    if (q.length === 1) this.transport.send(q[0]!);
+    else if (this.transport.batch) this.transport.send(joinBatch(q));
+    else this.transport.sendMany(q);
+  }
+
+  /** The socket is gone (either side closed it). Idempotent. */
+  closed(code: number): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.queue = [];
+    this.inbox.length = 0;
+    this.node.onConnectionClosed(this, code);
+  }
+}

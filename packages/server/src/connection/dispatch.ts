@@ -1,0 +1,33 @@
+import { ReplyError, type ClientFrame } from '@switchboard/protocol';
+import type { Connection } from './connection.ts';
+import { handleAuth } from './commands/auth.ts';
+import { handleSubscribe } from './commands/subscribe.ts';
+import { handleUnsubscribe } from './commands/unsubscribe.ts';
+import { handlePublish, handleSend } from './commands/publish.ts';
+import { handlePresence } from './commands/presence.ts';
+import { handleHistory } from './commands/history.ts';
+import { handleRefresh } from './commands/refresh.ts';
+
+/** Routes one decoded command to its handler. Handlers throw ReplyError or Disconnect. */
+export async function dispatch(conn: Connection, frame: ClientFrame): Promise<void> {
+  if (frame.type === 'ping') {
+    conn.sendFrame(frame.id !== undefined ? { type: 'pong', id: frame.id } : { type: 'pong' });
+    return;
+  }
+  if (frame.type === 'pong') return;
+  if (frame.type === 'auth') return handleAuth(conn, frame);
+  if (conn.state !== 'ready') throw new ReplyError('unauthorized', 'authenticate first: send {"type":"auth","token":"…"}');
+  switch (frame.type) {
+    case 'subscribe': return handleSubscribe(conn, frame);
+    case 'unsubscribe': return handleUnsubscribe(conn, frame);
+    case 'publish': return handlePublish(conn, frame);
+    case 'send': return handleSend(conn, frame);
+    case 'presence': return handlePresence(conn, frame);
+    case 'history': return handleHistory(conn, frame);
+    case 'refresh': return handleRefresh(conn, frame);
+    default: {
+      const never: never = frame;
+      throw new ReplyError('bad_request', `unknown command ${(never as ClientFrame).type}`);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
+
+/** Retention of one channel's stream. */
+export interface HistoryOptions {
+  /** Keep at most this many publications. */
+  size: number;
+  /** Keep each publication at most this long (ms). */
+  ttlMs: number;
+}
+
+/** What `append` answers. */
+export interface AppendResult extends StreamPosition {
+  /** True when `idempotencyKey` was seen within the window: nothing was stored, the first offset is returned. */
+  duplicate: boolean;
+}
+
+export interface ReadOptions {
+  /** Exclusive lower bound when reading forward; exclusive upper bound when `reverse`. */
+  since?: StreamPosition;
+  /** At most this many publications (0: none, only the position). */
+  limit: number;
+  /** Newest first. */
+  reverse?: boolean;
+}
+
+export interface ReadResult {
+  /** The stream's current position (its latest offset). */
+  position: StreamPosition;
+  publications: Publication[];
+  /**
+   * False when `since` cannot be honoured: another epoch, or publications after it are no
+   * longer retained. `publications` is then empty and `position` tells the client where it is.
+   */
+  recoverable: boolean;
+}
+
+/**
+ * Durable per-channel streams (protocol v1 "Streams, offsets and recovery").
+ *
+ * Guarantees every implementation keeps (checked by `runHistoryStoreContract`):
+ * - Offsets of one channel are 1, 2, 3 … with no holes, in the order `append` was called;
+ *   calls for one channel resolve in call order.
+ * - `append` resolves only once the publication is stored as durably as the store can.
+ * - An epoch changes only when the stream was lost or reset; offsets are meaningful only
+ *   together with their epoch.
+ * - An `idempotencyKey` seen on the channel within `dedupWindowMs` is not stored again.
+ *   Keys are remembered even for channels without history (see `claimKey`).
+ *
+ * The shape fits Redis Streams (XADD with MAXLEN/MINID trimming inside one script that also
+ * publishes to the broker): a Redis store may append and publish atomically.
+ */
+export interface HistoryStore {
+  append(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, options: HistoryOptions & { idempotencyKey?: FrameId; dedupWindowMs: number }): Promise<AppendResult>;
+  read(channel: string, options: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult>;
+  /** Current position without reading publications (offset 0 for a stream never written). */
+  position(channel: string): Promise<StreamPosition>;
+  /**
+   * Idempotency for channels without history: true when `key` is new on `channel` (and is
+   * now remembered for `windowMs`), false when it was seen within the window.
+   */
+  claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean>;
+  /** Forgets a channel's stream (a new epoch begins). */
+  remove(channel: string): Promise<void>;
+  /** Flushes and releases resources. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
+import type { AppendResult, HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
+
+interface Stream {
+  epoch: string;
+  offset: number;
+  /** Retained publications, oldest first; `pubs[i].offset` increases by 1. */
+  pubs: Publication[];
+  /** idempotency key → offset and expiry. */
+  keys: Map<string, { offset: number; expiresAt: number }>;
+}
+
+export function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}
+
+const keyOf = (k: FrameId) => (typeof k === 'number' ? `n:${k}` : `s:${k}`);
+
+/**
+ * History in this process's memory: fast, lost on restart (a restart begins new epochs, so
+ * clients see `recovered: false` rather than wrong data).
+ */
+export class MemoryHistoryStore implements HistoryStore {
+  private readonly streams = new Map<string, Stream>();
+  private readonly claimed = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(options: { now?: () => number } = {}) {
+    this.now = options.now ?? Date.now;
+  }
+
+  private stream(channel: string): Stream {
+    let s = this.streams.get(channel);
+    if (!s) {
+      s = { epoch: newEpoch(), offset: 0, pubs: [], keys: new Map() };
+      this.streams.set(channel, s);
+    }
+    return s;
+  }
+
+  private trim(s: Stream, o: HistoryOptions): void {
+    const minTs = this.now() - o.ttlMs;
+    let drop = Math.max(0, s.pubs.length - o.size);
+    while (drop < s.pubs.length && s.pubs[drop]!.ts < minTs) drop++;
+    if (drop > 0) s.pubs.splice(0, drop);
+  }
+
+  async append(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: HistoryOptions & { idempotencyKey?: FrameId; dedupWindowMs: number }): Promise<AppendResult> {
+    const s = this.stream(channel);
+    const now = this.now();
+    if (o.idempotencyKey !== undefined) {
+      const k = keyOf(o.idempotencyKey);
+      const seen = s.keys.get(k);
+      if (seen && seen.expiresAt > now) return { epoch: s.epoch, offset: seen.offset, duplicate: true };
+      if (s.keys.size > 10_000) for (const [key, v] of s.keys) if (v.expiresAt <= now) s.keys.delete(key);
+      s.keys.set(k, { offset: s.offset + 1, expiresAt: now + o.dedupWindowMs });
+    }
+    s.offset += 1;
+    s.pubs.push({ ...pub, channel, offset: s.offset, epoch: s.epoch });
+    this.trim(s, o);
+    return { epoch: s.epoch, offset: s.offset, duplicate: false };
+  }
+
+  async read(channel: string, o: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult> {
+    const s = this.stream(channel);
+    this.trim(s, o.retention);
+    return readRetained(s.pubs, { epoch: s.epoch, offset: s.offset }, o);
+  }
+
+  async position(channel: string): Promise<StreamPosition> {
+    const s = this.stream(channel);
+    return { epoch: s.epoch, offset: s.offset };
+  }
+
+  async claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean> {
+    const now = this.now();
+    const k = `${channel}\u0000${keyOf(key)}`;
+    const exp = this.claimed.get(k);
+    if (exp !== undefined && exp > now) return false;
+    if (this.claimed.size > 100_000) for (const [key2, e] of this.claimed) if (e <= now) this.claimed.delete(key2);
+    this.claimed.set(k, now + windowMs);
+    return true;
+  }
+
+  async remove(channel: string): Promise<void> {
+    this.streams.delete(channel);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Shared read logic over retained publications (oldest first, consecutive offsets) given the
+ * stream's current position. Used by stores that can load the retained window cheaply.
+ */
+export function readRetained(pubs: readonly Publication[], position: StreamPosition, o: ReadOptions): ReadResult {
+  const first = pubs.length ? pubs[0]!.offset! : position.offset + 1;
+  const since = o.since;
+  if (since) {
+    const valid = since.epoch === position.epoch && since.offset <= position.offset && since.offset >= first - 1;
+    // An empty stream (offset 0) can be "recovered" from offset 0 of any epoch only if epochs match.
+    if (!valid) return { position, publications: [], recoverable: false };
+  }
+  const limit = Math.max(0, o.limit);
+  if (!o.reverse) {
+    const from = since ? since.offset + 1 : first;
+    const start = Math.max(0, from - first);
+    return { position, publications: pubs.slice(start, start + limit), recoverable: true };
+  }
+  const before = since ? since.offset : position.offset + 1;
+  const end = Math.min(pubs.length, Math.max(0, before - first));
+  return { position, publications: pubs.slice(Math.max(0, end - limit), end).reverse(), recoverable: true };
+}

@@ -1,0 +1,266 @@
+import {
+  CloseCode, Disconnect, ReplyError, encodeFrame,
+  type FrameId, type Publication, type StreamPosition,
+} from '@switchboard/protocol';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { Broker, BrokerHandler, ControlMessage } from './broker/broker.ts';
+import { MemoryBroker } from './broker/memory-broker.ts';
+import type { HistoryStore } from './history/history-store.ts';
+import type { SessionStore } from './session/session-store.ts';
+import { Connection } from './connection/connection.ts';
+import type { Transport, UpgradeContext } from './transport/transport.ts';
+import { Hub, encodeMessage } from './hub.ts';
+import { ChannelResolver, type ResolvedChannel } from './channels.ts';
+import { JwtVerifier } from './auth/jwt.ts';
+import { TokenBucket } from './rate-limit.ts';
+import { Heartbeat } from './heartbeat.ts';
+
+export interface NodeOptions {
+  config: Config;
+  log: Logger;
+  history: HistoryStore;
+  sessions: SessionStore;
+  /** Builds the broker; the memory broker (one node) when absent. */
+  broker?: (handler: BrokerHandler) => Broker;
+}
+
+/** Who published, for `from`, `id` and hooks. */
+export interface PublishMeta {
+  from?: string;
+  /** Idempotency key. */
+  id?: FrameId;
+}
+
+export interface PublishResult {
+  epoch?: string;
+  offset?: number;
+  duplicate: boolean;
+}
+
+/** What a subscribe acknowledges. */
+export interface SubscribeResult {
+  epoch?: string;
+  offset?: number;
+  recovered?: boolean;
+  publications?: Publication[];
+}
+
+/**
+ * The gateway node: owns the hub, the broker and the stores, and is the only place they
+ * meet. Connections call into it; brokers call back into it (`onPublication`, `onControl`).
+ */
+export class Node implements BrokerHandler {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly hub = new Hub();
+  readonly history: HistoryStore;
+  readonly sessions: SessionStore;
+  readonly broker: Broker;
+  readonly channels: ChannelResolver;
+  readonly jwt: JwtVerifier;
+  /** Every open connection, authenticated or not. */
+  readonly connections = new Set<Connection>();
+  /** False once shutdown began: no new connections. */
+  accepting = true;
+  private readonly heartbeat: Heartbeat;
+  private readonly buckets = new WeakMap<Connection, TokenBucket>();
+
+  constructor(o: NodeOptions) {
+    this.config = o.config;
+    this.log = o.log;
+    this.history = o.history;
+    this.sessions = o.sessions;
+    this.channels = new ChannelResolver(o.config);
+    this.jwt = new JwtVerifier(o.config.auth);
+    this.broker = (o.broker ?? ((h) => new MemoryBroker(h)))(this);
+    this.heartbeat = new Heartbeat(this);
+  }
+
+  // ---- connections -------------------------------------------------------------------
+
+  /** A new socket; authenticates at once when the upgrade request carried a token. */
+  openConnection(transport: Transport, upgrade: UpgradeContext): Connection {
+    const conn = new Connection(this, transport, upgrade);
+    this.connections.add(conn);
+    this.heartbeat.start();
+    if (upgrade.token !== undefined) conn.receiveAuth({ token: upgrade.token, session: upgrade.session });
+    return conn;
+  }
+
+  onConnectionClosed(conn: Connection, code: number): void {
+    this.connections.delete(conn);
+    const emptied = this.hub.removeClient(conn);
+    for (const ch of emptied) void this.broker.unsubscribe(ch).catch((err) => this.log.warn({ err, channel: ch }, 'broker unsubscribe failed'));
+    if (this.connections.size === 0) this.heartbeat.stop();
+    this.log.debug({ client: conn.id, user: conn.user, code }, 'connection closed');
+  }
+
+  /** Per-connection command rate: false when this command must be refused. */
+  rateLimitCommand(conn: Connection): boolean {
+    let b = this.buckets.get(conn);
+    const rate = this.config.limits.commandsPerSecond;
+    if (!b) this.buckets.set(conn, (b = new TokenBucket(rate, rate * 2)));
+    if (b.take()) return true;
+    if (b.debt > rate) conn.terminate(new Disconnect(CloseCode.too_many_requests, 'too_many_requests'));
+    else conn.replyError(undefined, new ReplyError('too_many_requests', 'command rate limit exceeded; slow down'));
+    return false;
+  }
+
+  /** When a newly authenticated connection gets its first ping. */
+  heartbeatSchedule(now: number): number {
+    return this.heartbeat.schedule(now);
+  }
+
+  // ---- channels ----------------------------------------------------------------------
+
+  resolve(channel: unknown): ResolvedChannel {
+    return this.channels.resolve(channel);
+  }
+
+  /**
+   * Subscribes a connection. With history, the subscription buffers live publications while
+   * it reads history, then replays and releases the buffer without what was replayed: no gap,
+   * no duplicate, whatever arrives meanwhile.
+   */
+  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<SubscribeResult> {
+    const sub = { channel: ch.name, buffer: ch.history ? ([] as Publication[]) : null };
+    if (this.hub.addSubscriber(conn, sub)) {
+      try {
+        await this.broker.subscribe(ch.name);
+      } catch (err) {
+        this.hub.removeSubscriber(conn, ch.name);
+        this.log.warn({ err, channel: ch.name }, 'broker subscribe failed');
+        throw new ReplyError('internal', 'subscription failed, try again');
+      }
+    }
+    if (!ch.history) return {};
+    let result: SubscribeResult;
+    try {
+      const read = await this.history.read(ch.name, { since, limit: since ? ch.history.size : 0, retention: ch.history });
+      result = { epoch: read.position.epoch, offset: read.position.offset };
+      if (since) {
+        result.recovered = read.recoverable;
+        result.publications = read.publications;
+      }
+    } catch (err) {
+      this.unsubscribe(conn, ch.name);
+      this.log.warn({ err, channel: ch.name }, 'history read failed');
+      throw new ReplyError('internal', 'history not available, try again');
+    }
+    return result;
+  }
+
+  /**
+   * Ends the recovery buffering of a subscription after its `ack` was queued: releases what
+   * arrived meanwhile, skipping offsets the ack already covered.
+   */
+  releaseBuffer(conn: Connection, channel: string, upTo: number): void {
+    const sub = conn.subscriptions.get(channel);
+    if (!sub || !sub.buffer) return;
+    const held = sub.buffer;
+    sub.buffer = null;
+    for (const pub of held) if (pub.offset === undefined || pub.offset > upTo) conn.enqueue(encodeMessage(pub));
+  }
+
+  unsubscribe(conn: Connection, channel: string): boolean {
+    if (!conn.subscriptions.has(channel)) return false;
+    if (this.hub.removeSubscriber(conn, channel)) {
+      void this.broker.unsubscribe(channel).catch((err) => this.log.warn({ err, channel }, 'broker unsubscribe failed'));
+    }
+    return true;
+  }
+
+  /**
+   * Who is subscribed to a channel: one entry per user with its public info and how many of
+   * its connections are subscribed. Local to this node until a PresenceStore is configured.
+   */
+  async presence(channel: string): Promise<Record<string, { user: string; info?: unknown; connections: number }>> {
+    const out: Record<string, { user: string; info?: unknown; connections: number }> = {};
+    const subs = this.hub.subscribers(channel);
+    if (!subs) return out;
+    for (const conn of subs.keys()) {
+      const id = conn.identity!;
+      const entry = out[id.user];
+      if (entry) entry.connections++;
+      else out[id.user] = { user: id.user, ...(id.info !== undefined ? { info: id.info } : {}), connections: 1 };
+    }
+    return out;
+  }
+
+  // ---- publishing --------------------------------------------------------------------
+
+  /**
+   * Publishes to a channel: stores it first when the namespace keeps history (the promise
+   * resolves only after it is stored), then hands it to the broker for every node.
+   * An `id` seen within the dedup window is acknowledged as a duplicate and not delivered.
+   */
+  async publish(ch: ResolvedChannel, data: unknown, meta: PublishMeta = {}): Promise<PublishResult> {
+    const base: Publication = { channel: ch.name, data, ts: Date.now() };
+    if (meta.from !== undefined) base.from = meta.from;
+    if (meta.id !== undefined) base.id = meta.id;
+    if (ch.history) {
+      const r = await this.history.append(ch.name, base, { ...ch.history, idempotencyKey: meta.id, dedupWindowMs: this.config.dedupWindow });
+      if (r.duplicate) return { epoch: r.epoch, offset: r.offset, duplicate: true };
+      base.epoch = r.epoch;
+      base.offset = r.offset;
+      await this.broker.publish(ch.name, base);
+      return { epoch: r.epoch, offset: r.offset, duplicate: false };
+    }
+    if (meta.id !== undefined && !(await this.history.claimKey(ch.name, meta.id, this.config.dedupWindow))) {
+      return { duplicate: true };
+    }
+    await this.broker.publish(ch.name, base);
+    return { duplicate: false };
+  }
+
+  onPublication(channel: string, pub: Publication): void {
+    this.hub.deliver(channel, pub);
+  }
+
+  onControl(msg: ControlMessage): void {
+    switch (msg.type) {
+      case 'disconnect': {
+        for (const conn of [...this.hub.connectionsOf(msg.user)]) {
+          const id = conn.identity!;
+          if (msg.session !== undefined && id.session !== msg.session) continue;
+          if (msg.login !== undefined && id.login !== msg.login) continue;
+          if (msg.exceptClient === conn.id) continue;
+          conn.terminate(new Disconnect(msg.code, msg.reason));
+        }
+        return;
+      }
+      case 'unsubscribe': {
+        for (const conn of this.hub.connectionsOf(msg.user)) this.unsubscribe(conn, msg.channel);
+        return;
+      }
+      case 'user_event': {
+        const frame = Buffer.from(encodeFrame({ type: msg.event, user: msg.user }));
+        for (const conn of this.hub.clients.values()) conn.enqueue(frame);
+        return;
+      }
+      default: {
+        const never: never = msg;
+        this.log.warn({ msg: never }, 'unknown control message');
+      }
+    }
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------
+
+  /**
+   * Graceful stop: refuses new connections, tells every client to come back after a random
+   * delay (`3001 shutdown`, spread so a restart is not stormed), then closes the stores.
+   */
+  async close(): Promise<void> {
+    this.accepting = false;
+    const spread = this.config.shutdown.reconnectSpreadMs;
+    for (const conn of [...this.connections]) {
+      conn.terminate(new Disconnect(CloseCode.shutdown, 'shutdown', Math.floor(Math.random() * spread)));
+    }
+    this.heartbeat.stop();
+    await this.broker.close();
+    await this.history.close();
+    await this.sessions.close();
+  }
+}

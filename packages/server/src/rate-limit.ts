@@ -1,0 +1,56 @@
+/**
+ * A token bucket: `rate` tokens a second, holding at most `burst`. `take()` answers whether
+ * a token was available; `debt` tells how far a caller has gone past empty (for escalation).
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private readonly rate: number;
+  private readonly burst: number;
+  debt = 0;
+
+  constructor(rate: number, burst: number, now = Date.now()) {
+    this.rate = rate;
+    this.burst = burst;
+    this.tokens = burst;
+    this.last = now;
+  }
+
+  take(now = Date.now()): boolean {
+    const elapsed = now - this.last;
+    if (elapsed > 0) {
+      this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.rate) / 1000);
+      this.last = now;
+    }
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      this.debt = 0;
+      return true;
+    }
+    this.debt += 1;
+    return false;
+  }
+}
+
+/** Token buckets by key (such as a client IP), forgetting idle keys. */
+export class KeyedRateLimiter {
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly rate: number;
+  private readonly burst: number;
+  private lastSweep = Date.now();
+
+  constructor(rate: number, burst: number) {
+    this.rate = rate;
+    this.burst = burst;
+  }
+
+  take(key: string, now = Date.now()): boolean {
+    if (now - this.lastSweep > 60_000) {
+      this.buckets.clear();
+      this.lastSweep = now;
+    }
+    let b = this.buckets.get(key);
+    if (!b) this.buckets.set(key, (b = new TokenBucket(this.rate, this.burst, now)));
+    return b.take(now);
+  }
+}

@@ -1,0 +1,79 @@
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { parseConfig, type Config, type ConfigInput } from './config.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { Node } from './node.ts';
+import { createStores } from './stores.ts';
+import { attachWebSocket } from './transport/ws.ts';
+
+export interface ServerOptions {
+  /** Configuration (validated here); `config` wins when both are given. */
+  options?: ConfigInput;
+  config?: Config;
+  logger?: Logger;
+}
+
+/** A running gateway. */
+export interface SwitchboardServer {
+  readonly config: Config;
+  readonly node: Node;
+  readonly http: FastifyInstance;
+  readonly log: Logger;
+  /** Starts listening; resolves with the bound address (port 0 binds a free port). */
+  listen(): Promise<{ host: string; port: number; url: string; wsUrl: string }>;
+  /** Graceful stop: `3001 shutdown` to clients, stores flushed, sockets closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a gateway from configuration: stores, node, HTTP routes and the WebSocket endpoint.
+ * Throws ConfigError (naming the key) on bad configuration.
+ */
+export async function createServer(o: ServerOptions | ConfigInput = {}): Promise<SwitchboardServer> {
+  const opts: ServerOptions = 'config' in o || 'options' in o || 'logger' in o ? (o as ServerOptions) : { options: o as ConfigInput };
+  const config = opts.config ?? parseConfig(opts.options ?? {});
+  const log = opts.logger ?? createLogger(config.logLevel);
+  const stores = await createStores(config);
+  const node = new Node({ config, log, history: stores.history, sessions: stores.sessions });
+  const https = config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } : null;
+  const http: FastifyInstance = Fastify({
+    logger: false,
+    bodyLimit: config.limits.maxHttpBodyBytes,
+    ...(https ? { https } : {}),
+    // A handshake or request that never completes is cut off.
+    requestTimeout: 30_000,
+    connectionTimeout: 0,
+  }) as unknown as FastifyInstance;
+  http.server.headersTimeout = 10_000;
+
+  http.get('/healthz', async (_req, reply) => {
+    if (!node.accepting) return reply.code(503).send({ status: 'draining' });
+    return { status: 'ok' };
+  });
+  http.get('/readyz', async (_req, reply) => {
+    if (!node.accepting) return reply.code(503).send({ status: 'draining' });
+    return { status: 'ready' };
+  });
+
+  attachWebSocket(http.server, node);
+  let closed = false;
+
+  return {
+    config, node, http, log,
+    async listen() {
+      await http.listen({ port: config.port, host: config.host });
+      const addr = http.server.address() as AddressInfo;
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      const shown = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
+      const scheme = https ? 'https' : 'http';
+      return { host: addr.address, port: addr.port, url: `${scheme}://${shown}:${addr.port}`, wsUrl: `${https ? 'wss' : 'ws'}://${shown}:${addr.port}/ws` };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await node.close();
+      await http.close();
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * One client socket as the core sees it. The core only sends frames and closes; the
+ * transport adapts a WebSocket library (see `ws.ts`) or a test double.
+ */
+export interface Transport {
+  /** Sends one text frame. */
+  send(frame: Buffer): void;
+  /** Sends several text frames in one write where the transport can (cork/uncork). */
+  sendMany(frames: readonly Buffer[]): void;
+  /** Closes with a WebSocket close code and reason. Idempotent. */
+  close(code: number, reason: string): void;
+  /** Bytes accepted by `send` and not yet written to the network. */
+  readonly bufferedAmount: number;
+  /** The client asked for JSON-array batch frames (`?batch=1` or subprotocol). */
+  readonly batch: boolean;
+}
+
+/** What the gateway learned from the upgrade request, before any frame. */
+export interface UpgradeContext {
+  ip: string;
+  /** `?token=` or `Authorization: Bearer`; never logged. */
+  token?: string;
+  /** `?session=`; never logged. */
+  session?: string;
+  /** Upgrade-request headers that hooks may receive (allow-listed, lower-case names). */
+  headers: Record<string, string>;
+  origin?: string;
+  userAgent?: string;
+}

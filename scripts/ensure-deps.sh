@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs the project's npm dependencies when they are missing or stale (fresh clone).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[switchboard] installing npm dependencies (npm ci)…" >&2
+  npm ci --no-audit --no-fund >&2
+fi
