@@ -15,6 +15,7 @@ import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { Heartbeat } from './heartbeat.ts';
+import { Metrics } from './metrics.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -23,6 +24,8 @@ export interface NodeOptions {
   sessions: SessionStore;
   /** Builds the broker; the memory broker (one node) when absent. */
   broker?: (handler: BrokerHandler) => Broker;
+  /** Prometheus metrics (the server creates one per gateway); a private one when absent. */
+  metrics?: Metrics;
 }
 
 /** Who published, for `from`, `id` and hooks. */
@@ -59,6 +62,7 @@ export class Node implements BrokerHandler {
   readonly broker: Broker;
   readonly channels: ChannelResolver;
   readonly jwt: JwtVerifier;
+  readonly metrics: Metrics;
   /** Every open connection, authenticated or not. */
   readonly connections = new Set<Connection>();
   /** False once shutdown began: no new connections. */
@@ -69,11 +73,13 @@ export class Node implements BrokerHandler {
   constructor(o: NodeOptions) {
     this.config = o.config;
     this.log = o.log;
-    this.history = o.history;
-    this.sessions = o.sessions;
+    this.metrics = o.metrics ?? new Metrics({ processMetrics: false });
+    this.history = this.metrics.timed('history', o.history);
+    this.sessions = this.metrics.timed('sessions', o.sessions);
     this.channels = new ChannelResolver(o.config);
     this.jwt = new JwtVerifier(o.config.auth);
-    this.broker = (o.broker ?? ((h) => new MemoryBroker(h)))(this);
+    this.broker = this.metrics.timed('broker', (o.broker ?? ((h) => new MemoryBroker(h)))(this));
+    this.metrics.setSource(() => ({ connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients }));
     this.heartbeat = new Heartbeat(this);
   }
 
@@ -93,6 +99,7 @@ export class Node implements BrokerHandler {
     const emptied = this.hub.removeClient(conn);
     for (const ch of emptied) void this.broker.unsubscribe(ch).catch((err) => this.log.warn({ err, channel: ch }, 'broker unsubscribe failed'));
     if (this.connections.size === 0) this.heartbeat.stop();
+    this.metrics.closed(code);
     this.log.debug({ client: conn.id, user: conn.user, code }, 'connection closed');
   }
 
@@ -215,7 +222,7 @@ export class Node implements BrokerHandler {
   }
 
   onPublication(channel: string, pub: Publication): void {
-    this.hub.deliver(channel, pub);
+    this.metrics.delivered(this.hub.deliver(channel, pub), pub.ts);
   }
 
   onControl(msg: ControlMessage): void {

@@ -6,6 +6,8 @@ import { createLogger, type Logger } from './logger.ts';
 import { Node } from './node.ts';
 import { createStores } from './stores.ts';
 import { attachWebSocket } from './transport/ws.ts';
+import { Metrics } from './metrics.ts';
+import { readiness } from './health.ts';
 
 export interface ServerOptions {
   /** Configuration (validated here); `config` wins when both are given. */
@@ -20,6 +22,8 @@ export interface SwitchboardServer {
   readonly node: Node;
   readonly http: FastifyInstance;
   readonly log: Logger;
+  /** Prometheus metrics of this gateway (`GET /metrics`). */
+  readonly metrics: Metrics;
   /** Starts listening; resolves with the bound address (port 0 binds a free port). */
   listen(): Promise<{ host: string; port: number; url: string; wsUrl: string }>;
   /** Graceful stop: `3001 shutdown` to clients, stores flushed, sockets closed. */
@@ -35,7 +39,8 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const config = opts.config ?? parseConfig(opts.options ?? {});
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config);
-  const node = new Node({ config, log, history: stores.history, sessions: stores.sessions });
+  const metrics = new Metrics();
+  const node = new Node({ config, log, history: stores.history, sessions: stores.sessions, metrics });
   const https = config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } : null;
   const http: FastifyInstance = Fastify({
     logger: false,
@@ -51,16 +56,23 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     if (!node.accepting) return reply.code(503).send({ status: 'draining' });
     return { status: 'ok' };
   });
+  // Ready: accepting connections and the stores answer (a load balancer sends traffic).
   http.get('/readyz', async (_req, reply) => {
-    if (!node.accepting) return reply.code(503).send({ status: 'draining' });
-    return { status: 'ready' };
+    const r = await readiness(node);
+    if (r.ready) return { status: 'ready' };
+    if (r.reason === 'stores_unreachable') log.warn({ detail: r.detail }, 'not ready: stores unreachable');
+    return reply.code(503).send({ status: r.reason });
+  });
+  http.get('/metrics', async (_req, reply) => {
+    const text = await metrics.text();
+    return reply.header('content-type', metrics.contentType).send(text);
   });
 
   attachWebSocket(http.server, node);
   let closed = false;
 
   return {
-    config, node, http, log,
+    config, node, http, log, metrics,
     async listen() {
       await http.listen({ port: config.port, host: config.host });
       const addr = http.server.address() as AddressInfo;

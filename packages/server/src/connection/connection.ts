@@ -107,6 +107,7 @@ export class Connection implements Flushable {
   }
 
   replyError(id: FrameId | undefined, err: ReplyError): void {
+    this.node.metrics.error(err.code);
     this.sendFrame({ type: 'error', ...(id !== undefined ? { id } : {}), code: err.code, message: err.message, temporary: err.temporary });
   }
 

@@ -6,6 +6,7 @@ import type { Node } from '../node.ts';
 import type { Transport, UpgradeContext } from './transport.ts';
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
+import type { Metrics } from '../metrics.ts';
 
 const TEXT = { binary: false, compress: false, fin: true } as const;
 
@@ -13,18 +14,25 @@ const TEXT = { binary: false, compress: false, fin: true } as const;
 class WsTransport implements Transport {
   readonly batch: boolean;
   private readonly ws: WebSocket;
-  constructor(ws: WebSocket, batch: boolean) {
+  private readonly metrics: Metrics;
+  constructor(ws: WebSocket, batch: boolean, metrics: Metrics) {
     this.ws = ws;
     this.batch = batch;
+    this.metrics = metrics;
   }
   send(frame: Buffer): void {
-    if (this.ws.readyState === 1) this.ws.send(frame, TEXT);
+    if (this.ws.readyState !== 1) return;
+    this.metrics.bytesOut += frame.length;
+    this.ws.send(frame, TEXT);
   }
   sendMany(frames: readonly Buffer[]): void {
     if (this.ws.readyState !== 1) return;
     const socket = (this.ws as unknown as { _socket?: Duplex })._socket;
     socket?.cork();
-    for (const f of frames) this.ws.send(f, TEXT);
+    for (const f of frames) {
+      this.metrics.bytesOut += f.length;
+      this.ws.send(f, TEXT);
+    }
     socket?.uncork();
   }
   close(code: number, reason: string): void {
@@ -109,8 +117,12 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
       const close = ws.close.bind(ws);
       ws.close = (code?: number, reason?: string | Buffer) => (code === 1009 ? close(CloseCode.bad_request, 'frame too large') : close(code, reason));
       const batch = ws.protocol === BATCH_SUBPROTOCOL || flag === '1' || flag === 'true';
-      const conn = node.openConnection(new WsTransport(ws, batch), ctx);
-      ws.on('message', (data, isBinary) => conn.receive(data as Buffer, isBinary));
+      const conn = node.openConnection(new WsTransport(ws, batch, node.metrics), ctx);
+      ws.on('message', (data, isBinary) => {
+        node.metrics.messagesIn++;
+        node.metrics.bytesIn += (data as Buffer).length;
+        conn.receive(data as Buffer, isBinary);
+      });
       ws.on('close', (code) => conn.closed(code));
       ws.on('error', (err) => node.log.debug({ client: conn.id, err: err.message }, 'socket error'));
     });
