@@ -92,6 +92,8 @@ export const ConfigSchema = z.strictObject({
     /** New connections per IP per second (burst = 2x). */
     connectionsPerIpPerSecond: z.int().min(1).default(100),
     maxHttpBodyBytes: z.int().min(1024).default(1024 * 1024),
+    /** An HTTP request or WebSocket handshake whose headers are not complete by then is cut off. */
+    handshakeTimeoutMs: z.int().min(100).max(120_000).default(10_000),
     historyLimit: z.int().min(1).default(1000),
   }).prefault({}),
   hooks: z.strictObject({

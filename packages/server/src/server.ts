@@ -41,16 +41,17 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const stores = await createStores(config);
   const metrics = new Metrics();
   const node = new Node({ config, log, history: stores.history, sessions: stores.sessions, metrics });
-  const https = config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } : null;
+  // A handshake or request whose headers never complete is cut off (checked every second at most).
+  const handshake = config.limits.handshakeTimeoutMs;
+  const timeouts = { headersTimeout: handshake, requestTimeout: Math.max(30_000, handshake), connectionsCheckingInterval: Math.min(1000, handshake) };
+  const https = config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ...timeouts } : null;
   const http: FastifyInstance = Fastify({
     logger: false,
     bodyLimit: config.limits.maxHttpBodyBytes,
-    ...(https ? { https } : {}),
-    // A handshake or request that never completes is cut off.
-    requestTimeout: 30_000,
+    ...(https ? { https } : { http: timeouts }),
+    requestTimeout: timeouts.requestTimeout,
     connectionTimeout: 0,
   }) as unknown as FastifyInstance;
-  http.server.headersTimeout = 10_000;
 
   http.get('/healthz', async (_req, reply) => {
     if (!node.accepting) return reply.code(503).send({ status: 'draining' });
