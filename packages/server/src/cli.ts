@@ -62,10 +62,15 @@ async function serve(flags: Record<string, any>): Promise<void> {
       process.exit(1);
     }, config.shutdown.timeoutMs);
     force.unref();
+    let code = 0;
     try {
       await server.close();
+      server.log.info('shutdown complete: clients told, stores flushed');
+    } catch (err) {
+      server.log.error({ err }, 'shutdown failed');
+      code = 1;
     } finally {
-      process.exit(0);
+      process.exit(code);
     }
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
