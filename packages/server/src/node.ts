@@ -16,6 +16,7 @@ import { JwtVerifier } from './auth/jwt.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Metrics } from './metrics.ts';
+import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -203,6 +204,7 @@ export class Node implements BrokerHandler {
    * An `id` seen within the dedup window is acknowledged as a duplicate and not delivered.
    */
   async publish(ch: ResolvedChannel, data: unknown, meta: PublishMeta = {}): Promise<PublishResult> {
+    if (!withinDepth(data)) throw new ReplyError('bad_request', `data nests deeper than ${MAX_DATA_DEPTH} levels`);
     const base: Publication = { channel: ch.name, data, ts: Date.now() };
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
