@@ -63,6 +63,7 @@ export function fromZodError(err: ZodError): ApiError {
   const issue = err.issues[0]!;
   const field = issue.path.map(String).join('.');
   let message = issue.message;
+  if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) message = `is required (${issue.expected})`;
   if (issue.code === 'unrecognized_keys') message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   return new ApiError(400, 'bad_request', field ? `${field}: ${message}` : `body: ${message}`, field || (issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined));
 }

@@ -35,6 +35,15 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app: Fasti
   const openapi = buildOpenApi(opts.version ?? '1');
 
   app.setErrorHandler(makeErrorHandler(node.log));
+  // An empty body counts as `{}` (curl -X POST without -d); anything else goes to fastify's
+  // JSON parser, which refuses __proto__ and constructor.prototype keys.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    return json(req, text, done);
+  });
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0];
     void reply.code(404).send(new ApiError(404, 'not_found', `no such server API route: ${req.method} ${path} (see GET /api/openapi.json)`).toBody());
