@@ -69,6 +69,14 @@ describe('API keys', () => {
     expect([err.status, err.code]).toEqual([401, 'unauthorized']);
   });
 
+  it('the client reports an unreachable gateway as a temporary error with status 0', async () => {
+    const { freePort } = await import('../../../../test/support/ports.ts');
+    const gone = new SwitchboardApi({ url: `http://127.0.0.1:${await freePort()}`, apiKey: KEY });
+    const err = await gone.info().catch((e) => e);
+    expect(err).toBeInstanceOf(SwitchboardApiError);
+    expect([err.status, err.code, err.temporary]).toEqual([0, 'network', true]);
+  });
+
   it('a gateway without keys answers 503 and says how to configure one', async () => {
     const bare = await startGateway({});
     try {
