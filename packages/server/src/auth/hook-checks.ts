@@ -113,7 +113,7 @@ async function askPublishHook(conn: Connection, ch: ResolvedChannel, data: unkno
  * session) and may extend its expiry and change its info and grants.
  */
 export async function refreshWithHook(conn: Connection, id: FrameId | undefined): Promise<void> {
-  if (!conn.node.hooks.has('refresh')) throw new ReplyError('bad_request', 'refresh: token must be a string');
+  if (!conn.node.hooks.has('refresh')) throw new ReplyError('bad_request', 'refresh needs a token (no refresh hook is configured)');
   const identity = conn.identity!;
   const outcome = await conn.node.hooks.call('refresh', {
     hook: 'refresh', ...base(conn, 'refresh'), ...userPart(conn),
