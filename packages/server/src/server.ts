@@ -8,6 +8,7 @@ import { createStores } from './stores.ts';
 import { attachWebSocket } from './transport/ws.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
+import { apiPlugin } from './api/index.ts';
 
 export interface ServerOptions {
   /** Configuration (validated here); `config` wins when both are given. */
@@ -68,6 +69,9 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     const text = await metrics.text();
     return reply.header('content-type', metrics.contentType).send(text);
   });
+
+  // Server API for backends (`/api/*`, API keys); see docs/server-api.md.
+  http.register(apiPlugin, { prefix: '/api', node });
 
   attachWebSocket(http.server, node);
   let closed = false;
