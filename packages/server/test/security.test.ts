@@ -3,13 +3,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import WebSocket from 'ws';
 import { RawClient, SECRET, connectAuthed, startGateway, token } from './helpers.ts';
-import { createServer, type SwitchboardServer } from '../src/index.ts';
-import { createLogger } from '../src/logger.ts';
+import type { SwitchboardServer } from '../src/index.ts';
 
 type Gateway = SwitchboardServer & { wsUrl: string; url: string };
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
+const API_KEY = 'security-suite-api-key-0123456789';
 const hs = (secret: string | Uint8Array) => (typeof secret === 'string' ? new TextEncoder().encode(secret) : secret);
 
 /** Connects with `?token=` and returns the auth outcome and close code. */
@@ -146,6 +146,47 @@ describe('authorization', () => {
   });
 });
 
+describe('server API keys', () => {
+  let gw: Gateway;
+  beforeAll(async () => { gw = await startGateway({ apiKeys: [API_KEY], namespaces: { chat: {} } }); });
+  afterAll(async () => { await gw.close(); });
+  const call = (headers: Record<string, string>) => fetch(`${gw.url}/api/publish`, {
+    method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ channel: 'chat:a', data: 1 }),
+  });
+
+  it('refuses a call without a key (401)', async () => {
+    expect((await call({})).status).toBe(401);
+  });
+
+  it('refuses a wrong key, a prefix of the key, and the key in the query string (401)', async () => {
+    expect((await call({ 'x-api-key': 'wrong-key-0123456789abcdef' })).status).toBe(401);
+    expect((await call({ authorization: `apikey ${API_KEY.slice(0, -1)}` })).status).toBe(401);
+    expect((await call({ authorization: `Bearer ${await token('alice')}` })).status).toBe(401);
+    const r = await fetch(`${gw.url}/api/publish?apiKey=${API_KEY}&api_key=${API_KEY}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"channel":"chat:a","data":1}' });
+    expect(r.status).toBe(401);
+    expect((await call({ 'x-api-key': API_KEY })).status).toBe(200); // the control case
+  });
+
+  it('refuses publication data nested deeper than 64 levels (it could never be delivered)', async () => {
+    const deep = (d: number) => fetch(`${gw.url}/api/publish`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+      body: `{"channel":"chat:a","data":${'['.repeat(d)}${']'.repeat(d)}}`,
+    });
+    expect((await deep(64)).status).toBe(200);
+    expect((await deep(5000)).status).toBe(400);
+  });
+
+  it('keeps the API closed (503) when no key is configured', async () => {
+    const open = await startGateway({ namespaces: { chat: {} } });
+    try {
+      const r = await fetch(`${open.url}/api/publish`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'anything-0123456789' }, body: '{"channel":"chat:a","data":1}' });
+      expect(r.status).toBe(503);
+    } finally {
+      await open.close();
+    }
+  });
+});
+
 describe('cross-site WebSocket hijacking', () => {
   let gw: Gateway;
   beforeAll(async () => { gw = await startGateway({ allowedOrigins: ['https://app.example.com', 'https://*.example.org'] }); });
@@ -173,22 +214,14 @@ describe('sizes, floods and stalls', () => {
     expect(await c.waitClose()).toBe(3501);
   });
 
-  it('refuses an HTTP body over limits.maxHttpBodyBytes with 413', async () => {
-    const server = await createServer({
-      options: { port: 0, host: '127.0.0.1', storage: 'memory', auth: { jwtSecret: SECRET }, limits: { maxHttpBodyBytes: 2048 } },
-      logger: createLogger('silent'),
+  it('refuses an HTTP body over limits.maxHttpBodyBytes with 413 (server API)', async () => {
+    gw = await startGateway({ apiKeys: [API_KEY], limits: { maxHttpBodyBytes: 2048 }, namespaces: { chat: {} } });
+    const post = (n: number) => fetch(`${gw!.url}/api/publish`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+      body: JSON.stringify({ channel: 'chat:a', data: { pad: 'x'.repeat(n) } }),
     });
-    let handled = 0;
-    server.http.post('/probe', async () => { handled++; return { ok: true }; });
-    const { url } = await server.listen();
-    try {
-      const post = (n: number) => fetch(`${url}/probe`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(n) }) });
-      expect((await post(100)).status).toBe(200);
-      expect((await post(100_000)).status).toBe(413);
-      expect(handled).toBe(1);
-    } finally {
-      await server.close();
-    }
+    expect((await post(100)).status).toBe(200);
+    expect((await post(100_000)).status).toBe(413);
   });
 
   it('rate-limits a connection flood from one IP with 429 at the handshake', async () => {
