@@ -45,6 +45,19 @@ describe('per-connection command rate', () => {
   });
 });
 
+describe('per-connection inbox', () => {
+  it('closes 3013 when over 256 commands wait behind a slow one', async () => {
+    gw = await startGateway({ limits: { commandsPerSecond: 1000 }, namespaces: { chat: { history: { size: 10, ttl: '1h' }, allowSubscribe: true } } });
+    const store = gw.node.history as unknown as { read: (...a: unknown[]) => Promise<unknown> };
+    const read = store.read;
+    store.read = async (...a: unknown[]) => { await sleep(1000); return read.apply(store, a); };
+    const c = await connectAuthed(gw.wsUrl, 'alice');
+    c.send({ type: 'subscribe', id: 's', channel: 'chat:slow' });
+    for (let i = 0; i < 300; i++) c.send({ type: 'ping' });
+    expect(await c.waitClose()).toBe(3013);
+  });
+});
+
 describe('per-IP connection rate', () => {
   it('refuses with 429 past the burst and accepts again once the bucket refills', async () => {
     gw = await startGateway({ limits: { connectionsPerIpPerSecond: 2 } });
