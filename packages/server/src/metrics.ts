@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CloseCode } from '@switchboard/protocol';
+import { FastHistogram } from './fast-histogram.ts';
 
 /** What the gauges read at scrape time (nothing is updated per connection or subscription). */
 export interface MetricsSource {
@@ -39,7 +40,7 @@ export class Metrics {
   publications = 0;
 
   private source: () => MetricsSource = () => ({ connections: 0, authenticated: 0, users: 0, channels: 0, subscriptions: 0 });
-  private readonly latency: Histogram;
+  private readonly latency: FastHistogram;
   private readonly errors: Counter<'code'>;
   private readonly closes: Counter<'code'>;
   private readonly depLatency: Histogram<'dependency' | 'op'>;
@@ -73,11 +74,11 @@ export class Metrics {
     gauge('switchboard_users', 'Distinct users connected to this node', 'users');
     gauge('switchboard_channels', 'Channels with at least one local subscriber', 'channels');
     gauge('switchboard_subscriptions', 'Subscriptions of local connections', 'subscriptions');
-    this.latency = new Histogram({
+    this.latency = new FastHistogram({
       name: 'switchboard_publish_delivery_seconds',
       help: 'From publish accepted to queued for local subscribers (includes store and broker)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: [r],
+      registry: r,
     });
     this.errors = new Counter({ name: 'switchboard_errors_total', help: 'Error replies sent, by error code', labelNames: ['code'], registers: [r] });
     this.closes = new Counter({ name: 'switchboard_closes_total', help: 'Connections closed, by close code', labelNames: ['code'], registers: [r] });

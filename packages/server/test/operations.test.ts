@@ -47,6 +47,10 @@ describe('operations: /metrics, /healthz, /readyz', () => {
     expect(sample(mid, 'switchboard_bytes_in_total')).toBeGreaterThan(100);
     expect(sample(mid, 'switchboard_bytes_out_total')).toBeGreaterThan(15 * 40);
     expect(sample(mid, 'switchboard_publish_delivery_seconds_count')).toBe(5);
+    expect(sample(mid, 'switchboard_publish_delivery_seconds_bucket', '{le="+Inf"}')).toBe(5);
+    expect(sample(mid, 'switchboard_publish_delivery_seconds_bucket', '{le="5"}')).toBe(5);
+    expect(sample(mid, 'switchboard_publish_delivery_seconds_sum')).toBeGreaterThanOrEqual(0);
+    expect(mid).toContain('# TYPE switchboard_publish_delivery_seconds histogram');
     expect(sample(mid, 'switchboard_errors_total', '{code="unknown_channel"}')).toBe(1);
     expect(sample(mid, 'switchboard_dependency_seconds_count', '{dependency="history",op="append"}')).toBe(5);
     expect(sample(mid, 'switchboard_dependency_seconds_count', '{dependency="broker",op="publish"}')).toBe(5);
