@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tcpConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startGatewayProcess } from './support/gateway-process.ts';
@@ -51,6 +52,24 @@ describe('graceful shutdown', () => {
     expect(new Set(delays).size).toBeGreaterThan(1); // spread, not one thundering herd
     expect(gw.output()).toContain('shutdown complete: clients told, stores flushed');
     expect(await handshake(gw.wsUrl)).toBe('ECONNREFUSED');
+  });
+
+  it('exits 1 after shutdown.timeoutMs when closing hangs (a request that never completes holds the HTTP server)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-shutdown-'));
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({
+      storage: 'memory', auth: { jwtSecret: SECRET },
+      limits: { handshakeTimeoutMs: 60_000 }, shutdown: { timeoutMs: 1000 },
+    }));
+    const gw = await startGatewayProcess({ args: ['--config', config], env: { SWITCHBOARD_LOG_LEVEL: 'info' } });
+    const sock = tcpConnect(gw.port, '127.0.0.1');
+    sock.on('error', () => {});
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\n'); // never finished
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await gw.stop()).toBe(1);
+    expect(gw.output()).toContain('shutdown timed out; exiting');
+    sock.destroy();
   });
 
   it('stops accepting at once and closes the stores before close() resolves', async () => {
