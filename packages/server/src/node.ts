@@ -147,6 +147,8 @@ export class Node implements BrokerHandler {
    * no duplicate, whatever arrives meanwhile.
    */
   async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<SubscribeResult> {
+    // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
+    if (conn.state === 'closed') return {};
     const sub = { channel: ch.name, buffer: ch.history ? ([] as Publication[]) : null };
     if (this.hub.addSubscriber(conn, sub)) {
       try {
