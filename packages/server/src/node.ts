@@ -113,6 +113,10 @@ export class Node implements BrokerHandler {
     this.connections.delete(conn);
     this.tracker.disconnected(conn);
     this.sso.disconnected(conn);
+    // A session is idle from its last connection's end, not from its last authentication.
+    if (this.hub.clients.has(conn.id)) {
+      this.sessions.touch(conn.identity!.session, this.config.sessions.idleTtl).catch((err) => this.log.warn({ err }, 'session touch failed'));
+    }
     const emptied = this.hub.removeClient(conn);
     for (const ch of emptied) void this.broker.unsubscribe(ch).catch((err) => this.log.warn({ err, channel: ch }, 'broker unsubscribe failed'));
     if (this.connections.size === 0) this.heartbeat.stop();
@@ -240,7 +244,7 @@ export class Node implements BrokerHandler {
   onControl(msg: ControlMessage): void {
     switch (msg.type) {
       case 'disconnect': {
-        for (const conn of [...this.hub.connectionsOf(msg.user)]) {
+        for (const conn of [...this.hub.connectionsOf(msg.user), ...this.sso.authenticatingOf(msg.user)]) {
           const id = conn.identity!;
           if (msg.session !== undefined && id.session !== msg.session) continue;
           if (msg.login !== undefined && id.login !== msg.login) continue;

@@ -81,6 +81,44 @@ describe('single sign-on, deployment policy', () => {
     await alive(other);
   });
 
+  it('logins authenticating at the same moment: exactly one survives, the registry agrees', async () => {
+    const gw = await gateway({ sessions: { maxPerUser: 1, onLimit: 'kick_oldest' } });
+    for (let round = 0; round < 4; round++) {
+      const user = `racer${round}`;
+      const [ta, tb] = await Promise.all([token(user, { sid: 'A' }), token(user, { sid: 'B' })]);
+      const pair = [new RawClient(`${gw.wsUrl}?token=${ta}`), new RawClient(`${gw.wsUrl}?token=${tb}`)];
+      clients.push(...pair);
+      await Promise.all(pair.map((c) => c.next((f) => f.type === 'auth_success' || f.type === 'auth_failed')));
+      await waitFor(() => pair.filter((c) => c.closeCode === 3504).length >= 1, 5000, 'one login replaced');
+      const up = pair.filter((c) => c.closeCode === undefined);
+      expect(up).toHaveLength(1);
+      await alive(up[0]!);
+      expect(await gw.node.logins.logins('*', user)).toEqual([up[0] === pair[0] ? 'A' : 'B']);
+      expect(gw.node.hub.connectionsOf(user).size).toBe(1);
+    }
+  });
+
+  it('a login evicted while it is still authenticating is closed, not let in', async () => {
+    const gw = await gateway({ sessions: { maxPerUser: 1, onLimit: 'kick_oldest' } });
+    const sso = gw.node.sso;
+    const enter = sso.enterNamespace.bind(sso);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => { open = resolve; });
+    // Hold login A between its admission and its arrival in the hub (as a slow cluster store would).
+    sso.enterNamespace = async (conn, ns) => {
+      if (conn.identity!.login === 'A') await gate;
+      return enter(conn, ns);
+    };
+    const a = new RawClient(`${gw.wsUrl}?token=${await token('alice', { sid: 'A' })}`);
+    clients.push(a);
+    await waitFor(async () => (await gw.node.logins.logins('*', 'alice')).includes('A'), 5000, 'A admitted');
+    const b = await login(gw.wsUrl, 'alice', 'B');
+    open();
+    expect(await a.waitClose()).toBe(3504);
+    expect(a.frames).toEqual([KICKED]);
+    await alive(b);
+  });
+
   it('maxPerUser 2 keeps the two newest logins', async () => {
     const gw = await gateway({ sessions: { maxPerUser: 2 } });
     const a = await login(gw.wsUrl, 'alice', 'A');
@@ -156,5 +194,19 @@ describe('single sign-on, namespace policy', () => {
     expect(gw.node.sso.limitOf('tv')).toEqual({ maxPerUser: 3, onLimit: 'reject_new' });
     expect(gw.node.sso.limitOf('free')).toBeUndefined();
     expect(gw.node.sso.limitOf('chat')).toBeUndefined();
+  });
+});
+
+describe('sessions', () => {
+  it('a closing connection counts as use of its session (idle time starts at the end)', async () => {
+    const gw = await gateway({});
+    const c = await login(gw.wsUrl, 'alice');
+    const id = c.frames[0].session as string;
+    const before = (await gw.node.sessions.get(id))!.lastSeenAt;
+    await waitFor(() => Date.now() > before + 2, 1000, 'clock moved');
+    c.close();
+    await waitFor(async () => (await gw.node.sessions.get(id))!.lastSeenAt > before, 5000, 'session touched on close');
+    const again = await login(gw.wsUrl, 'alice', undefined, id);
+    expect(again.frames[0]).toMatchObject({ type: 'auth_success', session: id, resumed: true });
   });
 });

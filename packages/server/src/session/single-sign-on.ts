@@ -36,6 +36,8 @@ export class SingleSignOn {
   private readonly channels: ChannelResolver;
   private readonly log: Logger;
   private readonly held = new Map<Connection, Held>();
+  /** user → connections admitted but not yet in the hub (a kick must reach them too). */
+  private readonly authenticating = new Map<string, Set<Connection>>();
 
   constructor(o: { config: Config; registry: LoginRegistry; broker: Broker; channels: ChannelResolver; log: Logger }) {
     this.config = o.config;
@@ -55,10 +57,31 @@ export class SingleSignOn {
     return max === null ? undefined : { maxPerUser: max, onLimit: ns.onLimit ?? base.onLimit };
   }
 
-  /** At authentication (identity set): false when `reject_new` refuses this login. */
+  /**
+   * At authentication (identity set): false when `reject_new` refuses this login. Until
+   * `authenticated`, the connection is listed by `authenticatingOf`, so that a kick racing
+   * with its authentication (another node evicting this login) still closes it.
+   */
   async admit(conn: Connection): Promise<boolean> {
+    const user = conn.identity!.user;
+    let set = this.authenticating.get(user);
+    if (!set) this.authenticating.set(user, (set = new Set()));
+    set.add(conn);
     const limit = this.limitOf(undefined);
     return limit ? this.acquire(conn, DEPLOYMENT_SCOPE, limit) : true;
+  }
+
+  /** The connection is in the hub now (or gone): kicks find it there. */
+  authenticated(conn: Connection): void {
+    const user = conn.identity?.user;
+    const set = user === undefined ? undefined : this.authenticating.get(user);
+    if (!set || !set.delete(conn)) return;
+    if (set.size === 0) this.authenticating.delete(user!);
+  }
+
+  /** Connections of `user` still authenticating on this node. */
+  authenticatingOf(user: string): Iterable<Connection> {
+    return this.authenticating.get(user) ?? [];
   }
 
   /**
@@ -99,6 +122,7 @@ export class SingleSignOn {
 
   /** The connection is gone: frees every slot it held. */
   disconnected(conn: Connection): void {
+    this.authenticated(conn);
     const h = this.held.get(conn);
     if (!h) return;
     this.held.delete(conn);

@@ -54,6 +54,7 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
     conn.state = 'ready';
     conn.nextPingAt = node.heartbeatSchedule(Date.now());
     node.hub.addClient(conn);
+    node.sso.authenticated(conn);
     conn.sendFrame({
       type: 'auth_success',
       client: conn.id,
