@@ -20,6 +20,7 @@ import type { Transport, UpgradeContext } from './transport/transport.ts';
 import { Hub, encodeMessage } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
+import { BackendHooks } from './auth/hooks.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { Heartbeat } from './heartbeat.ts';
 
@@ -76,6 +77,8 @@ export class Node implements BrokerHandler {
   readonly tracker: PresenceTracker;
   readonly channels: ChannelResolver;
   readonly jwt: JwtVerifier;
+  /** The application backend's connect/subscribe/publish/refresh hooks. */
+  readonly hooks: BackendHooks;
   /** Every open connection, authenticated or not. */
   readonly connections = new Set<Connection>();
   /** False once shutdown began: no new connections. */
@@ -92,6 +95,7 @@ export class Node implements BrokerHandler {
     this.jwt = new JwtVerifier(o.config.auth);
     this.presenceStore = o.presence ?? new MemoryPresenceStore();
     this.logins = o.logins ?? new MemoryLoginRegistry();
+    this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.broker = (o.broker ?? ((h) => new MemoryBroker(h)))(this);
     this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
     this.tracker = new PresenceTracker({ config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log });

@@ -1,15 +1,16 @@
 import { ReplyError, type SubscribeFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
-import { assertCanSubscribe } from '../../channels.ts';
 import { adoptAutoSubscription } from '../../direct/personal-channel.ts';
+import { assertCanSubscribe } from '../../channels.ts';
+import { authorizeSubscribe } from '../../auth/hook-checks.ts';
 
 /** `subscribe`: checks permission and limits, joins the channel, recovers from `since`. */
 export async function handleSubscribe(conn: Connection, frame: SubscribeFrame): Promise<void> {
   const node = conn.node;
   const ch = node.resolve(frame.channel);
-  assertCanSubscribe(conn.identity!, ch);
   if (frame.since && !ch.history) throw new ReplyError('bad_request', `channel ${ch.name} keeps no history to recover from`);
   if (conn.subscriptions.has(ch.name)) {
+    assertCanSubscribe(conn.identity!, ch);
     const adopted = await adoptAutoSubscription(conn, ch, frame.since);
     if (!adopted) throw new ReplyError('bad_request', `already subscribed to ${ch.name}`);
     conn.reply(frame.id, adopted);
@@ -18,6 +19,8 @@ export async function handleSubscribe(conn: Connection, frame: SubscribeFrame): 
   if (conn.subscriptions.size >= node.config.limits.maxChannelsPerConnection) {
     throw new ReplyError('limit_exceeded', `at most ${node.config.limits.maxChannelsPerConnection} channels per connection`);
   }
+  await authorizeSubscribe(conn, ch);
+  if (conn.state !== 'ready' || conn.subscriptions.has(ch.name)) return; // closed (or subscribed) while a hook answered
   await node.sso.enterNamespace(conn, ch.namespace);
   let result;
   try {
