@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +46,9 @@ describe('TLS: --tls-cert / --tls-key', () => {
     const { cert, key } = selfSigned(dir);
     ca = readFileSync(cert);
     port = await freePort();
-    proc = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--tls-cert', cert, '--tls-key', key], {
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ namespaces: { chat: { clientPublish: true } } }));
+    proc = spawn(process.execPath, [CLI, 'serve', '--config', config, '--port', String(port), '--host', '127.0.0.1', '--tls-cert', cert, '--tls-key', key], {
       env: { ...process.env, SWITCHBOARD_JWT_SECRET: SECRET, SWITCHBOARD_STORAGE: 'memory', SWITCHBOARD_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -84,16 +86,17 @@ describe('TLS: --tls-cert / --tls-key', () => {
   });
 
   it('serves wss://: authenticate, subscribe, publish and receive', async () => {
-    const t = await mintToken({ sub: 'alice', secret: SECRET, ttlSec: 600 });
+    const t = await mintToken({ sub: 'alice', secret: SECRET, ttlSec: 600, channels: ['chat:room'], publish: ['chat:room'] });
     const ws = new WebSocket(`wss://127.0.0.1:${port}/ws`, { ca, headers: { Authorization: `Bearer ${t}` } });
     const frames: any[] = [];
     ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
     await waitFor(() => frames.find((f) => f.type === 'auth_success'), 5000, 'auth over wss');
-    ws.send(JSON.stringify({ type: 'send', id: 'm1', to: 'alice', data: { hello: 'tls' } }));
-    await waitFor(() => frames.find((f) => f.type === 'ack' && f.id === 'm1'), 5000, 'ack over wss');
-    ws.send(JSON.stringify({ type: 'subscribe', id: 's1', channel: '#alice', since: { epoch: frames.find((f) => f.id === 'm1').epoch, offset: 0 } }));
-    const ack = await waitFor(() => frames.find((f) => f.type === 'ack' && f.id === 's1'), 5000, 'recovery over wss');
-    expect(ack.publications.map((p: any) => p.data)).toEqual([{ hello: 'tls' }]);
+    ws.send(JSON.stringify({ type: 'subscribe', id: 's1', channel: 'chat:room' }));
+    await waitFor(() => frames.find((f) => f.type === 'ack' && f.id === 's1'), 5000, 'subscribed over wss');
+    ws.send(JSON.stringify({ type: 'publish', id: 'm1', channel: 'chat:room', data: { hello: 'tls' } }));
+    await waitFor(() => frames.find((f) => f.type === 'ack' && f.id === 'm1'), 5000, 'ack over wss').catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(frames)}`); });
+    const msg = await waitFor(() => frames.find((f) => f.type === 'message' && f.channel === 'chat:room'), 5000, 'message over wss');
+    expect(msg).toMatchObject({ data: { hello: 'tls' }, from: 'alice' });
     ws.terminate();
   });
 });
