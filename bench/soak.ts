@@ -65,8 +65,10 @@ class Client {
           } else this.onFrame(f);
         }
       });
-      this.ws.on('close', (code) => { reject(new Error(`closed ${code}`)); this.onClose(code); });
-      this.ws.on('error', () => {});
+      let cause = '';
+      this.ws.on('unexpected-response', (_req, res) => { cause = `HTTP ${res.statusCode}`; res.resume(); });
+      this.ws.on('close', (code) => { reject(new Error(`closed ${code}${cause ? ` (${cause})` : ''}`)); this.onClose(code); });
+      this.ws.on('error', (err) => { cause ||= (err as NodeJS.ErrnoException).code ?? err.message; });
     });
   }
   request(frame: Record<string, unknown>): Promise<any> {
@@ -86,6 +88,8 @@ class Client {
 const acked = new Map<string, Set<number>>(CHANNELS.map((c) => [c, new Set()]));
 let epoch: Record<string, string> = {};
 let latencies: number[] = [];
+/** Failed connection attempts by cause (printed with each report). */
+const failures = new Map<string, number>();
 const totals = { published: 0, publishFailed: 0, churned: 0, reconnects: 0, received: 0 };
 
 /** Offsets received on one channel: everything up to `upTo`, plus the ones above it in `above`. */
@@ -117,7 +121,11 @@ async function connectSubscriber(s: Subscriber): Promise<void> {
   c.onClose = () => {
     if (stopping) return;
     totals.reconnects++;
-    setTimeout(() => void connectSubscriber(s).catch((e) => console.error(`${s.name} reconnect failed: ${e.message}`)), 500);
+    const retry = (): void => void connectSubscriber(s).catch((e) => {
+      failures.set(e.message, (failures.get(e.message) ?? 0) + 1);
+      setTimeout(retry, 500);
+    });
+    setTimeout(retry, 500);
   };
   await c.open(s.name);
   s.client = c;
@@ -167,7 +175,11 @@ async function churnLoop(slot: number): Promise<void> {
       await c.request({ type: 'subscribe', channel: ch, ...(epoch[ch] ? { since: { epoch: epoch[ch], offset: Math.max(0, acked.get(ch)!.size - 50) } } : {}) });
       await new Promise((r) => setTimeout(r, 500 + Math.random() * 2500));
     } catch (err) {
-      if (!stopping) console.error(`churn: ${(err as Error).message}`);
+      if (!stopping) {
+        const why = (err as Error).message;
+        failures.set(why, (failures.get(why) ?? 0) + 1);
+        await new Promise((r) => setTimeout(r, 250));
+      }
     } finally {
       c.close();
       totals.churned++;
@@ -187,10 +199,21 @@ const mb = (b: number) => (b / 1048576).toFixed(1);
 const started = Date.now();
 const heaps: number[] = [];
 console.log(`soak: ${MINUTES} min, ${RATE} pub/s over ${CHANNELS.length} channels, ${subscribers.length} long-lived subscribers, ${args.churn} churning connections; gateway pid ${gw.proc.pid}`);
+console.log('heap_MB: the minimum of the interval\'s 5-second samples; latency: publish to receive, as seen by subscribers');
 console.log('minute  rss_MB  heap_MB  conns  published  received  churned  reconnects  p50_ms  p99_ms  max_ms');
+// The heap is sampled every 5 s and each report shows the interval's minimum: the closest
+// to the live set without forcing a collection in the gateway.
+let heapMin = Infinity;
+const sampleTimer = setInterval(() => void gatewayMemory().then((m) => { heapMin = Math.min(heapMin, m.heap); }, () => {}), 5000);
 async function report(): Promise<void> {
   const m = await gatewayMemory();
+  m.heap = Math.min(m.heap, heapMin);
+  heapMin = Infinity;
   heaps.push(m.heap);
+  if (failures.size) {
+    console.log(`        failed connection attempts this interval: ${[...failures].map(([k, v]) => `${v}× ${k}`).join(', ')}`);
+    failures.clear();
+  }
   const l = latencies.sort((a, b) => a - b);
   latencies = [];
   const min = ((Date.now() - started) / 60_000).toFixed(1);
@@ -206,6 +229,7 @@ clearInterval(killTimer);
 await new Promise((r) => setTimeout(r, 2000)); // reconnects in progress finish recovering
 stopping = true;
 clearInterval(reportTimer);
+clearInterval(sampleTimer);
 await Promise.all(churners);
 await report();
 let lost = 0;
