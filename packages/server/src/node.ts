@@ -65,6 +65,8 @@ export class Node implements BrokerHandler {
   accepting = true;
   private readonly heartbeat: Heartbeat;
   private readonly buckets = new WeakMap<Connection, TokenBucket>();
+  /** Broker subscriptions in flight, by channel. */
+  private readonly subscribing = new Map<string, Promise<void>>();
 
   constructor(o: NodeOptions) {
     this.config = o.config;
@@ -127,9 +129,13 @@ export class Node implements BrokerHandler {
     // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
     if (conn.state === 'closed') return {};
     const sub = { channel: ch.name, buffer: ch.history ? ([] as Publication[]) : null };
-    if (this.hub.addSubscriber(conn, sub)) {
+    const first = this.hub.addSubscriber(conn, sub);
+    // Later subscribers wait for the first one's broker subscription too: reading history
+    // before the node receives the channel could miss a publication.
+    const pending = first ? this.brokerSubscribe(ch.name) : this.subscribing.get(ch.name);
+    if (pending) {
       try {
-        await this.broker.subscribe(ch.name);
+        await pending;
       } catch (err) {
         this.hub.removeSubscriber(conn, ch.name);
         this.log.warn({ err, channel: ch.name }, 'broker subscribe failed');
@@ -151,6 +157,14 @@ export class Node implements BrokerHandler {
       throw new ReplyError('internal', 'history not available, try again');
     }
     return result;
+  }
+
+  private brokerSubscribe(channel: string): Promise<void> {
+    const p = this.broker.subscribe(channel).finally(() => {
+      if (this.subscribing.get(channel) === p) this.subscribing.delete(channel);
+    });
+    this.subscribing.set(channel, p);
+    return p;
   }
 
   /**
@@ -198,11 +212,28 @@ export class Node implements BrokerHandler {
    * An `id` seen within the dedup window is acknowledged as a duplicate and not delivered.
    */
   async publish(ch: ResolvedChannel, data: unknown, meta: PublishMeta = {}): Promise<PublishResult> {
+    try {
+      return await this.storeAndPublish(ch, data, meta);
+    } catch (err) {
+      if (err instanceof ReplyError || err instanceof Disconnect) throw err;
+      // Storage or broker unreachable (e.g. a Redis outage): never acknowledge; the client retries.
+      this.log.warn({ err: (err as Error).message, channel: ch.name }, 'publish failed: storage or broker unavailable');
+      throw new ReplyError('internal', 'publication not stored, try again', true);
+    }
+  }
+
+  private async storeAndPublish(ch: ResolvedChannel, data: unknown, meta: PublishMeta): Promise<PublishResult> {
     const base: Publication = { channel: ch.name, data, ts: Date.now() };
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
     if (ch.history) {
-      const r = await this.history.append(ch.name, base, { ...ch.history, idempotencyKey: meta.id, dedupWindowMs: this.config.dedupWindow });
+      const options = { ...ch.history, idempotencyKey: meta.id, dedupWindowMs: this.config.dedupWindow };
+      if (this.history.appendAndPublish) {
+        // The store published it atomically with storing it (offset order across nodes).
+        const r = await this.history.appendAndPublish(ch.name, base, options);
+        return { epoch: r.epoch, offset: r.offset, duplicate: r.duplicate };
+      }
+      const r = await this.history.append(ch.name, base, options);
       if (r.duplicate) return { epoch: r.epoch, offset: r.offset, duplicate: true };
       base.epoch = r.epoch;
       base.offset = r.offset;
@@ -245,6 +276,19 @@ export class Node implements BrokerHandler {
         const never: never = msg;
         this.log.warn({ msg: never }, 'unknown control message');
       }
+    }
+  }
+
+  /**
+   * The broker may have lost publications (it was cut off from Redis and is back): every
+   * client is told to reconnect (`3000 reconnect`, spread over `shutdown.reconnectSpreadMs`)
+   * and recovers what it missed from history with `since`.
+   */
+  onGap(): void {
+    const spread = this.config.shutdown.reconnectSpreadMs;
+    for (const conn of [...this.connections]) {
+      if (conn.state !== 'ready') continue;
+      conn.terminate(new Disconnect(CloseCode.reconnect, 'reconnect', Math.floor(Math.random() * spread)));
     }
   }
 

@@ -34,8 +34,8 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const opts: ServerOptions = 'config' in o || 'options' in o || 'logger' in o ? (o as ServerOptions) : { options: o as ConfigInput };
   const config = opts.config ?? parseConfig(opts.options ?? {});
   const log = opts.logger ?? createLogger(config.logLevel);
-  const stores = await createStores(config);
-  const node = new Node({ config, log, history: stores.history, sessions: stores.sessions });
+  const stores = await createStores(config, log);
+  const node = new Node({ config, log, history: stores.history, sessions: stores.sessions, ...(stores.broker ? { broker: stores.broker } : {}) });
   const https = config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } : null;
   const http: FastifyInstance = Fastify({
     logger: false,

@@ -1,20 +1,34 @@
 import { ConfigError, type Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { Broker, BrokerHandler } from './broker/broker.ts';
 import type { HistoryStore } from './history/history-store.ts';
 import { MemoryHistoryStore } from './history/memory-history-store.ts';
 import type { SessionStore } from './session/session-store.ts';
 import { MemorySessionStore } from './session/memory-session-store.ts';
+import { createRedisBackends } from './redis/backends.ts';
 
 export interface Stores {
   history: HistoryStore;
   sessions: SessionStore;
+  /** Builds the node's broker; absent: the memory broker (one node). */
+  broker?: (handler: BrokerHandler) => Broker;
 }
 
-/** Builds the stores named by `config.storage`. */
-export async function createStores(config: Config): Promise<Stores> {
+/**
+ * Builds the stores named by `config.storage`. With `redis` set (cluster mode) storage must
+ * be `redis`: every node must share history and sessions, so a node-local store is refused.
+ */
+export async function createStores(config: Config, log?: Logger): Promise<Stores> {
   const storage = config.storage;
+  if (config.redis) {
+    if (storage !== 'redis') {
+      throw new ConfigError(`storage: "${storage}" cannot be combined with redis (cluster mode): nodes must share history and sessions; remove storage or set it to "redis"`);
+    }
+    return createRedisBackends(config.redis, log);
+  }
   if (storage === 'memory') return { history: new MemoryHistoryStore(), sessions: new MemorySessionStore() };
   if (storage.startsWith('sqlite:')) {
     throw new ConfigError('storage: sqlite is not available yet; use "memory"');
   }
-  throw new ConfigError(`storage: "${storage}" needs the redis setting`);
+  throw new ConfigError(`storage: "${storage}" needs the redis setting (SWITCHBOARD_REDIS_URL or --redis redis://…)`);
 }

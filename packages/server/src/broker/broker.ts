@@ -14,6 +14,12 @@ export interface BrokerHandler {
   /** A publication for `channel`, in publish order per channel. */
   onPublication(channel: string, pub: Publication): void;
   onControl(msg: ControlMessage): void;
+  /**
+   * Publications and control messages may have been lost (the broker lost its connection
+   * and has now re-established its subscriptions). The node makes its clients recover from
+   * history. Brokers that cannot lose messages never call it.
+   */
+  onGap?(): void;
 }
 
 /**

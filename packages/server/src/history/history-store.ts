@@ -59,6 +59,14 @@ export interface HistoryStore {
    * now remembered for `windowMs`), false when it was seen within the window.
    */
   claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean>;
+  /**
+   * Optional: stores the publication AND hands it to the node's broker in one atomic step
+   * (a Redis store does both in one Lua script), so publications reach nodes in offset
+   * order and none is stored without being published. When present, the node calls it
+   * instead of `append` + `Broker.publish` for channels with history. A store offers it
+   * only when it publishes where the node's broker listens.
+   */
+  appendAndPublish?(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, options: HistoryOptions & { idempotencyKey?: FrameId; dedupWindowMs: number }): Promise<AppendResult>;
   /** Forgets a channel's stream (a new epoch begins). */
   remove(channel: string): Promise<void>;
   /** Flushes and releases resources. */
