@@ -20,7 +20,10 @@ export function loadConfig(flags: Record<string, any>, env: NodeJS.ProcessEnv = 
   if (flags.redis !== undefined) fromFlags.redis = flags.redis;
   if (flags.logLevel !== undefined) fromFlags.logLevel = flags.logLevel;
   if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) fromFlags.tls = { cert: flags.tlsCert, key: flags.tlsKey };
-  const merged = mergeConfig(flags.dev ? devDefaults() : {}, file ? readConfigFile(file) : {}, configFromEnv(env), fromFlags);
+  const given = mergeConfig(file ? readConfigFile(file) : {}, configFromEnv(env), fromFlags);
+  const merged = mergeConfig(flags.dev ? devDefaults() : {}, given);
+  // Cluster mode (`redis` set) keeps everything in Redis unless storage was chosen explicitly.
+  if (merged.redis && given.storage === undefined) delete merged.storage;
   const dev = Boolean(flags.dev);
   if (dev && !(merged.auth as Record<string, unknown> | undefined)?.jwtSecret) {
     merged.auth = { ...(merged.auth as object), jwtSecret: randomBytes(24).toString('base64url') };

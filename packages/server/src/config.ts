@@ -78,7 +78,7 @@ export const ConfigSchema = z.strictObject({
   }).prefault({}),
   /**
    * `memory`, `sqlite:<path>`, or `redis` (uses `redis`). Absent: `redis` when `redis` is
-   * set (cluster mode), `memory` in dev mode, else `sqlite:./data/switchboard.db`.
+   * set (cluster mode), else `sqlite:./data/switchboard.db`.
    */
   storage: z.string().regex(/^(memory|redis|sqlite:.+)$/, 'storage must be "memory", "redis" or "sqlite:<path>"').optional(),
   redis: z.string().regex(/^rediss?:\/\//, 'redis must be a redis:// or rediss:// URL').nullable().default(null),
@@ -109,7 +109,7 @@ export const ConfigSchema = z.strictObject({
     /** Clients are told to reconnect after a random delay up to this, to spread the load. */
     reconnectSpreadMs: z.int().min(0).default(5_000),
   }).prefault({}),
-}).transform((c) => ({ ...c, storage: c.storage ?? (c.redis ? 'redis' : c.dev ? 'memory' : 'sqlite:./data/switchboard.db') }));
+}).transform((c) => ({ ...c, storage: c.storage ?? (c.redis ? 'redis' : 'sqlite:./data/switchboard.db') }));
 
 /** Configuration as written by users (every key optional). */
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -199,6 +199,7 @@ export function devDefaults(): Record<string, unknown> {
   const ns = { history: { size: 1000, ttl: '24h' }, presence: true, joinLeave: true, allowSubscribe: true, allowPublish: true };
   return {
     dev: true,
+    storage: 'memory',
     auth: { allowAnonymous: true },
     namespaces: { '': ns, chat: ns, '#': { history: { size: 1000, ttl: '7d' }, presence: false } },
   };

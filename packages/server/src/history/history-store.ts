@@ -14,6 +14,14 @@ export interface AppendResult extends StreamPosition {
   duplicate: boolean;
 }
 
+/** What `append` needs besides the publication: retention and idempotency. */
+export interface AppendOptions extends HistoryOptions {
+  /** The publisher's `id`: a key seen on this channel within `dedupWindowMs` is not stored again. */
+  idempotencyKey?: FrameId;
+  /** How long a key is remembered (ms). */
+  dedupWindowMs: number;
+}
+
 export interface ReadOptions {
   /** Exclusive lower bound when reading forward; exclusive upper bound when `reverse`. */
   since?: StreamPosition;
@@ -66,7 +74,7 @@ export interface HistoryStore {
    * instead of `append` + `Broker.publish` for channels with history. A store offers it
    * only when it publishes where the node's broker listens.
    */
-  appendAndPublish?(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, options: HistoryOptions & { idempotencyKey?: FrameId; dedupWindowMs: number }): Promise<AppendResult>;
+  appendAndPublish?(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, options: AppendOptions): Promise<AppendResult>;
   /** Forgets a channel's stream (a new epoch begins). */
   remove(channel: string): Promise<void>;
   /** Flushes and releases resources. */

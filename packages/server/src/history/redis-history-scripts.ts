@@ -37,26 +37,48 @@ end
 /**
  * KEYS: meta, stream, idempotency key, pub/sub channel.
  * ARGV: publication JSON without offset/epoch, new epoch, size, minTs, stream ttl ms,
- * meta ttl ms, dedup window ms (0: no key), publish command ('' for none), ts.
+ * meta ttl ms, dedup window ms (0: no key), publish command ('' for none), ts, now.
+ * The idempotency value is `<epoch>:<offset>:<expires at>`: the store's clock decides, and
+ * Redis' own expiry (PX) only cleans up. Entry times are kept monotonic per stream (`t` in
+ * the meta), so dropping expired entries from the head is exact even with skewed node clocks.
  * Returns {epoch, offset, duplicate (0/1)}.
  */
 export const APPEND = `${TRIM_EXPIRED}
 local epoch, offset = meta(KEYS[1], ARGV[2], ARGV[6])
+local now = tonumber(ARGV[10])
 if ARGV[7] ~= '0' then
   local seen = redis.call('GET', KEYS[3])
   if seen then
-    local sep = string.find(seen, ':', 1, true)
-    if string.sub(seen, 1, sep - 1) == epoch then return {epoch, tonumber(string.sub(seen, sep + 1)), 1} end
+    local e, o, exp = string.match(seen, '^([^:]*):(%d+):(%d+)$')
+    if e == epoch and tonumber(exp) > now then return {epoch, tonumber(o), 1} end
   end
 end
 offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
+local t = tonumber(ARGV[9])
+local lastT = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
+if t < lastT then t = lastT end
+redis.call('HSET', KEYS[1], 't', t)
 local msg = '{"offset":' .. offset .. ',"epoch":"' .. epoch .. '",' .. string.sub(ARGV[1], 2)
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], offset .. '-0', 'p', msg, 't', ARGV[9])
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], offset .. '-0', 'p', msg, 't', t)
 trim_expired(KEYS[2], tonumber(ARGV[4]))
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
-if ARGV[7] ~= '0' then redis.call('SET', KEYS[3], epoch .. ':' .. offset, 'PX', ARGV[7]) end
+if ARGV[7] ~= '0' then
+  redis.call('SET', KEYS[3], epoch .. ':' .. offset .. ':' .. (now + tonumber(ARGV[7])), 'PX', ARGV[7])
+end
 if ARGV[8] ~= '' then redis.call(ARGV[8], KEYS[4], msg) end
 return {epoch, offset, 0}
+`;
+
+/**
+ * KEYS: claim key. ARGV: now, window ms. The value is its expiry by the store's clock.
+ * Returns 1 when the key is new (now claimed), 0 when it was claimed within the window.
+ */
+export const CLAIM = `
+local seen = redis.call('GET', KEYS[1])
+local now = tonumber(ARGV[1])
+if seen and tonumber(seen) > now then return 0 end
+redis.call('SET', KEYS[1], now + tonumber(ARGV[2]), 'PX', ARGV[2])
+return 1
 `;
 
 /**

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import type { AppendResult, HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
+import type { AppendOptions, AppendResult, HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
-import { APPEND, POSITION, READ } from './redis-history-scripts.ts';
+import { APPEND, CLAIM, POSITION, READ } from './redis-history-scripts.ts';
 import { RedisKeys, idempotencyKeyOf } from '../redis/keys.ts';
 import { closeRedis, type RedisConnection } from '../redis/connect.ts';
 
@@ -24,9 +24,8 @@ interface Scripts {
   sbAppend(meta: string, stream: string, idKey: string, pubsub: string, ...argv: Array<string | number>): Promise<[string, number, number]>;
   sbRead(meta: string, stream: string, ...argv: Array<string | number>): Promise<[string, number, number, ...string[]]>;
   sbPosition(meta: string, ...argv: Array<string | number>): Promise<[string, number]>;
+  sbClaim(key: string, now: number, windowMs: number): Promise<number>;
 }
-
-type AppendOptions = HistoryOptions & { idempotencyKey?: FrameId; dedupWindowMs: number };
 
 /**
  * History in Redis Streams, shared by every node of a cluster.
@@ -57,6 +56,7 @@ export class RedisHistoryStore implements HistoryStore {
     this.redis.defineCommand('sbAppend', { numberOfKeys: 4, lua: APPEND });
     this.redis.defineCommand('sbRead', { numberOfKeys: 2, lua: READ });
     this.redis.defineCommand('sbPosition', { numberOfKeys: 1, lua: POSITION });
+    this.redis.defineCommand('sbClaim', { numberOfKeys: 1, lua: CLAIM });
     if (o.publish) this.appendAndPublish = (channel, pub, opts) => this.store(channel, pub, opts, this.publishCommand);
   }
 
@@ -73,7 +73,7 @@ export class RedisHistoryStore implements HistoryStore {
     const k = this.keys;
     const [epoch, offset, dup] = await this.redis.sbAppend(
       k.meta(channel), k.stream(channel), k.idempotency(channel, key), k.pubsub(channel),
-      json, newEpoch(), o.size, now - o.ttlMs, Math.max(1, Math.ceil(o.ttlMs)), this.metaTtl(o.ttlMs), window, publish, pub.ts ?? now,
+      json, newEpoch(), o.size, now - o.ttlMs, Math.max(1, Math.ceil(o.ttlMs)), this.metaTtl(o.ttlMs), window, publish, pub.ts ?? now, now,
     );
     return { epoch, offset: Number(offset), duplicate: Number(dup) === 1 };
   }
@@ -98,8 +98,7 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   async claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean> {
-    const r = await this.redis.set(this.keys.claim(channel, idempotencyKeyOf(key)), '1', 'PX', Math.max(1, Math.round(windowMs)), 'NX');
-    return r === 'OK';
+    return (await this.redis.sbClaim(this.keys.claim(channel, idempotencyKeyOf(key)), this.now(), Math.max(1, Math.round(windowMs)))) === 1;
   }
 
   async remove(channel: string): Promise<void> {
