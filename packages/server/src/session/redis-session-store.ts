@@ -5,18 +5,21 @@ import { newSessionId } from './session-id.ts';
 import { RedisKeys } from '../redis/keys.ts';
 import { closeRedis, type RedisConnection } from '../redis/connect.ts';
 
-/** Extends a session's idle expiry only if it still exists (a touch never resurrects one). */
+/** Extends a session's idle expiry only while it is live (a touch never resurrects one). */
 const TOUCH = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'l', ARGV[1])
+local x = redis.call('HGET', KEYS[1], 'x')
+local now = tonumber(ARGV[1])
+if not x or tonumber(x) <= now then return 0 end
+redis.call('HSET', KEYS[1], 'l', now, 'x', now + tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `;
 
 /**
  * Sessions in Redis, shared by every node: a client may resume its session on any node.
- * One hash per session (`u` user, `c` created, `l` last seen) keyed by a SHA-256 digest of
- * the id, expiring after the idle time (Redis does the expiry, no sweeping).
+ * One hash per session (`u` user, `c` created, `l` last seen, `x` expires at) keyed by a
+ * SHA-256 digest of the id. The store's clock decides expiry (`x`); Redis' own key expiry
+ * removes it at the same time, so nothing needs sweeping.
  */
 export class RedisSessionStore implements SessionStore {
   private readonly redis: Redis & { sbTouch(key: string, lastSeen: number, ttl: number): Promise<number> };
@@ -38,7 +41,7 @@ export class RedisSessionStore implements SessionStore {
     const now = this.now();
     const id = newSessionId();
     const key = this.key(id);
-    const r = await this.redis.multi().hset(key, 'u', user, 'c', now, 'l', now).pexpire(key, Math.max(1, Math.round(idleTtlMs))).exec();
+    const r = await this.redis.multi().hset(key, 'u', user, 'c', now, 'l', now, 'x', now + idleTtlMs).pexpire(key, Math.max(1, Math.round(idleTtlMs))).exec();
     const failed = r ? r.find(([err]) => err)?.[0] : new Error('transaction aborted');
     if (failed) throw failed;
     return { id, user, createdAt: now, lastSeenAt: now };
@@ -46,7 +49,7 @@ export class RedisSessionStore implements SessionStore {
 
   async get(id: string): Promise<Session | undefined> {
     const h = await this.redis.hgetall(this.key(id));
-    if (!h.u) return undefined;
+    if (!h.u || Number(h.x) <= this.now()) return undefined;
     return { id, user: h.u, createdAt: Number(h.c), lastSeenAt: Number(h.l) };
   }
 
