@@ -7,6 +7,9 @@
 /** Helpers: drop expired entries from a stream's head (ids are `<offset>-0`); read or create the meta. */
 const TRIM_EXPIRED = `
 local function trim_expired(stream, minTs)
+  -- The common case: the oldest entry is still young, one cheap look.
+  local head = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+  if #head == 0 or tonumber(head[1][2][4]) >= minTs then return end
   while true do
     local batch = redis.call('XRANGE', stream, '-', '+', 'COUNT', 64)
     if #batch == 0 then return end
