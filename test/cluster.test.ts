@@ -16,7 +16,10 @@ const CONFIG = {
     '': {},
     chat: { history: { size: 10_000, ttl: '1h' }, allowSubscribe: true, allowPublish: true },
     live: { allowSubscribe: true, allowPublish: true },
+    room: { presence: true, joinLeave: true, allowSubscribe: true, allowPublish: true },
   },
+  // Single sign-on: one login per user, the newest wins (on whichever node it connects).
+  sessions: { maxPerUser: 1, onLimit: 'kick_oldest' },
   shutdown: { reconnectSpreadMs: 0 },
 };
 
@@ -93,6 +96,27 @@ describe('cluster mode', () => {
     expect([live1.duplicate, live2.duplicate]).toEqual([false, true]);
     b.close();
     pub.close();
+  });
+
+  it('kicks the older login of a user on another node (SSO), and shares presence and join/leave across nodes', async () => {
+    const first = await connect(nodes[0]!, 'lena');
+    const second = await connect(nodes[1]!, 'lena');
+    expect(second.frames.at(-1).type).toBe('auth_success');
+    expect(await first.waitClose()).toBe(3504);
+    expect(first.frames.find((f) => f.type === 'disconnect')).toMatchObject({ code: 3504 });
+    expect(second.closeCode).toBeUndefined();
+
+    const m = await connect(nodes[0]!, 'mona');
+    const n = await connect(nodes[2]!, 'nick');
+    await m.request({ type: 'subscribe', channel: 'room:r1' });
+    await n.request({ type: 'subscribe', channel: 'room:r1' });
+    await m.next((f) => f.type === 'join' && f.user === 'nick');
+    const p = await second.request({ type: 'presence', channel: 'room:r1' });
+    expect(Object.keys(p.presence).sort()).toEqual(['mona', 'nick']);
+    n.close();
+    await m.next((f) => f.type === 'leave' && f.user === 'nick');
+    await waitFor(async () => Object.keys((await second.request({ type: 'presence', channel: 'room:r1' })).presence).join() === 'mona');
+    for (const c of [second, m]) c.close();
   });
 
   it('loses no acknowledged publication when a node is killed with SIGKILL mid-stream', async () => {

@@ -36,7 +36,9 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const config = opts.config ?? parseConfig(opts.options ?? {});
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config, log);
-  const node = new Node({ config, log, history: stores.history, sessions: stores.sessions, ...(stores.broker ? { broker: stores.broker } : {}) });
+  const { history, sessions, broker, presence, logins } = stores;
+  const node = new Node({ config, log, history, sessions, ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}) });
+  stores.attach?.(node);
   const https = config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } : null;
   const http: FastifyInstance = Fastify({
     logger: false,

@@ -5,6 +5,9 @@ import type { HistoryStore } from './history/history-store.ts';
 import { MemoryHistoryStore } from './history/memory-history-store.ts';
 import type { SessionStore } from './session/session-store.ts';
 import { MemorySessionStore } from './session/memory-session-store.ts';
+import type { PresenceStore } from './presence/presence-store.ts';
+import type { LoginRegistry } from './session/login-registry.ts';
+import type { Node } from './node.ts';
 import { createRedisBackends } from './redis/backends.ts';
 
 export interface Stores {
@@ -12,6 +15,12 @@ export interface Stores {
   sessions: SessionStore;
   /** Builds the node's broker; absent: the memory broker (one node). */
   broker?: (handler: BrokerHandler) => Broker;
+  /** Cluster-wide presence; absent: the node's memory store. */
+  presence?: PresenceStore;
+  /** Cluster-wide login registry (single sign-on); absent: the node's memory registry. */
+  logins?: LoginRegistry;
+  /** Called once the node exists (cluster stores call back into it). */
+  attach?(node: Node): void;
 }
 
 /**

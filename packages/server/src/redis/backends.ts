@@ -2,6 +2,8 @@ import type { Logger } from '../logger.ts';
 import { RedisBroker } from '../broker/redis-broker.ts';
 import { RedisHistoryStore } from '../history/redis-history-store.ts';
 import { RedisSessionStore } from '../session/redis-session-store.ts';
+import { RedisLoginRegistry } from '../session/redis-login-registry.ts';
+import { RedisPresenceStore } from '../presence/redis-presence-store.ts';
 import type { Stores } from '../stores.ts';
 import { connectRedis, closeRedis, redisTarget, type RedisConnection } from './connect.ts';
 import { RedisKeys } from './keys.ts';
@@ -13,7 +15,7 @@ import { RedisKeys } from './keys.ts';
  * channels the broker subscribes to.
  */
 export async function createRedisBackends(url: string, log?: Logger, keys = new RedisKeys()): Promise<Stores> {
-  const names = ['broker-pub', 'broker-sub', 'history', 'sessions'] as const;
+  const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins'] as const;
   const opened: RedisConnection[] = [];
   try {
     for (const n of names) opened.push(await connectRedis({ url, name: `switchboard:${n}` }));
@@ -21,11 +23,21 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     await Promise.all(opened.map((c) => closeRedis(c.redis)));
     throw err;
   }
-  const [pub, sub, history, sessions] = opened as [RedisConnection, RedisConnection, RedisConnection, RedisConnection];
+  const [pub, sub, history, sessions, presenceConn, loginsConn] = opened as RedisConnection[] as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
+  const withLog = log ? { log } : {};
+  const presence = new RedisPresenceStore({ connection: presenceConn, keys, ...withLog });
   log?.info({ redis: redisTarget(url), version: pub.version, sharded: pub.sharded }, 'cluster mode: connected to Redis');
   return {
     history: new RedisHistoryStore({ connection: history, keys, publish: true }),
     sessions: new RedisSessionStore({ connection: sessions, keys }),
-    broker: (handler) => new RedisBroker(handler, { publisher: pub, subscriber: sub, keys, ...(log ? { log } : {}) }),
+    broker: (handler) => new RedisBroker(handler, { publisher: pub, subscriber: sub, keys, ...withLog }),
+    presence,
+    logins: new RedisLoginRegistry({ connection: loginsConn, keys, ...withLog }),
+    attach(node) {
+      // Users of a dead node: a surviving node announces them offline (once, cluster-wide).
+      presence.onUserExpired = (user) => {
+        node.broker.publishControl({ type: 'user_event', event: 'offline', user }).catch((err) => log?.warn({ err }, 'presence: offline announce failed'));
+      };
+    },
   };
 }

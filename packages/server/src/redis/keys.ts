@@ -39,6 +39,38 @@ export class RedisKeys {
   control(): string {
     return `${this.prefix}control`;
   }
+  /** Sorted set client → expiry of a channel's present connections (refreshed by their nodes). */
+  presence(channel: string): string {
+    return `${this.prefix}{${channel}}:presence`;
+  }
+  /** Hash client → `{user, info}` JSON of a channel's present connections. */
+  presenceMembers(channel: string): string {
+    return `${this.prefix}{${channel}}:presence:m`;
+  }
+  /** Sorted set client → expiry of a user's connections (online/offline). */
+  userConnections(user: string): string {
+    return `${this.prefix}{user:${user}}:conns`;
+  }
+  /** Set while a user is announced online. */
+  userAnnounced(user: string): string {
+    return `${this.prefix}{user:${user}}:online`;
+  }
+  /** Sorted set user → latest connection expiry: where nodes find users whose node died. */
+  presenceUsers(): string {
+    return `${this.prefix}presence:users`;
+  }
+  /** Sorted set `<login>|<client>` → expiry of a user's live logins in a scope. */
+  loginClients(scope: string, user: string): string {
+    return `${this.prefix}{login:${scope}:${user}}:clients`;
+  }
+  /** Sorted set login → admission sequence (oldest first) of a user's live logins in a scope. */
+  loginOrder(scope: string, user: string): string {
+    return `${this.prefix}{login:${scope}:${user}}:order`;
+  }
+  /** Counter giving logins their admission sequence. */
+  loginSeq(scope: string, user: string): string {
+    return `${this.prefix}{login:${scope}:${user}}:seq`;
+  }
   /** Hash of a session (by a digest of its id, so a key listing reveals no usable id). */
   session(digest: string): string {
     return `${this.prefix}session:${digest}`;
