@@ -237,17 +237,6 @@ export class Node implements BrokerHandler {
    * An `id` seen within the dedup window is acknowledged as a duplicate and not delivered.
    */
   async publish(ch: ResolvedChannel, data: unknown, meta: PublishMeta = {}): Promise<PublishResult> {
-    try {
-      return await this.storeAndPublish(ch, data, meta);
-    } catch (err) {
-      if (err instanceof ReplyError || err instanceof Disconnect) throw err;
-      // Storage or broker unreachable (e.g. a Redis outage): never acknowledge; the client retries.
-      this.log.warn({ err: (err as Error).message, channel: ch.name }, 'publish failed: storage or broker unavailable');
-      throw new ReplyError('internal', 'publication not stored, try again', true);
-    }
-  }
-
-  private async storeAndPublish(ch: ResolvedChannel, data: unknown, meta: PublishMeta): Promise<PublishResult> {
     const base: Publication = { channel: ch.name, data, ts: Date.now() };
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
