@@ -23,6 +23,13 @@ const CONFIG = {
   shutdown: { reconnectSpreadMs: 0 },
 };
 
+const API_KEY = 'cluster-api-key-0123456789';
+/** Calls the server API of one node. */
+const api = async (node: GatewayProcess, method: string, body: unknown = {}) => {
+  const r = await fetch(`${node.url}/api/${method}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `apikey ${API_KEY}` }, body: JSON.stringify(body) });
+  return { status: r.status, body: await r.json() as any };
+};
+
 let redis: RedisProcess;
 let nodes: GatewayProcess[];
 
@@ -30,7 +37,7 @@ beforeAll(async () => {
   redis = await startRedis();
   const dir = mkdtempSync(join(tmpdir(), 'sb-cluster-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify(CONFIG));
-  const args = ['--config', join(dir, 'config.json'), '--redis', redis.url, '--jwt-secret', SECRET];
+  const args = ['--config', join(dir, 'config.json'), '--redis', redis.url, '--jwt-secret', SECRET, '--api-key', API_KEY];
   nodes = await Promise.all([0, 1, 2].map(() => startGatewayProcess({ args })));
 });
 
@@ -117,6 +124,22 @@ describe('cluster mode', () => {
     await m.next((f) => f.type === 'leave' && f.user === 'nick');
     await waitFor(async () => Object.keys((await second.request({ type: 'presence', channel: 'room:r1' })).presence).join() === 'mona');
     for (const c of [second, m]) c.close();
+  });
+
+  it('server API: disconnect on one node reaches the user on another; info lists every node', async () => {
+    const o = await connect(nodes[2]!, 'olga');
+    const other = await connect(nodes[1]!, 'pete');
+    expect((await api(nodes[0]!, 'disconnect', { user: 'olga', reason: 'banned' })).status).toBe(200);
+    expect(await o.waitClose()).toBe(3503);
+    expect(o.frames.find((f) => f.type === 'disconnect')).toMatchObject({ code: 3503, reason: 'banned' });
+    expect(other.closeCode).toBeUndefined();
+    const info = (await api(nodes[0]!, 'info')).body;
+    expect(info.nodes).toHaveLength(3);
+    expect(new Set(info.nodes.map((n: any) => n.pid)).size).toBe(3);
+    expect(info.totals.clients).toBe(info.nodes.reduce((a: number, n: any) => a + n.clients, 0));
+    // Other nodes' numbers are as of their last announcement (every 5 s).
+    await waitFor(async () => (await api(nodes[0]!, 'info')).body.nodes.find((n: any) => n.pid === nodes[1]!.proc.pid)?.clients >= 1, 15_000, 'node 2 announcing its client');
+    other.close();
   });
 
   it('loses no acknowledged publication when a node is killed with SIGKILL mid-stream', async () => {

@@ -23,6 +23,7 @@ import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { Heartbeat } from './heartbeat.ts';
+import type { NodeDirectory } from './cluster/node-directory.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -85,6 +86,8 @@ export class Node implements BrokerHandler {
   accepting = true;
   private readonly heartbeat: Heartbeat;
   private readonly buckets = new WeakMap<Connection, TokenBucket>();
+  /** The deployment's live nodes (cluster mode), for the server API's `info`; set by the stores. */
+  directory: NodeDirectory | undefined;
   /** Broker subscriptions in flight, by channel. */
   private readonly subscribing = new Map<string, Promise<void>>();
 
@@ -328,5 +331,6 @@ export class Node implements BrokerHandler {
     await this.sessions.close();
     await this.presenceStore.close();
     await this.logins.close();
+    await this.directory?.close();
   }
 }

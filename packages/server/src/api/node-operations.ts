@@ -21,7 +21,8 @@ function publishAnswer(r: { epoch?: string; offset?: number; duplicate: boolean 
 /**
  * Operations on one gateway node. Delivery goes through the node's broker (so publications,
  * disconnects and unsubscribes reach every node of a cluster); `presence`, `channels`, `info`
- * and `sendToAll` read this node's hub only until cluster-wide versions replace them here.
+ * and `sendToAll` read this node's hub only until cluster-wide versions replace them here; `info`
+ * lists every live node when the node has a directory (cluster mode).
  */
 export class NodeOperations implements Operations {
   private readonly node: Node;
@@ -119,6 +120,13 @@ export class NodeOperations implements Operations {
   }
 
   async info(): Promise<InfoResponse> {
+    // Cluster mode: every live node, as each announces itself in Redis.
+    if (this.node.directory) {
+      const nodes = await this.node.directory.nodes();
+      const totals = { clients: 0, users: 0, channels: 0, subscriptions: 0 };
+      for (const n of nodes) for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += n[k];
+      return { nodes, totals };
+    }
     const stats = this.node.hub.stats;
     return {
       nodes: [{ id: this.id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - this.startedAt, ...stats }],

@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from '../logger.ts';
+import { RedisNodeDirectory } from '../cluster/redis-node-directory.ts';
 import { RedisBroker } from '../broker/redis-broker.ts';
 import { RedisHistoryStore } from '../history/redis-history-store.ts';
 import { RedisSessionStore } from '../session/redis-session-store.ts';
@@ -15,7 +18,7 @@ import { RedisKeys } from './keys.ts';
  * channels the broker subscribes to.
  */
 export async function createRedisBackends(url: string, log?: Logger, keys = new RedisKeys()): Promise<Stores> {
-  const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins'] as const;
+  const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes'] as const;
   const opened: RedisConnection[] = [];
   try {
     for (const n of names) opened.push(await connectRedis({ url, name: `switchboard:${n}` }));
@@ -23,7 +26,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     await Promise.all(opened.map((c) => closeRedis(c.redis)));
     throw err;
   }
-  const [pub, sub, history, sessions, presenceConn, loginsConn] = opened as RedisConnection[] as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
+  const [pub, sub, history, sessions, presenceConn, loginsConn, nodesConn] = opened as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
   const withLog = log ? { log } : {};
   const presence = new RedisPresenceStore({ connection: presenceConn, keys, ...withLog });
   log?.info({ redis: redisTarget(url), version: pub.version, sharded: pub.sharded }, 'cluster mode: connected to Redis');
@@ -34,6 +37,12 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     presence,
     logins: new RedisLoginRegistry({ connection: loginsConn, keys, ...withLog }),
     attach(node) {
+      const id = `n_${randomBytes(6).toString('base64url')}`;
+      const startedAt = Date.now();
+      node.directory = new RedisNodeDirectory({
+        connection: nodesConn, keys, ...withLog,
+        self: () => ({ id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - startedAt, ...node.hub.stats }),
+      });
       // Users of a dead node: a surviving node announces them offline (once, cluster-wide).
       presence.onUserExpired = (user) => {
         node.broker.publishControl({ type: 'user_event', event: 'offline', user }).catch((err) => log?.warn({ err }, 'presence: offline announce failed'));
