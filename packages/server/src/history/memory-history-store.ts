@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import type { AppendResult, HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
+import type { AppendOptions, AppendResult, HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
 
 interface Stream {
   epoch: string;
@@ -11,6 +11,7 @@ interface Stream {
   keys: Map<string, { offset: number; expiresAt: number }>;
 }
 
+/** A fresh random epoch (8 characters, base64url). */
 export function newEpoch(): string {
   return randomBytes(6).toString('base64url');
 }
@@ -46,7 +47,7 @@ export class MemoryHistoryStore implements HistoryStore {
     if (drop > 0) s.pubs.splice(0, drop);
   }
 
-  async append(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: HistoryOptions & { idempotencyKey?: FrameId; dedupWindowMs: number }): Promise<AppendResult> {
+  async append(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions): Promise<AppendResult> {
     const s = this.stream(channel);
     const now = this.now();
     if (o.idempotencyKey !== undefined) {

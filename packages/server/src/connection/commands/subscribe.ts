@@ -1,6 +1,7 @@
 import { ReplyError, type SubscribeFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
 import { assertCanSubscribe } from '../../channels.ts';
+import { encodeMessage } from '../../hub.ts';
 
 /** `subscribe`: checks permission and limits, joins the channel, recovers from `since`. */
 export async function handleSubscribe(conn: Connection, frame: SubscribeFrame): Promise<void> {
@@ -15,5 +16,7 @@ export async function handleSubscribe(conn: Connection, frame: SubscribeFrame): 
   const result = await node.subscribe(conn, ch, frame.since);
   if (!conn.subscriptions.has(ch.name)) return; // closed or unsubscribed meanwhile
   if (frame.id !== undefined) conn.reply(frame.id, result as Record<string, unknown>);
-  node.releaseBuffer(conn, ch.name, result.publications?.length ? result.publications.at(-1)!.offset! : (result.offset ?? 0));
+  // Without an id there is no ack to carry the replay: it goes out as messages instead.
+  else for (const pub of result.publications ?? []) conn.enqueue(encodeMessage(pub));
+  node.releaseBuffer(conn, ch.name, result);
 }
