@@ -54,7 +54,8 @@ export class MemoryHistoryStore implements HistoryStore {
       const k = keyOf(o.idempotencyKey);
       const seen = s.keys.get(k);
       if (seen && seen.expiresAt > now) return { epoch: s.epoch, offset: seen.offset, duplicate: true };
-      if (s.keys.size > 10_000) for (const [key, v] of s.keys) if (v.expiresAt <= now) s.keys.delete(key);
+      sweep(s.keys, now, (v) => v.expiresAt);
+      s.keys.delete(k);
       s.keys.set(k, { offset: s.offset + 1, expiresAt: now + o.dedupWindowMs });
     }
     s.offset += 1;
@@ -79,7 +80,8 @@ export class MemoryHistoryStore implements HistoryStore {
     const k = `${channel}\u0000${keyOf(key)}`;
     const exp = this.claimed.get(k);
     if (exp !== undefined && exp > now) return false;
-    if (this.claimed.size > 100_000) for (const [key2, e] of this.claimed) if (e <= now) this.claimed.delete(key2);
+    sweep(this.claimed, now, (e) => e);
+    this.claimed.delete(k);
     this.claimed.set(k, now + windowMs);
     return true;
   }
@@ -89,6 +91,18 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Drops expired entries from the front of an insertion-ordered map. Entries are re-inserted
+ * at the back when renewed, so with one window the front holds the oldest: the sweep stops at
+ * the first live entry and costs only what it deletes.
+ */
+function sweep<V>(map: Map<string, V>, now: number, expiry: (v: V) => number): void {
+  for (const [key, v] of map) {
+    if (expiry(v) > now) return;
+    map.delete(key);
+  }
 }
 
 /**

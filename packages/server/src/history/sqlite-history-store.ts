@@ -39,6 +39,10 @@ const SCHEMA = [
 
 interface PubRow { offset: number; ts: number; data: string | null; sender: string | null; pub_id: string | null }
 interface StreamRow { epoch: string; top: number }
+interface PendingAppend {
+  channel: string; ts: number; data: string | null; from: string | null; id: string | null; key: string | undefined;
+  o: AppendOptions; now: number; resolve: (r: AppendResult) => void; reject: (err: unknown) => void;
+}
 
 const keyOf = (k: FrameId) => (typeof k === 'number' ? `n:${k}` : `s:${k}`);
 
@@ -57,13 +61,14 @@ export interface SqliteHistoryStoreOptions {
  * idempotency keys and claims are all persisted, so a restarted gateway keeps its streams
  * (same epochs) and its dedup window.
  *
- * One process owns the database file. Every method runs synchronously inside its promise, so
- * appends to a channel commit and resolve in call order.
+ * One process owns the database file. Appends are group-committed once per event-loop turn
+ * and resolve in call order; reads run synchronously and see what is committed.
  */
 export class SqliteHistoryStore implements HistoryStore {
   private readonly db: DatabaseSync;
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout | undefined;
+  private pending: PendingAppend[] = [];
   private readonly q: Record<
     'begin' | 'commit' | 'rollback' | 'selStream' | 'insStream' | 'updStream' | 'selKey' | 'upsKey' | 'insPub' | 'trim'
     | 'first' | 'forward' | 'backward' | 'claim' | 'sweepKeys' | 'sweepClaims' | 'delStream' | 'delPubs' | 'delKeys',
@@ -128,33 +133,58 @@ export class SqliteHistoryStore implements HistoryStore {
     }
   }
 
-  async append(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions): Promise<AppendResult> {
-    const now = this.now();
-    const q = this.q;
-    return this.tx(() => {
-      const s = q.selStream.get(channel) as StreamRow | undefined;
-      const key = o.idempotencyKey === undefined ? undefined : keyOf(o.idempotencyKey);
-      if (s && key !== undefined) {
-        const seen = q.selKey.get(channel, key) as { offset: number; expires_at: number } | undefined;
-        if (seen && seen.expires_at > now) return { epoch: s.epoch, offset: seen.offset, duplicate: true };
-      }
-      let epoch: string;
-      let offset: number;
-      if (s) {
-        epoch = s.epoch;
-        offset = s.top + 1;
-        q.updStream.run(offset, channel);
-      } else {
-        epoch = newEpoch();
-        offset = 1;
-        q.insStream.run(channel, epoch, offset);
-      }
+  /**
+   * Queues the publication; every append queued in one event-loop turn is committed in one
+   * transaction (group commit: one WAL write for the lot), in call order, and each promise
+   * resolves after that commit.
+   */
+  append(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
       const data = pub.data === undefined ? null : JSON.stringify(pub.data);
-      q.insPub.run(channel, offset, pub.ts, data, pub.from ?? null, pub.id === undefined ? null : JSON.stringify(pub.id));
-      if (key !== undefined) q.upsKey.run(channel, key, offset, now + o.dedupWindowMs);
-      q.trim.run(channel, offset - o.size + 1, now - o.ttlMs, offset + 1);
-      return { epoch, offset, duplicate: false };
+      const id = pub.id === undefined ? null : JSON.stringify(pub.id);
+      const key = o.idempotencyKey === undefined ? undefined : keyOf(o.idempotencyKey);
+      this.pending.push({ channel, ts: pub.ts, data, from: pub.from ?? null, id, key, o, now: this.now(), resolve, reject });
+      if (this.pending.length === 1) setImmediate(this.flush);
     });
+  }
+
+  /** Commits every queued append (see `append`). */
+  private readonly flush = (): void => {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    let results: AppendResult[];
+    try {
+      results = this.tx(() => batch.map((a) => this.appendOne(a)));
+    } catch (err) {
+      for (const a of batch) a.reject(err);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+  };
+
+  private appendOne(a: PendingAppend): AppendResult {
+    const q = this.q;
+    const s = q.selStream.get(a.channel) as StreamRow | undefined;
+    if (s && a.key !== undefined) {
+      const seen = q.selKey.get(a.channel, a.key) as { offset: number; expires_at: number } | undefined;
+      if (seen && seen.expires_at > a.now) return { epoch: s.epoch, offset: seen.offset, duplicate: true };
+    }
+    let epoch: string;
+    let offset: number;
+    if (s) {
+      epoch = s.epoch;
+      offset = s.top + 1;
+      q.updStream.run(offset, a.channel);
+    } else {
+      epoch = newEpoch();
+      offset = 1;
+      q.insStream.run(a.channel, epoch, offset);
+    }
+    q.insPub.run(a.channel, offset, a.ts, a.data, a.from, a.id);
+    if (a.key !== undefined) q.upsKey.run(a.channel, a.key, offset, a.now + a.o.dedupWindowMs);
+    q.trim.run(a.channel, offset - a.o.size + 1, a.now - a.o.ttlMs, offset + 1);
+    return { epoch, offset, duplicate: false };
   }
 
   async read(channel: string, o: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult> {
@@ -208,7 +238,9 @@ export class SqliteHistoryStore implements HistoryStore {
     });
   }
 
+  /** Commits what is still queued, then stops the sweep timer (the database stays open). */
   async close(): Promise<void> {
+    this.flush();
     if (this.timer) clearInterval(this.timer);
   }
 }
