@@ -9,3 +9,8 @@ export { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './history/sq
 export { openSqlite, type SqliteOptions } from './sqlite/database.ts';
 export { MemorySessionStore } from './session/memory-session-store.ts';
 export { MemoryBroker } from './broker/memory-broker.ts';
+export type { LoginRegistry, LoginLimit, AcquireResult } from './session/login-registry.ts';
+export type { PresenceStore, PresenceMember, PresenceUser } from './presence/presence-store.ts';
+export { SqliteSessionStore, type SqliteSessionStoreOptions } from './session/sqlite-session-store.ts';
+export { MemoryLoginRegistry } from './session/memory-login-registry.ts';
+export { MemoryPresenceStore } from './presence/memory-presence-store.ts';
