@@ -5,6 +5,7 @@ import { SqliteHistoryStore } from './history/sqlite-history-store.ts';
 import { openSqlite } from './sqlite/database.ts';
 import type { SessionStore } from './session/session-store.ts';
 import { MemorySessionStore } from './session/memory-session-store.ts';
+import { SqliteSessionStore } from './session/sqlite-session-store.ts';
 
 export interface Stores {
   history: HistoryStore;
@@ -13,7 +14,10 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-/** Builds the stores named by `config.storage`. */
+/**
+ * Builds the stores named by `config.storage`: `memory`, or `sqlite:<path>` (one database
+ * file, opened with `openSqlite`, shared by the history and session stores).
+ */
 export async function createStores(config: Config): Promise<Stores> {
   const storage = config.storage;
   if (storage === 'memory') return { history: new MemoryHistoryStore(), sessions: new MemorySessionStore(), close: async () => {} };
@@ -27,7 +31,7 @@ export async function createStores(config: Config): Promise<Stores> {
     }
     return {
       history: new SqliteHistoryStore({ db }),
-      sessions: new MemorySessionStore(),
+      sessions: new SqliteSessionStore(db),
       close: async () => db.close(),
     };
   }
