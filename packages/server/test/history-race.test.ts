@@ -5,13 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Publication } from '@switchboard/protocol';
 import type { Broker, BrokerHandler } from '../src/broker/broker.ts';
 import { connectAuthed, startGateway, type RawClient } from './helpers.ts';
+import { waitFor } from '../../../test/support/ports.ts';
 
 /**
- * A broker that hands publications back late (up to 4 ms, in order), as a network broker
- * does: a subscriber may read a publication from history before its live copy arrives.
+ * A broker that behaves like a network one: publications come back late (up to 4 ms, in
+ * order), so a subscriber may read one from history before its live copy arrives; and a
+ * channel's publications reach this node only once its (slow) broker subscription is done.
  */
 class LaggyBroker implements Broker {
   private readonly handler: BrokerHandler;
+  private readonly subscribed = new Set<string>();
   private readonly queue: Array<{ due: number; channel: string; pub: Publication }> = [];
   private timer: NodeJS.Timeout | undefined;
   constructor(handler: BrokerHandler) {
@@ -27,14 +30,17 @@ class LaggyBroker implements Broker {
     const now = Date.now();
     while (this.queue.length && this.queue[0]!.due <= now) {
       const { channel, pub } = this.queue.shift()!;
-      this.handler.onPublication(channel, pub);
+      if (this.subscribed.has(channel)) this.handler.onPublication(channel, pub);
     }
     if (this.queue.length) this.timer = setTimeout(() => this.pump(), 1);
   }
-  async subscribe(): Promise<void> {
-    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 3)));
+  async subscribe(channel: string): Promise<void> {
+    await new Promise((r) => setTimeout(r, 1 + Math.floor(Math.random() * 3)));
+    this.subscribed.add(channel);
   }
-  async unsubscribe(): Promise<void> {}
+  async unsubscribe(channel: string): Promise<void> {
+    this.subscribed.delete(channel);
+  }
   async publishControl(): Promise<void> {}
   async close(): Promise<void> {
     clearTimeout(this.timer);
@@ -78,6 +84,7 @@ describe.each([
           top = Math.max(top, a.offset);
         }
         c.frames.length = 0;
+        await sleep(1); // enough interleaving, less CPU on a shared machine
       }
       c.close();
     };
@@ -122,5 +129,61 @@ describe.each([
       // Compare as a whole: a gap or duplicate shows where.
       expect(r.got).toEqual(expected);
     }
+  });
+});
+
+/** A broker whose `chat:` subscriptions complete only when the test says so. */
+class GatedBroker implements Broker {
+  private readonly handler: BrokerHandler;
+  private readonly subscribed = new Set<string>();
+  readonly gates: Array<() => void> = [];
+  constructor(handler: BrokerHandler) {
+    this.handler = handler;
+  }
+  async publish(channel: string, pub: Publication): Promise<void> {
+    if (this.subscribed.has(channel)) this.handler.onPublication(channel, pub);
+  }
+  subscribe(channel: string): Promise<void> {
+    if (!channel.startsWith('chat:')) return Promise.resolve(void this.subscribed.add(channel));
+    return new Promise((resolve) => this.gates.push(() => {
+      this.subscribed.add(channel);
+      resolve();
+    }));
+  }
+  async unsubscribe(channel: string): Promise<void> {
+    this.subscribed.delete(channel);
+  }
+  async publishControl(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+describe('a second subscriber while the channel\'s broker subscription is still pending', () => {
+  let broker: GatedBroker | undefined;
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  beforeAll(async () => {
+    gw = await startGateway({
+      namespaces: { chat: { history: { size: 100, ttl: '1h' }, allowSubscribe: true, allowPublish: true } },
+    }, { broker: (h) => (broker = new GatedBroker(h)) });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('reads history only after it, so what is published meanwhile is not lost', async () => {
+    const [a, b, p] = await Promise.all(['a', 'b', 'p'].map((u) => connectAuthed(gw.wsUrl, u)));
+    a.send({ type: 'subscribe', id: 'sa', channel: 'chat:gate' });
+    await waitFor(() => broker!.gates.length === 1);
+    b.send({ type: 'subscribe', id: 'sb', channel: 'chat:gate' });
+    await sleep(50); // b's subscribe is being handled (it must not read history yet)
+    expect((await p.request({ type: 'publish', channel: 'chat:gate', data: 'meanwhile' })).offset).toBe(1);
+    broker!.gates[0]!();
+    const [ackA, ackB] = await Promise.all([a.next((f) => f.id === 'sa'), b.next((f) => f.id === 'sb')]);
+    await p.request({ type: 'publish', channel: 'chat:gate', data: 'after' });
+    for (const [c, ack] of [[a, ackA], [b, ackB]] as const) {
+      const m = await c.next((f) => f.type === 'message' && f.data === 'after');
+      // The ack's offset and the messages after it leave no hole: 'meanwhile' is in the ack's position.
+      expect(ack.offset).toBe(m.offset - 1);
+    }
+    for (const c of [a, b, p]) c.close();
   });
 });
