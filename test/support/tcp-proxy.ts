@@ -13,9 +13,10 @@ export interface TcpProxy {
   /**
    * Stops forwarding bytes on every open connection in both directions while leaving the
    * sockets open: a half-open connection (NAT timeout, sleeping laptop). New connections
-   * are forwarded normally.
+   * are forwarded normally. `'down'` stalls only server→client bytes: requests arrive and
+   * are processed, their answers are lost.
    */
-  stall(): void;
+  stall(direction?: 'both' | 'down'): void;
   /** While true, new connections are accepted and destroyed at once (server unreachable). */
   refuse(on: boolean): void;
   close(): Promise<void>;
@@ -24,7 +25,10 @@ export interface TcpProxy {
 interface Pair {
   client: Socket;
   server: Socket;
+  /** Client→server bytes are dropped. */
   stalled: boolean;
+  /** Server→client bytes are dropped. */
+  downStalled: boolean;
 }
 
 /** Starts a proxy on a free port forwarding to `127.0.0.1:<targetPort>`. */
@@ -37,7 +41,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       return;
     }
     const server = connect(targetPort, '127.0.0.1');
-    const pair: Pair = { client, server, stalled: false };
+    const pair: Pair = { client, server, stalled: false, downStalled: false };
     pairs.add(pair);
     const end = () => {
       pairs.delete(pair);
@@ -45,9 +49,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       server.destroy();
     };
     client.on('data', (d) => { if (!pair.stalled) server.write(d); });
-    server.on('data', (d) => { if (!pair.stalled) client.write(d); });
-    client.on('close', () => { if (!pair.stalled) end(); });
-    server.on('close', () => { if (!pair.stalled) end(); });
+    server.on('data', (d) => { if (!pair.downStalled) client.write(d); });
+    client.on('close', () => { if (!pair.stalled && !pair.downStalled) end(); });
+    server.on('close', () => { if (!pair.stalled && !pair.downStalled) end(); });
     client.on('error', () => {});
     server.on('error', () => {});
   });
@@ -64,8 +68,11 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         p.server.destroy();
       }
     },
-    stall() {
-      for (const p of pairs) p.stalled = true;
+    stall(direction = 'both') {
+      for (const p of pairs) {
+        p.downStalled = true;
+        if (direction === 'both') p.stalled = true;
+      }
     },
     refuse(on) {
       refusing = on;
