@@ -46,7 +46,7 @@ function socketUrl(url: string): string {
  * await client.publish('chat:lobby', { text: 'hi' });
  * ```
  */
-export class Switchboard extends Emitter<ClientEvents> implements SubscriptionHost {
+export class Switchboard extends Emitter<ClientEvents> {
   /** The socket URL (with `?batch=1`). */
   readonly url: string;
   private readonly o: ResolvedOptions;
@@ -73,6 +73,7 @@ export class Switchboard extends Emitter<ClientEvents> implements SubscriptionHo
   private refreshing: Promise<void> | undefined;
   private who: { client: string; user: string; expiresAt?: number } | undefined;
   private readonly writer = (f: ClientFrame) => this.write(f);
+  private readonly host: SubscriptionHost = { unsubscribe: (sub) => this.removeSubscription(sub) };
   private readonly onOnline = () => {
     if (this.current === 'disconnected') void this.open();
   };
@@ -463,7 +464,7 @@ export class Switchboard extends Emitter<ClientEvents> implements SubscriptionHo
     if (typeof parsed === 'string') throw new TypeError(`Switchboard: ${parsed}`);
     const existing = this.subs.get(channel);
     if (existing) return existing;
-    const sub = new Subscription(channel, this, options);
+    const sub = new Subscription(channel, this.host, options);
     this.subs.set(channel, sub);
     if (this.current === 'connected') this.sendSubscribe(sub);
     return sub;
@@ -474,8 +475,8 @@ export class Switchboard extends Emitter<ClientEvents> implements SubscriptionHo
     return this.subs.get(channel);
   }
 
-  /** @internal Called by `Subscription.unsubscribe()`. */
-  unsubscribe(sub: Subscription): void {
+  /** Called by `Subscription.unsubscribe()`. */
+  private removeSubscription(sub: Subscription): void {
     if (this.subs.get(sub.channel) !== sub) return;
     this.subs.delete(sub.channel);
     if (this.current === 'connected') this.requests.submit({ type: 'unsubscribe', id: ++this.seq, channel: sub.channel }, this.writer).catch(() => {});

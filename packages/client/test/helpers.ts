@@ -49,3 +49,17 @@ export function until(c: Switchboard, state: Switchboard['state'], timeoutMs = 8
     });
   });
 }
+
+/** Runs the package's build into a fresh temporary directory; returns it. */
+export async function buildClient(): Promise<string> {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const out = join(mkdtempSync(join(tmpdir(), 'sb-client-')), 'dist');
+  const script = fileURLToPath(new URL('../scripts/build.ts', import.meta.url));
+  const r = spawnSync(process.execPath, [script, out], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
+  return out;
+}
