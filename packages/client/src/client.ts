@@ -177,7 +177,6 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** Opens a socket and sends `auth` (token in the first frame, never in the URL). */
   private async open(): Promise<void> {
     clearTimeout(this.timers.reconnect);
-    if (this.current === 'closed') return;
     if (!this.o.isOnline()) return this.setState('disconnected'); // the `online` event resumes
     const gen = ++this.gen;
     this.authFailure = undefined;

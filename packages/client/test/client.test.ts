@@ -111,6 +111,8 @@ describe('Switchboard client against the real gateway', () => {
     expect((await p).code).toBe('closed');
     expect(c.state).toBe('closed');
     await expect(c.publish('chat:x', 1)).rejects.toMatchObject({ code: 'closed' });
+    c.connect(); // undoes close()
+    await until(c, 'connected');
   });
 
   it('a terminal close code (invalid token: auth_failed 3500) stops reconnecting', async () => {
