@@ -13,6 +13,7 @@ import type { Transport, UpgradeContext } from './transport/transport.ts';
 import { Hub, encodeMessage } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
+import { BackendHooks } from './auth/hooks.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { Heartbeat } from './heartbeat.ts';
 
@@ -59,6 +60,8 @@ export class Node implements BrokerHandler {
   readonly broker: Broker;
   readonly channels: ChannelResolver;
   readonly jwt: JwtVerifier;
+  /** The application backend's connect/subscribe/publish/refresh hooks. */
+  readonly hooks: BackendHooks;
   /** Every open connection, authenticated or not. */
   readonly connections = new Set<Connection>();
   /** False once shutdown began: no new connections. */
@@ -73,6 +76,7 @@ export class Node implements BrokerHandler {
     this.sessions = o.sessions;
     this.channels = new ChannelResolver(o.config);
     this.jwt = new JwtVerifier(o.config.auth);
+    this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.broker = (o.broker ?? ((h) => new MemoryBroker(h)))(this);
     this.heartbeat = new Heartbeat(this);
   }
@@ -124,6 +128,8 @@ export class Node implements BrokerHandler {
    * no duplicate, whatever arrives meanwhile.
    */
   async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<SubscribeResult> {
+    // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
+    if (conn.state === 'closed') return {};
     const sub = { channel: ch.name, buffer: ch.history ? ([] as Publication[]) : null };
     if (this.hub.addSubscriber(conn, sub)) {
       try {

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { Node } from './node.ts';
 import { createStores } from './stores.ts';
 import { attachWebSocket } from './transport/ws.ts';
+import { apiPlugin } from './api/index.ts';
 
 export interface ServerOptions {
   /** Configuration (validated here); `config` wins when both are given. */
@@ -55,6 +56,9 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     if (!node.accepting) return reply.code(503).send({ status: 'draining' });
     return { status: 'ready' };
   });
+
+  // Server API for backends (`/api/*`, API keys); see docs/server-api.md.
+  http.register(apiPlugin, { prefix: '/api', node });
 
   attachWebSocket(http.server, node);
   let closed = false;

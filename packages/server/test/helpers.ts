@@ -72,11 +72,11 @@ export class RawClient {
     else if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
   }
 
-  /** Waits for the first recorded frame matching `pred` (searching from `from`). */
-  async next(pred: (f: any) => boolean, timeoutMs = 5000): Promise<any> {
+  /** Waits for the first recorded frame matching `pred`, looking at frames from index `from` on. */
+  async next(pred: (f: any) => boolean, timeoutMs = 5000, from = 0): Promise<any> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const hit = this.frames.find(pred);
+      const hit = this.frames.slice(from).find(pred);
       if (hit) return hit;
       if (this.closeCode !== undefined) throw new Error(`closed ${this.closeCode} ${this.closeReason} while waiting; frames: ${JSON.stringify(this.frames).slice(0, 500)}`);
       const left = deadline - Date.now();
@@ -91,8 +91,17 @@ export class RawClient {
   /** Sends a command with an id and waits for its ack or error. */
   async request(frame: Record<string, unknown>, timeoutMs = 5000): Promise<any> {
     const id = frame.id ?? `r${Math.random().toString(36).slice(2)}`;
+    const from = this.frames.length;
     this.send({ ...frame, id });
-    return this.next((f) => (f.type === 'ack' || f.type === 'error') && f.id === id, timeoutMs);
+    return this.next((f) => (f.type === 'ack' || f.type === 'error') && f.id === id, timeoutMs, from);
+  }
+
+  /** A ping/pong round trip: everything the server queued before it has arrived. */
+  async roundtrip(): Promise<void> {
+    const id = `rt${Math.random().toString(36).slice(2)}`;
+    const from = this.frames.length;
+    this.send({ type: 'ping', id });
+    await this.next((f) => f.type === 'pong' && f.id === id, 5000, from);
   }
 
   async waitClose(timeoutMs = 5000): Promise<number> {

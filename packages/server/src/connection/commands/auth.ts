@@ -3,6 +3,8 @@ import type { Connection, Identity } from '../connection.ts';
 import { TokenError, type TokenClaims } from '../../auth/jwt.ts';
 import { isSessionIdShape } from '../../session/session-id.ts';
 import type { Session } from '../../session/session-store.ts';
+import { HookDenied } from '../../auth/hooks.ts';
+import { connectWithHook, usesConnectHook } from '../../auth/hook-checks.ts';
 
 /** Thrown inside authentication to refuse it with an `auth_failed` reason. */
 class AuthRefused extends Error {
@@ -55,6 +57,11 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
       conn.rejectAuth(AuthFailure[err.reason], err.reason);
       return;
     }
+    if (err instanceof HookDenied) {
+      node.log.info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason, code: err.code }, 'connect hook refused authentication');
+      conn.rejectAuth(err.code, err.reason);
+      return;
+    }
     throw err;
   }
 }
@@ -66,6 +73,10 @@ interface Who extends TokenClaims {
 async function identify(conn: Connection, frame: AuthFrame): Promise<Who> {
   const node = conn.node;
   const auth = node.config.auth;
+  if (usesConnectHook(conn, frame)) {
+    const claims = await connectWithHook(conn, frame);
+    if (claims) return { ...claims, anonymous: false };
+  }
   if (frame.token !== undefined) {
     try {
       return { ...(await node.jwt.verify(frame.token)), anonymous: false };
