@@ -63,6 +63,7 @@ export class ChatView {
   }
 
   open(key) {
+    if (key.startsWith('dm:')) this.model.dm(key.slice(3));
     this.model.active = key;
     sessionStorage.setItem('switchboard-chat:active', key);
     this.toggleMenu(false);
