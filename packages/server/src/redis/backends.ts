@@ -35,6 +35,8 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     sessions: new RedisSessionStore({ connection: sessions, keys }),
     broker: (handler) => new RedisBroker(handler, { publisher: pub, subscriber: sub, keys, ...withLog }),
     presence,
+    // Each store closes its own connection (the node closes them); nothing is shared.
+    close: async () => {},
     logins: new RedisLoginRegistry({ connection: loginsConn, keys, ...withLog }),
     attach(node) {
       const id = `n_${randomBytes(6).toString('base64url')}`;
