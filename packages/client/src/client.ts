@@ -397,7 +397,7 @@ export class Switchboard extends Emitter<ClientEvents> {
 
   private scheduleRefresh(expiresAt: number | undefined): void {
     clearTimeout(this.timers.refresh);
-    if (expiresAt === undefined || !this.tokens.renewable) return;
+    if (expiresAt === undefined || !(this.tokens.renewable || this.hookAuth)) return;
     const left = expiresAt * 1000 - Date.now();
     const delay = Math.max(0, left - Math.min(this.o.refreshMarginMs, left / 2));
     this.timers.refresh = delay > MAX_TIMER_MS
@@ -405,7 +405,13 @@ export class Switchboard extends Emitter<ClientEvents> {
       : setTimeout(() => void this.refreshToken(), delay);
   }
 
+  /** No token and no name: the gateway's connect hook authenticated us (e.g. by cookie); its refresh hook extends us. */
+  private get hookAuth(): boolean {
+    return this.o.token === undefined && this.o.tokenStorageKey === undefined && this.o.name === undefined;
+  }
+
   private async renewToken(): Promise<void> {
+    if (this.hookAuth) return this.present(undefined);
     let token: string | undefined;
     try {
       token = await this.tokens.renew();
@@ -417,12 +423,16 @@ export class Switchboard extends Emitter<ClientEvents> {
     await this.present(token);
   }
 
-  /** Presents a token on the live connection with `refresh`; a token of another user reconnects as that user. */
+  /**
+   * Presents a token on the live connection with `refresh`; a token of another user reconnects
+   * as that user. Without a token (hook authentication) a bare `refresh` asks the refresh hook.
+   */
   private async present(token: string | undefined): Promise<void> {
-    if (token === undefined || this.current !== 'connected' || token === this.authedToken) return;
+    if (this.current !== 'connected') return;
+    if (token === undefined ? !this.hookAuth : token === this.authedToken) return;
     const gen = this.gen;
     try {
-      const ack = await this.requests.submit({ type: 'refresh', id: ++this.seq, token }, this.writer);
+      const ack = await this.requests.submit({ type: 'refresh', id: ++this.seq, ...(token !== undefined ? { token } : {}) }, this.writer);
       if (gen !== this.gen) return;
       this.authedToken = token;
       const expiresAt = typeof ack.expiresAt === 'number' ? ack.expiresAt : undefined;
