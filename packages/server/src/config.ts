@@ -28,6 +28,8 @@ const NamespaceSchema = z.strictObject({
   allowPublish: z.boolean().default(false),
   /** SSO policy for logins that use this namespace's channels (overrides `sessions`). */
   sessions: z.strictObject({ maxPerUser: z.int().min(1).nullable(), onLimit: z.enum(['kick_oldest', 'reject_new']) }).partial().nullish(),
+  /** Namespace `#` only: subscribe each connection to its own `#<userId>` on authentication (default true). */
+  autoSubscribe: z.boolean().optional(),
 });
 export type NamespaceOptions = z.output<typeof NamespaceSchema>;
 
@@ -66,7 +68,13 @@ export const ConfigSchema = z.strictObject({
     intervalMs: z.int().min(0).default(25_000),
     timeoutMs: z.int().min(100).default(8_000),
   }).prefault({}),
-  namespaces: z.record(z.string().regex(/^([A-Za-z0-9_-]*|#)$/, 'namespace names are A-Z a-z 0-9 _ - (or "" or "#")'), NamespaceSchema).default({ '': {} } as never),
+  namespaces: z.record(z.string().regex(/^([A-Za-z0-9_-]*|#)$/, 'namespace names are A-Z a-z 0-9 _ - (or "" or "#")'), NamespaceSchema)
+    .superRefine((nss, ctx) => {
+      for (const [name, ns] of Object.entries(nss)) {
+        if (name !== '#' && ns.autoSubscribe !== undefined) ctx.addIssue({ code: 'custom', path: [name, 'autoSubscribe'], message: 'only the personal namespace "#" has autoSubscribe' });
+      }
+    })
+    .default({ '': {} } as never),
   sessions: z.strictObject({
     maxPerUser: z.int().min(1).nullable().default(null),
     onLimit: z.enum(['kick_oldest', 'reject_new']).default('kick_oldest'),

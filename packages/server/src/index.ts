@@ -7,3 +7,8 @@ export type { SessionStore, Session } from './session/session-store.ts';
 export { MemoryHistoryStore } from './history/memory-history-store.ts';
 export { MemorySessionStore } from './session/memory-session-store.ts';
 export { MemoryBroker } from './broker/memory-broker.ts';
+export type { LoginRegistry, LoginLimit, AcquireResult } from './session/login-registry.ts';
+export type { PresenceStore, PresenceMember, PresenceUser } from './presence/presence-store.ts';
+export { SqliteSessionStore, type SqliteSessionStoreOptions } from './session/sqlite-session-store.ts';
+export { MemoryLoginRegistry } from './session/memory-login-registry.ts';
+export { MemoryPresenceStore } from './presence/memory-presence-store.ts';

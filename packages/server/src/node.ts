@@ -1,5 +1,5 @@
 import {
-  CloseCode, Disconnect, ReplyError, encodeFrame,
+  CloseCode, Disconnect, ReplyError,
   type FrameId, type Publication, type StreamPosition,
 } from '@switchboard/protocol';
 import type { Config } from './config.ts';
@@ -8,6 +8,13 @@ import type { Broker, BrokerHandler, ControlMessage } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory-broker.ts';
 import type { HistoryStore } from './history/history-store.ts';
 import type { SessionStore } from './session/session-store.ts';
+import type { LoginRegistry } from './session/login-registry.ts';
+import { MemoryLoginRegistry } from './session/memory-login-registry.ts';
+import { SingleSignOn } from './session/single-sign-on.ts';
+import type { PresenceStore, PresenceUser } from './presence/presence-store.ts';
+import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
+import { PresenceTracker } from './presence/presence-tracker.ts';
+import { forgetAutoSubscription } from './direct/personal-channel.ts';
 import { Connection } from './connection/connection.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
 import { Hub, encodeMessage } from './hub.ts';
@@ -22,6 +29,10 @@ export interface NodeOptions {
   log: Logger;
   history: HistoryStore;
   sessions: SessionStore;
+  /** Channel and user presence; memory (one node) when absent. */
+  presence?: PresenceStore;
+  /** Live logins for single sign-on; memory (one node) when absent. */
+  logins?: LoginRegistry;
   /** Builds the broker; the memory broker (one node) when absent. */
   broker?: (handler: BrokerHandler) => Broker;
 }
@@ -57,7 +68,13 @@ export class Node implements BrokerHandler {
   readonly hub = new Hub();
   readonly history: HistoryStore;
   readonly sessions: SessionStore;
+  readonly presenceStore: PresenceStore;
+  readonly logins: LoginRegistry;
   readonly broker: Broker;
+  /** Single sign-on policy (deployment and namespace login limits). */
+  readonly sso: SingleSignOn;
+  /** Channel presence, join/leave and online/offline. */
+  readonly tracker: PresenceTracker;
   readonly channels: ChannelResolver;
   readonly jwt: JwtVerifier;
   /** The application backend's connect/subscribe/publish/refresh hooks. */
@@ -76,8 +93,12 @@ export class Node implements BrokerHandler {
     this.sessions = o.sessions;
     this.channels = new ChannelResolver(o.config);
     this.jwt = new JwtVerifier(o.config.auth);
+    this.presenceStore = o.presence ?? new MemoryPresenceStore();
+    this.logins = o.logins ?? new MemoryLoginRegistry();
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.broker = (o.broker ?? ((h) => new MemoryBroker(h)))(this);
+    this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
+    this.tracker = new PresenceTracker({ config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log });
     this.heartbeat = new Heartbeat(this);
   }
 
@@ -94,6 +115,12 @@ export class Node implements BrokerHandler {
 
   onConnectionClosed(conn: Connection, code: number): void {
     this.connections.delete(conn);
+    this.tracker.disconnected(conn);
+    this.sso.disconnected(conn);
+    // A session is idle from its last connection's end, not from its last authentication.
+    if (this.hub.clients.has(conn.id)) {
+      this.sessions.touch(conn.identity!.session, this.config.sessions.idleTtl).catch((err) => this.log.warn({ err }, 'session touch failed'));
+    }
     const emptied = this.hub.removeClient(conn);
     for (const ch of emptied) void this.broker.unsubscribe(ch).catch((err) => this.log.warn({ err, channel: ch }, 'broker unsubscribe failed'));
     if (this.connections.size === 0) this.heartbeat.stop();
@@ -174,24 +201,18 @@ export class Node implements BrokerHandler {
     if (this.hub.removeSubscriber(conn, channel)) {
       void this.broker.unsubscribe(channel).catch((err) => this.log.warn({ err, channel }, 'broker unsubscribe failed'));
     }
+    this.tracker.left(conn, channel);
+    forgetAutoSubscription(conn, channel);
+    this.sso.settle(conn, this.channels.resolve(channel).namespace);
     return true;
   }
 
   /**
-   * Who is subscribed to a channel: one entry per user with its public info and how many of
-   * its connections are subscribed. Local to this node until a PresenceStore is configured.
+   * Who is subscribed to a channel of a presence-enabled namespace, on every node: one
+   * entry per user with its public info and how many of its connections are subscribed.
    */
-  async presence(channel: string): Promise<Record<string, { user: string; info?: unknown; connections: number }>> {
-    const out: Record<string, { user: string; info?: unknown; connections: number }> = {};
-    const subs = this.hub.subscribers(channel);
-    if (!subs) return out;
-    for (const conn of subs.keys()) {
-      const id = conn.identity!;
-      const entry = out[id.user];
-      if (entry) entry.connections++;
-      else out[id.user] = { user: id.user, ...(id.info !== undefined ? { info: id.info } : {}), connections: 1 };
-    }
-    return out;
+  async presence(channel: string): Promise<Record<string, PresenceUser>> {
+    return this.presenceStore.get(channel);
   }
 
   // ---- publishing --------------------------------------------------------------------
@@ -227,7 +248,7 @@ export class Node implements BrokerHandler {
   onControl(msg: ControlMessage): void {
     switch (msg.type) {
       case 'disconnect': {
-        for (const conn of [...this.hub.connectionsOf(msg.user)]) {
+        for (const conn of [...this.hub.connectionsOf(msg.user), ...this.sso.authenticatingOf(msg.user)]) {
           const id = conn.identity!;
           if (msg.session !== undefined && id.session !== msg.session) continue;
           if (msg.login !== undefined && id.login !== msg.login) continue;
@@ -241,8 +262,11 @@ export class Node implements BrokerHandler {
         return;
       }
       case 'user_event': {
-        const frame = Buffer.from(encodeFrame({ type: msg.event, user: msg.user }));
-        for (const conn of this.hub.clients.values()) conn.enqueue(frame);
+        this.tracker.deliverUserEvent(msg.event, msg.user);
+        return;
+      }
+      case 'presence': {
+        this.tracker.deliverPresenceEvent(msg);
         return;
       }
       default: {
@@ -265,8 +289,11 @@ export class Node implements BrokerHandler {
       conn.terminate(new Disconnect(CloseCode.shutdown, 'shutdown', Math.floor(Math.random() * spread)));
     }
     this.heartbeat.stop();
+    this.tracker.close();
     await this.broker.close();
     await this.history.close();
     await this.sessions.close();
+    await this.presenceStore.close();
+    await this.logins.close();
   }
 }

@@ -7,7 +7,8 @@ import type { Publication } from '@switchboard/protocol';
 export type ControlMessage =
   | { type: 'disconnect'; user: string; session?: string; login?: string; exceptClient?: string; code: number; reason: string }
   | { type: 'unsubscribe'; user: string; channel: string }
-  | { type: 'user_event'; event: 'online' | 'offline'; user: string };
+  | { type: 'user_event'; event: 'online' | 'offline'; user: string }
+  | { type: 'presence'; event: 'join' | 'leave'; channel: string; user: string; client: string; info?: unknown };
 
 /** What a broker calls back into; the node implements it. Backends never see connections. */
 export interface BrokerHandler {

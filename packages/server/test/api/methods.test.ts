@@ -209,8 +209,9 @@ describe('unsubscribe, presence, channels, info, history', () => {
     expect(after.nodes[0]).toMatchObject({ id: expect.stringMatching(/^n_/), pid: process.pid, clients: after.totals.clients });
     expect(after.totals.clients).toBe(before.totals.clients + 1);
     expect(after.totals.users).toBe(before.totals.users + 1);
-    expect(after.totals.channels).toBe(before.totals.channels + 2);
-    expect(after.totals.subscriptions).toBe(before.totals.subscriptions + 2);
+    // Two chat channels, plus the personal #info-a every connection is auto-subscribed to.
+    expect(after.totals.channels).toBe(before.totals.channels + 3);
+    expect(after.totals.subscriptions).toBe(before.totals.subscriptions + 3);
   });
 
   it('history pages forward, backward and from a position; errors say why', async () => {

@@ -1,5 +1,6 @@
-import { ReplyError, isValidUserId, personalChannel, type PublishFrame, type SendFrame } from '@switchboard/protocol';
+import { personalChannel, type PublishFrame, type SendFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
+import { assertCanSend } from '../../direct/personal-channel.ts';
 import { authorizePublish, filterSend } from '../../auth/hook-checks.ts';
 import type { PublishResult } from '../../node.ts';
 
@@ -29,9 +30,7 @@ export async function handlePublish(conn: Connection, frame: PublishFrame): Prom
  */
 export async function handleSend(conn: Connection, frame: SendFrame): Promise<void> {
   const node = conn.node;
-  if (!isValidUserId(frame.to)) throw new ReplyError('bad_request', 'to must be a user id');
-  const target = node.resolve(personalChannel(frame.to));
-  if (!target.options.directMessages) throw new ReplyError('permission_denied', 'private messages are disabled');
+  const target = assertCanSend(conn, frame.to);
   const me = conn.user!;
   const data = await filterSend(conn, target, frame.data);
   const r = await node.publish(target, data, { from: me, id: frame.id });

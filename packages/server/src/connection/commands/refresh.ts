@@ -23,6 +23,7 @@ export async function handleRefresh(conn: Connection, frame: RefreshFrame): Prom
   if (claims.user !== id.user) throw new ReplyError('permission_denied', 'a refreshed token must be for the same user');
   id.expiresAtMs = claims.expiresAt !== undefined ? claims.expiresAt * 1000 : undefined;
   id.grants = { subscribe: claims.subscribe, publish: claims.publish };
+  id.sendTo = claims.send;
   if (claims.info !== undefined) id.info = claims.info;
   conn.expiringNoticeSent = false;
   conn.reply(frame.id, { ...(claims.expiresAt !== undefined ? { expiresAt: claims.expiresAt } : {}) });
