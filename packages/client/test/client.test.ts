@@ -9,7 +9,7 @@ type Gateway = Awaited<ReturnType<typeof startGateway>>;
 let gw: Gateway;
 
 beforeAll(async () => {
-  gw = await startGateway({ namespaces: NAMESPACES });
+  gw = await startGateway({ namespaces: NAMESPACES, presence: { offlineGraceMs: 50 } });
 });
 afterEach(() => closeClients());
 afterAll(() => gw.close());
@@ -138,13 +138,22 @@ describe('Switchboard client against the real gateway', () => {
     expect(ev.log.at(-1)).toBe('closed:3503:forced');
   });
 
-  it('kicked: 3504 session_replaced emits kicked, then closed, and does not reconnect', async () => {
-    const c = makeClient(gw.wsUrl, { token: await token('kicky') });
-    const ev = record(c);
-    await until(c, 'connected');
-    gw.node.onControl({ type: 'disconnect', user: 'kicky', code: 3504, reason: 'session_replaced' });
-    await until(c, 'closed');
-    expect(ev.log.slice(-2)).toEqual(['kicked:3504:session_replaced', 'closed:3504:session_replaced']);
+  it('kicked: a login elsewhere (single sign-on, 3504 session_replaced) emits kicked, then closed, and does not reconnect', async () => {
+    const g = await startGateway({ namespaces: NAMESPACES, sessions: { maxPerUser: 1, onLimit: 'kick_oldest' } });
+    try {
+      const first = makeClient(g.wsUrl, { token: await token('kicky') });
+      const ev = record(first);
+      await until(first, 'connected');
+      const second = makeClient(g.wsUrl, { token: await token('kicky') }); // its own storage: another login
+      await until(second, 'connected');
+      await until(first, 'closed');
+      expect(ev.log.slice(-2)).toEqual(['kicked:3504:session_replaced', 'closed:3504:session_replaced']);
+      await new Promise((r) => setTimeout(r, 300)); // several backoff periods: no reconnect
+      expect(ev.count('connecting')).toBe(1);
+      expect(second.state).toBe('connected');
+    } finally {
+      await g.close();
+    }
   });
 
   it('honours reconnectAfterMs of a 3001 shutdown', async () => {
@@ -210,17 +219,16 @@ describe('Switchboard client against the real gateway', () => {
     expect(await a.send('ben', { text: 'psst' })).toMatchObject({ offset: 1, duplicate: false });
     await waitFor(() => dms.length === 1);
     expect(dms).toEqual([{ text: 'psst' }]);
-    // pushes the gateway sends: user online/offline, join/leave
+    // carl comes and goes: amy sees him online, joining, leaving and offline
     const seen: string[] = [];
-    a.on('online', (e) => seen.push(`online:${e.user}`));
-    a.on('offline', (e) => seen.push(`offline:${e.user}`));
-    gw.node.onControl({ type: 'user_event', event: 'online', user: 'carl' });
-    gw.node.onControl({ type: 'user_event', event: 'offline', user: 'carl' });
-    const conn = serverConn('amy')!;
-    conn.sendFrame({ type: 'join', channel: 'chat:people', user: 'dora', client: 'c_x' });
-    conn.sendFrame({ type: 'leave', channel: 'chat:people', user: 'dora', client: 'c_x' });
-    await waitFor(() => seen.length === 2 && joins.length === 2);
-    expect(seen).toEqual(['online:carl', 'offline:carl']);
-    expect(joins).toEqual(['join:dora', 'leave:dora']);
+    a.on('online', (e) => { if (e.user === 'carl') seen.push('online'); });
+    a.on('offline', (e) => { if (e.user === 'carl') seen.push('offline'); });
+    const carl = makeClient(gw.wsUrl, { token: await token('carl') });
+    await carl.subscribe('chat:people').ready();
+    await waitFor(() => joins.includes('join:carl') && seen.includes('online'), 5000, 'carl online and joined');
+    carl.close();
+    await waitFor(() => joins.includes('leave:carl') && seen.includes('offline'), 5000, 'carl left and offline');
+    expect(seen).toEqual(['online', 'offline']);
+    expect(joins.filter((j) => j.endsWith(':carl'))).toEqual(['join:carl', 'leave:carl']);
   });
 });
