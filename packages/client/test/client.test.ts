@@ -199,6 +199,27 @@ describe('Switchboard client against the real gateway', () => {
     expect(serverConn('resumer')!.identity!.session).toBe(session);
   });
 
+  it('private messages sent while the recipient reconnects arrive once, in order (recovery of the personal channel)', async () => {
+    const sender = makeClient(gw.wsUrl, { token: await token('sender') });
+    const rcpt = makeClient(gw.wsUrl, { token: await token('rcpt') });
+    const inbox = rcpt.subscribe('#rcpt');
+    const got: number[] = [];
+    let recoveries = 0;
+    inbox.on('message', (m) => got.push((m.data as { n: number }).n));
+    inbox.on('recovered', () => recoveries++);
+    await inbox.ready();
+    await until(sender, 'connected');
+    await sender.send('rcpt', { n: 0 });
+    for (let round = 1; round <= 3; round++) {
+      serverConn('rcpt')!.terminate(new Disconnect(3000, 'reconnect'));
+      for (let i = 0; i < 10; i++) await sender.send('rcpt', { n: round * 10 + i }); // before, during and after the reconnect
+      await waitFor(() => recoveries === round, 5000, `recovery ${round}`);
+    }
+    const expected = [0, ...Array.from({ length: 30 }, (_, i) => 10 + i)];
+    await waitFor(() => got.length >= expected.length, 5000, 'every private message');
+    expect(got).toEqual(expected);
+  });
+
   it('presence, send, online/offline user events, join/leave on subscriptions', async () => {
     const a = makeClient(gw.wsUrl, { token: await token('amy') });
     const b = makeClient(gw.wsUrl, { token: await token('ben') });

@@ -4,6 +4,7 @@ import { Requests } from '../src/requests.ts';
 import { Emitter } from '../src/emitter.ts';
 import { jwtExpiry } from '../src/token.ts';
 import { Switchboard } from '../src/index.ts';
+import { Subscription } from '../src/subscription.ts';
 
 describe('Backoff (full jitter)', () => {
   it('caps grow by the factor up to the maximum; delays are uniformly within [0, cap]', () => {
@@ -70,5 +71,50 @@ describe('small parts', () => {
     expect(() => new Switchboard('ws://x', { autoConnect: false, offlineQueue: { overflow: 'drop' as never } })).toThrow(/overflow/);
     const c = new Switchboard('https://rt.example.com', { autoConnect: false });
     expect(c.url).toBe('wss://rt.example.com/ws?batch=1');
+  });
+});
+
+describe('Subscription recovery ordering', () => {
+  const pub = (offset: number, epoch = 'e1') => ({ channel: 'c', data: offset, offset, epoch, ts: 0 });
+  const make = () => {
+    const sub = new Subscription('c', { unsubscribe() {} }, { since: { epoch: 'e1', offset: 3 } });
+    const got: number[] = [];
+    const events: string[] = [];
+    sub.on('message', (m) => got.push(m.offset!));
+    sub.on('recovered', (e) => events.push(`recovered:${e.count}`));
+    sub.on('gap', (e) => events.push(`gap:${e.epoch}:${e.offset}`));
+    return { sub, got, events };
+  };
+
+  it('live publications that overtake the recovering ack are delivered after the replay, once, in order', () => {
+    const { sub, got, events } = make();
+    expect(sub.subscribeFrame('s1').since).toEqual({ epoch: 'e1', offset: 3 });
+    sub.handleMessage(pub(6));
+    sub.handleMessage(pub(7));
+    sub.handleAck({ type: 'ack', id: 's1', epoch: 'e1', offset: 6, recovered: true, publications: [pub(4), pub(5), pub(6)] });
+    sub.handleMessage(pub(7)); // a duplicate
+    sub.handleMessage(pub(8));
+    expect(got).toEqual([4, 5, 6, 7, 8]);
+    expect(events).toEqual(['recovered:3']);
+    expect(sub.position).toEqual({ epoch: 'e1', offset: 8 });
+  });
+
+  it('an unrecoverable position reports a gap, then live publications go on', () => {
+    const { sub, got, events } = make();
+    sub.subscribeFrame('s1');
+    sub.handleMessage(pub(2, 'e2'));
+    sub.handleAck({ type: 'ack', id: 's1', epoch: 'e2', offset: 1, recovered: false, publications: [] });
+    expect(events).toEqual(['gap:e2:1']);
+    expect(got).toEqual([2]);
+  });
+
+  it('a lost connection drops what was held: it is replayed from the unchanged position', () => {
+    const { sub, got } = make();
+    sub.subscribeFrame('s1');
+    sub.handleMessage(pub(5));
+    sub.handleLost();
+    expect(sub.subscribeFrame('s2').since).toEqual({ epoch: 'e1', offset: 3 });
+    sub.handleAck({ type: 'ack', id: 's2', epoch: 'e1', offset: 5, recovered: true, publications: [pub(4), pub(5)] });
+    expect(got).toEqual([4, 5]);
   });
 });
