@@ -263,7 +263,8 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** The connection is gone: stop for a terminal code, else schedule a reconnect. */
   private lost(code: number, reason: string, afterMs?: number, retry = false): void {
     if (this.current === 'closed') return;
-    if (!retry && code === CloseCode.session_replaced) {
+    // 3504 after auth_failed `session_limit` is a refusal (the new login was not admitted), not a kick.
+    if (!retry && code === CloseCode.session_replaced && reason !== 'session_limit') {
       this.emit('kicked', { code, reason });
       return this.finish(code, reason);
     }

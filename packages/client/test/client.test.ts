@@ -156,6 +156,21 @@ describe('Switchboard client against the real gateway', () => {
     }
   });
 
+  it('a login refused at the session limit (reject_new: auth_failed 3504 session_limit) closes without kicked', async () => {
+    const g = await startGateway({ namespaces: NAMESPACES, sessions: { maxPerUser: 1, onLimit: 'reject_new' } });
+    try {
+      const first = makeClient(g.wsUrl, { token: await token('limited') });
+      await until(first, 'connected');
+      const second = makeClient(g.wsUrl, { token: await token('limited') });
+      const ev = record(second);
+      await until(second, 'closed');
+      expect(ev.log).toEqual(['connecting', 'closed:3504:session_limit']);
+      expect(first.state).toBe('connected');
+    } finally {
+      await g.close();
+    }
+  });
+
   it('honours reconnectAfterMs of a 3001 shutdown', async () => {
     const c = makeClient(gw.wsUrl, { token: await token('drained') });
     const delays: Array<number | null> = [];
