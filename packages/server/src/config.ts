@@ -199,12 +199,12 @@ export function mergeConfig(...layers: Array<Record<string, unknown> | undefined
   return out;
 }
 
-/** Dev-mode additions (`switchboard serve --dev`): anonymous allowed, history and presence everywhere. */
+/** Dev-mode additions (`switchboard serve --dev`): anonymous allowed, history and presence everywhere, SQLite in `./data/`. */
 export function devDefaults(): Record<string, unknown> {
   const ns = { history: { size: 1000, ttl: '24h' }, presence: true, joinLeave: true, allowSubscribe: true, allowPublish: true };
   return {
     dev: true,
-    storage: 'memory',
+    storage: 'sqlite:./data/switchboard.db',
     auth: { allowAnonymous: true },
     namespaces: { '': ns, chat: ns, '#': { history: { size: 1000, ttl: '7d' }, presence: false } },
   };

@@ -17,7 +17,7 @@ import { PresenceTracker } from './presence/presence-tracker.ts';
 import { forgetAutoSubscription } from './direct/personal-channel.ts';
 import { Connection } from './connection/connection.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
-import { Hub, encodeMessage } from './hub.ts';
+import { Hub, admit, encodeMessage } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
@@ -85,6 +85,8 @@ export class Node implements BrokerHandler {
   accepting = true;
   private readonly heartbeat: Heartbeat;
   private readonly buckets = new WeakMap<Connection, TokenBucket>();
+  /** channel → the broker subscription still being set up for it. */
+  private readonly brokerJoins = new Map<string, Promise<void>>();
 
   constructor(o: NodeOptions) {
     this.config = o.config;
@@ -151,17 +153,28 @@ export class Node implements BrokerHandler {
 
   /**
    * Subscribes a connection. With history, the subscription buffers live publications while
-   * it reads history, then replays and releases the buffer without what was replayed: no gap,
-   * no duplicate, whatever arrives meanwhile.
+   * it reads history (after the broker subscription is in place, so nothing published later
+   * can be missed); `releaseBuffer` then sends only what lies past the replayed position:
+   * no gap, no duplicate, whatever arrives meanwhile and however late the broker brings it.
    */
   async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<SubscribeResult> {
     // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
     if (conn.state === 'closed') return {};
     const sub = { channel: ch.name, buffer: ch.history ? ([] as Publication[]) : null };
-    if (this.hub.addSubscriber(conn, sub)) {
+    // Later subscribers wait for the first one's broker subscription too: reading history
+    // before it is in place could miss a publication made in between.
+    const first = this.hub.addSubscriber(conn, sub);
+    let joining = this.brokerJoins.get(ch.name);
+    if (first) {
+      const p = this.broker.subscribe(ch.name);
+      this.brokerJoins.set(ch.name, (joining = p));
+      void p.then(() => void (this.brokerJoins.get(ch.name) === p && this.brokerJoins.delete(ch.name)), () => {});
+    }
+    if (joining) {
       try {
-        await this.broker.subscribe(ch.name);
+        await joining;
       } catch (err) {
+        if (this.brokerJoins.get(ch.name) === joining) this.brokerJoins.delete(ch.name);
         this.hub.removeSubscriber(conn, ch.name);
         this.log.warn({ err, channel: ch.name }, 'broker subscribe failed');
         throw new ReplyError('internal', 'subscription failed, try again');
@@ -185,15 +198,21 @@ export class Node implements BrokerHandler {
   }
 
   /**
-   * Ends the recovery buffering of a subscription after its `ack` was queued: releases what
-   * arrived meanwhile, skipping offsets the ack already covered.
+   * Ends the recovery buffering of a subscription once its `ack` is queued. From here on the
+   * connection is at `result`'s position (the last replayed publication, else the stream's
+   * current offset): buffered and later live publications are sent only past it, so what
+   * the ack replayed is never sent twice, even when the broker delivers it late.
    */
-  releaseBuffer(conn: Connection, channel: string, upTo: number): void {
+  releaseBuffer(conn: Connection, channel: string, result: SubscribeResult): void {
     const sub = conn.subscriptions.get(channel);
     if (!sub || !sub.buffer) return;
     const held = sub.buffer;
     sub.buffer = null;
-    for (const pub of held) if (pub.offset === undefined || pub.offset > upTo) conn.enqueue(encodeMessage(pub));
+    if (result.epoch !== undefined) {
+      const last = result.publications?.at(-1);
+      sub.position = { epoch: result.epoch, offset: last?.offset ?? result.offset ?? 0 };
+    }
+    for (const pub of held) if (admit(sub, pub)) conn.enqueue(encodeMessage(pub));
   }
 
   unsubscribe(conn: Connection, channel: string): boolean {

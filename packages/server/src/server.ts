@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { parseConfig, type Config, type ConfigInput } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { Node } from './node.ts';
+import { Node, type NodeOptions } from './node.ts';
 import { createStores } from './stores.ts';
 import { attachWebSocket } from './transport/ws.ts';
 import { apiPlugin } from './api/index.ts';
@@ -13,6 +13,8 @@ export interface ServerOptions {
   options?: ConfigInput;
   config?: Config;
   logger?: Logger;
+  /** Builds the broker (tests, cluster mode); the memory broker when absent. */
+  broker?: NodeOptions['broker'];
 }
 
 /** A running gateway. */
@@ -32,11 +34,11 @@ export interface SwitchboardServer {
  * Throws ConfigError (naming the key) on bad configuration.
  */
 export async function createServer(o: ServerOptions | ConfigInput = {}): Promise<SwitchboardServer> {
-  const opts: ServerOptions = 'config' in o || 'options' in o || 'logger' in o ? (o as ServerOptions) : { options: o as ConfigInput };
+  const opts: ServerOptions = 'config' in o || 'options' in o || 'logger' in o || 'broker' in o ? (o as ServerOptions) : { options: o as ConfigInput };
   const config = opts.config ?? parseConfig(opts.options ?? {});
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config);
-  const node = new Node({ config, log, history: stores.history, sessions: stores.sessions });
+  const node = new Node({ config, log, history: stores.history, sessions: stores.sessions, broker: opts.broker });
   const https = config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } : null;
   const http: FastifyInstance = Fastify({
     logger: false,
@@ -77,6 +79,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
       if (closed) return;
       closed = true;
       await node.close();
+      await stores.close();
       await http.close();
     },
   };
