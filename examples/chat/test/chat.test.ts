@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../../../test/support/chromium.ts';
@@ -9,7 +9,8 @@ import {
   TOKEN_STORAGE_KEY, type Stack,
 } from './helpers.ts';
 
-const SCREENSHOT = fileURLToPath(new URL('../../../docs/images/chat.png', import.meta.url));
+// Every run takes the screenshot into test-results/; SWITCHBOARD_UPDATE_SCREENSHOTS=1 refreshes the README's copy.
+const SCREENSHOT = fileURLToPath(new URL(process.env.SWITCHBOARD_UPDATE_SCREENSHOTS === '1' ? '../../../docs/images/chat.png' : '../../../test-results/chat.png', import.meta.url));
 
 let stack: Stack;
 let browser: Browser;
@@ -234,5 +235,6 @@ describe('the chat in Chromium', () => {
     await maya.locator('#text').fill('Nice, thanks both');
     mkdirSync(fileURLToPath(new URL('.', `file://${SCREENSHOT}`)), { recursive: true });
     await maya.screenshot({ path: SCREENSHOT });
+    expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
   });
 });
