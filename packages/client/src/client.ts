@@ -7,31 +7,20 @@ import { Backoff } from './backoff.ts';
 import { Emitter } from './emitter.ts';
 import { SwitchboardError, isUnauthorizedError } from './errors.ts';
 import type { ClientEvents, ClientState, HistoryResult, PresenceEntry, PublishResult } from './events.ts';
-import { randomId } from './ids.ts';
 import { resolveOptions, type ResolvedOptions, type SwitchboardOptions, type WebSocketLike } from './options.ts';
 import { Requests } from './requests.ts';
 import { SessionKeeper } from './session.ts';
 import { MemoryStorage } from './storage.ts';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from './subscription.ts';
 import { TokenSource } from './token.ts';
+import { Watchdog } from './watchdog.ts';
+import { checkPayload, publishResult, socketUrl } from './wire.ts';
 
 type Command = ClientFrame extends infer F ? (F extends ClientFrame ? Omit<F, 'id'> & { id?: FrameId } : never) : never;
 type Timer = ReturnType<typeof setTimeout>;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Close code the SDK reports when it drops a connection itself (no close frame was received). */
 const ABNORMAL = 1006;
-
-/** Builds the socket URL: `ws(s)://`, path `/ws` when none is given, and `?batch=1`. */
-function socketUrl(url: string): string {
-  const base = (globalThis as { location?: { href?: string } }).location?.href;
-  const u = base ? new URL(url, base) : new URL(url);
-  if (u.protocol === 'http:') u.protocol = 'ws:';
-  else if (u.protocol === 'https:') u.protocol = 'wss:';
-  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TypeError(`Switchboard: url must be ws://, wss://, http:// or https:// (got ${u.protocol})`);
-  if (u.pathname === '/' || u.pathname === '') u.pathname = '/ws';
-  u.searchParams.set('batch', '1');
-  return u.toString();
-}
 
 /**
  * A Switchboard connection that survives networks: reconnects with full-jitter backoff,
@@ -63,9 +52,8 @@ export class Switchboard extends Emitter<ClientEvents> {
   private started = false;
   private listening = false;
   private closedBy: string | undefined;
-  private timers: { reconnect?: Timer; connect?: Timer; heartbeat?: Timer; refresh?: Timer } = {};
-  private pingMs = 0;
-  private lastFrameAt = 0;
+  private timers: { reconnect?: Timer; connect?: Timer; refresh?: Timer } = {};
+  private readonly watchdog = new Watchdog();
   private disconnectFrame: DisconnectFrame | undefined;
   private authFailure: { code: number; reason: string } | undefined;
   private retriedAuth = false;
@@ -226,7 +214,9 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** Forgets the socket (closing it when still open) and the timers of this connection. */
   private detach(code = 1000, reason = ''): void {
     this.gen++;
-    for (const k of ['connect', 'heartbeat', 'refresh'] as const) clearTimeout(this.timers[k]);
+    clearTimeout(this.timers.connect);
+    clearTimeout(this.timers.refresh);
+    this.watchdog.stop();
     const ws = this.ws;
     this.ws = undefined;
     if (ws && ws.readyState <= 1) {
@@ -273,7 +263,8 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** The connection is gone: stop for a terminal code, else schedule a reconnect. */
   private lost(code: number, reason: string, afterMs?: number, retry = false): void {
     if (this.current === 'closed') return;
-    if (!retry && code === CloseCode.session_replaced) {
+    // 3504 after auth_failed `session_limit` is a refusal (the new login was not admitted), not a kick.
+    if (!retry && code === CloseCode.session_replaced && reason !== 'session_limit') {
       this.emit('kicked', { code, reason });
       return this.finish(code, reason);
     }
@@ -301,7 +292,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   // ---- inbound -----------------------------------------------------------------------
 
   private receive(data: unknown): void {
-    this.lastFrameAt = Date.now();
+    this.watchdog.seen();
     if (typeof data !== 'string') return;
     let frames: ServerFrame[];
     try {
@@ -351,8 +342,8 @@ export class Switchboard extends Emitter<ClientEvents> {
     this.retriedAuth = false;
     this.sessions.set(f.session);
     this.who = { client: f.client, user: f.user, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) };
-    this.pingMs = f.ping * 1000;
-    this.armHeartbeat();
+    // Silence longer than the server's ping interval plus grace: a dead connection.
+    if (f.ping > 0) this.watchdog.start(f.ping * 1000 + this.o.heartbeatGraceMs, () => this.drop('heartbeat_timeout'));
     this.scheduleRefresh(f.expiresAt);
     for (const sub of this.subs.values()) this.sendSubscribe(sub);
     this.requests.resend(this.writer);
@@ -380,24 +371,11 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (f.type === 'error') this.emit('error', { error: new SwitchboardError(f.code, f.message, { temporary: f.temporary, ...(f.id !== undefined ? { id: f.id } : {}) }) });
   }
 
-  /** Treats silence longer than the server's ping interval plus grace as a dead connection. */
-  private armHeartbeat(): void {
-    clearTimeout(this.timers.heartbeat);
-    if (this.pingMs <= 0) return;
-    const limit = this.pingMs + this.o.heartbeatGraceMs;
-    const check = () => {
-      const idle = Date.now() - this.lastFrameAt;
-      if (idle >= limit) return this.drop('heartbeat_timeout');
-      this.timers.heartbeat = setTimeout(check, limit - idle);
-    };
-    this.timers.heartbeat = setTimeout(check, limit);
-  }
-
   // ---- token -------------------------------------------------------------------------
 
   private scheduleRefresh(expiresAt: number | undefined): void {
     clearTimeout(this.timers.refresh);
-    if (expiresAt === undefined || !this.tokens.renewable) return;
+    if (expiresAt === undefined || !(this.tokens.renewable || this.hookAuth)) return;
     const left = expiresAt * 1000 - Date.now();
     const delay = Math.max(0, left - Math.min(this.o.refreshMarginMs, left / 2));
     this.timers.refresh = delay > MAX_TIMER_MS
@@ -405,7 +383,13 @@ export class Switchboard extends Emitter<ClientEvents> {
       : setTimeout(() => void this.refreshToken(), delay);
   }
 
+  /** No token and no name: the gateway's connect hook authenticated us (e.g. by cookie); its refresh hook extends us. */
+  private get hookAuth(): boolean {
+    return this.o.token === undefined && this.o.tokenStorageKey === undefined && this.o.name === undefined;
+  }
+
   private async renewToken(): Promise<void> {
+    if (this.hookAuth) return this.present(undefined);
     let token: string | undefined;
     try {
       token = await this.tokens.renew();
@@ -417,12 +401,16 @@ export class Switchboard extends Emitter<ClientEvents> {
     await this.present(token);
   }
 
-  /** Presents a token on the live connection with `refresh`; a token of another user reconnects as that user. */
+  /**
+   * Presents a token on the live connection with `refresh`; a token of another user reconnects
+   * as that user. Without a token (hook authentication) a bare `refresh` asks the refresh hook.
+   */
   private async present(token: string | undefined): Promise<void> {
-    if (token === undefined || this.current !== 'connected' || token === this.authedToken) return;
+    if (this.current !== 'connected') return;
+    if (token === undefined ? !this.hookAuth : token === this.authedToken) return;
     const gen = this.gen;
     try {
-      const ack = await this.requests.submit({ type: 'refresh', id: ++this.seq, token }, this.writer);
+      const ack = await this.requests.submit({ type: 'refresh', id: ++this.seq, ...(token !== undefined ? { token } : {}) }, this.writer);
       if (gen !== this.gen) return;
       this.authedToken = token;
       const expiresAt = typeof ack.expiresAt === 'number' ? ack.expiresAt : undefined;
@@ -526,20 +514,4 @@ export class Switchboard extends Emitter<ClientEvents> {
     const ack = await this.command({ type: 'history', channel, ...options });
     return { epoch: ack.epoch ?? '', offset: ack.offset ?? 0, publications: ack.publications ?? [] };
   }
-}
-
-function checkPayload(data: unknown, id: string | undefined): string {
-  if (data === undefined) throw new TypeError('Switchboard: data is required (use null for none)');
-  JSON.stringify(data); // throws now for data that cannot be sent (cycles, BigInt)
-  if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > 128)) throw new TypeError('Switchboard: id must be a string of 1-128 characters');
-  return id ?? randomId();
-}
-
-function publishResult(id: string, ack: AckFrame): PublishResult {
-  return {
-    id,
-    duplicate: ack.duplicate === true,
-    ...(typeof ack.offset === 'number' ? { offset: ack.offset } : {}),
-    ...(typeof ack.epoch === 'string' ? { epoch: ack.epoch } : {}),
-  };
 }

@@ -57,6 +57,8 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   private readonly host: SubscriptionHost;
   private confirmedOnce = false;
   private sentSince: StreamPosition | undefined;
+  /** Live publications that arrived before the recovering subscribe's ack (delivered after the replay). */
+  private held: Publication[] | null = null;
 
   constructor(channel: string, host: SubscriptionHost, options: SubscribeOptions = {}) {
     super();
@@ -96,6 +98,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   subscribeFrame(id: string): SubscribeFrame {
     this.setState('subscribing');
     this.sentSince = this.recover || !this.confirmedOnce ? this.position : undefined;
+    this.held = this.sentSince ? [] : null;
     return { type: 'subscribe', id, channel: this.channel, ...(this.sentSince ? { since: this.sentSince } : {}) };
   }
 
@@ -103,13 +106,19 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   handleAck(ack: AckFrame): void {
     const resubscribed = this.confirmedOnce;
     this.confirmedOnce = true;
+    const held = this.held ?? [];
+    this.held = null;
     let recovered: number | undefined;
     let gap: SubscriptionEvents['gap'] | undefined;
     if (typeof ack.epoch === 'string' && typeof ack.offset === 'number') {
       const since = this.sentSince;
       if (since && ack.recovered) {
+        // The replay, then live publications that overtook the ack, in offset order.
+        const replayed = new Set(ack.publications ?? []);
+        const all = [...replayed, ...held].sort((x, y) => (x.offset ?? 0) - (y.offset ?? 0));
+        held.length = 0;
         recovered = 0;
-        for (const pub of ack.publications ?? []) if (this.accept(pub)) recovered++;
+        for (const pub of all) if (this.accept(pub) && replayed.has(pub)) recovered++;
       } else if (since) {
         gap = { previous: since, epoch: ack.epoch, offset: ack.offset };
       }
@@ -121,11 +130,16 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.emit('subscribed', { epoch: ack.epoch, offset: ack.offset, resubscribed });
     if (recovered !== undefined) this.emit('recovered', { count: recovered });
     if (gap) this.emit('gap', gap);
+    for (const pub of held) this.accept(pub);
   }
 
   /** @internal A live publication. */
   handleMessage(pub: Publication): void {
     if (this.current === 'unsubscribed') return;
+    if (this.held && pub.offset !== undefined) {
+      this.held.push(pub); // a recovery is under way: the replay comes first
+      return;
+    }
     const previous = this.position;
     if (pub.epoch !== undefined && previous && pub.epoch !== previous.epoch && pub.offset !== undefined) {
       // The stream was reset while we were live: what came before this is unknown.
@@ -144,6 +158,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
 
   /** @internal The connection was lost; the client will subscribe again. */
   handleLost(): void {
+    this.held = null; // replayed from the unchanged position next time
     if (this.current === 'subscribed') this.setState('subscribing');
   }
 
@@ -155,6 +170,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
 
   /** @internal Ends the subscription (refused, unsubscribed or the client closed for good). */
   end(reason: string): void {
+    this.held = null;
     if (this.current === 'unsubscribed') return;
     this.setState('unsubscribed');
     this.emit('unsubscribed', { reason });

@@ -99,6 +99,8 @@ export class TokenSource {
     this.o.window?.addEventListener('storage', this.onStorage);
     if (!this.channel && typeof BroadcastChannel === 'function') {
       this.channel = new BroadcastChannel(tokenChannelName(key));
+      // Node: watching for another context's token must not keep the process alive.
+      (this.channel as { unref?: () => void }).unref?.();
       this.channel.onmessage = (ev: MessageEvent) => {
         const t = (ev.data as { token?: unknown } | null)?.token;
         if (t === null || typeof t === 'string') this.external(t);

@@ -83,6 +83,31 @@ describe('in Chromium', () => {
     }
   });
 
+  it('the browser going offline and online: no attempts while offline, reconnects at once when online', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await open(await context.newPage());
+      await page.evaluate((t) => localStorage.setItem('auth', t), await token('roamer'));
+      await page.evaluate(() => localStorage.removeItem('switchboard:session'));
+      await page.evaluate((ws) => {
+        const w = window as any;
+        w.log = [];
+        // a backoff of a minute: only the online event can bring it back quickly
+        w.client = new w.Switchboard(ws, { tokenStorageKey: 'auth', reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000 } });
+        for (const n of ['connecting', 'connected', 'disconnected']) w.client.on(n, (e: any) => w.log.push({ n, ...e }));
+      }, gw.wsUrl);
+      await waitFor(async () => (await log(page)).some((e) => e.n === 'connected'), 5000, 'connected');
+      await context.setOffline(true);
+      await waitFor(async () => (await log(page)).some((e) => e.n === 'disconnected'), 5000, 'offline noticed');
+      expect((await log(page)).find((e) => e.n === 'disconnected')).toMatchObject({ code: 1006, reason: 'network_offline', reconnectInMs: null });
+      await context.setOffline(false);
+      await waitFor(async () => (await log(page)).filter((e) => e.n === 'connected').length === 2, 5000, 'back online');
+      expect((await log(page)).filter((e) => e.n === 'connecting')).toHaveLength(2);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('two tabs: shared session; a token written by another tab refreshes the live connection; removal logs out; a new login reconnects', async () => {
     const context = await browser.newContext();
     try {

@@ -9,7 +9,7 @@ type Gateway = Awaited<ReturnType<typeof startGateway>>;
 let gw: Gateway;
 
 beforeAll(async () => {
-  gw = await startGateway({ namespaces: NAMESPACES });
+  gw = await startGateway({ namespaces: NAMESPACES, presence: { offlineGraceMs: 50 } });
 });
 afterEach(() => closeClients());
 afterAll(() => gw.close());
@@ -138,13 +138,37 @@ describe('Switchboard client against the real gateway', () => {
     expect(ev.log.at(-1)).toBe('closed:3503:forced');
   });
 
-  it('kicked: 3504 session_replaced emits kicked, then closed, and does not reconnect', async () => {
-    const c = makeClient(gw.wsUrl, { token: await token('kicky') });
-    const ev = record(c);
-    await until(c, 'connected');
-    gw.node.onControl({ type: 'disconnect', user: 'kicky', code: 3504, reason: 'session_replaced' });
-    await until(c, 'closed');
-    expect(ev.log.slice(-2)).toEqual(['kicked:3504:session_replaced', 'closed:3504:session_replaced']);
+  it('kicked: a login elsewhere (single sign-on, 3504 session_replaced) emits kicked, then closed, and does not reconnect', async () => {
+    const g = await startGateway({ namespaces: NAMESPACES, sessions: { maxPerUser: 1, onLimit: 'kick_oldest' } });
+    try {
+      const first = makeClient(g.wsUrl, { token: await token('kicky') });
+      const ev = record(first);
+      await until(first, 'connected');
+      const second = makeClient(g.wsUrl, { token: await token('kicky') }); // its own storage: another login
+      await until(second, 'connected');
+      await until(first, 'closed');
+      expect(ev.log.slice(-2)).toEqual(['kicked:3504:session_replaced', 'closed:3504:session_replaced']);
+      await new Promise((r) => setTimeout(r, 300)); // several backoff periods: no reconnect
+      expect(ev.count('connecting')).toBe(1);
+      expect(second.state).toBe('connected');
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('a login refused at the session limit (reject_new: auth_failed 3504 session_limit) closes without kicked', async () => {
+    const g = await startGateway({ namespaces: NAMESPACES, sessions: { maxPerUser: 1, onLimit: 'reject_new' } });
+    try {
+      const first = makeClient(g.wsUrl, { token: await token('limited') });
+      await until(first, 'connected');
+      const second = makeClient(g.wsUrl, { token: await token('limited') });
+      const ev = record(second);
+      await until(second, 'closed');
+      expect(ev.log).toEqual(['connecting', 'closed:3504:session_limit']);
+      expect(first.state).toBe('connected');
+    } finally {
+      await g.close();
+    }
   });
 
   it('honours reconnectAfterMs of a 3001 shutdown', async () => {
@@ -190,6 +214,27 @@ describe('Switchboard client against the real gateway', () => {
     expect(serverConn('resumer')!.identity!.session).toBe(session);
   });
 
+  it('private messages sent while the recipient reconnects arrive once, in order (recovery of the personal channel)', async () => {
+    const sender = makeClient(gw.wsUrl, { token: await token('sender') });
+    const rcpt = makeClient(gw.wsUrl, { token: await token('rcpt') });
+    const inbox = rcpt.subscribe('#rcpt');
+    const got: number[] = [];
+    let recoveries = 0;
+    inbox.on('message', (m) => got.push((m.data as { n: number }).n));
+    inbox.on('recovered', () => recoveries++);
+    await inbox.ready();
+    await until(sender, 'connected');
+    await sender.send('rcpt', { n: 0 });
+    for (let round = 1; round <= 3; round++) {
+      serverConn('rcpt')!.terminate(new Disconnect(3000, 'reconnect'));
+      for (let i = 0; i < 10; i++) await sender.send('rcpt', { n: round * 10 + i }); // before, during and after the reconnect
+      await waitFor(() => recoveries === round, 5000, `recovery ${round}`);
+    }
+    const expected = [0, ...Array.from({ length: 30 }, (_, i) => 10 + i)];
+    await waitFor(() => got.length >= expected.length, 5000, 'every private message');
+    expect(got).toEqual(expected);
+  });
+
   it('presence, send, online/offline user events, join/leave on subscriptions', async () => {
     const a = makeClient(gw.wsUrl, { token: await token('amy') });
     const b = makeClient(gw.wsUrl, { token: await token('ben') });
@@ -210,17 +255,16 @@ describe('Switchboard client against the real gateway', () => {
     expect(await a.send('ben', { text: 'psst' })).toMatchObject({ offset: 1, duplicate: false });
     await waitFor(() => dms.length === 1);
     expect(dms).toEqual([{ text: 'psst' }]);
-    // pushes the gateway sends: user online/offline, join/leave
+    // carl comes and goes: amy sees him online, joining, leaving and offline
     const seen: string[] = [];
-    a.on('online', (e) => seen.push(`online:${e.user}`));
-    a.on('offline', (e) => seen.push(`offline:${e.user}`));
-    gw.node.onControl({ type: 'user_event', event: 'online', user: 'carl' });
-    gw.node.onControl({ type: 'user_event', event: 'offline', user: 'carl' });
-    const conn = serverConn('amy')!;
-    conn.sendFrame({ type: 'join', channel: 'chat:people', user: 'dora', client: 'c_x' });
-    conn.sendFrame({ type: 'leave', channel: 'chat:people', user: 'dora', client: 'c_x' });
-    await waitFor(() => seen.length === 2 && joins.length === 2);
-    expect(seen).toEqual(['online:carl', 'offline:carl']);
-    expect(joins).toEqual(['join:dora', 'leave:dora']);
+    a.on('online', (e) => { if (e.user === 'carl') seen.push('online'); });
+    a.on('offline', (e) => { if (e.user === 'carl') seen.push('offline'); });
+    const carl = makeClient(gw.wsUrl, { token: await token('carl') });
+    await carl.subscribe('chat:people').ready();
+    await waitFor(() => joins.includes('join:carl') && seen.includes('online'), 5000, 'carl online and joined');
+    carl.close();
+    await waitFor(() => joins.includes('leave:carl') && seen.includes('offline'), 5000, 'carl left and offline');
+    expect(seen).toEqual(['online', 'offline']);
+    expect(joins.filter((j) => j.endsWith(':carl'))).toEqual(['join:carl', 'leave:carl']);
   });
 });

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, token } from '../../server/test/helpers.ts';
 import { freePort, sleep, waitFor } from '../../../test/support/ports.ts';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy.ts';
+import { HookBackend } from '../../server/test/hook-backend.ts';
 import type { Publication } from '../src/index.ts';
 import { NAMESPACES, closeClients, makeClient, record, until } from './helpers.ts';
 
@@ -151,6 +152,26 @@ describe('token expiry and refresh', () => {
       expect(ev.count('connecting')).toBe(1);
     } finally {
       await g.close();
+    }
+  });
+
+  it('without a token (connect hook, e.g. a cookie session) it extends the connection with a bare refresh', async () => {
+    const backend = await new HookBackend().start();
+    const soon = () => Math.floor(Date.now() / 1000) + 2;
+    backend.handlers.connect = () => ({ body: { allow: true, user: 'cookie-user', expiresAt: soon() } });
+    backend.handlers.refresh = () => ({ body: { allow: true, expiresAt: soon() } });
+    const g = await startGateway({ namespaces: NAMESPACES, hooks: { connect: { url: `${backend.url}/connect` }, refresh: { url: `${backend.url}/refresh` } } });
+    try {
+      const c = makeClient(g.wsUrl);
+      const ev = record(c);
+      await until(c, 'connected');
+      expect(c.user).toBe('cookie-user');
+      await waitFor(() => ev.count('token') >= 2, 10_000, 'two hook refreshes');
+      expect(backend.of('refresh').length).toBeGreaterThanOrEqual(2);
+      expect(ev.count('connecting')).toBe(1);
+    } finally {
+      await g.close();
+      await backend.close();
     }
   });
 
