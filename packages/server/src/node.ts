@@ -251,13 +251,13 @@ export class Node implements BrokerHandler {
    */
   async publish(ch: ResolvedChannel, data: unknown, meta: PublishMeta = {}): Promise<PublishResult> {
     try {
-      return await this.store(ch, data, meta);
+      return await this.storeAndPublish(ch, data, meta);
     } catch (err) {
       throw this.failures.unavailable(err, 'publish');
     }
   }
 
-  private async store(ch: ResolvedChannel, data: unknown, meta: PublishMeta): Promise<PublishResult> {
+  private async storeAndPublish(ch: ResolvedChannel, data: unknown, meta: PublishMeta): Promise<PublishResult> {
     const base: Publication = { channel: ch.name, data, ts: Date.now() };
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
