@@ -4,6 +4,9 @@ import { ConfigError, configFromEnv, devDefaults, hasAuthMethod, mergeConfig, pa
 import { parseDuration } from './duration.ts';
 import { mintToken } from './auth/mint.ts';
 import { createServer } from './server.ts';
+import { availableParallelism } from 'node:os';
+import { createLogger } from './logger.ts';
+import { isWorkersPrimary, runWorkers } from './workers.ts';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -20,7 +23,10 @@ export function loadConfig(flags: Record<string, any>, env: NodeJS.ProcessEnv = 
   if (flags.redis !== undefined) fromFlags.redis = flags.redis;
   if (flags.logLevel !== undefined) fromFlags.logLevel = flags.logLevel;
   if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) fromFlags.tls = { cert: flags.tlsCert, key: flags.tlsKey };
-  const merged = mergeConfig(flags.dev ? devDefaults() : {}, file ? readConfigFile(file) : {}, configFromEnv(env), fromFlags);
+  const given = mergeConfig(file ? readConfigFile(file) : {}, configFromEnv(env), fromFlags);
+  const merged = mergeConfig(flags.dev ? devDefaults() : {}, given);
+  // Cluster mode (`redis` set) keeps everything in Redis unless storage was chosen explicitly.
+  if (merged.redis && given.storage === undefined) delete merged.storage;
   const dev = Boolean(flags.dev);
   if (dev && !(merged.auth as Record<string, unknown> | undefined)?.jwtSecret) {
     merged.auth = { ...(merged.auth as object), jwtSecret: randomBytes(24).toString('base64url') };
@@ -41,16 +47,25 @@ async function serve(flags: Record<string, any>): Promise<void> {
     );
     process.exit(2);
   }
+  const workers = parseWorkers(flags.workers);
+  if (workers !== undefined && workers > 1 && !config.redis) {
+    console.error(
+      `switchboard: refusing to start ${workers} workers without Redis: workers are separate processes that share\n` +
+        'clients, history and sessions only through Redis. Add --redis redis://HOST:6379 (or SWITCHBOARD_REDIS_URL).',
+    );
+    process.exit(2);
+  }
+  if (isWorkersPrimary(workers)) {
+    // Dev mode drew a random secret in this process: every worker must use the same one.
+    const env: Record<string, string> = config.dev && config.auth.jwtSecret ? { SWITCHBOARD_JWT_SECRET: config.auth.jwtSecret } : {};
+    // The banner once, from the primary, when the first worker listens (workers print none).
+    const onListening = config.dev ? (port: number) => printDevBanner(config, urlsOf(config, port)) : undefined;
+    runWorkers({ count: workers!, log: createLogger(config.logLevel), shutdownTimeoutMs: config.shutdown.timeoutMs, env, ...(onListening ? { onListening } : {}) });
+    return;
+  }
   const server = await createServer({ config });
   const addr = await server.listen();
-  if (config.dev) {
-    console.log(
-      `\n  ⚠  DEVELOPMENT MODE — not for production: anonymous users allowed, every namespace open.\n` +
-        `  Gateway   ${addr.url}   WebSocket ${addr.wsUrl}\n` +
-        `  JWT secret (random, this run only): ${config.auth.jwtSecret}\n` +
-        `  Mint a token: SWITCHBOARD_JWT_SECRET=<secret> npx switchboard token --sub alice --channels 'chat:*' --publish 'chat:*'\n`,
-    );
-  }
+  if (config.dev && process.env.SWITCHBOARD_WORKER !== '1') printDevBanner(config, addr);
   server.log.info({ http: addr.url, ws: addr.wsUrl, storage: config.storage.split(':')[0], dev: config.dev }, 'switchboard listening');
   let stopping = false;
   const stop = async (signal: string) => {
@@ -75,6 +90,31 @@ async function serve(flags: Record<string, any>): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** The `--dev` banner: where to connect and the random secret to mint tokens with. */
+function printDevBanner(config: Config, addr: { url: string; wsUrl: string }): void {
+  console.log(
+    `\n  ⚠  DEVELOPMENT MODE — not for production: anonymous users allowed, every namespace open.\n` +
+      `  Gateway   ${addr.url}   WebSocket ${addr.wsUrl}\n` +
+      `  JWT secret (random, this run only): ${config.auth.jwtSecret}\n` +
+      `  Mint a token: SWITCHBOARD_JWT_SECRET=<secret> npx switchboard token --sub alice --channels 'chat:*' --publish 'chat:*'\n`,
+  );
+}
+
+/** The URLs of `--workers` from the primary, which does not listen itself. */
+function urlsOf(config: Config, port: number): { url: string; wsUrl: string } {
+  const h = config.host;
+  const shown = h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h;
+  const s = config.tls ? 's' : '';
+  return { url: `http${s}://${shown}:${port}`, wsUrl: `ws${s}://${shown}:${port}/ws` };
+}
+
+function parseWorkers(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = v === 'auto' ? availableParallelism() : Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new ConfigError(`--workers: expected a number of processes (1-256) or "auto", got ${JSON.stringify(v)}`);
+  return n;
 }
 
 async function token(flags: Record<string, any>): Promise<void> {
@@ -114,6 +154,7 @@ export function program(): Command {
     .option('--allowed-origins <origins>', 'comma-separated browser origins (SWITCHBOARD_ALLOWED_ORIGINS)', list)
     .option('--storage <storage>', 'memory | sqlite:<path> | redis (SWITCHBOARD_STORAGE)')
     .option('--redis <url>', 'Redis URL: cluster mode (SWITCHBOARD_REDIS_URL)')
+    .option('--workers <n>', 'run N gateway processes sharing the port (or "auto": one per CPU); needs --redis')
     .addOption(new Option('--log-level <level>', 'log level (SWITCHBOARD_LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
     .option('--tls-cert <path>', 'TLS certificate (PEM): serve wss:// and https://')
     .option('--tls-key <path>', 'TLS private key (PEM)')

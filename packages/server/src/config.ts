@@ -84,8 +84,11 @@ export const ConfigSchema = z.strictObject({
     /** Wait this long after a user's last connection closes before `offline`, so a reload does not flap. */
     offlineGraceMs: z.int().min(0).default(3000),
   }).prefault({}),
-  /** `memory`, `sqlite:<path>`, or `redis` (uses `redis`). */
-  storage: z.string().regex(/^(memory|redis|sqlite:.+)$/, 'storage must be "memory", "redis" or "sqlite:<path>"').default('sqlite:./data/switchboard.db'),
+  /**
+   * `memory`, `sqlite:<path>`, or `redis` (uses `redis`). Absent: `redis` when `redis` is
+   * set (cluster mode), else `sqlite:./data/switchboard.db`.
+   */
+  storage: z.string().regex(/^(memory|redis|sqlite:.+)$/, 'storage must be "memory", "redis" or "sqlite:<path>"').optional(),
   redis: z.string().regex(/^rediss?:\/\//, 'redis must be a redis:// or rediss:// URL').nullable().default(null),
   /** How long a publish `id` is remembered per channel for idempotency. */
   dedupWindow: duration.default(5 * 60_000),
@@ -116,7 +119,7 @@ export const ConfigSchema = z.strictObject({
     /** Clients are told to reconnect after a random delay up to this, to spread the load. */
     reconnectSpreadMs: z.int().min(0).default(5_000),
   }).prefault({}),
-});
+}).transform((c) => ({ ...c, storage: c.storage ?? (c.redis ? 'redis' : 'sqlite:./data/switchboard.db') }));
 
 /** Configuration as written by users (every key optional). */
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -201,12 +204,12 @@ export function mergeConfig(...layers: Array<Record<string, unknown> | undefined
   return out;
 }
 
-/** Dev-mode additions (`switchboard serve --dev`): anonymous allowed, history and presence everywhere. */
+/** Dev-mode additions (`switchboard serve --dev`): anonymous allowed, history and presence everywhere, SQLite in `./data/`. */
 export function devDefaults(): Record<string, unknown> {
   const ns = { history: { size: 1000, ttl: '24h' }, presence: true, joinLeave: true, allowSubscribe: true, allowPublish: true };
   return {
     dev: true,
-    storage: 'memory',
+    storage: 'sqlite:./data/switchboard.db',
     auth: { allowAnonymous: true },
     namespaces: { '': ns, chat: ns, '#': { history: { size: 1000, ttl: '7d' }, presence: false } },
   };

@@ -17,12 +17,14 @@ import { PresenceTracker } from './presence/presence-tracker.ts';
 import { forgetAutoSubscription } from './direct/personal-channel.ts';
 import { Connection } from './connection/connection.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
-import { Hub, encodeMessage } from './hub.ts';
+import { Hub, admit, encodeMessage } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { Heartbeat } from './heartbeat.ts';
+import type { NodeDirectory } from './cluster/node-directory.ts';
+import { UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
 
@@ -90,6 +92,12 @@ export class Node implements BrokerHandler {
   accepting = true;
   private readonly heartbeat: Heartbeat;
   private readonly buckets = new WeakMap<Connection, TokenBucket>();
+  /** The deployment's live nodes (cluster mode), for the server API's `info`; set by the stores. */
+  directory: NodeDirectory | undefined;
+  /** channel → the broker subscription still being set up for it. */
+  private readonly brokerJoins = new Map<string, Promise<void>>();
+  /** Turns store/broker failures into temporary errors, logged at most once a second. */
+  readonly failures: UnavailableReporter;
 
   constructor(o: NodeOptions) {
     this.config = o.config;
@@ -102,6 +110,7 @@ export class Node implements BrokerHandler {
     this.presenceStore = this.metrics.timed('presence', o.presence ?? new MemoryPresenceStore());
     this.logins = this.metrics.timed('logins', o.logins ?? new MemoryLoginRegistry());
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
+    this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', (o.broker ?? ((h) => new MemoryBroker(h)))(this));
     this.metrics.setSource(() => ({ connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients }));
     this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
@@ -126,10 +135,10 @@ export class Node implements BrokerHandler {
     this.sso.disconnected(conn);
     // A session is idle from its last connection's end, not from its last authentication.
     if (this.hub.clients.has(conn.id)) {
-      this.sessions.touch(conn.identity!.session, this.config.sessions.idleTtl).catch((err) => this.log.warn({ err }, 'session touch failed'));
+      this.sessions.touch(conn.identity!.session, this.config.sessions.idleTtl).catch((err) => this.failures.report(err, 'session touch'));
     }
     const emptied = this.hub.removeClient(conn);
-    for (const ch of emptied) void this.broker.unsubscribe(ch).catch((err) => this.log.warn({ err, channel: ch }, 'broker unsubscribe failed'));
+    for (const ch of emptied) void this.broker.unsubscribe(ch).catch((err) => this.failures.report(err, 'broker unsubscribe'));
     if (this.connections.size === 0) this.heartbeat.stop();
     this.metrics.closed(code);
     this.log.debug({ client: conn.id, user: conn.user, code }, 'connection closed');
@@ -159,20 +168,30 @@ export class Node implements BrokerHandler {
 
   /**
    * Subscribes a connection. With history, the subscription buffers live publications while
-   * it reads history, then replays and releases the buffer without what was replayed: no gap,
-   * no duplicate, whatever arrives meanwhile.
+   * it reads history (after the broker subscription is in place, so nothing published later
+   * can be missed); `releaseBuffer` then sends only what lies past the replayed position:
+   * no gap, no duplicate, whatever arrives meanwhile and however late the broker brings it.
    */
   async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<SubscribeResult> {
     // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
     if (conn.state === 'closed') return {};
     const sub = { channel: ch.name, buffer: ch.history ? ([] as Publication[]) : null };
-    if (this.hub.addSubscriber(conn, sub)) {
+    // Later subscribers wait for the first one's broker subscription too: reading history
+    // before it is in place could miss a publication made in between.
+    const first = this.hub.addSubscriber(conn, sub);
+    let joining = this.brokerJoins.get(ch.name);
+    if (first) {
+      const p = this.broker.subscribe(ch.name);
+      this.brokerJoins.set(ch.name, (joining = p));
+      void p.then(() => void (this.brokerJoins.get(ch.name) === p && this.brokerJoins.delete(ch.name)), () => {});
+    }
+    if (joining) {
       try {
-        await this.broker.subscribe(ch.name);
+        await joining;
       } catch (err) {
+        if (this.brokerJoins.get(ch.name) === joining) this.brokerJoins.delete(ch.name);
         this.hub.removeSubscriber(conn, ch.name);
-        this.log.warn({ err, channel: ch.name }, 'broker subscribe failed');
-        throw new ReplyError('internal', 'subscription failed, try again');
+        throw this.failures.unavailable(err, 'broker subscribe', 'subscription failed, try again');
       }
     }
     if (!ch.history) return {};
@@ -186,28 +205,33 @@ export class Node implements BrokerHandler {
       }
     } catch (err) {
       this.unsubscribe(conn, ch.name);
-      this.log.warn({ err, channel: ch.name }, 'history read failed');
-      throw new ReplyError('internal', 'history not available, try again');
+      throw this.failures.unavailable(err, 'history read', 'history not available, try again');
     }
     return result;
   }
 
   /**
-   * Ends the recovery buffering of a subscription after its `ack` was queued: releases what
-   * arrived meanwhile, skipping offsets the ack already covered.
+   * Ends the recovery buffering of a subscription once its `ack` is queued. From here on the
+   * connection is at `result`'s position (the last replayed publication, else the stream's
+   * current offset): buffered and later live publications are sent only past it, so what
+   * the ack replayed is never sent twice, even when the broker delivers it late.
    */
-  releaseBuffer(conn: Connection, channel: string, upTo: number): void {
+  releaseBuffer(conn: Connection, channel: string, result: SubscribeResult): void {
     const sub = conn.subscriptions.get(channel);
     if (!sub || !sub.buffer) return;
     const held = sub.buffer;
     sub.buffer = null;
-    for (const pub of held) if (pub.offset === undefined || pub.offset > upTo) conn.enqueue(encodeMessage(pub));
+    if (result.epoch !== undefined) {
+      const last = result.publications?.at(-1);
+      sub.position = { epoch: result.epoch, offset: last?.offset ?? result.offset ?? 0 };
+    }
+    for (const pub of held) if (admit(sub, pub)) conn.enqueue(encodeMessage(pub));
   }
 
   unsubscribe(conn: Connection, channel: string): boolean {
     if (!conn.subscriptions.has(channel)) return false;
     if (this.hub.removeSubscriber(conn, channel)) {
-      void this.broker.unsubscribe(channel).catch((err) => this.log.warn({ err, channel }, 'broker unsubscribe failed'));
+      void this.broker.unsubscribe(channel).catch((err) => this.failures.report(err, 'broker unsubscribe'));
     }
     this.tracker.left(conn, channel);
     forgetAutoSubscription(conn, channel);
@@ -220,7 +244,9 @@ export class Node implements BrokerHandler {
    * entry per user with its public info and how many of its connections are subscribed.
    */
   async presence(channel: string): Promise<Record<string, PresenceUser>> {
-    return this.presenceStore.get(channel);
+    return this.presenceStore.get(channel).catch((err) => {
+      throw this.failures.unavailable(err, 'presence');
+    });
   }
 
   // ---- publishing --------------------------------------------------------------------
@@ -229,14 +255,29 @@ export class Node implements BrokerHandler {
    * Publishes to a channel: stores it first when the namespace keeps history (the promise
    * resolves only after it is stored), then hands it to the broker for every node.
    * An `id` seen within the dedup window is acknowledged as a duplicate and not delivered.
+   * A store or broker failure rejects with a temporary `ReplyError('internal')`.
    */
   async publish(ch: ResolvedChannel, data: unknown, meta: PublishMeta = {}): Promise<PublishResult> {
     if (!withinDepth(data)) throw new ReplyError('bad_request', `data nests deeper than ${MAX_DATA_DEPTH} levels`);
+    try {
+      return await this.storeAndPublish(ch, data, meta);
+    } catch (err) {
+      throw this.failures.unavailable(err, 'publish');
+    }
+  }
+
+  private async storeAndPublish(ch: ResolvedChannel, data: unknown, meta: PublishMeta): Promise<PublishResult> {
     const base: Publication = { channel: ch.name, data, ts: Date.now() };
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
     if (ch.history) {
-      const r = await this.history.append(ch.name, base, { ...ch.history, idempotencyKey: meta.id, dedupWindowMs: this.config.dedupWindow });
+      const options = { ...ch.history, idempotencyKey: meta.id, dedupWindowMs: this.config.dedupWindow };
+      if (this.history.appendAndPublish) {
+        // The store published it atomically with storing it (offset order across nodes).
+        const r = await this.history.appendAndPublish(ch.name, base, options);
+        return { epoch: r.epoch, offset: r.offset, duplicate: r.duplicate };
+      }
+      const r = await this.history.append(ch.name, base, options);
       if (r.duplicate) return { epoch: r.epoch, offset: r.offset, duplicate: true };
       base.epoch = r.epoch;
       base.offset = r.offset;
@@ -278,10 +319,30 @@ export class Node implements BrokerHandler {
         this.tracker.deliverPresenceEvent(msg);
         return;
       }
+      case 'all': {
+        // Server API push `all`: one frame, encoded once by the sending node, to every
+        // authenticated connection here.
+        const frame = Buffer.from(msg.frame);
+        for (const conn of this.hub.clients.values()) conn.enqueue(frame);
+        return;
+      }
       default: {
         const never: never = msg;
         this.log.warn({ msg: never }, 'unknown control message');
       }
+    }
+  }
+
+  /**
+   * The broker may have lost publications (it was cut off from Redis and is back): every
+   * client is told to reconnect (`3000 reconnect`, spread over `shutdown.reconnectSpreadMs`)
+   * and recovers what it missed from history with `since`.
+   */
+  onGap(): void {
+    const spread = this.config.shutdown.reconnectSpreadMs;
+    for (const conn of [...this.connections]) {
+      if (conn.state !== 'ready') continue;
+      conn.terminate(new Disconnect(CloseCode.reconnect, 'reconnect', Math.floor(Math.random() * spread)));
     }
   }
 
@@ -298,11 +359,13 @@ export class Node implements BrokerHandler {
       conn.terminate(new Disconnect(CloseCode.shutdown, 'shutdown', Math.floor(Math.random() * spread)));
     }
     this.heartbeat.stop();
+    this.failures.close();
     this.tracker.close();
     await this.broker.close();
     await this.history.close();
     await this.sessions.close();
     await this.presenceStore.close();
     await this.logins.close();
+    await this.directory?.close();
   }
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { parseConfig, type Config, type ConfigInput } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { Node } from './node.ts';
+import { Node, type NodeOptions } from './node.ts';
 import { createStores } from './stores.ts';
 import { attachWebSocket } from './transport/ws.ts';
 import { Metrics } from './metrics.ts';
@@ -15,6 +15,8 @@ export interface ServerOptions {
   options?: ConfigInput;
   config?: Config;
   logger?: Logger;
+  /** Builds the broker (tests, cluster mode); the memory broker when absent. */
+  broker?: NodeOptions['broker'];
 }
 
 /** A running gateway. */
@@ -36,12 +38,24 @@ export interface SwitchboardServer {
  * Throws ConfigError (naming the key) on bad configuration.
  */
 export async function createServer(o: ServerOptions | ConfigInput = {}): Promise<SwitchboardServer> {
-  const opts: ServerOptions = 'config' in o || 'options' in o || 'logger' in o ? (o as ServerOptions) : { options: o as ConfigInput };
+  const opts: ServerOptions = 'config' in o || 'options' in o || 'logger' in o || 'broker' in o ? (o as ServerOptions) : { options: o as ConfigInput };
   const config = opts.config ?? parseConfig(opts.options ?? {});
   const log = opts.logger ?? createLogger(config.logLevel);
-  const stores = await createStores(config);
+  const stores = await createStores(config, log);
+  const { history, sessions, presence, logins } = stores;
+  const broker = opts.broker ?? stores.broker;
   const metrics = new Metrics();
-  const node = new Node({ config, log, history: stores.history, sessions: stores.sessions, metrics });
+  const node = new Node({ config, log, history, sessions, metrics, ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}) });
+  stores.attach?.(node);
+  // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect)
+  // sent once this node is up must reach it, so wait for the broker's control subscription.
+  try {
+    await node.broker.ready;
+  } catch (err) {
+    await node.close().catch(() => {});
+    await stores.close();
+    throw err;
+  }
   // A handshake or request whose headers never complete is cut off (checked every second at most).
   const handshake = config.limits.handshakeTimeoutMs;
   const timeouts = { headersTimeout: handshake, requestTimeout: Math.max(30_000, handshake), connectionsCheckingInterval: Math.min(1000, handshake) };
@@ -90,6 +104,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
       if (closed) return;
       closed = true;
       await node.close();
+      await stores.close();
       await http.close();
     },
   };

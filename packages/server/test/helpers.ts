@@ -1,12 +1,16 @@
 import WebSocket from 'ws';
-import { createServer, mintToken, type ConfigInput, type SwitchboardServer } from '../src/index.ts';
+import { createServer, mintToken, type ConfigInput, type ServerOptions, type SwitchboardServer } from '../src/index.ts';
 import { createLogger } from '../src/logger.ts';
 
 export const SECRET = 'test-secret-0123456789abcdef';
 
-/** Starts a gateway on a free loopback port with memory storage unless told otherwise. */
-export async function startGateway(options: ConfigInput = {}): Promise<SwitchboardServer & { wsUrl: string; url: string }> {
+/**
+ * Starts a gateway on a free loopback port with memory storage unless told otherwise;
+ * `extra.broker` replaces the memory broker.
+ */
+export async function startGateway(options: ConfigInput = {}, extra: Pick<ServerOptions, 'broker'> = {}): Promise<SwitchboardServer & { wsUrl: string; url: string }> {
   const server = await createServer({
+    ...extra,
     options: {
       port: 0,
       host: '127.0.0.1',

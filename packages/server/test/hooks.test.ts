@@ -24,7 +24,7 @@ afterAll(async () => {
 /** A gateway whose hooks point at the test backend (`onError` and timeouts per hook). */
 async function gateway(hooks: Partial<Record<'connect' | 'subscribe' | 'publish' | 'refresh', { onError?: 'deny' | 'allow'; timeoutMs?: number; forwardHeaders?: string[] }>>, extra: ConfigInput = {}): Promise<Gateway> {
   const cfg: Record<string, unknown> = {};
-  for (const [name, o] of Object.entries(hooks)) cfg[name] = { url: `${backend.url}/${name}`, timeoutMs: 300, ...o };
+  for (const [name, o] of Object.entries(hooks)) cfg[name] = { url: `${backend.url}/${name}`, timeoutMs: 1500, ...o };
   const gw = await startGateway({ namespaces: { '': {}, chat: { history: { size: 10, ttl: '1h' } } }, ...extra, hooks: cfg as ConfigInput['hooks'] });
   gateways.push(gw);
   return gw;

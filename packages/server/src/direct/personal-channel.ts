@@ -31,7 +31,7 @@ export async function autoSubscribePersonal(conn: Connection, ch: ResolvedChanne
   const result = await node.subscribe(conn, ch, undefined);
   if (!conn.subscriptions.has(ch.name)) return;
   autoSubscriptions.set(conn, { channel: ch.name, epoch: result.epoch, offset: result.offset });
-  node.releaseBuffer(conn, ch.name, result.offset ?? 0);
+  node.releaseBuffer(conn, ch.name, result);
   node.tracker.joined(conn, ch);
 }
 

@@ -2,6 +2,7 @@ import { ReplyError, type SubscribeFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
 import { adoptAutoSubscription } from '../../direct/personal-channel.ts';
 import { assertCanSubscribe } from '../../channels.ts';
+import { encodeMessage } from '../../hub.ts';
 import { authorizeSubscribe } from '../../auth/hook-checks.ts';
 
 /** `subscribe`: checks permission and limits, joins the channel, recovers from `since`. */
@@ -30,6 +31,8 @@ export async function handleSubscribe(conn: Connection, frame: SubscribeFrame): 
   }
   if (!conn.subscriptions.has(ch.name)) return; // closed or unsubscribed meanwhile
   if (frame.id !== undefined) conn.reply(frame.id, result as Record<string, unknown>);
-  node.releaseBuffer(conn, ch.name, result.publications?.length ? result.publications.at(-1)!.offset! : (result.offset ?? 0));
+  // Without an id there is no ack to carry the replay: it goes out as messages instead.
+  else for (const pub of result.publications ?? []) conn.enqueue(encodeMessage(pub));
+  node.releaseBuffer(conn, ch.name, result);
   node.tracker.joined(conn, ch);
 }
