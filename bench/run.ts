@@ -44,20 +44,23 @@ export async function main(argv: string[]): Promise<string> {
   if (values['sio-client'] === 'official') process.env.BENCH_SIO_CLIENT = 'official';
   const machine = machineInfo();
   const quiet = Boolean(values.quiet);
+  const t0 = performance.now();
   const ctx: ScenarioContext = {
     peers,
     args: values as Record<string, string | boolean | undefined>,
     profile: Boolean(values.profile),
     heartbeatMs: typeof values.heartbeat === 'string' ? Number(values.heartbeat) : 25_000,
-    log: (l) => { if (!quiet) console.log(l); },
+    log: (l) => { if (!quiet) console.log(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${l}`); },
   };
   ctx.log(`${name} on ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverage.join(' ')}, open files ${machine.openFileLimit.soft}`);
   const started = Date.now();
   const result = await scenario(ctx);
   const file = writeResult(result, machine, { durationSec: Math.round((Date.now() - started) / 1000), loadAverageAfter: loadavg().map((l) => Math.round(l * 100) / 100), argv });
-  ctx.log(`\n${table(result, peers)}\n`);
-  for (const n of result.notes) ctx.log(`note: ${n}`);
-  ctx.log(`results: ${file}`);
+  if (!quiet) {
+    console.log(`\n${table(result, peers)}\n`);
+    for (const n of result.notes) console.log(`note: ${n}`);
+    console.log(`results: ${file}`);
+  }
   return file;
 }
 

@@ -50,7 +50,7 @@ export async function runStep(server: ServerUnderTest, load: LoadWorkers, pub: P
   else if (s.delivered < r.expected * SUSTAIN.minDeliveredShare) reason = `delivered ${s.delivered} of ${r.expected}`;
   else if (latency.p99 > SUSTAIN.maxP99Ms) reason = `p99 ${latency.p99} ms > ${SUSTAIN.maxP99Ms} ms`;
   else if (r.published < o.rate * (o.durationMs / 1000) * 0.98) reason = `publisher fell behind (${r.published} sent)`;
-  const seconds = Math.max(r.ms, t1 - t0) / 1000;
+  const seconds = r.ms / 1000;
   return {
     rate: o.rate, published: r.published, expected: r.expected, delivered: s.delivered,
     deliveriesPerSec: Math.round(Math.min(s.delivered, r.expected) / seconds),

@@ -22,6 +22,7 @@ export async function fanout(ctx: ScenarioContext): Promise<ScenarioResult> {
   const rates = nums(ctx, 'rates', [4, 8, 16, 32, 64, 128, 256, 512, 1024]);
   const durationMs = num(ctx, 'step', 4) * 1000;
   const padding = num(ctx, 'padding', 64);
+  const warmupMs = num(ctx, 'warmup', 2) * 1000;
   assertFdBudget(subscribers + 10);
   const channel = 'bench:fanout';
   const target = { kind: 'single' as const, channel, subscribers };
@@ -51,7 +52,7 @@ export async function fanout(ctx: ScenarioContext): Promise<ScenarioResult> {
     const { server, load, pub, c } = await open(peer);
     live[peer] = { server, load, pub };
     // Warm-up (JIT) at the lowest rate, not recorded.
-    await runStep(server, load, pub, { rate: rates[0]!, durationMs: 2000, target, padding });
+    if (warmupMs > 0) await runStep(server, load, pub, { rate: rates[0]!, durationMs: warmupMs, target, padding });
     const r = await ramp(server, load, pub, { rates, durationMs, target, padding, log: ctx.log });
     out[peer] = { connect: { ready: c.ready, ms: Math.round(c.ms) }, steps: r.steps, maxSustained: r.best ?? null, atCommonRate: null };
     await shut(peer);
@@ -64,7 +65,7 @@ export async function fanout(ctx: ScenarioContext): Promise<ScenarioResult> {
     ctx.log(`fanout: ${peer} at the common rate ${common}/s`);
     const { server, load, pub } = await open(peer);
     live[peer] = { server, load, pub };
-    await runStep(server, load, pub, { rate: common, durationMs: 2000, target, padding });
+    if (warmupMs > 0) await runStep(server, load, pub, { rate: common, durationMs: warmupMs, target, padding });
     const st = await runStep(server, load, pub, { rate: common, durationMs: durationMs * 2, target, padding });
     ctx.log(`  ${peer} ${common}/s → p50 ${st.latency.p50} p95 ${st.latency.p95} p99 ${st.latency.p99} max ${st.latency.max} ms`);
     out[peer]!.atCommonRate = st;
@@ -74,7 +75,7 @@ export async function fanout(ctx: ScenarioContext): Promise<ScenarioResult> {
   const val = (f: (p: PeerFanout) => number | undefined) => Object.fromEntries(ctx.peers.map((p) => [p, f(out[p]!) ?? null]));
   return {
     scenario: 'fanout',
-    params: { subscribers, rates, stepMs: durationMs, padding, commonRate: common },
+    params: { subscribers, rates, stepMs: durationMs, warmupMs, padding, commonRate: common },
     peers: out,
     comparisons: [
       { metric: 'max sustained deliveries/s', unit: 'msg/s', higherIsBetter: true, values: val((p) => p.maxSustained?.deliveriesPerSec), targets: { socketio: { op: '>=', ratio: 5 }, ws: { op: '>=', ratio: 3 } } },
