@@ -15,6 +15,8 @@ export interface Step {
   latency: LatencySummary;
   /** Server CPU use during the step, in cores (1.0 = one core busy). */
   serverCpu: number;
+  /** Server CPU time per delivered message, µs: the cost that does not depend on how busy the machine is. */
+  serverCpuUsPerDelivery: number;
   unexpected: number;
   sustained: boolean;
   /** Why it was not sustained. */
@@ -54,7 +56,8 @@ export async function runStep(server: ServerUnderTest, load: LoadWorkers, pub: P
   return {
     rate: o.rate, published: r.published, expected: r.expected, delivered: s.delivered,
     deliveriesPerSec: Math.round(Math.min(s.delivered, r.expected) / seconds),
-    latency, serverCpu: Math.round(((cpu1 - cpu0) / (t1 - t0)) * 100) / 100, unexpected,
+    latency, serverCpu: Math.round(((cpu1 - cpu0) / (t1 - t0)) * 100) / 100,
+    serverCpuUsPerDelivery: Math.round(((cpu1 - cpu0) * 1000 / Math.max(1, s.delivered)) * 100) / 100, unexpected,
     sustained: reason === undefined, ...(reason ? { reason } : {}),
   };
 }
@@ -66,7 +69,7 @@ export async function runStep(server: ServerUnderTest, load: LoadWorkers, pub: P
 export async function ramp(server: ServerUnderTest, load: LoadWorkers, pub: Publisher, o: { rates: number[]; durationMs: number; target: PublishTarget; padding: number; log: (l: string) => void }): Promise<{ steps: Step[]; best: Step | undefined }> {
   const steps: Step[] = [];
   let good: Step | undefined;
-  const log = (st: Step) => o.log(`  ${server.peer} ${st.rate}/s → ${st.deliveriesPerSec} deliveries/s p50 ${st.latency.p50} p99 ${st.latency.p99} max ${st.latency.max} ms cpu ${st.serverCpu}${st.sustained ? '' : ` ✗ ${st.reason}`}`);
+  const log = (st: Step) => o.log(`  ${server.peer} ${st.rate}/s → ${st.deliveriesPerSec} deliveries/s p50 ${st.latency.p50} p99 ${st.latency.p99} max ${st.latency.max} ms cpu ${st.serverCpu} (${st.serverCpuUsPerDelivery} µs/delivery)${st.sustained ? '' : ` ✗ ${st.reason}`}`);
   for (const rate of o.rates) {
     const st = await runStep(server, load, pub, { rate, durationMs: o.durationMs, target: o.target, padding: o.padding });
     steps.push(st);

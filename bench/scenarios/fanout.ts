@@ -67,7 +67,7 @@ export async function fanout(ctx: ScenarioContext): Promise<ScenarioResult> {
     live[peer] = { server, load, pub };
     if (warmupMs > 0) await runStep(server, load, pub, { rate: common, durationMs: warmupMs, target, padding });
     const st = await runStep(server, load, pub, { rate: common, durationMs: durationMs * 2, target, padding });
-    ctx.log(`  ${peer} ${common}/s → p50 ${st.latency.p50} p95 ${st.latency.p95} p99 ${st.latency.p99} max ${st.latency.max} ms`);
+    ctx.log(`  ${peer} ${common}/s → p50 ${st.latency.p50} p95 ${st.latency.p95} p99 ${st.latency.p99} max ${st.latency.max} ms, server ${st.serverCpuUsPerDelivery} µs/delivery`);
     out[peer]!.atCommonRate = st;
     await shut(peer);
   }
@@ -83,6 +83,7 @@ export async function fanout(ctx: ScenarioContext): Promise<ScenarioResult> {
       { metric: `p99 latency at ${common} pub/s`, unit: 'ms', higherIsBetter: false, values: val((p) => p.atCommonRate?.latency.p99), targets: { socketio: { op: '<=', ratio: 0.5 } } },
       { metric: `max latency at ${common} pub/s`, unit: 'ms', higherIsBetter: false, values: val((p) => p.atCommonRate?.latency.max) },
       { metric: `server CPU at ${common} pub/s`, unit: 'cores', higherIsBetter: false, values: val((p) => p.atCommonRate?.serverCpu) },
+      { metric: `server CPU per delivery at ${common} pub/s`, unit: 'µs', higherIsBetter: false, values: val((p) => p.atCommonRate?.serverCpuUsPerDelivery) },
     ],
     notes: [`a step is sustained when >= 99% of deliveries arrive, p99 <= 500 ms and no client is disconnected`],
   };

@@ -49,6 +49,7 @@ export async function rooms(ctx: ScenarioContext): Promise<ScenarioResult> {
       { metric: 'max sustained publications/s', unit: 'pub/s', higherIsBetter: true, values: val((p) => out[p]!.maxSustained?.rate) },
       { metric: `p99 latency at ${first} pub/s`, unit: 'ms', higherIsBetter: false, values: val((p) => at(p)?.latency.p99) },
       { metric: `server CPU at ${first} pub/s`, unit: 'cores', higherIsBetter: false, values: val((p) => at(p)?.serverCpu) },
+      { metric: `server CPU per delivery at ${first} pub/s`, unit: 'µs', higherIsBetter: false, values: val((p) => at(p)?.serverCpuUsPerDelivery) },
     ],
     notes: ['publications alternate a random 10-member group and a random personal channel (5.5 deliveries each on average)'],
   };

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
+import * as wsModule from 'ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { BATCH_QUERY_FLAG, BATCH_SUBPROTOCOL, CloseCode, SUBPROTOCOL } from '@switchboard/protocol';
 import type { Node } from '../node.ts';
@@ -9,7 +10,44 @@ import { originAllowed } from './origin.ts';
 
 const TEXT = { binary: false, compress: false, fin: true } as const;
 
-/** Adapts one `ws` socket to the core's Transport. */
+/** `ws`'s frame builder (`ws/lib/sender.js`, exported as `WebSocket.Sender`). */
+type FrameFn = (data: Buffer, o: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }) => Buffer[];
+const frameWith: FrameFn = (wsModule as unknown as { Sender: { frame: FrameFn } }).Sender.frame;
+const TEXT_FRAME = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1: false };
+
+/** The parts of a `ws` socket that a direct write must respect (ws 8, `lib/websocket.js`, `lib/sender.js`). */
+interface WsInternals {
+  _socket: Duplex;
+  _sender: { _state: number; _queue: unknown[]; _firstFragment: boolean };
+}
+
+/** A payload framed once is written to every socket that sends it this turn (fan-out). */
+const CACHE_MAX_BYTES = 1 << 20;
+let lastPayload: Buffer | undefined;
+let lastFramed: Buffer | undefined;
+
+/**
+ * One complete unmasked text frame (header and payload in one buffer) for a payload. The
+ * publication that goes to 5,000 sockets is framed once, not 5,000 times.
+ */
+export function textFrame(payload: Buffer): Buffer {
+  if (payload === lastPayload) return lastFramed!;
+  const [head, body] = frameWith(payload, TEXT_FRAME);
+  const framed = body ? Buffer.concat([head!, body], head!.length + body.length) : head!;
+  if (payload.length <= CACHE_MAX_BYTES) {
+    lastPayload = payload;
+    lastFramed = framed;
+  }
+  return framed;
+}
+
+/**
+ * Adapts one `ws` socket to the core's Transport. Frames are written to the TCP socket
+ * already framed (one write, no per-socket framing) when `ws`'s sender is idle: no
+ * compression (disabled here), no queued Blob or fragment, so writing around it cannot
+ * reorder or interleave anything; otherwise it falls back to `ws.send`. `bufferedAmount`
+ * stays exact: it reads the socket's own write buffer.
+ */
 class WsTransport implements Transport {
   readonly batch: boolean;
   private readonly ws: WebSocket;
@@ -18,14 +56,18 @@ class WsTransport implements Transport {
     this.batch = batch;
   }
   send(frame: Buffer): void {
-    if (this.ws.readyState === 1) this.ws.send(frame, TEXT);
+    if (this.ws.readyState !== 1) return;
+    const w = this.ws as unknown as WsInternals;
+    const sender = w._sender;
+    if (sender._state === 0 && sender._queue.length === 0 && sender._firstFragment) w._socket.write(textFrame(frame));
+    else this.ws.send(frame, TEXT);
   }
   sendMany(frames: readonly Buffer[]): void {
     if (this.ws.readyState !== 1) return;
-    const socket = (this.ws as unknown as { _socket?: Duplex })._socket;
-    socket?.cork();
-    for (const f of frames) this.ws.send(f, TEXT);
-    socket?.uncork();
+    const socket = (this.ws as unknown as WsInternals)._socket;
+    socket.cork();
+    for (const f of frames) this.send(f);
+    socket.uncork();
   }
   close(code: number, reason: string): void {
     if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, reason);
