@@ -1,9 +1,10 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import * as wsModule from 'ws';
-import { WebSocketServer, type WebSocket } from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { BATCH_QUERY_FLAG, BATCH_SUBPROTOCOL, CloseCode, SUBPROTOCOL } from '@switchboard/protocol';
 import type { Node } from '../node.ts';
+import type { Connection } from '../connection/connection.ts';
 import type { Transport, UpgradeContext } from './transport.ts';
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
@@ -77,6 +78,34 @@ class WsTransport implements Transport {
   }
 }
 
+/**
+ * The gateway's `ws` socket: carries its connection so the event handlers below are shared
+ * functions rather than closures per connection (idle connections cost less memory).
+ */
+class GatewaySocket extends WebSocket {
+  conn: Connection | undefined;
+
+  /** `ws` closes an over-long frame with 1009; the protocol says 3501 bad_request. */
+  override close(code?: number, reason?: string | Buffer): void {
+    if (code === 1009) super.close(CloseCode.bad_request, 'frame too large');
+    else super.close(code, reason);
+  }
+}
+
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  (this as GatewaySocket).conn!.receive(data, isBinary);
+}
+function onClose(this: WebSocket, code: number): void {
+  (this as GatewaySocket).conn!.closed(code);
+}
+function onError(this: WebSocket, err: Error): void {
+  const conn = (this as GatewaySocket).conn!;
+  conn.node.log.debug({ client: conn.id, err: err.message }, 'socket error');
+}
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 function reject(socket: Duplex, status: number, text: string): void {
   if (socket.writable) socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
   socket.destroy();
@@ -109,13 +138,14 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
     perMessageDeflate: false,
     skipUTF8Validation: true, // checked by the connection so invalid UTF-8 closes 3501
     clientTracking: false,
+    WebSocket: GatewaySocket,
     handleProtocols: (protocols) => (protocols.has(BATCH_SUBPROTOCOL) ? BATCH_SUBPROTOCOL : protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
   const perIp = new KeyedRateLimiter(config.limits.connectionsPerIpPerSecond, config.limits.connectionsPerIpPerSecond * 2);
   const forward = [...new Set([...config.hooks.connect.forwardHeaders, ...config.hooks.subscribe.forwardHeaders])];
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://gateway');
@@ -146,15 +176,13 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
       ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
     };
     const flag = url.searchParams.get(BATCH_QUERY_FLAG);
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      // `ws` closes an over-long frame with 1009; the protocol says 3501 bad_request.
-      const close = ws.close.bind(ws);
-      ws.close = (code?: number, reason?: string | Buffer) => (code === 1009 ? close(CloseCode.bad_request, 'frame too large') : close(code, reason));
+    wss.handleUpgrade(req, socket, head, (upgraded) => {
+      const ws = upgraded as GatewaySocket;
       const batch = ws.protocol === BATCH_SUBPROTOCOL || flag === '1' || flag === 'true';
-      const conn = node.openConnection(new WsTransport(ws, batch), ctx);
-      ws.on('message', (data, isBinary) => conn.receive(data as Buffer, isBinary));
-      ws.on('close', (code) => conn.closed(code));
-      ws.on('error', (err) => node.log.debug({ client: conn.id, err: err.message }, 'socket error'));
+      ws.conn = node.openConnection(new WsTransport(ws, batch), ctx);
+      ws.on('message', onMessage);
+      ws.on('close', onClose);
+      ws.on('error', onError);
     });
   });
   return wss;

@@ -17,7 +17,7 @@ afterEach(async () => {
   stops = [];
 });
 
-describe('pre-framed fan-out writes', () => {
+describe('ws transport: pre-framed fan-out writes', () => {
   it('frames payloads of every length class exactly as ws would (7-bit, 16-bit, 64-bit lengths)', () => {
     for (const n of [0, 1, 125, 126, 127, 65_535, 65_536, 70_000]) {
       const payload = Buffer.alloc(n, 0x61);
@@ -89,5 +89,14 @@ describe('pre-framed fan-out writes', () => {
     await expect.poll(() => gw.node.hub.stats.clients, { timeout: 10_000 }).toBe(2);
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await slow.waitClose(10_000)).toBe(3008);
+  });
+
+  it('closes an over-long frame with 3501 bad_request, not ws\'s 1009', async () => {
+    const gw = await startGateway({ limits: { maxFrameBytes: 1000 } });
+    stops.push(() => gw.close());
+    const c = await connectAuthed(gw.wsUrl, 'big');
+    stops.push(() => c.close());
+    c.send('x'.repeat(5000));
+    expect(await c.waitClose()).toBe(3501);
   });
 });
