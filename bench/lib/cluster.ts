@@ -94,13 +94,14 @@ export class LoadWorkers {
   }
 
   /** Connects every client (split evenly); resolves with merged results. */
-  async connect(o: { peer: Peer; base: string; rule: ChannelRule; reconnect: boolean; concurrency: number; timeoutMs: number }): Promise<{ ready: number; unexpected: number; closeCodes: Record<string, number>; ms: number; readyTimes: LatencySummary }> {
+  async connect(o: { peer: Peer; base: string; rule: ChannelRule; reconnect: boolean; concurrency: number; timeoutMs: number; /** Global index of this group's first client (users and addresses). */ offset?: number }): Promise<{ ready: number; unexpected: number; closeCodes: Record<string, number>; ms: number; readyTimes: LatencySummary }> {
     assertLoopback(o.base);
     const per = Math.ceil(this.total / this.workers.length);
-    const addresses = LoadWorkers.addresses(this.total);
+    const offset = o.offset ?? 0;
+    const addresses = LoadWorkers.addresses(offset + this.total);
     const results = await Promise.all(this.workers.map((w, i) => {
-      const from = i * per;
-      const count = Math.max(0, Math.min(per, this.total - from));
+      const from = offset + i * per;
+      const count = Math.max(0, Math.min(per, offset + this.total - from));
       return w.call('connect', { ...o, secret: SECRET, from, count, addresses, perAddress: PER_ADDRESS }, o.timeoutMs + 60_000);
     }));
     const h = new Histogram();

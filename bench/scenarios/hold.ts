@@ -1,4 +1,4 @@
-import { LoadWorkers, ServerUnderTest, assertFdBudget, maxConnections, sleep } from '../lib/cluster.ts';
+import { LoadWorkers, ServerUnderTest, assertFdBudget, maxConnections, sleep, sum } from '../lib/cluster.ts';
 import { rssOf, cpuMsOf } from '../lib/machine.ts';
 import type { Peer } from '../load/clients.ts';
 import { num, type ScenarioContext, type ScenarioResult } from './types.ts';
@@ -6,53 +6,69 @@ import { num, type ScenarioContext, type ScenarioResult } from './types.ts';
 /**
  * `hold`: `--clients` (100,000) authenticated connections with heartbeats on, held for
  * `--duration` seconds (300); counts every disconnect the client did not ask for.
- * Refuses (with what to do) when the open-file limit cannot hold that many; `--clamp`
- * holds as many as the limit allows instead.
+ * One server process must fit them under RLIMIT_NOFILE. Where the hard limit is lower
+ * (and cannot be raised), `--servers N` spreads them over N independent gateway processes
+ * on this machine (`--servers auto`: as few as fit), which the results then state.
  */
 export async function hold(ctx: ScenarioContext): Promise<ScenarioResult> {
-  let clients = num(ctx, 'clients', 100_000);
+  const clients = num(ctx, 'clients', 100_000);
   const durationMs = num(ctx, 'duration', 300) * 1000;
   const notes: string[] = [];
-  if (ctx.args.clamp && clients > maxConnections()) {
-    notes.push(`asked for ${clients} connections; RLIMIT_NOFILE allows ${maxConnections()} per process here, so ${maxConnections()} were held`);
-    clients = maxConnections();
-  }
-  assertFdBudget(clients);
+  const fit = maxConnections();
+  const servers = ctx.args.servers === 'auto' ? Math.ceil(clients / fit) : num(ctx, 'servers', 1);
+  const perServer = Math.ceil(clients / servers);
+  assertFdBudget(perServer);
+  if (servers > 1) notes.push(`${clients} connections over ${servers} gateway processes of ${perServer} each: RLIMIT_NOFILE here allows ${fit} per process (hard limit, not raisable without CAP_SYS_RESOURCE)`);
   const out: Partial<Record<Peer, unknown>> = {};
   const unexpectedBy: Partial<Record<Peer, number>> = {};
   for (const peer of ctx.peers) {
-    ctx.log(`hold: ${peer}, ${clients} connections for ${durationMs / 1000} s (heartbeat ${ctx.heartbeatMs} ms)`);
-    const server = new ServerUnderTest(peer, ctx);
-    await server.start();
-    const load = new LoadWorkers(clients);
+    ctx.log(`hold: ${peer}, ${clients} connections over ${servers} server process(es) for ${durationMs / 1000} s (heartbeat ${ctx.heartbeatMs} ms)`);
+    const groups: Array<{ server: ServerUnderTest; load: LoadWorkers }> = [];
     try {
-      const c = await load.connect({ peer, base: server.base, rule: { kind: 'personal' }, reconnect: false, concurrency: 1000, timeoutMs: 300_000 });
-      ctx.log(`  ${peer}: ${c.ready}/${clients} ready in ${Math.round(c.ms)} ms`);
-      const cpu0 = cpuMsOf(server.child.pid);
+      let connected = 0;
+      let connectUnexpected = 0;
+      const t = Date.now();
+      for (let i = 0; i < servers; i++) {
+        const server = new ServerUnderTest(peer, ctx);
+        await server.start();
+        const load = new LoadWorkers(Math.min(perServer, clients - i * perServer), 1);
+        groups.push({ server, load });
+        const c = await load.connect({ peer, base: server.base, rule: { kind: 'personal' }, reconnect: false, concurrency: 1000, timeoutMs: 300_000, offset: i * perServer });
+        connected += c.ready;
+        connectUnexpected += c.unexpected;
+        ctx.log(`  ${peer} server ${i + 1}/${servers}: ${c.ready} ready in ${Math.round(c.ms)} ms (total ${connected})`);
+      }
+      const connectMs = Date.now() - t;
+      const cpu0 = groups.map((g) => cpuMsOf(g.server.child.pid));
       const t0 = Date.now();
       const samples: Array<{ atSec: number; ready: number; unexpected: number; serverRss: number }> = [];
+      let last = { ready: 0, unexpected: 0, closeCodes: {} as Record<string, number> };
       while (Date.now() - t0 < durationMs) {
-        await sleep(Math.min(10_000, durationMs - (Date.now() - t0)));
-        const s = await load.stats();
-        samples.push({ atSec: Math.round((Date.now() - t0) / 1000), ready: s.ready, unexpected: s.unexpected, serverRss: rssOf(server.child.pid) });
-        ctx.log(`  ${peer} t+${samples.at(-1)!.atSec}s ready ${s.ready} unexpected ${s.unexpected} server RSS ${Math.round(samples.at(-1)!.serverRss / 2 ** 20)} MiB`);
+        await sleep(Math.min(15_000, durationMs - (Date.now() - t0)));
+        const ss = await Promise.all(groups.map((g) => g.load.stats()));
+        last = { ready: sum(ss.map((s) => s.ready)), unexpected: sum(ss.map((s) => s.unexpected)), closeCodes: Object.assign({}, ...ss.map((s) => s.closeCodes)) };
+        const rss = sum(groups.map((g) => rssOf(g.server.child.pid)));
+        samples.push({ atSec: Math.round((Date.now() - t0) / 1000), ready: last.ready, unexpected: last.unexpected, serverRss: rss });
+        ctx.log(`  ${peer} t+${samples.at(-1)!.atSec}s ready ${last.ready} unexpected ${last.unexpected} server RSS ${Math.round(rss / 2 ** 20)} MiB`);
       }
-      const s = await load.stats();
-      const mem = await server.mem();
-      unexpectedBy[peer] = c.unexpected + s.unexpected;
+      const heldMs = Date.now() - t0;
+      const cpu = sum(groups.map((g, i) => cpuMsOf(g.server.child.pid) - cpu0[i]!));
+      unexpectedBy[peer] = last.unexpected;
       out[peer] = {
-        connected: c.ready, connectMs: Math.round(c.ms), heldSec: durationMs / 1000, unexpectedDisconnects: s.unexpected, closeCodes: s.closeCodes,
-        serverCpuCores: Math.round(((cpuMsOf(server.child.pid) - cpu0) / (Date.now() - t0)) * 100) / 100,
-        serverRss: mem.rss, serverHeap: mem.heapUsed, samples,
+        servers, connected, connectMs, connectUnexpected, heldSec: Math.round(heldMs / 1000), readyAtEnd: last.ready,
+        unexpectedDisconnects: last.unexpected, closeCodes: last.closeCodes,
+        serverCpuCores: Math.round((cpu / heldMs) * 100) / 100, samples,
       };
     } finally {
-      await load.close();
-      await server.stop();
+      for (const g of groups) {
+        await g.load.close();
+        await g.server.stop();
+      }
     }
   }
   return {
     scenario: 'hold',
-    params: { clients, durationMs, heartbeatMs: ctx.heartbeatMs },
+    params: { clients, durationMs, heartbeatMs: ctx.heartbeatMs, servers },
     peers: out,
     comparisons: [
       { metric: `unexpected disconnects, ${clients} connections for ${durationMs / 1000} s`, unit: 'count', higherIsBetter: false, values: unexpectedBy },
