@@ -54,8 +54,17 @@ export async function main(argv: string[]): Promise<string> {
   };
   ctx.log(`${name} on ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverage.join(' ')}, open files ${machine.openFileLimit.soft}`);
   const started = Date.now();
-  const result = await scenario(ctx);
-  const file = writeResult(result, machine, { durationSec: Math.round((Date.now() - started) / 1000), loadAverageAfter: loadavg().map((l) => Math.round(l * 100) / 100), argv });
+  // The machine may be shared: the 1-minute load average every 10 s goes into the result.
+  const loadSamples: number[] = [];
+  const sampler = setInterval(() => loadSamples.push(Math.round(loadavg()[0]! * 100) / 100), 10_000);
+  sampler.unref();
+  let result;
+  try {
+    result = await scenario(ctx);
+  } finally {
+    clearInterval(sampler);
+  }
+  const file = writeResult(result, machine, { durationSec: Math.round((Date.now() - started) / 1000), loadAverageAfter: loadavg().map((l) => Math.round(l * 100) / 100), loadSamples, argv });
   if (!quiet) {
     console.log(`\n${table(result, peers)}\n`);
     for (const n of result.notes) console.log(`note: ${n}`);
