@@ -124,7 +124,7 @@ export class LoadWorkers {
   }
 
   /** Deliveries, merged latency histogram and disconnects over all workers. */
-  async stats(): Promise<{ delivered: number; hist: Histogram; unexpected: number; closeCodes: Record<string, number>; ready: number; rss: number }> {
+  async stats(): Promise<{ delivered: number; hist: Histogram; unexpected: number; closeCodes: Record<string, number>; ready: number; rss: number; cpuMs: number }> {
     const rs = await Promise.all(this.workers.map((w) => w.call('stats')));
     const hist = new Histogram();
     const closeCodes: Record<string, number> = {};
@@ -132,7 +132,7 @@ export class LoadWorkers {
       hist.addSerialized(r.hist);
       for (const [k, v] of Object.entries(r.closeCodes as Record<string, number>)) closeCodes[k] = (closeCodes[k] ?? 0) + v;
     }
-    return { delivered: sum(rs.map((r) => r.delivered)), hist, unexpected: sum(rs.map((r) => r.unexpected)), closeCodes, ready: sum(rs.map((r) => r.ready)), rss: sum(rs.map((r) => r.rss)) };
+    return { delivered: sum(rs.map((r) => r.delivered)), hist, unexpected: sum(rs.map((r) => r.unexpected)), closeCodes, ready: sum(rs.map((r) => r.ready)), rss: sum(rs.map((r) => r.rss)), cpuMs: sum(rs.map((r) => r.cpuMs)) };
   }
 
   async close(): Promise<void> {

@@ -107,7 +107,7 @@ serveCommands({
   },
 
   stats() {
-    return { delivered: tally.delivered, hist: tally.hist.toJSON(), unexpected: tally.unexpected, closeCodes: tally.closeCodes, ready: tally.ready, clients: clients.length, rss: process.memoryUsage().rss };
+    return { delivered: tally.delivered, hist: tally.hist.toJSON(), unexpected: tally.unexpected, closeCodes: tally.closeCodes, ready: tally.ready, clients: clients.length, rss: process.memoryUsage().rss, cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000 };
   },
 
   /** The publisher role: one connection that publishes at `rate`/s for `durationMs`. */
