@@ -17,4 +17,14 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 node --version
-exec node node_modules/vitest/vitest.mjs run "$@"
+mkdir -p test-results
+status=0
+node node_modules/vitest/vitest.mjs run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@" || status=$?
+# The plain closing line CI reads: "N passed, N failed, N skipped".
+node -e '
+  const r = JSON.parse(require("fs").readFileSync("test-results/vitest.json", "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+  if (process.env.CI === "true" && skipped > 0) { console.error("CI: skipped tests are not allowed"); process.exit(1); }
+' || status=1
+exit $status

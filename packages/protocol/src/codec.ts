@@ -57,7 +57,7 @@ function problem(f: Record<string, unknown>, type: ClientFrame['type']): string 
       if (f.reverse !== undefined && typeof f.reverse !== 'boolean') return 'history: reverse must be a boolean';
       return undefined;
     case 'refresh':
-      if (!str(f.token)) return 'refresh: token must be a string';
+      if (!optStr(f.token)) return 'refresh: token must be a string';
       return undefined;
     case 'ping':
     case 'pong':

@@ -25,7 +25,8 @@ export interface PresenceFrame { type: 'presence'; id?: FrameId; channel: string
 export interface HistoryFrame {
   type: 'history'; id?: FrameId; channel: string; since?: StreamPosition; limit?: number; reverse?: boolean;
 }
-export interface RefreshFrame { type: 'refresh'; id?: FrameId; token: string }
+/** A new token; without one, the server's refresh hook re-validates the connection (cookie sessions). */
+export interface RefreshFrame { type: 'refresh'; id?: FrameId; token?: string }
 export interface PingFrame { type: 'ping'; id?: FrameId }
 export interface PongFrame { type: 'pong'; id?: FrameId }
 

@@ -28,7 +28,9 @@ export class ChannelResolver {
   /** The options of a namespace, or undefined when it is not configured. */
   namespace(ns: string): NamespaceOptions | undefined {
     const o = this.config.namespaces[ns];
-    if (o) return o;
+    // Personal channels keep history unless "#" turns it off (history: null), so private
+    // messages reach users who were offline.
+    if (o) return ns === '#' && o.history === undefined ? { ...o, history: PERSONAL_DEFAULTS.history } : o;
     return ns === '#' ? PERSONAL_DEFAULTS : undefined;
   }
 

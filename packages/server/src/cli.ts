@@ -4,6 +4,9 @@ import { ConfigError, configFromEnv, devDefaults, hasAuthMethod, mergeConfig, pa
 import { parseDuration } from './duration.ts';
 import { mintToken } from './auth/mint.ts';
 import { createServer } from './server.ts';
+import { availableParallelism } from 'node:os';
+import { createLogger } from './logger.ts';
+import { isWorkersPrimary, runWorkers } from './workers.ts';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -20,7 +23,10 @@ export function loadConfig(flags: Record<string, any>, env: NodeJS.ProcessEnv = 
   if (flags.redis !== undefined) fromFlags.redis = flags.redis;
   if (flags.logLevel !== undefined) fromFlags.logLevel = flags.logLevel;
   if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) fromFlags.tls = { cert: flags.tlsCert, key: flags.tlsKey };
-  const merged = mergeConfig(flags.dev ? devDefaults() : {}, file ? readConfigFile(file) : {}, configFromEnv(env), fromFlags);
+  const given = mergeConfig(file ? readConfigFile(file) : {}, configFromEnv(env), fromFlags);
+  const merged = mergeConfig(flags.dev ? devDefaults() : {}, given);
+  // Cluster mode (`redis` set) keeps everything in Redis unless storage was chosen explicitly.
+  if (merged.redis && given.storage === undefined) delete merged.storage;
   const dev = Boolean(flags.dev);
   if (dev && !(merged.auth as Record<string, unknown> | undefined)?.jwtSecret) {
     merged.auth = { ...(merged.auth as object), jwtSecret: randomBytes(24).toString('base64url') };
@@ -40,6 +46,20 @@ async function serve(flags: Record<string, any>): Promise<void> {
         '  switchboard serve --dev                                (local development only)',
     );
     process.exit(2);
+  }
+  const workers = parseWorkers(flags.workers);
+  if (workers !== undefined && workers > 1 && !config.redis) {
+    console.error(
+      `switchboard: refusing to start ${workers} workers without Redis: workers are separate processes that share\n` +
+        'clients, history and sessions only through Redis. Add --redis redis://HOST:6379 (or SWITCHBOARD_REDIS_URL).',
+    );
+    process.exit(2);
+  }
+  if (isWorkersPrimary(workers)) {
+    // Dev mode drew a random secret in this process: every worker must use the same one.
+    const env: Record<string, string> = config.dev && config.auth.jwtSecret ? { SWITCHBOARD_JWT_SECRET: config.auth.jwtSecret } : {};
+    runWorkers({ count: workers!, log: createLogger(config.logLevel), shutdownTimeoutMs: config.shutdown.timeoutMs, env });
+    return;
   }
   const server = await createServer({ config });
   const addr = await server.listen();
@@ -70,6 +90,13 @@ async function serve(flags: Record<string, any>): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+function parseWorkers(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = v === 'auto' ? availableParallelism() : Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new ConfigError(`--workers: expected a number of processes (1-256) or "auto", got ${JSON.stringify(v)}`);
+  return n;
 }
 
 async function token(flags: Record<string, any>): Promise<void> {
@@ -109,6 +136,7 @@ export function program(): Command {
     .option('--allowed-origins <origins>', 'comma-separated browser origins (SWITCHBOARD_ALLOWED_ORIGINS)', list)
     .option('--storage <storage>', 'memory | sqlite:<path> | redis (SWITCHBOARD_STORAGE)')
     .option('--redis <url>', 'Redis URL: cluster mode (SWITCHBOARD_REDIS_URL)')
+    .option('--workers <n>', 'run N gateway processes sharing the port (or "auto": one per CPU); needs --redis')
     .addOption(new Option('--log-level <level>', 'log level (SWITCHBOARD_LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
     .option('--tls-cert <path>', 'TLS certificate (PEM): serve wss:// and https://')
     .option('--tls-key <path>', 'TLS private key (PEM)')

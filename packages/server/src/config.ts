@@ -28,6 +28,8 @@ const NamespaceSchema = z.strictObject({
   allowPublish: z.boolean().default(false),
   /** SSO policy for logins that use this namespace's channels (overrides `sessions`). */
   sessions: z.strictObject({ maxPerUser: z.int().min(1).nullable(), onLimit: z.enum(['kick_oldest', 'reject_new']) }).partial().nullish(),
+  /** Namespace `#` only: subscribe each connection to its own `#<userId>` on authentication (default true). */
+  autoSubscribe: z.boolean().optional(),
 });
 export type NamespaceOptions = z.output<typeof NamespaceSchema>;
 
@@ -66,7 +68,13 @@ export const ConfigSchema = z.strictObject({
     intervalMs: z.int().min(0).default(25_000),
     timeoutMs: z.int().min(100).default(8_000),
   }).prefault({}),
-  namespaces: z.record(z.string().regex(/^([A-Za-z0-9_-]*|#)$/, 'namespace names are A-Z a-z 0-9 _ - (or "" or "#")'), NamespaceSchema).default({ '': {} } as never),
+  namespaces: z.record(z.string().regex(/^([A-Za-z0-9_-]*|#)$/, 'namespace names are A-Z a-z 0-9 _ - (or "" or "#")'), NamespaceSchema)
+    .superRefine((nss, ctx) => {
+      for (const [name, ns] of Object.entries(nss)) {
+        if (name !== '#' && ns.autoSubscribe !== undefined) ctx.addIssue({ code: 'custom', path: [name, 'autoSubscribe'], message: 'only the personal namespace "#" has autoSubscribe' });
+      }
+    })
+    .default({ '': {} } as never),
   sessions: z.strictObject({
     maxPerUser: z.int().min(1).nullable().default(null),
     onLimit: z.enum(['kick_oldest', 'reject_new']).default('kick_oldest'),
@@ -76,8 +84,11 @@ export const ConfigSchema = z.strictObject({
     /** Wait this long after a user's last connection closes before `offline`, so a reload does not flap. */
     offlineGraceMs: z.int().min(0).default(3000),
   }).prefault({}),
-  /** `memory`, `sqlite:<path>`, or `redis` (uses `redis`). */
-  storage: z.string().regex(/^(memory|redis|sqlite:.+)$/, 'storage must be "memory", "redis" or "sqlite:<path>"').default('sqlite:./data/switchboard.db'),
+  /**
+   * `memory`, `sqlite:<path>`, or `redis` (uses `redis`). Absent: `redis` when `redis` is
+   * set (cluster mode), else `sqlite:./data/switchboard.db`.
+   */
+  storage: z.string().regex(/^(memory|redis|sqlite:.+)$/, 'storage must be "memory", "redis" or "sqlite:<path>"').optional(),
   redis: z.string().regex(/^rediss?:\/\//, 'redis must be a redis:// or rediss:// URL').nullable().default(null),
   /** How long a publish `id` is remembered per channel for idempotency. */
   dedupWindow: duration.default(5 * 60_000),
@@ -106,7 +117,7 @@ export const ConfigSchema = z.strictObject({
     /** Clients are told to reconnect after a random delay up to this, to spread the load. */
     reconnectSpreadMs: z.int().min(0).default(5_000),
   }).prefault({}),
-});
+}).transform((c) => ({ ...c, storage: c.storage ?? (c.redis ? 'redis' : 'sqlite:./data/switchboard.db') }));
 
 /** Configuration as written by users (every key optional). */
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -191,12 +202,12 @@ export function mergeConfig(...layers: Array<Record<string, unknown> | undefined
   return out;
 }
 
-/** Dev-mode additions (`switchboard serve --dev`): anonymous allowed, history and presence everywhere. */
+/** Dev-mode additions (`switchboard serve --dev`): anonymous allowed, history and presence everywhere, SQLite in `./data/`. */
 export function devDefaults(): Record<string, unknown> {
   const ns = { history: { size: 1000, ttl: '24h' }, presence: true, joinLeave: true, allowSubscribe: true, allowPublish: true };
   return {
     dev: true,
-    storage: 'memory',
+    storage: 'sqlite:./data/switchboard.db',
     auth: { allowAnonymous: true },
     namespaces: { '': ns, chat: ns, '#': { history: { size: 1000, ttl: '7d' }, presence: false } },
   };

@@ -9,6 +9,25 @@ export interface Subscription {
    * held here and released (without those already replayed) once the replay is sent.
    */
   buffer: Publication[] | null;
+  /**
+   * History channels: the stream position this connection has been given (set by the
+   * subscribe ack, advanced by each message). A publication at or below it in the same epoch
+   * is not sent again, whichever path (replay, buffer, a broker that lags) brings it.
+   */
+  position?: { epoch: string | undefined; offset: number };
+}
+
+/**
+ * True when `pub` may go to `sub`, advancing the subscription's position: always on channels
+ * without history, and for history channels only past the position already given.
+ */
+export function admit(sub: Subscription, pub: Publication): boolean {
+  const at = sub.position;
+  if (!at || pub.offset === undefined) return true;
+  if (pub.epoch === at.epoch && pub.offset <= at.offset) return false;
+  at.epoch = pub.epoch;
+  at.offset = pub.offset;
+  return true;
 }
 
 /** Encodes a publication as a `message` frame, once for all its subscribers. */
@@ -84,7 +103,8 @@ export class Hub {
 
   /**
    * Delivers a publication to every local subscriber of its channel, in the order calls
-   * arrive. Encoded once; subscriptions still recovering hold it in their buffer.
+   * arrive. Encoded once; subscriptions still recovering hold it in their buffer; history
+   * subscriptions skip what they were already given (see `admit`).
    */
   deliver(channel: string, pub: Publication): number {
     const subs = this.channels.get(channel);
@@ -92,7 +112,7 @@ export class Hub {
     const frame = encodeMessage(pub);
     for (const [conn, sub] of subs) {
       if (sub.buffer) sub.buffer.push(pub);
-      else conn.enqueue(frame);
+      else if (admit(sub, pub)) conn.enqueue(frame);
     }
     return subs.size;
   }

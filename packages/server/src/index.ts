@@ -2,8 +2,15 @@ export { createServer, type ServerOptions, type SwitchboardServer } from './serv
 export { parseConfig, ConfigError, type Config, type ConfigInput, type NamespaceOptions } from './config.ts';
 export { mintToken, type MintOptions } from './auth/mint.ts';
 export type { Broker, BrokerHandler, ControlMessage } from './broker/broker.ts';
-export type { HistoryStore, HistoryOptions, AppendResult, ReadOptions, ReadResult } from './history/history-store.ts';
+export type { HistoryStore, HistoryOptions, AppendOptions, AppendResult, ReadOptions, ReadResult } from './history/history-store.ts';
 export type { SessionStore, Session } from './session/session-store.ts';
 export { MemoryHistoryStore } from './history/memory-history-store.ts';
+export { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './history/sqlite-history-store.ts';
+export { openSqlite, type SqliteOptions } from './sqlite/database.ts';
 export { MemorySessionStore } from './session/memory-session-store.ts';
 export { MemoryBroker } from './broker/memory-broker.ts';
+export type { LoginRegistry, LoginLimit, AcquireResult } from './session/login-registry.ts';
+export type { PresenceStore, PresenceMember, PresenceUser } from './presence/presence-store.ts';
+export { SqliteSessionStore, type SqliteSessionStoreOptions } from './session/sqlite-session-store.ts';
+export { MemoryLoginRegistry } from './session/memory-login-registry.ts';
+export { MemoryPresenceStore } from './presence/memory-presence-store.ts';

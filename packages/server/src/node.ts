@@ -1,5 +1,5 @@
 import {
-  CloseCode, Disconnect, ReplyError, encodeFrame,
+  CloseCode, Disconnect, ReplyError,
   type FrameId, type Publication, type StreamPosition,
 } from '@switchboard/protocol';
 import type { Config } from './config.ts';
@@ -8,19 +8,32 @@ import type { Broker, BrokerHandler, ControlMessage } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory-broker.ts';
 import type { HistoryStore } from './history/history-store.ts';
 import type { SessionStore } from './session/session-store.ts';
+import type { LoginRegistry } from './session/login-registry.ts';
+import { MemoryLoginRegistry } from './session/memory-login-registry.ts';
+import { SingleSignOn } from './session/single-sign-on.ts';
+import type { PresenceStore, PresenceUser } from './presence/presence-store.ts';
+import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
+import { PresenceTracker } from './presence/presence-tracker.ts';
+import { forgetAutoSubscription } from './direct/personal-channel.ts';
 import { Connection } from './connection/connection.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
-import { Hub, encodeMessage } from './hub.ts';
+import { Hub, admit, encodeMessage } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
+import { BackendHooks } from './auth/hooks.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { Heartbeat } from './heartbeat.ts';
+import type { NodeDirectory } from './cluster/node-directory.ts';
 
 export interface NodeOptions {
   config: Config;
   log: Logger;
   history: HistoryStore;
   sessions: SessionStore;
+  /** Channel and user presence; memory (one node) when absent. */
+  presence?: PresenceStore;
+  /** Live logins for single sign-on; memory (one node) when absent. */
+  logins?: LoginRegistry;
   /** Builds the broker; the memory broker (one node) when absent. */
   broker?: (handler: BrokerHandler) => Broker;
 }
@@ -56,15 +69,27 @@ export class Node implements BrokerHandler {
   readonly hub = new Hub();
   readonly history: HistoryStore;
   readonly sessions: SessionStore;
+  readonly presenceStore: PresenceStore;
+  readonly logins: LoginRegistry;
   readonly broker: Broker;
+  /** Single sign-on policy (deployment and namespace login limits). */
+  readonly sso: SingleSignOn;
+  /** Channel presence, join/leave and online/offline. */
+  readonly tracker: PresenceTracker;
   readonly channels: ChannelResolver;
   readonly jwt: JwtVerifier;
+  /** The application backend's connect/subscribe/publish/refresh hooks. */
+  readonly hooks: BackendHooks;
   /** Every open connection, authenticated or not. */
   readonly connections = new Set<Connection>();
   /** False once shutdown began: no new connections. */
   accepting = true;
   private readonly heartbeat: Heartbeat;
   private readonly buckets = new WeakMap<Connection, TokenBucket>();
+  /** The deployment's live nodes (cluster mode), for the server API's `info`; set by the stores. */
+  directory: NodeDirectory | undefined;
+  /** channel → the broker subscription still being set up for it. */
+  private readonly brokerJoins = new Map<string, Promise<void>>();
 
   constructor(o: NodeOptions) {
     this.config = o.config;
@@ -73,7 +98,12 @@ export class Node implements BrokerHandler {
     this.sessions = o.sessions;
     this.channels = new ChannelResolver(o.config);
     this.jwt = new JwtVerifier(o.config.auth);
+    this.presenceStore = o.presence ?? new MemoryPresenceStore();
+    this.logins = o.logins ?? new MemoryLoginRegistry();
+    this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.broker = (o.broker ?? ((h) => new MemoryBroker(h)))(this);
+    this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
+    this.tracker = new PresenceTracker({ config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log });
     this.heartbeat = new Heartbeat(this);
   }
 
@@ -90,6 +120,12 @@ export class Node implements BrokerHandler {
 
   onConnectionClosed(conn: Connection, code: number): void {
     this.connections.delete(conn);
+    this.tracker.disconnected(conn);
+    this.sso.disconnected(conn);
+    // A session is idle from its last connection's end, not from its last authentication.
+    if (this.hub.clients.has(conn.id)) {
+      this.sessions.touch(conn.identity!.session, this.config.sessions.idleTtl).catch((err) => this.log.warn({ err }, 'session touch failed'));
+    }
     const emptied = this.hub.removeClient(conn);
     for (const ch of emptied) void this.broker.unsubscribe(ch).catch((err) => this.log.warn({ err, channel: ch }, 'broker unsubscribe failed'));
     if (this.connections.size === 0) this.heartbeat.stop();
@@ -120,15 +156,28 @@ export class Node implements BrokerHandler {
 
   /**
    * Subscribes a connection. With history, the subscription buffers live publications while
-   * it reads history, then replays and releases the buffer without what was replayed: no gap,
-   * no duplicate, whatever arrives meanwhile.
+   * it reads history (after the broker subscription is in place, so nothing published later
+   * can be missed); `releaseBuffer` then sends only what lies past the replayed position:
+   * no gap, no duplicate, whatever arrives meanwhile and however late the broker brings it.
    */
   async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<SubscribeResult> {
+    // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
+    if (conn.state === 'closed') return {};
     const sub = { channel: ch.name, buffer: ch.history ? ([] as Publication[]) : null };
-    if (this.hub.addSubscriber(conn, sub)) {
+    // Later subscribers wait for the first one's broker subscription too: reading history
+    // before it is in place could miss a publication made in between.
+    const first = this.hub.addSubscriber(conn, sub);
+    let joining = this.brokerJoins.get(ch.name);
+    if (first) {
+      const p = this.broker.subscribe(ch.name);
+      this.brokerJoins.set(ch.name, (joining = p));
+      void p.then(() => void (this.brokerJoins.get(ch.name) === p && this.brokerJoins.delete(ch.name)), () => {});
+    }
+    if (joining) {
       try {
-        await this.broker.subscribe(ch.name);
+        await joining;
       } catch (err) {
+        if (this.brokerJoins.get(ch.name) === joining) this.brokerJoins.delete(ch.name);
         this.hub.removeSubscriber(conn, ch.name);
         this.log.warn({ err, channel: ch.name }, 'broker subscribe failed');
         throw new ReplyError('internal', 'subscription failed, try again');
@@ -152,15 +201,21 @@ export class Node implements BrokerHandler {
   }
 
   /**
-   * Ends the recovery buffering of a subscription after its `ack` was queued: releases what
-   * arrived meanwhile, skipping offsets the ack already covered.
+   * Ends the recovery buffering of a subscription once its `ack` is queued. From here on the
+   * connection is at `result`'s position (the last replayed publication, else the stream's
+   * current offset): buffered and later live publications are sent only past it, so what
+   * the ack replayed is never sent twice, even when the broker delivers it late.
    */
-  releaseBuffer(conn: Connection, channel: string, upTo: number): void {
+  releaseBuffer(conn: Connection, channel: string, result: SubscribeResult): void {
     const sub = conn.subscriptions.get(channel);
     if (!sub || !sub.buffer) return;
     const held = sub.buffer;
     sub.buffer = null;
-    for (const pub of held) if (pub.offset === undefined || pub.offset > upTo) conn.enqueue(encodeMessage(pub));
+    if (result.epoch !== undefined) {
+      const last = result.publications?.at(-1);
+      sub.position = { epoch: result.epoch, offset: last?.offset ?? result.offset ?? 0 };
+    }
+    for (const pub of held) if (admit(sub, pub)) conn.enqueue(encodeMessage(pub));
   }
 
   unsubscribe(conn: Connection, channel: string): boolean {
@@ -168,24 +223,18 @@ export class Node implements BrokerHandler {
     if (this.hub.removeSubscriber(conn, channel)) {
       void this.broker.unsubscribe(channel).catch((err) => this.log.warn({ err, channel }, 'broker unsubscribe failed'));
     }
+    this.tracker.left(conn, channel);
+    forgetAutoSubscription(conn, channel);
+    this.sso.settle(conn, this.channels.resolve(channel).namespace);
     return true;
   }
 
   /**
-   * Who is subscribed to a channel: one entry per user with its public info and how many of
-   * its connections are subscribed. Local to this node until a PresenceStore is configured.
+   * Who is subscribed to a channel of a presence-enabled namespace, on every node: one
+   * entry per user with its public info and how many of its connections are subscribed.
    */
-  async presence(channel: string): Promise<Record<string, { user: string; info?: unknown; connections: number }>> {
-    const out: Record<string, { user: string; info?: unknown; connections: number }> = {};
-    const subs = this.hub.subscribers(channel);
-    if (!subs) return out;
-    for (const conn of subs.keys()) {
-      const id = conn.identity!;
-      const entry = out[id.user];
-      if (entry) entry.connections++;
-      else out[id.user] = { user: id.user, ...(id.info !== undefined ? { info: id.info } : {}), connections: 1 };
-    }
-    return out;
+  async presence(channel: string): Promise<Record<string, PresenceUser>> {
+    return this.presenceStore.get(channel);
   }
 
   // ---- publishing --------------------------------------------------------------------
@@ -200,7 +249,13 @@ export class Node implements BrokerHandler {
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
     if (ch.history) {
-      const r = await this.history.append(ch.name, base, { ...ch.history, idempotencyKey: meta.id, dedupWindowMs: this.config.dedupWindow });
+      const options = { ...ch.history, idempotencyKey: meta.id, dedupWindowMs: this.config.dedupWindow };
+      if (this.history.appendAndPublish) {
+        // The store published it atomically with storing it (offset order across nodes).
+        const r = await this.history.appendAndPublish(ch.name, base, options);
+        return { epoch: r.epoch, offset: r.offset, duplicate: r.duplicate };
+      }
+      const r = await this.history.append(ch.name, base, options);
       if (r.duplicate) return { epoch: r.epoch, offset: r.offset, duplicate: true };
       base.epoch = r.epoch;
       base.offset = r.offset;
@@ -221,7 +276,7 @@ export class Node implements BrokerHandler {
   onControl(msg: ControlMessage): void {
     switch (msg.type) {
       case 'disconnect': {
-        for (const conn of [...this.hub.connectionsOf(msg.user)]) {
+        for (const conn of [...this.hub.connectionsOf(msg.user), ...this.sso.authenticatingOf(msg.user)]) {
           const id = conn.identity!;
           if (msg.session !== undefined && id.session !== msg.session) continue;
           if (msg.login !== undefined && id.login !== msg.login) continue;
@@ -235,14 +290,30 @@ export class Node implements BrokerHandler {
         return;
       }
       case 'user_event': {
-        const frame = Buffer.from(encodeFrame({ type: msg.event, user: msg.user }));
-        for (const conn of this.hub.clients.values()) conn.enqueue(frame);
+        this.tracker.deliverUserEvent(msg.event, msg.user);
+        return;
+      }
+      case 'presence': {
+        this.tracker.deliverPresenceEvent(msg);
         return;
       }
       default: {
         const never: never = msg;
         this.log.warn({ msg: never }, 'unknown control message');
       }
+    }
+  }
+
+  /**
+   * The broker may have lost publications (it was cut off from Redis and is back): every
+   * client is told to reconnect (`3000 reconnect`, spread over `shutdown.reconnectSpreadMs`)
+   * and recovers what it missed from history with `since`.
+   */
+  onGap(): void {
+    const spread = this.config.shutdown.reconnectSpreadMs;
+    for (const conn of [...this.connections]) {
+      if (conn.state !== 'ready') continue;
+      conn.terminate(new Disconnect(CloseCode.reconnect, 'reconnect', Math.floor(Math.random() * spread)));
     }
   }
 
@@ -259,8 +330,12 @@ export class Node implements BrokerHandler {
       conn.terminate(new Disconnect(CloseCode.shutdown, 'shutdown', Math.floor(Math.random() * spread)));
     }
     this.heartbeat.stop();
+    this.tracker.close();
     await this.broker.close();
     await this.history.close();
     await this.sessions.close();
+    await this.presenceStore.close();
+    await this.logins.close();
+    await this.directory?.close();
   }
 }

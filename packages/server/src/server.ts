@@ -3,15 +3,18 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { parseConfig, type Config, type ConfigInput } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { Node } from './node.ts';
+import { Node, type NodeOptions } from './node.ts';
 import { createStores } from './stores.ts';
 import { attachWebSocket } from './transport/ws.ts';
+import { apiPlugin } from './api/index.ts';
 
 export interface ServerOptions {
   /** Configuration (validated here); `config` wins when both are given. */
   options?: ConfigInput;
   config?: Config;
   logger?: Logger;
+  /** Builds the broker (tests, cluster mode); the memory broker when absent. */
+  broker?: NodeOptions['broker'];
 }
 
 /** A running gateway. */
@@ -31,11 +34,14 @@ export interface SwitchboardServer {
  * Throws ConfigError (naming the key) on bad configuration.
  */
 export async function createServer(o: ServerOptions | ConfigInput = {}): Promise<SwitchboardServer> {
-  const opts: ServerOptions = 'config' in o || 'options' in o || 'logger' in o ? (o as ServerOptions) : { options: o as ConfigInput };
+  const opts: ServerOptions = 'config' in o || 'options' in o || 'logger' in o || 'broker' in o ? (o as ServerOptions) : { options: o as ConfigInput };
   const config = opts.config ?? parseConfig(opts.options ?? {});
   const log = opts.logger ?? createLogger(config.logLevel);
-  const stores = await createStores(config);
-  const node = new Node({ config, log, history: stores.history, sessions: stores.sessions });
+  const stores = await createStores(config, log);
+  const { history, sessions, presence, logins } = stores;
+  const broker = opts.broker ?? stores.broker;
+  const node = new Node({ config, log, history, sessions, ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}) });
+  stores.attach?.(node);
   const https = config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } : null;
   const http: FastifyInstance = Fastify({
     logger: false,
@@ -56,6 +62,9 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     return { status: 'ready' };
   });
 
+  // Server API for backends (`/api/*`, API keys); see docs/server-api.md.
+  http.register(apiPlugin, { prefix: '/api', node });
+
   attachWebSocket(http.server, node);
   let closed = false;
 
@@ -73,6 +82,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
       if (closed) return;
       closed = true;
       await node.close();
+      await stores.close();
       await http.close();
     },
   };

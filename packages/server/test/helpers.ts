@@ -1,12 +1,16 @@
 import WebSocket from 'ws';
-import { createServer, mintToken, type ConfigInput, type SwitchboardServer } from '../src/index.ts';
+import { createServer, mintToken, type ConfigInput, type ServerOptions, type SwitchboardServer } from '../src/index.ts';
 import { createLogger } from '../src/logger.ts';
 
 export const SECRET = 'test-secret-0123456789abcdef';
 
-/** Starts a gateway on a free loopback port with memory storage unless told otherwise. */
-export async function startGateway(options: ConfigInput = {}): Promise<SwitchboardServer & { wsUrl: string; url: string }> {
+/**
+ * Starts a gateway on a free loopback port with memory storage unless told otherwise;
+ * `extra.broker` replaces the memory broker.
+ */
+export async function startGateway(options: ConfigInput = {}, extra: Pick<ServerOptions, 'broker'> = {}): Promise<SwitchboardServer & { wsUrl: string; url: string }> {
   const server = await createServer({
+    ...extra,
     options: {
       port: 0,
       host: '127.0.0.1',
@@ -72,11 +76,11 @@ export class RawClient {
     else if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
   }
 
-  /** Waits for the first recorded frame matching `pred` (searching from `from`). */
-  async next(pred: (f: any) => boolean, timeoutMs = 5000): Promise<any> {
+  /** Waits for the first recorded frame matching `pred`, looking at frames from index `from` on. */
+  async next(pred: (f: any) => boolean, timeoutMs = 5000, from = 0): Promise<any> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const hit = this.frames.find(pred);
+      const hit = this.frames.slice(from).find(pred);
       if (hit) return hit;
       if (this.closeCode !== undefined) throw new Error(`closed ${this.closeCode} ${this.closeReason} while waiting; frames: ${JSON.stringify(this.frames).slice(0, 500)}`);
       const left = deadline - Date.now();
@@ -91,8 +95,17 @@ export class RawClient {
   /** Sends a command with an id and waits for its ack or error. */
   async request(frame: Record<string, unknown>, timeoutMs = 5000): Promise<any> {
     const id = frame.id ?? `r${Math.random().toString(36).slice(2)}`;
+    const from = this.frames.length;
     this.send({ ...frame, id });
-    return this.next((f) => (f.type === 'ack' || f.type === 'error') && f.id === id, timeoutMs);
+    return this.next((f) => (f.type === 'ack' || f.type === 'error') && f.id === id, timeoutMs, from);
+  }
+
+  /** A ping/pong round trip: everything the server queued before it has arrived. */
+  async roundtrip(): Promise<void> {
+    const id = `rt${Math.random().toString(36).slice(2)}`;
+    const from = this.frames.length;
+    this.send({ type: 'ping', id });
+    await this.next((f) => f.type === 'pong' && f.id === id, 5000, from);
   }
 
   async waitClose(timeoutMs = 5000): Promise<number> {

@@ -12,6 +12,8 @@ export interface TokenClaims {
   sid: string | undefined;
   subscribe: string[];
   publish: string[];
+  /** Users the holder may `send` to (claim `send`, `*` patterns); undefined when the claim is absent. */
+  send?: string[];
   info: unknown;
 }
 
@@ -97,6 +99,7 @@ export function claimsOf(p: JWTPayload): TokenClaims {
     sid: p.sid as string | undefined,
     subscribe: stringList(p.channels, 'channels'),
     publish: stringList(p.publish, 'publish'),
+    ...(p.send !== undefined ? { send: stringList(p.send, 'send') } : {}),
     info: p.info,
   };
 }

@@ -5,6 +5,8 @@ export interface MintOptions {
   secret: string;
   channels?: string[];
   publish?: string[];
+  /** Users the holder may `send` to (patterns); absent: no restriction. */
+  send?: string[];
   /** Lifetime in seconds; 0 or undefined: no `exp`. */
   ttlSec?: number;
   sid?: string;
@@ -19,6 +21,7 @@ export async function mintToken(o: MintOptions): Promise<string> {
   const claims: Record<string, unknown> = {};
   if (o.channels?.length) claims.channels = o.channels;
   if (o.publish?.length) claims.publish = o.publish;
+  if (o.send) claims.send = o.send;
   if (o.sid) claims.sid = o.sid;
   if (o.info !== undefined) claims.info = o.info;
   let jwt = new SignJWT(claims).setProtectedHeader({ alg: o.alg ?? 'HS256' }).setSubject(o.sub).setIssuedAt();

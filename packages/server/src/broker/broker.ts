@@ -7,13 +7,20 @@ import type { Publication } from '@switchboard/protocol';
 export type ControlMessage =
   | { type: 'disconnect'; user: string; session?: string; login?: string; exceptClient?: string; code: number; reason: string }
   | { type: 'unsubscribe'; user: string; channel: string }
-  | { type: 'user_event'; event: 'online' | 'offline'; user: string };
+  | { type: 'user_event'; event: 'online' | 'offline'; user: string }
+  | { type: 'presence'; event: 'join' | 'leave'; channel: string; user: string; client: string; info?: unknown };
 
 /** What a broker calls back into; the node implements it. Backends never see connections. */
 export interface BrokerHandler {
   /** A publication for `channel`, in publish order per channel. */
   onPublication(channel: string, pub: Publication): void;
   onControl(msg: ControlMessage): void;
+  /**
+   * Publications and control messages may have been lost (the broker lost its connection
+   * and has now re-established its subscriptions). The node makes its clients recover from
+   * history. Brokers that cannot lose messages never call it.
+   */
+  onGap?(): void;
 }
 
 /**

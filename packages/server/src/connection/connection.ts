@@ -22,6 +22,8 @@ export interface Identity {
   /** Unix ms when the credential expires; undefined when it does not. */
   expiresAtMs: number | undefined;
   grants: { subscribe: string[]; publish: string[] };
+  /** Users this connection may `send` to (JWT `send` claim, patterns); undefined: no restriction. */
+  sendTo?: string[];
 }
 
 export type ConnectionState = 'auth_pending' | 'ready' | 'closed';

@@ -14,6 +14,14 @@ export interface AppendResult extends StreamPosition {
   duplicate: boolean;
 }
 
+/** What `append` needs besides the publication: retention and idempotency. */
+export interface AppendOptions extends HistoryOptions {
+  /** The publisher's `id`: a key seen on this channel within `dedupWindowMs` is not stored again. */
+  idempotencyKey?: FrameId;
+  /** How long a key is remembered (ms). */
+  dedupWindowMs: number;
+}
+
 export interface ReadOptions {
   /** Exclusive lower bound when reading forward; exclusive upper bound when `reverse`. */
   since?: StreamPosition;
@@ -45,12 +53,27 @@ export interface ReadResult {
  *   together with their epoch.
  * - An `idempotencyKey` seen on the channel within `dedupWindowMs` is not stored again.
  *   Keys are remembered even for channels without history (see `claimKey`).
+ * - Retention drops a prefix of the stream: the oldest beyond `size`, and every publication
+ *   up to the newest one older than `ttlMs`. `since` older than what is retained is
+ *   unrecoverable.
+ * - Durable stores keep epochs, offsets, publications, keys and claims across restarts.
+ * - Stores take their clock (`now`) from their constructor options, so windows are testable.
  *
  * The shape fits Redis Streams (XADD with MAXLEN/MINID trimming inside one script that also
  * publishes to the broker): a Redis store may append and publish atomically.
  */
 export interface HistoryStore {
-  append(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, options: HistoryOptions & { idempotencyKey?: FrameId; dedupWindowMs: number }): Promise<AppendResult>;
+  /**
+   * Stores a publication as the channel's next offset and trims the stream to `size`/`ttlMs`.
+   * Resolves once stored; a duplicate key resolves with the first offset and stores nothing.
+   */
+  append(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, options: AppendOptions): Promise<AppendResult>;
+  /**
+   * Reads retained publications. Forward (default): oldest first, offsets greater than
+   * `since.offset` (from the oldest retained without `since`). `reverse`: newest first, offsets
+   * smaller than `since.offset` (from the latest without `since`). Publications older than
+   * `retention` are never returned. Reading an unknown channel creates its epoch (offset 0).
+   */
   read(channel: string, options: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult>;
   /** Current position without reading publications (offset 0 for a stream never written). */
   position(channel: string): Promise<StreamPosition>;
@@ -59,6 +82,14 @@ export interface HistoryStore {
    * now remembered for `windowMs`), false when it was seen within the window.
    */
   claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean>;
+  /**
+   * Optional: stores the publication AND hands it to the node's broker in one atomic step
+   * (a Redis store does both in one Lua script), so publications reach nodes in offset
+   * order and none is stored without being published. When present, the node calls it
+   * instead of `append` + `Broker.publish` for channels with history. A store offers it
+   * only when it publishes where the node's broker listens.
+   */
+  appendAndPublish?(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, options: AppendOptions): Promise<AppendResult>;
   /** Forgets a channel's stream (a new epoch begins). */
   remove(channel: string): Promise<void>;
   /** Flushes and releases resources. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import type { AppendResult, HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
+import type { AppendOptions, AppendResult, HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
 
 interface Stream {
   epoch: string;
@@ -11,6 +11,7 @@ interface Stream {
   keys: Map<string, { offset: number; expiresAt: number }>;
 }
 
+/** A fresh random epoch (8 characters, base64url). */
 export function newEpoch(): string {
   return randomBytes(6).toString('base64url');
 }
@@ -46,14 +47,15 @@ export class MemoryHistoryStore implements HistoryStore {
     if (drop > 0) s.pubs.splice(0, drop);
   }
 
-  async append(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: HistoryOptions & { idempotencyKey?: FrameId; dedupWindowMs: number }): Promise<AppendResult> {
+  async append(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions): Promise<AppendResult> {
     const s = this.stream(channel);
     const now = this.now();
     if (o.idempotencyKey !== undefined) {
       const k = keyOf(o.idempotencyKey);
       const seen = s.keys.get(k);
       if (seen && seen.expiresAt > now) return { epoch: s.epoch, offset: seen.offset, duplicate: true };
-      if (s.keys.size > 10_000) for (const [key, v] of s.keys) if (v.expiresAt <= now) s.keys.delete(key);
+      sweep(s.keys, now, (v) => v.expiresAt);
+      s.keys.delete(k);
       s.keys.set(k, { offset: s.offset + 1, expiresAt: now + o.dedupWindowMs });
     }
     s.offset += 1;
@@ -78,7 +80,8 @@ export class MemoryHistoryStore implements HistoryStore {
     const k = `${channel}\u0000${keyOf(key)}`;
     const exp = this.claimed.get(k);
     if (exp !== undefined && exp > now) return false;
-    if (this.claimed.size > 100_000) for (const [key2, e] of this.claimed) if (e <= now) this.claimed.delete(key2);
+    sweep(this.claimed, now, (e) => e);
+    this.claimed.delete(k);
     this.claimed.set(k, now + windowMs);
     return true;
   }
@@ -88,6 +91,18 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Drops expired entries from the front of an insertion-ordered map. Entries are re-inserted
+ * at the back when renewed, so with one window the front holds the oldest: the sweep stops at
+ * the first live entry and costs only what it deletes.
+ */
+function sweep<V>(map: Map<string, V>, now: number, expiry: (v: V) => number): void {
+  for (const [key, v] of map) {
+    if (expiry(v) > now) return;
+    map.delete(key);
+  }
 }
 
 /**

@@ -31,6 +31,10 @@ export class MemorySessionStore implements SessionStore {
   async touch(id: string, idleTtlMs: number): Promise<void> {
     const s = this.sessions.get(id);
     if (!s) return;
+    if (s.expiresAt <= this.now()) {
+      this.sessions.delete(id);
+      return;
+    }
     s.lastSeenAt = this.now();
     s.expiresAt = s.lastSeenAt + idleTtlMs;
   }

@@ -142,7 +142,8 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
     handleProtocols: (protocols) => (protocols.has(BATCH_SUBPROTOCOL) ? BATCH_SUBPROTOCOL : protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
   const perIp = new KeyedRateLimiter(config.limits.connectionsPerIpPerSecond, config.limits.connectionsPerIpPerSecond * 2);
-  const forward = [...new Set([...config.hooks.connect.forwardHeaders, ...config.hooks.subscribe.forwardHeaders])];
+  const h = config.hooks;
+  const forward = [...new Set([h.connect, h.subscribe, h.publish, h.refresh].flatMap((x) => x.forwardHeaders))];
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError);

@@ -3,6 +3,9 @@ import type { Connection, Identity } from '../connection.ts';
 import { TokenError, type TokenClaims } from '../../auth/jwt.ts';
 import { isSessionIdShape } from '../../session/session-id.ts';
 import type { Session } from '../../session/session-store.ts';
+import { autoPersonalChannel, autoSubscribePersonal } from '../../direct/personal-channel.ts';
+import { HookDenied } from '../../auth/hooks.ts';
+import { connectWithHook, usesConnectHook } from '../../auth/hook-checks.ts';
 
 /** Thrown inside authentication to refuse it with an `auth_failed` reason. */
 class AuthRefused extends Error {
@@ -16,6 +19,10 @@ class AuthRefused extends Error {
 /**
  * `auth`: a token (JWT), or a name where anonymous access is allowed, optionally with a
  * session id to resume. Answers `auth_success`, or `auth_failed` and closes.
+ *
+ * Then: single sign-on (the deployment's login limit, and the `#` namespace's when the
+ * connection is auto-subscribed to its personal channel; refused: `session_limit`), the
+ * user's `online`, and the automatic subscription to `#<userId>`.
  */
 export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<void> {
   if (conn.state !== 'auth_pending') throw new ReplyError('bad_request', 'already authenticated; use "refresh" to present a new token');
@@ -32,11 +39,24 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
       info: who.info,
       expiresAtMs: who.expiresAt !== undefined ? who.expiresAt * 1000 : undefined,
       grants: { subscribe: who.subscribe, publish: who.publish },
+      ...(who.send !== undefined ? { sendTo: who.send } : {}),
     };
     conn.identity = identity;
+    if (!(await node.sso.admit(conn))) throw new AuthRefused('session_limit', 'this user has reached its limit of logins');
+    const personal = autoPersonalChannel(conn);
+    if (personal) {
+      try {
+        await node.sso.enterNamespace(conn, personal.namespace);
+      } catch (err) {
+        if (err instanceof ReplyError) throw new AuthRefused('session_limit', err.message);
+        throw err;
+      }
+    }
+    if (conn.state !== 'auth_pending') return; // closed (or replaced) while we waited
     conn.state = 'ready';
     conn.nextPingAt = node.heartbeatSchedule(Date.now());
     node.hub.addClient(conn);
+    node.sso.authenticated(conn);
     conn.sendFrame({
       type: 'auth_success',
       client: conn.id,
@@ -49,10 +69,25 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
       ...(who.info !== undefined ? { info: who.info } : {}),
     });
     node.log.debug({ client: conn.id, user: identity.user, resumed: session.resumed }, 'authenticated');
+    node.tracker.connected(conn);
+    if (personal) {
+      try {
+        await autoSubscribePersonal(conn, personal);
+      } catch (err) {
+        node.log.warn({ err, client: conn.id }, 'automatic personal subscription failed');
+      } finally {
+        node.sso.settle(conn, personal.namespace);
+      }
+    }
   } catch (err) {
     if (err instanceof AuthRefused) {
       node.log.info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason }, 'authentication refused');
       conn.rejectAuth(AuthFailure[err.reason], err.reason);
+      return;
+    }
+    if (err instanceof HookDenied) {
+      node.log.info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason, code: err.code }, 'connect hook refused authentication');
+      conn.rejectAuth(err.code, err.reason);
       return;
     }
     throw err;
@@ -66,6 +101,10 @@ interface Who extends TokenClaims {
 async function identify(conn: Connection, frame: AuthFrame): Promise<Who> {
   const node = conn.node;
   const auth = node.config.auth;
+  if (usesConnectHook(conn, frame)) {
+    const claims = await connectWithHook(conn, frame);
+    if (claims) return { ...claims, anonymous: false };
+  }
   if (frame.token !== undefined) {
     try {
       return { ...(await node.jwt.verify(frame.token)), anonymous: false };

@@ -6,7 +6,7 @@ import { assertCanSubscribe } from '../../channels.ts';
 export async function handlePresence(conn: Connection, frame: PresenceFrame): Promise<void> {
   const node = conn.node;
   const ch = node.resolve(frame.channel);
-  assertCanSubscribe(conn.identity!, ch);
+  if (!conn.subscriptions.has(ch.name)) assertCanSubscribe(conn.identity!, ch); // subscribed: already authorized (grants or hook)
   if (!ch.options.presence) throw new ReplyError('not_available', `presence is not enabled in namespace "${ch.namespace}"`);
   conn.reply(frame.id, { presence: await node.presence(ch.name) });
 }

@@ -1,6 +1,7 @@
-import { ReplyError, isValidUserId, personalChannel, type PublishFrame, type SendFrame } from '@switchboard/protocol';
+import { personalChannel, type PublishFrame, type SendFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
-import { assertCanPublish } from '../../channels.ts';
+import { assertCanSend } from '../../direct/personal-channel.ts';
+import { authorizePublish, filterSend } from '../../auth/hook-checks.ts';
 import type { PublishResult } from '../../node.ts';
 
 function ackOf(r: PublishResult): Record<string, unknown> {
@@ -18,8 +19,8 @@ function ackOf(r: PublishResult): Record<string, unknown> {
 export async function handlePublish(conn: Connection, frame: PublishFrame): Promise<void> {
   const node = conn.node;
   const ch = node.resolve(frame.channel);
-  assertCanPublish(conn.identity!, ch);
-  const r = await node.publish(ch, frame.data, { from: conn.user, id: frame.id });
+  const data = await authorizePublish(conn, ch, frame.data);
+  const r = await node.publish(ch, data, { from: conn.user, id: frame.id });
   conn.reply(frame.id, ackOf(r));
 }
 
@@ -29,11 +30,9 @@ export async function handlePublish(conn: Connection, frame: PublishFrame): Prom
  */
 export async function handleSend(conn: Connection, frame: SendFrame): Promise<void> {
   const node = conn.node;
-  if (!isValidUserId(frame.to)) throw new ReplyError('bad_request', 'to must be a user id');
-  const target = node.resolve(personalChannel(frame.to));
-  if (!target.options.directMessages) throw new ReplyError('permission_denied', 'private messages are disabled');
+  const target = assertCanSend(conn, frame.to);
   const me = conn.user!;
-  const data = frame.data;
+  const data = await filterSend(conn, target, frame.data);
   const r = await node.publish(target, data, { from: me, id: frame.id });
   if (frame.to !== me && !r.duplicate) {
     const own = node.resolve(personalChannel(me));

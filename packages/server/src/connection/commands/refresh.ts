@@ -1,15 +1,18 @@
 import { ReplyError, type RefreshFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
 import { TokenError } from '../../auth/jwt.ts';
+import { refreshWithHook } from '../../auth/hook-checks.ts';
 
 /**
  * `refresh`: a new token for the live connection (same user), no reconnect. New grants and
  * expiry apply at once; subscriptions the new grants no longer allow stay until the client
- * leaves them or the server API removes them.
+ * leaves them or the server API removes them. Without a token, the refresh hook decides
+ * (connections authenticated by a cookie session through the connect hook).
  */
 export async function handleRefresh(conn: Connection, frame: RefreshFrame): Promise<void> {
   const id = conn.identity!;
   if (id.anonymous) throw new ReplyError('bad_request', 'anonymous connections have no token to refresh');
+  if (frame.token === undefined) return refreshWithHook(conn, frame.id);
   let claims;
   try {
     claims = await conn.node.jwt.verify(frame.token);
@@ -20,6 +23,7 @@ export async function handleRefresh(conn: Connection, frame: RefreshFrame): Prom
   if (claims.user !== id.user) throw new ReplyError('permission_denied', 'a refreshed token must be for the same user');
   id.expiresAtMs = claims.expiresAt !== undefined ? claims.expiresAt * 1000 : undefined;
   id.grants = { subscribe: claims.subscribe, publish: claims.publish };
+  id.sendTo = claims.send;
   if (claims.info !== undefined) id.info = claims.info;
   conn.expiringNoticeSent = false;
   conn.reply(frame.id, { ...(claims.expiresAt !== undefined ? { expiresAt: claims.expiresAt } : {}) });

@@ -1,19 +1,38 @@
 import { ReplyError, type SubscribeFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
+import { adoptAutoSubscription } from '../../direct/personal-channel.ts';
 import { assertCanSubscribe } from '../../channels.ts';
+import { encodeMessage } from '../../hub.ts';
+import { authorizeSubscribe } from '../../auth/hook-checks.ts';
 
 /** `subscribe`: checks permission and limits, joins the channel, recovers from `since`. */
 export async function handleSubscribe(conn: Connection, frame: SubscribeFrame): Promise<void> {
   const node = conn.node;
   const ch = node.resolve(frame.channel);
-  assertCanSubscribe(conn.identity!, ch);
-  if (conn.subscriptions.has(ch.name)) throw new ReplyError('bad_request', `already subscribed to ${ch.name}`);
+  if (frame.since && !ch.history) throw new ReplyError('bad_request', `channel ${ch.name} keeps no history to recover from`);
+  if (conn.subscriptions.has(ch.name)) {
+    assertCanSubscribe(conn.identity!, ch);
+    const adopted = await adoptAutoSubscription(conn, ch, frame.since);
+    if (!adopted) throw new ReplyError('bad_request', `already subscribed to ${ch.name}`);
+    conn.reply(frame.id, adopted);
+    return;
+  }
   if (conn.subscriptions.size >= node.config.limits.maxChannelsPerConnection) {
     throw new ReplyError('limit_exceeded', `at most ${node.config.limits.maxChannelsPerConnection} channels per connection`);
   }
-  if (frame.since && !ch.history) throw new ReplyError('bad_request', `channel ${ch.name} keeps no history to recover from`);
-  const result = await node.subscribe(conn, ch, frame.since);
+  await authorizeSubscribe(conn, ch);
+  if (conn.state !== 'ready' || conn.subscriptions.has(ch.name)) return; // closed (or subscribed) while a hook answered
+  await node.sso.enterNamespace(conn, ch.namespace);
+  let result;
+  try {
+    result = await node.subscribe(conn, ch, frame.since);
+  } finally {
+    node.sso.settle(conn, ch.namespace);
+  }
   if (!conn.subscriptions.has(ch.name)) return; // closed or unsubscribed meanwhile
   if (frame.id !== undefined) conn.reply(frame.id, result as Record<string, unknown>);
-  node.releaseBuffer(conn, ch.name, result.publications?.length ? result.publications.at(-1)!.offset! : (result.offset ?? 0));
+  // Without an id there is no ack to carry the replay: it goes out as messages instead.
+  else for (const pub of result.publications ?? []) conn.enqueue(encodeMessage(pub));
+  node.releaseBuffer(conn, ch.name, result);
+  node.tracker.joined(conn, ch);
 }

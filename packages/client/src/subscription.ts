@@ -1,0 +1,195 @@
+import type { AckFrame, JoinFrame, LeaveFrame, Publication, StreamPosition, SubscribeFrame } from '@switchboard/protocol';
+import { Emitter } from './emitter.ts';
+import type { SwitchboardError } from './errors.ts';
+
+/** `subscribing`: asked (or waiting to reconnect); `subscribed`: live; `unsubscribed`: not wanted or refused. */
+export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';
+
+/** Events of a Subscription. */
+export interface SubscriptionEvents {
+  /** Every state change. */
+  state: { state: SubscriptionState; previous: SubscriptionState };
+  /** The server confirmed the subscription (first time, or again after a reconnect). */
+  subscribed: { epoch?: string; offset?: number; resubscribed: boolean };
+  /** A publication, live or replayed: in offset order, never twice. */
+  message: Publication;
+  /** Someone subscribed (namespaces with `joinLeave`). */
+  join: { user: string; client: string; info?: unknown };
+  /** Someone left (namespaces with `joinLeave`). */
+  leave: { user: string; client: string };
+  /** Missed publications were replayed after a reconnect (`count` of them, delivered as `message` first). */
+  recovered: { count: number };
+  /**
+   * The stream could not be recovered (a new epoch, or the gap is no longer retained):
+   * publications were missed. Reload the channel's state (e.g. with `history`).
+   */
+  gap: { previous: StreamPosition; epoch: string; offset: number };
+  /** The server refused the subscription (the state becomes `unsubscribed`). */
+  error: { error: SwitchboardError };
+  /** Left the channel (by `unsubscribe()` or a refusal). */
+  unsubscribed: { reason: string };
+}
+
+/** Options of `client.subscribe(channel, options)`. */
+export interface SubscribeOptions {
+  /** Resume from this position (e.g. one the app saved): missed publications are replayed. */
+  since?: StreamPosition;
+  /** Re-subscribe with the last seen position after a reconnect (default true). */
+  recover?: boolean;
+}
+
+/** What the client gives a Subscription so it can act. */
+export interface SubscriptionHost {
+  unsubscribe(sub: Subscription): void;
+}
+
+/**
+ * One channel the application wants. The client keeps it subscribed across reconnects:
+ * on each new connection it subscribes again with `since` = the last position seen, so
+ * missed publications are replayed (event `recovered`) or the loss is reported (`gap`).
+ */
+export class Subscription extends Emitter<SubscriptionEvents> {
+  readonly channel: string;
+  /** Last position seen (epoch and offset of the latest delivered publication); undefined without history. */
+  position: StreamPosition | undefined;
+  private current: SubscriptionState = 'subscribing';
+  private readonly recover: boolean;
+  private readonly host: SubscriptionHost;
+  private confirmedOnce = false;
+  private sentSince: StreamPosition | undefined;
+  /** Live publications that arrived before the recovering subscribe's ack (delivered after the replay). */
+  private held: Publication[] | null = null;
+
+  constructor(channel: string, host: SubscriptionHost, options: SubscribeOptions = {}) {
+    super();
+    this.channel = channel;
+    this.host = host;
+    this.recover = options.recover ?? true;
+    this.position = options.since;
+  }
+
+  get state(): SubscriptionState {
+    return this.current;
+  }
+
+  /** Resolves once subscribed; rejects if the server refuses. */
+  ready(): Promise<void> {
+    if (this.current === 'subscribed') return Promise.resolve();
+    if (this.current === 'unsubscribed') return Promise.reject(new Error(`not subscribed to ${this.channel}`));
+    return new Promise((resolve, reject) => {
+      const offs = [
+        this.once('subscribed', () => { offs.forEach((f) => f()); resolve(); }),
+        this.once('error', ({ error }) => { offs.forEach((f) => f()); reject(error); }),
+        this.once('unsubscribed', ({ reason }) => { offs.forEach((f) => f()); reject(new Error(`unsubscribed: ${reason}`)); }),
+      ];
+    });
+  }
+
+  /** Leaves the channel; no more events. */
+  unsubscribe(): void {
+    if (this.current === 'unsubscribed') return;
+    this.host.unsubscribe(this);
+    this.end('unsubscribe');
+  }
+
+  // ---- driven by the client ---------------------------------------------------------
+
+  /** @internal The frame to (re)subscribe with. */
+  subscribeFrame(id: string): SubscribeFrame {
+    this.setState('subscribing');
+    this.sentSince = this.recover || !this.confirmedOnce ? this.position : undefined;
+    this.held = this.sentSince ? [] : null;
+    return { type: 'subscribe', id, channel: this.channel, ...(this.sentSince ? { since: this.sentSince } : {}) };
+  }
+
+  /** @internal The subscribe `ack`: replays recovered publications, reports a gap. */
+  handleAck(ack: AckFrame): void {
+    const resubscribed = this.confirmedOnce;
+    this.confirmedOnce = true;
+    const held = this.held ?? [];
+    this.held = null;
+    let recovered: number | undefined;
+    let gap: SubscriptionEvents['gap'] | undefined;
+    if (typeof ack.epoch === 'string' && typeof ack.offset === 'number') {
+      const since = this.sentSince;
+      if (since && ack.recovered) {
+        // The replay, then live publications that overtook the ack, in offset order.
+        const replayed = new Set(ack.publications ?? []);
+        const all = [...replayed, ...held].sort((x, y) => (x.offset ?? 0) - (y.offset ?? 0));
+        held.length = 0;
+        recovered = 0;
+        for (const pub of all) if (this.accept(pub) && replayed.has(pub)) recovered++;
+      } else if (since) {
+        gap = { previous: since, epoch: ack.epoch, offset: ack.offset };
+      }
+      if (!this.position || this.position.epoch !== ack.epoch || this.position.offset < ack.offset) {
+        this.position = { epoch: ack.epoch, offset: ack.offset };
+      }
+    }
+    this.setState('subscribed');
+    this.emit('subscribed', { epoch: ack.epoch, offset: ack.offset, resubscribed });
+    if (recovered !== undefined) this.emit('recovered', { count: recovered });
+    if (gap) this.emit('gap', gap);
+    for (const pub of held) this.accept(pub);
+  }
+
+  /** @internal A live publication. */
+  handleMessage(pub: Publication): void {
+    if (this.current === 'unsubscribed') return;
+    if (this.held && pub.offset !== undefined) {
+      this.held.push(pub); // a recovery is under way: the replay comes first
+      return;
+    }
+    const previous = this.position;
+    if (pub.epoch !== undefined && previous && pub.epoch !== previous.epoch && pub.offset !== undefined) {
+      // The stream was reset while we were live: what came before this is unknown.
+      this.position = undefined;
+      this.emit('gap', { previous, epoch: pub.epoch, offset: pub.offset - 1 });
+    }
+    this.accept(pub);
+  }
+
+  /** @internal A join or leave push. */
+  handlePresence(frame: JoinFrame | LeaveFrame): void {
+    if (this.current === 'unsubscribed') return;
+    if (frame.type === 'join') this.emit('join', { user: frame.user, client: frame.client, ...(frame.info !== undefined ? { info: frame.info } : {}) });
+    else this.emit('leave', { user: frame.user, client: frame.client });
+  }
+
+  /** @internal The connection was lost; the client will subscribe again. */
+  handleLost(): void {
+    this.held = null; // replayed from the unchanged position next time
+    if (this.current === 'subscribed') this.setState('subscribing');
+  }
+
+  /** @internal The server refused. */
+  handleError(error: SwitchboardError): void {
+    this.emit('error', { error });
+    this.end(error.code);
+  }
+
+  /** @internal Ends the subscription (refused, unsubscribed or the client closed for good). */
+  end(reason: string): void {
+    this.held = null;
+    if (this.current === 'unsubscribed') return;
+    this.setState('unsubscribed');
+    this.emit('unsubscribed', { reason });
+  }
+
+  /** Delivers a publication unless it was already delivered; true when delivered. */
+  private accept(pub: Publication): boolean {
+    if (pub.offset !== undefined && pub.epoch !== undefined) {
+      if (this.position && this.position.epoch === pub.epoch && pub.offset <= this.position.offset) return false;
+      this.position = { epoch: pub.epoch, offset: pub.offset };
+    }
+    this.emit('message', pub);
+    return true;
+  }
+
+  private setState(next: SubscriptionState): void {
+    if (next === this.current) return;
+    const previous = this.current;
+    this.current = next;
+    this.emit('state', { state: next, previous });
+  }
+}

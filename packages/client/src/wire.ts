@@ -1,0 +1,33 @@
+import type { AckFrame } from '@switchboard/protocol';
+import type { PublishResult } from './events.ts';
+import { randomId } from './ids.ts';
+
+/** Builds the socket URL: `ws(s)://`, path `/ws` when none is given, and `?batch=1`. */
+export function socketUrl(url: string): string {
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  const u = base ? new URL(url, base) : new URL(url);
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  else if (u.protocol === 'https:') u.protocol = 'wss:';
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TypeError(`Switchboard: url must be ws://, wss://, http:// or https:// (got ${u.protocol})`);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/ws';
+  u.searchParams.set('batch', '1');
+  return u.toString();
+}
+
+/** Checks a publish/send payload and id; returns the id to use (random unless given). Throws TypeError. */
+export function checkPayload(data: unknown, id: string | undefined): string {
+  if (data === undefined) throw new TypeError('Switchboard: data is required (use null for none)');
+  JSON.stringify(data); // throws now for data that cannot be sent (cycles, BigInt)
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > 128)) throw new TypeError('Switchboard: id must be a string of 1-128 characters');
+  return id ?? randomId();
+}
+
+/** What `publish`/`send` resolve with, from the `ack`. */
+export function publishResult(id: string, ack: AckFrame): PublishResult {
+  return {
+    id,
+    duplicate: ack.duplicate === true,
+    ...(typeof ack.offset === 'number' ? { offset: ack.offset } : {}),
+    ...(typeof ack.epoch === 'string' ? { epoch: ack.epoch } : {}),
+  };
+}

@@ -1,0 +1,136 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import {
+  CloseCode, ReplyError, encodeFrame, matchChannelPattern, personalChannel,
+} from '@switchboard/protocol';
+import type { Node } from '../node.ts';
+import type { ResolvedChannel } from '../channels.ts';
+import { ApiError, fromReplyError } from './errors.ts';
+import type { Operations } from './operations.ts';
+import type {
+  BroadcastResponse, ChannelsResponse, HistoryRequest, HistoryResponse, InfoResponse, PresenceResponse, PublishResponse,
+} from './schemas.ts';
+
+/** The channel `sendToAll` frames carry: not a valid channel name, so it never collides with one. */
+export const ALL_CHANNEL = '*';
+
+function publishAnswer(r: { epoch?: string; offset?: number; duplicate: boolean }): PublishResponse {
+  return { ...(r.epoch !== undefined ? { epoch: r.epoch } : {}), ...(r.offset !== undefined ? { offset: r.offset } : {}), duplicate: r.duplicate };
+}
+
+/**
+ * Operations on one gateway node. Delivery goes through the node's broker (so publications,
+ * disconnects and unsubscribes reach every node of a cluster); `presence`, `channels`, `info`
+ * and `sendToAll` read this node's hub only until cluster-wide versions replace them here; `info`
+ * lists every live node when the node has a directory (cluster mode).
+ */
+export class NodeOperations implements Operations {
+  private readonly node: Node;
+  private readonly id = `n_${randomBytes(6).toString('base64url')}`;
+  private readonly startedAt = Date.now();
+
+  constructor(node: Node) {
+    this.node = node;
+  }
+
+  /** Resolves a channel name; a bad one is a 400 naming `field`, an unknown namespace a 404. */
+  private resolve(channel: string, field: string): ResolvedChannel {
+    try {
+      return this.node.resolve(channel);
+    } catch (err) {
+      if (err instanceof ReplyError) throw fromReplyError(err, field);
+      throw err;
+    }
+  }
+
+  async publish(channel: string, data: unknown, idempotencyKey?: string): Promise<PublishResponse> {
+    const ch = this.resolve(channel, 'channel');
+    return publishAnswer(await this.node.publish(ch, data, idempotencyKey !== undefined ? { id: idempotencyKey } : {}));
+  }
+
+  async broadcast(channels: readonly string[], data: unknown, idempotencyKey?: string): Promise<BroadcastResponse> {
+    const resolved = channels.map((c, i) => this.resolve(c, `channels.${i}`));
+    const meta = idempotencyKey !== undefined ? { id: idempotencyKey } : {};
+    const results = await Promise.all(resolved.map(async (ch) => {
+      try {
+        return { channel: ch.name, ...publishAnswer(await this.node.publish(ch, data, meta)) };
+      } catch (err) {
+        this.node.log.warn({ err, channel: ch.name }, 'server API broadcast: publish failed');
+        return { channel: ch.name, error: { code: 'internal', message: 'temporary failure; retry this channel', temporary: true } };
+      }
+    }));
+    return { results };
+  }
+
+  async send(user: string, data: unknown, idempotencyKey?: string): Promise<PublishResponse> {
+    return this.publish(personalChannel(user), data, idempotencyKey).catch((err) => {
+      if (err instanceof ApiError && err.field === 'channel') throw new ApiError(err.status, err.code, err.message.replace(/^channel/, 'user'), 'user');
+      throw err;
+    });
+  }
+
+  async sendToAll(data: unknown): Promise<{ connections: number }> {
+    const frame = Buffer.from(encodeFrame({ type: 'message', channel: ALL_CHANNEL, data, ts: Date.now() }));
+    let n = 0;
+    for (const conn of this.node.hub.clients.values()) {
+      conn.enqueue(frame);
+      n++;
+    }
+    return { connections: n };
+  }
+
+  async disconnect(user: string, o: { session?: string; code: number; reason: string }): Promise<void> {
+    await this.node.broker.publishControl({
+      type: 'disconnect', user, code: o.code ?? CloseCode.forced, reason: o.reason,
+      ...(o.session !== undefined ? { session: o.session } : {}),
+    });
+  }
+
+  async unsubscribe(user: string, channel: string): Promise<void> {
+    const ch = this.resolve(channel, 'channel');
+    await this.node.broker.publishControl({ type: 'unsubscribe', user, channel: ch.name });
+  }
+
+  async presence(channel: string): Promise<PresenceResponse> {
+    const ch = this.resolve(channel, 'channel');
+    if (!ch.options.presence) throw new ApiError(404, 'not_available', `presence is not enabled in namespace "${ch.namespace}"`);
+    return { presence: await this.node.presence(ch.name) };
+  }
+
+  async history(req: HistoryRequest): Promise<HistoryResponse> {
+    const ch = this.resolve(req.channel, 'channel');
+    if (!ch.history) throw new ApiError(404, 'not_available', `channel ${ch.name} keeps no history (namespace "${ch.namespace}" has no history option)`);
+    const max = this.node.config.limits.historyLimit;
+    if (req.limit !== undefined && req.limit > max) throw new ApiError(400, 'bad_request', `limit: at most ${max} (limits.historyLimit)`, 'limit');
+    const r = await this.node.history.read(ch.name, { since: req.since, limit: req.limit ?? Math.min(100, max), reverse: req.reverse, retention: ch.history });
+    if (!r.recoverable) {
+      throw new ApiError(410, 'unrecoverable_position', `since: position not retained; the stream is at ${r.position.epoch}/${r.position.offset}`);
+    }
+    return { epoch: r.position.epoch, offset: r.position.offset, publications: r.publications };
+  }
+
+  async channels(pattern?: string): Promise<ChannelsResponse> {
+    const out: ChannelsResponse['channels'] = [];
+    for (const name of this.node.hub.channelNames()) {
+      if (pattern !== undefined && !matchChannelPattern(pattern, name)) continue;
+      out.push({ channel: name, subscribers: this.node.hub.subscribers(name)?.size ?? 0 });
+    }
+    out.sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+    return { channels: out };
+  }
+
+  async info(): Promise<InfoResponse> {
+    // Cluster mode: every live node, as each announces itself in Redis.
+    if (this.node.directory) {
+      const nodes = await this.node.directory.nodes();
+      const totals = { clients: 0, users: 0, channels: 0, subscriptions: 0 };
+      for (const n of nodes) for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += n[k];
+      return { nodes, totals };
+    }
+    const stats = this.node.hub.stats;
+    return {
+      nodes: [{ id: this.id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - this.startedAt, ...stats }],
+      totals: { ...stats },
+    };
+  }
+}

@@ -1,0 +1,35 @@
+import type {
+  BroadcastResponse, ChannelsResponse, HistoryRequest, HistoryResponse, InfoResponse, PresenceResponse, PublishResponse,
+} from './schemas.ts';
+
+/**
+ * What the server API does to the gateway: the one place its calls into the node live, so a
+ * cluster-wide implementation (presence store, cluster stats, cross-node fan-out) can replace
+ * the single-node one without touching the routes.
+ *
+ * Every method validates channel names itself and throws `ApiError` (400 naming the field,
+ * 404 unknown namespace / feature not enabled). A store or broker failure rejects with the
+ * original error (the routes answer 503: nothing was acknowledged).
+ */
+export interface Operations {
+  /** Stores (where the namespace keeps history) and delivers; resolves once stored. */
+  publish(channel: string, data: unknown, idempotencyKey?: string): Promise<PublishResponse>;
+  /** Publishes to each channel; every name is checked before anything is published. */
+  broadcast(channels: readonly string[], data: unknown, idempotencyKey?: string): Promise<BroadcastResponse>;
+  /** Publishes to the user's personal channel `#<user>` (kept in history: offline users get it later). */
+  send(user: string, data: unknown, idempotencyKey?: string): Promise<PublishResponse>;
+  /**
+   * One `message` frame (`channel: "*"`, no offset) to every authenticated connection, at most
+   * once, not stored. Resolves with how many connections it was queued for.
+   */
+  sendToAll(data: unknown): Promise<{ connections: number }>;
+  /** Closes the user's connections (only those of `session` when given) on every node. */
+  disconnect(user: string, options: { session?: string; code: number; reason: string }): Promise<void>;
+  /** Removes the user's connections from a channel on every node. */
+  unsubscribe(user: string, channel: string): Promise<void>;
+  presence(channel: string): Promise<PresenceResponse>;
+  history(req: HistoryRequest): Promise<HistoryResponse>;
+  /** Channels with at least one subscriber, and how many. */
+  channels(pattern?: string): Promise<ChannelsResponse>;
+  info(): Promise<InfoResponse>;
+}

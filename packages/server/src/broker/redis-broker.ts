@@ -1,0 +1,131 @@
+import type { Redis } from 'ioredis';
+import type { Publication } from '@switchboard/protocol';
+import type { Broker, BrokerHandler, ControlMessage } from './broker.ts';
+import { RedisKeys } from '../redis/keys.ts';
+import { closeRedis, type RedisConnection } from '../redis/connect.ts';
+import type { Logger } from '../logger.ts';
+
+export interface RedisBrokerOptions {
+  /** Connection for PUBLISH/SPUBLISH (may be shared with nothing else that blocks). */
+  publisher: RedisConnection;
+  /** A separate connection: once subscribed, a Redis connection can only (un)subscribe. */
+  subscriber: RedisConnection;
+  keys?: RedisKeys;
+  log?: Logger;
+}
+
+/**
+ * Moves publications and control messages between nodes through Redis pub/sub.
+ *
+ * - Publications go to one pub/sub channel per Switchboard channel: sharded pub/sub
+ *   (SPUBLISH/SSUBSCRIBE) on Redis >= 7, so a Redis Cluster spreads them over shards;
+ *   plain PUBLISH/SUBSCRIBE before 7. Control messages go to one plain channel every node
+ *   subscribes to.
+ * - Order: one connection per node publishes, so one node's publications of a channel
+ *   arrive in call order. Publications stored by `RedisHistoryStore.appendAndPublish` are
+ *   published inside the storing script, so they arrive in offset order across all nodes.
+ * - At-most-once: messages published while this node is cut off from Redis are lost. When
+ *   the subscriber connection comes back (ioredis re-subscribes first), `onGap` tells the
+ *   node so clients recover from history.
+ */
+export class RedisBroker implements Broker {
+  private readonly handler: BrokerHandler;
+  private readonly pub: Redis;
+  private readonly sub: Redis;
+  private readonly sharded: boolean;
+  private readonly keys: RedisKeys;
+  private readonly log: Logger | undefined;
+  /** Set when the subscriber connection dropped after being ready; cleared on the next ready. */
+  private lost = false;
+  private closed = false;
+  /** Subscribed to the control channel (the first SUBSCRIBE, awaited by `ready`). */
+  readonly ready: Promise<void>;
+
+  constructor(handler: BrokerHandler, o: RedisBrokerOptions) {
+    this.handler = handler;
+    this.pub = o.publisher.redis;
+    this.sub = o.subscriber.redis;
+    this.sharded = o.subscriber.sharded && o.publisher.sharded;
+    this.keys = o.keys ?? new RedisKeys();
+    this.log = o.log;
+    this.sub.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => this.onMessage(channel, message));
+    if (this.sharded) this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    this.sub.on('close', () => {
+      if (this.closed || this.lost) return;
+      this.lost = true;
+      this.log?.warn('redis broker: subscriber connection lost; publications may be missed until it is back');
+    });
+    this.sub.on('ready', () => {
+      if (!this.lost || this.closed) return;
+      this.lost = false;
+      // ioredis sent the re-SUBSCRIBE/SSUBSCRIBE commands before this event; a PING queued
+      // behind them resolves once Redis has processed them, so nothing after it is missed.
+      void this.sub.ping().then(
+        () => {
+          this.log?.warn('redis broker: subscriber connection back; clients recover from history');
+          this.handler.onGap?.();
+        },
+        () => {},
+      );
+    });
+    this.ready = this.sub.subscribe(this.keys.control()).then(() => undefined);
+  }
+
+  private onMessage(channel: string, message: string): void {
+    if (channel === this.keys.control()) {
+      let msg: ControlMessage;
+      try {
+        msg = JSON.parse(message) as ControlMessage;
+      } catch {
+        this.log?.warn('redis broker: unparsable control message ignored');
+        return;
+      }
+      this.handler.onControl(msg);
+      return;
+    }
+    const name = this.keys.channelOf(channel);
+    if (name === undefined) return;
+    let pub: Publication;
+    try {
+      pub = JSON.parse(message) as Publication;
+    } catch {
+      this.log?.warn({ channel: name }, 'redis broker: unparsable publication ignored');
+      return;
+    }
+    this.handler.onPublication(name, pub);
+  }
+
+  async publish(channel: string, pub: Publication): Promise<void> {
+    const key = this.keys.pubsub(channel);
+    const body = JSON.stringify(pub);
+    if (this.sharded) await this.pub.spublish(key, body);
+    else await this.pub.publish(key, body);
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    const key = this.keys.pubsub(channel);
+    if (this.sharded) await this.sub.ssubscribe(key);
+    else await this.sub.subscribe(key);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    const key = this.keys.pubsub(channel);
+    if (this.sharded) await this.sub.sunsubscribe(key);
+    else await this.sub.unsubscribe(key);
+  }
+
+  async publishControl(msg: ControlMessage): Promise<void> {
+    await this.pub.publish(this.keys.control(), JSON.stringify(msg));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([closeRedis(this.sub), closeRedis(this.pub)]);
+  }
+}
+
+/** The pub/sub command a publishing script uses, matching what `RedisBroker` subscribes with. */
+export function publishCommand(conn: RedisConnection): 'SPUBLISH' | 'PUBLISH' {
+  return conn.sharded ? 'SPUBLISH' : 'PUBLISH';
+}

@@ -1,0 +1,58 @@
+import type { Redis } from 'ioredis';
+import type { NodeDirectory, NodeInfo } from './node-directory.ts';
+import { closeRedis, type RedisConnection } from '../redis/connect.ts';
+import { RedisKeys } from '../redis/keys.ts';
+import type { Logger } from '../logger.ts';
+
+/**
+ * Nodes announce themselves in one Redis hash (`<prefix>nodes`: node id → JSON of its
+ * `NodeInfo` and expiry) every `intervalMs`; readers skip and prune entries older than
+ * `ttlMs`, so a killed node disappears from `info` within `ttlMs`.
+ */
+export class RedisNodeDirectory implements NodeDirectory {
+  private readonly redis: Redis;
+  private readonly key: string;
+  private readonly self: () => NodeInfo;
+  private readonly ttlMs: number;
+  private readonly timer: NodeJS.Timeout;
+  private readonly log: Logger | undefined;
+
+  constructor(o: { connection: RedisConnection; self: () => NodeInfo; keys?: RedisKeys; intervalMs?: number; ttlMs?: number; log?: Logger }) {
+    this.redis = o.connection.redis;
+    this.key = `${(o.keys ?? new RedisKeys()).prefix}nodes`;
+    this.self = o.self;
+    this.log = o.log;
+    const interval = o.intervalMs ?? 5000;
+    this.ttlMs = o.ttlMs ?? interval * 3;
+    this.timer = setInterval(() => void this.announce().catch((err) => this.log?.warn({ err: (err as Error).message }, 'node directory: announce failed')), interval);
+    this.timer.unref();
+    void this.announce().catch(() => {});
+  }
+
+  private async announce(): Promise<NodeInfo> {
+    const me = this.self();
+    await this.redis.hset(this.key, me.id, JSON.stringify({ ...me, expiresAt: Date.now() + this.ttlMs }));
+    return me;
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    const me = await this.announce();
+    const all = await this.redis.hgetall(this.key);
+    const now = Date.now();
+    const out: NodeInfo[] = [];
+    const dead: string[] = [];
+    for (const [id, json] of Object.entries(all)) {
+      const { expiresAt, ...info } = JSON.parse(json) as NodeInfo & { expiresAt: number };
+      if (expiresAt <= now) dead.push(id);
+      else out.push(id === me.id ? me : info);
+    }
+    if (dead.length) await this.redis.hdel(this.key, ...dead);
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.redis.hdel(this.key, this.self().id).catch(() => {});
+    await closeRedis(this.redis);
+  }
+}

@@ -1,0 +1,80 @@
+import {
+  ReplyError, isGranted, isValidUserId, personalChannel,
+  type StreamPosition,
+} from '@switchboard/protocol';
+import type { Connection } from '../connection/connection.ts';
+import type { ResolvedChannel } from '../channels.ts';
+
+/** Where live delivery of an automatic personal subscription began. */
+interface AutoSubscription {
+  channel: string;
+  epoch?: string;
+  offset?: number;
+}
+
+const autoSubscriptions = new WeakMap<Connection, AutoSubscription>();
+
+/** The user's personal channel when connections are subscribed to it on authentication. */
+export function autoPersonalChannel(conn: Connection): ResolvedChannel | undefined {
+  const node = conn.node;
+  if (node.channels.namespace('#')?.autoSubscribe === false) return undefined;
+  return node.resolve(personalChannel(conn.user!));
+}
+
+/**
+ * Subscribes a newly authenticated connection to its own `#<userId>`: everything published
+ * there from now on is delivered live. Remembers where live delivery began, so that a later
+ * explicit `subscribe` with `since` replays exactly what came before it (see `adoptAutoSubscription`).
+ */
+export async function autoSubscribePersonal(conn: Connection, ch: ResolvedChannel): Promise<void> {
+  const node = conn.node;
+  const result = await node.subscribe(conn, ch, undefined);
+  if (!conn.subscriptions.has(ch.name)) return;
+  autoSubscriptions.set(conn, { channel: ch.name, epoch: result.epoch, offset: result.offset });
+  node.releaseBuffer(conn, ch.name, result);
+  node.tracker.joined(conn, ch);
+}
+
+/**
+ * An explicit `subscribe` to the personal channel the connection was auto-subscribed to.
+ * Answers what the `ack` carries, or undefined when this is not that case (then "already
+ * subscribed" stands).
+ *
+ * The ack's `offset` is where live delivery began; with `since`, `publications` are the
+ * retained ones after `since` up to that offset. Everything after it is delivered live (some
+ * of it may already have arrived before this ack), so each publication reaches the
+ * connection exactly once.
+ */
+export async function adoptAutoSubscription(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<Record<string, unknown> | undefined> {
+  const a = autoSubscriptions.get(conn);
+  if (!a || a.channel !== ch.name) return undefined;
+  autoSubscriptions.delete(conn);
+  if (!ch.history || a.epoch === undefined || a.offset === undefined) return {};
+  const start = { epoch: a.epoch, offset: a.offset };
+  if (!since) return start;
+  const read = await conn.node.history.read(ch.name, { since, limit: ch.history.size, retention: ch.history });
+  if (!read.recoverable || read.position.epoch !== a.epoch) return { ...start, recovered: false, publications: [] };
+  return { ...start, recovered: true, publications: read.publications.filter((p) => p.offset! <= a.offset!) };
+}
+
+/** Forgets the auto-subscription record (the connection unsubscribed from it). */
+export function forgetAutoSubscription(conn: Connection, channel: string): void {
+  if (autoSubscriptions.get(conn)?.channel === channel) autoSubscriptions.delete(conn);
+}
+
+/**
+ * Throws unless this connection may `send` to `to`: `to` must be a user id, the `#`
+ * namespace must allow `directMessages`, and when the token carries a `send` claim (user
+ * id patterns, `*` wildcard), `to` must match one of them. Sending to oneself is allowed
+ * whenever direct messages are. Returns the recipient's personal channel.
+ */
+export function assertCanSend(conn: Connection, to: unknown): ResolvedChannel {
+  if (!isValidUserId(to)) throw new ReplyError('bad_request', 'to must be a user id');
+  const target = conn.node.resolve(personalChannel(to));
+  if (!target.options.directMessages) throw new ReplyError('permission_denied', 'private messages are disabled');
+  const id = conn.identity!;
+  if (id.sendTo !== undefined && to !== id.user && !isGranted(id.sendTo, to)) {
+    throw new ReplyError('permission_denied', `no grant to send to ${to}`);
+  }
+  return target;
+}

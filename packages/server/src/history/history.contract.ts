@@ -1,0 +1,255 @@
+import { describe, expect, it } from 'vitest';
+import type { Publication } from '@switchboard/protocol';
+import type { AppendOptions, HistoryOptions, HistoryStore } from './history-store.ts';
+
+/** A clock the contract moves by hand, so windows and ttl are tested without waiting. */
+export interface ManualClock {
+  now: () => number;
+  advance(ms: number): void;
+}
+
+export interface HistoryStoreContractOptions {
+  /** A fresh, empty store that reads the time from `clock.now`. */
+  create(clock: ManualClock): HistoryStore | Promise<HistoryStore>;
+  /**
+   * Durable stores only: closes `store` and opens it again on the same data (a restart).
+   * When given, the contract checks that streams, keys and claims survive.
+   */
+  reopen?(store: HistoryStore, clock: ManualClock): Promise<HistoryStore>;
+}
+
+const KEEP: HistoryOptions = { size: 1000, ttlMs: 3_600_000 };
+const WINDOW = 60_000;
+const opts = (o: Partial<AppendOptions> = {}): AppendOptions => ({ ...KEEP, dedupWindowMs: WINDOW, ...o });
+
+function manualClock(): ManualClock {
+  let t = 1_767_225_600_000;
+  return { now: () => t, advance: (ms) => void (t += ms) };
+}
+
+/**
+ * The behaviour every HistoryStore keeps (architecture principle 5): run it against each
+ * implementation with `runHistoryStoreContract({ create })`.
+ */
+export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
+  const setup = async () => {
+    const clock = manualClock();
+    const store = await o.create(clock);
+    const pub = (data: unknown, extra: Partial<Publication> = {}) => ({ channel: 'x', data, ts: clock.now(), ...extra });
+    return { clock, store, pub };
+  };
+
+  describe('offsets and epochs', () => {
+    it('numbers publications 1, 2, 3 … in call order, even when calls overlap', async () => {
+      const { store, pub } = await setup();
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.append('c:a', pub(i), opts())));
+      expect(results.map((r) => r.offset)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(new Set(results.map((r) => r.epoch)).size).toBe(1);
+      expect(results.every((r) => !r.duplicate)).toBe(true);
+      const read = await store.read('c:a', { limit: 100, retention: KEEP });
+      expect(read.publications.map((p) => p.data)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      expect(read.position).toEqual({ epoch: results[0]!.epoch, offset: 50 });
+      await store.close();
+    });
+
+    it('keeps channels apart and gives each its own epoch', async () => {
+      const { store, pub } = await setup();
+      const a = await store.append('c:a', pub(1), opts());
+      const b = await store.append('c:b', pub(2), opts());
+      await store.append('c:a', pub(3), opts());
+      expect(b.offset).toBe(1);
+      expect(a.epoch).not.toBe(b.epoch);
+      expect(await store.position('c:a')).toEqual({ epoch: a.epoch, offset: 2 });
+      await store.close();
+    });
+
+    it('gives an unwritten stream offset 0 and keeps that epoch for its first publication', async () => {
+      const { store, pub } = await setup();
+      const p0 = await store.position('c:new');
+      expect(p0.offset).toBe(0);
+      expect(await store.position('c:new')).toEqual(p0);
+      const r0 = await store.read('c:other', { limit: 10, retention: KEEP });
+      expect(r0).toEqual({ position: { epoch: r0.position.epoch, offset: 0 }, publications: [], recoverable: true });
+      const a = await store.append('c:new', pub('first'), opts());
+      expect(a).toEqual({ epoch: p0.epoch, offset: 1, duplicate: false });
+      const rec = await store.read('c:new', { since: p0, limit: 10, retention: KEEP });
+      expect(rec.recoverable).toBe(true);
+      expect(rec.publications.map((p) => p.data)).toEqual(['first']);
+      await store.close();
+    });
+
+    it('round-trips every field of a publication', async () => {
+      const { store, clock } = await setup();
+      const data = { text: 'héllo ✓', n: [1, 2.5, null], nested: { ok: true } };
+      const a = await store.append('c:f', { channel: 'c:f', data, from: 'alice', id: 'm-1', ts: clock.now() }, opts({ idempotencyKey: 'm-1' }));
+      await store.append('c:f', { channel: 'c:f', data: 'plain', id: 7, ts: clock.now() + 1 }, opts({ idempotencyKey: 7 }));
+      await store.append('c:f', { channel: 'c:f', data: null, ts: clock.now() + 2 }, opts());
+      const { publications } = await store.read('c:f', { limit: 10, retention: KEEP });
+      expect(publications).toEqual([
+        { channel: 'c:f', data, from: 'alice', id: 'm-1', ts: clock.now(), offset: 1, epoch: a.epoch },
+        { channel: 'c:f', data: 'plain', id: 7, ts: clock.now() + 1, offset: 2, epoch: a.epoch },
+        { channel: 'c:f', data: null, ts: clock.now() + 2, offset: 3, epoch: a.epoch },
+      ]);
+      await store.close();
+    });
+
+    it('begins a new epoch after remove', async () => {
+      const { store, pub } = await setup();
+      const a = await store.append('c:r', pub(1), opts({ idempotencyKey: 'k' }));
+      await store.remove('c:r');
+      const p = await store.position('c:r');
+      expect(p.offset).toBe(0);
+      expect(p.epoch).not.toBe(a.epoch);
+      expect((await store.read('c:r', { since: a, limit: 10, retention: KEEP })).recoverable).toBe(false);
+      const b = await store.append('c:r', pub(2), opts({ idempotencyKey: 'k' }));
+      expect(b).toEqual({ epoch: p.epoch, offset: 1, duplicate: false });
+      await store.close();
+    });
+  });
+
+  describe('read', () => {
+    const fill = async (n: number) => {
+      const s = await setup();
+      let epoch = '';
+      for (let i = 1; i <= n; i++) epoch = (await s.store.append('c:r', s.pub(i), opts())).epoch;
+      return { ...s, epoch };
+    };
+    const offsets = (r: { publications: Publication[] }) => r.publications.map((p) => p.offset);
+
+    it('pages forward from since (exclusive), oldest first, up to limit', async () => {
+      const { store, epoch } = await fill(10);
+      expect(offsets(await store.read('c:r', { limit: 3, retention: KEEP }))).toEqual([1, 2, 3]);
+      expect(offsets(await store.read('c:r', { since: { epoch, offset: 3 }, limit: 3, retention: KEEP }))).toEqual([4, 5, 6]);
+      expect(offsets(await store.read('c:r', { since: { epoch, offset: 8 }, limit: 5, retention: KEEP }))).toEqual([9, 10]);
+      const atTop = await store.read('c:r', { since: { epoch, offset: 10 }, limit: 5, retention: KEEP });
+      expect(atTop).toEqual({ position: { epoch, offset: 10 }, publications: [], recoverable: true });
+      await store.close();
+    });
+
+    it('pages backward with reverse, newest first, before since (exclusive)', async () => {
+      const { store, epoch } = await fill(10);
+      expect(offsets(await store.read('c:r', { limit: 3, reverse: true, retention: KEEP }))).toEqual([10, 9, 8]);
+      expect(offsets(await store.read('c:r', { since: { epoch, offset: 8 }, limit: 3, reverse: true, retention: KEEP }))).toEqual([7, 6, 5]);
+      expect(offsets(await store.read('c:r', { since: { epoch, offset: 3 }, limit: 5, reverse: true, retention: KEEP }))).toEqual([2, 1]);
+      await store.close();
+    });
+
+    it('answers only the position for limit 0', async () => {
+      const { store, epoch } = await fill(4);
+      expect(await store.read('c:r', { limit: 0, retention: KEEP })).toEqual({ position: { epoch, offset: 4 }, publications: [], recoverable: true });
+      await store.close();
+    });
+
+    it('refuses a since from another epoch or beyond the latest offset, with the current position', async () => {
+      const { store, epoch } = await fill(4);
+      for (const since of [{ epoch: 'not-it', offset: 2 }, { epoch, offset: 5 }]) {
+        expect(await store.read('c:r', { since, limit: 10, retention: KEEP })).toEqual({ position: { epoch, offset: 4 }, publications: [], recoverable: false });
+      }
+      await store.close();
+    });
+  });
+
+  describe('retention', () => {
+    it('keeps at most size publications; a since before them is unrecoverable', async () => {
+      const { store, pub } = await setup();
+      const small = { size: 3, ttlMs: 3_600_000 };
+      let epoch = '';
+      for (let i = 1; i <= 7; i++) epoch = (await store.append('c:s', pub(i), opts(small))).epoch;
+      const all = await store.read('c:s', { limit: 100, retention: small });
+      expect(all.publications.map((p) => p.offset)).toEqual([5, 6, 7]);
+      expect((await store.read('c:s', { since: { epoch, offset: 4 }, limit: 10, retention: small })).publications.map((p) => p.offset)).toEqual([5, 6, 7]);
+      expect(await store.read('c:s', { since: { epoch, offset: 3 }, limit: 10, retention: small })).toEqual({ position: { epoch, offset: 7 }, publications: [], recoverable: false });
+      await store.close();
+    });
+
+    it('drops publications older than ttl, on append and on read', async () => {
+      const { store, pub, clock } = await setup();
+      const short = { size: 1000, ttlMs: 10_000 };
+      const { epoch } = await store.append('c:t', pub('old-1'), opts(short));
+      await store.append('c:t', pub('old-2'), opts(short));
+      clock.advance(6_000);
+      await store.append('c:t', pub('young'), opts(short));
+      clock.advance(6_000);
+      const r = await store.read('c:t', { limit: 10, retention: short });
+      expect(r.publications.map((p) => p.data)).toEqual(['young']);
+      expect((await store.read('c:t', { since: { epoch, offset: 1 }, limit: 10, retention: short })).recoverable).toBe(false);
+      expect((await store.read('c:t', { since: { epoch, offset: 2 }, limit: 10, retention: short })).recoverable).toBe(true);
+      clock.advance(10_000);
+      const empty = await store.read('c:t', { limit: 10, retention: short });
+      expect(empty.publications).toEqual([]);
+      expect(empty.position).toEqual({ epoch, offset: 3 });
+      // Everything expired, but a client that saw offset 3 missed nothing.
+      expect((await store.read('c:t', { since: { epoch, offset: 3 }, limit: 10, retention: short })).recoverable).toBe(true);
+      expect((await store.append('c:t', pub('next'), opts(short))).offset).toBe(4);
+      await store.close();
+    });
+  });
+
+  describe('idempotency', () => {
+    it('answers a key seen within the window with its first offset and stores nothing', async () => {
+      const { store, pub } = await setup();
+      const first = await store.append('c:i', pub('a'), opts({ idempotencyKey: 'm-1' }));
+      await store.append('c:i', pub('b'), opts({ idempotencyKey: 'm-2' }));
+      const again = await store.append('c:i', pub('a again'), opts({ idempotencyKey: 'm-1' }));
+      expect(again).toEqual({ epoch: first.epoch, offset: 1, duplicate: true });
+      const r = await store.read('c:i', { limit: 10, retention: KEEP });
+      expect(r.publications.map((p) => p.data)).toEqual(['a', 'b']);
+      expect(r.position.offset).toBe(2);
+      await store.close();
+    });
+
+    it('scopes keys to a channel and tells numbers from strings', async () => {
+      const { store, pub } = await setup();
+      await store.append('c:i', pub(1), opts({ idempotencyKey: 1 }));
+      expect((await store.append('c:i', pub(2), opts({ idempotencyKey: '1' }))).duplicate).toBe(false);
+      expect((await store.append('c:j', pub(3), opts({ idempotencyKey: 1 }))).duplicate).toBe(false);
+      expect((await store.append('c:i', pub(4), opts({ idempotencyKey: 1 }))).duplicate).toBe(true);
+      await store.close();
+    });
+
+    it('forgets a key once the window has passed', async () => {
+      const { store, pub, clock } = await setup();
+      await store.append('c:i', pub('a'), opts({ idempotencyKey: 'k' }));
+      clock.advance(WINDOW - 1);
+      expect((await store.append('c:i', pub('a'), opts({ idempotencyKey: 'k' }))).duplicate).toBe(true);
+      clock.advance(2);
+      expect(await store.append('c:i', pub('a'), opts({ idempotencyKey: 'k' }))).toMatchObject({ offset: 2, duplicate: false });
+      await store.close();
+    });
+
+    it('claims keys for channels without history, once per window', async () => {
+      const { store, clock } = await setup();
+      expect(await store.claimKey('n:a', 'k', WINDOW)).toBe(true);
+      expect(await store.claimKey('n:a', 'k', WINDOW)).toBe(false);
+      expect(await store.claimKey('n:b', 'k', WINDOW)).toBe(true);
+      expect(await store.claimKey('n:a', 7, WINDOW)).toBe(true);
+      expect(await store.claimKey('n:a', '7', WINDOW)).toBe(true);
+      clock.advance(WINDOW);
+      expect(await store.claimKey('n:a', 'k', WINDOW)).toBe(true);
+      expect(await store.claimKey('n:a', 'k', WINDOW)).toBe(false);
+      await store.close();
+    });
+  });
+
+  if (o.reopen) {
+    const reopen = o.reopen;
+    describe('durability', () => {
+      it('keeps epochs, offsets, publications, keys and claims across a restart', async () => {
+        const { store, pub, clock } = await setup();
+        const a = await store.append('c:d', pub('one'), opts({ idempotencyKey: 'm-1' }));
+        await store.append('c:d', pub('two'), opts());
+        const empty = await store.position('c:empty');
+        await store.claimKey('n:d', 'k', WINDOW);
+        const again = await reopen(store, clock);
+        expect(await again.position('c:d')).toEqual({ epoch: a.epoch, offset: 2 });
+        expect(await again.position('c:empty')).toEqual(empty);
+        const r = await again.read('c:d', { since: { epoch: a.epoch, offset: 0 }, limit: 10, retention: KEEP });
+        expect(r.publications.map((p) => p.data)).toEqual(['one', 'two']);
+        expect(await again.append('c:d', pub('one'), opts({ idempotencyKey: 'm-1' }))).toEqual({ epoch: a.epoch, offset: 1, duplicate: true });
+        expect(await again.claimKey('n:d', 'k', WINDOW)).toBe(false);
+        expect((await again.append('c:d', pub('three'), opts())).offset).toBe(3);
+        await again.close();
+      });
+    });
+  }
+}

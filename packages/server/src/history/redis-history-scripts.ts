@@ -1,0 +1,122 @@
+/**
+ * Lua scripts of `RedisHistoryStore`. Each runs atomically in Redis, so the offset counter,
+ * the stream, the idempotency key and the pub/sub message of one publication can never be
+ * seen half-done, and publications reach every node in offset order.
+ */
+
+/** Helpers: drop expired entries from a stream's head (ids are `<offset>-0`); read or create the meta. */
+const TRIM_EXPIRED = `
+local function trim_expired(stream, minTs)
+  -- The common case: the oldest entry is still young, one cheap look.
+  local head = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+  if #head == 0 or tonumber(head[1][2][4]) >= minTs then return end
+  while true do
+    local batch = redis.call('XRANGE', stream, '-', '+', 'COUNT', 64)
+    if #batch == 0 then return end
+    local keep = nil
+    for i = 1, #batch do
+      if tonumber(batch[i][2][4]) >= minTs then keep = batch[i][1]; break end
+    end
+    if keep then
+      if keep ~= batch[1][1] then redis.call('XTRIM', stream, 'MINID', keep) end
+      return
+    end
+    local last = tonumber(string.match(batch[#batch][1], '^(%d+)'))
+    redis.call('XTRIM', stream, 'MINID', (last + 1) .. '-0')
+    if #batch < 64 then return end
+  end
+end
+local function meta(key, newEpoch, metaTtl)
+  local e = redis.call('HGET', key, 'e')
+  if not e then
+    e = newEpoch
+    redis.call('HSET', key, 'e', e, 'o', 0)
+  end
+  redis.call('PEXPIRE', key, metaTtl)
+  return e, tonumber(redis.call('HGET', key, 'o'))
+end
+`;
+
+/**
+ * KEYS: meta, stream, idempotency key, pub/sub channel.
+ * ARGV: publication JSON without offset/epoch, new epoch, size, minTs, stream ttl ms,
+ * meta ttl ms, dedup window ms (0: no key), publish command ('' for none), ts, now.
+ * The idempotency value is `<epoch>:<offset>:<expires at>`: the store's clock decides, and
+ * Redis' own expiry (PX) only cleans up. Entry times are kept monotonic per stream (`t` in
+ * the meta), so dropping expired entries from the head is exact even with skewed node clocks.
+ * Returns {epoch, offset, duplicate (0/1)}.
+ */
+export const APPEND = `${TRIM_EXPIRED}
+local epoch, offset = meta(KEYS[1], ARGV[2], ARGV[6])
+local now = tonumber(ARGV[10])
+if ARGV[7] ~= '0' then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then
+    local e, o, exp = string.match(seen, '^([^:]*):(%d+):(%d+)$')
+    if e == epoch and tonumber(exp) > now then return {epoch, tonumber(o), 1} end
+  end
+end
+offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
+local t = tonumber(ARGV[9])
+local lastT = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
+if t < lastT then t = lastT end
+redis.call('HSET', KEYS[1], 't', t)
+local msg = '{"offset":' .. offset .. ',"epoch":"' .. epoch .. '",' .. string.sub(ARGV[1], 2)
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], offset .. '-0', 'p', msg, 't', t)
+trim_expired(KEYS[2], tonumber(ARGV[4]))
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+if ARGV[7] ~= '0' then
+  redis.call('SET', KEYS[3], epoch .. ':' .. offset .. ':' .. (now + tonumber(ARGV[7])), 'PX', ARGV[7])
+end
+if ARGV[8] ~= '' then redis.call(ARGV[8], KEYS[4], msg) end
+return {epoch, offset, 0}
+`;
+
+/**
+ * KEYS: claim key. ARGV: now, window ms. The value is its expiry by the store's clock.
+ * Returns 1 when the key is new (now claimed), 0 when it was claimed within the window.
+ */
+export const CLAIM = `
+local seen = redis.call('GET', KEYS[1])
+local now = tonumber(ARGV[1])
+if seen and tonumber(seen) > now then return 0 end
+redis.call('SET', KEYS[1], now + tonumber(ARGV[2]), 'PX', ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS: meta, stream. ARGV: new epoch, minTs, meta ttl ms, since epoch ('' for none),
+ * since offset, limit, reverse ('1'/'0').
+ * Returns {epoch, offset, recoverable (0/1), publication JSON…}.
+ */
+export const READ = `${TRIM_EXPIRED}
+local epoch, offset = meta(KEYS[1], ARGV[1], ARGV[3])
+trim_expired(KEYS[2], tonumber(ARGV[2]))
+local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+local first = offset + 1
+if #head > 0 then first = tonumber(string.match(head[1][1], '^(%d+)')) end
+local hasSince = ARGV[4] ~= ''
+local since = tonumber(ARGV[5])
+if hasSince and (ARGV[4] ~= epoch or since > offset or since < first - 1) then return {epoch, offset, 0} end
+local limit = tonumber(ARGV[6])
+local out = {epoch, offset, 1}
+if limit <= 0 then return out end
+local entries
+if ARGV[7] == '1' then
+  local upper = '+'
+  if hasSince then upper = '(' .. since .. '-0' end
+  entries = redis.call('XREVRANGE', KEYS[2], upper, '-', 'COUNT', limit)
+else
+  local lower = '-'
+  if hasSince then lower = '(' .. since .. '-0' end
+  entries = redis.call('XRANGE', KEYS[2], lower, '+', 'COUNT', limit)
+end
+for i = 1, #entries do out[#out + 1] = entries[i][2][2] end
+return out
+`;
+
+/** KEYS: meta. ARGV: new epoch, meta ttl ms. Returns {epoch, offset}. */
+export const POSITION = `${TRIM_EXPIRED}
+local epoch, offset = meta(KEYS[1], ARGV[1], ARGV[2])
+return {epoch, offset}
+`;

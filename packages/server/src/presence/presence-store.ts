@@ -1,0 +1,42 @@
+/** One connection present in a channel. */
+export interface PresenceMember {
+  client: string;
+  user: string;
+  /** The user's public info (JWT `info` claim), as given when the connection joined. */
+  info?: unknown;
+}
+
+/** A user present in a channel: its info and how many of its connections are subscribed. */
+export interface PresenceUser {
+  user: string;
+  info?: unknown;
+  connections: number;
+}
+
+/**
+ * Who is where, for every node: per channel (connections grouped by user) and per user
+ * (is the user announced online, how many connections does it have).
+ *
+ * Contract (`runPresenceStoreContract`):
+ * - `add`/`remove` are idempotent per (channel, client); `get` of an empty or unknown
+ *   channel is `{}`, keyed by user id, and never lists a user with zero connections.
+ * - `userUp` is atomic per user: it records the connection and answers true exactly when
+ *   the user was not announced online (the caller then announces it, once, cluster-wide).
+ * - `userDown` answers how many connections the user has left (0: start the offline grace).
+ * - `settleOffline` is atomic per user: it answers true exactly when the user has no
+ *   connection and was announced (the caller then announces offline, once). A user that
+ *   came back within the grace is still announced, so it neither goes offline nor online.
+ *
+ * A cluster implementation (Redis) keeps each entry under the node that owns the
+ * connection and lets a node's entries expire when it stops refreshing them; users whose
+ * last connections expired that way are settled like any other.
+ */
+export interface PresenceStore {
+  add(channel: string, member: PresenceMember): Promise<void>;
+  remove(channel: string, client: string): Promise<void>;
+  get(channel: string): Promise<Record<string, PresenceUser>>;
+  userUp(user: string, client: string): Promise<boolean>;
+  userDown(user: string, client: string): Promise<number>;
+  settleOffline(user: string): Promise<boolean>;
+  close(): Promise<void>;
+}

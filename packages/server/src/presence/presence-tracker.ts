@@ -1,0 +1,145 @@
+import { encodeFrame } from '@switchboard/protocol';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Broker, ControlMessage } from '../broker/broker.ts';
+import type { Hub } from '../hub.ts';
+import type { ResolvedChannel } from '../channels.ts';
+import type { Connection } from '../connection/connection.ts';
+import type { PresenceStore } from './presence-store.ts';
+
+type PresenceEvent = Extract<ControlMessage, { type: 'presence' }>;
+
+interface Tracked {
+  presence: boolean;
+  joinLeave: boolean;
+}
+
+/**
+ * Keeps the presence store in step with this node's connections and announces changes.
+ *
+ * - Channel presence: a connection subscribed to a channel whose namespace has `presence`
+ *   is in the store; with `joinLeave`, the channel's other subscribers (every node) get
+ *   `join`/`leave` for it.
+ * - User presence: `online` when a user's first connection authenticates, `offline` once
+ *   its last connection has been gone for `presence.offlineGraceMs` (a reload does not
+ *   flap). Both go to the connections that watch presence: those subscribed to at least
+ *   one channel of a presence-enabled namespace, on every node.
+ */
+export class PresenceTracker {
+  private readonly config: Config;
+  private readonly store: PresenceStore;
+  private readonly broker: Broker;
+  private readonly hub: Hub;
+  private readonly log: Logger;
+  /** connection → the channels it is tracked in. */
+  private readonly tracked = new Map<Connection, Map<string, Tracked>>();
+  /** Connections with at least one presence-enabled channel: they receive online/offline. */
+  private readonly watchers = new Map<Connection, number>();
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(o: { config: Config; store: PresenceStore; broker: Broker; hub: Hub; log: Logger }) {
+    this.config = o.config;
+    this.store = o.store;
+    this.broker = o.broker;
+    this.hub = o.hub;
+    this.log = o.log;
+  }
+
+  /** A connection authenticated. */
+  connected(conn: Connection): void {
+    const user = conn.user!;
+    this.store.userUp(user, conn.id).then((first) => {
+      if (first) return this.broker.publishControl({ type: 'user_event', event: 'online', user });
+    }).catch((err) => this.log.warn({ err }, 'presence: userUp failed'));
+  }
+
+  /** A subscription was acknowledged. */
+  joined(conn: Connection, ch: ResolvedChannel): void {
+    const { presence, joinLeave } = ch.options;
+    if (!presence && !joinLeave) return;
+    let chans = this.tracked.get(conn);
+    if (!chans) this.tracked.set(conn, (chans = new Map()));
+    if (chans.has(ch.name)) return;
+    chans.set(ch.name, { presence, joinLeave });
+    if (presence) this.watchers.set(conn, (this.watchers.get(conn) ?? 0) + 1);
+    const id = conn.identity!;
+    const info = id.info !== undefined ? { info: id.info } : {};
+    if (presence) {
+      this.store.add(ch.name, { client: conn.id, user: id.user, ...info }).then(() => {
+        // Closed or unsubscribed while the store was written: take the entry back out.
+        if (!this.tracked.get(conn)?.has(ch.name)) return this.store.remove(ch.name, conn.id);
+      }).catch((err) => this.log.warn({ err, channel: ch.name }, 'presence: add failed'));
+    }
+    if (joinLeave) this.announce({ type: 'presence', event: 'join', channel: ch.name, user: id.user, client: conn.id, ...info });
+  }
+
+  /** A subscription ended (unsubscribe). */
+  left(conn: Connection, channel: string): void {
+    const chans = this.tracked.get(conn);
+    const t = chans?.get(channel);
+    if (!chans || !t) return;
+    chans.delete(channel);
+    if (chans.size === 0) this.tracked.delete(conn);
+    if (t.presence) {
+      const n = (this.watchers.get(conn) ?? 1) - 1;
+      if (n > 0) this.watchers.set(conn, n);
+      else this.watchers.delete(conn);
+      this.store.remove(channel, conn.id).catch((err) => this.log.warn({ err, channel }, 'presence: remove failed'));
+    }
+    if (t.joinLeave) this.announce({ type: 'presence', event: 'leave', channel, user: conn.user!, client: conn.id });
+  }
+
+  /** The connection is gone (call before the hub forgets its subscriptions). */
+  disconnected(conn: Connection): void {
+    const chans = this.tracked.get(conn);
+    if (chans) for (const channel of [...chans.keys()]) this.left(conn, channel);
+    this.watchers.delete(conn);
+    if (conn.identity === undefined || !this.hub.clients.has(conn.id)) return;
+    const user = conn.identity.user;
+    this.store.userDown(user, conn.id).then((left) => {
+      if (left === 0) this.startGrace(user);
+    }).catch((err) => this.log.warn({ err }, 'presence: userDown failed'));
+  }
+
+  /** Delivers a join/leave to this node's subscribers of the channel (not to the client it is about). */
+  deliverPresenceEvent(msg: PresenceEvent): void {
+    const subs = this.hub.subscribers(msg.channel);
+    if (!subs) return;
+    const frame = msg.event === 'join'
+      ? { type: 'join' as const, channel: msg.channel, user: msg.user, client: msg.client, ...(msg.info !== undefined ? { info: msg.info } : {}) }
+      : { type: 'leave' as const, channel: msg.channel, user: msg.user, client: msg.client };
+    const encoded = Buffer.from(encodeFrame(frame));
+    for (const conn of subs.keys()) if (conn.id !== msg.client) conn.enqueue(encoded);
+  }
+
+  /** Delivers online/offline to this node's presence watchers. */
+  deliverUserEvent(event: 'online' | 'offline', user: string): void {
+    if (this.watchers.size === 0) return;
+    const encoded = Buffer.from(encodeFrame({ type: event, user }));
+    for (const conn of this.watchers.keys()) conn.enqueue(encoded);
+  }
+
+  /** Stops pending offline timers (node shutdown). */
+  close(): void {
+    for (const t of this.graceTimers.values()) clearTimeout(t);
+    this.graceTimers.clear();
+  }
+
+  /** (Re)starts the user's grace: it always runs a full grace after the latest last-connection loss. */
+  private startGrace(user: string): void {
+    clearTimeout(this.graceTimers.get(user));
+    const settle = () => {
+      this.graceTimers.delete(user);
+      this.store.settleOffline(user).then((gone) => {
+        if (gone) return this.broker.publishControl({ type: 'user_event', event: 'offline', user });
+      }).catch((err) => this.log.warn({ err }, 'presence: settleOffline failed'));
+    };
+    const t = setTimeout(settle, this.config.presence.offlineGraceMs);
+    t.unref();
+    this.graceTimers.set(user, t);
+  }
+
+  private announce(msg: PresenceEvent): void {
+    this.broker.publishControl(msg).catch((err) => this.log.warn({ err, channel: msg.channel }, 'presence: announce failed'));
+  }
+}

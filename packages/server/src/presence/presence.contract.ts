@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import type { PresenceStore } from './presence-store.ts';
+
+/** The behaviour every PresenceStore implements; `create` builds a fresh, empty store. */
+export function runPresenceStoreContract(o: { name: string; create(): Promise<PresenceStore> | PresenceStore }): void {
+  describe(`PresenceStore contract: ${o.name}`, () => {
+    async function withStore(fn: (s: PresenceStore) => Promise<void>): Promise<void> {
+      const s = await o.create();
+      try {
+        await fn(s);
+      } finally {
+        await s.close();
+      }
+    }
+
+    it('groups a channel\'s connections by user with info and counts', () => withStore(async (s) => {
+      expect(await s.get('chat:a')).toEqual({});
+      await s.add('chat:a', { client: 'c1', user: 'alice', info: { name: 'Alice' } });
+      await s.add('chat:a', { client: 'c2', user: 'alice', info: { name: 'Alice' } });
+      await s.add('chat:a', { client: 'c3', user: 'bob' });
+      await s.add('chat:b', { client: 'c4', user: 'carol' });
+      expect(await s.get('chat:a')).toEqual({
+        alice: { user: 'alice', info: { name: 'Alice' }, connections: 2 },
+        bob: { user: 'bob', connections: 1 },
+      });
+      expect(Object.keys(await s.get('chat:b'))).toEqual(['carol']);
+    }));
+
+    it('add and remove are idempotent; a user with no connection is not listed', () => withStore(async (s) => {
+      await s.add('chat:a', { client: 'c1', user: 'alice' });
+      await s.add('chat:a', { client: 'c1', user: 'alice' });
+      expect((await s.get('chat:a')).alice!.connections).toBe(1);
+      await s.remove('chat:a', 'c1');
+      await s.remove('chat:a', 'c1');
+      await s.remove('chat:zzz', 'c9');
+      expect(await s.get('chat:a')).toEqual({});
+    }));
+
+    it('announces a user online once, however many connections it opens', () => withStore(async (s) => {
+      expect(await s.userUp('alice', 'c1')).toBe(true);
+      expect(await s.userUp('alice', 'c2')).toBe(false);
+      expect(await s.userDown('alice', 'c1')).toBe(1);
+      expect(await s.settleOffline('alice')).toBe(false);
+      expect(await s.userDown('alice', 'c2')).toBe(0);
+      expect(await s.settleOffline('alice')).toBe(true);
+      expect(await s.settleOffline('alice')).toBe(false);
+      expect(await s.userUp('alice', 'c3')).toBe(true);
+    }));
+
+    it('a user back within the grace neither goes offline nor online again', () => withStore(async (s) => {
+      await s.userUp('alice', 'c1');
+      expect(await s.userDown('alice', 'c1')).toBe(0);
+      expect(await s.userUp('alice', 'c2')).toBe(false);
+      expect(await s.settleOffline('alice')).toBe(false);
+      expect(await s.userDown('alice', 'c2')).toBe(0);
+      expect(await s.settleOffline('alice')).toBe(true);
+    }));
+
+    it('userDown of an unknown connection changes nothing', () => withStore(async (s) => {
+      expect(await s.userDown('ghost', 'c1')).toBe(0);
+      expect(await s.settleOffline('ghost')).toBe(false);
+      await s.userUp('bob', 'c1');
+      expect(await s.userDown('bob', 'c9')).toBe(1);
+    }));
+
+    it('concurrent userUp announces exactly once', () => withStore(async (s) => {
+      const r = await Promise.all(Array.from({ length: 8 }, (_, i) => s.userUp('dave', `c${i}`)));
+      expect(r.filter(Boolean)).toHaveLength(1);
+    }));
+  });
+}

@@ -1,0 +1,135 @@
+import type { Redis } from 'ioredis';
+import type { PresenceMember, PresenceStore, PresenceUser } from './presence-store.ts';
+import { GET, SETTLE, USER_DOWN, USER_UP } from './redis-presence-scripts.ts';
+import { RedisKeys } from '../redis/keys.ts';
+import { ExpiryRefresher } from '../redis/refresher.ts';
+import { closeRedis, type RedisConnection } from '../redis/connect.ts';
+import type { Logger } from '../logger.ts';
+
+interface Scripts {
+  sbPresenceGet(zset: string, hash: string, now: number): Promise<string[]>;
+  sbUserUp(conns: string, flag: string, client: string, expiry: number, now: number, keyTtl: number): Promise<number>;
+  sbUserDown(conns: string, client: string, now: number): Promise<number>;
+  sbSettle(conns: string, flag: string, now: number): Promise<number>;
+}
+
+export interface RedisPresenceStoreOptions {
+  connection: RedisConnection;
+  keys?: RedisKeys;
+  /** How long an entry outlives its node's last refresh (ms). Default 30 000. */
+  entryTtlMs?: number;
+  /** How often this node refreshes its entries and sweeps for users of dead nodes (ms). Default 10 000. */
+  refreshMs?: number;
+  log?: Logger;
+}
+
+/**
+ * Presence shared by every node. Each entry (a connection in a channel, a connection of a
+ * user) is a sorted-set member scored with its expiry; the node that owns the connection
+ * refreshes it every `refreshMs`, so a dead node's entries vanish after `entryTtlMs`.
+ * Users whose last connections vanished that way are found by `sweep` (every node runs it)
+ * and settled like any other: `onUserExpired` announces them offline, once cluster-wide.
+ */
+export class RedisPresenceStore implements PresenceStore {
+  private readonly redis: Redis & Scripts;
+  private readonly keys: RedisKeys;
+  private readonly refresher: ExpiryRefresher;
+  /** user → this node's connections of that user. */
+  private readonly localUsers = new Map<string, Set<string>>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly log: Logger | undefined;
+  /** Called with each user the sweep settled offline (the node announces it). */
+  onUserExpired: ((user: string) => void) | undefined;
+
+  constructor(o: RedisPresenceStoreOptions) {
+    this.redis = o.connection.redis as Redis & Scripts;
+    this.keys = o.keys ?? new RedisKeys();
+    this.log = o.log;
+    const refreshMs = o.refreshMs ?? 10_000;
+    this.refresher = new ExpiryRefresher({ redis: this.redis, ttlMs: o.entryTtlMs ?? 30_000, intervalMs: refreshMs, ...(o.log ? { log: o.log } : {}) });
+    this.redis.defineCommand('sbPresenceGet', { numberOfKeys: 2, lua: GET });
+    this.redis.defineCommand('sbUserUp', { numberOfKeys: 2, lua: USER_UP });
+    this.redis.defineCommand('sbUserDown', { numberOfKeys: 1, lua: USER_DOWN });
+    this.redis.defineCommand('sbSettle', { numberOfKeys: 2, lua: SETTLE });
+    this.sweeper = setInterval(() => void this.sweep().catch((err) => this.log?.warn({ err: (err as Error).message }, 'presence sweep failed')), refreshMs);
+    this.sweeper.unref();
+  }
+
+  async add(channel: string, member: PresenceMember): Promise<void> {
+    const zset = this.keys.presence(channel);
+    const value = JSON.stringify({ user: member.user, ...(member.info !== undefined ? { info: member.info } : {}) });
+    await this.redis.multi()
+      .zadd(zset, this.refresher.expiry(), member.client)
+      .hset(this.keys.presenceMembers(channel), member.client, value)
+      .pexpire(zset, this.refresher.ttlMs * 2)
+      .pexpire(this.keys.presenceMembers(channel), this.refresher.ttlMs * 2)
+      .exec();
+    this.refresher.track(zset, member.client);
+  }
+
+  async remove(channel: string, client: string): Promise<void> {
+    const zset = this.keys.presence(channel);
+    this.refresher.untrack(zset, client);
+    await this.redis.multi().zrem(zset, client).hdel(this.keys.presenceMembers(channel), client).exec();
+  }
+
+  async get(channel: string): Promise<Record<string, PresenceUser>> {
+    const values = await this.redis.sbPresenceGet(this.keys.presence(channel), this.keys.presenceMembers(channel), Date.now());
+    const out: Record<string, PresenceUser> = {};
+    for (const v of values) {
+      const m = JSON.parse(v) as { user: string; info?: unknown };
+      const entry = out[m.user];
+      if (entry) entry.connections++;
+      else out[m.user] = { user: m.user, ...(m.info !== undefined ? { info: m.info } : {}), connections: 1 };
+    }
+    return out;
+  }
+
+  async userUp(user: string, client: string): Promise<boolean> {
+    const conns = this.keys.userConnections(user);
+    const expiry = this.refresher.expiry();
+    const first = await this.redis.sbUserUp(conns, this.keys.userAnnounced(user), client, expiry, Date.now(), this.refresher.ttlMs * 2);
+    await this.redis.zadd(this.keys.presenceUsers(), 'GT', expiry, user);
+    let local = this.localUsers.get(user);
+    if (!local) this.localUsers.set(user, (local = new Set()));
+    local.add(client);
+    this.refresher.track(conns, client);
+    this.refresher.track(this.keys.presenceUsers(), user);
+    return first === 1;
+  }
+
+  async userDown(user: string, client: string): Promise<number> {
+    const conns = this.keys.userConnections(user);
+    this.refresher.untrack(conns, client);
+    const local = this.localUsers.get(user);
+    if (local?.delete(client) && local.size === 0) {
+      this.localUsers.delete(user);
+      this.refresher.untrack(this.keys.presenceUsers(), user);
+    }
+    return Number(await this.redis.sbUserDown(conns, client, Date.now()));
+  }
+
+  async settleOffline(user: string): Promise<boolean> {
+    return (await this.redis.sbSettle(this.keys.userConnections(user), this.keys.userAnnounced(user), Date.now())) === 1;
+  }
+
+  /**
+   * Settles users whose every connection expired (their nodes stopped refreshing): true
+   * from `settleOffline` means this node won the race to announce them offline.
+   */
+  async sweep(): Promise<void> {
+    const index = this.keys.presenceUsers();
+    const stale = await this.redis.zrangebyscore(index, '-inf', Date.now(), 'LIMIT', 0, 500);
+    for (const user of stale) {
+      if (this.localUsers.has(user)) continue;
+      if (await this.settleOffline(user)) this.onUserExpired?.(user);
+      if ((await this.redis.zcard(this.keys.userConnections(user))) === 0) await this.redis.zrem(index, user);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.refresher.stop();
+    await closeRedis(this.redis);
+  }
+}

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from '../logger.ts';
+import { RedisNodeDirectory } from '../cluster/redis-node-directory.ts';
+import { RedisBroker } from '../broker/redis-broker.ts';
+import { RedisHistoryStore } from '../history/redis-history-store.ts';
+import { RedisSessionStore } from '../session/redis-session-store.ts';
+import { RedisLoginRegistry } from '../session/redis-login-registry.ts';
+import { RedisPresenceStore } from '../presence/redis-presence-store.ts';
+import type { Stores } from '../stores.ts';
+import { connectRedis, closeRedis, redisTarget, type RedisConnection } from './connect.ts';
+import { RedisKeys } from './keys.ts';
+
+/**
+ * Cluster mode: the broker and every store on one Redis. Each gets its own connection (the
+ * subscriber must be dedicated; the others stay independent so a slow script never delays
+ * a session look-up). The history store publishes inside its append script, to the pub/sub
+ * channels the broker subscribes to.
+ */
+export async function createRedisBackends(url: string, log?: Logger, keys = new RedisKeys()): Promise<Stores> {
+  const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes'] as const;
+  const opened: RedisConnection[] = [];
+  try {
+    for (const n of names) opened.push(await connectRedis({ url, name: `switchboard:${n}` }));
+  } catch (err) {
+    await Promise.all(opened.map((c) => closeRedis(c.redis)));
+    throw err;
+  }
+  const [pub, sub, history, sessions, presenceConn, loginsConn, nodesConn] = opened as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
+  const withLog = log ? { log } : {};
+  const presence = new RedisPresenceStore({ connection: presenceConn, keys, ...withLog });
+  log?.info({ redis: redisTarget(url), version: pub.version, sharded: pub.sharded }, 'cluster mode: connected to Redis');
+  return {
+    history: new RedisHistoryStore({ connection: history, keys, publish: true }),
+    sessions: new RedisSessionStore({ connection: sessions, keys }),
+    broker: (handler) => new RedisBroker(handler, { publisher: pub, subscriber: sub, keys, ...withLog }),
+    presence,
+    // Each store closes its own connection (the node closes them); nothing is shared.
+    close: async () => {},
+    logins: new RedisLoginRegistry({ connection: loginsConn, keys, ...withLog }),
+    attach(node) {
+      const id = `n_${randomBytes(6).toString('base64url')}`;
+      const startedAt = Date.now();
+      node.directory = new RedisNodeDirectory({
+        connection: nodesConn, keys, ...withLog,
+        self: () => ({ id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - startedAt, ...node.hub.stats }),
+      });
+      // Users of a dead node: a surviving node announces them offline (once, cluster-wide).
+      presence.onUserExpired = (user) => {
+        node.broker.publishControl({ type: 'user_event', event: 'offline', user }).catch((err) => log?.warn({ err }, 'presence: offline announce failed'));
+      };
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Redis key and pub/sub channel names, in one place so the broker and the stores agree.
+ * Every per-channel name carries the Switchboard channel as a hash tag (`{chat:lobby}`), so a
+ * channel's stream, meta, idempotency keys and shard channel live in one Redis Cluster slot
+ * (a Lua script may touch them together). Channel names cannot contain `{` or `}`.
+ */
+export class RedisKeys {
+  readonly prefix: string;
+  constructor(prefix = 'sb:') {
+    this.prefix = prefix;
+  }
+  /** Hash `{e: epoch, o: last offset}` of a channel's stream. */
+  meta(channel: string): string {
+    return `${this.prefix}{${channel}}:meta`;
+  }
+  /** Stream of retained publications; entry id `<offset>-0`, fields `p` (JSON) and `t` (ts). */
+  stream(channel: string): string {
+    return `${this.prefix}{${channel}}:stream`;
+  }
+  /** String `<epoch>:<offset>` for an idempotency key, expiring after the dedup window. */
+  idempotency(channel: string, key: string): string {
+    return `${this.prefix}{${channel}}:id:${key}`;
+  }
+  /** Idempotency key of a channel without history, expiring after the dedup window. */
+  claim(channel: string, key: string): string {
+    return `${this.prefix}{${channel}}:claim:${key}`;
+  }
+  /** Pub/sub channel (sharded on Redis >= 7) carrying a channel's publications as JSON. */
+  pubsub(channel: string): string {
+    return `${this.prefix}{${channel}}:pub`;
+  }
+  /** The Switchboard channel of a pub/sub channel name, or undefined when it is not one. */
+  channelOf(pubsub: string): string | undefined {
+    const head = `${this.prefix}{`;
+    if (!pubsub.startsWith(head) || !pubsub.endsWith('}:pub')) return undefined;
+    return pubsub.slice(head.length, -'}:pub'.length);
+  }
+  /** Plain pub/sub channel every node subscribes to for control messages. */
+  control(): string {
+    return `${this.prefix}control`;
+  }
+  /** Sorted set client → expiry of a channel's present connections (refreshed by their nodes). */
+  presence(channel: string): string {
+    return `${this.prefix}{${channel}}:presence`;
+  }
+  /** Hash client → `{user, info}` JSON of a channel's present connections. */
+  presenceMembers(channel: string): string {
+    return `${this.prefix}{${channel}}:presence:m`;
+  }
+  /** Sorted set client → expiry of a user's connections (online/offline). */
+  userConnections(user: string): string {
+    return `${this.prefix}{user:${user}}:conns`;
+  }
+  /** Set while a user is announced online. */
+  userAnnounced(user: string): string {
+    return `${this.prefix}{user:${user}}:online`;
+  }
+  /** Sorted set user → latest connection expiry: where nodes find users whose node died. */
+  presenceUsers(): string {
+    return `${this.prefix}presence:users`;
+  }
+  /** Sorted set `<login>|<client>` → expiry of a user's live logins in a scope. */
+  loginClients(scope: string, user: string): string {
+    return `${this.prefix}{login:${scope}:${user}}:clients`;
+  }
+  /** Sorted set login → admission sequence (oldest first) of a user's live logins in a scope. */
+  loginOrder(scope: string, user: string): string {
+    return `${this.prefix}{login:${scope}:${user}}:order`;
+  }
+  /** Counter giving logins their admission sequence. */
+  loginSeq(scope: string, user: string): string {
+    return `${this.prefix}{login:${scope}:${user}}:seq`;
+  }
+  /** Hash of a session (by a digest of its id, so a key listing reveals no usable id). */
+  session(digest: string): string {
+    return `${this.prefix}session:${digest}`;
+  }
+}
+
+/** Idempotency keys of either type, kept apart (`5` and `"5"` are different keys). */
+export const idempotencyKeyOf = (k: string | number): string => (typeof k === 'number' ? `n:${k}` : `s:${k}`);

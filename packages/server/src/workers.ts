@@ -1,0 +1,61 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from './logger.ts';
+
+export interface WorkersOptions {
+  /** How many worker processes (each a full gateway node). */
+  count: number;
+  log: Logger;
+  /** Give workers this long to drain on SIGTERM before they are killed (ms). */
+  shutdownTimeoutMs: number;
+  /** Extra environment for workers (e.g. the dev-mode secret, so every worker has the same). */
+  env?: Record<string, string>;
+}
+
+/**
+ * `switchboard serve --workers N`, the primary process: forks N workers that each run the
+ * whole gateway and share the listening port (node:cluster hands out connections round
+ * robin). Workers coordinate through the Redis broker like separate machines would, so no
+ * connection needs to stay on one worker. A worker that dies is replaced (after a short,
+ * growing delay if it keeps dying); SIGTERM/SIGINT drains every worker, then exits.
+ */
+export function runWorkers(o: WorkersOptions): void {
+  let stopping = false;
+  let recentDeaths = 0;
+  const fork = (): Worker => cluster.fork({ ...o.env, SWITCHBOARD_WORKER: '1' });
+  for (let i = 0; i < o.count; i++) fork();
+  o.log.info({ workers: o.count, pid: process.pid }, 'switchboard primary: workers started');
+
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    recentDeaths++;
+    setTimeout(() => (recentDeaths = Math.max(0, recentDeaths - 1)), 60_000).unref();
+    const delay = Math.min(100 * 2 ** Math.min(recentDeaths, 6), 5000);
+    o.log.warn({ worker: worker.process.pid, code, signal, restartInMs: delay }, 'switchboard worker died; replacing it');
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, delay);
+  });
+
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    o.log.info({ signal }, 'switchboard primary: stopping workers');
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    if (workers.length === 0) process.exit(0);
+    for (const w of workers) w.process.kill('SIGTERM');
+    setTimeout(() => {
+      for (const w of workers) w.process.kill('SIGKILL');
+      process.exit(1);
+    }, o.shutdownTimeoutMs + 1000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** True in the primary of `serve --workers N` (N > 1): it forks and supervises, it does not serve. */
+export function isWorkersPrimary(count: number | undefined): boolean {
+  return count !== undefined && count > 1 && cluster.isPrimary;
+}

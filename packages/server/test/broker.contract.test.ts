@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe } from 'vitest';
+import { runBrokerContract } from '../src/broker/broker.contract.ts';
+import { MemoryBroker } from '../src/broker/memory-broker.ts';
+import { RedisBroker } from '../src/broker/redis-broker.ts';
+import { connectRedis } from '../src/redis/connect.ts';
+import { startRedis, type RedisProcess } from '../../../test/support/redis.ts';
+
+describe('memory broker', () => {
+  runBrokerContract({ create: (h) => new MemoryBroker(h), multiNode: false });
+});
+
+describe('redis broker (sharded pub/sub on Redis 7)', () => {
+  let redis: RedisProcess;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  runBrokerContract({
+    multiNode: true,
+    async create(h) {
+      const [publisher, subscriber] = await Promise.all([
+        connectRedis({ url: redis.url, name: 'test:pub' }),
+        connectRedis({ url: redis.url, name: 'test:sub' }),
+      ]);
+      const b = new RedisBroker(h, { publisher, subscriber });
+      await b.ready;
+      return b;
+    },
+  });
+});
+
+describe('redis broker (plain pub/sub, as on Redis < 7)', () => {
+  let redis: RedisProcess;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  runBrokerContract({
+    multiNode: true,
+    async create(h) {
+      const [publisher, subscriber] = await Promise.all([
+        connectRedis({ url: redis.url, name: 'test:pub' }),
+        connectRedis({ url: redis.url, name: 'test:sub' }),
+      ]);
+      const b = new RedisBroker(h, { publisher: { ...publisher, sharded: false }, subscriber: { ...subscriber, sharded: false } });
+      await b.ready;
+      return b;
+    },
+  });
+});
