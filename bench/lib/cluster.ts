@@ -5,7 +5,7 @@ import { openFileLimit, RAISE_LIMIT_HELP } from './machine.ts';
 import type { Peer } from '../load/clients.ts';
 import type { ChannelRule, PublishTarget } from '../load/channels.ts';
 
-const SERVER = (peer: Peer) => new URL(`../servers/${peer}.ts`, import.meta.url).href;
+const SERVER = (name: string) => new URL(`../servers/${name}.ts`, import.meta.url).href;
 const WORKER = new URL('../load/worker.ts', import.meta.url).href;
 export const SECRET = 'bench-secret-0123456789abcdef';
 
@@ -29,10 +29,13 @@ export class ServerUnderTest {
   child!: Child;
   port = 0;
   private readonly o: RunOptions;
+  /** Server script under bench/servers/ (default: the peer's) and extra environment. */
+  private readonly variant: { module?: string; env?: Record<string, string> };
 
-  constructor(peer: Peer, o: RunOptions) {
+  constructor(peer: Peer, o: RunOptions, variant: { module?: string; env?: Record<string, string> } = {}) {
     this.peer = peer;
     this.o = o;
+    this.variant = variant;
   }
 
   get base(): string {
@@ -47,9 +50,9 @@ export class ServerUnderTest {
       mkdirSync(dir, { recursive: true });
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${this.peer}-${Date.now()}.cpuprofile`);
     }
-    this.child = new Child(`${this.peer}-server`, SERVER(this.peer), {
+    this.child = new Child(`${this.peer}-server`, SERVER(this.variant.module ?? this.peer), {
       execArgv,
-      env: { BENCH_PORT: String(this.port), BENCH_SECRET: SECRET, BENCH_HEARTBEAT_MS: String(this.o.heartbeatMs) },
+      env: { BENCH_PORT: String(this.port), BENCH_SECRET: SECRET, BENCH_HEARTBEAT_MS: String(this.o.heartbeatMs), ...this.variant.env },
     });
     const ready = await this.child.waitEvent((e) => e.ev === 'ready', 30_000, 'server ready');
     this.port = ready.port as number;
