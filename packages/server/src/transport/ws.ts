@@ -73,6 +73,12 @@ class WsTransport implements Transport {
   close(code: number, reason: string): void {
     if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, reason);
   }
+  pause(): void {
+    this.ws.pause();
+  }
+  resume(): void {
+    this.ws.resume();
+  }
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
   }
