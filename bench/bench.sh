@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 hard=$(ulimit -Hn)
 ulimit -n "$hard" 2>/dev/null || true
 if [ "$hard" != unlimited ] && [ "$hard" -lt 120000 ]; then
-  echo "[bench] open-file limit is $hard: scenarios above ~$((hard - 300)) connections per process will refuse to run." >&2
+  echo "[bench] open-file limit is $hard: scenarios above ~$((hard - 1500)) connections per process will refuse to run." >&2
   echo "[bench] to raise it: as root 'ulimit -Hn 1048576' before npm run bench, or LimitNOFILE / docker --ulimit nofile=1048576:1048576." >&2
 fi
 exec node bench/run.ts "$@"

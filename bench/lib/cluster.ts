@@ -9,10 +9,14 @@ const SERVER = (name: string) => new URL(`../servers/${name}.ts`, import.meta.ur
 const WORKER = new URL('../load/worker.ts', import.meta.url).href;
 export const SECRET = 'bench-secret-0123456789abcdef';
 
-/** Clients per source address: each loopback address gives ~28k ephemeral ports. */
-export const PER_ADDRESS = 20_000;
+/**
+ * Clients per source address: each loopback address gives ~28k ephemeral ports, and the
+ * ports of closed connections stay in TIME_WAIT for a minute, so runs leave room.
+ */
+export const PER_ADDRESS = 10_000;
+let nextAddress = Math.floor(Math.random() * 253);
 /** File descriptors a process keeps for itself beyond its sockets. */
-const FD_RESERVE = 300;
+const FD_RESERVE = 1500;
 
 /** Options common to every scenario run. */
 export interface RunOptions {
@@ -89,11 +93,17 @@ export class LoadWorkers {
     for (let i = 0; i < n; i++) this.workers.push(new Child(`load-${i}`, WORKER, { execArgv: ['--max-old-space-size=4096'] }));
   }
 
-  /** Source addresses 127.0.0.2… for `total` clients. */
+  /**
+   * Source addresses for `total` clients, from 127.0.0.2 up to 127.0.0.254. Every call
+   * takes the next unused addresses of that range (from a random start per harness run), so
+   * the TIME_WAIT ports left by earlier connections do not exhaust the ephemeral range.
+   */
   static addresses(total: number): string[] {
     const n = Math.max(1, Math.ceil(total / PER_ADDRESS));
-    if (n > 250) throw new Error('too many clients for 127.0.0.2–127.0.0.251');
-    return Array.from({ length: n }, (_, i) => `127.0.0.${i + 2}`);
+    if (n > 253) throw new Error('too many clients for 127.0.0.2–127.0.0.254');
+    const start = nextAddress;
+    nextAddress = (nextAddress + n) % 253;
+    return Array.from({ length: n }, (_, i) => `127.0.0.${2 + ((start + i) % 253)}`);
   }
 
   /** Connects every client (split evenly); resolves with merged results. */
@@ -101,11 +111,11 @@ export class LoadWorkers {
     assertLoopback(o.base);
     const per = Math.ceil(this.total / this.workers.length);
     const offset = o.offset ?? 0;
-    const addresses = LoadWorkers.addresses(offset + this.total);
+    const addresses = LoadWorkers.addresses(this.total);
     const results = await Promise.all(this.workers.map((w, i) => {
       const from = offset + i * per;
       const count = Math.max(0, Math.min(per, offset + this.total - from));
-      return w.call('connect', { ...o, secret: SECRET, from, count, addresses, perAddress: PER_ADDRESS }, o.timeoutMs + 60_000);
+      return w.call('connect', { ...o, secret: SECRET, from, count, addresses, perAddress: PER_ADDRESS, addressBase: offset }, o.timeoutMs + 60_000);
     }));
     const h = new Histogram();
     const closeCodes: Record<string, number> = {};

@@ -46,6 +46,8 @@ interface ConnectMsg {
   /** Source addresses, one per `perAddress` clients (by global index). */
   addresses: string[];
   perAddress: number;
+  /** Global index of the first client the addresses were chosen for. */
+  addressBase: number;
   rule: ChannelRule;
   reconnect: boolean;
   /** Connection attempts in flight at once (storm: all). */
@@ -67,7 +69,7 @@ serveCommands({
       const g = m.from + i;
       const c = createClient({
         peer: m.peer, base: m.base, token: tokens[i]!, channels: channelsFor(m.rule, g),
-        localAddress: m.addresses[Math.floor(g / m.perAddress) % m.addresses.length]!, reconnect: m.reconnect, sioClient,
+        localAddress: m.addresses[Math.floor((g - m.addressBase) / m.perAddress) % m.addresses.length]!, reconnect: m.reconnect, sioClient,
       }, tally, onReady);
       clients.push(c);
       c.start();
