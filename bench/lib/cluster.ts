@@ -14,7 +14,8 @@ export const SECRET = 'bench-secret-0123456789abcdef';
  * ports of closed connections stay in TIME_WAIT for a minute, so runs leave room.
  */
 export const PER_ADDRESS = 10_000;
-let nextAddress = Math.floor(Math.random() * 253);
+// Moves 11 addresses every 10 s, so back-to-back runs do not start on the same addresses.
+let nextAddress = (Math.floor(Date.now() / 10_000) * 11) % 253;
 /** File descriptors a process keeps for itself beyond its sockets. */
 const FD_RESERVE = 1500;
 
@@ -95,7 +96,7 @@ export class LoadWorkers {
 
   /**
    * Source addresses for `total` clients, from 127.0.0.2 up to 127.0.0.254. Every call
-   * takes the next unused addresses of that range (from a random start per harness run), so
+   * takes the next unused addresses of that range (from a start that moves with the clock), so
    * the TIME_WAIT ports left by earlier connections do not exhaust the ephemeral range.
    */
   static addresses(total: number): string[] {

@@ -35,7 +35,7 @@ export async function storm(ctx: ScenarioContext): Promise<ScenarioResult> {
     try {
       const c = await load.connect({ peer, base: server.base, rule: { kind: 'rooms', groupSize: 10 }, reconnect: true, concurrency: clients, timeoutMs: 120_000 });
       if (c.ready < clients) throw new Error(`${peer}: only ${c.ready}/${clients} ready within 120 s`);
-      ctx.log(`  ${peer}: all ${clients} ready in ${Math.round(c.ms)} ms (p50 ${c.readyTimes.p50} p99 ${c.readyTimes.p99} ms)`);
+      ctx.log(`  ${peer}: all ${clients} ready in ${Math.round(c.ms)} ms (p50 ${c.readyTimes.p50} p99 ${c.readyTimes.p99} ms; closes on the way ${JSON.stringify(c.closeCodes)})`);
       await sleep(1000);
       await Promise.all(load.workers.map((w) => w.call('markRestart')));
       const recovered = Promise.all(load.workers.map((w) => w.call('waitRecovered', { timeoutMs: 120_000 }, 130_000)));
@@ -65,6 +65,7 @@ export async function storm(ctx: ScenarioContext): Promise<ScenarioResult> {
       { metric: 'p99 time to ready per client', unit: 'ms', higherIsBetter: false, values: val((r) => r.readyTimes.p99) },
       { metric: 'time until all recovered after a restart', unit: 'ms', higherIsBetter: false, values: val((r) => r.recoveredMs) },
       { metric: 'of which the server was down (stop + start)', unit: 'ms', higherIsBetter: false, values: val((r) => r.serverDownMs) },
+      { metric: 'all recovered, counted from the new server listening', unit: 'ms', higherIsBetter: false, values: val((r) => (r.recoveredMs === null ? null : r.recoveredMs - r.serverDownMs)) },
     ],
     notes: ['recovery includes the reconnect delay: 0.5–1.5 s jitter for every peer (Switchboard: shutdown.reconnectSpreadMs 1500)'],
   };
