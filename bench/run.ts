@@ -15,7 +15,7 @@ const USAGE = `usage: npm run bench -- <${Object.keys(SCENARIOS).join('|')}> [--
   rooms   --clients 10000 --group 10 --rates 1000,2000,… --step 4
   idle    --sizes 10000,50000 --hold 5 (s)
   storm   --clients 10000
-  hold    --clients 100000 --duration 300 (s) --heartbeat 25000 (ms)   (Switchboard only unless --peers)`;
+  hold    --clients 100000 --duration 300 (s) --heartbeat 25000 (ms) --concurrency 200 --workers N|auto --servers N|auto   (Switchboard only unless --peers)`;
 
 /** `--name value` and bare `--flag` (true) after the scenario name. */
 export function parseFlags(argv: string[]): { positionals: string[]; values: Record<string, string | boolean> } {

@@ -14,6 +14,8 @@ import { num, type ScenarioContext, type ScenarioResult } from './types.ts';
 export async function hold(ctx: ScenarioContext): Promise<ScenarioResult> {
   const clients = num(ctx, 'clients', 100_000);
   const durationMs = num(ctx, 'duration', 300) * 1000;
+  // Connection attempts in flight per load worker: paced, so the connect phase does not starve heartbeats.
+  const concurrency = num(ctx, 'concurrency', 200);
   const notes: string[] = [];
   const fit = maxConnections();
   const gwWorkers = ctx.args.workers === 'auto' ? Math.ceil((clients * 1.1) / fit) : num(ctx, 'workers', 0);
@@ -39,7 +41,7 @@ export async function hold(ctx: ScenarioContext): Promise<ScenarioResult> {
         await server.start();
         const load = new LoadWorkers(Math.min(perServer, clients - i * perServer), 1);
         groups.push({ server, load });
-        const c = await load.connect({ peer, base: server.base, rule: { kind: 'personal' }, reconnect: false, concurrency: 1000, timeoutMs: 300_000, offset: i * perServer });
+        const c = await load.connect({ peer, base: server.base, rule: { kind: 'personal' }, reconnect: false, concurrency, timeoutMs: 600_000, offset: i * perServer });
         connected += c.ready;
         connectUnexpected += c.unexpected;
         ctx.log(`  ${peer} server ${i + 1}/${servers}: ${c.ready} ready in ${Math.round(c.ms)} ms (total ${connected})`);
@@ -74,7 +76,7 @@ export async function hold(ctx: ScenarioContext): Promise<ScenarioResult> {
   }
   return {
     scenario: 'hold',
-    params: { clients, durationMs, heartbeatMs: ctx.heartbeatMs, servers, gatewayWorkers: gwWorkers },
+    params: { clients, durationMs, heartbeatMs: ctx.heartbeatMs, servers, gatewayWorkers: gwWorkers, concurrency },
     peers: out,
     comparisons: [
       { metric: `unexpected disconnects, ${clients} connections for ${durationMs / 1000} s`, unit: 'count', higherIsBetter: false, values: unexpectedBy },
