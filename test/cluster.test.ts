@@ -1,11 +1,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer as createTcpServer, connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisProcess } from './support/redis.ts';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.ts';
-import { waitFor } from './support/ports.ts';
-import { RawClient, SECRET, connectAuthed } from '../packages/server/test/helpers.ts';
+import { sleep, waitFor } from './support/ports.ts';
+import { RawClient, SECRET, connectAuthed, token } from '../packages/server/test/helpers.ts';
+import { createServer } from '../packages/server/src/server.ts';
 
 /**
  * Cluster mode end to end: a real redis-server and three real gateway processes started
@@ -48,6 +50,19 @@ afterAll(async () => {
 
 const connect = (node: GatewayProcess, user: string) => connectAuthed(node.wsUrl, user);
 const messages = (c: RawClient, channel: string) => c.frames.filter((f) => f.type === 'message' && f.channel === channel);
+
+/** Connects once the node serves again (after an outage its stores reconnect one by one). */
+const connectWhenBack = (node: GatewayProcess, user: string) => waitFor(async () => {
+  const c = new RawClient(`${node.wsUrl}?token=${await token(user)}`);
+  const f = await c.next((x) => x.type === 'auth_success' || x.type === 'auth_failed' || x.type === 'error');
+  if (f.type === 'auth_success') return c;
+  c.close();
+  return undefined;
+}, 15_000, `${user} authenticated again`);
+
+/** The JSON log lines a gateway process wrote after `from` characters of its output. */
+const logLines = (node: GatewayProcess, from: number): any[] =>
+  node.output().slice(from).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 
 /** Publishes `count` messages without waiting for each ack; resolves with the acks in order. */
 async function publishMany(c: RawClient, channel: string, count: number, tag: string): Promise<any[]> {
@@ -142,6 +157,45 @@ describe('cluster mode', () => {
     other.close();
   });
 
+  it('server API: push "all" sent to node 1 reaches every node\'s connections, once', async () => {
+    const clients = [await connect(nodes[0]!, 'quinn'), await connect(nodes[1]!, 'rosa'), await connect(nodes[2]!, 'sven')];
+    const notices = (c: RawClient, n: number) => c.frames.filter((f) => f.type === 'message' && f.channel === '*' && f.data?.notice === n);
+    const first = await api(nodes[0]!, 'push', { type: 'all', content: { notice: 1 } });
+    expect(first.status).toBe(200);
+    expect(first.body.connections).toBeGreaterThanOrEqual(1);
+    for (const c of clients) await c.next((f) => notices(c, 1).includes(f));
+    expect(clients[1]!.frames.find((f) => f.channel === '*')).toMatchObject({ type: 'message', channel: '*', data: { notice: 1 } });
+    // A second push from another node arrives after it (one control channel, in order): by
+    // then a duplicate of the first would have arrived too. Nothing is stored.
+    expect((await api(nodes[2]!, 'push', { type: 'all', content: { notice: 2 } })).status).toBe(200);
+    for (const c of clients) {
+      await c.next((f) => notices(c, 2).includes(f));
+      expect([notices(c, 1).length, notices(c, 2).length]).toEqual([1, 1]);
+      expect(notices(c, 1)[0].offset).toBeUndefined();
+      c.close();
+    }
+  });
+
+  it('server API: channels lists the channels of every node with summed subscriber counts', async () => {
+    const t = await connect(nodes[1]!, 'tina');
+    const u = await connect(nodes[2]!, 'uma');
+    const v = await connect(nodes[2]!, 'vic');
+    for (const [c, ch] of [[t, 'chat:idx-a'], [t, 'live:idx-b'], [u, 'chat:idx-a'], [v, 'chat:idx-a'], [v, 'room:other']] as const) {
+      expect((await c.request({ type: 'subscribe', channel: ch })).type).toBe('ack');
+    }
+    const listed = async (node: GatewayProcess) => JSON.stringify((await api(node, 'channels', { pattern: '*:idx-*' })).body.channels);
+    // Node 1 has no subscriber of its own; the others' channels reach Redis within a second.
+    const expected = JSON.stringify([{ channel: 'chat:idx-a', subscribers: 3 }, { channel: 'live:idx-b', subscribers: 1 }]);
+    await waitFor(async () => (await listed(nodes[0]!)) === expected, 10_000, 'node 1 listing both nodes\' channels');
+    expect(await listed(nodes[1]!)).toBe(expected);
+    u.close();
+    v.close();
+    const after = JSON.stringify([{ channel: 'chat:idx-a', subscribers: 1 }, { channel: 'live:idx-b', subscribers: 1 }]);
+    await waitFor(async () => (await listed(nodes[0]!)) === after, 10_000, 'node 3\'s subscribers gone from the list');
+    t.close();
+    await waitFor(async () => (await listed(nodes[0]!)) === '[]', 10_000, 'no channel left');
+  });
+
   it('loses no acknowledged publication when a node is killed with SIGKILL mid-stream', async () => {
     const victim = nodes[0]!;
     const sub = await connect(victim, 'gina');
@@ -186,18 +240,25 @@ describe('cluster mode', () => {
     expect(before.every((a) => a.type === 'ack')).toBe(true);
     expect(s0.offset).toBe(0);
 
+    const logFrom = nodes[0]!.output().length;
+    const outageStart = Date.now();
     await redis.kill();
     const during = await pub.request({ type: 'publish', id: 'during-1', channel: 'chat:outage', data: 'lost?' });
     expect(during).toMatchObject({ type: 'error', code: 'internal', temporary: true });
     const duringLive = await pub.request({ type: 'publish', id: 'during-2', channel: 'live:outage', data: 'lost?' });
     expect(duringLive).toMatchObject({ type: 'error', code: 'internal', temporary: true });
     for (const n of nodes) expect((await fetch(`${n.url}/healthz`)).ok).toBe(true);
+    // Many failures are a few warn lines, not one error line each.
+    const flood = await publishMany(pub, 'chat:outage', 200, 'flood');
+    expect(flood.every((r) => r.type === 'error' && r.code === 'internal' && r.temporary)).toBe(true);
+    const viaApi = await api(nodes[0]!, 'publish', { channel: 'chat:outage', data: 'lost?' });
+    expect([viaApi.status, viaApi.body.error.code, viaApi.body.error.temporary]).toEqual([503, 'internal', true]);
 
     await redis.restart();
     // Pub/sub messages may have been lost meanwhile: clients are told to reconnect (3000).
     expect(await sub.waitClose(15_000)).toBe(3000);
     expect(sub.frames.find((f) => f.type === 'disconnect')).toMatchObject({ code: 3000, reason: 'reconnect' });
-    const again = await connect(nodes[2]!, 'judy');
+    const again = await connectWhenBack(nodes[2]!, 'judy');
     // Redis ran without persistence: the stream is gone, so the epoch changed and the client is told.
     const ack = await again.request({ type: 'subscribe', channel: 'chat:outage', since: { epoch: s0.epoch, offset: 10 } });
     expect(ack).toMatchObject({ type: 'ack', recovered: false });
@@ -212,5 +273,98 @@ describe('cluster mode', () => {
     await waitFor(() => messages(again, 'chat:outage').some((m) => m.data === 'after'));
     expect(messages(again, 'chat:outage').map((m) => m.data)).toEqual(['after']);
     for (const c of [again, pub2, pub]) c.close();
+
+    const lines = logLines(nodes[0]!, logFrom);
+    expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+    const warned = lines.filter((l) => l.msg === 'storage or broker unavailable: answering temporary errors');
+    expect(warned.length).toBeGreaterThanOrEqual(1);
+    expect(warned.every((l) => l.level === 40)).toBe(true);
+    // At most one line a second, each counting the failures it stands for (the last window
+    // may still be open: its count is not in yet).
+    expect(warned.length).toBeLessThanOrEqual(Math.ceil((Date.now() - outageStart) / 1000) + 1);
+    await waitFor(() => logLines(nodes[0]!, logFrom).filter((l) => l.failures !== undefined).reduce((n, l) => n + l.failures, 0) >= 203, 5000, 'every failure counted');
   });
 });
+
+describe('start-up', () => {
+  it('a node starts (and so reports healthy) only once it receives control messages', async () => {
+    // A proxy in front of Redis that holds back the subscriber connection's SUBSCRIBE.
+    const held = holdSubscribe(redis.port);
+    const port = await held.port;
+    let started = false;
+    const starting = createServer({ options: { port: 0, host: '127.0.0.1', redis: `redis://127.0.0.1:${port}`, auth: { jwtSecret: SECRET }, logLevel: 'silent' } })
+      .then((s) => { started = true; return s; });
+    await held.holding;
+    // Without waiting for the control subscription the node would be up by now, deaf to kicks.
+    await sleep(300);
+    expect(started).toBe(false);
+    held.release();
+    const server = await starting;
+    try {
+      await server.listen();
+      // Subscribed: Redis lists this node's subscriber connection with its one subscription.
+      const { Redis } = await import('ioredis');
+      const r = new Redis(redis.url);
+      const list = (await r.client('LIST')) as string;
+      r.disconnect();
+      const mine = list.split('\n').find((l) => l.includes(` addr=127.0.0.1:${held.subscriberPort()} `));
+      expect(mine).toMatch(/ name=switchboard:broker-sub .* sub=1 /);
+    } finally {
+      await server.close();
+      held.close();
+    }
+  });
+});
+
+/**
+ * A TCP proxy to Redis that forwards everything, except that on the connection named
+ * `switchboard:broker-sub` it holds the first SUBSCRIBE (and all after it) until `release()`.
+ */
+function holdSubscribe(redisPort: number) {
+  const sockets: Socket[] = [];
+  const waiting: Array<() => void> = [];
+  let released = false;
+  let subscriberUpstream: Socket | undefined;
+  let onHold!: () => void;
+  const holding = new Promise<void>((r) => (onHold = r));
+  const server = createTcpServer((client) => {
+    const upstream = tcpConnect(redisPort, '127.0.0.1');
+    sockets.push(client, upstream);
+    let isSubscriber = false;
+    let holdingHere = false;
+    client.on('data', (chunk) => {
+      const text = chunk.toString('latin1');
+      if (text.includes('switchboard:broker-sub')) {
+        isSubscriber = true;
+        subscriberUpstream = upstream;
+      }
+      if (!released && isSubscriber && (holdingHere || /subscribe/i.test(text))) {
+        holdingHere = true;
+        waiting.push(() => upstream.write(chunk));
+        onHold();
+        return;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (d) => client.write(d));
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  const port = new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as { port: number }).port)));
+  return {
+    port,
+    holding,
+    /** The proxy's port towards Redis on the subscriber connection (its `addr` in CLIENT LIST). */
+    subscriberPort: () => subscriberUpstream?.localPort,
+    release() {
+      released = true;
+      for (const w of waiting.splice(0)) w();
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}

@@ -25,7 +25,7 @@ describe('switchboard serve --workers N', () => {
   let gw: GatewayProcess;
   beforeAll(async () => {
     redis = await startRedis();
-    gw = await startGatewayProcess({ args: ['--dev', '--workers', '2', '--redis', redis.url, '--jwt-secret', SECRET] });
+    gw = await startGatewayProcess({ args: ['--dev', '--workers', '2', '--redis', redis.url, '--jwt-secret', SECRET, '--log-level', 'info'] });
   });
   afterAll(async () => {
     await gw?.stop();
@@ -50,6 +50,13 @@ describe('switchboard serve --workers N', () => {
     pub.close();
   });
 
+  it('prints the dev banner once, from the primary, with the shared port', async () => {
+    const count = (what: string) => gw.output().split(what).length - 1;
+    await waitFor(() => count('"switchboard listening"') === 2, 15_000, 'both workers listening');
+    expect(count('DEVELOPMENT MODE')).toBe(1);
+    expect(gw.output()).toContain(`Gateway   ${gw.url}   WebSocket ${gw.wsUrl}`);
+  });
+
   it('replaces a worker that dies', async () => {
     // Kill one worker (a child of the primary) and wait until two are connected again.
     const children = spawnSync('pgrep', ['-P', String(gw.proc.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
@@ -62,6 +69,8 @@ describe('switchboard serve --workers N', () => {
     const c = await connectAuthed(gw.wsUrl, 'after');
     expect(c.frames.at(-1).type).toBe('auth_success');
     c.close();
+    await waitFor(() => gw.output().split('"switchboard listening"').length - 1 === 3, 15_000, 'the replacement listening');
+    expect(gw.output().split('DEVELOPMENT MODE').length - 1).toBe(1);
   });
 
   it('refuses more than one worker without Redis', () => {

@@ -58,19 +58,14 @@ async function serve(flags: Record<string, any>): Promise<void> {
   if (isWorkersPrimary(workers)) {
     // Dev mode drew a random secret in this process: every worker must use the same one.
     const env: Record<string, string> = config.dev && config.auth.jwtSecret ? { SWITCHBOARD_JWT_SECRET: config.auth.jwtSecret } : {};
-    runWorkers({ count: workers!, log: createLogger(config.logLevel), shutdownTimeoutMs: config.shutdown.timeoutMs, env });
+    // The banner once, from the primary, when the first worker listens (workers print none).
+    const onListening = config.dev ? (port: number) => printDevBanner(config, urlsOf(config, port)) : undefined;
+    runWorkers({ count: workers!, log: createLogger(config.logLevel), shutdownTimeoutMs: config.shutdown.timeoutMs, env, ...(onListening ? { onListening } : {}) });
     return;
   }
   const server = await createServer({ config });
   const addr = await server.listen();
-  if (config.dev) {
-    console.log(
-      `\n  ⚠  DEVELOPMENT MODE — not for production: anonymous users allowed, every namespace open.\n` +
-        `  Gateway   ${addr.url}   WebSocket ${addr.wsUrl}\n` +
-        `  JWT secret (random, this run only): ${config.auth.jwtSecret}\n` +
-        `  Mint a token: SWITCHBOARD_JWT_SECRET=<secret> npx switchboard token --sub alice --channels 'chat:*' --publish 'chat:*'\n`,
-    );
-  }
+  if (config.dev && process.env.SWITCHBOARD_WORKER !== '1') printDevBanner(config, addr);
   server.log.info({ http: addr.url, ws: addr.wsUrl, storage: config.storage.split(':')[0], dev: config.dev }, 'switchboard listening');
   let stopping = false;
   const stop = async (signal: string) => {
@@ -90,6 +85,24 @@ async function serve(flags: Record<string, any>): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** The `--dev` banner: where to connect and the random secret to mint tokens with. */
+function printDevBanner(config: Config, addr: { url: string; wsUrl: string }): void {
+  console.log(
+    `\n  ⚠  DEVELOPMENT MODE — not for production: anonymous users allowed, every namespace open.\n` +
+      `  Gateway   ${addr.url}   WebSocket ${addr.wsUrl}\n` +
+      `  JWT secret (random, this run only): ${config.auth.jwtSecret}\n` +
+      `  Mint a token: SWITCHBOARD_JWT_SECRET=<secret> npx switchboard token --sub alice --channels 'chat:*' --publish 'chat:*'\n`,
+  );
+}
+
+/** The URLs of `--workers` from the primary, which does not listen itself. */
+function urlsOf(config: Config, port: number): { url: string; wsUrl: string } {
+  const h = config.host;
+  const shown = h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h;
+  const s = config.tls ? 's' : '';
+  return { url: `http${s}://${shown}:${port}`, wsUrl: `ws${s}://${shown}:${port}/ws` };
 }
 
 function parseWorkers(v: unknown): number | undefined {

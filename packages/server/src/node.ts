@@ -24,6 +24,7 @@ import { BackendHooks } from './auth/hooks.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
+import { UnavailableReporter } from './unavailable.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -90,6 +91,8 @@ export class Node implements BrokerHandler {
   directory: NodeDirectory | undefined;
   /** channel → the broker subscription still being set up for it. */
   private readonly brokerJoins = new Map<string, Promise<void>>();
+  /** Turns store/broker failures into temporary errors, logged at most once a second. */
+  readonly failures: UnavailableReporter;
 
   constructor(o: NodeOptions) {
     this.config = o.config;
@@ -101,6 +104,7 @@ export class Node implements BrokerHandler {
     this.presenceStore = o.presence ?? new MemoryPresenceStore();
     this.logins = o.logins ?? new MemoryLoginRegistry();
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
+    this.failures = new UnavailableReporter({ log: o.log });
     this.broker = (o.broker ?? ((h) => new MemoryBroker(h)))(this);
     this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
     this.tracker = new PresenceTracker({ config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log });
@@ -124,10 +128,10 @@ export class Node implements BrokerHandler {
     this.sso.disconnected(conn);
     // A session is idle from its last connection's end, not from its last authentication.
     if (this.hub.clients.has(conn.id)) {
-      this.sessions.touch(conn.identity!.session, this.config.sessions.idleTtl).catch((err) => this.log.warn({ err }, 'session touch failed'));
+      this.sessions.touch(conn.identity!.session, this.config.sessions.idleTtl).catch((err) => this.failures.report(err, 'session touch'));
     }
     const emptied = this.hub.removeClient(conn);
-    for (const ch of emptied) void this.broker.unsubscribe(ch).catch((err) => this.log.warn({ err, channel: ch }, 'broker unsubscribe failed'));
+    for (const ch of emptied) void this.broker.unsubscribe(ch).catch((err) => this.failures.report(err, 'broker unsubscribe'));
     if (this.connections.size === 0) this.heartbeat.stop();
     this.log.debug({ client: conn.id, user: conn.user, code }, 'connection closed');
   }
@@ -179,8 +183,7 @@ export class Node implements BrokerHandler {
       } catch (err) {
         if (this.brokerJoins.get(ch.name) === joining) this.brokerJoins.delete(ch.name);
         this.hub.removeSubscriber(conn, ch.name);
-        this.log.warn({ err, channel: ch.name }, 'broker subscribe failed');
-        throw new ReplyError('internal', 'subscription failed, try again');
+        throw this.failures.unavailable(err, 'broker subscribe', 'subscription failed, try again');
       }
     }
     if (!ch.history) return {};
@@ -194,8 +197,7 @@ export class Node implements BrokerHandler {
       }
     } catch (err) {
       this.unsubscribe(conn, ch.name);
-      this.log.warn({ err, channel: ch.name }, 'history read failed');
-      throw new ReplyError('internal', 'history not available, try again');
+      throw this.failures.unavailable(err, 'history read', 'history not available, try again');
     }
     return result;
   }
@@ -221,7 +223,7 @@ export class Node implements BrokerHandler {
   unsubscribe(conn: Connection, channel: string): boolean {
     if (!conn.subscriptions.has(channel)) return false;
     if (this.hub.removeSubscriber(conn, channel)) {
-      void this.broker.unsubscribe(channel).catch((err) => this.log.warn({ err, channel }, 'broker unsubscribe failed'));
+      void this.broker.unsubscribe(channel).catch((err) => this.failures.report(err, 'broker unsubscribe'));
     }
     this.tracker.left(conn, channel);
     forgetAutoSubscription(conn, channel);
@@ -234,7 +236,9 @@ export class Node implements BrokerHandler {
    * entry per user with its public info and how many of its connections are subscribed.
    */
   async presence(channel: string): Promise<Record<string, PresenceUser>> {
-    return this.presenceStore.get(channel);
+    return this.presenceStore.get(channel).catch((err) => {
+      throw this.failures.unavailable(err, 'presence');
+    });
   }
 
   // ---- publishing --------------------------------------------------------------------
@@ -243,8 +247,17 @@ export class Node implements BrokerHandler {
    * Publishes to a channel: stores it first when the namespace keeps history (the promise
    * resolves only after it is stored), then hands it to the broker for every node.
    * An `id` seen within the dedup window is acknowledged as a duplicate and not delivered.
+   * A store or broker failure rejects with a temporary `ReplyError('internal')`.
    */
   async publish(ch: ResolvedChannel, data: unknown, meta: PublishMeta = {}): Promise<PublishResult> {
+    try {
+      return await this.storeAndPublish(ch, data, meta);
+    } catch (err) {
+      throw this.failures.unavailable(err, 'publish');
+    }
+  }
+
+  private async storeAndPublish(ch: ResolvedChannel, data: unknown, meta: PublishMeta): Promise<PublishResult> {
     const base: Publication = { channel: ch.name, data, ts: Date.now() };
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
@@ -297,6 +310,13 @@ export class Node implements BrokerHandler {
         this.tracker.deliverPresenceEvent(msg);
         return;
       }
+      case 'all': {
+        // Server API push `all`: one frame, encoded once by the sending node, to every
+        // authenticated connection here.
+        const frame = Buffer.from(msg.frame);
+        for (const conn of this.hub.clients.values()) conn.enqueue(frame);
+        return;
+      }
       default: {
         const never: never = msg;
         this.log.warn({ msg: never }, 'unknown control message');
@@ -330,6 +350,7 @@ export class Node implements BrokerHandler {
       conn.terminate(new Disconnect(CloseCode.shutdown, 'shutdown', Math.floor(Math.random() * spread)));
     }
     this.heartbeat.stop();
+    this.failures.close();
     this.tracker.close();
     await this.broker.close();
     await this.history.close();

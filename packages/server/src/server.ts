@@ -42,6 +42,15 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const broker = opts.broker ?? stores.broker;
   const node = new Node({ config, log, history, sessions, ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}) });
   stores.attach?.(node);
+  // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect)
+  // sent once this node is up must reach it, so wait for the broker's control subscription.
+  try {
+    await node.broker.ready;
+  } catch (err) {
+    await node.close().catch(() => {});
+    await stores.close();
+    throw err;
+  }
   const https = config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } : null;
   const http: FastifyInstance = Fastify({
     logger: false,

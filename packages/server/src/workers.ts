@@ -9,6 +9,8 @@ export interface WorkersOptions {
   shutdownTimeoutMs: number;
   /** Extra environment for workers (e.g. the dev-mode secret, so every worker has the same). */
   env?: Record<string, string>;
+  /** Called once, when the first worker listens, with the port it got (for the dev banner). */
+  onListening?: (port: number) => void;
 }
 
 /**
@@ -24,6 +26,8 @@ export function runWorkers(o: WorkersOptions): void {
   const fork = (): Worker => cluster.fork({ ...o.env, SWITCHBOARD_WORKER: '1' });
   for (let i = 0; i < o.count; i++) fork();
   o.log.info({ workers: o.count, pid: process.pid }, 'switchboard primary: workers started');
+  const { onListening } = o;
+  if (onListening) cluster.once('listening', (_worker, address) => onListening(address.port));
 
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {

@@ -70,8 +70,8 @@ export function fromZodError(err: ZodError): ApiError {
 
 /**
  * Renders whatever a route threw: ApiError as is; fastify's own errors (body too large, bad
- * JSON, wrong content type) as their status; ReplyError by its code; anything else as a
- * temporary 503 (a store or broker failed: nothing was acknowledged, retrying is safe with an
+ * JSON, wrong content type) as their status; ReplyError by its code (`internal`: a store or
+ * broker failure, 503, logged by the node rate-limited); anything else as a temporary 503 (a store or broker failed: nothing was acknowledged, retrying is safe with an
  * `idempotencyKey`). Never logs request bodies or keys.
  */
 export function makeErrorHandler(log: Logger) {
@@ -84,7 +84,11 @@ export function makeErrorHandler(log: Logger) {
 
 function toApiError(err: FastifyError | Error, log: Logger, url: string): ApiError {
   if (err instanceof ApiError) return err;
-  if (err instanceof ReplyError) return fromReplyError(err);
+  if (err instanceof ReplyError) {
+    // A store or broker failure the node already reported (one warn line a second at most).
+    if (err.code === 'internal') log.debug({ path: url.split('?')[0] }, 'server API request failed (temporary)');
+    return fromReplyError(err);
+  }
   const fe = err as FastifyError;
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -20,9 +20,10 @@ function publishAnswer(r: { epoch?: string; offset?: number; duplicate: boolean 
 
 /**
  * Operations on one gateway node. Delivery goes through the node's broker (so publications,
- * disconnects and unsubscribes reach every node of a cluster); `presence`, `channels`, `info`
- * and `sendToAll` read this node's hub only until cluster-wide versions replace them here; `info`
- * lists every live node when the node has a directory (cluster mode).
+ * `sendToAll`, disconnects and unsubscribes reach every node of a cluster); `presence` reads
+ * the node's presence store (Redis in cluster mode); `channels` and `info` read the node
+ * directory when there is one (cluster mode), else this node's hub. Store and broker failures
+ * become temporary `ReplyError('internal')`s (503) through `node.failures`.
  */
 export class NodeOperations implements Operations {
   private readonly node: Node;
@@ -54,8 +55,8 @@ export class NodeOperations implements Operations {
     const results = await Promise.all(resolved.map(async (ch) => {
       try {
         return { channel: ch.name, ...publishAnswer(await this.node.publish(ch, data, meta)) };
-      } catch (err) {
-        this.node.log.warn({ err, channel: ch.name }, 'server API broadcast: publish failed');
+      } catch {
+        // `node.publish` reported it (rate-limited) and rejected with a temporary error.
         return { channel: ch.name, error: { code: 'internal', message: 'temporary failure; retry this channel', temporary: true } };
       }
     }));
@@ -69,26 +70,32 @@ export class NodeOperations implements Operations {
     });
   }
 
+  /** A store or broker call: its failure is a temporary error (503), logged rate-limited. */
+  private guard<T>(op: string, p: Promise<T>): Promise<T> {
+    return p.catch((err) => {
+      throw this.node.failures.unavailable(err, `server API ${op}`);
+    });
+  }
+
   async sendToAll(data: unknown): Promise<{ connections: number }> {
-    const frame = Buffer.from(encodeFrame({ type: 'message', channel: ALL_CHANNEL, data, ts: Date.now() }));
-    let n = 0;
-    for (const conn of this.node.hub.clients.values()) {
-      conn.enqueue(frame);
-      n++;
-    }
-    return { connections: n };
+    const frame = encodeFrame({ type: 'message', channel: ALL_CHANNEL, data, ts: Date.now() });
+    // Every node (this one included) gets it once over the broker's control channel.
+    await this.guard('push all', this.node.broker.publishControl({ type: 'all', frame }));
+    // Cluster mode: every live node's clients as last announced (this node's are current).
+    const nodes = await this.node.directory?.nodes().catch(() => undefined);
+    return { connections: nodes ? nodes.reduce((n, x) => n + x.clients, 0) : this.node.hub.clients.size };
   }
 
   async disconnect(user: string, o: { session?: string; code: number; reason: string }): Promise<void> {
-    await this.node.broker.publishControl({
+    await this.guard('disconnect', this.node.broker.publishControl({
       type: 'disconnect', user, code: o.code ?? CloseCode.forced, reason: o.reason,
       ...(o.session !== undefined ? { session: o.session } : {}),
-    });
+    }));
   }
 
   async unsubscribe(user: string, channel: string): Promise<void> {
     const ch = this.resolve(channel, 'channel');
-    await this.node.broker.publishControl({ type: 'unsubscribe', user, channel: ch.name });
+    await this.guard('unsubscribe', this.node.broker.publishControl({ type: 'unsubscribe', user, channel: ch.name }));
   }
 
   async presence(channel: string): Promise<PresenceResponse> {
@@ -102,7 +109,7 @@ export class NodeOperations implements Operations {
     if (!ch.history) throw new ApiError(404, 'not_available', `channel ${ch.name} keeps no history (namespace "${ch.namespace}" has no history option)`);
     const max = this.node.config.limits.historyLimit;
     if (req.limit !== undefined && req.limit > max) throw new ApiError(400, 'bad_request', `limit: at most ${max} (limits.historyLimit)`, 'limit');
-    const r = await this.node.history.read(ch.name, { since: req.since, limit: req.limit ?? Math.min(100, max), reverse: req.reverse, retention: ch.history });
+    const r = await this.guard('history', this.node.history.read(ch.name, { since: req.since, limit: req.limit ?? Math.min(100, max), reverse: req.reverse, retention: ch.history }));
     if (!r.recoverable) {
       throw new ApiError(410, 'unrecoverable_position', `since: position not retained; the stream is at ${r.position.epoch}/${r.position.offset}`);
     }
@@ -111,9 +118,13 @@ export class NodeOperations implements Operations {
 
   async channels(pattern?: string): Promise<ChannelsResponse> {
     const out: ChannelsResponse['channels'] = [];
-    for (const name of this.node.hub.channelNames()) {
+    // Cluster mode: every live node's channels (others' as of their last flush, ≤ 1 s old).
+    const all = this.node.directory
+      ? await this.guard('channels', this.node.directory.channels())
+      : new Map([...this.node.hub.channelNames()].map((name) => [name, this.node.hub.subscribers(name)?.size ?? 0]));
+    for (const [name, subscribers] of all) {
       if (pattern !== undefined && !matchChannelPattern(pattern, name)) continue;
-      out.push({ channel: name, subscribers: this.node.hub.subscribers(name)?.size ?? 0 });
+      out.push({ channel: name, subscribers });
     }
     out.sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
     return { channels: out };
@@ -122,7 +133,7 @@ export class NodeOperations implements Operations {
   async info(): Promise<InfoResponse> {
     // Cluster mode: every live node, as each announces itself in Redis.
     if (this.node.directory) {
-      const nodes = await this.node.directory.nodes();
+      const nodes = await this.guard('info', this.node.directory.nodes());
       const totals = { clients: 0, users: 0, channels: 0, subscriptions: 0 };
       for (const n of nodes) for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += n[k];
       return { nodes, totals };

@@ -8,8 +8,8 @@ import type {
  * the single-node one without touching the routes.
  *
  * Every method validates channel names itself and throws `ApiError` (400 naming the field,
- * 404 unknown namespace / feature not enabled). A store or broker failure rejects with the
- * original error (the routes answer 503: nothing was acknowledged).
+ * 404 unknown namespace / feature not enabled). A store or broker failure rejects with a
+ * temporary `ReplyError('internal')` (the routes answer 503: nothing was acknowledged).
  */
 export interface Operations {
   /** Stores (where the namespace keeps history) and delivers; resolves once stored. */
@@ -19,8 +19,9 @@ export interface Operations {
   /** Publishes to the user's personal channel `#<user>` (kept in history: offline users get it later). */
   send(user: string, data: unknown, idempotencyKey?: string): Promise<PublishResponse>;
   /**
-   * One `message` frame (`channel: "*"`, no offset) to every authenticated connection, at most
-   * once, not stored. Resolves with how many connections it was queued for.
+   * One `message` frame (`channel: "*"`, no offset) to every authenticated connection on every
+   * node, at most once, not stored. Resolves with how many connections it went to (cluster
+   * mode: as the nodes last announced their counts).
    */
   sendToAll(data: unknown): Promise<{ connections: number }>;
   /** Closes the user's connections (only those of `session` when given) on every node. */
@@ -29,7 +30,7 @@ export interface Operations {
   unsubscribe(user: string, channel: string): Promise<void>;
   presence(channel: string): Promise<PresenceResponse>;
   history(req: HistoryRequest): Promise<HistoryResponse>;
-  /** Channels with at least one subscriber, and how many. */
+  /** Channels with at least one subscriber on any node, and how many (cluster mode: ≤ 1 s old). */
   channels(pattern?: string): Promise<ChannelsResponse>;
   info(): Promise<InfoResponse>;
 }

@@ -8,7 +8,9 @@ export type ControlMessage =
   | { type: 'disconnect'; user: string; session?: string; login?: string; exceptClient?: string; code: number; reason: string }
   | { type: 'unsubscribe'; user: string; channel: string }
   | { type: 'user_event'; event: 'online' | 'offline'; user: string }
-  | { type: 'presence'; event: 'join' | 'leave'; channel: string; user: string; client: string; info?: unknown };
+  | { type: 'presence'; event: 'join' | 'leave'; channel: string; user: string; client: string; info?: unknown }
+  /** A frame (encoded JSON text) for every authenticated connection: the server API's push `all`. */
+  | { type: 'all'; frame: string };
 
 /** What a broker calls back into; the node implements it. Backends never see connections. */
 export interface BrokerHandler {
@@ -31,6 +33,11 @@ export interface BrokerHandler {
  * a lost publication is recovered by clients from history (offsets reveal the gap).
  */
 export interface Broker {
+  /**
+   * Resolves once this node receives control messages (kicks, disconnects); absent when that
+   * is so from the start. The server starts listening only after it.
+   */
+  readonly ready?: Promise<void>;
   publish(channel: string, pub: Publication): Promise<void>;
   /** Start receiving a channel's publications on this node (the hub's first local subscriber). */
   subscribe(channel: string): Promise<void>;

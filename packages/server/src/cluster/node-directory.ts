@@ -18,5 +18,10 @@ export interface NodeInfo {
 export interface NodeDirectory {
   /** Every live node, this one included (with fresh numbers), sorted by id. */
   nodes(): Promise<NodeInfo[]>;
+  /**
+   * Every live node's channels with their subscriber counts, summed over nodes: this node's
+   * current, the others' as of their last flush (see `RedisChannelIndex`).
+   */
+  channels(): Promise<Map<string, number>>;
   close(): Promise<void>;
 }

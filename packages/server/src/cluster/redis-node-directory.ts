@@ -3,11 +3,13 @@ import type { NodeDirectory, NodeInfo } from './node-directory.ts';
 import { closeRedis, type RedisConnection } from '../redis/connect.ts';
 import { RedisKeys } from '../redis/keys.ts';
 import type { Logger } from '../logger.ts';
+import { RedisChannelIndex } from './redis-channel-index.ts';
 
 /**
  * Nodes announce themselves in one Redis hash (`<prefix>nodes`: node id → JSON of its
  * `NodeInfo` and expiry) every `intervalMs`; readers skip and prune entries older than
- * `ttlMs`, so a killed node disappears from `info` within `ttlMs`.
+ * `ttlMs`, so a killed node disappears from `info` within `ttlMs`. Each node's channels live
+ * beside it, in its own expiring hash (`RedisChannelIndex`), read only for live nodes.
  */
 export class RedisNodeDirectory implements NodeDirectory {
   private readonly redis: Redis;
@@ -16,14 +18,29 @@ export class RedisNodeDirectory implements NodeDirectory {
   private readonly ttlMs: number;
   private readonly timer: NodeJS.Timeout;
   private readonly log: Logger | undefined;
+  private readonly keys: RedisKeys;
+  private readonly local: () => Iterable<[string, number]>;
+  private readonly index: RedisChannelIndex;
 
-  constructor(o: { connection: RedisConnection; self: () => NodeInfo; keys?: RedisKeys; intervalMs?: number; ttlMs?: number; log?: Logger }) {
+  constructor(o: {
+    connection: RedisConnection; self: () => NodeInfo; keys?: RedisKeys; intervalMs?: number; ttlMs?: number; log?: Logger;
+    /** This node's channels and local subscriber counts (the hub). */
+    channels?: () => Iterable<[string, number]>;
+    /** How often this node's channel changes are written (ms, default 1000). */
+    channelsIntervalMs?: number;
+  }) {
     this.redis = o.connection.redis;
-    this.key = `${(o.keys ?? new RedisKeys()).prefix}nodes`;
+    this.keys = o.keys ?? new RedisKeys();
+    this.key = this.keys.nodes();
     this.self = o.self;
     this.log = o.log;
     const interval = o.intervalMs ?? 5000;
     this.ttlMs = o.ttlMs ?? interval * 3;
+    this.local = o.channels ?? (() => []);
+    this.index = new RedisChannelIndex({
+      redis: this.redis, key: this.keys.nodeChannels(this.self().id), local: this.local, ttlMs: this.ttlMs,
+      ...(o.channelsIntervalMs !== undefined ? { intervalMs: o.channelsIntervalMs } : {}), ...(o.log ? { log: o.log } : {}),
+    });
     this.timer = setInterval(() => void this.announce().catch((err) => this.log?.warn({ err: (err as Error).message }, 'node directory: announce failed')), interval);
     this.timer.unref();
     void this.announce().catch(() => {});
@@ -50,8 +67,17 @@ export class RedisNodeDirectory implements NodeDirectory {
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  async channels(): Promise<Map<string, number>> {
+    const me = this.self().id;
+    const others = (await this.nodes()).filter((n) => n.id !== me).map((n) => this.keys.nodeChannels(n.id));
+    const out = await this.index.read(others);
+    for (const [channel, n] of this.local()) out.set(channel, (out.get(channel) ?? 0) + n);
+    return out;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
+    await this.index.close();
     await this.redis.hdel(this.key, this.self().id).catch(() => {});
     await closeRedis(this.redis);
   }

@@ -44,6 +44,9 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
       node.directory = new RedisNodeDirectory({
         connection: nodesConn, keys, ...withLog,
         self: () => ({ id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - startedAt, ...node.hub.stats }),
+        channels: function* () {
+          for (const name of node.hub.channelNames()) yield [name, node.hub.subscribers(name)?.size ?? 0];
+        },
       });
       // Users of a dead node: a surviving node announces them offline (once, cluster-wide).
       presence.onUserExpired = (user) => {

@@ -71,6 +71,14 @@ export class RedisKeys {
   loginSeq(scope: string, user: string): string {
     return `${this.prefix}{login:${scope}:${user}}:seq`;
   }
+  /** Hash node id → JSON of its `NodeInfo` and expiry (the node directory). */
+  nodes(): string {
+    return `${this.prefix}nodes`;
+  }
+  /** Hash channel → local subscriber count of one node's channels, expiring unless refreshed. */
+  nodeChannels(node: string): string {
+    return `${this.prefix}node:${node}:channels`;
+  }
   /** Hash of a session (by a digest of its id, so a key listing reveals no usable id). */
   session(digest: string): string {
     return `${this.prefix}session:${digest}`;

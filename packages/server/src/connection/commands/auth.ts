@@ -29,7 +29,11 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
   const node = conn.node;
   try {
     const who = await identify(conn, frame);
-    const session = await resolveSession(conn, who.user, frame.session ?? conn.upgrade.session);
+    // A store failure (Redis outage) answers a temporary error; the client retries.
+    const unavailable = (err: unknown): never => {
+      throw err instanceof AuthRefused ? err : node.failures.unavailable(err, 'auth');
+    };
+    const session = await resolveSession(conn, who.user, frame.session ?? conn.upgrade.session).catch(unavailable);
     if (conn.state !== 'auth_pending') return; // closed while we waited
     const identity: Identity = {
       user: who.user,
@@ -42,7 +46,7 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
       ...(who.send !== undefined ? { sendTo: who.send } : {}),
     };
     conn.identity = identity;
-    if (!(await node.sso.admit(conn))) throw new AuthRefused('session_limit', 'this user has reached its limit of logins');
+    if (!(await node.sso.admit(conn).catch(unavailable))) throw new AuthRefused('session_limit', 'this user has reached its limit of logins');
     const personal = autoPersonalChannel(conn);
     if (personal) {
       try {

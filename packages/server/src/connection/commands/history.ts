@@ -9,7 +9,9 @@ export async function handleHistory(conn: Connection, frame: HistoryFrame): Prom
   if (!conn.subscriptions.has(ch.name)) assertCanSubscribe(conn.identity!, ch); // subscribed: already authorized (grants or hook)
   if (!ch.history) throw new ReplyError('not_available', `channel ${ch.name} keeps no history`);
   const limit = Math.min(frame.limit ?? 100, node.config.limits.historyLimit);
-  const r = await node.history.read(ch.name, { since: frame.since, limit, reverse: frame.reverse, retention: ch.history });
+  const r = await node.history.read(ch.name, { since: frame.since, limit, reverse: frame.reverse, retention: ch.history }).catch((err) => {
+    throw node.failures.unavailable(err, 'history read');
+  });
   if (!r.recoverable) throw new ReplyError('unrecoverable_position', `position not retained; current is ${r.position.epoch}/${r.position.offset}`);
   conn.reply(frame.id, { epoch: r.position.epoch, offset: r.position.offset, publications: r.publications });
 }
