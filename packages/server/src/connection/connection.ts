@@ -28,8 +28,14 @@ export interface Identity {
 
 export type ConnectionState = 'auth_pending' | 'ready' | 'closed';
 
-/** Most inbound frames held while an earlier command of the same connection is still running. */
+/**
+ * Inbound frames held while an earlier command of the same connection is still running.
+ * At this many the transport stops reading from the socket (TCP backpressure reaches the
+ * client) until half are done; frames already read keep arriving meanwhile.
+ */
 const MAX_INBOX = 256;
+/** Bytes held beyond which the connection is closed `3013` (a client that ignores backpressure). */
+const MAX_INBOX_BYTES = 4 * 1024 * 1024;
 
 /**
  * One socket's life: authentication, commands (processed one at a time, in order), its
@@ -56,7 +62,9 @@ export class Connection implements Flushable {
   private queuedBytes = 0;
   private flushScheduled = false;
   private readonly inbox: Array<Buffer | ClientFrame> = [];
+  private inboxBytes = 0;
   private busy = false;
+  private readingPaused = false;
 
   constructor(node: Node, transport: Transport, upgrade: UpgradeContext) {
     this.node = node;
@@ -125,8 +133,16 @@ export class Connection implements Flushable {
     if (!isUtf8(data)) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame is not valid UTF-8'));
     if (!this.node.rateLimitCommand(this)) return;
     if (this.busy) {
-      if (this.inbox.length >= MAX_INBOX) return this.terminate(new Disconnect(CloseCode.too_many_requests, 'too_many_requests'));
+      const pausable = this.transport.pause !== undefined;
+      if (pausable ? this.inboxBytes + data.length > MAX_INBOX_BYTES : this.inbox.length >= MAX_INBOX) {
+        return this.terminate(new Disconnect(CloseCode.too_many_requests, 'too_many_requests'));
+      }
       this.inbox.push(data);
+      this.inboxBytes += data.length;
+      if (pausable && !this.readingPaused && this.inbox.length >= MAX_INBOX) {
+        this.readingPaused = true;
+        this.transport.pause!();
+      }
       return;
     }
     void this.run(data);
@@ -145,6 +161,11 @@ export class Connection implements Flushable {
     while (next !== undefined && this.state !== 'closed') {
       await this.handle(next);
       next = this.inbox.shift();
+      if (Buffer.isBuffer(next)) this.inboxBytes -= next.length;
+      if (this.readingPaused && this.inbox.length <= MAX_INBOX / 2) {
+        this.readingPaused = false;
+        this.transport.resume!();
+      }
     }
     this.busy = false;
   }
@@ -214,6 +235,7 @@ export class Connection implements Flushable {
     this.state = 'closed';
     this.queue = [];
     this.inbox.length = 0;
+    this.inboxBytes = 0;
     this.node.onConnectionClosed(this, code);
   }
 }

@@ -13,6 +13,10 @@ export interface Transport {
   readonly bufferedAmount: number;
   /** The client asked for JSON-array batch frames (`?batch=1` or subprotocol). */
   readonly batch: boolean;
+  /** Stops reading from the client (backpressure while its commands queue up); optional. */
+  pause?(): void;
+  /** Reads again after `pause`. */
+  resume?(): void;
 }
 
 /** What the gateway learned from the upgrade request, before any frame. */

@@ -1,8 +1,10 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import * as wsModule from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { BATCH_QUERY_FLAG, BATCH_SUBPROTOCOL, CloseCode, SUBPROTOCOL } from '@switchboard/protocol';
 import type { Node } from '../node.ts';
+import type { Connection } from '../connection/connection.ts';
 import type { Transport, UpgradeContext } from './transport.ts';
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
@@ -10,7 +12,44 @@ import type { Metrics } from '../metrics.ts';
 
 const TEXT = { binary: false, compress: false, fin: true } as const;
 
-/** Adapts one `ws` socket to the core's Transport. */
+/** `ws`'s frame builder (`ws/lib/sender.js`, exported as `WebSocket.Sender`). */
+type FrameFn = (data: Buffer, o: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }) => Buffer[];
+const frameWith: FrameFn = (wsModule as unknown as { Sender: { frame: FrameFn } }).Sender.frame;
+const TEXT_FRAME = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1: false };
+
+/** The parts of a `ws` socket that a direct write must respect (ws 8, `lib/websocket.js`, `lib/sender.js`). */
+interface WsInternals {
+  _socket: Duplex;
+  _sender: { _state: number; _queue: unknown[]; _firstFragment: boolean };
+}
+
+/** A payload framed once is written to every socket that sends it this turn (fan-out). */
+const CACHE_MAX_BYTES = 1 << 20;
+let lastPayload: Buffer | undefined;
+let lastFramed: Buffer | undefined;
+
+/**
+ * One complete unmasked text frame (header and payload in one buffer) for a payload. The
+ * publication that goes to 5,000 sockets is framed once, not 5,000 times.
+ */
+export function textFrame(payload: Buffer): Buffer {
+  if (payload === lastPayload) return lastFramed!;
+  const [head, body] = frameWith(payload, TEXT_FRAME);
+  const framed = body ? Buffer.concat([head!, body], head!.length + body.length) : head!;
+  if (payload.length <= CACHE_MAX_BYTES) {
+    lastPayload = payload;
+    lastFramed = framed;
+  }
+  return framed;
+}
+
+/**
+ * Adapts one `ws` socket to the core's Transport. Frames are written to the TCP socket
+ * already framed (one write, no per-socket framing) when `ws`'s sender is idle: no
+ * compression (disabled here), no queued Blob or fragment, so writing around it cannot
+ * reorder or interleave anything; otherwise it falls back to `ws.send`. `bufferedAmount`
+ * stays exact: it reads the socket's own write buffer.
+ */
 class WsTransport implements Transport {
   readonly batch: boolean;
   private readonly ws: WebSocket;
@@ -23,24 +62,62 @@ class WsTransport implements Transport {
   send(frame: Buffer): void {
     if (this.ws.readyState !== 1) return;
     this.metrics.bytesOut += frame.length;
-    this.ws.send(frame, TEXT);
+    const w = this.ws as unknown as WsInternals;
+    const sender = w._sender;
+    if (sender._state === 0 && sender._queue.length === 0 && sender._firstFragment) w._socket.write(textFrame(frame));
+    else this.ws.send(frame, TEXT);
   }
   sendMany(frames: readonly Buffer[]): void {
     if (this.ws.readyState !== 1) return;
-    const socket = (this.ws as unknown as { _socket?: Duplex })._socket;
-    socket?.cork();
-    for (const f of frames) {
-      this.metrics.bytesOut += f.length;
-      this.ws.send(f, TEXT);
-    }
-    socket?.uncork();
+    const socket = (this.ws as unknown as WsInternals)._socket;
+    socket.cork();
+    for (const f of frames) this.send(f);
+    socket.uncork();
   }
   close(code: number, reason: string): void {
     if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, reason);
   }
+  pause(): void {
+    this.ws.pause();
+  }
+  resume(): void {
+    this.ws.resume();
+  }
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
   }
+}
+
+/**
+ * The gateway's `ws` socket: carries its connection so the event handlers below are shared
+ * functions rather than closures per connection (idle connections cost less memory).
+ */
+class GatewaySocket extends WebSocket {
+  conn: Connection | undefined;
+
+  /** `ws` closes an over-long frame with 1009; the protocol says 3501 bad_request. */
+  override close(code?: number, reason?: string | Buffer): void {
+    if (code === 1009) super.close(CloseCode.bad_request, 'frame too large');
+    else super.close(code, reason);
+  }
+}
+
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  const conn = (this as GatewaySocket).conn!;
+  const metrics = conn.node.metrics;
+  metrics.messagesIn++;
+  metrics.bytesIn += data.length;
+  conn.receive(data, isBinary);
+}
+function onClose(this: WebSocket, code: number): void {
+  (this as GatewaySocket).conn!.closed(code);
+}
+function onError(this: WebSocket, err: Error): void {
+  const conn = (this as GatewaySocket).conn!;
+  conn.node.log.debug({ client: conn.id, err: err.message }, 'socket error');
+}
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 function reject(socket: Duplex, status: number, text: string): void {
@@ -75,6 +152,7 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
     perMessageDeflate: false,
     skipUTF8Validation: true, // checked by the connection so invalid UTF-8 closes 3501
     clientTracking: false,
+    WebSocket: GatewaySocket,
     handleProtocols: (protocols) => (protocols.has(BATCH_SUBPROTOCOL) ? BATCH_SUBPROTOCOL : protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
   const perIp = new KeyedRateLimiter(config.limits.connectionsPerIpPerSecond, config.limits.connectionsPerIpPerSecond * 2);
@@ -82,7 +160,7 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
   const forward = [...new Set([h.connect, h.subscribe, h.publish, h.refresh].flatMap((x) => x.forwardHeaders))];
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://gateway');
@@ -113,19 +191,13 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
       ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
     };
     const flag = url.searchParams.get(BATCH_QUERY_FLAG);
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      // `ws` closes an over-long frame with 1009; the protocol says 3501 bad_request.
-      const close = ws.close.bind(ws);
-      ws.close = (code?: number, reason?: string | Buffer) => (code === 1009 ? close(CloseCode.bad_request, 'frame too large') : close(code, reason));
+    wss.handleUpgrade(req, socket, head, (upgraded) => {
+      const ws = upgraded as GatewaySocket;
       const batch = ws.protocol === BATCH_SUBPROTOCOL || flag === '1' || flag === 'true';
-      const conn = node.openConnection(new WsTransport(ws, batch, node.metrics), ctx);
-      ws.on('message', (data, isBinary) => {
-        node.metrics.messagesIn++;
-        node.metrics.bytesIn += (data as Buffer).length;
-        conn.receive(data as Buffer, isBinary);
-      });
-      ws.on('close', (code) => conn.closed(code));
-      ws.on('error', (err) => node.log.debug({ client: conn.id, err: err.message }, 'socket error'));
+      ws.conn = node.openConnection(new WsTransport(ws, batch, node.metrics), ctx);
+      ws.on('message', onMessage);
+      ws.on('close', onClose);
+      ws.on('error', onError);
     });
   });
   return wss;

@@ -1,0 +1,38 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { main } from './run.ts';
+import { PEERS } from './load/clients.ts';
+
+/**
+ * Keeps the harness from rotting: one tiny `fanout` run end to end against every peer
+ * (servers and load in child processes, as for real). Asserts that every message arrived
+ * and the result file is complete; never asserts on speed.
+ */
+describe('bench harness', () => {
+  it('runs fanout end to end for switchboard, socketio and ws', async () => {
+    const file = await main(['fanout', '--subscribers', '20', '--rates', '10', '--step', '1', '--warmup', '0', '--common-rate', '10', '--quiet']);
+    try {
+      const r = JSON.parse(readFileSync(file, 'utf8'));
+      expect(r.scenario).toBe('fanout');
+      expect(r.machine.cpus).toBeGreaterThan(0);
+      expect(r.machine.node).toMatch(/^v\d+/);
+      for (const peer of PEERS) {
+        const p = r.peers[peer];
+        expect(p.connect.ready, peer).toBe(20);
+        const steps = [...p.steps, p.atCommonRate];
+        for (const st of steps) {
+          expect(st.published, peer).toBeGreaterThanOrEqual(10);
+          expect(st.expected, peer).toBe(st.published * 20);
+          expect(st.delivered, peer).toBe(st.expected);
+          expect(st.unexpected, peer).toBe(0);
+          expect(st.latency.count, peer).toBe(st.expected);
+          expect(st.latency.p99, peer).toBeGreaterThanOrEqual(st.latency.p50);
+          expect(st.latency.max, peer).toBeGreaterThanOrEqual(st.latency.p99);
+        }
+      }
+      expect(r.ratios.map((x: { metric: string }) => x.metric)).toContain('max sustained deliveries/s');
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }, 90_000);
+});

@@ -1,0 +1,84 @@
+/**
+ * `npm run bench -- <scenario> [--peers switchboard,socketio,ws] [--profile] [scenario flags]`
+ * Runs a scenario against each peer in turn (servers and load in child processes), prints a
+ * table of ratios and writes bench/results/<scenario>-<date>.json.
+ */
+import { loadavg } from 'node:os';
+import { machineInfo } from './lib/machine.ts';
+import { table, writeResult } from './lib/report.ts';
+import { PEERS, type Peer } from './load/clients.ts';
+import { SCENARIOS } from './scenarios/index.ts';
+import type { ScenarioContext } from './scenarios/types.ts';
+
+const USAGE = `usage: npm run bench -- <${Object.keys(SCENARIOS).join('|')}> [--peers ${PEERS.join(',')}] [--profile] [flags]
+  fanout  --subscribers 5000 --rates 4,8,16,… --step 4 (s per rate) --common-rate N --padding 64
+  rooms   --clients 10000 --group 10 --rates 1000,2000,… --step 4
+  idle    --sizes 10000,50000 --hold 5 (s)
+  storm   --clients 10000
+  hold    --clients 100000 --duration 300 (s) --heartbeat 25000 (ms) --concurrency 200 --workers N|auto --servers N|auto   (Switchboard only unless --peers)`;
+
+/** `--name value` and bare `--flag` (true) after the scenario name. */
+export function parseFlags(argv: string[]): { positionals: string[]; values: Record<string, string | boolean> } {
+  const positionals: string[] = [];
+  const values: Record<string, string | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) { positionals.push(a); continue; }
+    const eq = a.indexOf('=');
+    if (eq > 0) { values[a.slice(2, eq)] = a.slice(eq + 1); continue; }
+    const next = argv[i + 1];
+    if (next !== undefined && !next.startsWith('--')) { values[a.slice(2)] = next; i++; } else values[a.slice(2)] = true;
+  }
+  return { positionals, values };
+}
+
+/** Runs one scenario and returns the path of its result file. */
+export async function main(argv: string[]): Promise<string> {
+  const { positionals, values } = parseFlags(argv);
+  const name = positionals[0];
+  const scenario = name ? SCENARIOS[name] : undefined;
+  if (!scenario) throw new Error(`${name ? `unknown scenario "${name}"\n` : ''}${USAGE}`);
+  const peersArg = typeof values.peers === 'string' ? values.peers : name === 'hold' ? 'switchboard' : PEERS.join(',');
+  const peers = peersArg.split(',').map((p) => p.trim()) as Peer[];
+  for (const p of peers) if (!PEERS.includes(p)) throw new Error(`unknown peer "${p}" (known: ${PEERS.join(', ')})`);
+  if (values['sio-client'] === 'official') process.env.BENCH_SIO_CLIENT = 'official';
+  const machine = machineInfo();
+  const quiet = Boolean(values.quiet);
+  const t0 = performance.now();
+  const ctx: ScenarioContext = {
+    peers,
+    args: values as Record<string, string | boolean | undefined>,
+    profile: Boolean(values.profile),
+    heartbeatMs: typeof values.heartbeat === 'string' ? Number(values.heartbeat) : 25_000,
+    log: (l) => { if (!quiet) console.log(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${l}`); },
+  };
+  ctx.log(`${name} on ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverage.join(' ')}, open files ${machine.openFileLimit.soft}`);
+  const started = Date.now();
+  // The machine may be shared: the 1-minute load average every 10 s goes into the result.
+  const loadSamples: number[] = [];
+  const sampler = setInterval(() => loadSamples.push(Math.round(loadavg()[0]! * 100) / 100), 10_000);
+  sampler.unref();
+  let result;
+  try {
+    result = await scenario(ctx);
+  } finally {
+    clearInterval(sampler);
+  }
+  const file = writeResult(result, machine, { durationSec: Math.round((Date.now() - started) / 1000), loadAverageAfter: loadavg().map((l) => Math.round(l * 100) / 100), loadSamples, argv });
+  if (!quiet) {
+    console.log(`\n${table(result, peers)}\n`);
+    for (const n of result.notes) console.log(`note: ${n}`);
+    console.log(`results: ${file}`);
+  }
+  return file;
+}
+
+if (import.meta.main) {
+  // Everything stops by itself: a hard ceiling on the whole run.
+  const ceiling = setTimeout(() => { console.error('bench: run exceeded 60 minutes; stopping'); process.exit(3); }, 60 * 60_000);
+  ceiling.unref();
+  main(process.argv.slice(2)).then(() => process.exit(0), (err) => {
+    console.error(`bench: ${(err as Error).message}`);
+    process.exit(1);
+  });
+}

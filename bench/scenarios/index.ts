@@ -1,0 +1,11 @@
+import type { ScenarioContext, ScenarioResult } from './types.ts';
+import { fanout } from './fanout.ts';
+import { rooms } from './rooms.ts';
+import { idle } from './idle.ts';
+import { storm } from './storm.ts';
+import { hold } from './hold.ts';
+
+/** Every scenario by name (`npm run bench -- <name>`). */
+export const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioResult>> = {
+  fanout, rooms, idle, storm, hold,
+};
