@@ -46,15 +46,30 @@ describe('per-connection command rate', () => {
 });
 
 describe('per-connection inbox', () => {
-  it('closes 3013 when over 256 commands wait behind a slow one', async () => {
+  it('holds a burst queued behind a slow command (reading paused), then answers all of it in order', async () => {
     gw = await startGateway({ limits: { commandsPerSecond: 1000 }, namespaces: { chat: { history: { size: 10, ttl: '1h' }, allowSubscribe: true } } });
     const store = gw.node.history as unknown as { read: (...a: unknown[]) => Promise<unknown> };
     const read = store.read;
-    store.read = async (...a: unknown[]) => { await sleep(1000); return read.apply(store, a); };
+    store.read = async (...a: unknown[]) => { await sleep(500); return read.apply(store, a); };
     const c = await connectAuthed(gw.wsUrl, 'alice');
     c.send({ type: 'subscribe', id: 's', channel: 'chat:slow' });
-    for (let i = 0; i < 300; i++) c.send({ type: 'ping' });
-    expect(await c.waitClose()).toBe(3013);
+    for (let i = 0; i < 600; i++) c.send({ type: 'ping', id: i });
+    await c.next((f) => f.type === 'pong' && f.id === 599, 10_000);
+    const order = c.frames.filter((f) => f.type === 'pong' || f.id === 's').map((f) => f.id);
+    expect(order).toEqual(['s', ...Array.from({ length: 600 }, (_, i) => i)]);
+    expect(c.closeCode).toBeUndefined();
+  });
+
+  it('closes 3013 when more than 4 MiB of commands wait behind a slow one', async () => {
+    gw = await startGateway({ limits: { commandsPerSecond: 10_000 }, namespaces: { chat: { history: { size: 10, ttl: '1h' }, allowSubscribe: true } } });
+    const store = gw.node.history as unknown as { read: (...a: unknown[]) => Promise<unknown> };
+    const read = store.read;
+    store.read = async (...a: unknown[]) => { await sleep(2000); return read.apply(store, a); };
+    const c = await connectAuthed(gw.wsUrl, 'alice');
+    c.send({ type: 'subscribe', id: 's', channel: 'chat:slow' });
+    const pad = 'x'.repeat(60_000);
+    for (let i = 0; i < 120; i++) c.send({ type: 'ping', pad }); // 7 MB: past 4 MiB long before 256 frames would pause reading
+    expect(await c.waitClose(10_000)).toBe(3013);
   });
 });
 
