@@ -1,5 +1,5 @@
 import {
-  CloseCode, Disconnect, ReplyError,
+  CloseCode, Disconnect, ReplyError, decodeClientFrame,
   type FrameId, type Publication, type StreamPosition,
 } from '@switchboard/protocol';
 import type { Config } from './config.ts';
@@ -145,13 +145,19 @@ export class Node implements BrokerHandler {
   }
 
   /** Per-connection command rate: false when this command must be refused. */
-  rateLimitCommand(conn: Connection): boolean {
+  rateLimitCommand(conn: Connection, frame: Buffer): boolean {
     let b = this.buckets.get(conn);
     const rate = this.config.limits.commandsPerSecond;
     if (!b) this.buckets.set(conn, (b = new TokenBucket(rate, rate * 2)));
     if (b.take()) return true;
-    if (b.debt > rate) conn.terminate(new Disconnect(CloseCode.too_many_requests, 'too_many_requests'));
-    else conn.replyError(undefined, new ReplyError('too_many_requests', 'command rate limit exceeded; slow down'));
+    if (b.debt > rate) {
+      conn.terminate(new Disconnect(CloseCode.too_many_requests, 'too_many_requests'));
+      return false;
+    }
+    // The refusal names the command it refuses, so the client knows which one to retry.
+    const decoded = decodeClientFrame(frame.toString('utf8'));
+    const id = decoded.ok ? decoded.frame.id : decoded.fatal ? undefined : decoded.id;
+    conn.replyError(id, new ReplyError('too_many_requests', 'command rate limit exceeded; slow down'));
     return false;
   }
 

@@ -27,7 +27,11 @@ describe('per-connection command rate', () => {
     for (let i = 0; i < 13; i++) c.send({ type: 'ping', id: i });
     const err = await c.next((f) => f.type === 'error' && f.code === 'too_many_requests');
     expect(err.temporary).toBe(true);
+    // It names the refused command: each of the 13 ids is answered exactly once, by a pong or this error.
+    expect(typeof err.id).toBe('number');
     await waitFor(() => c.frames.filter((f) => f.type === 'pong').length + c.frames.filter((f) => f.type === 'error').length >= 13, 5000, 'answers');
+    const answered = c.frames.filter((f) => f.type === 'pong' || f.type === 'error').map((f) => f.id).sort((a, b) => a - b);
+    expect(answered).toEqual([...Array(13).keys()]);
     expect(c.closeCode).toBeUndefined();
     await sleep(1100);
     c.send({ type: 'ping', id: 'later' });

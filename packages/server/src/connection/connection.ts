@@ -131,7 +131,7 @@ export class Connection implements Flushable {
     if (isBinary) return this.terminate(new Disconnect(CloseCode.bad_request, 'binary frames are not supported'));
     if (data.length > this.node.config.limits.maxFrameBytes) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame too large'));
     if (!isUtf8(data)) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame is not valid UTF-8'));
-    if (!this.node.rateLimitCommand(this)) return;
+    if (!this.node.rateLimitCommand(this, data)) return;
     if (this.busy) {
       const pausable = this.transport.pause !== undefined;
       if (pausable ? this.inboxBytes + data.length > MAX_INBOX_BYTES : this.inbox.length >= MAX_INBOX) {
