@@ -133,8 +133,8 @@ describe('the chat in Chromium', () => {
 
   it('two tabs of one login: a token refreshed in one tab is used by the other; logout in one tab disconnects both', async () => {
     const { startChatServer } = await import('../src/chat-server.ts');
-    // tokens that live 8 s: the SDK renews them after 4 s
-    const shortLived = await startChatServer({ secret: 'chat-test-secret-0123456789abcdef', sdkDir: stack.dir, gatewayUrl: stack.gateway.wsUrl, tokenTtlSec: 8 });
+    // tokens that live 20 s: the SDK renews them halfway, with time to spare on a loaded machine
+    const shortLived = await startChatServer({ secret: 'chat-test-secret-0123456789abcdef', sdkDir: stack.dir, gatewayUrl: stack.gateway.wsUrl, tokenTtlSec: 20 });
     try {
       const context = await newBrowser();
       const tab1 = await openChat(context, shortLived.url);
@@ -148,7 +148,7 @@ describe('the chat in Chromium', () => {
       }
       const first = await tab1.evaluate((k) => localStorage.getItem(k), TOKEN_STORAGE_KEY);
 
-      await waitFor(async () => (await sdkLog(tab1)).some((e) => e.n === 'token') && (await sdkLog(tab2)).some((e) => e.n === 'token'), 15_000, 'both tabs presented a new token');
+      await waitFor(async () => (await sdkLog(tab1)).some((e) => e.n === 'token') && (await sdkLog(tab2)).some((e) => e.n === 'token'), 25_000, 'both tabs presented a new token');
       const second = await tab1.evaluate((k) => localStorage.getItem(k), TOKEN_STORAGE_KEY);
       expect(second).not.toBe(first);
       const exp = JSON.parse(Buffer.from(second!.split('.')[1]!, 'base64url').toString()).exp;
