@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, configFromEnv, devDefaults, hasAuthMethod, mergeConfig, parseConfig, readConfigFile, type Config } from './config.ts';
 import { parseDuration } from './duration.ts';
 import { mintToken } from './auth/mint.ts';
+import { DatabaseInUseError } from './sqlite/database.ts';
 import { createServer } from './server.ts';
 import { availableParallelism } from 'node:os';
 import { createLogger } from './logger.ts';
@@ -177,7 +178,7 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof DatabaseInUseError) {
       console.error(`switchboard: ${err.message}`);
       process.exit(2);
     }

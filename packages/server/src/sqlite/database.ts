@@ -17,6 +17,14 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
 }
 
+/** Thrown when another process (another gateway) already holds the database file. */
+export class DatabaseInUseError extends Error {
+  constructor(path: string) {
+    super(`${path} is in use by another Switchboard process: one gateway per SQLite file (run several nodes with --redis)`);
+    this.name = 'DatabaseInUseError';
+  }
+}
+
 /**
  * Opens (creating it and its parent directory when missing) the embedded database that the
  * SQLite stores share: one `DatabaseSync` per process, passed to each store's constructor.
@@ -26,6 +34,11 @@ export interface SqliteOptions {
  * Settings: WAL journal (readers never block the writer), `synchronous` as above, a busy
  * timeout, a 16 MB page cache, temporary tables in memory, and a WAL trimmed back to 64 MB
  * after checkpoints. The caller closes it (`db.close()`) after the stores that use it.
+ *
+ * The file is locked exclusively for as long as it is open: offsets are assigned by the
+ * process that appends, so a second gateway on the same file would hand out the same
+ * offsets. It fails at start-up with DatabaseInUseError instead (after the busy timeout).
+ * The operating system releases the lock when the process dies, even by `kill -9`.
  */
 export function openSqlite(path: string, options: SqliteOptions = {}): DatabaseSync {
   const memory = path === ':memory:';
@@ -43,9 +56,14 @@ export function openSqlite(path: string, options: SqliteOptions = {}): DatabaseS
       PRAGMA cache_size = -16000;
       PRAGMA journal_size_limit = 67108864;
     `);
+    if (!memory) {
+      db.exec('PRAGMA locking_mode = EXCLUSIVE');
+      db.exec('BEGIN IMMEDIATE; COMMIT'); // takes the exclusive lock now, not at the first publish
+    }
     db.exec('CREATE TABLE IF NOT EXISTS sb_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID');
   } catch (err) {
     db.close();
+    if (!memory && /database is locked|SQLITE_BUSY/i.test((err as Error).message)) throw new DatabaseInUseError(path);
     throw err;
   }
   return db;
