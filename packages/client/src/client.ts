@@ -7,7 +7,7 @@ import { Backoff } from './backoff.ts';
 import { Emitter } from './emitter.ts';
 import { SwitchboardError, isUnauthorizedError } from './errors.ts';
 import type { ClientEvents, ClientState, HistoryResult, PresenceEntry, PublishResult } from './events.ts';
-import { resolveOptions, type ResolvedOptions, type SwitchboardOptions, type WebSocketLike } from './options.ts';
+import { resolveOptions, type EventSourceLike, type ResolvedOptions, type SwitchboardOptions, type WebSocketLike } from './options.ts';
 import { Requests } from './requests.ts';
 import { SessionKeeper } from './session.ts';
 import { MemoryStorage } from './storage.ts';
@@ -52,7 +52,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   private started = false;
   private listening = false;
   private closedBy: string | undefined;
-  private timers: { reconnect?: Timer; connect?: Timer; refresh?: Timer } = {};
+  private timers: { reconnect?: Timer; connect?: Timer; refresh?: Timer; ping?: Timer; wake?: Timer } = {};
   private readonly watchdog = new Watchdog();
   private disconnectFrame: DisconnectFrame | undefined;
   private authFailure: { code: number; reason: string } | undefined;
@@ -62,6 +62,27 @@ export class Switchboard extends Emitter<ClientEvents> {
   private who: { client: string; user: string; expiresAt?: number } | undefined;
   private readonly writer = (f: ClientFrame) => this.write(f);
   private readonly host: SubscriptionHost = { unsubscribe: (sub) => this.removeSubscription(sub) };
+  /** The page's document, when the event source is a browser window. */
+  private document(): (EventSourceLike & { visibilityState?: string }) | undefined {
+    const doc = (this.o.window as { document?: EventSourceLike & { visibilityState?: string } } | null)?.document;
+    return doc && typeof doc.addEventListener === 'function' ? doc : undefined;
+  }
+
+  /**
+   * A page that becomes visible again may have slept with a socket that died meanwhile:
+   * probe it with a ping and drop it at once when nothing answers within `wakeProbeMs`,
+   * rather than waiting out the heartbeat.
+   */
+  private readonly onVisibility = () => {
+    if (this.document()?.visibilityState !== 'visible' || this.state !== 'connected' || this.o.wakeProbeMs <= 0) return;
+    const before = this.watchdog.seenAt;
+    clearTimeout(this.timers.wake);
+    this.write({ type: 'ping' });
+    this.timers.wake = setTimeout(() => {
+      if (this.state === 'connected' && this.watchdog.seenAt === before) this.drop('heartbeat_timeout');
+    }, this.o.wakeProbeMs);
+  };
+
   private readonly onOnline = () => {
     if (this.current === 'disconnected') void this.open();
   };
@@ -146,6 +167,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     this.listening = true;
     this.o.window?.addEventListener('online', this.onOnline);
     this.o.window?.addEventListener('offline', this.onOffline);
+    this.document()?.addEventListener('visibilitychange', this.onVisibility);
   }
 
   private unlisten(): void {
@@ -153,6 +175,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     this.listening = false;
     this.o.window?.removeEventListener('online', this.onOnline);
     this.o.window?.removeEventListener('offline', this.onOffline);
+    this.document()?.removeEventListener('visibilitychange', this.onVisibility);
   }
 
   private setState(next: ClientState): void {
@@ -216,6 +239,8 @@ export class Switchboard extends Emitter<ClientEvents> {
     this.gen++;
     clearTimeout(this.timers.connect);
     clearTimeout(this.timers.refresh);
+    clearInterval(this.timers.ping);
+    clearTimeout(this.timers.wake);
     this.watchdog.stop();
     const ws = this.ws;
     this.ws = undefined;
@@ -342,8 +367,11 @@ export class Switchboard extends Emitter<ClientEvents> {
     this.retriedAuth = false;
     this.sessions.set(f.session);
     this.who = { client: f.client, user: f.user, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) };
-    // Silence longer than the server's ping interval plus grace: a dead connection.
-    if (f.ping > 0) this.watchdog.start(f.ping * 1000 + this.o.heartbeatGraceMs, () => this.drop('heartbeat_timeout'));
+    // Silence longer than the ping interval plus grace: a dead connection. A server that does
+    // not ping is pinged by the client instead, so a half-open socket is still noticed.
+    const every = f.ping > 0 ? f.ping * 1000 : this.o.clientPingMs;
+    if (every > 0) this.watchdog.start(every + this.o.heartbeatGraceMs, () => this.drop('heartbeat_timeout'));
+    if (f.ping === 0 && every > 0) this.timers.ping = setInterval(() => this.write({ type: 'ping' }), every);
     this.scheduleRefresh(f.expiresAt);
     for (const sub of this.subs.values()) this.sendSubscribe(sub);
     this.requests.resend(this.writer);

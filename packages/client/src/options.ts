@@ -52,6 +52,17 @@ export interface SwitchboardOptions {
   connectTimeoutMs?: number;
   /** Silence tolerated beyond the server's ping interval before the connection is dropped as dead (default 10 s). */
   heartbeatGraceMs?: number;
+  /**
+   * When the server does not ping (`auth_success.ping` is 0), the client sends
+   * `{"type":"ping"}` this often and treats silence beyond it plus `heartbeatGraceMs` as a
+   * dead connection (default 25 s; 0: no client pings, no dead-connection check).
+   */
+  clientPingMs?: number;
+  /**
+   * When a hidden page becomes visible again (a laptop waking up), probe the connection with
+   * a ping and drop it if nothing arrives within this time (default 5 s; 0: no probe).
+   */
+  wakeProbeMs?: number;
   /** Refresh the token this long before it expires (default 30 s, at most half its remaining life). */
   refreshMarginMs?: number;
   /** Calls made while not connected. Default: up to 1000, `reject-new` when full. */
@@ -75,6 +86,8 @@ export interface ResolvedOptions {
   maxAttempts: number;
   connectTimeoutMs: number;
   heartbeatGraceMs: number;
+  clientPingMs: number;
+  wakeProbeMs: number;
   refreshMarginMs: number;
   queueMax: number;
   overflow: OverflowPolicy;
@@ -126,6 +139,8 @@ export function resolveOptions(o: SwitchboardOptions): ResolvedOptions {
     maxAttempts: positive('reconnect.maxAttempts', r.maxAttempts, Infinity, 1),
     connectTimeoutMs: positive('connectTimeoutMs', o.connectTimeoutMs, 10_000, 1),
     heartbeatGraceMs: positive('heartbeatGraceMs', o.heartbeatGraceMs, 10_000),
+    clientPingMs: positive('clientPingMs', o.clientPingMs, 25_000),
+    wakeProbeMs: positive('wakeProbeMs', o.wakeProbeMs, 5_000),
     refreshMarginMs: positive('refreshMarginMs', o.refreshMarginMs, 30_000),
     queueMax: positive('offlineQueue.max', o.offlineQueue?.max, 1000),
     overflow,

@@ -7,6 +7,11 @@ export class Watchdog {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastSeen = 0;
 
+  /** When the last proof of life arrived (ms since the epoch). */
+  get seenAt(): number {
+    return this.lastSeen;
+  }
+
   /** Records proof of life. */
   seen(): void {
     this.lastSeen = Date.now();
