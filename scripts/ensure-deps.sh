@@ -4,5 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[switchboard] installing npm dependencies (npm ci)…" >&2
-  npm ci --no-audit --no-fund >&2
+  if ! npm ci --no-audit --no-fund >&2 || [ ! -x node_modules/.bin/node ]; then
+    echo "[switchboard] npm ci did not complete (see npm's messages above); fix the cause and run the command again" >&2
+    exit 1
+  fi
 fi
