@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import type { AppendOptions, AppendResult, HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
+import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
 import { APPEND, CLAIM, POSITION, READ } from './redis-history-scripts.ts';
-import { RedisKeys, idempotencyKeyOf } from '../redis/keys.ts';
+import { RedisKeys } from '../redis/keys.ts';
 import { closeRedis, type RedisConnection } from '../redis/connect.ts';
 
 export interface RedisHistoryStoreOptions {

@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import type { AppendOptions, AppendResult, HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
+import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
 import { migrate } from '../sqlite/database.ts';
 
@@ -43,8 +43,6 @@ interface PendingAppend {
   channel: string; ts: number; data: string | null; from: string | null; id: string | null; key: string | undefined;
   o: AppendOptions; now: number; resolve: (r: AppendResult) => void; reject: (err: unknown) => void;
 }
-
-const keyOf = (k: FrameId) => (typeof k === 'number' ? `n:${k}` : `s:${k}`);
 
 export interface SqliteHistoryStoreOptions {
   /** The shared database from `openSqlite`; the store does not close it. */
@@ -142,7 +140,7 @@ export class SqliteHistoryStore implements HistoryStore {
     return new Promise((resolve, reject) => {
       const data = pub.data === undefined ? null : JSON.stringify(pub.data);
       const id = pub.id === undefined ? null : JSON.stringify(pub.id);
-      const key = o.idempotencyKey === undefined ? undefined : keyOf(o.idempotencyKey);
+      const key = o.idempotencyKey === undefined ? undefined : idempotencyKeyOf(o.idempotencyKey);
       this.pending.push({ channel, ts: pub.ts, data, from: pub.from ?? null, id, key, o, now: this.now(), resolve, reject });
       if (this.pending.length === 1) setImmediate(this.flush);
     });
@@ -227,7 +225,7 @@ export class SqliteHistoryStore implements HistoryStore {
 
   async claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean> {
     const now = this.now();
-    return Number(this.q.claim.run(channel, keyOf(key), now + windowMs, now).changes) === 1;
+    return Number(this.q.claim.run(channel, idempotencyKeyOf(key), now + windowMs, now).changes) === 1;
   }
 
   async remove(channel: string): Promise<void> {
