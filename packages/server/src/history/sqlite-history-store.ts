@@ -2,7 +2,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
 import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
-import { migrate } from '../sqlite/database.ts';
+import { migrate, transaction } from '../sqlite/database.ts';
 
 /** Append-only schema steps of the `history` component (see `migrate`). */
 const SCHEMA = [
@@ -68,7 +68,7 @@ export class SqliteHistoryStore implements HistoryStore {
   private readonly timer: NodeJS.Timeout | undefined;
   private pending: PendingAppend[] = [];
   private readonly q: Record<
-    'begin' | 'commit' | 'rollback' | 'selStream' | 'insStream' | 'updStream' | 'selKey' | 'upsKey' | 'insPub' | 'trim'
+    'selStream' | 'insStream' | 'updStream' | 'selKey' | 'upsKey' | 'insPub' | 'trim'
     | 'first' | 'forward' | 'backward' | 'claim' | 'sweepKeys' | 'sweepClaims' | 'delStream' | 'delPubs' | 'delKeys',
     StatementSync
   >;
@@ -79,9 +79,6 @@ export class SqliteHistoryStore implements HistoryStore {
     migrate(this.db, 'history', SCHEMA);
     const p = (sql: string) => this.db.prepare(sql);
     this.q = {
-      begin: p('BEGIN IMMEDIATE'),
-      commit: p('COMMIT'),
-      rollback: p('ROLLBACK'),
       selStream: p('SELECT epoch, top FROM history_streams WHERE channel = ?'),
       insStream: p('INSERT INTO history_streams (channel, epoch, top) VALUES (?, ?, ?)'),
       updStream: p('UPDATE history_streams SET top = ? WHERE channel = ?'),
@@ -119,18 +116,6 @@ export class SqliteHistoryStore implements HistoryStore {
     this.q.sweepClaims.run(now);
   }
 
-  private tx<T>(fn: () => T): T {
-    this.q.begin.run();
-    try {
-      const out = fn();
-      this.q.commit.run();
-      return out;
-    } catch (err) {
-      if (this.db.isTransaction) this.q.rollback.run();
-      throw err;
-    }
-  }
-
   /**
    * Queues the publication; every append queued in one event-loop turn is committed in one
    * transaction (group commit: one WAL write for the lot), in call order, and each promise
@@ -153,7 +138,7 @@ export class SqliteHistoryStore implements HistoryStore {
     this.pending = [];
     let results: AppendResult[];
     try {
-      results = this.tx(() => batch.map((a) => this.appendOne(a)));
+      results = transaction(this.db, () => batch.map((a) => this.appendOne(a)));
     } catch (err) {
       for (const a of batch) a.reject(err);
       return;
@@ -229,7 +214,7 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async remove(channel: string): Promise<void> {
-    this.tx(() => {
+    transaction(this.db, () => {
       this.q.delStream.run(channel);
       this.q.delPubs.run(channel);
       this.q.delKeys.run(channel);
