@@ -5,7 +5,7 @@ import {
 } from '@switchboard/protocol';
 import type { Node } from '../node.ts';
 import type { ResolvedChannel } from '../channels.ts';
-import { ApiError, fromReplyError } from './errors.ts';
+import { ApiError, fromReplyError, renameField } from './errors.ts';
 import type { Operations } from './operations.ts';
 import type {
   BroadcastResponse, ChannelsResponse, HistoryRequest, HistoryResponse, InfoResponse, PresenceResponse, PublishResponse,
@@ -64,10 +64,7 @@ export class NodeOperations implements Operations {
   }
 
   async send(user: string, data: unknown, idempotencyKey?: string): Promise<PublishResponse> {
-    return this.publish(personalChannel(user), data, idempotencyKey).catch((err) => {
-      if (err instanceof ApiError && err.field === 'channel') throw new ApiError(err.status, err.code, err.message.replace(/^channel/, 'user'), 'user');
-      throw err;
-    });
+    return this.publish(personalChannel(user), data, idempotencyKey).catch(renameField('channel', 'user'));
   }
 
   /** A store or broker call: its failure is a temporary error (503), logged rate-limited. */
