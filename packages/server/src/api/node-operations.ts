@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
-  CloseCode, ReplyError, encodeFrame, matchChannelPattern, personalChannel,
+  ReplyError, encodeFrame, matchChannelPattern, personalChannel,
 } from '@switchboard/protocol';
 import type { Node } from '../node.ts';
 import type { ResolvedChannel } from '../channels.ts';
@@ -85,7 +85,7 @@ export class NodeOperations implements Operations {
 
   async disconnect(user: string, o: { session?: string; code: number; reason: string }): Promise<void> {
     await this.guard('disconnect', this.node.broker.publishControl({
-      type: 'disconnect', user, code: o.code ?? CloseCode.forced, reason: o.reason,
+      type: 'disconnect', user, code: o.code, reason: o.reason,
       ...(o.session !== undefined ? { session: o.session } : {}),
     }));
   }
