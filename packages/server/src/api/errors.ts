@@ -58,6 +58,19 @@ export function fromReplyError(err: ReplyError, field?: string): ApiError {
   return new ApiError(statusOfReplyCode(err.code), err.code, message, err.code === 'bad_request' ? field : undefined);
 }
 
+/**
+ * A rejection handler that re-labels an ApiError about field `from` as one about `to` (its
+ * message's leading field name too), for an operation built on another one; rethrows the rest.
+ */
+export function renameField(from: string, to: string) {
+  return (err: unknown): never => {
+    if (err instanceof ApiError && err.field === from) {
+      throw new ApiError(err.status, err.code, err.message.replace(new RegExp(`^${from}`), to), to);
+    }
+    throw err;
+  };
+}
+
 /** The first zod issue as a 400 that names the field. */
 export function fromZodError(err: ZodError): ApiError {
   const issue = err.issues[0]!;

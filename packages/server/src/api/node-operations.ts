@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
-  CloseCode, ReplyError, encodeFrame, matchChannelPattern, personalChannel,
+  ReplyError, encodeFrame, matchChannelPattern, personalChannel,
 } from '@switchboard/protocol';
 import type { Node } from '../node.ts';
 import type { ResolvedChannel } from '../channels.ts';
-import { ApiError, fromReplyError } from './errors.ts';
+import { ApiError, fromReplyError, renameField } from './errors.ts';
 import type { Operations } from './operations.ts';
 import type {
   BroadcastResponse, ChannelsResponse, HistoryRequest, HistoryResponse, InfoResponse, PresenceResponse, PublishResponse,
@@ -64,10 +64,7 @@ export class NodeOperations implements Operations {
   }
 
   async send(user: string, data: unknown, idempotencyKey?: string): Promise<PublishResponse> {
-    return this.publish(personalChannel(user), data, idempotencyKey).catch((err) => {
-      if (err instanceof ApiError && err.field === 'channel') throw new ApiError(err.status, err.code, err.message.replace(/^channel/, 'user'), 'user');
-      throw err;
-    });
+    return this.publish(personalChannel(user), data, idempotencyKey).catch(renameField('channel', 'user'));
   }
 
   /** A store or broker call: its failure is a temporary error (503), logged rate-limited. */
@@ -88,7 +85,7 @@ export class NodeOperations implements Operations {
 
   async disconnect(user: string, o: { session?: string; code: number; reason: string }): Promise<void> {
     await this.guard('disconnect', this.node.broker.publishControl({
-      type: 'disconnect', user, code: o.code ?? CloseCode.forced, reason: o.reason,
+      type: 'disconnect', user, code: o.code, reason: o.reason,
       ...(o.session !== undefined ? { session: o.session } : {}),
     }));
   }

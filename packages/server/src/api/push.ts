@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isValidUserId } from '@switchboard/protocol';
 import type { Operations } from './operations.ts';
 import { PublishResponse } from './schemas.ts';
-import { ApiError } from './errors.ts';
+import { ApiError, renameField } from './errors.ts';
 
 /**
  * `POST /api/push`: the shape a push process already sends (seed 003):
@@ -27,10 +27,10 @@ export async function runPush(ops: Operations, b: PushRequest): Promise<PushResp
   switch (b.type) {
     case 'single':
       if (!isValidUserId(b.pointer)) throw new ApiError(400, 'bad_request', 'pointer: for type "single" must be a user id (1-128 of A-Z a-z 0-9 _ . @ = + -)', 'pointer');
-      return ops.send(b.pointer, b.content, b.idempotencyKey).catch(renameField('user'));
+      return ops.send(b.pointer, b.content, b.idempotencyKey).catch(renameField('user', 'pointer'));
     case 'room':
       if (typeof b.pointer !== 'string' || b.pointer === '') throw new ApiError(400, 'bad_request', 'pointer: for type "room" must be a channel name', 'pointer');
-      return ops.publish(b.pointer, b.content, b.idempotencyKey).catch(renameField('channel'));
+      return ops.publish(b.pointer, b.content, b.idempotencyKey).catch(renameField('channel', 'pointer'));
     case 'all':
       return ops.sendToAll(b.content);
     default: {
@@ -38,14 +38,4 @@ export async function runPush(ops: Operations, b: PushRequest): Promise<PushResp
       throw new ApiError(400, 'bad_request', `type: unknown ${String(never)}`, 'type');
     }
   }
-}
-
-/** Errors about the underlying method's field are about `pointer` here. */
-function renameField(from: string) {
-  return (err: unknown): never => {
-    if (err instanceof ApiError && err.field === from) {
-      throw new ApiError(err.status, err.code, err.message.replace(new RegExp(`^${from}`), 'pointer'), 'pointer');
-    }
-    throw err;
-  };
 }

@@ -1,5 +1,8 @@
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
 
+/** An idempotency key as stores keep it: numbers and strings apart (`5` and `"5"` differ). */
+export const idempotencyKeyOf = (k: FrameId): string => (typeof k === 'number' ? `n:${k}` : `s:${k}`);
+
 /** Retention of one channel's stream. */
 export interface HistoryOptions {
   /** Keep at most this many publications. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import type { AppendOptions, AppendResult, HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
+import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 
 interface Stream {
   epoch: string;
@@ -15,8 +15,6 @@ interface Stream {
 export function newEpoch(): string {
   return randomBytes(6).toString('base64url');
 }
-
-const keyOf = (k: FrameId) => (typeof k === 'number' ? `n:${k}` : `s:${k}`);
 
 /**
  * History in this process's memory: fast, lost on restart (a restart begins new epochs, so
@@ -51,7 +49,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const s = this.stream(channel);
     const now = this.now();
     if (o.idempotencyKey !== undefined) {
-      const k = keyOf(o.idempotencyKey);
+      const k = idempotencyKeyOf(o.idempotencyKey);
       const seen = s.keys.get(k);
       if (seen && seen.expiresAt > now) return { epoch: s.epoch, offset: seen.offset, duplicate: true };
       sweep(s.keys, now, (v) => v.expiresAt);
@@ -77,7 +75,7 @@ export class MemoryHistoryStore implements HistoryStore {
 
   async claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean> {
     const now = this.now();
-    const k = `${channel}\u0000${keyOf(key)}`;
+    const k = `${channel}\u0000${idempotencyKeyOf(key)}`;
     const exp = this.claimed.get(k);
     if (exp !== undefined && exp > now) return false;
     sweep(this.claimed, now, (e) => e);

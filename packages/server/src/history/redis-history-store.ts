@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import type { AppendOptions, AppendResult, HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
+import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
 import { APPEND, CLAIM, POSITION, READ } from './redis-history-scripts.ts';
-import { RedisKeys, idempotencyKeyOf } from '../redis/keys.ts';
+import { RedisKeys } from '../redis/keys.ts';
 import { closeRedis, type RedisConnection } from '../redis/connect.ts';
+import { publishCommand } from '../broker/redis-broker.ts';
 
 export interface RedisHistoryStoreOptions {
   connection: RedisConnection;
@@ -41,7 +42,6 @@ interface Scripts {
 export class RedisHistoryStore implements HistoryStore {
   private readonly redis: Redis & Scripts;
   private readonly keys: RedisKeys;
-  private readonly publishCommand: string;
   private readonly metaTtlMs: number;
   private readonly now: () => number;
   /** Present only with the `publish` option: stores and publishes in one script. */
@@ -50,14 +50,16 @@ export class RedisHistoryStore implements HistoryStore {
   constructor(o: RedisHistoryStoreOptions) {
     this.redis = o.connection.redis as Redis & Scripts;
     this.keys = o.keys ?? new RedisKeys();
-    this.publishCommand = o.connection.sharded ? 'SPUBLISH' : 'PUBLISH';
     this.metaTtlMs = o.metaTtlMs ?? 7 * 86_400_000;
     this.now = o.now ?? Date.now;
     this.redis.defineCommand('sbAppend', { numberOfKeys: 4, lua: APPEND });
     this.redis.defineCommand('sbRead', { numberOfKeys: 2, lua: READ });
     this.redis.defineCommand('sbPosition', { numberOfKeys: 1, lua: POSITION });
     this.redis.defineCommand('sbClaim', { numberOfKeys: 1, lua: CLAIM });
-    if (o.publish) this.appendAndPublish = (channel, pub, opts) => this.store(channel, pub, opts, this.publishCommand);
+    if (o.publish) {
+      const command = publishCommand(o.connection);
+      this.appendAndPublish = (channel, pub, opts) => this.store(channel, pub, opts, command);
+    }
   }
 
   append(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions): Promise<AppendResult> {

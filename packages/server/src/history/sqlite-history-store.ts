@@ -1,8 +1,8 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import type { AppendOptions, AppendResult, HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
+import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
-import { migrate } from '../sqlite/database.ts';
+import { migrate, transaction } from '../sqlite/database.ts';
 
 /** Append-only schema steps of the `history` component (see `migrate`). */
 const SCHEMA = [
@@ -44,8 +44,6 @@ interface PendingAppend {
   o: AppendOptions; now: number; resolve: (r: AppendResult) => void; reject: (err: unknown) => void;
 }
 
-const keyOf = (k: FrameId) => (typeof k === 'number' ? `n:${k}` : `s:${k}`);
-
 export interface SqliteHistoryStoreOptions {
   /** The shared database from `openSqlite`; the store does not close it. */
   db: DatabaseSync;
@@ -70,7 +68,7 @@ export class SqliteHistoryStore implements HistoryStore {
   private readonly timer: NodeJS.Timeout | undefined;
   private pending: PendingAppend[] = [];
   private readonly q: Record<
-    'begin' | 'commit' | 'rollback' | 'selStream' | 'insStream' | 'updStream' | 'selKey' | 'upsKey' | 'insPub' | 'trim'
+    'selStream' | 'insStream' | 'updStream' | 'selKey' | 'upsKey' | 'insPub' | 'trim'
     | 'first' | 'forward' | 'backward' | 'claim' | 'sweepKeys' | 'sweepClaims' | 'delStream' | 'delPubs' | 'delKeys',
     StatementSync
   >;
@@ -81,9 +79,6 @@ export class SqliteHistoryStore implements HistoryStore {
     migrate(this.db, 'history', SCHEMA);
     const p = (sql: string) => this.db.prepare(sql);
     this.q = {
-      begin: p('BEGIN IMMEDIATE'),
-      commit: p('COMMIT'),
-      rollback: p('ROLLBACK'),
       selStream: p('SELECT epoch, top FROM history_streams WHERE channel = ?'),
       insStream: p('INSERT INTO history_streams (channel, epoch, top) VALUES (?, ?, ?)'),
       updStream: p('UPDATE history_streams SET top = ? WHERE channel = ?'),
@@ -121,18 +116,6 @@ export class SqliteHistoryStore implements HistoryStore {
     this.q.sweepClaims.run(now);
   }
 
-  private tx<T>(fn: () => T): T {
-    this.q.begin.run();
-    try {
-      const out = fn();
-      this.q.commit.run();
-      return out;
-    } catch (err) {
-      if (this.db.isTransaction) this.q.rollback.run();
-      throw err;
-    }
-  }
-
   /**
    * Queues the publication; every append queued in one event-loop turn is committed in one
    * transaction (group commit: one WAL write for the lot), in call order, and each promise
@@ -142,7 +125,7 @@ export class SqliteHistoryStore implements HistoryStore {
     return new Promise((resolve, reject) => {
       const data = pub.data === undefined ? null : JSON.stringify(pub.data);
       const id = pub.id === undefined ? null : JSON.stringify(pub.id);
-      const key = o.idempotencyKey === undefined ? undefined : keyOf(o.idempotencyKey);
+      const key = o.idempotencyKey === undefined ? undefined : idempotencyKeyOf(o.idempotencyKey);
       this.pending.push({ channel, ts: pub.ts, data, from: pub.from ?? null, id, key, o, now: this.now(), resolve, reject });
       if (this.pending.length === 1) setImmediate(this.flush);
     });
@@ -155,7 +138,7 @@ export class SqliteHistoryStore implements HistoryStore {
     this.pending = [];
     let results: AppendResult[];
     try {
-      results = this.tx(() => batch.map((a) => this.appendOne(a)));
+      results = transaction(this.db, () => batch.map((a) => this.appendOne(a)));
     } catch (err) {
       for (const a of batch) a.reject(err);
       return;
@@ -227,11 +210,11 @@ export class SqliteHistoryStore implements HistoryStore {
 
   async claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean> {
     const now = this.now();
-    return Number(this.q.claim.run(channel, keyOf(key), now + windowMs, now).changes) === 1;
+    return Number(this.q.claim.run(channel, idempotencyKeyOf(key), now + windowMs, now).changes) === 1;
   }
 
   async remove(channel: string): Promise<void> {
-    this.tx(() => {
+    transaction(this.db, () => {
       this.q.delStream.run(channel);
       this.q.delPubs.run(channel);
       this.q.delKeys.run(channel);

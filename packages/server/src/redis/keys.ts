@@ -84,6 +84,3 @@ export class RedisKeys {
     return `${this.prefix}session:${digest}`;
   }
 }
-
-/** Idempotency keys of either type, kept apart (`5` and `"5"` are different keys). */
-export const idempotencyKeyOf = (k: string | number): string => (typeof k === 'number' ? `n:${k}` : `s:${k}`);
