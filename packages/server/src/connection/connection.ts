@@ -103,12 +103,7 @@ export class Connection implements Flushable {
       this.terminate(new Disconnect(CloseCode.slow_consumer, 'slow_consumer'));
       return;
     }
-    const q = this.queue;
-    this.queue = [];
-    this.queuedBytes = 0;
-    if (q.length === 1) this.transport.send(q[0]!);
-    else if (this.transport.batch) this.transport.send(joinBatch(q));
-    else this.transport.sendMany(q);
+    this.flushNow();
   }
 
   reply(id: FrameId | undefined, extra: Record<string, unknown> = {}): void {
@@ -219,6 +214,7 @@ export class Connection implements Flushable {
     this.closed(d.code);
   }
 
+  /** Writes the queue in one go: one frame, one batch frame, or several frames corked. */
   private flushNow(): void {
     const q = this.queue;
     this.queue = [];
