@@ -170,13 +170,14 @@ export class Node implements BrokerHandler {
     if (first) {
       const p = this.broker.subscribe(ch.name);
       this.brokerJoins.set(ch.name, (joining = p));
-      void p.then(() => void (this.brokerJoins.get(ch.name) === p && this.brokerJoins.delete(ch.name)), () => {});
+      // Settled either way: forgotten before any waiter below resumes.
+      const forget = () => void (this.brokerJoins.get(ch.name) === p && this.brokerJoins.delete(ch.name));
+      void p.then(forget, forget);
     }
     if (joining) {
       try {
         await joining;
       } catch (err) {
-        if (this.brokerJoins.get(ch.name) === joining) this.brokerJoins.delete(ch.name);
         this.hub.removeSubscriber(conn, ch.name);
         throw this.failures.unavailable(err, 'broker subscribe', 'subscription failed, try again');
       }
