@@ -45,7 +45,6 @@ export class Metrics {
   private readonly closes: Counter<'code'>;
   private readonly depLatency: Histogram<'dependency' | 'op'>;
   private readonly depErrors: Counter<'dependency' | 'op'>;
-  private readonly timers = new Map<string, { observe(v: number): void }>();
 
   constructor(o: { processMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -129,12 +128,13 @@ export class Metrics {
         let w = wrapped.get(v);
         if (!w) {
           const op = String(prop);
+          let timer: { observe(v: number): void } | undefined;
           w = (...args: unknown[]) => {
             const start = performance.now();
             const out = (v as (...a: unknown[]) => unknown).apply(t, args);
             if (!(out instanceof Promise)) return out;
             return out.then(
-              (value) => { this.timer(dependency, op).observe((performance.now() - start) / 1000); return value; },
+              (value) => { (timer ??= this.depLatency.labels(dependency, op)).observe((performance.now() - start) / 1000); return value; },
               (err) => { this.depErrors.inc({ dependency, op }); throw err; },
             );
           };
@@ -143,13 +143,6 @@ export class Metrics {
         return w;
       },
     });
-  }
-
-  private timer(dependency: string, op: string): { observe(v: number): void } {
-    const key = `${dependency}.${op}`;
-    let t = this.timers.get(key);
-    if (!t) this.timers.set(key, (t = this.depLatency.labels(dependency, op)));
-    return t;
   }
 
   /** The exposition text for `/metrics`. */

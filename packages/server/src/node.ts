@@ -1,5 +1,5 @@
 import {
-  CloseCode, Disconnect, ReplyError, decodeClientFrame,
+  CloseCode, Disconnect, ReplyError,
   type FrameId, type Publication, type StreamPosition,
 } from '@switchboard/protocol';
 import type { Config } from './config.ts';
@@ -21,7 +21,6 @@ import { Hub, admit, encodeMessage } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
-import { TokenBucket } from './rate-limit.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
 import { UnavailableReporter } from './unavailable.ts';
@@ -91,7 +90,6 @@ export class Node implements BrokerHandler {
   /** False once shutdown began: no new connections. */
   accepting = true;
   private readonly heartbeat: Heartbeat;
-  private readonly buckets = new WeakMap<Connection, TokenBucket>();
   /** The deployment's live nodes (cluster mode), for the server API's `info`; set by the stores. */
   directory: NodeDirectory | undefined;
   /** channel → the broker subscription still being set up for it. */
@@ -144,23 +142,6 @@ export class Node implements BrokerHandler {
     this.log.debug({ client: conn.id, user: conn.user, code }, 'connection closed');
   }
 
-  /** Per-connection command rate: false when this command must be refused. */
-  rateLimitCommand(conn: Connection, frame: Buffer): boolean {
-    let b = this.buckets.get(conn);
-    const rate = this.config.limits.commandsPerSecond;
-    if (!b) this.buckets.set(conn, (b = new TokenBucket(rate, rate * 2)));
-    if (b.take()) return true;
-    if (b.debt > rate) {
-      conn.terminate(new Disconnect(CloseCode.too_many_requests, 'too_many_requests'));
-      return false;
-    }
-    // The refusal names the command it refuses, so the client knows which one to retry.
-    const decoded = decodeClientFrame(frame.toString('utf8'));
-    const id = decoded.ok ? decoded.frame.id : decoded.fatal ? undefined : decoded.id;
-    conn.replyError(id, new ReplyError('too_many_requests', 'command rate limit exceeded; slow down'));
-    return false;
-  }
-
   /** When a newly authenticated connection gets its first ping. */
   heartbeatSchedule(now: number): number {
     return this.heartbeat.schedule(now);
@@ -189,13 +170,14 @@ export class Node implements BrokerHandler {
     if (first) {
       const p = this.broker.subscribe(ch.name);
       this.brokerJoins.set(ch.name, (joining = p));
-      void p.then(() => void (this.brokerJoins.get(ch.name) === p && this.brokerJoins.delete(ch.name)), () => {});
+      // Settled either way: forgotten before any waiter below resumes.
+      const forget = () => void (this.brokerJoins.get(ch.name) === p && this.brokerJoins.delete(ch.name));
+      void p.then(forget, forget);
     }
     if (joining) {
       try {
         await joining;
       } catch (err) {
-        if (this.brokerJoins.get(ch.name) === joining) this.brokerJoins.delete(ch.name);
         this.hub.removeSubscriber(conn, ch.name);
         throw this.failures.unavailable(err, 'broker subscribe', 'subscription failed, try again');
       }

@@ -9,6 +9,7 @@ import type { Node } from '../node.ts';
 import type { Subscription } from '../hub.ts';
 import { joinBatch, scheduleFlush, type Flushable } from './outbox.ts';
 import { dispatch } from './dispatch.ts';
+import { TokenBucket } from '../rate-limit.ts';
 
 /** Who the connection is, once authenticated. */
 export interface Identity {
@@ -65,11 +66,15 @@ export class Connection implements Flushable {
   private inboxBytes = 0;
   private busy = false;
   private readingPaused = false;
+  /** The command rate (`limits.commandsPerSecond`, bursts of twice that). */
+  private readonly commands: TokenBucket;
 
   constructor(node: Node, transport: Transport, upgrade: UpgradeContext) {
     this.node = node;
     this.transport = transport;
     this.upgrade = upgrade;
+    const rate = node.config.limits.commandsPerSecond;
+    this.commands = new TokenBucket(rate, rate * 2);
   }
 
   get user(): string | undefined {
@@ -103,12 +108,7 @@ export class Connection implements Flushable {
       this.terminate(new Disconnect(CloseCode.slow_consumer, 'slow_consumer'));
       return;
     }
-    const q = this.queue;
-    this.queue = [];
-    this.queuedBytes = 0;
-    if (q.length === 1) this.transport.send(q[0]!);
-    else if (this.transport.batch) this.transport.send(joinBatch(q));
-    else this.transport.sendMany(q);
+    this.flushNow();
   }
 
   reply(id: FrameId | undefined, extra: Record<string, unknown> = {}): void {
@@ -131,7 +131,7 @@ export class Connection implements Flushable {
     if (isBinary) return this.terminate(new Disconnect(CloseCode.bad_request, 'binary frames are not supported'));
     if (data.length > this.node.config.limits.maxFrameBytes) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame too large'));
     if (!isUtf8(data)) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame is not valid UTF-8'));
-    if (!this.node.rateLimitCommand(this, data)) return;
+    if (!this.withinRate(data)) return;
     if (this.busy) {
       const pausable = this.transport.pause !== undefined;
       if (pausable ? this.inboxBytes + data.length > MAX_INBOX_BYTES : this.inbox.length >= MAX_INBOX) {
@@ -146,6 +146,21 @@ export class Connection implements Flushable {
       return;
     }
     void this.run(data);
+  }
+
+  /** False when this command must be refused (rate limit); far past it, the connection is closed. */
+  private withinRate(frame: Buffer): boolean {
+    const b = this.commands;
+    if (b.take()) return true;
+    if (b.debt > this.node.config.limits.commandsPerSecond) {
+      this.terminate(new Disconnect(CloseCode.too_many_requests, 'too_many_requests'));
+      return false;
+    }
+    // The refusal names the command it refuses, so the client knows which one to retry.
+    const decoded = decodeClientFrame(frame.toString('utf8'));
+    const id = decoded.ok ? decoded.frame.id : decoded.fatal ? undefined : decoded.id;
+    this.replyError(id, new ReplyError('too_many_requests', 'command rate limit exceeded; slow down'));
+    return false;
   }
 
   /** Authenticates with credentials from the upgrade request, in order with later frames. */
@@ -219,6 +234,7 @@ export class Connection implements Flushable {
     this.closed(d.code);
   }
 
+  /** Writes the queue in one go: one frame, one batch frame, or several frames corked. */
   private flushNow(): void {
     const q = this.queue;
     this.queue = [];
