@@ -5,7 +5,7 @@ import {
 } from '@switchboard/protocol';
 import { Backoff } from './backoff.ts';
 import { Emitter } from './emitter.ts';
-import { SwitchboardError, isUnauthorizedError } from './errors.ts';
+import { SwitchboardError, errorOfFrame, isUnauthorizedError } from './errors.ts';
 import type { ClientEvents, ClientState, HistoryResult, PresenceEntry, PublishResult } from './events.ts';
 import { resolveOptions, type EventSourceLike, type ResolvedOptions, type SwitchboardOptions, type WebSocketLike } from './options.ts';
 import { Requests } from './requests.ts';
@@ -386,7 +386,7 @@ export class Switchboard extends Emitter<ClientEvents> {
       this.subAcks.delete(f.id!);
       if (this.subs.get(sub.channel) !== sub) return; // unsubscribed meanwhile
       if (f.type === 'ack') return sub.handleAck(f);
-      const err = new SwitchboardError(f.code, f.message, { temporary: f.temporary, id: f.id });
+      const err = errorOfFrame(f);
       if (!err.temporary) {
         this.subs.delete(sub.channel);
         return sub.handleError(err);
@@ -396,7 +396,7 @@ export class Switchboard extends Emitter<ClientEvents> {
       return;
     }
     if (this.requests.settle(f)) return;
-    if (f.type === 'error') this.emit('error', { error: new SwitchboardError(f.code, f.message, { temporary: f.temporary, ...(f.id !== undefined ? { id: f.id } : {}) }) });
+    if (f.type === 'error') this.emit('error', { error: errorOfFrame(f) });
   }
 
   // ---- token -------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import type { AckFrame, ClientFrame, ErrorFrame, FrameId } from '@switchboard/protocol';
-import { SwitchboardError } from './errors.ts';
+import { SwitchboardError, errorOfFrame } from './errors.ts';
 import type { OverflowPolicy } from './options.ts';
 
 /** A command waiting for its `ack` or `error`. */
@@ -69,7 +69,7 @@ export class Requests {
     if (!entry) return false;
     this.inflight.delete(frame.id);
     if (frame.type === 'ack') entry.resolve(frame);
-    else entry.reject(new SwitchboardError(frame.code, frame.message, { temporary: frame.temporary, id: frame.id }));
+    else entry.reject(errorOfFrame(frame));
     return true;
   }
 
