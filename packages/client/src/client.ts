@@ -1,5 +1,5 @@
 import {
-  CloseCode, closeReason, decodeServerFrames, isTerminalCloseCode, isValidUserId, parseChannel,
+  CloseCode, closeReason, decodeServerFrames, encodeFrame, isTerminalCloseCode, isValidUserId, parseChannel,
   type AckFrame, type AuthSuccessFrame, type ClientFrame, type DisconnectFrame, type ErrorFrame,
   type FrameId, type ServerFrame, type StreamPosition,
 } from '@switchboard/protocol';
@@ -230,7 +230,7 @@ export class Switchboard extends Emitter<ClientEvents> {
 
   private write(frame: ClientFrame): boolean {
     if (!this.ws || this.ws.readyState !== 1) return false;
-    this.ws.send(JSON.stringify(frame));
+    this.ws.send(encodeFrame(frame));
     return true;
   }
 
