@@ -75,11 +75,11 @@ export class Switchboard extends Emitter<ClientEvents> {
    */
   private readonly onVisibility = () => {
     if (this.document()?.visibilityState !== 'visible' || this.state !== 'connected' || this.o.wakeProbeMs <= 0) return;
-    const before = this.watchdog.seenAt;
+    const before = this.watchdog.seenCount;
     clearTimeout(this.timers.wake);
     this.write({ type: 'ping' });
     this.timers.wake = setTimeout(() => {
-      if (this.state === 'connected' && this.watchdog.seenAt === before) this.drop('heartbeat_timeout');
+      if (this.state === 'connected' && this.watchdog.seenCount === before) this.drop('heartbeat_timeout');
     }, this.o.wakeProbeMs);
   };
 
