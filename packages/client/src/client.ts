@@ -59,7 +59,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   private retriedAuth = false;
   private authedToken: string | undefined;
   private refreshing: Promise<void> | undefined;
-  private who: { client: string; user: string; expiresAt?: number } | undefined;
+  private who: { client: string; user: string } | undefined;
   private readonly writer = (f: ClientFrame) => this.write(f);
   private readonly host: SubscriptionHost = { unsubscribe: (sub) => this.removeSubscription(sub) };
   /** The page's document, when the event source is a browser window. */
@@ -366,7 +366,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     this.backoff.reset();
     this.retriedAuth = false;
     this.sessions.set(f.session);
-    this.who = { client: f.client, user: f.user, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) };
+    this.who = { client: f.client, user: f.user };
     // Silence longer than the ping interval plus grace: a dead connection. A server that does
     // not ping is pinged by the client instead, so a half-open socket is still noticed.
     const every = f.ping > 0 ? f.ping * 1000 : this.o.clientPingMs;
@@ -442,7 +442,6 @@ export class Switchboard extends Emitter<ClientEvents> {
       if (gen !== this.gen) return;
       this.authedToken = token;
       const expiresAt = typeof ack.expiresAt === 'number' ? ack.expiresAt : undefined;
-      if (this.who) this.who.expiresAt = expiresAt;
       this.scheduleRefresh(expiresAt);
       this.emit('token', expiresAt !== undefined ? { expiresAt } : {});
     } catch (err) {

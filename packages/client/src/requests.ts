@@ -36,11 +36,6 @@ export class Requests {
     return this.queue.length;
   }
 
-  /** Calls sent and not yet answered. */
-  get pending(): number {
-    return this.inflight.size;
-  }
-
   /**
    * Sends a command now (`send` returns true when it left) or queues it.
    * Resolves with the `ack`; rejects with the `error` (or when the queue overflows or the client closes).
