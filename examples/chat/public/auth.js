@@ -2,12 +2,10 @@
 // the gateway token (a short-lived JWT) lives in localStorage, where every tab finds it.
 import { UnauthorizedError } from '@switchboard/client';
 
-/** Unix seconds `exp` and `iat` of a JWT, read without verifying (only to decide when to renew). */
+/** The claims of a JWT (`sub`, `exp`, `iat`…), read without verifying; `{}` when unreadable. */
 function claims(token) {
   try {
-    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-    const { exp, iat } = JSON.parse(atob(part));
-    return { exp, iat };
+    return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))) ?? {};
   } catch {
     return {};
   }
@@ -23,11 +21,7 @@ export function isFresh(token) {
 
 /** The user a token was issued to. */
 export function userOf(token) {
-  try {
-    return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub;
-  } catch {
-    return undefined;
-  }
+  return claims(token).sub;
 }
 
 async function post(path, body) {

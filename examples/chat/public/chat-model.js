@@ -81,7 +81,7 @@ export class ChatModel {
     if (reset) for (const c of this.conversations.values()) if (this.channelOf(c) === channel) { c.messages.clear(); c.version++; }
     if (channel !== this.personal) {
       // Rooms: what was said before my first visit is not "unread".
-      const c = this.conversations.get(`room:${channel.slice('chat:'.length)}`);
+      const c = this.roomOf(channel);
       if (c && !this.read[c.key]) this.markRead(c, page.offset, page.epoch);
     }
     for (const pub of page.publications) this.receive(channel, pub, false);
@@ -89,7 +89,7 @@ export class ChatModel {
   }
 
   async loadMembers(channel) {
-    const c = this.conversations.get(`room:${channel.slice('chat:'.length)}`);
+    const c = this.roomOf(channel);
     if (!c) return;
     try {
       const presence = await this.client.presence(channel);
@@ -107,7 +107,7 @@ export class ChatModel {
   }
 
   member(channel, user, delta) {
-    const c = this.conversations.get(`room:${channel.slice('chat:'.length)}`);
+    const c = this.roomOf(channel);
     if (!c) return;
     const n = (c.members.get(user) ?? 0) + delta;
     if (n > 0) c.members.set(user, n);
@@ -153,6 +153,11 @@ export class ChatModel {
     return c.kind === 'room' ? `chat:${c.name}` : this.personal;
   }
 
+  /** The room conversation of a channel `chat:<name>`, if it is one of ours. */
+  roomOf(channel) {
+    return this.conversations.get(`room:${channel.slice('chat:'.length)}`);
+  }
+
   receive(channel, pub, live) {
     const data = pub.data ?? {};
     let c;
@@ -162,7 +167,7 @@ export class ChatModel {
       this.addUser(peer);
       c = this.dm(peer);
     } else {
-      c = this.conversations.get(`room:${channel.slice('chat:'.length)}`);
+      c = this.roomOf(channel);
       if (!c) return;
     }
     const msg = { id: pub.id, from: pub.from ?? 'server', text: String(data.text ?? ''), ts: pub.ts ?? Date.now(), offset: pub.offset, epoch: pub.epoch };

@@ -1,11 +1,11 @@
 import {
-  CloseCode, closeReason, decodeServerFrames, isTerminalCloseCode, isValidUserId, parseChannel,
+  CloseCode, closeReason, decodeServerFrames, encodeFrame, isTerminalCloseCode, isValidUserId, parseChannel,
   type AckFrame, type AuthSuccessFrame, type ClientFrame, type DisconnectFrame, type ErrorFrame,
   type FrameId, type ServerFrame, type StreamPosition,
 } from '@switchboard/protocol';
 import { Backoff } from './backoff.ts';
 import { Emitter } from './emitter.ts';
-import { SwitchboardError, isUnauthorizedError } from './errors.ts';
+import { SwitchboardError, errorOfFrame, isUnauthorizedError } from './errors.ts';
 import type { ClientEvents, ClientState, HistoryResult, PresenceEntry, PublishResult } from './events.ts';
 import { resolveOptions, type EventSourceLike, type ResolvedOptions, type SwitchboardOptions, type WebSocketLike } from './options.ts';
 import { Requests } from './requests.ts';
@@ -59,7 +59,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   private retriedAuth = false;
   private authedToken: string | undefined;
   private refreshing: Promise<void> | undefined;
-  private who: { client: string; user: string; expiresAt?: number } | undefined;
+  private who: { client: string; user: string } | undefined;
   private readonly writer = (f: ClientFrame) => this.write(f);
   private readonly host: SubscriptionHost = { unsubscribe: (sub) => this.removeSubscription(sub) };
   /** The page's document, when the event source is a browser window. */
@@ -75,11 +75,11 @@ export class Switchboard extends Emitter<ClientEvents> {
    */
   private readonly onVisibility = () => {
     if (this.document()?.visibilityState !== 'visible' || this.state !== 'connected' || this.o.wakeProbeMs <= 0) return;
-    const before = this.watchdog.seenAt;
+    const before = this.watchdog.seenCount;
     clearTimeout(this.timers.wake);
     this.write({ type: 'ping' });
     this.timers.wake = setTimeout(() => {
-      if (this.state === 'connected' && this.watchdog.seenAt === before) this.drop('heartbeat_timeout');
+      if (this.state === 'connected' && this.watchdog.seenCount === before) this.drop('heartbeat_timeout');
     }, this.o.wakeProbeMs);
   };
 
@@ -230,7 +230,7 @@ export class Switchboard extends Emitter<ClientEvents> {
 
   private write(frame: ClientFrame): boolean {
     if (!this.ws || this.ws.readyState !== 1) return false;
-    this.ws.send(JSON.stringify(frame));
+    this.ws.send(encodeFrame(frame));
     return true;
   }
 
@@ -366,7 +366,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     this.backoff.reset();
     this.retriedAuth = false;
     this.sessions.set(f.session);
-    this.who = { client: f.client, user: f.user, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) };
+    this.who = { client: f.client, user: f.user };
     // Silence longer than the ping interval plus grace: a dead connection. A server that does
     // not ping is pinged by the client instead, so a half-open socket is still noticed.
     const every = f.ping > 0 ? f.ping * 1000 : this.o.clientPingMs;
@@ -386,7 +386,7 @@ export class Switchboard extends Emitter<ClientEvents> {
       this.subAcks.delete(f.id!);
       if (this.subs.get(sub.channel) !== sub) return; // unsubscribed meanwhile
       if (f.type === 'ack') return sub.handleAck(f);
-      const err = new SwitchboardError(f.code, f.message, { temporary: f.temporary, id: f.id });
+      const err = errorOfFrame(f);
       if (!err.temporary) {
         this.subs.delete(sub.channel);
         return sub.handleError(err);
@@ -396,7 +396,7 @@ export class Switchboard extends Emitter<ClientEvents> {
       return;
     }
     if (this.requests.settle(f)) return;
-    if (f.type === 'error') this.emit('error', { error: new SwitchboardError(f.code, f.message, { temporary: f.temporary, ...(f.id !== undefined ? { id: f.id } : {}) }) });
+    if (f.type === 'error') this.emit('error', { error: errorOfFrame(f) });
   }
 
   // ---- token -------------------------------------------------------------------------
@@ -442,7 +442,6 @@ export class Switchboard extends Emitter<ClientEvents> {
       if (gen !== this.gen) return;
       this.authedToken = token;
       const expiresAt = typeof ack.expiresAt === 'number' ? ack.expiresAt : undefined;
-      if (this.who) this.who.expiresAt = expiresAt;
       this.scheduleRefresh(expiresAt);
       this.emit('token', expiresAt !== undefined ? { expiresAt } : {});
     } catch (err) {

@@ -1,3 +1,5 @@
+import type { ErrorFrame } from '@switchboard/protocol';
+
 /**
  * Codes of errors the SDK raises itself, besides the server's error codes
  * (`permission_denied`, `bad_request`, … from protocol v1).
@@ -24,6 +26,11 @@ export class SwitchboardError extends Error {
     this.temporary = options.temporary ?? false;
     this.id = options.id;
   }
+}
+
+/** The error an `error` frame answers a command with. */
+export function errorOfFrame(f: ErrorFrame): SwitchboardError {
+  return new SwitchboardError(f.code, f.message, { temporary: f.temporary, id: f.id });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { AckFrame, ClientFrame, ErrorFrame, FrameId } from '@switchboard/protocol';
-import { SwitchboardError } from './errors.ts';
+import { SwitchboardError, errorOfFrame } from './errors.ts';
 import type { OverflowPolicy } from './options.ts';
 
 /** A command waiting for its `ack` or `error`. */
@@ -36,11 +36,6 @@ export class Requests {
     return this.queue.length;
   }
 
-  /** Calls sent and not yet answered. */
-  get pending(): number {
-    return this.inflight.size;
-  }
-
   /**
    * Sends a command now (`send` returns true when it left) or queues it.
    * Resolves with the `ack`; rejects with the `error` (or when the queue overflows or the client closes).
@@ -69,7 +64,7 @@ export class Requests {
     if (!entry) return false;
     this.inflight.delete(frame.id);
     if (frame.type === 'ack') entry.resolve(frame);
-    else entry.reject(new SwitchboardError(frame.code, frame.message, { temporary: frame.temporary, id: frame.id }));
+    else entry.reject(errorOfFrame(frame));
     return true;
   }
 

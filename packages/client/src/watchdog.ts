@@ -6,15 +6,20 @@
 export class Watchdog {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastSeen = 0;
+  private count = 0;
 
-  /** When the last proof of life arrived (ms since the epoch). */
-  get seenAt(): number {
-    return this.lastSeen;
+  /**
+   * How many proofs of life were recorded so far: a change means something arrived (a
+   * timestamp would not show a frame that arrives within the same millisecond).
+   */
+  get seenCount(): number {
+    return this.count;
   }
 
   /** Records proof of life. */
   seen(): void {
     this.lastSeen = Date.now();
+    this.count++;
   }
 
   /** Starts watching (restarts if already watching); `limitMs <= 0` watches nothing. */

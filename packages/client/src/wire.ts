@@ -1,4 +1,4 @@
-import type { AckFrame } from '@switchboard/protocol';
+import { BATCH_QUERY_FLAG, MAX_ID_LENGTH, type AckFrame } from '@switchboard/protocol';
 import type { PublishResult } from './events.ts';
 import { randomId } from './ids.ts';
 
@@ -10,7 +10,7 @@ export function socketUrl(url: string): string {
   else if (u.protocol === 'https:') u.protocol = 'wss:';
   if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TypeError(`Switchboard: url must be ws://, wss://, http:// or https:// (got ${u.protocol})`);
   if (u.pathname === '/' || u.pathname === '') u.pathname = '/ws';
-  u.searchParams.set('batch', '1');
+  u.searchParams.set(BATCH_QUERY_FLAG, '1');
   return u.toString();
 }
 
@@ -18,7 +18,7 @@ export function socketUrl(url: string): string {
 export function checkPayload(data: unknown, id: string | undefined): string {
   if (data === undefined) throw new TypeError('Switchboard: data is required (use null for none)');
   JSON.stringify(data); // throws now for data that cannot be sent (cycles, BigInt)
-  if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > 128)) throw new TypeError('Switchboard: id must be a string of 1-128 characters');
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH)) throw new TypeError(`Switchboard: id must be a string of 1-${MAX_ID_LENGTH} characters`);
   return id ?? randomId();
 }
 
