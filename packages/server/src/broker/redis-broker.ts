@@ -1,14 +1,17 @@
-import type { Redis } from 'ioredis';
 import type { Publication } from '@switchboard/protocol';
 import type { Broker, BrokerHandler, ControlMessage } from './broker.ts';
 import { RedisKeys } from '../redis/keys.ts';
-import { closeRedis, type RedisConnection } from '../redis/connect.ts';
+import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
 import type { Logger } from '../logger.ts';
 
 export interface RedisBrokerOptions {
   /** Connection for PUBLISH/SPUBLISH (may be shared with nothing else that blocks). */
   publisher: RedisConnection;
-  /** A separate connection: once subscribed, a Redis connection can only (un)subscribe. */
+  /**
+   * A separate connection: once subscribed, a Redis connection can only (un)subscribe. On a
+   * Redis Cluster, open it with `connectRedis({ subscriber: true })` (one sharded subscriber
+   * per primary).
+   */
   subscriber: RedisConnection;
   keys?: RedisKeys;
   log?: Logger;
@@ -30,8 +33,8 @@ export interface RedisBrokerOptions {
  */
 export class RedisBroker implements Broker {
   private readonly handler: BrokerHandler;
-  private readonly pub: Redis;
-  private readonly sub: Redis;
+  private readonly pub: RedisClient;
+  private readonly sub: RedisClient;
   private readonly sharded: boolean;
   private readonly keys: RedisKeys;
   private readonly log: Logger | undefined;
@@ -50,12 +53,12 @@ export class RedisBroker implements Broker {
     this.log = o.log;
     this.sub.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => this.onMessage(channel, message));
     if (this.sharded) this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
-    this.sub.on('close', () => {
+    const lose = () => {
       if (this.closed || this.lost) return;
       this.lost = true;
       this.log?.warn('redis broker: subscriber connection lost; publications may be missed until it is back');
-    });
-    this.sub.on('ready', () => {
+    };
+    const back = () => {
       if (!this.lost || this.closed) return;
       this.lost = false;
       // ioredis sent the re-SUBSCRIBE/SSUBSCRIBE commands before this event; a PING queued
@@ -67,7 +70,16 @@ export class RedisBroker implements Broker {
         },
         () => {},
       );
-    });
+    };
+    this.sub.on('close', lose);
+    this.sub.on('ready', back);
+    if (o.subscriber.topology === 'cluster') {
+      // A Redis Cluster keeps one sharded subscriber per primary: one of them going away
+      // (its primary failed or the slots moved) loses that shard's publications until
+      // ioredis has re-subscribed on the shard's new primary ('subscribersReady').
+      this.sub.on('-node', lose);
+      this.sub.on('subscribersReady', back);
+    }
     this.ready = this.sub.subscribe(this.keys.control()).then(() => undefined);
   }
 

@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.ts';
 import type { Logger } from '../logger.ts';
 
 /** Fields per HSET command on a full rewrite (keeps each command small). */
 const CHUNK = 1000;
 
 export interface RedisChannelIndexOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** This node's hash (`RedisKeys.nodeChannels(id)`). */
   key: string;
   /** This node's channels with their local subscriber counts, read at each flush. */
@@ -26,7 +26,7 @@ export interface RedisChannelIndexOptions {
  * outlasted the ttl) or a flush failed, the next flush rewrites it whole.
  */
 export class RedisChannelIndex {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   readonly key: string;
   private readonly local: () => Iterable<[string, number]>;
   private readonly ttlMs: number;
@@ -94,15 +94,14 @@ export class RedisChannelIndex {
     this.written = now;
   }
 
-  /** Channel → subscriber count of the given nodes' hashes, summed (one round trip). */
+  /**
+   * Channel → subscriber count of the given nodes' hashes, summed. The HGETALLs go out
+   * together (auto-pipelined), each to its own shard on a Redis Cluster.
+   */
   async read(keys: readonly string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    if (keys.length === 0) return out;
-    const p = this.redis.pipeline();
-    for (const k of keys) p.hgetall(k);
-    for (const [err, hash] of (await p.exec()) ?? []) {
-      if (err) throw err;
-      for (const [channel, n] of Object.entries(hash as Record<string, string>)) out.set(channel, (out.get(channel) ?? 0) + Number(n));
+    for (const hash of await Promise.all(keys.map((k) => this.redis.hgetall(k)))) {
+      for (const [channel, n] of Object.entries(hash)) out.set(channel, (out.get(channel) ?? 0) + Number(n));
     }
     return out;
   }

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { NodeDirectory, NodeInfo } from './node-directory.ts';
-import { closeRedis, type RedisConnection } from '../redis/connect.ts';
+import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
 import { RedisKeys } from '../redis/keys.ts';
 import type { Logger } from '../logger.ts';
 import { RedisChannelIndex } from './redis-channel-index.ts';
@@ -12,7 +11,7 @@ import { RedisChannelIndex } from './redis-channel-index.ts';
  * beside it, in its own expiring hash (`RedisChannelIndex`), read only for live nodes.
  */
 export class RedisNodeDirectory implements NodeDirectory {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly key: string;
   private readonly self: () => NodeInfo;
   private readonly ttlMs: number;

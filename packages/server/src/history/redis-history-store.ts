@@ -1,10 +1,9 @@
-import type { Redis } from 'ioredis';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
 import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
 import { APPEND, CLAIM, POSITION, READ } from './redis-history-scripts.ts';
 import { RedisKeys } from '../redis/keys.ts';
-import { closeRedis, type RedisConnection } from '../redis/connect.ts';
+import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
 import { publishCommand } from '../broker/redis-broker.ts';
 
 export interface RedisHistoryStoreOptions {
@@ -40,7 +39,7 @@ interface Scripts {
  * new epoch, so clients see `recovered: false` instead of wrong data.
  */
 export class RedisHistoryStore implements HistoryStore {
-  private readonly redis: Redis & Scripts;
+  private readonly redis: RedisClient & Scripts;
   private readonly keys: RedisKeys;
   private readonly metaTtlMs: number;
   private readonly now: () => number;
@@ -48,7 +47,7 @@ export class RedisHistoryStore implements HistoryStore {
   readonly appendAndPublish?: (channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions) => Promise<AppendResult>;
 
   constructor(o: RedisHistoryStoreOptions) {
-    this.redis = o.connection.redis as Redis & Scripts;
+    this.redis = o.connection.redis as RedisClient & Scripts;
     this.keys = o.keys ?? new RedisKeys();
     this.metaTtlMs = o.metaTtlMs ?? 7 * 86_400_000;
     this.now = o.now ?? Date.now;

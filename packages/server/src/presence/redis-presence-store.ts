@@ -1,9 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { PresenceMember, PresenceStore, PresenceUser } from './presence-store.ts';
 import { GET, SETTLE, USER_DOWN, USER_UP } from './redis-presence-scripts.ts';
 import { RedisKeys } from '../redis/keys.ts';
 import { ExpiryRefresher } from '../redis/refresher.ts';
-import { closeRedis, type RedisConnection } from '../redis/connect.ts';
+import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
 import type { Logger } from '../logger.ts';
 
 interface Scripts {
@@ -31,7 +30,7 @@ export interface RedisPresenceStoreOptions {
  * and settled like any other: `onUserExpired` announces them offline, once cluster-wide.
  */
 export class RedisPresenceStore implements PresenceStore {
-  private readonly redis: Redis & Scripts;
+  private readonly redis: RedisClient & Scripts;
   private readonly keys: RedisKeys;
   private readonly refresher: ExpiryRefresher;
   /** user → this node's connections of that user. */
@@ -42,7 +41,7 @@ export class RedisPresenceStore implements PresenceStore {
   onUserExpired: ((user: string) => void) | undefined;
 
   constructor(o: RedisPresenceStoreOptions) {
-    this.redis = o.connection.redis as Redis & Scripts;
+    this.redis = o.connection.redis as RedisClient & Scripts;
     this.keys = o.keys ?? new RedisKeys();
     this.log = o.log;
     const refreshMs = o.refreshMs ?? 10_000;
@@ -64,7 +63,8 @@ export class RedisPresenceStore implements PresenceStore {
       .pexpire(zset, this.refresher.ttlMs * 2)
       .pexpire(this.keys.presenceMembers(channel), this.refresher.ttlMs * 2)
       .exec();
-    this.refresher.track(zset, member.client);
+    // The members' hash expires with the sorted set, so it must be refreshed with it.
+    this.refresher.track(zset, member.client, [this.keys.presenceMembers(channel)]);
   }
 
   async remove(channel: string, client: string): Promise<void> {

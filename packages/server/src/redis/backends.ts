@@ -12,7 +12,8 @@ import { connectRedis, closeRedis, redisTarget, type RedisConnection } from './c
 import { RedisKeys } from './keys.ts';
 
 /**
- * Cluster mode: the broker and every store on one Redis. Each gets its own connection (the
+ * Cluster mode: the broker and every store on one Redis (one server, a Sentinel-watched
+ * primary, or a Redis Cluster: `connectRedis` reads which from the URL). Each gets its own connection (the
  * subscriber must be dedicated; the others stay independent so a slow script never delays
  * a session look-up). The history store publishes inside its append script, to the pub/sub
  * channels the broker subscribes to.
@@ -21,7 +22,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
   const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes'] as const;
   const opened: RedisConnection[] = [];
   try {
-    for (const n of names) opened.push(await connectRedis({ url, name: `switchboard:${n}` }));
+    for (const n of names) opened.push(await connectRedis({ url, name: `switchboard:${n}`, subscriber: n === 'broker-sub' }));
   } catch (err) {
     await Promise.all(opened.map((c) => closeRedis(c.redis)));
     throw err;
@@ -29,7 +30,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
   const [pub, sub, history, sessions, presenceConn, loginsConn, nodesConn] = opened as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
   const withLog = log ? { log } : {};
   const presence = new RedisPresenceStore({ connection: presenceConn, keys, ...withLog });
-  log?.info({ redis: redisTarget(url), version: pub.version, sharded: pub.sharded }, 'cluster mode: connected to Redis');
+  log?.info({ redis: redisTarget(url), topology: pub.topology, version: pub.version, sharded: pub.sharded }, 'cluster mode: connected to Redis');
   return {
     history: new RedisHistoryStore({ connection: history, keys, publish: true }),
     sessions: new RedisSessionStore({ connection: sessions, keys }),

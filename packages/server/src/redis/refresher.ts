@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connect.ts';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -8,15 +8,17 @@ import type { Logger } from '../logger.ts';
  * refreshed and expire after `ttlMs`; readers skip and prune expired entries.
  */
 export class ExpiryRefresher {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   readonly ttlMs: number;
   private readonly intervalMs: number;
   private readonly log: Logger | undefined;
   /** key → members this node owns there. */
   private readonly owned = new Map<string, Set<string>>();
+  /** key → keys that live as long as it (details of its members, an ordering). */
+  private readonly companions = new Map<string, readonly string[]>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(o: { redis: Redis; ttlMs: number; intervalMs: number; log?: Logger }) {
+  constructor(o: { redis: RedisClient; ttlMs: number; intervalMs: number; log?: Logger }) {
     this.redis = o.redis;
     this.ttlMs = o.ttlMs;
     this.intervalMs = o.intervalMs;
@@ -28,7 +30,12 @@ export class ExpiryRefresher {
     return Date.now() + this.ttlMs;
   }
 
-  track(key: string, member: string): void {
+  /**
+   * Keeps `member` of the sorted set `key` alive; `companions` (keys that belong with it:
+   * details of the members, their order) get the same key expiry on every refresh.
+   */
+  track(key: string, member: string, companions?: readonly string[]): void {
+    if (companions !== undefined) this.companions.set(key, companions);
     let set = this.owned.get(key);
     if (!set) this.owned.set(key, (set = new Set()));
     set.add(member);
@@ -42,22 +49,29 @@ export class ExpiryRefresher {
     const set = this.owned.get(key);
     if (!set) return;
     set.delete(member);
-    if (set.size === 0) this.owned.delete(key);
+    if (set.size === 0) {
+      this.owned.delete(key);
+      this.companions.delete(key);
+    }
   }
 
-  /** Pushes every owned entry's expiry forward (one pipelined ZADD per key). */
+  /**
+   * Pushes every owned entry's expiry forward: one ZADD and one PEXPIRE per key, sent
+   * together (auto-pipelined). Not one pipeline object: on a Redis Cluster the keys live in
+   * different slots, and the client routes each command to its own shard.
+   */
   async refresh(): Promise<void> {
     if (this.owned.size === 0 || this.redis.status !== 'ready') return;
     const score = this.expiry();
-    const p = this.redis.pipeline();
+    const sent: Array<Promise<unknown>> = [];
     for (const [key, members] of this.owned) {
       const args: Array<string | number> = [];
       for (const m of members) args.push(score, m);
-      p.zadd(key, 'XX', 'GT', ...args);
-      p.pexpire(key, this.ttlMs * 2);
+      sent.push(this.redis.zadd(key, 'XX', 'GT', ...args), this.redis.pexpire(key, this.ttlMs * 2));
+      for (const companion of this.companions.get(key) ?? []) sent.push(this.redis.pexpire(companion, this.ttlMs * 2));
     }
     try {
-      await p.exec();
+      await Promise.all(sent);
     } catch (err) {
       this.log?.warn({ err: (err as Error).message }, 'redis: refreshing presence entries failed; retrying next interval');
     }
@@ -67,5 +81,6 @@ export class ExpiryRefresher {
     clearInterval(this.timer);
     this.timer = undefined;
     this.owned.clear();
+    this.companions.clear();
   }
 }

@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { AcquireResult, LoginLimit, LoginRegistry } from './login-registry.ts';
 import { RedisKeys } from '../redis/keys.ts';
 import { ExpiryRefresher } from '../redis/refresher.ts';
-import { closeRedis, type RedisConnection } from '../redis/connect.ts';
+import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
 import type { Logger } from '../logger.ts';
 
 /** Shared by the scripts: drops expired connections and logins left without one. */
@@ -81,12 +80,12 @@ interface Scripts {
  * both win. Client ids never contain `|`, so the last `|` of a member separates it from the login.
  */
 export class RedisLoginRegistry implements LoginRegistry {
-  private readonly redis: Redis & Scripts;
+  private readonly redis: RedisClient & Scripts;
   private readonly keys: RedisKeys;
   private readonly refresher: ExpiryRefresher;
 
   constructor(o: { connection: RedisConnection; keys?: RedisKeys; entryTtlMs?: number; refreshMs?: number; log?: Logger }) {
-    this.redis = o.connection.redis as Redis & Scripts;
+    this.redis = o.connection.redis as RedisClient & Scripts;
     this.keys = o.keys ?? new RedisKeys();
     this.refresher = new ExpiryRefresher({ redis: this.redis, ttlMs: o.entryTtlMs ?? 30_000, intervalMs: o.refreshMs ?? 10_000, ...(o.log ? { log: o.log } : {}) });
     this.redis.defineCommand('sbLoginAcquire', { numberOfKeys: 3, lua: ACQUIRE });
@@ -102,7 +101,8 @@ export class RedisLoginRegistry implements LoginRegistry {
       login, client, this.refresher.expiry(), Date.now(), limit.maxPerUser, limit.onLimit, this.refresher.ttlMs * 2,
     );
     if (Number(r[0]) === 0) return { admitted: false, live: Number(r[1]) };
-    this.refresher.track(clients, `${login}|${client}`);
+    // The order and the counter expire with the clients set: refreshed with it.
+    this.refresher.track(clients, `${login}|${client}`, [k.loginOrder(scope, user), k.loginSeq(scope, user)]);
     return { admitted: true, evicted: r.slice(1).map(String) };
   }
 
