@@ -23,7 +23,7 @@ export interface GatewayProcess {
  * Runs the real `switchboard serve` CLI as a child process on a free port (for crash,
  * restart and multi-node tests). `env` adds to the environment; `args` to the command line.
  */
-export async function startGatewayProcess(o: { args?: string[]; env?: Record<string, string>; port?: number } = {}): Promise<GatewayProcess> {
+export async function startGatewayProcess(o: { args?: string[]; env?: Record<string, string>; port?: number; startTimeoutMs?: number } = {}): Promise<GatewayProcess> {
   const port = o.port ?? (await freePort());
   let out = '';
   let proc!: ChildProcess;
@@ -39,7 +39,7 @@ export async function startGatewayProcess(o: { args?: string[]; env?: Record<str
       if (current.exitCode !== null) throw new Error(`gateway exited ${current.exitCode}: ${out.slice(-2000)}`);
       const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
       return r?.ok;
-    }, 15_000, `gateway on ${port}`);
+    }, o.startTimeoutMs ?? 15_000, `gateway on ${port}`);
   };
   const exit = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve(p.exitCode) : new Promise<number | null>((r) => p.once('exit', (c) => r(c))));
   await launch();

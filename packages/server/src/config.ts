@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
+import { parseRedisUrl } from './redis/url.ts';
 
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -89,7 +90,17 @@ export const ConfigSchema = z.strictObject({
    * set (cluster mode), else `sqlite:./data/switchboard.db`.
    */
   storage: z.string().regex(/^(memory|redis|sqlite:.+)$/, 'storage must be "memory", "redis" or "sqlite:<path>"').optional(),
-  redis: z.string().regex(/^rediss?:\/\//, 'redis must be a redis:// or rediss:// URL').nullable().default(null),
+  /**
+   * Cluster mode: `redis://…` (one server), `redis+cluster://h:p,h:p` (Redis Cluster seeds) or
+   * `redis+sentinel://h:p,h:p/<master>` (Sentinel); `rediss…` for TLS.
+   */
+  redis: z.string().superRefine((url, ctx) => {
+    try {
+      parseRedisUrl(url);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `redis: ${(err as Error).message} (redis://host:6379, redis+cluster://host:port,host:port or redis+sentinel://host:26379/<master>)` });
+    }
+  }).nullable().default(null),
   /** How long a publish `id` is remembered per channel for idempotency. */
   dedupWindow: duration.default(5 * 60_000),
   limits: z.strictObject({

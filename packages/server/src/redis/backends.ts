@@ -20,12 +20,13 @@ import { RedisKeys } from './keys.ts';
  */
 export async function createRedisBackends(url: string, log?: Logger, keys = new RedisKeys()): Promise<Stores> {
   const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes'] as const;
-  const opened: RedisConnection[] = [];
-  try {
-    for (const n of names) opened.push(await connectRedis({ url, name: `switchboard:${n}`, subscriber: n === 'broker-sub' }));
-  } catch (err) {
+  // Opened together: on a Redis Cluster each one connects to every primary.
+  const settled = await Promise.allSettled(names.map((n) => connectRedis({ url, name: `switchboard:${n}`, subscriber: n === 'broker-sub' })));
+  const opened = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) {
     await Promise.all(opened.map((c) => closeRedis(c.redis)));
-    throw err;
+    throw failed.reason;
   }
   const [pub, sub, history, sessions, presenceConn, loginsConn, nodesConn] = opened as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
   const withLog = log ? { log } : {};
