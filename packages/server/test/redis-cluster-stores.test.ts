@@ -12,6 +12,8 @@ import { RedisPresenceStore } from '../src/presence/redis-presence-store.ts';
 import { runLoginRegistryContract } from '../src/session/login-registry.contract.ts';
 import { RedisLoginRegistry } from '../src/session/redis-login-registry.ts';
 import { RedisNodeDirectory } from '../src/cluster/redis-node-directory.ts';
+import { runAccessStoreContract, START_MS } from '../src/access/access.contract.ts';
+import { RedisAccessStore } from '../src/access/redis-access-store.ts';
 import { connectRedis, type RedisConnection } from '../src/redis/connect.ts';
 import { RedisKeys } from '../src/redis/keys.ts';
 import { startRedisCluster, type RedisClusterProcess } from '../../../test/support/redis-cluster.ts';
@@ -88,6 +90,15 @@ describe('on a 3-primary Redis Cluster', () => {
   });
   runPresenceStoreContract({ name: 'redis cluster', create: async () => new RedisPresenceStore({ connection: await conn(), keys: fresh() }) });
   runLoginRegistryContract({ name: 'redis cluster', create: async () => new RedisLoginRegistry({ connection: await conn(), keys: fresh() }) });
+
+  runAccessStoreContract({
+    name: 'redis cluster',
+    async create() {
+      let t = START_MS;
+      const store = new RedisAccessStore({ connection: await conn(), keys: fresh(), now: () => t });
+      return { store, advance: (ms: number) => void (t += ms) };
+    },
+  });
 
   it('refreshes presence and login entries spread over every shard (no cross-slot pipeline)', async () => {
     const keys = fresh();
