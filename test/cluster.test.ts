@@ -41,7 +41,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'config.json'), JSON.stringify(CONFIG));
   const args = ['--config', join(dir, 'config.json'), '--redis', redis.url, '--jwt-secret', SECRET, '--api-key', API_KEY];
   nodes = await Promise.all([0, 1, 2].map(() => startGatewayProcess({ args })));
-});
+}, 120_000);
 
 afterAll(async () => {
   await Promise.all((nodes ?? []).map((n) => n.kill()));

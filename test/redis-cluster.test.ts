@@ -35,7 +35,7 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sb-redis-cluster-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify(CONFIG));
   const args = ['--config', join(dir, 'config.json'), '--redis', cluster.url, '--jwt-secret', SECRET];
-  nodes = await Promise.all([0, 1].map(() => startGatewayProcess({ args, startTimeoutMs: 60_000 })));
+  nodes = await Promise.all([0, 1].map(() => startGatewayProcess({ args, startTimeoutMs: 150_000 })));
   // Which primary owns each candidate channel's slot (the slot of its hash tag).
   const admin = new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
   try {
@@ -51,7 +51,7 @@ beforeAll(async () => {
   } finally {
     admin.disconnect();
   }
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
   await Promise.all((nodes ?? []).map((n) => n.kill()));

@@ -26,7 +26,7 @@ describe('switchboard serve --workers N', () => {
   beforeAll(async () => {
     redis = await startRedis();
     gw = await startGatewayProcess({ args: ['--dev', '--workers', '2', '--redis', redis.url, '--jwt-secret', SECRET, '--log-level', 'info'] });
-  });
+  }, 120_000);
   afterAll(async () => {
     await gw?.stop();
     await redis?.stop();

@@ -81,6 +81,9 @@ function createClient(t: RedisTopology, o: ConnectOptions): RedisClient {
         // A command on a connection that closed may have run: report it (the caller retries
         // with its idempotency key) instead of re-sending it on the new primary.
         retryDelayOnFailover: 0,
+        // Reading the slot map (CLUSTER SLOTS) gets as long as a connection attempt: the
+        // default 1 s fails start-up on a busy machine.
+        slotsRefreshTimeout: o.connectTimeoutMs ?? 5000,
         clusterRetryStrategy: backoff,
         clusterNodeRetryStrategy: backoff,
         redisOptions: {
