@@ -28,7 +28,7 @@ export interface RedisSentinelProcess {
   url: string;
   master: string;
   primary: RedisNodeProcess;
-  replica: RedisNodeProcess;
+  replicas: RedisNodeProcess[];
   sentinels: RedisNodeProcess[];
   /** The port of the primary as the sentinels currently report it. */
   primaryPort(): Promise<number>;
@@ -129,11 +129,11 @@ export async function startRedisCluster(primaries = 3): Promise<RedisClusterProc
 }
 
 /**
- * Starts a primary, one replica and `sentinelCount` sentinels watching them (quorum 1,
- * down after 1 s), on free loopback ports. Killing the primary makes the sentinels promote
- * the replica within a few seconds.
+ * Starts a primary, `replicaCount` replicas (default 1) and `sentinelCount` sentinels
+ * watching them (quorum 1, down after 1 s), on free loopback ports. Killing the primary
+ * makes the sentinels promote a replica within a few seconds (and re-point the others).
  */
-export async function startRedisSentinel(o: { master?: string; sentinelCount?: number } = {}): Promise<RedisSentinelProcess> {
+export async function startRedisSentinel(o: { master?: string; sentinelCount?: number; replicaCount?: number } = {}): Promise<RedisSentinelProcess> {
   requireRedis();
   const master = o.master ?? 'sbmaster';
   const dir = mkdtempSync(join(tmpdir(), 'sb-redis-sentinel-'));
@@ -146,10 +146,14 @@ export async function startRedisSentinel(o: { master?: string; sentinelCount?: n
     const primaryPort = await freePort();
     const primary = await startNode(primaryPort, () => base(primaryPort, dir), 'primary');
     started.push(primary);
-    const replicaPort = await freePort();
-    const replica = await startNode(replicaPort, () => [...base(replicaPort, dir), '--replicaof', '127.0.0.1', String(primaryPort)], 'replica');
-    started.push(replica);
-    await waitFor(async () => /master_link_status:up/.test(await ask(replicaPort, (r) => r.info('replication'))), 20_000, 'replica in sync');
+    const replicas: RedisNodeProcess[] = [];
+    for (let i = 0; i < (o.replicaCount ?? 1); i++) {
+      const replicaPort = await freePort();
+      const replica = await startNode(replicaPort, () => [...base(replicaPort, dir), '--replicaof', '127.0.0.1', String(primaryPort)], 'replica');
+      started.push(replica);
+      replicas.push(replica);
+      await waitFor(async () => /master_link_status:up/.test(await ask(replicaPort, (r) => r.info('replication'))), 30_000, 'replica in sync');
+    }
     const sentinels: RedisNodeProcess[] = [];
     for (let i = 0; i < (o.sentinelCount ?? 1); i++) {
       const port = await freePort();
@@ -173,12 +177,12 @@ export async function startRedisSentinel(o: { master?: string; sentinelCount?: n
     };
     // The sentinel has found the replica (it can fail over) before the test starts.
     await waitFor(async () => {
-      const replicas = await ask(sentinels[0]!.port, (r) => r.call('SENTINEL', 'replicas', master) as Promise<unknown[]>);
-      return replicas.length > 0;
-    }, 20_000, 'sentinel to discover the replica');
+      const found = await ask(sentinels[0]!.port, (r) => r.call('SENTINEL', 'replicas', master) as Promise<unknown[]>);
+      return found.length >= replicas.length;
+    }, 30_000, 'sentinel to discover the replicas');
     return {
       url: `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${master}`,
-      master, primary, replica, sentinels, primaryPort: primaryPortNow, stop,
+      master, primary, replicas, sentinels, primaryPort: primaryPortNow, stop,
     };
   } catch (err) {
     await stop();

@@ -101,6 +101,14 @@ export const ConfigSchema = z.strictObject({
       ctx.addIssue({ code: 'custom', message: `redis: ${(err as Error).message} (redis://host:6379, redis+cluster://host:port,host:port or redis+sentinel://host:26379/<master>)` });
     }
   }).nullable().default(null),
+  /**
+   * Acknowledge a publication only once this many Redis replicas confirm it (`WAIT`); fewer
+   * within `redisWaitTimeout` answers a temporary error instead. 0: acknowledge once the
+   * primary stored it.
+   */
+  redisWaitReplicas: z.int().min(0).max(16).default(0),
+  /** How long a publish waits for `redisWaitReplicas` confirmations before failing (temporarily). */
+  redisWaitTimeout: duration.default(1000),
   /** How long a publish `id` is remembered per channel for idempotency. */
   dedupWindow: duration.default(5 * 60_000),
   limits: z.strictObject({
@@ -177,6 +185,7 @@ export function configFromEnv(env: Env): Record<string, unknown> {
   if (env.SWITCHBOARD_ALLOWED_ORIGINS !== undefined) out.allowedOrigins = list(env.SWITCHBOARD_ALLOWED_ORIGINS);
   if (env.SWITCHBOARD_STORAGE !== undefined) out.storage = env.SWITCHBOARD_STORAGE;
   if (env.SWITCHBOARD_REDIS_URL !== undefined) out.redis = env.SWITCHBOARD_REDIS_URL;
+  if (env.SWITCHBOARD_REDIS_WAIT_REPLICAS !== undefined) out.redisWaitReplicas = num('SWITCHBOARD_REDIS_WAIT_REPLICAS', env.SWITCHBOARD_REDIS_WAIT_REPLICAS);
   if (env.SWITCHBOARD_LOG_LEVEL !== undefined) out.logLevel = env.SWITCHBOARD_LOG_LEVEL;
   return out;
 }

@@ -45,7 +45,7 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
     if (storage !== 'redis') {
       throw new ConfigError(`storage: "${storage}" cannot be combined with redis (cluster mode): nodes must share history and sessions; remove storage or set it to "redis"`);
     }
-    return createRedisBackends(config.redis, log);
+    return createRedisBackends(config.redis, log, undefined, { waitReplicas: config.redisWaitReplicas, waitTimeoutMs: config.redisWaitTimeout });
   }
   if (storage === 'memory') return { history: new MemoryHistoryStore(), sessions: new MemorySessionStore(), access: new MemoryAccessStore(), close: async () => {} };
   if (storage.startsWith('sqlite:')) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRedisUrl, redisTarget } from '../src/redis/url.ts';
-import { ConfigError, parseConfig } from '../src/config.ts';
+import { ConfigError, configFromEnv, parseConfig } from '../src/config.ts';
 
 describe('redis URLs', () => {
   it('one server: redis:// and rediss:// pass through to the client', () => {
@@ -49,5 +49,14 @@ describe('redis URLs', () => {
     expect(parseConfig({ redis: 'redis+sentinel://s:26379/m' }).redis).toBe('redis+sentinel://s:26379/m');
     expect(() => parseConfig({ redis: 'redis+sentinel://s:26379' })).toThrow(ConfigError);
     expect(() => parseConfig({ redis: 'http://x' })).toThrow(/redis/);
+  });
+
+  it('redisWaitReplicas: default 0, from SWITCHBOARD_REDIS_WAIT_REPLICAS, bad values refused', () => {
+    expect(parseConfig({}).redisWaitReplicas).toBe(0);
+    expect(parseConfig({}).redisWaitTimeout).toBe(1000);
+    expect(parseConfig(configFromEnv({ SWITCHBOARD_REDIS_WAIT_REPLICAS: '2' })).redisWaitReplicas).toBe(2);
+    expect(parseConfig({ redisWaitTimeout: '250ms' }).redisWaitTimeout).toBe(250);
+    expect(() => configFromEnv({ SWITCHBOARD_REDIS_WAIT_REPLICAS: 'two' })).toThrow(/SWITCHBOARD_REDIS_WAIT_REPLICAS/);
+    expect(() => parseConfig({ redisWaitReplicas: -1 })).toThrow(/redisWaitReplicas/);
   });
 });

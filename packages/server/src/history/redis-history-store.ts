@@ -6,7 +6,34 @@ import { RedisKeys } from '../redis/keys.ts';
 import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
 import { publishCommand } from '../broker/redis-broker.ts';
 
-export interface RedisHistoryStoreOptions {
+/** Synchronous replication of publications (`WAIT`). */
+export interface ReplicationOptions {
+  /**
+   * Acknowledge an append (and answer a duplicate) only once this many replicas confirm
+   * every write made before it (`WAIT n timeout`, sent right behind the script on the same
+   * connection, so on a Redis Cluster it reaches the shard that ran it). Default 0: no wait.
+   */
+  waitReplicas?: number;
+  /** How long to wait for them (ms); fewer by then rejects with `ReplicationError`. Default 1000. */
+  waitTimeoutMs?: number;
+}
+
+/**
+ * Fewer replicas than required confirmed a write in time. The write may exist on the primary
+ * (and be seen by subscribers) but is not acknowledged: the caller answers a temporary error
+ * and a retry with the same idempotency key never stores it twice.
+ */
+export class ReplicationError extends Error {
+  readonly confirmed: number;
+  readonly required: number;
+  constructor(confirmed: number, required: number) {
+    super(`only ${confirmed} of ${required} Redis replicas confirmed the write in time`);
+    this.confirmed = confirmed;
+    this.required = required;
+  }
+}
+
+export interface RedisHistoryStoreOptions extends ReplicationOptions {
   connection: RedisConnection;
   keys?: RedisKeys;
   /**
@@ -18,6 +45,14 @@ export interface RedisHistoryStoreOptions {
   /** How long a stream's epoch and offset outlive its last use (ms). Default 7 days. */
   metaTtlMs?: number;
   now?: () => number;
+}
+
+/** The pipeline calls `replicated` makes (the store's scripts and WAIT). */
+interface Pipeline {
+  sbAppend(...args: Array<string | number>): unknown;
+  sbClaim(...args: Array<string | number>): unknown;
+  wait(replicas: number, timeoutMs: number): unknown;
+  exec(): Promise<Array<[Error | null, unknown]> | null>;
 }
 
 interface Scripts {
@@ -43,6 +78,8 @@ export class RedisHistoryStore implements HistoryStore {
   private readonly keys: RedisKeys;
   private readonly metaTtlMs: number;
   private readonly now: () => number;
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
   /** Present only with the `publish` option: stores and publishes in one script. */
   readonly appendAndPublish?: (channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions) => Promise<AppendResult>;
 
@@ -51,6 +88,8 @@ export class RedisHistoryStore implements HistoryStore {
     this.keys = o.keys ?? new RedisKeys();
     this.metaTtlMs = o.metaTtlMs ?? 7 * 86_400_000;
     this.now = o.now ?? Date.now;
+    this.waitReplicas = o.waitReplicas ?? 0;
+    this.waitTimeoutMs = o.waitTimeoutMs ?? 1000;
     this.redis.defineCommand('sbAppend', { numberOfKeys: 4, lua: APPEND });
     this.redis.defineCommand('sbRead', { numberOfKeys: 2, lua: READ });
     this.redis.defineCommand('sbPosition', { numberOfKeys: 1, lua: POSITION });
@@ -72,11 +111,31 @@ export class RedisHistoryStore implements HistoryStore {
     const window = key ? Math.max(1, Math.round(o.dedupWindowMs)) : 0;
     const now = this.now();
     const k = this.keys;
-    const [epoch, offset, dup] = await this.redis.sbAppend(
+    const args = [
       k.meta(channel), k.stream(channel), k.idempotency(channel, key), k.pubsub(channel),
       json, newEpoch(), o.size, now - o.ttlMs, Math.max(1, Math.ceil(o.ttlMs)), this.metaTtl(o.ttlMs), window, publish, pub.ts ?? now, now,
-    );
+    ] as const;
+    const [epoch, offset, dup] = this.waitReplicas > 0
+      ? await this.replicated<[string, number, number]>((p) => p.sbAppend(...args))
+      : await this.redis.sbAppend(...args);
     return { epoch, offset: Number(offset), duplicate: Number(dup) === 1 };
+  }
+
+  /**
+   * Runs one write and `WAIT` behind it in one pipeline (one shard on a Redis Cluster: the
+   * pipeline follows the write's keys). Rejects with `ReplicationError` when too few replicas
+   * confirmed, so nothing unreplicated is ever acknowledged.
+   */
+  private async replicated<T>(write: (p: Pipeline) => unknown): Promise<T> {
+    const p = this.redis.pipeline() as unknown as Pipeline;
+    write(p);
+    p.wait(this.waitReplicas, this.waitTimeoutMs);
+    const results = (await p.exec()) ?? [];
+    const [[writeErr, value] = [new Error('pipeline aborted'), undefined], [waitErr, confirmed] = [new Error('pipeline aborted'), 0]] = results;
+    if (writeErr) throw writeErr;
+    if (waitErr) throw waitErr;
+    if (Number(confirmed) < this.waitReplicas) throw new ReplicationError(Number(confirmed), this.waitReplicas);
+    return value as T;
   }
 
   async read(channel: string, o: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult> {
@@ -99,7 +158,9 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   async claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean> {
-    return (await this.redis.sbClaim(this.keys.claim(channel, idempotencyKeyOf(key)), this.now(), Math.max(1, Math.round(windowMs)))) === 1;
+    const args = [this.keys.claim(channel, idempotencyKeyOf(key)), this.now(), Math.max(1, Math.round(windowMs))] as const;
+    const claimed = this.waitReplicas > 0 ? await this.replicated<number>((p) => p.sbClaim(...args)) : await this.redis.sbClaim(...args);
+    return Number(claimed) === 1;
   }
 
   async remove(channel: string): Promise<void> {

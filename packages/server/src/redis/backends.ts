@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Logger } from '../logger.ts';
 import { RedisNodeDirectory } from '../cluster/redis-node-directory.ts';
 import { RedisBroker } from '../broker/redis-broker.ts';
-import { RedisHistoryStore } from '../history/redis-history-store.ts';
+import { RedisHistoryStore, type ReplicationOptions } from '../history/redis-history-store.ts';
 import { RedisSessionStore } from '../session/redis-session-store.ts';
 import { RedisLoginRegistry } from '../session/redis-login-registry.ts';
 import { RedisPresenceStore } from '../presence/redis-presence-store.ts';
@@ -19,7 +19,7 @@ import { RedisKeys } from './keys.ts';
  * a session look-up). The history store publishes inside its append script, to the pub/sub
  * channels the broker subscribes to.
  */
-export async function createRedisBackends(url: string, log?: Logger, keys = new RedisKeys()): Promise<Stores> {
+export async function createRedisBackends(url: string, log?: Logger, keys = new RedisKeys(), replication: ReplicationOptions = {}): Promise<Stores> {
   const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes', 'access'] as const;
   // Opened together: on a Redis Cluster each one connects to every primary.
   const settled = await Promise.allSettled(names.map((n) => connectRedis({ url, name: `switchboard:${n}`, subscriber: n === 'broker-sub' })));
@@ -34,7 +34,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
   const presence = new RedisPresenceStore({ connection: presenceConn, keys, ...withLog });
   log?.info({ redis: redisTarget(url), topology: pub.topology, version: pub.version, sharded: pub.sharded }, 'cluster mode: connected to Redis');
   return {
-    history: new RedisHistoryStore({ connection: history, keys, publish: true }),
+    history: new RedisHistoryStore({ connection: history, keys, publish: true, ...replication }),
     sessions: new RedisSessionStore({ connection: sessions, keys }),
     access: new RedisAccessStore({ connection: accessConn, keys }),
     broker: (handler) => new RedisBroker(handler, { publisher: pub, subscriber: sub, keys, ...withLog }),
