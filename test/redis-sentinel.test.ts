@@ -123,5 +123,5 @@ describe('Sentinel with redisWaitReplicas', () => {
       expect(history[ack.offset - 1]?.data.i).toBe(i);
     }
     expect(history.length).toBeGreaterThanOrEqual(acked.length);
-  });
+  }, 300_000);
 });
