@@ -40,6 +40,8 @@ export interface NodeOptions {
   broker?: (handler: BrokerHandler) => Broker;
   /** Prometheus metrics (the server creates one per gateway); a private one when absent. */
   metrics?: Metrics;
+  /** Receives the admin UI's cross-node queries and replies (`admin_query`, `admin_reply`). */
+  onAdminControl?: (msg: Extract<ControlMessage, { type: 'admin_query' | 'admin_reply' }>) => void;
 }
 
 /** Who published, for `from`, `id` and hooks. */
@@ -90,6 +92,7 @@ export class Node implements BrokerHandler {
   /** False once shutdown began: no new connections. */
   accepting = true;
   private readonly heartbeat: Heartbeat;
+  private readonly onAdminControl: NodeOptions['onAdminControl'];
   /** The deployment's live nodes (cluster mode), for the server API's `info`; set by the stores. */
   directory: NodeDirectory | undefined;
   /** channel → the broker subscription still being set up for it. */
@@ -114,6 +117,7 @@ export class Node implements BrokerHandler {
     this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
     this.tracker = new PresenceTracker({ config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log });
     this.heartbeat = new Heartbeat(this);
+    this.onAdminControl = o.onAdminControl;
   }
 
   // ---- connections -------------------------------------------------------------------
@@ -312,6 +316,11 @@ export class Node implements BrokerHandler {
         // authenticated connection here.
         const frame = Buffer.from(msg.frame);
         for (const conn of this.hub.clients.values()) conn.enqueue(frame);
+        return;
+      }
+      case 'admin_query':
+      case 'admin_reply': {
+        this.onAdminControl?.(msg);
         return;
       }
       default: {

@@ -9,6 +9,8 @@ import { attachWebSocket } from './transport/ws.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
 import { apiPlugin } from './api/index.ts';
+import { createAdmin, type Admin } from './admin/admin.ts';
+import { adminPlugin } from './admin/admin-plugin.ts';
 
 export interface ServerOptions {
   /** Configuration (validated here); `config` wins when both are given. */
@@ -45,12 +47,24 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const { history, sessions, presence, logins } = stores;
   const broker = opts.broker ?? stores.broker;
   const metrics = new Metrics();
-  const node = new Node({ config, log, history, sessions, metrics, ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}) });
+  // The admin UI's cross-node queries arrive over the broker; `admin` exists once the node does.
+  let admin: Admin | undefined;
+  const node = new Node({
+    config, log, history, sessions, metrics, onAdminControl: (msg) => admin?.queries.onControl(msg),
+    ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}),
+  });
   stores.attach?.(node);
   // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect)
   // sent once this node is up must reach it, so wait for the broker's control subscription.
   try {
     await node.broker.ready;
+  } catch (err) {
+    await node.close().catch(() => {});
+    await stores.close();
+    throw err;
+  }
+  try {
+    admin = await createAdmin({ config, node, metrics, log });
   } catch (err) {
     await node.close().catch(() => {});
     await stores.close();
@@ -86,6 +100,8 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
 
   // Server API for backends (`/api/*`, API keys); see docs/server-api.md.
   http.register(apiPlugin, { prefix: '/api', node });
+  // The admin web UI (docs/admin.md): only with admin.password; otherwise /admin/ is a 404.
+  if (admin?.plugin) http.register(adminPlugin, { prefix: '/admin', ...admin.plugin });
 
   attachWebSocket(http.server, node);
   let closed = false;
@@ -103,6 +119,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     async close() {
       if (closed) return;
       closed = true;
+      await admin?.close();
       await node.close();
       await stores.close();
       await http.close();
