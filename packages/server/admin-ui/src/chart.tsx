@@ -38,7 +38,7 @@ export function Chart({ title, times, series, format }: ChartProps) {
       width: Math.max(200, el.clientWidth),
       height: 180,
       cursor: { drag: { x: false, y: false } },
-      legend: { show: true, live: true },
+      legend: { show: true, live: false },
       scales: { x: { time: true } },
       axes: [
         { stroke: '#555', grid: { stroke: '#eee' } },
