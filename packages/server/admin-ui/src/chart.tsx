@@ -42,7 +42,7 @@ export function Chart({ title, times, series, format }: ChartProps) {
       scales: { x: { time: true } },
       axes: [
         { stroke: '#555', grid: { stroke: '#eee' } },
-        { stroke: '#555', grid: { stroke: '#eee' }, size: 60, values: (_u, vals) => vals.map((v) => (v == null ? '' : format(v))) },
+        { stroke: '#555', grid: { stroke: '#eee' }, size: 76, values: (_u, vals) => vals.map((v) => (v == null ? '' : format(v))) },
       ],
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, value: (_u: uPlot, v: number | null) => (v == null ? '–' : format(v)) }))],
     }, data(), el);
