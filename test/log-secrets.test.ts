@@ -130,5 +130,5 @@ describe('logs never carry secrets', () => {
     } finally {
       if (gw.proc.exitCode === null) await gw.kill();
     }
-  });
+  }, 90_000);
 });

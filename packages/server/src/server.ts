@@ -119,8 +119,10 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     async close() {
       if (closed) return;
       closed = true;
+      // The node refuses new connections at once; the admin sampler stops while it drains.
+      const stopping = node.close();
       await admin?.close();
-      await node.close();
+      await stopping;
       await stores.close();
       await http.close();
     },

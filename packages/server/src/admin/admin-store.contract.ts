@@ -60,9 +60,10 @@ export function runAdminStoreContract(o: AdminStoreContractOptions): void {
     it('drops a node that stopped reporting', async () => {
       const s = await o.create();
       try {
-        await s.report(header('n_gone'), sample(1), { keep: 3, ttlMs: 40 });
-        expect((await s.nodes()).map((n) => n.node.id)).toContain('n_gone');
+        await s.report(header('n_live'), sample(1), { keep: 3, ttlMs: 60_000 });
+        await s.report(header('n_gone'), sample(1), { keep: 3, ttlMs: 1 });
         await until(async () => !(await s.nodes()).some((n) => n.node.id === 'n_gone'));
+        expect((await s.nodes()).map((n) => n.node.id)).toContain('n_live');
       } finally {
         await s.close();
       }
