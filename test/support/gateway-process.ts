@@ -41,7 +41,7 @@ export async function startGatewayProcess(o: { args?: string[]; env?: Record<str
         if (current.exitCode !== null) throw new Error(`gateway exited ${current.exitCode}: ${out.slice(-2000)}`);
         const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
         return r?.ok;
-      }, 45_000, `gateway on ${port}`);
+      }, 60_000, `gateway on ${port}`);
     } catch (err) {
       // Never leave a half-started gateway behind a failed test.
       if (current.exitCode === null && current.signalCode === null) current.kill('SIGKILL');

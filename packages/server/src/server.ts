@@ -44,13 +44,13 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const config = opts.config ?? parseConfig(opts.options ?? {});
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config, log);
-  const { history, sessions, presence, logins } = stores;
+  const { history, sessions, presence, logins, access } = stores;
   const broker = opts.broker ?? stores.broker;
   const metrics = new Metrics();
   // The admin UI's cross-node queries arrive over the broker; `admin` exists once the node does.
   let admin: Admin | undefined;
   const node = new Node({
-    config, log, history, sessions, metrics, onAdminControl: (msg) => admin?.queries.onControl(msg),
+    config, log, history, sessions, access, metrics, onAdminControl: (msg) => admin?.queries.onControl(msg),
     ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}),
   });
   stores.attach?.(node);
