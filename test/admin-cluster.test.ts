@@ -62,5 +62,5 @@ describe('the admin UI in cluster mode', () => {
     expect(await closed).toBe(3503);
     expect(page.problems).toEqual([]);
     await context.close();
-  });
+  }, 240_000);
 });

@@ -96,6 +96,19 @@ describe('the admin UI in Chromium', () => {
     await expect.poll(() => page.locator('#connections tbody tr').count()).toBe(0);
     await expect.poll(() => page.getByRole('status').textContent()).toContain('Disconnected alice');
 
+    // Block: the user's state says so and the client's reconnection is refused; then unblock
+    await page.getByRole('button', { name: 'Block alice' }).click();
+    await page.getByLabel('For', { exact: true }).selectOption({ label: '1 hour' });
+    await page.getByLabel('Reason (for operators)').fill('spam');
+    await page.getByRole('button', { name: 'Yes, block' }).click();
+    await expect.poll(() => page.locator('#user-access').textContent()).toMatch(/^Blocked until .* \(spam\)\./);
+    const again = new Switchboard(gateway.wsUrl, { token: await mintToken({ sub: 'alice', secret: SECRET, ttlSec: 3600 }), storage: new MemoryStorage(), window: null });
+    clients.push(again);
+    expect(await new Promise<number>((resolve) => again.on('closed', (e) => resolve(e.code)))).toBe(3502);
+    await page.getByRole('button', { name: 'Unblock alice' }).click();
+    await page.getByRole('button', { name: 'Yes, unblock' }).click();
+    await expect.poll(() => page.locator('#user-access').textContent()).toMatch(/^Not blocked\./);
+
     expect(page.problems).toEqual([]);
-  });
+  }, 240_000);
 });

@@ -123,6 +123,26 @@ describe('admin UI over HTTP', () => {
     expect((await post(g, '/admin/api/disconnect', { user: 'not a user!' }, { cookie: session })).status).toBe(400);
   });
 
+  it('blocks, unblocks and revokes a user with the server API\'s operations', async () => {
+    const session = await login(g);
+    const bob = await connectAuthed(g.wsUrl, 'bob');
+    expect((await post(g, '/admin/api/block', { user: 'bob', ttl: 3600, reason: 'spam' }, { cookie: session })).status).toBe(200);
+    expect(await bob.waitClose()).toBe(3502);
+    const access = async () => (await post(g, '/admin/api/access', { user: 'bob' }, { cookie: session })).json();
+    expect(await access()).toMatchObject({ user: 'bob', blocked: true, reason: 'spam' });
+    const refused = await connectAuthed(g.wsUrl, 'bob');
+    expect(refused.frames.find((f) => f.type === 'auth_failed')?.reason).toBe('blocked');
+    expect((await post(g, '/admin/api/unblock', { user: 'bob' }, { cookie: session })).status).toBe(200);
+    expect((await access()).blocked).toBe(false);
+    const back = await connectAuthed(g.wsUrl, 'bob');
+    expect(back.frames.some((f) => f.type === 'auth_success')).toBe(true);
+    back.close();
+    expect((await post(g, '/admin/api/revoke', { user: 'bob' }, { cookie: session })).status).toBe(200);
+    expect((await access()).revokedBefore).toBeGreaterThan(0);
+    expect((await post(g, '/admin/api/block', { user: 'bob', ttl: -1 }, { cookie: session })).status).toBe(400);
+    expect((await post(g, '/admin/api/block', { user: 'bob' }, { cookie: session, origin: 'https://evil.example' })).status).toBe(403);
+  });
+
   it('rate-limits login attempts per IP, even with the right password', async () => {
     const limited = await startGateway({ admin: { password: PASSWORD, loginAttemptsPerMinute: 3 } });
     try {

@@ -20,6 +20,9 @@ export interface ChannelDetail {
   history: { epoch: string; offset: number; publications: Publication[] } | { error: string };
 }
 
+/** Whether a user is blocked (until when, why: Unix s) and since when its tokens are refused. */
+export interface AccessState { user: string; blocked: boolean; until?: number; reason?: string; revokedBefore?: number }
+
 /** An answer other than 2xx: its status and the API's message. */
 export class HttpError extends Error {
   readonly status: number;
@@ -73,4 +76,10 @@ export const api = {
   publish: (channel: string, data: unknown) => call<{ offset?: number; epoch?: string }>('POST', 'publish', { channel, data }),
   connections: (user?: string) => call<{ connections: ConnectionView[]; missing: string[] }>('GET', `connections${qs({ user })}`),
   disconnect: (user: string) => call<object>('POST', 'disconnect', { user }),
+  access: (user: string) => call<AccessState>('POST', 'access', { user }),
+  /** `ttl` in seconds; absent: until unblocked. */
+  block: (user: string, ttl?: number, reason?: string) =>
+    call<object>('POST', 'block', { user, ...(ttl !== undefined ? { ttl } : {}), ...(reason !== undefined ? { reason } : {}) }),
+  unblock: (user: string) => call<object>('POST', 'unblock', { user }),
+  revoke: (user: string) => call<object>('POST', 'revoke', { user }),
 };

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, type ConnectionView } from './api.ts';
 import { usePoll } from './hooks.ts';
 import { duration } from './format.ts';
+import { UserActions } from './user-actions.tsx';
 
 /** Live connections across the cluster; look up one user and act on them. */
 export function UsersPage() {
@@ -22,36 +23,6 @@ export function UsersPage() {
       {value && value.missing.length > 0 && <p class="error">No answer in time from node(s) {value.missing.join(', ')}: their connections are missing.</p>}
       <ConnectionTable title={user ? `Connections of ${user}` : 'Newest connections'} connections={value?.connections} onPick={(u) => { setDraft(u); setUser(u); }} />
     </section>
-  );
-}
-
-function UserActions({ user, connections, onDone }: { user: string; connections: number; onDone(): void }) {
-  const [confirming, setConfirming] = useState(false);
-  const [status, setStatus] = useState<{ ok: boolean; text: string } | undefined>(undefined);
-  const disconnect = async () => {
-    setConfirming(false);
-    try {
-      await api.disconnect(user);
-      setStatus({ ok: true, text: `Disconnected ${user} (close code 3503 forced: clients do not reconnect on their own).` });
-      onDone();
-    } catch (err) {
-      setStatus({ ok: false, text: (err as Error).message });
-    }
-  };
-  return (
-    <div class="actions" aria-label={`Actions on ${user}`} role="group">
-      <p>{user}: {connections} live connection{connections === 1 ? '' : 's'}</p>
-      {!confirming
-        ? <button type="button" class="danger" onClick={() => setConfirming(true)}>Disconnect {user}</button>
-        : (
-          <span class="confirm">
-            Close every connection of {user} on every node?{' '}
-            <button type="button" class="danger" onClick={disconnect}>Yes, disconnect</button>{' '}
-            <button type="button" class="secondary" onClick={() => setConfirming(false)}>Cancel</button>
-          </span>
-        )}
-      <p role="status" class={status ? (status.ok ? 'ok' : 'error') : ''}>{status?.text ?? ''}</p>
-    </div>
   );
 }
 

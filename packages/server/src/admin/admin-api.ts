@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CloseCode, isValidUserId } from '@switchboard/protocol';
 import { ApiError, fromZodError } from '../api/errors.ts';
 import { ChannelsRequest, PublishRequest } from '../api/schemas.ts';
+import { API_METHODS } from '../api/methods.ts';
 import type { AdminPluginOptions } from './admin-plugin.ts';
 import { MAX_VIEW_CONNECTIONS } from './connection-view.ts';
 import { clusterSeries } from './overview.ts';
@@ -20,6 +21,8 @@ const ConnectionsQuery = z.strictObject({
 });
 const ChannelQuery = z.strictObject({ name: z.string().min(1).max(255) });
 const UserBody = z.strictObject({ user });
+/** Server API methods the Users page calls as they are (same validation, same operations). */
+const ACCESS_METHODS = new Set(['block', 'unblock', 'revoke', 'access']);
 /** Publications the channel page shows. */
 const HISTORY_SHOWN = 20;
 
@@ -75,6 +78,16 @@ export const adminApi: FastifyPluginAsync<AdminPluginOptions> = async (app: Fast
     const q = parse(ConnectionsQuery, req.query);
     return o.queries.connections({ limit: q.limit, ...(q.user !== undefined ? { user: q.user } : {}) });
   });
+
+  // Block, unblock, revoke and the user's access state: the server API's own methods.
+  for (const m of API_METHODS.filter((x) => ACCESS_METHODS.has(x.name))) {
+    app.post(`/${m.name}`, async (req) => {
+      const body = parse(m.request, req.body) as { user: string };
+      const answer = await m.run(o.ops, body);
+      if (m.name !== 'access') o.log.info({ user: body.user, action: m.name }, 'admin: user access changed');
+      return answer;
+    });
+  }
 
   app.post('/disconnect', async (req) => {
     const { user: u } = parse(UserBody, req.body);
