@@ -46,7 +46,9 @@ const server = await startChatServer({
 });
 const port = new URL(server.url).port;
 const shown = host === '0.0.0.0' || host === '::' ? `http://127.0.0.1:${port}` : server.url;
-console.log(`\n  Chat example   ${shown}   (open it in two browsers, log in as two users)\n`);
+// Under `npm start` the supervisor (scripts/start.ts) prints one banner for gateway and chat.
+if (process.send) process.send({ type: 'listening', url: shown });
+else console.log(`\n  Chat example   ${shown}   (open it in two browsers, log in as two users)\n`);
 
 const stop = () => void server.close().finally(() => process.exit(0));
 process.on('SIGTERM', stop);
