@@ -1,26 +1,12 @@
-import { SwitchboardApi, SwitchboardApiError } from '@switchboard/api-client';
+import { SwitchboardApiError } from '@switchboard/api-client';
+import { apiFromFlags, type ApiFlags } from './cli-api.ts';
 import { UsageError } from './cli-errors.ts';
 import { readDevSecrets } from './dev-secrets.ts';
 
 /** Flags of `switchboard publish <channel> <json>`. */
-export interface PublishFlags {
-  url?: string;
-  apiKey?: string;
+export interface PublishFlags extends ApiFlags {
   dev?: boolean;
   idempotencyKey?: string;
-}
-
-/** The gateway's HTTP URL for CLI commands: `--url`, else `SWITCHBOARD_URL`, else `http://127.0.0.1:${SWITCHBOARD_PORT:-8080}`. */
-export function gatewayUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? env.SWITCHBOARD_URL ?? `http://127.0.0.1:${env.SWITCHBOARD_PORT || 8080}`;
-}
-
-/** The API key for CLI commands: `--api-key`, else the first of `SWITCHBOARD_API_KEY`, else (with `--dev`) the development secrets file. */
-export function apiKeyOf(flags: PublishFlags, env: NodeJS.ProcessEnv = process.env): string {
-  const key = flags.apiKey ?? env.SWITCHBOARD_API_KEY?.split(',')[0]?.trim();
-  if (key) return key;
-  if (flags.dev) return readDevSecrets().apiKey;
-  throw new UsageError('publish: no API key: pass --api-key, set SWITCHBOARD_API_KEY, or add --dev to use the key `npm start` keeps');
 }
 
 /**
@@ -34,8 +20,10 @@ export async function publishCommand(channel: string, json: string, flags: Publi
   } catch {
     throw new UsageError(`publish: the data must be JSON, e.g. '{"text":"hello"}' (in single quotes in a shell); got ${JSON.stringify(json.slice(0, 60))}`);
   }
-  const url = gatewayUrl(flags.url);
-  const api = new SwitchboardApi({ url, apiKey: apiKeyOf(flags) });
+  // --dev: the API key `npm start` keeps, unless one was given.
+  const devKey = flags.dev && !flags.apiKey && !process.env.SWITCHBOARD_API_KEY ? readDevSecrets().apiKey : undefined;
+  const api = apiFromFlags({ ...flags, ...(devKey ? { apiKey: devKey } : {}) });
+  const url = flags.url ?? process.env.SWITCHBOARD_URL ?? `http://127.0.0.1:${process.env.SWITCHBOARD_PORT ?? 8080}`;
   try {
     const r = await api.publish(channel, data, flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {});
     process.stdout.write(`${JSON.stringify(r)}\n`);

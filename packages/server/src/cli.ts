@@ -9,6 +9,7 @@ import { devBanner } from './dev-banner.ts';
 import { availableParallelism } from 'node:os';
 import { createLogger } from './logger.ts';
 import { isWorkersPrimary, runWorkers } from './workers.ts';
+import { addAccessCommands, withApiOptions } from './cli-api.ts';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -179,15 +180,14 @@ export function program(): Command {
     .option('--dev', "use the development secret `npm start` keeps (data/dev-secrets.json, or SWITCHBOARD_DEV_SECRETS)")
     .option('-c, --config <path>', 'JSON configuration file')
     .action(token);
-  p.command('publish')
+  withApiOptions(p.command('publish')
     .description('publish JSON data to a channel through the server API (POST /api/publish)')
     .argument('<channel>', 'channel name, e.g. chat:lobby')
-    .argument('<json>', `the data, as JSON: '{"text":"hello"}'`)
-    .option('--url <url>', 'the gateway (SWITCHBOARD_URL; default http://127.0.0.1:$SWITCHBOARD_PORT or 8080)')
-    .option('--api-key <key>', 'server API key (SWITCHBOARD_API_KEY)')
+    .argument('<json>', `the data, as JSON: '{"text":"hello"}'`))
     .option('--dev', "use the development API key `npm start` keeps (data/dev-secrets.json, or SWITCHBOARD_DEV_SECRETS)")
     .option('--idempotency-key <key>', 'publish at most once under this key')
     .action((channel: string, json: string, flags) => publishCommand(channel, json, flags));
+  addAccessCommands(p);
   // Usage mistakes (unknown flag, missing argument): one line that says what to do, exit 2.
   for (const c of [p, ...p.commands]) {
     c.exitOverride().configureOutput({

@@ -67,7 +67,7 @@ const mistakes: Array<[string, () => string[], Record<string, string>, () => Reg
   ['token --dev before npm start ever ran', () => ['token', '--dev', '--sub', 'alice'], NO_SECRETS, () => /no development secrets at .*npm start/],
   ['publish data that is not JSON', () => ['publish', 'chat:lobby', '{text:hi}', '--api-key', 'k'.repeat(16)], {}, () => /must be JSON.*single quotes/],
   ['publish without data', () => ['publish', 'chat:lobby'], {}, () => /missing required argument 'json'.*publish --help/],
-  ['publish without an API key', () => ['publish', 'chat:lobby', '{}'], NO_SECRETS, () => /no API key: pass --api-key.*--dev/],
+  ['publish without an API key', () => ['publish', 'chat:lobby', '{}'], NO_SECRETS, () => /no API key: pass --api-key/],
   ['publish with no gateway there', () => ['publish', '--url', `http://127.0.0.1:${deadPort}`, '--api-key', 'k'.repeat(16), 'chat:lobby', '{}'], {}, () => /no gateway answers at http:\/\/127\.0\.0\.1:\d+.*npm start.*--url/],
 ];
 
