@@ -131,6 +131,34 @@ describe('the chat in Chromium', () => {
     await expect.poll(() => second.getByRole('alert').filter({ hasText: 'You logged in somewhere else' }).isVisible()).toBe(true);
   });
 
+  it('two tabs of one login never kick each other (reloads, reconnects); only a new login kicks them, both', async () => {
+    const context = await newBrowser();
+    const tab1 = await openChat(context, stack.chat.url);
+    await logIn(tab1, 'tess');
+    const tab2 = await openChat(context, stack.chat.url);
+    await expectConnected(tab2, 'tess');
+    await Promise.all([recordSdk(tab1), recordSdk(tab2)]);
+    await expect.poll(async () => (await presence(stack.gateway, 'chat:lobby')).tess).toBe(2);
+    // a reload of one tab is a new connection of the same login: nobody kicked
+    await tab2.reload();
+    await expectConnected(tab2, 'tess');
+    await recordSdk(tab2);
+    await expect.poll(async () => (await presence(stack.gateway, 'chat:lobby')).tess).toBe(2);
+    for (const tab of [tab1, tab2]) {
+      expect(await tab.getByRole('alert').filter({ hasText: 'You logged in somewhere else' }).isVisible()).toBe(false);
+      expect((await sdkLog(tab)).filter((e) => e.n === 'kicked')).toEqual([]);
+    }
+    // a new login (another browser) replaces this one: both tabs are told, neither reconnects
+    const other = await openChat(await newBrowser(), stack.chat.url);
+    await logIn(other, 'tess');
+    for (const tab of [tab1, tab2]) {
+      await expect.poll(() => tab.getByRole('alert').filter({ hasText: 'You logged in somewhere else' }).isVisible()).toBe(true);
+      expect((await sdkLog(tab)).map((e) => e.n)).toEqual(['kicked', 'closed']);
+    }
+    await expect.poll(async () => (await presence(stack.gateway, 'chat:lobby')).tess).toBe(1);
+    expect(errorsOf(tab1).concat(errorsOf(tab2), errorsOf(other))).toEqual([]);
+  });
+
   it('two tabs of one login: a token refreshed in one tab is used by the other; logout in one tab disconnects both', async () => {
     const { startChatServer } = await import('../src/chat-server.ts');
     // tokens that live 20 s: the SDK renews them halfway, with time to spare on a loaded machine
