@@ -36,6 +36,12 @@ export interface SubscribeOptions {
   since?: StreamPosition;
   /** Re-subscribe with the last seen position after a reconnect (default true). */
   recover?: boolean;
+  /**
+   * On the first subscribe (no `since`), deliver the channel's last `rewind` publications
+   * (history channels) as `message` events, oldest first, before the live ones.
+   * At most the server's `limits.maxRewind` (default 100).
+   */
+  rewind?: number;
 }
 
 /** What the client gives a Subscription so it can act. */
@@ -54,6 +60,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   position: StreamPosition | undefined;
   private current: SubscriptionState = 'subscribing';
   private readonly recover: boolean;
+  private readonly rewind: number;
   private readonly host: SubscriptionHost;
   private confirmedOnce = false;
   private sentSince: StreamPosition | undefined;
@@ -65,6 +72,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.channel = channel;
     this.host = host;
     this.recover = options.recover ?? true;
+    this.rewind = options.rewind ?? 0;
     this.position = options.since;
   }
 
@@ -98,8 +106,9 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   subscribeFrame(id: string): SubscribeFrame {
     this.setState('subscribing');
     this.sentSince = this.recover || !this.confirmedOnce ? this.position : undefined;
-    this.held = this.sentSince ? [] : null;
-    return { type: 'subscribe', id, channel: this.channel, ...(this.sentSince ? { since: this.sentSince } : {}) };
+    const rewind = !this.sentSince && !this.confirmedOnce && this.rewind > 0 ? this.rewind : 0;
+    this.held = this.sentSince || rewind > 0 ? [] : null;
+    return { type: 'subscribe', id, channel: this.channel, ...(this.sentSince ? { since: this.sentSince } : rewind > 0 ? { rewind } : {}) };
   }
 
   /** @internal The subscribe `ack`: replays recovered publications, reports a gap. */
@@ -121,6 +130,11 @@ export class Subscription extends Emitter<SubscriptionEvents> {
         for (const pub of all) if (this.accept(pub) && replayed.has(pub)) recovered++;
       } else if (since) {
         gap = { previous: since, epoch: ack.epoch, offset: ack.offset };
+      } else if (ack.publications) {
+        // A rewind: the last publications, then live ones that overtook the ack, in offset order.
+        const all = [...ack.publications, ...held].sort((x, y) => (x.offset ?? 0) - (y.offset ?? 0));
+        held.length = 0;
+        for (const pub of all) this.accept(pub);
       }
       if (!this.position || this.position.epoch !== ack.epoch || this.position.offset < ack.offset) {
         this.position = { epoch: ack.epoch, offset: ack.offset };

@@ -13,7 +13,11 @@ export interface StreamPosition {
 // ---- client → server -------------------------------------------------------------------
 
 export interface AuthFrame { type: 'auth'; id?: FrameId; token?: string; name?: string; session?: string }
-export interface SubscribeFrame { type: 'subscribe'; id?: FrameId; channel: string; since?: StreamPosition }
+/**
+ * Subscribe to a channel. `since` recovers from a position; `rewind: N` (history channels,
+ * without `since`) has the ack carry the channel's last N publications, oldest first.
+ */
+export interface SubscribeFrame { type: 'subscribe'; id?: FrameId; channel: string; since?: StreamPosition; rewind?: number }
 export interface UnsubscribeFrame { type: 'unsubscribe'; id?: FrameId; channel: string }
 export interface PublishFrame { type: 'publish'; id?: FrameId; channel: string; data: unknown }
 export interface SendFrame { type: 'send'; id?: FrameId; to: string; data: unknown }

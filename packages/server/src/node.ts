@@ -26,6 +26,7 @@ import type { NodeDirectory } from './cluster/node-directory.ts';
 import { UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
+import { readRewind } from './history/rewind.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -159,7 +160,7 @@ export class Node implements BrokerHandler {
    * can be missed); `releaseBuffer` then sends only what lies past the replayed position:
    * no gap, no duplicate, whatever arrives meanwhile and however late the broker brings it.
    */
-  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<SubscribeResult> {
+  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<SubscribeResult> {
     // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
     if (conn.state === 'closed') return {};
     const sub = { channel: ch.name, buffer: ch.history ? ([] as Publication[]) : null };
@@ -185,6 +186,11 @@ export class Node implements BrokerHandler {
     if (!ch.history) return {};
     let result: SubscribeResult;
     try {
+      if (rewind > 0 && !since) {
+        // The last `rewind` publications, oldest first; later ones come live (releaseBuffer).
+        const back = await readRewind(this.history, ch.name, { count: rewind, maxBytes: this.config.limits.maxRewindBytes, retention: ch.history });
+        return { epoch: back.position.epoch, offset: back.position.offset, publications: back.publications };
+      }
       const read = await this.history.read(ch.name, { since, limit: since ? ch.history.size : 0, retention: ch.history });
       result = { epoch: read.position.epoch, offset: read.position.offset };
       if (since) {
