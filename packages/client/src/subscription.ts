@@ -1,4 +1,4 @@
-import type { AckFrame, JoinFrame, LeaveFrame, Publication, StreamPosition, SubscribeFrame } from '@switchboard/protocol';
+import type { AckFrame, JoinFrame, LeaveFrame, Publication, StreamPosition, SubscribeFrame, SubscribedFrame } from '@switchboard/protocol';
 import { Emitter } from './emitter.ts';
 import type { SwitchboardError } from './errors.ts';
 
@@ -56,6 +56,13 @@ export interface SubscriptionHost {
  */
 export class Subscription extends Emitter<SubscriptionEvents> {
   readonly channel: string;
+  /**
+   * True when the backend subscribed this connection (`POST /api/subscribe`): the client does
+   * not subscribe it again after a reconnect; the server does, when it is persistent.
+   */
+  readonly server: boolean;
+  /** Server-side subscriptions: stored by the backend (`persist: true`), so they outlive a connection. */
+  persistent = false;
   /** Last position seen (epoch and offset of the latest delivered publication); undefined without history. */
   position: StreamPosition | undefined;
   private current: SubscriptionState = 'subscribing';
@@ -67,9 +74,10 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   /** Live publications that arrived before the recovering subscribe's ack (delivered after the replay). */
   private held: Publication[] | null = null;
 
-  constructor(channel: string, host: SubscriptionHost, options: SubscribeOptions = {}) {
+  constructor(channel: string, host: SubscriptionHost, options: SubscribeOptions = {}, server = false) {
     super();
     this.channel = channel;
+    this.server = server;
     this.host = host;
     this.recover = options.recover ?? true;
     this.rewind = options.rewind ?? 0;
@@ -143,6 +151,28 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.setState('subscribed');
     this.emit('subscribed', { epoch: ack.epoch, offset: ack.offset, resubscribed });
     if (recovered !== undefined) this.emit('recovered', { count: recovered });
+    if (gap) this.emit('gap', gap);
+    for (const pub of held) this.accept(pub);
+  }
+
+  /**
+   * @internal The backend subscribed the connection (a `subscribed` frame). A position it
+   * cannot continue from (another epoch, or publications in between) is reported as `gap`.
+   */
+  handleServerSubscribed(f: SubscribedFrame): void {
+    this.persistent = f.persist;
+    const resubscribed = this.confirmedOnce;
+    this.confirmedOnce = true;
+    const held = this.held ?? [];
+    this.held = null;
+    let gap: SubscriptionEvents['gap'] | undefined;
+    if (f.epoch !== undefined && f.offset !== undefined) {
+      const p = this.position;
+      if (p && (p.epoch !== f.epoch || p.offset < f.offset)) gap = { previous: p, epoch: f.epoch, offset: f.offset };
+      if (!p || p.epoch !== f.epoch || p.offset < f.offset) this.position = { epoch: f.epoch, offset: f.offset };
+    }
+    this.setState('subscribed');
+    this.emit('subscribed', { epoch: f.epoch, offset: f.offset, resubscribed });
     if (gap) this.emit('gap', gap);
     for (const pub of held) this.accept(pub);
   }

@@ -93,12 +93,20 @@ export interface OfflineFrame { type: 'offline'; user: string }
 export interface ServerPingFrame { type: 'ping' }
 export interface ServerPongFrame { type: 'pong'; id?: FrameId }
 export interface TokenExpiringFrame { type: 'token_expiring'; expiresAt: number }
+/**
+ * The backend subscribed this connection to a channel (`POST /api/subscribe`): its messages
+ * follow. `epoch`/`offset` (history channels): where live delivery begins. `persist`: the
+ * subscription is stored and comes back on the user's future connections.
+ */
+export interface SubscribedFrame { type: 'subscribed'; channel: string; epoch?: string; offset?: number; persist: boolean }
+/** The backend removed this connection's subscription to a channel (`POST /api/unsubscribe`). */
+export interface UnsubscribedFrame { type: 'unsubscribed'; channel: string }
 export interface DisconnectFrame { type: 'disconnect'; code: number; reason: string; reconnectAfterMs?: number }
 
 export type ServerFrame =
   | AuthSuccessFrame | AuthFailedFrame | AckFrame | ErrorFrame | MessageFrame
   | JoinFrame | LeaveFrame | OnlineFrame | OfflineFrame | ServerPingFrame | ServerPongFrame
-  | TokenExpiringFrame | DisconnectFrame;
+  | TokenExpiringFrame | DisconnectFrame | SubscribedFrame | UnsubscribedFrame;
 
 export type ServerFrameType = ServerFrame['type'];
 

@@ -27,6 +27,8 @@ import { UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
 import { readRewind } from './history/rewind.ts';
+import { MemoryServerSubscriptionStore, type ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
+import { subscribeOnBehalf, unsubscribeOnBehalf } from './subscriptions/server-subscriptions.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -41,6 +43,8 @@ export interface NodeOptions {
   broker?: (handler: BrokerHandler) => Broker;
   /** Prometheus metrics (the server creates one per gateway); a private one when absent. */
   metrics?: Metrics;
+  /** Persistent server-side subscriptions; memory (one node) when absent. */
+  subscriptions?: ServerSubscriptionStore;
 }
 
 /** Who published, for `from`, `id` and hooks. */
@@ -76,6 +80,8 @@ export class Node implements BrokerHandler {
   readonly sessions: SessionStore;
   readonly presenceStore: PresenceStore;
   readonly logins: LoginRegistry;
+  /** Persistent server-side subscriptions (`POST /api/subscribe` with `persist`). */
+  readonly serverSubscriptions: ServerSubscriptionStore;
   readonly broker: Broker;
   /** Single sign-on policy (deployment and namespace login limits). */
   readonly sso: SingleSignOn;
@@ -108,6 +114,7 @@ export class Node implements BrokerHandler {
     this.jwt = new JwtVerifier(o.config.auth);
     this.presenceStore = this.metrics.timed('presence', o.presence ?? new MemoryPresenceStore());
     this.logins = this.metrics.timed('logins', o.logins ?? new MemoryLoginRegistry());
+    this.serverSubscriptions = o.subscriptions ?? new MemoryServerSubscriptionStore();
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', (o.broker ?? ((h) => new MemoryBroker(h)))(this));
@@ -302,7 +309,19 @@ export class Node implements BrokerHandler {
         return;
       }
       case 'unsubscribe': {
-        for (const conn of this.hub.connectionsOf(msg.user)) this.unsubscribe(conn, msg.channel);
+        for (const conn of [...this.hub.connectionsOf(msg.user)]) unsubscribeOnBehalf(this, conn, msg.channel);
+        return;
+      }
+      case 'subscribe': {
+        let ch: ResolvedChannel;
+        try {
+          ch = this.resolve(msg.channel);
+        } catch {
+          return; // another node's configuration knows a namespace this one does not
+        }
+        for (const conn of [...this.hub.connectionsOf(msg.user)]) {
+          subscribeOnBehalf(this, conn, ch, msg.persist).catch((err) => this.failures.report(err, 'server-side subscribe'));
+        }
         return;
       }
       case 'user_event': {
@@ -360,6 +379,7 @@ export class Node implements BrokerHandler {
     await this.sessions.close();
     await this.presenceStore.close();
     await this.logins.close();
+    await this.serverSubscriptions.close();
     await this.directory?.close();
   }
 }

@@ -12,6 +12,8 @@ import type { PresenceStore } from './presence/presence-store.ts';
 import type { LoginRegistry } from './session/login-registry.ts';
 import type { Node } from './node.ts';
 import { createRedisBackends } from './redis/backends.ts';
+import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
+import { SqliteServerSubscriptionStore } from './subscriptions/sqlite-server-subscription-store.ts';
 
 export interface Stores {
   history: HistoryStore;
@@ -24,6 +26,8 @@ export interface Stores {
   presence?: PresenceStore;
   /** Cluster-wide login registry (single sign-on); absent: the node's memory registry. */
   logins?: LoginRegistry;
+  /** Persistent server-side subscriptions; absent: the node's memory store. */
+  subscriptions?: ServerSubscriptionStore;
   /** Called once the node exists (cluster stores call back into it). */
   attach?(node: Node): void;
 }
@@ -54,6 +58,7 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
     return {
       history: new SqliteHistoryStore({ db }),
       sessions: new SqliteSessionStore(db),
+      subscriptions: new SqliteServerSubscriptionStore(db),
       close: async () => db.close(),
     };
   }

@@ -29,6 +29,12 @@ export const DisconnectRequest = z.strictObject({
   reason: z.string().min(1).max(120).default('forced'),
 });
 export const UnsubscribeRequest = z.strictObject({ user, channel });
+export const SubscribeRequest = z.strictObject({
+  user,
+  channel,
+  persist: z.boolean().default(false)
+    .describe('Also store it: the user\'s future connections are subscribed when they authenticate, until POST /api/unsubscribe.'),
+});
 export const PresenceRequest = z.strictObject({ channel });
 export const HistoryRequest = z.strictObject({
   channel,
@@ -75,6 +81,7 @@ export type BroadcastRequest = z.output<typeof BroadcastRequest>;
 export type SendRequest = z.output<typeof SendRequest>;
 export type DisconnectRequest = z.output<typeof DisconnectRequest>;
 export type UnsubscribeRequest = z.output<typeof UnsubscribeRequest>;
+export type SubscribeRequest = z.output<typeof SubscribeRequest>;
 export type HistoryRequest = z.output<typeof HistoryRequest>;
 export type ChannelsRequest = z.output<typeof ChannelsRequest>;
 export type PublishResponse = z.output<typeof PublishResponse>;

@@ -7,6 +7,8 @@ import type { Publication } from '@switchboard/protocol';
 export type ControlMessage =
   | { type: 'disconnect'; user: string; session?: string; login?: string; exceptClient?: string; code: number; reason: string }
   | { type: 'unsubscribe'; user: string; channel: string }
+  /** Server API subscribe: every local connection of the user joins the channel (`subscribed` frame). */
+  | { type: 'subscribe'; user: string; channel: string; persist: boolean }
   | { type: 'user_event'; event: 'online' | 'offline'; user: string }
   | { type: 'presence'; event: 'join' | 'leave'; channel: string; user: string; client: string; info?: unknown }
   /** A frame (encoded JSON text) for every authenticated connection: the server API's push `all`. */
