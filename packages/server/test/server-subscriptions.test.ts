@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SwitchboardApi, SwitchboardApiError } from '@switchboard/api-client';
 import { RawClient, connectAuthed, startGateway } from './helpers.ts';
+import { startRedis, type RedisProcess } from '../../../test/support/redis.ts';
 
 const KEY = 'api-key-0123456789abcdef';
 const NAMESPACES = { chat: { history: { size: 100, ttl: '1h' }, presence: true }, live: {} };
@@ -93,5 +94,35 @@ describe('server-side subscriptions', () => {
     expect(await fail(api.subscribe('ss-x', 'chat x'))).toEqual([400, 'bad_request', 'channel']);
     expect(await fail(api.subscribe('ss-x', 'nope:x'))).toEqual([404, 'unknown_channel', undefined]);
     expect(await fail(api.call('subscribe', { user: 'ss-x', channel: 'chat:x', persist: 'yes' }))).toEqual([400, 'bad_request', 'persist']);
+  });
+});
+
+describe('server-side subscriptions in cluster mode (two in-process nodes on a real Redis)', () => {
+  let redis: RedisProcess;
+  const nodes: Gateway[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    for (let i = 0; i < 2; i++) nodes.push(await startGateway({ apiKeys: [KEY], redis: redis.url, storage: 'redis', namespaces: NAMESPACES }));
+  });
+  afterAll(async () => {
+    for (const n of nodes) await n.close();
+    await redis.stop();
+  });
+
+  it('reaches the user\'s connections on every node, and a persistent one reaches a later connection on the other node', async () => {
+    const [a, b] = nodes as [Gateway, Gateway];
+    const onA = await connectAuthed(a.wsUrl, 'cl-u');
+    const onB = await connectAuthed(b.wsUrl, 'cl-u');
+    clients.push(onA, onB);
+    const viaA = new SwitchboardApi({ url: a.url, apiKey: KEY });
+    await viaA.subscribe('cl-u', 'chat:cluster', { persist: true });
+    for (const c of [onA, onB]) await c.next((f) => f.type === 'subscribed' && f.channel === 'chat:cluster');
+    const later = await connectAuthed(b.wsUrl, 'cl-u');
+    clients.push(later);
+    await later.next((f) => f.type === 'subscribed' && f.channel === 'chat:cluster' && f.persist === true);
+    await viaA.publish('chat:cluster', 'everywhere');
+    for (const c of [onA, onB, later]) await c.next((f) => f.type === 'message' && f.data === 'everywhere');
+    await new SwitchboardApi({ url: b.url, apiKey: KEY }).unsubscribe('cl-u', 'chat:cluster');
+    for (const c of [onA, onB, later]) await c.next((f) => f.type === 'unsubscribed' && f.channel === 'chat:cluster');
   });
 });
