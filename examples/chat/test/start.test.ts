@@ -158,3 +158,23 @@ it('a restart of npm start keeps the login: the page reconnects with its token, 
     await browser.close();
   }
 }, 240_000);
+
+it('npm start with a port in use: one line that says what to do, exit code 2, nothing left running', async () => {
+  const { createServer } = await import('node:net');
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const taken = (busy.address() as { port: number }).port;
+  try {
+    for (const [which, ports] of [['gateway', { gateway: taken, chat: await freePort() }], ['chat', { gateway: await freePort(), chat: taken }]] as const) {
+      const run = npmStart(ports);
+      expect(await exited(run.proc), run.output()).toBe(2);
+      running.delete(run.proc);
+      const prefix = which === 'gateway' ? 'switchboard' : 'chat';
+      expect(run.output()).toMatch(new RegExp(`${prefix}: port ${taken} is already in use on [0-9.]+: .*(--port|CHAT_PORT)`));
+      expect(run.output()).not.toMatch(/\n\s+at /);
+      await expect(fetch(`http://127.0.0.1:${which === 'gateway' ? ports.chat : ports.gateway}/`)).rejects.toThrow(); // the other one is not left running
+    }
+  } finally {
+    busy.close();
+  }
+}, 240_000);
