@@ -18,7 +18,7 @@ const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   [stack, browser] = await Promise.all([startStack(), launchChromium()]);
-}, 60_000);
+}, 120_000);
 afterEach(async () => {
   await Promise.all(contexts.splice(0).map((c) => c.close()));
 });
@@ -36,7 +36,7 @@ async function newBrowser(viewport = { width: 1100, height: 720 }): Promise<Brow
 
 const errorsOf = (page: Page) => (page as Page & { errors: string[] }).errors;
 
-describe('the chat in Chromium', () => {
+describe('the chat in Chromium', { timeout: 120_000 }, () => {
   it('two users chat in real time: room messages, presence, online status, a private message with an unread count', async () => {
     const [alice, bob] = [await openChat(await newBrowser(), stack.chat.url), await openChat(await newBrowser(), stack.chat.url)];
     await logIn(alice, 'alice');
