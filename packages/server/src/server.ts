@@ -44,14 +44,14 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const config = opts.config ?? parseConfig(opts.options ?? {});
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config, log);
-  const { history, sessions, presence, logins, access } = stores;
+  const { history, sessions, presence, logins, access, subscriptions } = stores;
   const broker = opts.broker ?? stores.broker;
   const metrics = new Metrics();
   // The admin UI's cross-node queries arrive over the broker; `admin` exists once the node does.
   let admin: Admin | undefined;
   const node = new Node({
     config, log, history, sessions, access, metrics, onAdminControl: (msg) => admin?.queries.onControl(msg),
-    ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}),
+    ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}), ...(subscriptions ? { subscriptions } : {}),
   });
   stores.attach?.(node);
   // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect)

@@ -1,3 +1,4 @@
+/** @jsxImportSource preact */
 import { useState } from 'preact/hooks';
 import { api } from './api.ts';
 import { usePoll } from './hooks.ts';

@@ -1,3 +1,4 @@
+/** @jsxImportSource preact */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { useEffect, useRef } from 'preact/hooks';

@@ -1,3 +1,4 @@
+/** @jsxImportSource preact */
 import { api } from './api.ts';
 import { usePoll } from './hooks.ts';
 import { bytes, duration, num, time } from './format.ts';

@@ -1,3 +1,4 @@
+/** @jsxImportSource preact */
 import { useState } from 'preact/hooks';
 import { api, type StatsSample } from './api.ts';
 import { Chart, type Series } from './chart.tsx';

@@ -1,3 +1,4 @@
+/** @jsxImportSource preact */
 import { useState } from 'preact/hooks';
 import { api, type ConnectionView } from './api.ts';
 import { usePoll } from './hooks.ts';
