@@ -5,10 +5,11 @@ import {
   type ClientFrame, type FrameId, type ServerFrame,
 } from '@switchboard/protocol';
 import type { Transport, UpgradeContext } from '../transport/transport.ts';
-import type { Node } from '../node.ts';
-import type { Subscription } from '../hub.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Subscription } from './subscription.ts';
 import { joinBatch, scheduleFlush, type Flushable } from './outbox.ts';
-import { dispatch } from './dispatch.ts';
 import { TokenBucket } from '../rate-limit.ts';
 
 /** Who the connection is, once authenticated. */
@@ -29,6 +30,20 @@ export interface Identity {
   issuedAt?: number | null;
 }
 
+/**
+ * What a connection needs of the gateway that owns it (`Node` builds one per gateway). The
+ * connection knows neither the node nor the command table: commands run through `dispatch`.
+ */
+export interface ConnectionHost {
+  readonly limits: Config['limits'];
+  readonly metrics: Pick<Metrics, 'error'>;
+  readonly log: Logger;
+  /** Runs one decoded command; throws ReplyError or Disconnect (see `fail`). */
+  dispatch(conn: Connection, frame: ClientFrame): Promise<void>;
+  /** The connection ended (either side closed it); called once. */
+  closed(conn: Connection, code: number): void;
+}
+
 export type ConnectionState = 'auth_pending' | 'ready' | 'closed';
 
 /**
@@ -46,7 +61,7 @@ const MAX_INBOX_BYTES = 4 * 1024 * 1024;
  */
 export class Connection implements Flushable {
   readonly id = `c_${randomBytes(9).toString('base64url')}`;
-  readonly node: Node;
+  private readonly host: ConnectionHost;
   readonly transport: Transport;
   readonly upgrade: UpgradeContext;
   readonly connectedAt = Date.now();
@@ -71,11 +86,11 @@ export class Connection implements Flushable {
   /** The command rate (`limits.commandsPerSecond`, bursts of twice that). */
   private readonly commands: TokenBucket;
 
-  constructor(node: Node, transport: Transport, upgrade: UpgradeContext) {
-    this.node = node;
+  constructor(host: ConnectionHost, transport: Transport, upgrade: UpgradeContext) {
+    this.host = host;
     this.transport = transport;
     this.upgrade = upgrade;
-    const rate = node.config.limits.commandsPerSecond;
+    const rate = host.limits.commandsPerSecond;
     this.commands = new TokenBucket(rate, rate * 2);
   }
 
@@ -104,7 +119,7 @@ export class Connection implements Flushable {
   flush(): void {
     this.flushScheduled = false;
     if (this.state === 'closed' || this.queue.length === 0) return;
-    if (this.transport.bufferedAmount + this.queuedBytes > this.node.config.limits.maxQueueBytes) {
+    if (this.transport.bufferedAmount + this.queuedBytes > this.host.limits.maxQueueBytes) {
       this.queue = [];
       this.queuedBytes = 0;
       this.terminate(new Disconnect(CloseCode.slow_consumer, 'slow_consumer'));
@@ -119,7 +134,7 @@ export class Connection implements Flushable {
   }
 
   replyError(id: FrameId | undefined, err: ReplyError): void {
-    this.node.metrics.error(err.code);
+    this.host.metrics.error(err.code);
     this.sendFrame({ type: 'error', ...(id !== undefined ? { id } : {}), code: err.code, message: err.message, temporary: err.temporary });
   }
 
@@ -131,7 +146,7 @@ export class Connection implements Flushable {
     this.lastSeenAt = Date.now();
     this.pingSentAt = 0;
     if (isBinary) return this.terminate(new Disconnect(CloseCode.bad_request, 'binary frames are not supported'));
-    if (data.length > this.node.config.limits.maxFrameBytes) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame too large'));
+    if (data.length > this.host.limits.maxFrameBytes) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame too large'));
     if (!isUtf8(data)) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame is not valid UTF-8'));
     if (!this.withinRate(data)) return;
     if (this.busy) {
@@ -154,7 +169,7 @@ export class Connection implements Flushable {
   private withinRate(frame: Buffer): boolean {
     const b = this.commands;
     if (b.take()) return true;
-    if (b.debt > this.node.config.limits.commandsPerSecond) {
+    if (b.debt > this.host.limits.commandsPerSecond) {
       this.terminate(new Disconnect(CloseCode.too_many_requests, 'too_many_requests'));
       return false;
     }
@@ -199,7 +214,7 @@ export class Connection implements Flushable {
       frame = decoded.frame;
     } else frame = data;
     try {
-      await dispatch(this, frame);
+      await this.host.dispatch(this, frame);
     } catch (err) {
       this.fail(frame.id, err);
     }
@@ -209,7 +224,7 @@ export class Connection implements Flushable {
   fail(id: FrameId | undefined, err: unknown): void {
     if (err instanceof ReplyError) return this.replyError(id, err);
     if (err instanceof Disconnect) return this.terminate(err);
-    this.node.log.error({ err, client: this.id }, 'command failed');
+    this.host.log.error({ err, client: this.id }, 'command failed');
     this.replyError(id, new ReplyError('internal', 'internal error'));
   }
 
@@ -254,6 +269,6 @@ export class Connection implements Flushable {
     this.queue = [];
     this.inbox.length = 0;
     this.inboxBytes = 0;
-    this.node.onConnectionClosed(this, code);
+    this.host.closed(this, code);
   }
 }

@@ -1,18 +1,19 @@
 import { ReplyError, type SubscribeFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
+import type { CommandContext } from '../command-context.ts';
 import { adoptAutoSubscription } from '../../direct/personal-channel.ts';
 import { assertCanSubscribe } from '../../channels.ts';
 import { encodeMessage } from '../../hub.ts';
 import { authorizeSubscribe } from '../../auth/hook-checks.ts';
 
 /** `subscribe`: checks permission and limits, joins the channel, recovers from `since`. */
-export async function handleSubscribe(conn: Connection, frame: SubscribeFrame): Promise<void> {
-  const node = conn.node;
+export async function handleSubscribe(ctx: CommandContext, conn: Connection, frame: SubscribeFrame): Promise<void> {
+  const node = ctx;
   const ch = node.resolve(frame.channel);
   if (frame.since && !ch.history) throw new ReplyError('bad_request', `channel ${ch.name} keeps no history to recover from`);
   if (conn.subscriptions.has(ch.name)) {
     assertCanSubscribe(conn.identity!, ch);
-    const adopted = await adoptAutoSubscription(conn, ch, frame.since);
+    const adopted = await adoptAutoSubscription(ctx, conn, ch, frame.since);
     if (!adopted) throw new ReplyError('bad_request', `already subscribed to ${ch.name}`);
     conn.reply(frame.id, adopted);
     return;
@@ -20,7 +21,7 @@ export async function handleSubscribe(conn: Connection, frame: SubscribeFrame): 
   if (conn.subscriptions.size >= node.config.limits.maxChannelsPerConnection) {
     throw new ReplyError('limit_exceeded', `at most ${node.config.limits.maxChannelsPerConnection} channels per connection`);
   }
-  await authorizeSubscribe(conn, ch);
+  await authorizeSubscribe(ctx, conn, ch);
   if (conn.state !== 'ready' || conn.subscriptions.has(ch.name)) return; // closed (or subscribed) while a hook answered
   await node.sso.enterNamespace(conn, ch.namespace);
   let result;
