@@ -1,7 +1,7 @@
 import {
   CloseCode, closeReason, decodeServerFrames, encodeFrame, isTerminalCloseCode, isValidUserId, parseChannel,
   type AckFrame, type AuthSuccessFrame, type ClientFrame, type DisconnectFrame, type ErrorFrame,
-  type FrameId, type ServerFrame, type StreamPosition,
+  type FrameId, type ServerFrame, type StreamPosition, type SubscribedFrame,
 } from '@switchboard/protocol';
 import { Backoff } from './backoff.ts';
 import { Emitter } from './emitter.ts';
@@ -254,7 +254,11 @@ export class Switchboard extends Emitter<ClientEvents> {
       }
     }
     this.subAcks.clear();
-    for (const sub of this.subs.values()) sub.handleLost();
+    for (const sub of [...this.subs.values()]) {
+      // A server-side subscription that is not persistent ended with its connection.
+      if (sub.server && !sub.persistent) this.serverUnsubscribed(sub.channel, 'connection_lost');
+      else sub.handleLost();
+    }
   }
 
   /** The SDK gives up on a connection it considers dead, and reconnects. */
@@ -357,6 +361,8 @@ export class Switchboard extends Emitter<ClientEvents> {
       case 'pong': return;
       case 'token_expiring': void this.refreshToken(); return;
       case 'disconnect': this.disconnectFrame = f; return;
+      case 'subscribed': return this.serverSubscribed(f);
+      case 'unsubscribed': return this.serverUnsubscribed(f.channel, 'server');
       default: {
         const never: never = f;
         this.emit('error', { error: new SwitchboardError('bad_request', `unknown frame type ${JSON.stringify((never as { type: unknown }).type)}`) });
@@ -376,7 +382,8 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (every > 0) this.watchdog.start(every + this.o.heartbeatGraceMs, () => this.drop('heartbeat_timeout'));
     if (f.ping === 0 && every > 0) this.timers.ping = setInterval(() => this.write({ type: 'ping' }), every);
     this.scheduleRefresh(f.expiresAt);
-    for (const sub of this.subs.values()) this.sendSubscribe(sub);
+    // Server-side subscriptions are the server's to renew (persistent ones come back by themselves).
+    for (const sub of this.subs.values()) if (!sub.server) this.sendSubscribe(sub);
     this.requests.resend(this.writer);
     this.setState('connected');
     this.emit('connected', { client: f.client, user: f.user, resumed: f.resumed, permissions: f.permissions, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) });
@@ -389,6 +396,7 @@ export class Switchboard extends Emitter<ClientEvents> {
       this.subAcks.delete(f.id!);
       if (this.subs.get(sub.channel) !== sub) return; // unsubscribed meanwhile
       if (f.type === 'ack') return sub.handleAck(f);
+      if (sub.state === 'subscribed') return; // the backend subscribed it meanwhile (`subscribed` frame)
       const err = errorOfFrame(f);
       if (!err.temporary) {
         this.subs.delete(sub.channel);
@@ -497,6 +505,23 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (this.subs.get(sub.channel) !== sub) return;
     this.subs.delete(sub.channel);
     if (this.current === 'connected') this.requests.submit({ type: 'unsubscribe', id: ++this.seq, channel: sub.channel }, this.writer).catch(() => {});
+  }
+
+  /** The backend subscribed this connection: the channel's Subscription (made when the app has none). */
+  private serverSubscribed(f: SubscribedFrame): void {
+    let sub = this.subs.get(f.channel);
+    if (!sub) this.subs.set(f.channel, (sub = new Subscription(f.channel, this.host, {}, true)));
+    sub.handleServerSubscribed(f);
+    this.emit('subscribed', { channel: f.channel, subscription: sub, persist: f.persist });
+  }
+
+  /** The backend removed a subscription (or a server-side one ended with its connection). */
+  private serverUnsubscribed(channel: string, reason: string): void {
+    const sub = this.subs.get(channel);
+    if (!sub) return;
+    this.subs.delete(channel);
+    sub.end(reason);
+    this.emit('unsubscribed', { channel, subscription: sub, reason });
   }
 
   private sendSubscribe(sub: Subscription): void {

@@ -27,6 +27,9 @@ import type { Stores } from './store-set.ts';
 import { UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
+import { readRewind } from './history/rewind.ts';
+import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
+import { subscribeOnBehalf, unsubscribeOnBehalf } from './subscriptions/server-subscriptions.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -59,6 +62,8 @@ export class Node implements BrokerHandler, CommandContext {
    * block that raced with it cannot let it through.
    */
   accessChanges = 0;
+  /** Persistent server-side subscriptions (`POST /api/subscribe` with `persist`). */
+  readonly serverSubscriptions: ServerSubscriptionStore;
   readonly broker: Broker;
   /** Single sign-on policy (deployment and namespace login limits). */
   readonly sso: SingleSignOn;
@@ -95,6 +100,7 @@ export class Node implements BrokerHandler, CommandContext {
     this.presenceStore = this.metrics.timed('presence', stores.presence);
     this.logins = this.metrics.timed('logins', stores.logins);
     this.access = this.metrics.timed('access', stores.access);
+    this.serverSubscriptions = stores.subscriptions;
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', stores.broker(this));
@@ -182,7 +188,7 @@ export class Node implements BrokerHandler, CommandContext {
    * can be missed); `releaseBuffer` then sends only what lies past the replayed position:
    * no gap, no duplicate, whatever arrives meanwhile and however late the broker brings it.
    */
-  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<SubscribeResult> {
+  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<SubscribeResult> {
     // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
     if (conn.state === 'closed') return {};
     const sub = { channel: ch.name, buffer: ch.history ? ([] as Publication[]) : null };
@@ -208,6 +214,11 @@ export class Node implements BrokerHandler, CommandContext {
     if (!ch.history) return {};
     let result: SubscribeResult;
     try {
+      if (rewind > 0 && !since) {
+        // The last `rewind` publications, oldest first; later ones come live (releaseBuffer).
+        const back = await readRewind(this.history, ch.name, { count: rewind, maxBytes: this.config.limits.maxRewindBytes, retention: ch.history });
+        return { epoch: back.position.epoch, offset: back.position.offset, publications: back.publications };
+      }
       const read = await this.history.read(ch.name, { since, limit: since ? ch.history.size : 0, retention: ch.history });
       result = { epoch: read.position.epoch, offset: read.position.offset };
       if (since) {
@@ -319,7 +330,19 @@ export class Node implements BrokerHandler, CommandContext {
         return;
       }
       case 'unsubscribe': {
-        for (const conn of this.hub.connectionsOf(msg.user)) this.unsubscribe(conn, msg.channel);
+        for (const conn of [...this.hub.connectionsOf(msg.user)]) unsubscribeOnBehalf(this, conn, msg.channel);
+        return;
+      }
+      case 'subscribe': {
+        let ch: ResolvedChannel;
+        try {
+          ch = this.resolve(msg.channel);
+        } catch {
+          return; // another node's configuration knows a namespace this one does not
+        }
+        for (const conn of [...this.hub.connectionsOf(msg.user)]) {
+          subscribeOnBehalf(this, conn, ch, msg.persist).catch((err) => this.failures.report(err, 'server-side subscribe'));
+        }
         return;
       }
       case 'access': {
@@ -388,6 +411,7 @@ export class Node implements BrokerHandler, CommandContext {
     await this.presenceStore.close();
     await this.logins.close();
     await this.access.close();
+    await this.serverSubscriptions.close();
     await this.directory?.close();
   }
 }

@@ -5,6 +5,7 @@ import type { PresenceStore } from './presence/presence-store.ts';
 import type { LoginRegistry } from './session/login-registry.ts';
 import type { AccessStore } from './access/access-store.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
+import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 
 /** What cluster backends see of the node they serve (to announce it in the node directory). */
 export interface LocalNodeView {
@@ -30,6 +31,8 @@ export interface Stores {
   presence: PresenceStore;
   /** Live logins for single sign-on (cluster-wide on Redis). */
   logins: LoginRegistry;
+  /** Persistent server-side subscriptions (`POST /api/subscribe` with `persist`). */
+  subscriptions: ServerSubscriptionStore;
   /** Builds the node's broker around the node's handler (memory: one node). */
   broker: (handler: BrokerHandler) => Broker;
   /**

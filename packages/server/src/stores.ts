@@ -11,13 +11,15 @@ import { MemoryLoginRegistry } from './session/memory-login-registry.ts';
 import { MemoryAccessStore } from './access/memory-access-store.ts';
 import { SqliteAccessStore } from './access/sqlite-access-store.ts';
 import { createRedisBackends } from './redis/backends.ts';
+import { MemoryServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
+import { SqliteServerSubscriptionStore } from './subscriptions/sqlite-server-subscription-store.ts';
 import type { Stores } from './store-set.ts';
 
 export type { Stores } from './store-set.ts';
 
-/** The single-node parts: a memory broker, presence and login registry. */
-function local(): Pick<Stores, 'broker' | 'presence' | 'logins'> {
-  return { broker: (h) => new MemoryBroker(h), presence: new MemoryPresenceStore(), logins: new MemoryLoginRegistry() };
+/** The single-node parts: a memory broker, presence, login registry and server-side subscriptions. */
+function local(): Pick<Stores, 'broker' | 'presence' | 'logins' | 'subscriptions'> {
+  return { broker: (h) => new MemoryBroker(h), presence: new MemoryPresenceStore(), logins: new MemoryLoginRegistry(), subscriptions: new MemoryServerSubscriptionStore() };
 }
 
 /**
@@ -48,6 +50,7 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
       history: new SqliteHistoryStore({ db }),
       sessions: new SqliteSessionStore(db),
       access: new SqliteAccessStore(db),
+      subscriptions: new SqliteServerSubscriptionStore(db),
       close: async () => db.close(),
     };
   }

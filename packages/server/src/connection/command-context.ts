@@ -12,6 +12,7 @@ import type { JwtVerifier } from '../auth/jwt.ts';
 import type { BackendHooks } from '../auth/hooks.ts';
 import type { UnavailableReporter } from '../unavailable.ts';
 import type { Hub } from '../hub.ts';
+import type { ServerSubscriptionStore } from '../subscriptions/server-subscription-store.ts';
 import type { Connection } from './connection.ts';
 
 /** Who published, for `from`, `id` and hooks. */
@@ -54,6 +55,8 @@ export interface CommandContext {
   readonly sessions: SessionStore;
   readonly history: HistoryStore;
   readonly sso: SingleSignOn;
+  /** Persistent server-side subscriptions, applied when a connection authenticates. */
+  readonly serverSubscriptions: ServerSubscriptionStore;
   readonly tracker: PresenceTracker;
   /** This node's authenticated connections and local fan-out. */
   readonly hub: Hub;
@@ -70,8 +73,8 @@ export interface CommandContext {
   recheckAccess(conn: Connection): void;
   /** When a newly authenticated connection gets its first ping. */
   heartbeatSchedule(now: number): number;
-  /** Subscribes a connection, recovering from `since` (see `Node.subscribe`). */
-  subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<SubscribeResult>;
+  /** Subscribes a connection, recovering from `since` or rewinding `rewind` publications (see `Node.subscribe`). */
+  subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind?: number): Promise<SubscribeResult>;
   /** Ends the recovery buffering of a subscription once its `ack` is queued. */
   releaseBuffer(conn: Connection, channel: string, result: SubscribeResult): void;
   /** Leaves a channel; false when the connection was not subscribed. */
