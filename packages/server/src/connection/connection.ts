@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Subscription } from './subscription.ts';
 import { joinBatch, scheduleFlush, type Flushable } from './outbox.ts';
 import { TokenBucket } from '../rate-limit.ts';
+import { classify, closeReason, disconnectFrame, errorFrame } from '../errors.ts';
 
 /** Who the connection is, once authenticated. */
 export interface Identity {
@@ -135,7 +136,7 @@ export class Connection implements Flushable {
 
   replyError(id: FrameId | undefined, err: ReplyError): void {
     this.host.metrics.error(err.code);
-    this.sendFrame({ type: 'error', ...(id !== undefined ? { id } : {}), code: err.code, message: err.message, temporary: err.temporary });
+    this.sendFrame(errorFrame(id, err));
   }
 
   // ---- inbound -----------------------------------------------------------------------
@@ -222,10 +223,10 @@ export class Connection implements Flushable {
 
   /** Turns what a handler threw into a reply error or a disconnect: the one place that does. */
   fail(id: FrameId | undefined, err: unknown): void {
-    if (err instanceof ReplyError) return this.replyError(id, err);
-    if (err instanceof Disconnect) return this.terminate(err);
-    this.host.log.error({ err, client: this.id }, 'command failed');
-    this.replyError(id, new ReplyError('internal', 'internal error'));
+    const { error, unexpected } = classify(err);
+    if (unexpected) this.host.log.error({ err, client: this.id }, 'command failed');
+    if (error instanceof Disconnect) this.terminate(error);
+    else this.replyError(id, error);
   }
 
   // ---- end ---------------------------------------------------------------------------
@@ -242,12 +243,11 @@ export class Connection implements Flushable {
   /** Sends `disconnect` (after whatever is queued) and closes with its code. */
   terminate(d: Disconnect): void {
     if (this.state === 'closed') return;
-    const frame: ServerFrame = { type: 'disconnect', code: d.code, reason: d.reason, ...(d.reconnectAfterMs !== undefined ? { reconnectAfterMs: d.reconnectAfterMs } : {}) };
     if (d.code !== CloseCode.slow_consumer) {
-      this.queue.push(Buffer.from(encodeFrame(frame)));
+      this.queue.push(Buffer.from(encodeFrame(disconnectFrame(d))));
       this.flushNow();
     }
-    this.transport.close(d.code, d.reason.slice(0, 120));
+    this.transport.close(d.code, closeReason(d));
     this.closed(d.code);
   }
 
