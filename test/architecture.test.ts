@@ -32,6 +32,13 @@ describe('architecture', () => {
     expect(hits).toEqual([]);
   });
 
+  it('keeps every source file under 600 lines', () => {
+    const long = sourceFiles()
+      .map((f) => [relative(root, f), readFileSync(f, 'utf8').split('\n').length] as const)
+      .filter(([, n]) => n > 600);
+    expect(long).toEqual([]);
+  });
+
   it('has no import cycle in packages/*/src, type-only imports included', async () => {
     // dependency-cruiser parses with swc (TypeScript 7 has no compiler API for it to use);
     // tsPreCompilationDeps keeps `import type`, which a cycle check must see too.

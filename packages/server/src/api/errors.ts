@@ -33,13 +33,10 @@ export class ApiError extends Error {
   }
 }
 
-/** HTTP status of a protocol reply error raised by the node (see `../errors.ts`, the error model). */
-export const statusOfReplyCode = httpStatusOf;
-
 /** A ReplyError thrown by the node as an ApiError; `field` names the request field it concerns. */
 export function fromReplyError(err: ReplyError, field?: string): ApiError {
   const message = field !== undefined && err.code === 'bad_request' ? `${field}: ${err.message}` : err.message;
-  return new ApiError(statusOfReplyCode(err.code), err.code, message, err.code === 'bad_request' ? field : undefined);
+  return new ApiError(httpStatusOf(err.code), err.code, message, err.code === 'bad_request' ? field : undefined);
 }
 
 /**
