@@ -2,16 +2,33 @@ import { randomBytes } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import {
   CloseCode, Disconnect, ReplyError, decodeClientFrame, encodeFrame,
-  type ClientFrame, type FrameId, type ServerFrame,
+  type ClientFrame, type FrameId, type Publication, type ServerFrame,
 } from '@switchboard/protocol';
 import type { Transport, UpgradeContext } from '../transport/transport.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Subscription } from './subscription.ts';
 import { joinBatch, scheduleFlush, type Flushable } from './outbox.ts';
 import { TokenBucket } from '../rate-limit.ts';
 import { classify, closeReason, disconnectFrame, errorFrame } from '../errors.ts';
+
+/** A connection's subscription to one channel. */
+export interface Subscription {
+  /** The subscribed connection. */
+  conn: Connection;
+  channel: string;
+  /**
+   * Non-null while the subscription is being recovered from history: live publications are
+   * held here and released (without those already replayed) once the replay is sent.
+   */
+  buffer: Publication[] | null;
+  /**
+   * History channels: the stream position this connection has been given (set by the
+   * subscribe ack, advanced by each message). A publication at or below it in the same epoch
+   * is not sent again, whichever path (replay, buffer, a broker that lags) brings it.
+   */
+  position: { epoch: string | undefined; offset: number } | undefined;
+}
 
 /** Who the connection is, once authenticated. */
 export interface Identity {
