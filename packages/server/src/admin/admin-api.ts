@@ -4,7 +4,10 @@ import { CloseCode, isValidUserId } from '@switchboard/protocol';
 import { ApiError, fromZodError } from '../api/errors.ts';
 import { ChannelsRequest, PublishRequest } from '../api/schemas.ts';
 import { API_METHODS } from '../api/methods.ts';
-import type { AdminPluginOptions } from './admin-plugin.ts';
+import type { Logger } from '../logger.ts';
+import type { Operations } from '../api/operations.ts';
+import type { AdminStore } from './admin-store.ts';
+import type { NodeQueries } from './node-queries.ts';
 import { MAX_VIEW_CONNECTIONS } from './connection-view.ts';
 import { clusterSeries } from './overview.ts';
 
@@ -26,6 +29,16 @@ const ACCESS_METHODS = new Set(['block', 'unblock', 'revoke', 'access']);
 /** Publications the channel page shows. */
 const HISTORY_SHOWN = 20;
 
+/** What the admin API routes work with. */
+export interface AdminApiOptions {
+  ops: Operations;
+  store: AdminStore;
+  queries: NodeQueries;
+  /** The stats sampling interval (ms), told to the UI. */
+  intervalMs: number;
+  log: Logger;
+}
+
 /** The answer of an optional part of a page: its value, or why it is not there. */
 async function part<T>(p: Promise<T>): Promise<{ value: T } | { error: string }> {
   try {
@@ -41,7 +54,7 @@ async function part<T>(p: Promise<T>): Promise<{ value: T } | { error: string }>
  * Channel and delivery work goes through the server API's `Operations`, so it behaves as the
  * HTTP server API does, cluster-wide.
  */
-export const adminApi: FastifyPluginAsync<AdminPluginOptions> = async (app: FastifyInstance, o) => {
+export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (app: FastifyInstance, o) => {
   app.get('/overview', async () => {
     const nodes = await o.store.nodes();
     return { now: Date.now(), intervalMs: o.intervalMs, cluster: clusterSeries(nodes), nodes };

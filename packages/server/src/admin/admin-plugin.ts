@@ -1,24 +1,14 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
-import type { Logger } from '../logger.ts';
 import { ApiError, makeErrorHandler } from '../api/errors.ts';
-import type { Operations } from '../api/operations.ts';
 import { SESSION_COOKIE, type AdminAuth } from './admin-auth.ts';
 import type { AdminAssets, Asset } from './assets.ts';
-import type { AdminStore } from './admin-store.ts';
-import type { NodeQueries } from './node-queries.ts';
-import { adminApi } from './admin-api.ts';
+import { adminApi, type AdminApiOptions } from './admin-api.ts';
 
-export interface AdminPluginOptions {
+export interface AdminPluginOptions extends AdminApiOptions {
   auth: AdminAuth;
   /** The built UI; undefined when it was not built (the page then says how to build it). */
   assets: AdminAssets | undefined;
-  ops: Operations;
-  store: AdminStore;
-  queries: NodeQueries;
-  /** The stats sampling interval (ms), told to the UI. */
-  intervalMs: number;
-  log: Logger;
   /** Mark the cookie `Secure` (the gateway serves TLS). */
   secureCookie: boolean;
 }
