@@ -125,12 +125,24 @@ export const ConfigSchema = z.strictObject({
     /** An HTTP request or WebSocket handshake whose headers are not complete by then is cut off. */
     handshakeTimeoutMs: z.int().min(100).max(120_000).default(10_000),
     historyLimit: z.int().min(1).default(1000),
+    /** Most publications a `subscribe` with `rewind` returns. */
+    maxRewind: z.int().min(1).max(10_000).default(100),
+    /** Most bytes (JSON) of publications one rewind returns: the oldest beyond it are left out. */
+    maxRewindBytes: z.int().min(1024).default(256 * 1024),
   }).prefault({}),
   hooks: z.strictObject({
     connect: HookSchema.prefault({}),
     subscribe: HookSchema.prefault({}),
     publish: HookSchema.prefault({}),
     refresh: HookSchema.prefault({}),
+  }).prefault({}),
+  /** The admin web UI at `/admin/` (docs/admin.md); off (404) while `password` is null. */
+  admin: z.strictObject({
+    password: z.string().min(12, 'the admin password must be at least 12 characters').nullable().default(null),
+    /** How long an admin login lasts (absolute, not sliding). */
+    sessionTtl: duration.default(8 * 3_600_000),
+    /** Logins allowed per client IP per minute (wrong and right alike). */
+    loginAttemptsPerMinute: z.int().min(1).max(1000).default(10),
   }).prefault({}),
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).nullable().default(null),
   shutdown: z.strictObject({
@@ -187,6 +199,7 @@ export function configFromEnv(env: Env): Record<string, unknown> {
   if (env.SWITCHBOARD_REDIS_URL !== undefined) out.redis = env.SWITCHBOARD_REDIS_URL;
   if (env.SWITCHBOARD_REDIS_WAIT_REPLICAS !== undefined) out.redisWaitReplicas = num('SWITCHBOARD_REDIS_WAIT_REPLICAS', env.SWITCHBOARD_REDIS_WAIT_REPLICAS);
   if (env.SWITCHBOARD_LOG_LEVEL !== undefined) out.logLevel = env.SWITCHBOARD_LOG_LEVEL;
+  if (env.SWITCHBOARD_ADMIN_PASSWORD !== undefined && env.SWITCHBOARD_ADMIN_PASSWORD !== '') out.admin = { password: env.SWITCHBOARD_ADMIN_PASSWORD };
   return out;
 }
 

@@ -59,6 +59,10 @@ export class RedisKeys {
   presenceUsers(): string {
     return `${this.prefix}presence:users`;
   }
+  /** Sorted set channel → sequence of a user's persistent server-side subscriptions (its counter: `<key>:seq`). */
+  serverSubscriptions(user: string): string {
+    return `${this.prefix}{user:${user}}:subs`;
+  }
   /** Sorted set `<login>|<client>` → expiry of a user's live logins in a scope. */
   loginClients(scope: string, user: string): string {
     return `${this.prefix}{login:${scope}:${user}}:clients`;
@@ -86,5 +90,13 @@ export class RedisKeys {
   /** Hash of a session (by a digest of its id, so a key listing reveals no usable id). */
   session(digest: string): string {
     return `${this.prefix}session:${digest}`;
+  }
+  /**
+   * The admin UI's keys (docs/admin.md) share the hash tag `{admin}`: one Redis Cluster slot,
+   * so one pipeline reads every node's stats. `part` is `session:<digest>`, `nodes`,
+   * `node:<id>` or `samples:<id>`.
+   */
+  admin(part: string): string {
+    return `${this.prefix}{admin}:${part}`;
   }
 }
