@@ -27,7 +27,8 @@ export class ChannelResolver {
 
   /** The options of a namespace, or undefined when it is not configured. */
   namespace(ns: string): NamespaceOptions | undefined {
-    const o = this.config.namespaces[ns];
+    // `ns` comes from a client's channel name: `__proto__:x` must not find Object.prototype.
+    const o = Object.hasOwn(this.config.namespaces, ns) ? this.config.namespaces[ns] : undefined;
     // Personal channels keep history unless "#" turns it off (history: null), so private
     // messages reach users who were offline.
     if (o) return ns === '#' && o.history === undefined ? { ...o, history: PERSONAL_DEFAULTS.history } : o;

@@ -96,8 +96,8 @@ export class BackendHooks {
 
   /** The upgrade headers a hook may see (its `forwardHeaders`). */
   headersFor(name: HookName, all: Record<string, string>): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const h of this.hooks[name].forwardHeaders) if (all[h] !== undefined) out[h] = all[h];
+    const out = Object.create(null) as Record<string, string>;
+    for (const h of this.hooks[name].forwardHeaders) if (Object.hasOwn(all, h)) out[h] = all[h]!;
     return out;
   }
 

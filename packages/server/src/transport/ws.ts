@@ -130,7 +130,7 @@ function clientIp(req: IncomingMessage): string {
 }
 
 function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>;
   for (const name of names) {
     const v = req.headers[name];
     if (typeof v === 'string') out[name] = v;
