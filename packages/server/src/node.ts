@@ -26,6 +26,7 @@ import type { NodeDirectory } from './cluster/node-directory.ts';
 import { UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
+import { limited } from './log-limit.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -316,7 +317,7 @@ export class Node implements BrokerHandler {
       }
       default: {
         const never: never = msg;
-        this.log.warn({ msg: never }, 'unknown control message');
+        limited(this.log).warn({ type: (never as { type?: unknown }).type }, 'unknown control message');
       }
     }
   }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isValidUserId } from '@switchboard/protocol';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { limited } from '../log-limit.ts';
 
 /** The four backend hooks (what Centrifugo calls proxies). */
 export type HookName = 'connect' | 'subscribe' | 'publish' | 'refresh';
@@ -104,7 +105,7 @@ export class BackendHooks {
   async call<N extends HookName>(name: N, request: HookRequest & { hook: N }): Promise<HookOutcome<N>> {
     const hook = this.hooks[name];
     const failed = (why: string): HookOutcome<N> => {
-      this.log.warn({ hook: name, why, onError: hook.onError }, 'backend hook failed');
+      limited(this.log).warn({ hook: name, why, onError: hook.onError }, 'backend hook failed');
       return { kind: 'failed', onError: hook.onError };
     };
     if (hook.url === null) return failed('no url configured');

@@ -10,6 +10,7 @@ import type { Subscription } from '../hub.ts';
 import { joinBatch, scheduleFlush, type Flushable } from './outbox.ts';
 import { dispatch } from './dispatch.ts';
 import { TokenBucket } from '../rate-limit.ts';
+import { limited } from '../log-limit.ts';
 
 /** Who the connection is, once authenticated. */
 export interface Identity {
@@ -207,7 +208,7 @@ export class Connection implements Flushable {
   fail(id: FrameId | undefined, err: unknown): void {
     if (err instanceof ReplyError) return this.replyError(id, err);
     if (err instanceof Disconnect) return this.terminate(err);
-    this.node.log.error({ err, client: this.id }, 'command failed');
+    limited(this.node.log).error({ err, client: this.id }, 'command failed');
     this.replyError(id, new ReplyError('internal', 'internal error'));
   }
 

@@ -9,6 +9,7 @@ import type { Transport, UpgradeContext } from './transport.ts';
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
 import type { Metrics } from '../metrics.ts';
+import { limited } from '../log-limit.ts';
 
 const TEXT = { binary: false, compress: false, fin: true } as const;
 
@@ -142,7 +143,7 @@ function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<str
 /**
  * Serves WebSocket upgrades at `/ws` on an HTTP server: origin allow-list, per-IP connection
  * rate, credentials from `?token=`/`Authorization`, batching by `?batch=1` or subprotocol.
- * Query strings and tokens are never logged.
+ * Query strings and tokens are never logged; refusals are logged rate-limited, values clipped.
  */
 export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer {
   const { config } = node;
@@ -172,11 +173,11 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
     const ip = clientIp(req);
     const origin = req.headers.origin;
     if (!originAllowed(origin, config.allowedOrigins)) {
-      node.log.warn({ ip, origin }, 'websocket origin refused');
+      limited(node.log).warn({ ip, origin }, 'websocket origin refused');
       return reject(socket, 403, 'Forbidden: origin not allowed');
     }
     if (!perIp.take(ip)) {
-      node.log.warn({ ip }, 'connection rate limit exceeded');
+      limited(node.log).warn({ ip }, 'connection rate limit exceeded');
       return reject(socket, 429, 'Too Many Requests');
     }
     const auth = req.headers.authorization;

@@ -35,7 +35,7 @@ afterAll(async () => {
   await closedApi?.close();
 });
 
-interface Req { path: string; body?: unknown; raw?: string | Uint8Array; type?: string | null; key?: string | null; gateway?: () => Gateway }
+interface Req { path: string; body?: unknown; raw?: string | Uint8Array<ArrayBuffer>; type?: string | null; key?: string | null; gateway?: () => Gateway }
 async function send(r: Req): Promise<{ status: number; body: any }> {
   const headers: Record<string, string> = {};
   if (r.key !== null) headers['x-api-key'] = r.key ?? KEY;
@@ -72,7 +72,7 @@ const MALFORMED: Array<{ name: string; req: Req; status: number; says: RegExp; f
   { name: 'send with deeply nested data', req: { path: '/api/send', body: { user: 'alice', data: deep(70) } }, status: 400, says: /^data: nests deeper/, field: 'data' },
   { name: 'text/plain body', req: { path: '/api/info', raw: '{}', type: 'text/plain' }, status: 415, says: /application\/json/ },
   { name: 'form body', req: { path: '/api/info', raw: 'a=1', type: 'application/x-www-form-urlencoded' }, status: 415, says: /application\/json/ },
-  { name: 'body without a content type', req: { path: '/api/info', raw: new TextEncoder().encode('{}'), type: null }, status: 415, says: /application\/json/ },
+  { name: 'body without a content type', req: { path: '/api/info', raw: new Uint8Array(new TextEncoder().encode('{}')), type: null }, status: 415, says: /application\/json/ },
   { name: 'invalid JSON', req: { path: '/api/publish', raw: '{"channel":' }, status: 400, says: /^body: / },
   { name: 'a JSON array as the body', req: { path: '/api/publish', raw: '[1,2]' }, status: 400, says: /^body: / },
   { name: '__proto__ in the body', req: { path: '/api/publish', raw: '{"channel":"chat:x","data":1,"__proto__":{"x":1}}' }, status: 400, says: /^body: / },

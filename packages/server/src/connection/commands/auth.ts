@@ -5,6 +5,7 @@ import { isSessionIdShape } from '../../session/session-id.ts';
 import type { Session } from '../../session/session-store.ts';
 import { autoPersonalChannel, autoSubscribePersonal } from '../../direct/personal-channel.ts';
 import { HookDenied } from '../../auth/hooks.ts';
+import { limited } from '../../log-limit.ts';
 import { connectWithHook, usesConnectHook } from '../../auth/hook-checks.ts';
 
 /** Thrown inside authentication to refuse it with an `auth_failed` reason. */
@@ -85,12 +86,12 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
     }
   } catch (err) {
     if (err instanceof AuthRefused) {
-      node.log.info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason }, 'authentication refused');
+      limited(node.log).info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason }, 'authentication refused');
       conn.rejectAuth(AuthFailure[err.reason], err.reason);
       return;
     }
     if (err instanceof HookDenied) {
-      node.log.info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason, code: err.code }, 'connect hook refused authentication');
+      limited(node.log).info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason, code: err.code }, 'connect hook refused authentication');
       conn.rejectAuth(err.code, err.reason);
       return;
     }
