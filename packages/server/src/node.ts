@@ -243,7 +243,8 @@ export class Node implements BrokerHandler {
   /**
    * Publishes to a channel: stores it first when the namespace keeps history (the promise
    * resolves only after it is stored), then hands it to the broker for every node.
-   * An `id` seen within the dedup window is acknowledged as a duplicate and not delivered.
+   * An `id` seen from the same publisher (`meta.from`, else the server API) within the dedup
+   * window is acknowledged as a duplicate and not delivered.
    * A store or broker failure rejects with a temporary `ReplyError('internal')`.
    */
   async publish(ch: ResolvedChannel, data: unknown, meta: PublishMeta = {}): Promise<PublishResult> {
@@ -259,8 +260,10 @@ export class Node implements BrokerHandler {
     const base: Publication = { channel: ch.name, data, ts: Date.now() };
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
+    // Idempotency keys are per publisher: a client's user, or the server API's own space.
+    const publisher = meta.from !== undefined ? `u:${meta.from}` : 'api';
     if (ch.history) {
-      const options = { ...ch.history, idempotencyKey: meta.id, dedupWindowMs: this.config.dedupWindow };
+      const options = { ...ch.history, idempotencyKey: meta.id, publisher, dedupWindowMs: this.config.dedupWindow };
       if (this.history.appendAndPublish) {
         // The store published it atomically with storing it (offset order across nodes).
         const r = await this.history.appendAndPublish(ch.name, base, options);
@@ -273,7 +276,7 @@ export class Node implements BrokerHandler {
       await this.broker.publish(ch.name, base);
       return { epoch: r.epoch, offset: r.offset, duplicate: false };
     }
-    if (meta.id !== undefined && !(await this.history.claimKey(ch.name, meta.id, this.config.dedupWindow))) {
+    if (meta.id !== undefined && !(await this.history.claimKey(ch.name, meta.id, this.config.dedupWindow, publisher))) {
       return { duplicate: true };
     }
     await this.broker.publish(ch.name, base);

@@ -207,6 +207,26 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
       await store.close();
     });
 
+    it('remembers a key per publisher: another publisher\'s equal key is stored and answered for itself', async () => {
+      const { store, pub } = await setup();
+      const alice = await store.append('c:p', pub('alice'), opts({ idempotencyKey: 'order-42', publisher: 'u:alice' }));
+      const bob = await store.append('c:p', pub('bob'), opts({ idempotencyKey: 'order-42', publisher: 'u:bob' }));
+      const api = await store.append('c:p', pub('api'), opts({ idempotencyKey: 'order-42', publisher: 'api' }));
+      expect([alice, bob, api].map((r) => [r.offset, r.duplicate])).toEqual([[1, false], [2, false], [3, false]]);
+      expect(await store.append('c:p', pub('bob again'), opts({ idempotencyKey: 'order-42', publisher: 'u:bob' }))).toEqual({ ...bob, duplicate: true });
+      expect(await store.append('c:p', pub('alice again'), opts({ idempotencyKey: 'order-42', publisher: 'u:alice' }))).toEqual({ ...alice, duplicate: true });
+      // Publisher and id are kept apart however they are spelled.
+      expect((await store.append('c:p', pub('x'), opts({ idempotencyKey: 'b|s:c', publisher: 'u:a' }))).duplicate).toBe(false);
+      expect((await store.append('c:p', pub('y'), opts({ idempotencyKey: 'c', publisher: 'u:a|s:b' }))).duplicate).toBe(false);
+      const r = await store.read('c:p', { limit: 10, retention: KEEP });
+      expect(r.publications.map((p) => p.data)).toEqual(['alice', 'bob', 'api', 'x', 'y']);
+      expect(await store.claimKey('n:p', 'order-42', WINDOW, 'u:alice')).toBe(true);
+      expect(await store.claimKey('n:p', 'order-42', WINDOW, 'u:bob')).toBe(true);
+      expect(await store.claimKey('n:p', 'order-42', WINDOW, 'api')).toBe(true);
+      expect(await store.claimKey('n:p', 'order-42', WINDOW, 'u:bob')).toBe(false);
+      await store.close();
+    });
+
     it('forgets a key once the window has passed', async () => {
       const { store, pub, clock } = await setup();
       await store.append('c:i', pub('a'), opts({ idempotencyKey: 'k' }));
@@ -237,17 +257,23 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
       it('keeps epochs, offsets, publications, keys and claims across a restart', async () => {
         const { store, pub, clock } = await setup();
         const a = await store.append('c:d', pub('one'), opts({ idempotencyKey: 'm-1' }));
+        await store.append('c:d', pub('alice'), opts({ idempotencyKey: 'm-1', publisher: 'u:alice' }));
         await store.append('c:d', pub('two'), opts());
         const empty = await store.position('c:empty');
         await store.claimKey('n:d', 'k', WINDOW);
+        await store.claimKey('n:d', 'k', WINDOW, 'u:alice');
         const again = await reopen(store, clock);
-        expect(await again.position('c:d')).toEqual({ epoch: a.epoch, offset: 2 });
+        expect(await again.position('c:d')).toEqual({ epoch: a.epoch, offset: 3 });
         expect(await again.position('c:empty')).toEqual(empty);
         const r = await again.read('c:d', { since: { epoch: a.epoch, offset: 0 }, limit: 10, retention: KEEP });
-        expect(r.publications.map((p) => p.data)).toEqual(['one', 'two']);
+        expect(r.publications.map((p) => p.data)).toEqual(['one', 'alice', 'two']);
         expect(await again.append('c:d', pub('one'), opts({ idempotencyKey: 'm-1' }))).toEqual({ epoch: a.epoch, offset: 1, duplicate: true });
+        expect(await again.append('c:d', pub('alice'), opts({ idempotencyKey: 'm-1', publisher: 'u:alice' }))).toEqual({ epoch: a.epoch, offset: 2, duplicate: true });
+        expect(await again.append('c:d', pub('bob'), opts({ idempotencyKey: 'm-1', publisher: 'u:bob' }))).toMatchObject({ offset: 4, duplicate: false });
         expect(await again.claimKey('n:d', 'k', WINDOW)).toBe(false);
-        expect((await again.append('c:d', pub('three'), opts())).offset).toBe(3);
+        expect(await again.claimKey('n:d', 'k', WINDOW, 'u:alice')).toBe(false);
+        expect(await again.claimKey('n:d', 'k', WINDOW, 'u:bob')).toBe(true);
+        expect((await again.append('c:d', pub('three'), opts())).offset).toBe(5);
         await again.close();
       });
     });

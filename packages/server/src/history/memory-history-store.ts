@@ -49,7 +49,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const s = this.stream(channel);
     const now = this.now();
     if (o.idempotencyKey !== undefined) {
-      const k = idempotencyKeyOf(o.idempotencyKey);
+      const k = idempotencyKeyOf(o.idempotencyKey, o.publisher);
       const seen = s.keys.get(k);
       if (seen && seen.expiresAt > now) return { epoch: s.epoch, offset: seen.offset, duplicate: true };
       sweep(s.keys, now, (v) => v.expiresAt);
@@ -73,9 +73,9 @@ export class MemoryHistoryStore implements HistoryStore {
     return { epoch: s.epoch, offset: s.offset };
   }
 
-  async claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean> {
+  async claimKey(channel: string, key: FrameId, windowMs: number, publisher?: string): Promise<boolean> {
     const now = this.now();
-    const k = `${channel}\u0000${idempotencyKeyOf(key)}`;
+    const k = `${channel}\u0000${idempotencyKeyOf(key, publisher)}`;
     const exp = this.claimed.get(k);
     if (exp !== undefined && exp > now) return false;
     sweep(this.claimed, now, (e) => e);

@@ -69,7 +69,7 @@ export class RedisHistoryStore implements HistoryStore {
   private async store(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions, publish: string): Promise<AppendResult> {
     const { offset: _o, epoch: _e, ...rest } = pub as Publication;
     const json = JSON.stringify({ ...rest, channel });
-    const key = o.idempotencyKey !== undefined ? idempotencyKeyOf(o.idempotencyKey) : '';
+    const key = o.idempotencyKey !== undefined ? idempotencyKeyOf(o.idempotencyKey, o.publisher) : '';
     const window = key ? Math.max(1, Math.round(o.dedupWindowMs)) : 0;
     const now = this.now();
     const k = this.keys;
@@ -99,8 +99,8 @@ export class RedisHistoryStore implements HistoryStore {
     return { epoch, offset: Number(offset) };
   }
 
-  async claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean> {
-    return (await this.redis.sbClaim(this.keys.claim(channel, idempotencyKeyOf(key)), this.now(), Math.max(1, Math.round(windowMs)))) === 1;
+  async claimKey(channel: string, key: FrameId, windowMs: number, publisher?: string): Promise<boolean> {
+    return (await this.redis.sbClaim(this.keys.claim(channel, idempotencyKeyOf(key, publisher)), this.now(), Math.max(1, Math.round(windowMs)))) === 1;
   }
 
   async remove(channel: string): Promise<void> {

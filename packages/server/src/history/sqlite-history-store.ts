@@ -125,7 +125,7 @@ export class SqliteHistoryStore implements HistoryStore {
     return new Promise((resolve, reject) => {
       const data = pub.data === undefined ? null : JSON.stringify(pub.data);
       const id = pub.id === undefined ? null : JSON.stringify(pub.id);
-      const key = o.idempotencyKey === undefined ? undefined : idempotencyKeyOf(o.idempotencyKey);
+      const key = o.idempotencyKey === undefined ? undefined : idempotencyKeyOf(o.idempotencyKey, o.publisher);
       this.pending.push({ channel, ts: pub.ts, data, from: pub.from ?? null, id, key, o, now: this.now(), resolve, reject });
       if (this.pending.length === 1) setImmediate(this.flush);
     });
@@ -208,9 +208,9 @@ export class SqliteHistoryStore implements HistoryStore {
     return { epoch: s.epoch, offset: s.top };
   }
 
-  async claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean> {
+  async claimKey(channel: string, key: FrameId, windowMs: number, publisher?: string): Promise<boolean> {
     const now = this.now();
-    return Number(this.q.claim.run(channel, idempotencyKeyOf(key), now + windowMs, now).changes) === 1;
+    return Number(this.q.claim.run(channel, idempotencyKeyOf(key, publisher), now + windowMs, now).changes) === 1;
   }
 
   async remove(channel: string): Promise<void> {
