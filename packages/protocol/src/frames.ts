@@ -102,3 +102,11 @@ export type ServerFrameType = ServerFrame['type'];
 export const BATCH_QUERY_FLAG = 'batch';
 export const BATCH_SUBPROTOCOL = 'switchboard.v1.batch';
 export const SUBPROTOCOL = 'switchboard.v1';
+
+/**
+ * The epoch of a stream that was never written (or no longer exists): its offset is 0 and
+ * reading it stores nothing. The stream's first publication begins a real epoch at offset 1;
+ * recovering from `{epoch: UNWRITTEN_EPOCH, offset: 0}` replays it from there, and a client
+ * at that position whose next message is offset 1 of a new epoch has missed nothing.
+ */
+export const UNWRITTEN_EPOCH = '0';

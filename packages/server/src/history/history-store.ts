@@ -1,4 +1,4 @@
-import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
+import { UNWRITTEN_EPOCH, type FrameId, type Publication, type StreamPosition } from '@switchboard/protocol';
 
 /**
  * An idempotency key as stores keep it: numbers and strings apart (`5` and `"5"` differ), and
@@ -46,6 +46,25 @@ export interface ReadOptions {
   reverse?: boolean;
 }
 
+/** The position of a stream that does not exist: nothing stored, nothing created. */
+export const UNWRITTEN: StreamPosition = Object.freeze({ epoch: UNWRITTEN_EPOCH, offset: 0 });
+
+/** What a read of a stream that does not exist answers (without creating it). */
+export function readUnwritten(o: ReadOptions): ReadResult {
+  const recoverable = !o.since || (o.since.epoch === UNWRITTEN_EPOCH && o.since.offset === 0);
+  return { position: { ...UNWRITTEN }, publications: [], recoverable };
+}
+
+/**
+ * Whether `since` can be recovered in a stream at `position` whose oldest retained offset is
+ * `first`: same epoch and within the retained range, or the unwritten position when the
+ * stream's first publication is still retained.
+ */
+export function sinceRecoverable(since: StreamPosition, position: StreamPosition, first: number): boolean {
+  if (since.epoch === position.epoch) return since.offset <= position.offset && since.offset >= first - 1;
+  return since.epoch === UNWRITTEN_EPOCH && since.offset === 0 && first === 1;
+}
+
 export interface ReadResult {
   /** The stream's current position (its latest offset). */
   position: StreamPosition;
@@ -88,10 +107,12 @@ export interface HistoryStore {
    * Reads retained publications. Forward (default): oldest first, offsets greater than
    * `since.offset` (from the oldest retained without `since`). `reverse`: newest first, offsets
    * smaller than `since.offset` (from the latest without `since`). Publications older than
-   * `retention` are never returned. Reading an unknown channel creates its epoch (offset 0).
+   * `retention` are never returned. Reading a stream that was never written stores nothing
+   * and answers position `{epoch: UNWRITTEN_EPOCH, offset: 0}`; `since` at that position is
+   * recoverable as long as the stream's first publication (offset 1) is still retained.
    */
   read(channel: string, options: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult>;
-  /** Current position without reading publications (offset 0 for a stream never written). */
+  /** Current position without reading publications (`UNWRITTEN_EPOCH`/0 for a stream never written; stores nothing). */
   position(channel: string): Promise<StreamPosition>;
   /**
    * Idempotency for channels without history: true when `key` is new on `channel` from

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Publication } from '@switchboard/protocol';
+import { UNWRITTEN_EPOCH, type Publication } from '@switchboard/protocol';
 import type { AppendOptions, HistoryOptions, HistoryStore } from './history-store.ts';
 
 /** A clock the contract moves by hand, so windows and ttl are tested without waiting. */
@@ -16,6 +16,8 @@ export interface HistoryStoreContractOptions {
    * When given, the contract checks that streams, keys and claims survive.
    */
   reopen?(store: HistoryStore, clock: ManualClock): Promise<HistoryStore>;
+  /** How many rows (keys, entries) the store holds in all: reads of unknown channels must not add any. */
+  stored?(store: HistoryStore): Promise<number>;
 }
 
 const KEEP: HistoryOptions = { size: 1000, ttlMs: 3_600_000 };
@@ -63,18 +65,45 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
       await store.close();
     });
 
-    it('gives an unwritten stream offset 0 and keeps that epoch for its first publication', async () => {
+    it('answers an unwritten stream with the unwritten position; recovering from it replays from offset 1', async () => {
       const { store, pub } = await setup();
       const p0 = await store.position('c:new');
-      expect(p0.offset).toBe(0);
-      expect(await store.position('c:new')).toEqual(p0);
+      expect(p0).toEqual({ epoch: UNWRITTEN_EPOCH, offset: 0 });
       const r0 = await store.read('c:other', { limit: 10, retention: KEEP });
-      expect(r0).toEqual({ position: { epoch: r0.position.epoch, offset: 0 }, publications: [], recoverable: true });
+      expect(r0).toEqual({ position: p0, publications: [], recoverable: true });
+      expect((await store.read('c:other', { since: p0, limit: 10, retention: KEEP })).recoverable).toBe(true);
+      expect((await store.read('c:other', { since: { epoch: 'gone', offset: 4 }, limit: 10, retention: KEEP })).recoverable).toBe(false);
       const a = await store.append('c:new', pub('first'), opts());
-      expect(a).toEqual({ epoch: p0.epoch, offset: 1, duplicate: false });
+      await store.append('c:new', pub('second'), opts());
+      expect(a).toMatchObject({ offset: 1, duplicate: false });
+      expect(a.epoch).not.toBe(UNWRITTEN_EPOCH);
       const rec = await store.read('c:new', { since: p0, limit: 10, retention: KEEP });
       expect(rec.recoverable).toBe(true);
-      expect(rec.publications.map((p) => p.data)).toEqual(['first']);
+      expect(rec.publications.map((p) => [p.offset, p.data])).toEqual([[1, 'first'], [2, 'second']]);
+      expect((await store.read('c:new', { since: p0, limit: 1, retention: KEEP })).publications.map((p) => p.data)).toEqual(['first']);
+      await store.close();
+    });
+
+    it('recovering from the unwritten position fails once offset 1 is no longer retained', async () => {
+      const { store, pub } = await setup();
+      const small = { size: 2, ttlMs: 3_600_000 };
+      for (let i = 1; i <= 3; i++) await store.append('c:gone', pub(i), opts(small));
+      const r = await store.read('c:gone', { since: { epoch: UNWRITTEN_EPOCH, offset: 0 }, limit: 10, retention: small });
+      expect(r).toMatchObject({ publications: [], recoverable: false, position: { offset: 3 } });
+      await store.close();
+    });
+
+    it('a read or position of a channel never written stores nothing', async () => {
+      const { store, pub } = await setup();
+      await store.append('c:real', pub(1), opts());
+      const before = o.stored ? await o.stored(store) : 0;
+      for (let i = 0; i < 50; i++) {
+        await store.read(`c:ghost-${i}`, { limit: 10, retention: KEEP });
+        await store.read(`c:ghost-${i}`, { since: { epoch: 'x', offset: 3 }, limit: 10, reverse: true, retention: KEEP });
+        await store.position(`c:ghost-${i}`);
+      }
+      if (o.stored) expect(await o.stored(store)).toBe(before);
+      expect(await store.position('c:ghost-1')).toEqual({ epoch: UNWRITTEN_EPOCH, offset: 0 });
       await store.close();
     });
 
@@ -102,7 +131,8 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
       expect(p.epoch).not.toBe(a.epoch);
       expect((await store.read('c:r', { since: a, limit: 10, retention: KEEP })).recoverable).toBe(false);
       const b = await store.append('c:r', pub(2), opts({ idempotencyKey: 'k' }));
-      expect(b).toEqual({ epoch: p.epoch, offset: 1, duplicate: false });
+      expect(b).toMatchObject({ offset: 1, duplicate: false });
+      expect([a.epoch, UNWRITTEN_EPOCH]).not.toContain(b.epoch);
       await store.close();
     });
   });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
+import { UNWRITTEN, idempotencyKeyOf, readUnwritten, sinceRecoverable, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 
 interface Stream {
   epoch: string;
@@ -63,14 +63,15 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   async read(channel: string, o: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult> {
-    const s = this.stream(channel);
+    const s = this.streams.get(channel);
+    if (!s) return readUnwritten(o);
     this.trim(s, o.retention);
     return readRetained(s.pubs, { epoch: s.epoch, offset: s.offset }, o);
   }
 
   async position(channel: string): Promise<StreamPosition> {
-    const s = this.stream(channel);
-    return { epoch: s.epoch, offset: s.offset };
+    const s = this.streams.get(channel);
+    return s ? { epoch: s.epoch, offset: s.offset } : { ...UNWRITTEN };
   }
 
   async claimKey(channel: string, key: FrameId, windowMs: number, publisher?: string): Promise<boolean> {
@@ -110,11 +111,7 @@ function sweep<V>(map: Map<string, V>, now: number, expiry: (v: V) => number): v
 export function readRetained(pubs: readonly Publication[], position: StreamPosition, o: ReadOptions): ReadResult {
   const first = pubs.length ? pubs[0]!.offset! : position.offset + 1;
   const since = o.since;
-  if (since) {
-    const valid = since.epoch === position.epoch && since.offset <= position.offset && since.offset >= first - 1;
-    // An empty stream (offset 0) can be "recovered" from offset 0 of any epoch only if epochs match.
-    if (!valid) return { position, publications: [], recoverable: false };
-  }
+  if (since && !sinceRecoverable(since, position, first)) return { position, publications: [], recoverable: false };
   const limit = Math.max(0, o.limit);
   if (!o.reverse) {
     const from = since ? since.offset + 1 : first;

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
+import { UNWRITTEN_EPOCH, type FrameId, type Publication, type StreamPosition } from '@switchboard/protocol';
 import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
 import { APPEND, CLAIM, POSITION, READ } from './redis-history-scripts.ts';
@@ -84,7 +84,7 @@ export class RedisHistoryStore implements HistoryStore {
     const since = o.since;
     const [epoch, offset, recoverable, ...pubs] = await this.redis.sbRead(
       this.keys.meta(channel), this.keys.stream(channel),
-      newEpoch(), this.now() - o.retention.ttlMs, this.metaTtl(o.retention.ttlMs),
+      UNWRITTEN_EPOCH, this.now() - o.retention.ttlMs, this.metaTtl(o.retention.ttlMs),
       since ? since.epoch : '', since ? since.offset : 0, Math.max(0, o.limit), o.reverse ? '1' : '0',
     );
     return {
@@ -95,7 +95,7 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   async position(channel: string): Promise<StreamPosition> {
-    const [epoch, offset] = await this.redis.sbPosition(this.keys.meta(channel), newEpoch(), this.metaTtlMs);
+    const [epoch, offset] = await this.redis.sbPosition(this.keys.meta(channel), UNWRITTEN_EPOCH);
     return { epoch, offset: Number(offset) };
   }
 

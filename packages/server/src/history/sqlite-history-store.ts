@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
+import { UNWRITTEN, idempotencyKeyOf, readUnwritten, sinceRecoverable, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
 import { migrate, transaction } from '../sqlite/database.ts';
 
@@ -172,12 +172,13 @@ export class SqliteHistoryStore implements HistoryStore {
 
   async read(channel: string, o: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult> {
     const q = this.q;
-    const pos = this.ensure(channel);
+    const pos = this.existing(channel);
+    if (!pos) return readUnwritten(o); // never written: a read stores nothing
     q.trim.run(channel, pos.offset - o.retention.size + 1, this.now() - o.retention.ttlMs, pos.offset + 1);
     const firstRow = q.first.get(channel) as { offset: number } | undefined;
     const first = firstRow ? firstRow.offset : pos.offset + 1;
     const since = o.since;
-    if (since && !(since.epoch === pos.epoch && since.offset <= pos.offset && since.offset >= first - 1)) {
+    if (since && !sinceRecoverable(since, pos, first)) {
       return { position: pos, publications: [], recoverable: false };
     }
     const limit = Math.max(0, Math.floor(o.limit));
@@ -195,17 +196,13 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async position(channel: string): Promise<StreamPosition> {
-    return this.ensure(channel);
+    return this.existing(channel) ?? { ...UNWRITTEN };
   }
 
-  /** The stream's position, creating (and persisting) its epoch when it has none yet. */
-  private ensure(channel: string): StreamPosition {
-    let s = this.q.selStream.get(channel) as StreamRow | undefined;
-    if (!s) {
-      s = { epoch: newEpoch(), top: 0 };
-      this.q.insStream.run(channel, s.epoch, 0);
-    }
-    return { epoch: s.epoch, offset: s.top };
+  /** The stream's position; undefined when it was never written (nothing is created). */
+  private existing(channel: string): StreamPosition | undefined {
+    const s = this.q.selStream.get(channel) as StreamRow | undefined;
+    return s ? { epoch: s.epoch, offset: s.top } : undefined;
   }
 
   async claimKey(channel: string, key: FrameId, windowMs: number, publisher?: string): Promise<boolean> {
