@@ -63,6 +63,29 @@ export type HookOutcome<N extends HookName> =
 /** Most bytes read from a hook answer. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
+/**
+ * A response body as text, read at most `max` bytes: undefined (and the rest cancelled) when
+ * it is longer. A backend answering with a huge chunked body (no Content-Length) cannot make
+ * the gateway buffer it.
+ */
+async function readCapped(res: Response, max: number): Promise<string | undefined> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** A reason safe for a close frame: printable ASCII, at most 120 characters. */
 export const cleanReason = (s: string | undefined, fallback: string) => (s ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 120) || fallback;
 
@@ -123,7 +146,9 @@ export class BackendHooks {
         await res.body?.cancel();
         return failed('answer too large');
       }
-      text = await res.text();
+      const capped = await readCapped(res, MAX_ANSWER_BYTES);
+      if (capped === undefined) return failed('answer too large');
+      text = capped;
     } catch (err) {
       const e = err as Error;
       return failed(e.name === 'TimeoutError' ? `no answer within ${hook.timeoutMs} ms` : `request failed: ${e.message}`);
