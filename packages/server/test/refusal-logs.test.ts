@@ -63,7 +63,7 @@ async function flood(n: number, concurrency: number, one: () => Promise<string>)
 }
 
 describe('refused handshakes are logged rate-limited, attacker-sized values clipped', () => {
-  it('2,000 upgrades with an 8 KB Origin add well under 1 MB of log; the refusals are still on record', async () => {
+  it('2,000 upgrades with an 8 KB Origin add well under 1 MB of log; the refusals are still on record', { timeout: 180_000 }, async () => {
     const { port, log } = await gatewayCountingLog({ allowedOrigins: ['https://app.example.com'], limits: { connectionsPerIpPerSecond: 100_000 } });
     const before = log.bytes;
     const origin = `https://${'x'.repeat(8192)}.evil.example`;
@@ -77,7 +77,7 @@ describe('refused handshakes are logged rate-limited, attacker-sized values clip
     console.log(`2000 refused upgrades with an 8 KB Origin: ${added} bytes of log in ${refusals.length} lines`);
   });
 
-  it('a connection-rate flood is summed up, not logged per refusal', async () => {
+  it('a connection-rate flood is summed up, not logged per refusal', { timeout: 120_000 }, async () => {
     const { port, log } = await gatewayCountingLog({ limits: { connectionsPerIpPerSecond: 1 } });
     const statuses = await flood(1000, 25, () => upgrade(port, { 'User-Agent': 'u'.repeat(8000) }));
     expect(statuses.get('HTTP/1.1 429 Too Many Requests')).toBeGreaterThan(900);
