@@ -1,5 +1,5 @@
 import type {
-  BroadcastResult, ChannelsResult, DisconnectOptions, HistoryOptions, HistoryResult, InfoResult,
+  AccessResult, BlockOptions, BroadcastResult, ChannelsResult, DisconnectOptions, HistoryOptions, HistoryResult, InfoResult,
   PresenceResult, PublishResult, PushBody, PushResult,
 } from './types.ts';
 
@@ -76,9 +76,46 @@ export class SwitchboardApi {
     await this.call('disconnect', { user, ...o });
   }
 
-  /** Removes a user's connections from a channel. */
+  /**
+   * Subscribes every live connection of a user to a channel (each gets a `subscribed` frame).
+   * `persist: true` also subscribes the user's future connections, until `unsubscribe`.
+   */
+  async subscribe(user: string, channel: string, o: { persist?: boolean } = {}): Promise<void> {
+    await this.call('subscribe', { user, channel, ...o });
+  }
+
+  /**
+   * Removes a user's connections from a channel (each gets an `unsubscribed` frame) and
+   * forgets a persistent server-side subscription.
+   */
   async unsubscribe(user: string, channel: string): Promise<void> {
     await this.call('unsubscribe', { user, channel });
+  }
+
+  /**
+   * Blocks a user on every node: its connections close `3502 blocked` and new ones are refused
+   * until `unblock` or the ttl (seconds) ends.
+   */
+  async block(user: string, o: BlockOptions = {}): Promise<void> {
+    await this.call('block', { user, ...o });
+  }
+
+  /** Lifts a user's block. */
+  async unblock(user: string): Promise<void> {
+    await this.call('unblock', { user });
+  }
+
+  /**
+   * Refuses the user's tokens issued before `before` (Unix seconds; default now); live
+   * connections that used one close `3502 token_revoked`. A freshly issued token works.
+   */
+  async revoke(user: string, o: { before?: number } = {}): Promise<void> {
+    await this.call('revoke', { user, ...o });
+  }
+
+  /** Whether a user is blocked, and since when its tokens are revoked. */
+  access(user: string): Promise<AccessResult> {
+    return this.call('access', { user });
   }
 
   presence(channel: string): Promise<PresenceResult> {

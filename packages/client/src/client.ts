@@ -1,7 +1,7 @@
 import {
   CloseCode, closeReason, decodeServerFrames, encodeFrame, isTerminalCloseCode, isValidUserId, parseChannel,
   type AckFrame, type AuthSuccessFrame, type ClientFrame, type DisconnectFrame, type ErrorFrame,
-  type FrameId, type ServerFrame, type StreamPosition,
+  type FrameId, type ServerFrame, type StreamPosition, type SubscribedFrame,
 } from '@switchboard/protocol';
 import { Backoff } from './backoff.ts';
 import { Emitter } from './emitter.ts';
@@ -52,6 +52,8 @@ export class Switchboard extends Emitter<ClientEvents> {
   private started = false;
   private listening = false;
   private closedBy: string | undefined;
+  /** `tokenStorageKey` was empty and there is no provider: waiting for a login (`tokenChanged`) instead of failing `3501`. */
+  private awaitingToken = false;
   private timers: { reconnect?: Timer; connect?: Timer; refresh?: Timer; ping?: Timer; wake?: Timer } = {};
   private readonly watchdog = new Watchdog();
   private disconnectFrame: DisconnectFrame | undefined;
@@ -188,6 +190,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** Opens a socket and sends `auth` (token in the first frame, never in the URL). */
   private async open(): Promise<void> {
     clearTimeout(this.timers.reconnect);
+    this.awaitingToken = false;
     if (!this.o.isOnline()) return this.setState('disconnected'); // the `online` event resumes
     const gen = ++this.gen;
     this.authFailure = undefined;
@@ -204,6 +207,13 @@ export class Switchboard extends Emitter<ClientEvents> {
       return this.lost(ABNORMAL, 'token_provider_failed');
     }
     if (gen !== this.gen) return;
+    if (token === undefined && this.o.tokenStorageKey !== undefined && this.o.name === undefined) {
+      // Nobody is logged in yet: an auth without credentials would only be refused (3501).
+      this.awaitingToken = true;
+      this.setState('disconnected');
+      this.emit('disconnected', { code: 1000, reason: 'no_token', reconnectInMs: null });
+      return;
+    }
     let ws: WebSocketLike;
     try {
       ws = new this.o.WebSocket!(this.url);
@@ -254,7 +264,11 @@ export class Switchboard extends Emitter<ClientEvents> {
       }
     }
     this.subAcks.clear();
-    for (const sub of this.subs.values()) sub.handleLost();
+    for (const sub of [...this.subs.values()]) {
+      // A server-side subscription that is not persistent ended with its connection.
+      if (sub.server && !sub.persistent) this.serverUnsubscribed(sub.channel, 'connection_lost');
+      else sub.handleLost();
+    }
   }
 
   /** The SDK gives up on a connection it considers dead, and reconnects. */
@@ -270,11 +284,14 @@ export class Switchboard extends Emitter<ClientEvents> {
       reason = d.reason;
     }
     reason ||= closeReason(code) ?? '';
-    const f = this.authFailure;
+    // A live connection whose token the server revoked (`3502 token_revoked`) is refused like
+    // an authentication with it: a fresh token from the provider may still be good.
+    const f = this.authFailure ?? (d?.reason === 'token_revoked' ? { code: d.code, reason: d.reason } : undefined);
     this.detach();
     if (f && !this.retriedAuth) {
-      // One fresh try: a stored session of another user, or a token that just expired.
-      const stale = f.reason === 'session_rejected' || ((f.reason === 'token_expired' || f.reason === 'invalid_token') && this.tokens.renewable);
+      // One fresh try: a stored session of another user, or a token that just expired or was revoked.
+      const renewed = f.reason === 'token_expired' || f.reason === 'invalid_token' || f.reason === 'token_revoked';
+      const stale = f.reason === 'session_rejected' || (renewed && this.tokens.renewable);
       if (stale) {
         this.retriedAuth = true;
         if (f.reason === 'session_rejected') this.sessions.clear();
@@ -354,6 +371,8 @@ export class Switchboard extends Emitter<ClientEvents> {
       case 'pong': return;
       case 'token_expiring': void this.refreshToken(); return;
       case 'disconnect': this.disconnectFrame = f; return;
+      case 'subscribed': return this.serverSubscribed(f);
+      case 'unsubscribed': return this.serverUnsubscribed(f.channel, 'server');
       default: {
         const never: never = f;
         this.emit('error', { error: new SwitchboardError('bad_request', `unknown frame type ${JSON.stringify((never as { type: unknown }).type)}`) });
@@ -373,7 +392,8 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (every > 0) this.watchdog.start(every + this.o.heartbeatGraceMs, () => this.drop('heartbeat_timeout'));
     if (f.ping === 0 && every > 0) this.timers.ping = setInterval(() => this.write({ type: 'ping' }), every);
     this.scheduleRefresh(f.expiresAt);
-    for (const sub of this.subs.values()) this.sendSubscribe(sub);
+    // Server-side subscriptions are the server's to renew (persistent ones come back by themselves).
+    for (const sub of this.subs.values()) if (!sub.server) this.sendSubscribe(sub);
     this.requests.resend(this.writer);
     this.setState('connected');
     this.emit('connected', { client: f.client, user: f.user, resumed: f.resumed, permissions: f.permissions, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) });
@@ -386,6 +406,7 @@ export class Switchboard extends Emitter<ClientEvents> {
       this.subAcks.delete(f.id!);
       if (this.subs.get(sub.channel) !== sub) return; // unsubscribed meanwhile
       if (f.type === 'ack') return sub.handleAck(f);
+      if (sub.state === 'subscribed') return; // the backend subscribed it meanwhile (`subscribed` frame)
       const err = errorOfFrame(f);
       if (!err.temporary) {
         this.subs.delete(sub.channel);
@@ -455,6 +476,11 @@ export class Switchboard extends Emitter<ClientEvents> {
   }
 
   private tokenChanged(token: string | null): void {
+    if (token !== null && this.awaitingToken && this.current === 'disconnected') {
+      this.awaitingToken = false;
+      void this.open(); // the login we were waiting for
+      return;
+    }
     if (token === null) {
       this.sessions.clear();
       if (this.current !== 'closed') this.finish(1000, 'logout');
@@ -494,6 +520,23 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (this.subs.get(sub.channel) !== sub) return;
     this.subs.delete(sub.channel);
     if (this.current === 'connected') this.requests.submit({ type: 'unsubscribe', id: ++this.seq, channel: sub.channel }, this.writer).catch(() => {});
+  }
+
+  /** The backend subscribed this connection: the channel's Subscription (made when the app has none). */
+  private serverSubscribed(f: SubscribedFrame): void {
+    let sub = this.subs.get(f.channel);
+    if (!sub) this.subs.set(f.channel, (sub = new Subscription(f.channel, this.host, {}, true)));
+    sub.handleServerSubscribed(f);
+    this.emit('subscribed', { channel: f.channel, subscription: sub, persist: f.persist });
+  }
+
+  /** The backend removed a subscription (or a server-side one ended with its connection). */
+  private serverUnsubscribed(channel: string, reason: string): void {
+    const sub = this.subs.get(channel);
+    if (!sub) return;
+    this.subs.delete(channel);
+    sub.end(reason);
+    this.emit('unsubscribed', { channel, subscription: sub, reason });
   }
 
   private sendSubscribe(sub: Subscription): void {

@@ -17,16 +17,21 @@ import { PresenceTracker } from './presence/presence-tracker.ts';
 import { forgetAutoSubscription } from './direct/personal-channel.ts';
 import { Connection } from './connection/connection.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
-import { Hub, admit, encodeMessage } from './hub.ts';
+import { Hub, admit, encodeMessage, type Subscription } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
+import { accessRefusal, type AccessRefusal, type AccessStore } from './access/access-store.ts';
+import { MemoryAccessStore } from './access/memory-access-store.ts';
 import { UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
 import { limited } from './log-limit.ts';
+import { readRewind } from './history/rewind.ts';
+import { MemoryServerSubscriptionStore, type ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
+import { subscribeOnBehalf, unsubscribeOnBehalf } from './subscriptions/server-subscriptions.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -37,10 +42,14 @@ export interface NodeOptions {
   presence?: PresenceStore;
   /** Live logins for single sign-on; memory (one node) when absent. */
   logins?: LoginRegistry;
+  /** Blocks and token revocations; memory (one node) when absent. */
+  access?: AccessStore;
   /** Builds the broker; the memory broker (one node) when absent. */
   broker?: (handler: BrokerHandler) => Broker;
   /** Prometheus metrics (the server creates one per gateway); a private one when absent. */
   metrics?: Metrics;
+  /** Persistent server-side subscriptions; memory (one node) when absent. */
+  subscriptions?: ServerSubscriptionStore;
 }
 
 /** Who published, for `from`, `id` and hooks. */
@@ -76,6 +85,16 @@ export class Node implements BrokerHandler {
   readonly sessions: SessionStore;
   readonly presenceStore: PresenceStore;
   readonly logins: LoginRegistry;
+  /** Blocked users and revoked tokens (server API `block`, `unblock`, `revoke`). */
+  readonly access: AccessStore;
+  /**
+   * Counts the block and revoke control messages this node has received. An authentication
+   * that read the access store before one arrived checks again once it is in the hub, so a
+   * block that raced with it cannot let it through.
+   */
+  accessChanges = 0;
+  /** Persistent server-side subscriptions (`POST /api/subscribe` with `persist`). */
+  readonly serverSubscriptions: ServerSubscriptionStore;
   readonly broker: Broker;
   /** Single sign-on policy (deployment and namespace login limits). */
   readonly sso: SingleSignOn;
@@ -108,6 +127,8 @@ export class Node implements BrokerHandler {
     this.jwt = new JwtVerifier(o.config.auth);
     this.presenceStore = this.metrics.timed('presence', o.presence ?? new MemoryPresenceStore());
     this.logins = this.metrics.timed('logins', o.logins ?? new MemoryLoginRegistry());
+    this.access = this.metrics.timed('access', o.access ?? new MemoryAccessStore());
+    this.serverSubscriptions = o.subscriptions ?? new MemoryServerSubscriptionStore();
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', (o.broker ?? ((h) => new MemoryBroker(h)))(this));
@@ -121,10 +142,13 @@ export class Node implements BrokerHandler {
 
   /** A new socket; authenticates at once when the upgrade request carried a token. */
   openConnection(transport: Transport, upgrade: UpgradeContext): Connection {
-    const conn = new Connection(this, transport, upgrade);
+    // The connection keeps its upgrade context for hooks and logs, but not the token: a
+    // credential held for the connection's whole life would only cost memory.
+    const { token, ...kept } = upgrade;
+    const conn = new Connection(this, transport, kept);
     this.connections.add(conn);
     this.heartbeat.start();
-    if (upgrade.token !== undefined) conn.receiveAuth({ token: upgrade.token, session: upgrade.session });
+    if (token !== undefined) conn.receiveAuth({ token, session: upgrade.session });
     return conn;
   }
 
@@ -148,6 +172,25 @@ export class Node implements BrokerHandler {
     return this.heartbeat.schedule(now);
   }
 
+  /**
+   * Why the operator refuses this user or token now (block, or a revocation newer than the
+   * token's `iat`), or undefined. A store failure rejects with a temporary error.
+   */
+  async accessRefusal(user: string, issuedAt: number | null | undefined): Promise<AccessRefusal | undefined> {
+    const entry = await this.access.get(user).catch((err) => {
+      throw this.failures.unavailable(err, 'access check');
+    });
+    return accessRefusal(entry, issuedAt);
+  }
+
+  /** Checks a live connection again (a block or revocation raced with its authentication). */
+  recheckAccess(conn: Connection): void {
+    const id = conn.identity!;
+    this.accessRefusal(id.user, id.issuedAt).then((refusal) => {
+      if (refusal) conn.terminate(new Disconnect(CloseCode.blocked, refusal));
+    }, () => { /* reported by accessRefusal; the next block or revoke message closes it */ });
+  }
+
   // ---- channels ----------------------------------------------------------------------
 
   resolve(channel: unknown): ResolvedChannel {
@@ -160,13 +203,13 @@ export class Node implements BrokerHandler {
    * can be missed); `releaseBuffer` then sends only what lies past the replayed position:
    * no gap, no duplicate, whatever arrives meanwhile and however late the broker brings it.
    */
-  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<SubscribeResult> {
+  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<SubscribeResult> {
     // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
     if (conn.state === 'closed') return {};
-    const sub = { channel: ch.name, buffer: ch.history ? ([] as Publication[]) : null };
+    const sub: Subscription = { conn, channel: ch.name, buffer: ch.history ? [] : null, position: undefined };
     // Later subscribers wait for the first one's broker subscription too: reading history
     // before it is in place could miss a publication made in between.
-    const first = this.hub.addSubscriber(conn, sub);
+    const first = this.hub.addSubscriber(sub);
     let joining = this.brokerJoins.get(ch.name);
     if (first) {
       const p = this.broker.subscribe(ch.name);
@@ -186,6 +229,11 @@ export class Node implements BrokerHandler {
     if (!ch.history) return {};
     let result: SubscribeResult;
     try {
+      if (rewind > 0 && !since) {
+        // The last `rewind` publications, oldest first; later ones come live (releaseBuffer).
+        const back = await readRewind(this.history, ch.name, { count: rewind, maxBytes: this.config.limits.maxRewindBytes, retention: ch.history });
+        return { epoch: back.position.epoch, offset: back.position.offset, publications: back.publications };
+      }
       const read = await this.history.read(ch.name, { since, limit: since ? ch.history.size : 0, retention: ch.history });
       result = { epoch: read.position.epoch, offset: read.position.offset };
       if (since) {
@@ -300,7 +348,29 @@ export class Node implements BrokerHandler {
         return;
       }
       case 'unsubscribe': {
-        for (const conn of this.hub.connectionsOf(msg.user)) this.unsubscribe(conn, msg.channel);
+        for (const conn of [...this.hub.connectionsOf(msg.user)]) unsubscribeOnBehalf(this, conn, msg.channel);
+        return;
+      }
+      case 'subscribe': {
+        let ch: ResolvedChannel;
+        try {
+          ch = this.resolve(msg.channel);
+        } catch {
+          return; // another node's configuration knows a namespace this one does not
+        }
+        for (const conn of [...this.hub.connectionsOf(msg.user)]) {
+          subscribeOnBehalf(this, conn, ch, msg.persist).catch((err) => this.failures.report(err, 'server-side subscribe'));
+        }
+        return;
+      }
+      case 'access': {
+        // Written to the access store before it was sent: new authentications read it there.
+        this.accessChanges++;
+        const rule = msg.action === 'block' ? { blockedUntil: Infinity } : { revokedBefore: msg.before };
+        for (const conn of [...this.hub.connectionsOf(msg.user), ...this.sso.authenticatingOf(msg.user)]) {
+          const refusal = accessRefusal(rule, conn.identity!.issuedAt);
+          if (refusal) conn.terminate(new Disconnect(CloseCode.blocked, refusal));
+        }
         return;
       }
       case 'user_event': {
@@ -358,6 +428,8 @@ export class Node implements BrokerHandler {
     await this.sessions.close();
     await this.presenceStore.close();
     await this.logins.close();
+    await this.access.close();
+    await this.serverSubscriptions.close();
     await this.directory?.close();
   }
 }

@@ -10,12 +10,19 @@ import { MemorySessionStore } from './session/memory-session-store.ts';
 import { SqliteSessionStore } from './session/sqlite-session-store.ts';
 import type { PresenceStore } from './presence/presence-store.ts';
 import type { LoginRegistry } from './session/login-registry.ts';
+import type { AccessStore } from './access/access-store.ts';
+import { MemoryAccessStore } from './access/memory-access-store.ts';
+import { SqliteAccessStore } from './access/sqlite-access-store.ts';
 import type { Node } from './node.ts';
 import { createRedisBackends } from './redis/backends.ts';
+import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
+import { SqliteServerSubscriptionStore } from './subscriptions/sqlite-server-subscription-store.ts';
 
 export interface Stores {
   history: HistoryStore;
   sessions: SessionStore;
+  /** Blocks and token revocations (kept across restarts with SQLite and Redis). */
+  access: AccessStore;
   /** Releases what the stores share (the SQLite database); call after the stores' own `close`. */
   close(): Promise<void>;
   /** Builds the node's broker; absent: the memory broker (one node). */
@@ -24,6 +31,8 @@ export interface Stores {
   presence?: PresenceStore;
   /** Cluster-wide login registry (single sign-on); absent: the node's memory registry. */
   logins?: LoginRegistry;
+  /** Persistent server-side subscriptions; absent: the node's memory store. */
+  subscriptions?: ServerSubscriptionStore;
   /** Called once the node exists (cluster stores call back into it). */
   attach?(node: Node): void;
 }
@@ -42,7 +51,7 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
     }
     return createRedisBackends(config.redis, log);
   }
-  if (storage === 'memory') return { history: new MemoryHistoryStore(), sessions: new MemorySessionStore(), close: async () => {} };
+  if (storage === 'memory') return { history: new MemoryHistoryStore(), sessions: new MemorySessionStore(), access: new MemoryAccessStore(), close: async () => {} };
   if (storage.startsWith('sqlite:')) {
     const path = storage.slice('sqlite:'.length);
     let db;
@@ -54,6 +63,8 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
     return {
       history: new SqliteHistoryStore({ db }),
       sessions: new SqliteSessionStore(db),
+      access: new SqliteAccessStore(db),
+      subscriptions: new SqliteServerSubscriptionStore(db),
       close: async () => db.close(),
     };
   }

@@ -1,9 +1,10 @@
 import type { z } from 'zod';
 import type { Operations } from './operations.ts';
 import {
+  AccessRequest, AccessResponse, BlockRequest, RevokeRequest, UnblockRequest,
   BroadcastRequest, BroadcastResponse, ChannelsRequest, ChannelsResponse, DisconnectRequest, EmptyResponse,
   HistoryRequest, HistoryResponse, InfoRequest, InfoResponse, PresenceRequest, PresenceResponse, PublishRequest,
-  PublishResponse, SendRequest, UnsubscribeRequest,
+  PublishResponse, SendRequest, SubscribeRequest, UnsubscribeRequest,
 } from './schemas.ts';
 
 /** One server API method: `POST /api/<name>` with a JSON body. */
@@ -45,12 +46,49 @@ export const API_METHODS: readonly ApiMethod[] = [
     },
   }),
   method({
-    name: 'unsubscribe', summary: 'Remove a user\'s connections from a channel on every node.',
+    name: 'subscribe', summary: 'Subscribe every live connection of a user to a channel on every node (each gets a `subscribed` frame); `persist` also subscribes its future connections.',
+    request: SubscribeRequest, response: EmptyResponse, errors: [404],
+    run: async (ops, b) => {
+      await ops.subscribe(b.user, b.channel, b.persist);
+      return {};
+    },
+  }),
+  method({
+    name: 'unsubscribe', summary: 'Remove a user\'s connections from a channel on every node (each gets an `unsubscribed` frame) and forget a persistent server-side subscription.',
     request: UnsubscribeRequest, response: EmptyResponse, errors: [404],
     run: async (ops, b) => {
       await ops.unsubscribe(b.user, b.channel);
       return {};
     },
+  }),
+  method({
+    name: 'block', summary: 'Block a user on every node: live connections close 3502 blocked, new ones are refused until unblock or the ttl ends.',
+    request: BlockRequest, response: EmptyResponse, errors: [],
+    run: async (ops, b) => {
+      await ops.block(b.user, { ...(b.ttl !== undefined ? { ttlSec: b.ttl } : {}), ...(b.reason !== undefined ? { reason: b.reason } : {}) });
+      return {};
+    },
+  }),
+  method({
+    name: 'unblock', summary: 'Lift a user\'s block; token revocations stay.',
+    request: UnblockRequest, response: EmptyResponse, errors: [],
+    run: async (ops, b) => {
+      await ops.unblock(b.user);
+      return {};
+    },
+  }),
+  method({
+    name: 'revoke', summary: 'Refuse a user\'s tokens issued before a time; live connections that used one close 3502 token_revoked.',
+    request: RevokeRequest, response: EmptyResponse, errors: [],
+    run: async (ops, b) => {
+      await ops.revoke(b.user, b.before);
+      return {};
+    },
+  }),
+  method({
+    name: 'access', summary: 'Whether a user is blocked (until when, why) and since when its tokens are revoked.',
+    request: AccessRequest, response: AccessResponse, errors: [],
+    run: (ops, b) => ops.access(b.user),
   }),
   method({
     name: 'presence', summary: 'Who is subscribed to a channel: users, their info and connection counts.',

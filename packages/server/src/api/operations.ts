@@ -1,5 +1,5 @@
 import type {
-  BroadcastResponse, ChannelsResponse, HistoryRequest, HistoryResponse, InfoResponse, PresenceResponse, PublishResponse,
+  AccessResponse, BroadcastResponse, ChannelsResponse, HistoryRequest, HistoryResponse, InfoResponse, PresenceResponse, PublishResponse,
 } from './schemas.ts';
 
 /**
@@ -26,8 +26,32 @@ export interface Operations {
   sendToAll(data: unknown): Promise<{ connections: number }>;
   /** Closes the user's connections (only those of `session` when given) on every node. */
   disconnect(user: string, options: { session?: string; code: number; reason: string }): Promise<void>;
-  /** Removes the user's connections from a channel on every node. */
+  /**
+   * Subscribes every live connection of the user to a channel on every node (each gets a
+   * `subscribed` frame); with `persist`, stores it first so the user's future connections are
+   * subscribed when they authenticate.
+   */
+  subscribe(user: string, channel: string, persist: boolean): Promise<void>;
+  /**
+   * Removes the user's connections from a channel on every node (each gets an `unsubscribed`
+   * frame) and forgets the persistent server-side subscription, if any.
+   */
   unsubscribe(user: string, channel: string): Promise<void>;
+  /**
+   * Blocks a user (stored, so it outlives restarts) and closes its connections on every node
+   * with `3502 blocked`; authentication answers `auth_failed blocked` until `unblock` or the ttl.
+   */
+  block(user: string, options: { ttlSec?: number; reason?: string }): Promise<void>;
+  /** Lifts a block. */
+  unblock(user: string): Promise<void>;
+  /**
+   * Refuses the user's tokens issued before `beforeSec` (Unix s; default now) from now on, and
+   * closes live connections authenticated with one (`3502 token_revoked`). A `before` in the
+   * future is a 400: that would be a block.
+   */
+  revoke(user: string, beforeSec?: number): Promise<void>;
+  /** What is in force for a user. */
+  access(user: string): Promise<AccessResponse>;
   presence(channel: string): Promise<PresenceResponse>;
   history(req: HistoryRequest): Promise<HistoryResponse>;
   /** Channels with at least one subscriber on any node, and how many (cluster mode: ≤ 1 s old). */

@@ -59,6 +59,10 @@ export class RedisKeys {
   presenceUsers(): string {
     return `${this.prefix}presence:users`;
   }
+  /** Sorted set channel → sequence of a user's persistent server-side subscriptions (its counter: `<key>:seq`). */
+  serverSubscriptions(user: string): string {
+    return `${this.prefix}{user:${user}}:subs`;
+  }
   /** Sorted set `<login>|<client>` → expiry of a user's live logins in a scope. */
   loginClients(scope: string, user: string): string {
     return `${this.prefix}{login:${scope}:${user}}:clients`;
@@ -78,6 +82,10 @@ export class RedisKeys {
   /** Hash channel → local subscriber count of one node's channels, expiring unless refreshed. */
   nodeChannels(node: string): string {
     return `${this.prefix}node:${node}:channels`;
+  }
+  /** Hash of a user's block and token revocation (`b`, `r`, `v`): one slot per user. */
+  access(user: string): string {
+    return `${this.prefix}{access:${user}}`;
   }
   /** Hash of a session (by a digest of its id, so a key listing reveals no usable id). */
   session(digest: string): string {
