@@ -87,7 +87,7 @@ async function readCapped(res: Response, max: number): Promise<string | undefine
 }
 
 /** A reason safe for a close frame: printable ASCII, at most 120 characters. */
-export const cleanReason = (s: string | undefined, fallback: string) => (s ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 120) || fallback;
+const cleanReason = (s: string | undefined, fallback: string) => (s ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 120) || fallback;
 
 export interface BackendHooksOptions {
   hooks: Config['hooks'];
