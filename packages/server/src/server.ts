@@ -6,6 +6,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { Node, type NodeOptions } from './node.ts';
 import { createStores } from './stores.ts';
 import { attachWebSocket } from './transport/ws.ts';
+import { HttpTransports } from './transport/http/index.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
 import { apiPlugin } from './api/index.ts';
@@ -45,7 +46,8 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const { history, sessions, presence, logins } = stores;
   const broker = opts.broker ?? stores.broker;
   const metrics = new Metrics();
-  const node = new Node({ config, log, history, sessions, metrics, ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}) });
+  const transports = new HttpTransports();
+  const node = new Node({ config, log, history, sessions, metrics, broker: transports.brokerFactory(broker), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}) });
   stores.attach?.(node);
   // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect)
   // sent once this node is up must reach it, so wait for the broker's control subscription.
@@ -88,6 +90,8 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   http.register(apiPlugin, { prefix: '/api', node });
 
   attachWebSocket(http.server, node);
+  // HTTP-streaming, SSE and long-polling (docs/transports.md).
+  await transports.attach(http, node);
   let closed = false;
 
   return {
@@ -104,6 +108,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
       if (closed) return;
       closed = true;
       await node.close();
+      transports.close();
       await stores.close();
       await http.close();
     },

@@ -5,7 +5,8 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { BATCH_QUERY_FLAG, BATCH_SUBPROTOCOL, CloseCode, SUBPROTOCOL } from '@switchboard/protocol';
 import type { Node } from '../node.ts';
 import type { Connection } from '../connection/connection.ts';
-import type { Transport, UpgradeContext } from './transport.ts';
+import type { Transport } from './transport.ts';
+import { clientIp, forwardedHeaderNames, upgradeContext } from './context.ts';
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
 import type { Metrics } from '../metrics.ts';
@@ -125,20 +126,6 @@ function reject(socket: Duplex, status: number, text: string): void {
   socket.destroy();
 }
 
-function clientIp(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
-}
-
-function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of names) {
-    const v = req.headers[name];
-    if (typeof v === 'string') out[name] = v;
-    else if (Array.isArray(v)) out[name] = v.join(', ');
-  }
-  return out;
-}
-
 /**
  * Serves WebSocket upgrades at `/ws` on an HTTP server: origin allow-list, per-IP connection
  * rate, credentials from `?token=`/`Authorization`, batching by `?batch=1` or subprotocol.
@@ -156,8 +143,7 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
     handleProtocols: (protocols) => (protocols.has(BATCH_SUBPROTOCOL) ? BATCH_SUBPROTOCOL : protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
   const perIp = new KeyedRateLimiter(config.limits.connectionsPerIpPerSecond, config.limits.connectionsPerIpPerSecond * 2);
-  const h = config.hooks;
-  const forward = [...new Set([h.connect, h.subscribe, h.publish, h.refresh].flatMap((x) => x.forwardHeaders))];
+  const forward = forwardedHeaderNames(config);
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError);
@@ -179,17 +165,7 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
       node.log.warn({ ip }, 'connection rate limit exceeded');
       return reject(socket, 429, 'Too Many Requests');
     }
-    const auth = req.headers.authorization;
-    const bearer = typeof auth === 'string' && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, '').trim() : undefined;
-    const queryToken = config.auth.allowQueryToken ? url.searchParams.get('token') ?? undefined : undefined;
-    const ctx: UpgradeContext = {
-      ip,
-      headers: pickHeaders(req, forward),
-      ...(bearer || queryToken ? { token: bearer || queryToken } : {}),
-      ...(url.searchParams.get('session') ? { session: url.searchParams.get('session')! } : {}),
-      ...(origin ? { origin } : {}),
-      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
-    };
+    const ctx = upgradeContext(req, url, config, forward);
     const flag = url.searchParams.get(BATCH_QUERY_FLAG);
     wss.handleUpgrade(req, socket, head, (upgraded) => {
       const ws = upgraded as GatewaySocket;
