@@ -16,7 +16,16 @@ export class HttpRawClient {
   private seq = 0;
   readonly ready: Promise<void>;
 
-  constructor(readonly base: string, readonly kind: 'stream' | 'sse' | 'poll', readonly query = '', readonly headers: Record<string, string> = {}) {
+  readonly base: string;
+  readonly kind: 'stream' | 'sse' | 'poll';
+  readonly query: string;
+  readonly headers: Record<string, string>;
+
+  constructor(base: string, kind: 'stream' | 'sse' | 'poll', query = '', headers: Record<string, string> = {}) {
+    this.base = base;
+    this.kind = kind;
+    this.query = query;
+    this.headers = headers;
     this.ready = this.open();
     this.ready.catch(() => {});
   }
