@@ -14,7 +14,8 @@ import { MemoryStorage } from './storage.ts';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from './subscription.ts';
 import { TokenSource } from './token.ts';
 import { Watchdog } from './watchdog.ts';
-import { checkPayload, publishResult, socketUrl } from './wire.ts';
+import { checkPayload, httpEndpoints, publishResult, socketUrl } from './wire.ts';
+import { HttpSocket, type TransportName } from './http-socket.ts';
 
 type Command = ClientFrame extends infer F ? (F extends ClientFrame ? Omit<F, 'id'> & { id?: FrameId } : never) : never;
 type Timer = ReturnType<typeof setTimeout>;
@@ -52,7 +53,13 @@ export class Switchboard extends Emitter<ClientEvents> {
   private started = false;
   private listening = false;
   private closedBy: string | undefined;
-  private timers: { reconnect?: Timer; connect?: Timer; refresh?: Timer; ping?: Timer; wake?: Timer } = {};
+  private timers: { reconnect?: Timer; connect?: Timer; refresh?: Timer; ping?: Timer; wake?: Timer; fallback?: Timer } = {};
+  /** Index in `o.transports` of the transport in use (or being tried). */
+  private tIndex = 0;
+  /** The next `open` tries this transport (a fallback within one attempt). */
+  private fallTo: number | undefined;
+  /** The transport that last authenticated, and when: reconnects start there. */
+  private working: { index: number; at: number } | undefined;
   private readonly watchdog = new Watchdog();
   private disconnectFrame: DisconnectFrame | undefined;
   private authFailure: { code: number; reason: string } | undefined;
@@ -94,7 +101,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     super();
     this.url = socketUrl(url);
     this.o = resolveOptions(options);
-    if (!this.o.WebSocket) throw new TypeError('Switchboard: no global WebSocket here: pass options.WebSocket (e.g. the "ws" package\'s WebSocket)');
+    if (this.o.transports.length === 0) throw new TypeError('Switchboard: no transport available here: pass options.WebSocket (e.g. the "ws" package\'s WebSocket) or options.fetch');
     const storage = this.o.storage ?? new MemoryStorage();
     this.sessions = new SessionKeeper(storage, this.o.sessionStorageKey);
     this.tokens = new TokenSource({
@@ -114,6 +121,11 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** The authenticated user (from the last `auth_success`). */
   get user(): string | undefined {
     return this.who?.user;
+  }
+
+  /** The transport in use, or being tried: `websocket`, `http-stream`, `sse` or `long-polling`. */
+  get transport(): TransportName {
+    return this.o.transports[this.tIndex]!;
   }
 
   /** This connection's client id (`c_…`). */
@@ -193,7 +205,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     this.authFailure = undefined;
     this.disconnectFrame = undefined;
     this.setState('connecting');
-    this.emit('connecting', { attempt: this.backoff.attempts });
+    if (this.fallTo === undefined) this.emit('connecting', { attempt: this.backoff.attempts }); // a fallback is the same attempt
     let token: string | undefined;
     try {
       token = await this.tokens.forConnect();
@@ -204,18 +216,26 @@ export class Switchboard extends Emitter<ClientEvents> {
       return this.lost(ABNORMAL, 'token_provider_failed');
     }
     if (gen !== this.gen) return;
+    const index = (this.tIndex = this.fallTo ?? this.firstTransport());
+    this.fallTo = undefined;
+    const last = index === this.o.transports.length - 1;
     let ws: WebSocketLike;
     try {
-      ws = new this.o.WebSocket!(this.url);
+      ws = this.socket(this.o.transports[index]!, last);
     } catch (err) {
+      if (!last) return this.fallBack(index);
       this.emit('error', { error: err as Error });
       return this.lost(ABNORMAL, 'connection_failed');
     }
     this.ws = ws;
     this.authedToken = token;
+    let opened = false;
     this.timers.connect = setTimeout(() => this.drop('connect_timeout'), this.o.connectTimeoutMs);
+    if (!last) this.timers.fallback = setTimeout(() => { if (gen === this.gen) this.fallBack(index); }, this.o.fallbackTimeoutMs);
     ws.onopen = () => {
       if (gen !== this.gen) return;
+      opened = true;
+      clearTimeout(this.timers.fallback);
       const session = this.sessions.get();
       this.write({
         type: 'auth',
@@ -224,8 +244,37 @@ export class Switchboard extends Emitter<ClientEvents> {
       });
     };
     ws.onmessage = (ev) => { if (gen === this.gen) this.receive(ev.data); };
-    ws.onclose = (ev) => { if (gen === this.gen) this.socketClosed(ev.code, ev.reason); };
+    ws.onclose = (ev) => {
+      if (gen !== this.gen) return;
+      if (!opened) {
+        if (!last) return this.fallBack(index); // refused upgrade, blocked or buffered stream: next transport
+        this.working = undefined; // none opened: start from the first again
+      }
+      this.socketClosed(ev.code, ev.reason);
+    };
     ws.onerror = () => {}; // a close event follows
+  }
+
+  /** Where an attempt starts: the transport that worked last, or the first one again after `upgradeRetryMs`. */
+  private firstTransport(): number {
+    const w = this.working;
+    if (!w || (w.index > 0 && Date.now() - w.at >= this.o.upgradeRetryMs)) return 0;
+    return w.index;
+  }
+
+  /** The transport at `index` did not open: try the next one now (no backoff). */
+  private fallBack(index: number): void {
+    this.detach();
+    this.fallTo = index + 1;
+    void this.open();
+  }
+
+  private socket(name: TransportName, last: boolean): WebSocketLike {
+    if (name === 'websocket') return new this.o.WebSocket!(this.url);
+    return new HttpSocket(name, {
+      ...httpEndpoints(this.url), fetch: this.o.fetch!, EventSource: this.o.EventSource,
+      openTimeoutMs: last ? this.o.connectTimeoutMs : this.o.fallbackTimeoutMs,
+    });
   }
 
   private write(frame: ClientFrame): boolean {
@@ -238,6 +287,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   private detach(code = 1000, reason = ''): void {
     this.gen++;
     clearTimeout(this.timers.connect);
+    clearTimeout(this.timers.fallback);
     clearTimeout(this.timers.refresh);
     clearInterval(this.timers.ping);
     clearTimeout(this.timers.wake);
@@ -365,6 +415,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     clearTimeout(this.timers.connect);
     this.backoff.reset();
     this.retriedAuth = false;
+    this.working = { index: this.tIndex, at: Date.now() };
     this.sessions.set(f.session);
     this.who = { client: f.client, user: f.user };
     // Silence longer than the ping interval plus grace: a dead connection. A server that does
@@ -376,7 +427,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     for (const sub of this.subs.values()) this.sendSubscribe(sub);
     this.requests.resend(this.writer);
     this.setState('connected');
-    this.emit('connected', { client: f.client, user: f.user, resumed: f.resumed, permissions: f.permissions, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) });
+    this.emit('connected', { client: f.client, user: f.user, transport: this.transport, resumed: f.resumed, permissions: f.permissions, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) });
     if (this.tokens.value !== undefined && this.tokens.value !== this.authedToken) void this.present(this.tokens.value);
   }
 
