@@ -39,7 +39,7 @@ export async function startGatewayProcess(o: { args?: string[]; env?: Record<str
       if (current.exitCode !== null) throw new Error(`gateway exited ${current.exitCode}: ${out.slice(-2000)}`);
       const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
       return r?.ok;
-    }, 15_000, `gateway on ${port}`);
+    }, 60_000, `gateway on ${port}`);
   };
   const exit = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve(p.exitCode) : new Promise<number | null>((r) => p.once('exit', (c) => r(c))));
   await launch();

@@ -1,5 +1,5 @@
 import type {
-  BroadcastResult, ChannelsResult, DisconnectOptions, HistoryOptions, HistoryResult, InfoResult,
+  AccessResult, BlockOptions, BroadcastResult, ChannelsResult, DisconnectOptions, HistoryOptions, HistoryResult, InfoResult,
   PresenceResult, PublishResult, PushBody, PushResult,
 } from './types.ts';
 
@@ -79,6 +79,32 @@ export class SwitchboardApi {
   /** Removes a user's connections from a channel. */
   async unsubscribe(user: string, channel: string): Promise<void> {
     await this.call('unsubscribe', { user, channel });
+  }
+
+  /**
+   * Blocks a user on every node: its connections close `3502 blocked` and new ones are refused
+   * until `unblock` or the ttl (seconds) ends.
+   */
+  async block(user: string, o: BlockOptions = {}): Promise<void> {
+    await this.call('block', { user, ...o });
+  }
+
+  /** Lifts a user's block. */
+  async unblock(user: string): Promise<void> {
+    await this.call('unblock', { user });
+  }
+
+  /**
+   * Refuses the user's tokens issued before `before` (Unix seconds; default now); live
+   * connections that used one close `3502 token_revoked`. A freshly issued token works.
+   */
+  async revoke(user: string, o: { before?: number } = {}): Promise<void> {
+    await this.call('revoke', { user, ...o });
+  }
+
+  /** Whether a user is blocked, and since when its tokens are revoked. */
+  access(user: string): Promise<AccessResult> {
+    return this.call('access', { user });
   }
 
   presence(channel: string): Promise<PresenceResult> {

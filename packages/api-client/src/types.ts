@@ -37,6 +37,23 @@ export interface DisconnectOptions {
   reason?: string;
 }
 
+export interface BlockOptions {
+  /** Seconds until the block ends by itself; absent: until `unblock`. */
+  ttl?: number;
+  /** Why (kept for operators, never sent to the client). */
+  reason?: string;
+}
+
+export interface AccessResult {
+  user: string;
+  blocked: boolean;
+  /** Unix seconds when the block ends; absent while blocked: until unblock. */
+  until?: number;
+  reason?: string;
+  /** Unix seconds: the user's tokens issued before this are refused. */
+  revokedBefore?: number;
+}
+
 export interface HistoryOptions {
   since?: StreamPosition;
   limit?: number;

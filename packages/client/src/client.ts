@@ -320,11 +320,14 @@ export class Switchboard extends Emitter<ClientEvents> {
       reason = d.reason;
     }
     reason ||= closeReason(code) ?? '';
-    const f = this.authFailure;
+    // A live connection whose token the server revoked (`3502 token_revoked`) is refused like
+    // an authentication with it: a fresh token from the provider may still be good.
+    const f = this.authFailure ?? (d?.reason === 'token_revoked' ? { code: d.code, reason: d.reason } : undefined);
     this.detach();
     if (f && !this.retriedAuth) {
-      // One fresh try: a stored session of another user, or a token that just expired.
-      const stale = f.reason === 'session_rejected' || ((f.reason === 'token_expired' || f.reason === 'invalid_token') && this.tokens.renewable);
+      // One fresh try: a stored session of another user, or a token that just expired or was revoked.
+      const renewed = f.reason === 'token_expired' || f.reason === 'invalid_token' || f.reason === 'token_revoked';
+      const stale = f.reason === 'session_rejected' || (renewed && this.tokens.renewable);
       if (stale) {
         this.retriedAuth = true;
         if (f.reason === 'session_rejected') this.sessions.clear();

@@ -14,6 +14,8 @@ export const CloseCode = {
   too_many_requests: 3013,
   invalid_token: 3500,
   bad_request: 3501,
+  /** The operator blocked this user (`POST /api/block`) or revoked the token it connected with (`POST /api/revoke`). */
+  blocked: 3502,
   forced: 3503,
   session_replaced: 3504,
   permission_denied: 3507,
@@ -66,5 +68,9 @@ export const AuthFailure = {
   session_rejected: 3500,
   session_limit: 3504,
   permission_denied: 3507,
+  /** The user is blocked (server API `block`) until unblocked or the block ends. */
+  blocked: 3502,
+  /** The token was issued before a revocation of the user's tokens (server API `revoke`): get a fresh one. */
+  token_revoked: 3502,
 } as const;
 export type AuthFailureReason = keyof typeof AuthFailure;

@@ -8,6 +8,7 @@ import { createServer } from './server.ts';
 import { availableParallelism } from 'node:os';
 import { createLogger } from './logger.ts';
 import { isWorkersPrimary, runWorkers } from './workers.ts';
+import { addAccessCommands } from './cli-api.ts';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -171,6 +172,7 @@ export function program(): Command {
     .option('--secret <secret>', 'HS* secret (default: SWITCHBOARD_JWT_SECRET or the config file)')
     .option('-c, --config <path>', 'JSON configuration file')
     .action(token);
+  addAccessCommands(p);
   return p;
 }
 

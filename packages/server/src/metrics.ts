@@ -13,7 +13,7 @@ export interface MetricsSource {
 }
 
 /** Which dependency a timed call went to. */
-export type Dependency = 'broker' | 'history' | 'sessions' | 'presence' | 'logins';
+export type Dependency = 'broker' | 'history' | 'sessions' | 'presence' | 'logins' | 'access';
 
 const KNOWN_CLOSES = new Set<number>([1000, 1001, 1005, 1006, 1009, 1011, ...Object.values(CloseCode)]);
 

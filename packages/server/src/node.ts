@@ -23,6 +23,8 @@ import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
+import { accessRefusal, type AccessRefusal, type AccessStore } from './access/access-store.ts';
+import { MemoryAccessStore } from './access/memory-access-store.ts';
 import { UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
@@ -36,6 +38,8 @@ export interface NodeOptions {
   presence?: PresenceStore;
   /** Live logins for single sign-on; memory (one node) when absent. */
   logins?: LoginRegistry;
+  /** Blocks and token revocations; memory (one node) when absent. */
+  access?: AccessStore;
   /** Builds the broker; the memory broker (one node) when absent. */
   broker?: (handler: BrokerHandler) => Broker;
   /** Prometheus metrics (the server creates one per gateway); a private one when absent. */
@@ -75,6 +79,14 @@ export class Node implements BrokerHandler {
   readonly sessions: SessionStore;
   readonly presenceStore: PresenceStore;
   readonly logins: LoginRegistry;
+  /** Blocked users and revoked tokens (server API `block`, `unblock`, `revoke`). */
+  readonly access: AccessStore;
+  /**
+   * Counts the block and revoke control messages this node has received. An authentication
+   * that read the access store before one arrived checks again once it is in the hub, so a
+   * block that raced with it cannot let it through.
+   */
+  accessChanges = 0;
   readonly broker: Broker;
   /** Single sign-on policy (deployment and namespace login limits). */
   readonly sso: SingleSignOn;
@@ -107,6 +119,7 @@ export class Node implements BrokerHandler {
     this.jwt = new JwtVerifier(o.config.auth);
     this.presenceStore = this.metrics.timed('presence', o.presence ?? new MemoryPresenceStore());
     this.logins = this.metrics.timed('logins', o.logins ?? new MemoryLoginRegistry());
+    this.access = this.metrics.timed('access', o.access ?? new MemoryAccessStore());
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', (o.broker ?? ((h) => new MemoryBroker(h)))(this));
@@ -145,6 +158,25 @@ export class Node implements BrokerHandler {
   /** When a newly authenticated connection gets its first ping. */
   heartbeatSchedule(now: number): number {
     return this.heartbeat.schedule(now);
+  }
+
+  /**
+   * Why the operator refuses this user or token now (block, or a revocation newer than the
+   * token's `iat`), or undefined. A store failure rejects with a temporary error.
+   */
+  async accessRefusal(user: string, issuedAt: number | null | undefined): Promise<AccessRefusal | undefined> {
+    const entry = await this.access.get(user).catch((err) => {
+      throw this.failures.unavailable(err, 'access check');
+    });
+    return accessRefusal(entry, issuedAt);
+  }
+
+  /** Checks a live connection again (a block or revocation raced with its authentication). */
+  recheckAccess(conn: Connection): void {
+    const id = conn.identity!;
+    this.accessRefusal(id.user, id.issuedAt).then((refusal) => {
+      if (refusal) conn.terminate(new Disconnect(CloseCode.blocked, refusal));
+    }, () => { /* reported by accessRefusal; the next block or revoke message closes it */ });
   }
 
   // ---- channels ----------------------------------------------------------------------
@@ -299,6 +331,16 @@ export class Node implements BrokerHandler {
         for (const conn of this.hub.connectionsOf(msg.user)) this.unsubscribe(conn, msg.channel);
         return;
       }
+      case 'access': {
+        // Written to the access store before it was sent: new authentications read it there.
+        this.accessChanges++;
+        const rule = msg.action === 'block' ? { blockedUntil: Infinity } : { revokedBefore: msg.before };
+        for (const conn of [...this.hub.connectionsOf(msg.user), ...this.sso.authenticatingOf(msg.user)]) {
+          const refusal = accessRefusal(rule, conn.identity!.issuedAt);
+          if (refusal) conn.terminate(new Disconnect(CloseCode.blocked, refusal));
+        }
+        return;
+      }
       case 'user_event': {
         this.tracker.deliverUserEvent(msg.event, msg.user);
         return;
@@ -354,6 +396,7 @@ export class Node implements BrokerHandler {
     await this.sessions.close();
     await this.presenceStore.close();
     await this.logins.close();
+    await this.access.close();
     await this.directory?.close();
   }
 }

@@ -10,12 +10,17 @@ import { MemorySessionStore } from './session/memory-session-store.ts';
 import { SqliteSessionStore } from './session/sqlite-session-store.ts';
 import type { PresenceStore } from './presence/presence-store.ts';
 import type { LoginRegistry } from './session/login-registry.ts';
+import type { AccessStore } from './access/access-store.ts';
+import { MemoryAccessStore } from './access/memory-access-store.ts';
+import { SqliteAccessStore } from './access/sqlite-access-store.ts';
 import type { Node } from './node.ts';
 import { createRedisBackends } from './redis/backends.ts';
 
 export interface Stores {
   history: HistoryStore;
   sessions: SessionStore;
+  /** Blocks and token revocations (kept across restarts with SQLite and Redis). */
+  access: AccessStore;
   /** Releases what the stores share (the SQLite database); call after the stores' own `close`. */
   close(): Promise<void>;
   /** Builds the node's broker; absent: the memory broker (one node). */
@@ -42,7 +47,7 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
     }
     return createRedisBackends(config.redis, log);
   }
-  if (storage === 'memory') return { history: new MemoryHistoryStore(), sessions: new MemorySessionStore(), close: async () => {} };
+  if (storage === 'memory') return { history: new MemoryHistoryStore(), sessions: new MemorySessionStore(), access: new MemoryAccessStore(), close: async () => {} };
   if (storage.startsWith('sqlite:')) {
     const path = storage.slice('sqlite:'.length);
     let db;
@@ -54,6 +59,7 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
     return {
       history: new SqliteHistoryStore({ db }),
       sessions: new SqliteSessionStore(db),
+      access: new SqliteAccessStore(db),
       close: async () => db.close(),
     };
   }

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import * as wsModule from 'ws';
 import { RawClient, connectAuthed, startGateway, token } from './helpers.ts';
 import { joinBatch } from '../src/connection/outbox.ts';
 import { textFrame } from '../src/transport/ws.ts';
@@ -31,6 +33,49 @@ describe('ws transport: pre-framed fan-out writes', () => {
       expect(f.subarray(head).equals(payload)).toBe(true);
       expect(textFrame(payload)).toBe(f); // the same payload is framed once
     }
+  });
+
+  it('frames byte for byte as ws\'s own Sender writes the same text message', () => {
+    // Pins the public door (`Sender.frame`) against the library's own write path, so a `ws`
+    // upgrade that changed framing would fail here rather than on the wire.
+    type SenderCtor = new (socket: Writable) => { send(data: Buffer, o: object, cb?: () => void): void };
+    const Sender = (wsModule as unknown as { Sender: SenderCtor }).Sender;
+    for (const n of [0, 3, 125, 126, 65_535, 65_536]) {
+      const written: Buffer[] = [];
+      const sink = new Writable({ write(chunk, _enc, cb) { written.push(chunk); cb(); } });
+      new Sender(sink).send(Buffer.alloc(n, 0x62), { binary: false, fin: true, compress: false, mask: false });
+      expect(textFrame(Buffer.alloc(n, 0x62)).equals(Buffer.concat(written))).toBe(true);
+    }
+  });
+
+  it('keeps pre-framed writes, ws\'s automatic pongs and its close frame in order on one socket', async () => {
+    // The ordering invariant of WsTransport: ws writes control frames (pongs, close) to the
+    // same socket as our pre-framed data; an interleaved write would corrupt the stream, which
+    // the client's ws receiver reports as an error and a 1002/1006 close.
+    const gw = await startGateway({ namespaces: { f: open }, limits: { commandsPerSecond: 10_000, maxFrameBytes: 50_000 } });
+    stops.push(() => gw.close());
+    const sub = await connect(gw.wsUrl, 'sub', true);
+    stops.push(() => sub.close());
+    await sub.request({ type: 'subscribe', channel: 'f:x' });
+    const errors: Error[] = [];
+    sub.ws.on('error', (e) => errors.push(e));
+    let pongs = 0;
+    sub.ws.on('pong', () => pongs++);
+    const pub = await connectAuthed(gw.wsUrl, 'pub');
+    stops.push(() => pub.close());
+    for (let i = 0; i < 200; i++) {
+      pub.send({ type: 'publish', channel: 'f:x', data: { i, pad: 'z'.repeat(i % 2 ? 3000 : 90) } });
+      if (i % 5 === 0) sub.ws.ping(); // ws cuts off a client with 60 pongs pending (ping flood)
+    }
+    await sub.next((f) => f.type === 'message' && f.data.i === 199, 20_000);
+    await expect.poll(() => pongs).toBe(40);
+    // Now ws itself closes (over-long frame) while publications still stream to this socket.
+    for (let i = 200; i < 400; i++) pub.send({ type: 'publish', channel: 'f:x', data: { i, pad: 'z'.repeat(3000) } });
+    sub.ws.send('x'.repeat(60_000));
+    expect(await sub.waitClose(20_000)).toBe(3501);
+    const got = sub.frames.filter((f) => f.type === 'message').map((f) => f.data.i);
+    expect(got).toEqual(Array.from({ length: got.length }, (_, i) => i));
+    expect(errors).toEqual([]);
   });
 
   it('joins a batch once for identical queues and never confuses different ones', () => {
@@ -75,7 +120,7 @@ describe('ws transport: pre-framed fan-out writes', () => {
     const fast = await connectAuthed(gw.wsUrl, 'fast');
     stops.push(() => fast.close());
     await fast.request({ type: 'subscribe', channel: 'f:x' });
-    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    slow.ws.pause(); // stops reading the socket
     const pub = await connectAuthed(gw.wsUrl, 'pub');
     stops.push(() => pub.close());
     const pad = 'y'.repeat(20_000);
@@ -87,7 +132,7 @@ describe('ws transport: pre-framed fan-out writes', () => {
       await fast.next((f) => f.type === 'message' && f.data.i === last, 10_000);
     }
     await expect.poll(() => gw.node.hub.stats.clients, { timeout: 10_000 }).toBe(2);
-    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    slow.ws.resume();
     expect(await slow.waitClose(10_000)).toBe(3008);
   });
 

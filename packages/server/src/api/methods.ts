@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Operations } from './operations.ts';
 import {
+  AccessRequest, AccessResponse, BlockRequest, RevokeRequest, UnblockRequest,
   BroadcastRequest, BroadcastResponse, ChannelsRequest, ChannelsResponse, DisconnectRequest, EmptyResponse,
   HistoryRequest, HistoryResponse, InfoRequest, InfoResponse, PresenceRequest, PresenceResponse, PublishRequest,
   PublishResponse, SendRequest, UnsubscribeRequest,
@@ -51,6 +52,35 @@ export const API_METHODS: readonly ApiMethod[] = [
       await ops.unsubscribe(b.user, b.channel);
       return {};
     },
+  }),
+  method({
+    name: 'block', summary: 'Block a user on every node: live connections close 3502 blocked, new ones are refused until unblock or the ttl ends.',
+    request: BlockRequest, response: EmptyResponse, errors: [],
+    run: async (ops, b) => {
+      await ops.block(b.user, { ...(b.ttl !== undefined ? { ttlSec: b.ttl } : {}), ...(b.reason !== undefined ? { reason: b.reason } : {}) });
+      return {};
+    },
+  }),
+  method({
+    name: 'unblock', summary: 'Lift a user\'s block; token revocations stay.',
+    request: UnblockRequest, response: EmptyResponse, errors: [],
+    run: async (ops, b) => {
+      await ops.unblock(b.user);
+      return {};
+    },
+  }),
+  method({
+    name: 'revoke', summary: 'Refuse a user\'s tokens issued before a time; live connections that used one close 3502 token_revoked.',
+    request: RevokeRequest, response: EmptyResponse, errors: [],
+    run: async (ops, b) => {
+      await ops.revoke(b.user, b.before);
+      return {};
+    },
+  }),
+  method({
+    name: 'access', summary: 'Whether a user is blocked (until when, why) and since when its tokens are revoked.',
+    request: AccessRequest, response: AccessResponse, errors: [],
+    run: (ops, b) => ops.access(b.user),
   }),
   method({
     name: 'presence', summary: 'Who is subscribed to a channel: users, their info and connection counts.',

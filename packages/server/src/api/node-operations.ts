@@ -8,7 +8,7 @@ import type { ResolvedChannel } from '../channels.ts';
 import { ApiError, fromReplyError, renameField } from './errors.ts';
 import type { Operations } from './operations.ts';
 import type {
-  BroadcastResponse, ChannelsResponse, HistoryRequest, HistoryResponse, InfoResponse, PresenceResponse, PublishResponse,
+  AccessResponse, BroadcastResponse, ChannelsResponse, HistoryRequest, HistoryResponse, InfoResponse, PresenceResponse, PublishResponse,
 } from './schemas.ts';
 
 /** The channel `sendToAll` frames carry: not a valid channel name, so it never collides with one. */
@@ -93,6 +93,40 @@ export class NodeOperations implements Operations {
   async unsubscribe(user: string, channel: string): Promise<void> {
     const ch = this.resolve(channel, 'channel');
     await this.guard('unsubscribe', this.node.broker.publishControl({ type: 'unsubscribe', user, channel: ch.name }));
+  }
+
+  async block(user: string, o: { ttlSec?: number; reason?: string }): Promise<void> {
+    const until = o.ttlSec === undefined ? Infinity : Date.now() + o.ttlSec * 1000;
+    // Stored first: an authentication that misses the control message reads it there.
+    await this.guard('block', this.node.access.block(user, until, o.reason));
+    await this.guard('block', this.node.broker.publishControl({ type: 'access', user, action: 'block' }));
+  }
+
+  async unblock(user: string): Promise<void> {
+    await this.guard('unblock', this.node.access.unblock(user));
+  }
+
+  async revoke(user: string, beforeSec?: number): Promise<void> {
+    const now = Math.floor(Date.now() / 1000);
+    const tolerance = this.node.config.auth.clockToleranceSec;
+    if (beforeSec !== undefined && beforeSec > now + tolerance) {
+      throw new ApiError(400, 'bad_request', `before: ${beforeSec} is in the future (now is ${now}); to refuse every token, block the user`, 'before');
+    }
+    const before = beforeSec ?? now;
+    await this.guard('revoke', this.node.access.revoke(user, before));
+    await this.guard('revoke', this.node.broker.publishControl({ type: 'access', user, action: 'revoke', before }));
+  }
+
+  async access(user: string): Promise<AccessResponse> {
+    const e = await this.guard('access', this.node.access.get(user));
+    const blocked = e?.blockedUntil !== undefined;
+    return {
+      user,
+      blocked,
+      ...(blocked && Number.isFinite(e.blockedUntil) ? { until: Math.ceil(e.blockedUntil! / 1000) } : {}),
+      ...(blocked && e.reason !== undefined ? { reason: e.reason } : {}),
+      ...(e?.revokedBefore !== undefined ? { revokedBefore: e.revokedBefore } : {}),
+    };
   }
 
   async presence(channel: string): Promise<PresenceResponse> {

@@ -1,5 +1,5 @@
 import type {
-  BroadcastResponse, ChannelsResponse, HistoryRequest, HistoryResponse, InfoResponse, PresenceResponse, PublishResponse,
+  AccessResponse, BroadcastResponse, ChannelsResponse, HistoryRequest, HistoryResponse, InfoResponse, PresenceResponse, PublishResponse,
 } from './schemas.ts';
 
 /**
@@ -28,6 +28,21 @@ export interface Operations {
   disconnect(user: string, options: { session?: string; code: number; reason: string }): Promise<void>;
   /** Removes the user's connections from a channel on every node. */
   unsubscribe(user: string, channel: string): Promise<void>;
+  /**
+   * Blocks a user (stored, so it outlives restarts) and closes its connections on every node
+   * with `3502 blocked`; authentication answers `auth_failed blocked` until `unblock` or the ttl.
+   */
+  block(user: string, options: { ttlSec?: number; reason?: string }): Promise<void>;
+  /** Lifts a block. */
+  unblock(user: string): Promise<void>;
+  /**
+   * Refuses the user's tokens issued before `beforeSec` (Unix s; default now) from now on, and
+   * closes live connections authenticated with one (`3502 token_revoked`). A `before` in the
+   * future is a 400: that would be a block.
+   */
+  revoke(user: string, beforeSec?: number): Promise<void>;
+  /** What is in force for a user. */
+  access(user: string): Promise<AccessResponse>;
   presence(channel: string): Promise<PresenceResponse>;
   history(req: HistoryRequest): Promise<HistoryResponse>;
   /** Channels with at least one subscriber on any node, and how many (cluster mode: ≤ 1 s old). */

@@ -29,6 +29,20 @@ export const DisconnectRequest = z.strictObject({
   reason: z.string().min(1).max(120).default('forced'),
 });
 export const UnsubscribeRequest = z.strictObject({ user, channel });
+const operatorReason = z.string().min(1).max(200).describe('Why (kept for operators, never sent to the client).');
+export const BlockRequest = z.strictObject({
+  user,
+  ttl: z.int().min(1, 'must be at least 1 (seconds)').max(315_360_000, 'at most 315360000 (ten years)').optional()
+    .describe('Seconds until the block ends by itself; absent: until unblock.'),
+  reason: operatorReason.optional(),
+});
+export const UnblockRequest = z.strictObject({ user });
+export const RevokeRequest = z.strictObject({
+  user,
+  before: z.int().min(0).optional()
+    .describe('Unix seconds: tokens of the user issued (iat) before this are refused from now on; absent: now.'),
+});
+export const AccessRequest = z.strictObject({ user });
 export const PresenceRequest = z.strictObject({ channel });
 export const HistoryRequest = z.strictObject({
   channel,
@@ -56,6 +70,13 @@ export const BroadcastResponse = z.object({
   results: z.array(PublishResponse.partial({ duplicate: true }).extend({ channel: z.string(), error: errorDetail.optional() })),
 });
 export const EmptyResponse = z.object({});
+export const AccessResponse = z.object({
+  user: z.string(),
+  blocked: z.boolean(),
+  until: z.int().optional().describe('Unix seconds when the block ends; absent while blocked: until unblock.'),
+  reason: z.string().optional(),
+  revokedBefore: z.int().optional().describe('Unix seconds: tokens issued before this are refused.'),
+});
 export const PresenceResponse = z.object({
   presence: z.record(z.string(), z.object({ user: z.string(), info: z.unknown().optional(), connections: z.int() })),
 });
@@ -75,6 +96,9 @@ export type BroadcastRequest = z.output<typeof BroadcastRequest>;
 export type SendRequest = z.output<typeof SendRequest>;
 export type DisconnectRequest = z.output<typeof DisconnectRequest>;
 export type UnsubscribeRequest = z.output<typeof UnsubscribeRequest>;
+export type BlockRequest = z.output<typeof BlockRequest>;
+export type RevokeRequest = z.output<typeof RevokeRequest>;
+export type AccessResponse = z.output<typeof AccessResponse>;
 export type HistoryRequest = z.output<typeof HistoryRequest>;
 export type ChannelsRequest = z.output<typeof ChannelsRequest>;
 export type PublishResponse = z.output<typeof PublishResponse>;

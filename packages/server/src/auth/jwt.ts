@@ -8,6 +8,11 @@ export interface TokenClaims {
   user: string;
   /** Unix seconds; undefined when the token does not expire. */
   expiresAt: number | undefined;
+  /**
+   * Issued at (`iat`, Unix seconds); null for a token without `iat` (a revocation then
+   * refuses it); undefined for credentials that are no token (the connect hook).
+   */
+  issuedAt?: number | null;
   /** Login session id (`sid`), when the issuer gives one. */
   sid: string | undefined;
   subscribe: string[];
@@ -96,6 +101,7 @@ export function claimsOf(p: JWTPayload): TokenClaims {
   return {
     user: p.sub,
     expiresAt: typeof p.exp === 'number' ? p.exp : undefined,
+    issuedAt: typeof p.iat === 'number' ? p.iat : null,
     sid: p.sid as string | undefined,
     subscribe: stringList(p.channels, 'channels'),
     publish: stringList(p.publish, 'publish'),

@@ -7,6 +7,9 @@ import type { Publication } from '@switchboard/protocol';
 export type ControlMessage =
   | { type: 'disconnect'; user: string; session?: string; login?: string; exceptClient?: string; code: number; reason: string }
   | { type: 'unsubscribe'; user: string; channel: string }
+  /** A user was blocked (close every connection) or its tokens issued before `before` (Unix s) revoked. */
+  | { type: 'access'; user: string; action: 'block' }
+  | { type: 'access'; user: string; action: 'revoke'; before: number }
   | { type: 'user_event'; event: 'online' | 'offline'; user: string }
   | { type: 'presence'; event: 'join' | 'leave'; channel: string; user: string; client: string; info?: unknown }
   /** A frame (encoded JSON text) for every authenticated connection: the server API's push `all`. */

@@ -25,6 +25,8 @@ export interface Identity {
   grants: { subscribe: string[]; publish: string[] };
   /** Users this connection may `send` to (JWT `send` claim, patterns); undefined: no restriction. */
   sendTo?: string[];
+  /** The token's `iat` (Unix s; null: none), for revocations; undefined without a token. See `accessRefusal`. */
+  issuedAt?: number | null;
 }
 
 export type ConnectionState = 'auth_pending' | 'ready' | 'closed';

@@ -7,6 +7,7 @@ import { RedisHistoryStore } from '../history/redis-history-store.ts';
 import { RedisSessionStore } from '../session/redis-session-store.ts';
 import { RedisLoginRegistry } from '../session/redis-login-registry.ts';
 import { RedisPresenceStore } from '../presence/redis-presence-store.ts';
+import { RedisAccessStore } from '../access/redis-access-store.ts';
 import type { Stores } from '../stores.ts';
 import { connectRedis, closeRedis, redisTarget, type RedisConnection } from './connect.ts';
 import { RedisKeys } from './keys.ts';
@@ -18,7 +19,7 @@ import { RedisKeys } from './keys.ts';
  * channels the broker subscribes to.
  */
 export async function createRedisBackends(url: string, log?: Logger, keys = new RedisKeys()): Promise<Stores> {
-  const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes'] as const;
+  const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes', 'access'] as const;
   const opened: RedisConnection[] = [];
   try {
     for (const n of names) opened.push(await connectRedis({ url, name: `switchboard:${n}` }));
@@ -26,13 +27,14 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     await Promise.all(opened.map((c) => closeRedis(c.redis)));
     throw err;
   }
-  const [pub, sub, history, sessions, presenceConn, loginsConn, nodesConn] = opened as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
+  const [pub, sub, history, sessions, presenceConn, loginsConn, nodesConn, accessConn] = opened as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
   const withLog = log ? { log } : {};
   const presence = new RedisPresenceStore({ connection: presenceConn, keys, ...withLog });
   log?.info({ redis: redisTarget(url), version: pub.version, sharded: pub.sharded }, 'cluster mode: connected to Redis');
   return {
     history: new RedisHistoryStore({ connection: history, keys, publish: true }),
     sessions: new RedisSessionStore({ connection: sessions, keys }),
+    access: new RedisAccessStore({ connection: accessConn, keys }),
     broker: (handler) => new RedisBroker(handler, { publisher: pub, subscriber: sub, keys, ...withLog }),
     presence,
     // Each store closes its own connection (the node closes them); nothing is shared.

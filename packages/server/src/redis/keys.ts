@@ -79,6 +79,10 @@ export class RedisKeys {
   nodeChannels(node: string): string {
     return `${this.prefix}node:${node}:channels`;
   }
+  /** Hash of a user's block and token revocation (`b`, `r`, `v`): one slot per user. */
+  access(user: string): string {
+    return `${this.prefix}{access:${user}}`;
+  }
   /** Hash of a session (by a digest of its id, so a key listing reveals no usable id). */
   session(digest: string): string {
     return `${this.prefix}session:${digest}`;

@@ -11,18 +11,13 @@ import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
 import type { Metrics } from '../metrics.ts';
 
-const TEXT = { binary: false, compress: false, fin: true } as const;
-
-/** `ws`'s frame builder (`ws/lib/sender.js`, exported as `WebSocket.Sender`). */
+/**
+ * `ws`'s frame builder. `Sender.frame` is public (`@public` in `ws/lib/sender.js`, exported
+ * as `Sender` by `ws`'s ESM entry); `@types/ws` does not declare it, hence the cast.
+ */
 type FrameFn = (data: Buffer, o: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }) => Buffer[];
 const frameWith: FrameFn = (wsModule as unknown as { Sender: { frame: FrameFn } }).Sender.frame;
 const TEXT_FRAME = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1: false };
-
-/** The parts of a `ws` socket that a direct write must respect (ws 8, `lib/websocket.js`, `lib/sender.js`). */
-interface WsInternals {
-  _socket: Duplex;
-  _sender: { _state: number; _queue: unknown[]; _firstFragment: boolean };
-}
 
 /** A payload framed once is written to every socket that sends it this turn (fan-out). */
 const CACHE_MAX_BYTES = 1 << 20;
@@ -45,38 +40,42 @@ export function textFrame(payload: Buffer): Buffer {
 }
 
 /**
- * Adapts one `ws` socket to the core's Transport. Frames are written to the TCP socket
- * already framed (one write, no per-socket framing) when `ws`'s sender is idle: no
- * compression (disabled here), no queued Blob or fragment, so writing around it cannot
- * reorder or interleave anything; otherwise it falls back to `ws.send`. `bufferedAmount`
- * stays exact: it reads the socket's own write buffer.
+ * Adapts one `ws` socket to the core's Transport. Data frames are written already framed
+ * (`textFrame`, shared by every socket of a fan-out) to the TCP socket that Node's
+ * `'upgrade'` event handed over — the same socket `ws` reads from and writes its control
+ * frames to. `bufferedAmount` stays exact: `ws` counts that socket's write buffer.
+ *
+ * **Ordering invariant** (pinned by `test/ws-transport.test.ts`): bytes reach the socket in
+ * program order because `ws`'s own `Sender` never holds anything back. It queues only
+ * while it compresses a message or reads a Blob, i.e. only for `ws.send`; this adapter never
+ * calls `ws.send` or `ws.ping` (`GatewaySocket` refuses them), so `ws` writes just the close
+ * frame (`ws.close`) and automatic pongs, each synchronously, between our own writes.
+ * Anything that must reach the client goes through `send`/`sendMany`/`close` here.
  */
 class WsTransport implements Transport {
   readonly batch: boolean;
   private readonly ws: WebSocket;
+  private readonly socket: Duplex;
   private readonly metrics: Metrics;
-  constructor(ws: WebSocket, batch: boolean, metrics: Metrics) {
+  constructor(ws: WebSocket, socket: Duplex, batch: boolean, metrics: Metrics) {
     this.ws = ws;
+    this.socket = socket;
     this.batch = batch;
     this.metrics = metrics;
   }
   send(frame: Buffer): void {
-    if (this.ws.readyState !== 1) return;
+    if (this.ws.readyState !== WebSocket.OPEN) return;
     this.metrics.bytesOut += frame.length;
-    const w = this.ws as unknown as WsInternals;
-    const sender = w._sender;
-    if (sender._state === 0 && sender._queue.length === 0 && sender._firstFragment) w._socket.write(textFrame(frame));
-    else this.ws.send(frame, TEXT);
+    this.socket.write(textFrame(frame));
   }
   sendMany(frames: readonly Buffer[]): void {
-    if (this.ws.readyState !== 1) return;
-    const socket = (this.ws as unknown as WsInternals)._socket;
-    socket.cork();
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.socket.cork();
     for (const f of frames) this.send(f);
-    socket.uncork();
+    this.socket.uncork();
   }
   close(code: number, reason: string): void {
-    if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, reason);
+    if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
   }
   pause(): void {
     this.ws.pause();
@@ -95,6 +94,15 @@ class WsTransport implements Transport {
  */
 class GatewaySocket extends WebSocket {
   conn: Connection | undefined;
+
+  /** Data goes through `WsTransport` (see its ordering invariant), never through `ws`'s sender. */
+  override send(): never {
+    throw new Error('GatewaySocket: write through WsTransport.send');
+  }
+  /** Heartbeats are protocol frames (`ping`/`pong`), sent through `WsTransport.send`. */
+  override ping(): never {
+    throw new Error('GatewaySocket: heartbeats are protocol frames');
+  }
 
   /** `ws` closes an over-long frame with 1009; the protocol says 3501 bad_request. */
   override close(code?: number, reason?: string | Buffer): void {
@@ -170,7 +178,7 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
     wss.handleUpgrade(req, socket, head, (upgraded) => {
       const ws = upgraded as GatewaySocket;
       const batch = ws.protocol === BATCH_SUBPROTOCOL || flag === '1' || flag === 'true';
-      ws.conn = node.openConnection(new WsTransport(ws, batch, node.metrics), ctx);
+      ws.conn = node.openConnection(new WsTransport(ws, socket, batch, node.metrics), ctx);
       ws.on('message', onMessage);
       ws.on('close', onClose);
       ws.on('error', onError);

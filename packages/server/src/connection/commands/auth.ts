@@ -33,6 +33,11 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
     const unavailable = (err: unknown): never => {
       throw err instanceof AuthRefused ? err : node.failures.unavailable(err, 'auth');
     };
+    // Before single sign-on: a blocked user or a revoked token must never kick a live login.
+    const accessChanges = node.accessChanges;
+    const refusal = await node.accessRefusal(who.user, who.issuedAt);
+    if (refusal === 'blocked') throw new AuthRefused('blocked', 'this user is blocked');
+    if (refusal === 'token_revoked') throw new AuthRefused('token_revoked', 'this token was revoked: get a new one');
     const session = await resolveSession(conn, who.user, frame.session ?? conn.upgrade.session).catch(unavailable);
     if (conn.state !== 'auth_pending') return; // closed while we waited
     const identity: Identity = {
@@ -44,6 +49,7 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
       expiresAtMs: who.expiresAt !== undefined ? who.expiresAt * 1000 : undefined,
       grants: { subscribe: who.subscribe, publish: who.publish },
       ...(who.send !== undefined ? { sendTo: who.send } : {}),
+      ...(who.issuedAt !== undefined ? { issuedAt: who.issuedAt } : {}),
     };
     conn.identity = identity;
     if (!(await node.sso.admit(conn).catch(unavailable))) throw new AuthRefused('session_limit', 'this user has reached its limit of logins');
@@ -61,6 +67,7 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
     conn.nextPingAt = node.heartbeatSchedule(Date.now());
     node.hub.addClient(conn);
     node.sso.authenticated(conn);
+    if (node.accessChanges !== accessChanges) node.recheckAccess(conn);
     conn.sendFrame({
       type: 'auth_success',
       client: conn.id,

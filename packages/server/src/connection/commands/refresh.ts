@@ -21,6 +21,9 @@ export async function handleRefresh(conn: Connection, frame: RefreshFrame): Prom
     throw err;
   }
   if (claims.user !== id.user) throw new ReplyError('permission_denied', 'a refreshed token must be for the same user');
+  const refusal = await conn.node.accessRefusal(claims.user, claims.issuedAt);
+  if (refusal) throw new ReplyError('unauthorized', refusal === 'blocked' ? 'this user is blocked' : 'this token was revoked: get a new one');
+  id.issuedAt = claims.issuedAt;
   id.expiresAtMs = claims.expiresAt !== undefined ? claims.expiresAt * 1000 : undefined;
   id.grants = { subscribe: claims.subscribe, publish: claims.publish };
   id.sendTo = claims.send;
