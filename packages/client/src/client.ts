@@ -14,8 +14,9 @@ import { MemoryStorage } from './storage.ts';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from './subscription.ts';
 import { TokenSource } from './token.ts';
 import { Watchdog } from './watchdog.ts';
-import { checkPayload, httpEndpoints, publishResult, socketUrl } from './wire.ts';
-import { HttpSocket, type TransportName } from './http-socket.ts';
+import { checkPayload, publishResult, socketUrl } from './wire.ts';
+import type { TransportName } from './http-socket.ts';
+import { TransportPlan } from './transport-plan.ts';
 
 type Command = ClientFrame extends infer F ? (F extends ClientFrame ? Omit<F, 'id'> & { id?: FrameId } : never) : never;
 type Timer = ReturnType<typeof setTimeout>;
@@ -54,12 +55,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   private listening = false;
   private closedBy: string | undefined;
   private timers: { reconnect?: Timer; connect?: Timer; refresh?: Timer; ping?: Timer; wake?: Timer; fallback?: Timer } = {};
-  /** Index in `o.transports` of the transport in use (or being tried). */
-  private tIndex = 0;
-  /** The next `open` tries this transport (a fallback within one attempt). */
-  private fallTo: number | undefined;
-  /** The transport that last authenticated, and when: reconnects start there. */
-  private working: { index: number; at: number } | undefined;
+  private readonly plan: TransportPlan;
   private readonly watchdog = new Watchdog();
   private disconnectFrame: DisconnectFrame | undefined;
   private authFailure: { code: number; reason: string } | undefined;
@@ -101,6 +97,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     super();
     this.url = socketUrl(url);
     this.o = resolveOptions(options);
+    this.plan = new TransportPlan(this.o, this.url);
     if (this.o.transports.length === 0) throw new TypeError('Switchboard: no transport available here: pass options.WebSocket (e.g. the "ws" package\'s WebSocket) or options.fetch');
     const storage = this.o.storage ?? new MemoryStorage();
     this.sessions = new SessionKeeper(storage, this.o.sessionStorageKey);
@@ -125,7 +122,7 @@ export class Switchboard extends Emitter<ClientEvents> {
 
   /** The transport in use, or being tried: `websocket`, `http-stream`, `sse` or `long-polling`. */
   get transport(): TransportName {
-    return this.o.transports[this.tIndex]!;
+    return this.plan.current;
   }
 
   /** This connection's client id (`c_…`). */
@@ -205,7 +202,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     this.authFailure = undefined;
     this.disconnectFrame = undefined;
     this.setState('connecting');
-    if (this.fallTo === undefined) this.emit('connecting', { attempt: this.backoff.attempts }); // a fallback is the same attempt
+    if (!this.plan.fallingBack) this.emit('connecting', { attempt: this.backoff.attempts }); // a fallback is the same attempt
     let token: string | undefined;
     try {
       token = await this.tokens.forConnect();
@@ -216,14 +213,11 @@ export class Switchboard extends Emitter<ClientEvents> {
       return this.lost(ABNORMAL, 'token_provider_failed');
     }
     if (gen !== this.gen) return;
-    const index = (this.tIndex = this.fallTo ?? this.firstTransport());
-    this.fallTo = undefined;
-    const last = index === this.o.transports.length - 1;
     let ws: WebSocketLike;
     try {
-      ws = this.socket(this.o.transports[index]!, last);
+      ws = this.plan.next();
     } catch (err) {
-      if (!last) return this.fallBack(index);
+      if (!this.plan.last) return this.fallBack();
       this.emit('error', { error: err as Error });
       return this.lost(ABNORMAL, 'connection_failed');
     }
@@ -231,7 +225,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     this.authedToken = token;
     let opened = false;
     this.timers.connect = setTimeout(() => this.drop('connect_timeout'), this.o.connectTimeoutMs);
-    if (!last) this.timers.fallback = setTimeout(() => { if (gen === this.gen) this.fallBack(index); }, this.o.fallbackTimeoutMs);
+    if (!this.plan.last) this.timers.fallback = setTimeout(() => { if (gen === this.gen) this.fallBack(); }, this.o.fallbackTimeoutMs);
     ws.onopen = () => {
       if (gen !== this.gen) return;
       opened = true;
@@ -247,34 +241,19 @@ export class Switchboard extends Emitter<ClientEvents> {
     ws.onclose = (ev) => {
       if (gen !== this.gen) return;
       if (!opened) {
-        if (!last) return this.fallBack(index); // refused upgrade, blocked or buffered stream: next transport
-        this.working = undefined; // none opened: start from the first again
+        if (!this.plan.last) return this.fallBack(); // refused upgrade, blocked or buffered stream: next transport
+        this.plan.exhausted(); // none opened: start from the first again
       }
       this.socketClosed(ev.code, ev.reason);
     };
     ws.onerror = () => {}; // a close event follows
   }
 
-  /** Where an attempt starts: the transport that worked last, or the first one again after `upgradeRetryMs`. */
-  private firstTransport(): number {
-    const w = this.working;
-    if (!w || (w.index > 0 && Date.now() - w.at >= this.o.upgradeRetryMs)) return 0;
-    return w.index;
-  }
-
-  /** The transport at `index` did not open: try the next one now (no backoff). */
-  private fallBack(index: number): void {
+  /** The transport being tried did not open: try the next one now (no backoff). */
+  private fallBack(): void {
     this.detach();
-    this.fallTo = index + 1;
+    this.plan.fallBack();
     void this.open();
-  }
-
-  private socket(name: TransportName, last: boolean): WebSocketLike {
-    if (name === 'websocket') return new this.o.WebSocket!(this.url);
-    return new HttpSocket(name, {
-      ...httpEndpoints(this.url), fetch: this.o.fetch!, EventSource: this.o.EventSource,
-      openTimeoutMs: last ? this.o.connectTimeoutMs : this.o.fallbackTimeoutMs,
-    });
   }
 
   private write(frame: ClientFrame): boolean {
@@ -418,7 +397,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     clearTimeout(this.timers.connect);
     this.backoff.reset();
     this.retriedAuth = false;
-    this.working = { index: this.tIndex, at: Date.now() };
+    this.plan.worked();
     this.sessions.set(f.session);
     this.who = { client: f.client, user: f.user };
     // Silence longer than the ping interval plus grace: a dead connection. A server that does
