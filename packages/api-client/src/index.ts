@@ -76,7 +76,18 @@ export class SwitchboardApi {
     await this.call('disconnect', { user, ...o });
   }
 
-  /** Removes a user's connections from a channel. */
+  /**
+   * Subscribes every live connection of a user to a channel (each gets a `subscribed` frame).
+   * `persist: true` also subscribes the user's future connections, until `unsubscribe`.
+   */
+  async subscribe(user: string, channel: string, o: { persist?: boolean } = {}): Promise<void> {
+    await this.call('subscribe', { user, channel, ...o });
+  }
+
+  /**
+   * Removes a user's connections from a channel (each gets an `unsubscribed` frame) and
+   * forgets a persistent server-side subscription.
+   */
   async unsubscribe(user: string, channel: string): Promise<void> {
     await this.call('unsubscribe', { user, channel });
   }

@@ -1,7 +1,7 @@
 import {
   CloseCode, closeReason, decodeServerFrames, encodeFrame, isTerminalCloseCode, isValidUserId, parseChannel,
   type AckFrame, type AuthSuccessFrame, type ClientFrame, type DisconnectFrame, type ErrorFrame,
-  type FrameId, type ServerFrame, type StreamPosition,
+  type FrameId, type ServerFrame, type StreamPosition, type SubscribedFrame,
 } from '@switchboard/protocol';
 import { Backoff } from './backoff.ts';
 import { Emitter } from './emitter.ts';
@@ -54,7 +54,9 @@ export class Switchboard extends Emitter<ClientEvents> {
   private started = false;
   private listening = false;
   private closedBy: string | undefined;
-  private timers: { reconnect?: Timer; connect?: Timer; refresh?: Timer; ping?: Timer; wake?: Timer; fallback?: Timer } = {};
+  /** `tokenStorageKey` was empty and there is no provider: waiting for a login (`tokenChanged`) instead of failing `3501`. */
+  private awaitingToken = false;
+  private timers: { reconnect?: Timer; connect?: Timer; refresh?: Timer; ping?: Timer; wake?: Timer } = {};
   private readonly plan: TransportPlan;
   private readonly watchdog = new Watchdog();
   private disconnectFrame: DisconnectFrame | undefined;
@@ -121,9 +123,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   }
 
   /** The transport in use, or being tried: `websocket`, `http-stream`, `sse` or `long-polling`. */
-  get transport(): TransportName {
-    return this.plan.current;
-  }
+  get transport(): TransportName { return this.plan.current; }
 
   /** This connection's client id (`c_…`). */
   get clientId(): string | undefined {
@@ -197,12 +197,13 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** Opens a socket and sends `auth` (token in the first frame, never in the URL). */
   private async open(): Promise<void> {
     clearTimeout(this.timers.reconnect);
+    this.awaitingToken = false;
     if (!this.o.isOnline()) return this.setState('disconnected'); // the `online` event resumes
     const gen = ++this.gen;
     this.authFailure = undefined;
     this.disconnectFrame = undefined;
     this.setState('connecting');
-    if (!this.plan.fallingBack) this.emit('connecting', { attempt: this.backoff.attempts }); // a fallback is the same attempt
+    this.emit('connecting', { attempt: this.backoff.attempts });
     let token: string | undefined;
     try {
       token = await this.tokens.forConnect();
@@ -213,23 +214,25 @@ export class Switchboard extends Emitter<ClientEvents> {
       return this.lost(ABNORMAL, 'token_provider_failed');
     }
     if (gen !== this.gen) return;
+    if (token === undefined && this.o.tokenStorageKey !== undefined && this.o.name === undefined) {
+      // Nobody is logged in yet: an auth without credentials would only be refused (3501).
+      this.awaitingToken = true;
+      this.setState('disconnected');
+      this.emit('disconnected', { code: 1000, reason: 'no_token', reconnectInMs: null });
+      return;
+    }
     let ws: WebSocketLike;
     try {
-      ws = this.plan.next();
+      ws = this.plan.open(); // tries the transports in turn until one opens
     } catch (err) {
-      if (!this.plan.last) return this.fallBack();
       this.emit('error', { error: err as Error });
       return this.lost(ABNORMAL, 'connection_failed');
     }
     this.ws = ws;
     this.authedToken = token;
-    let opened = false;
-    this.timers.connect = setTimeout(() => this.drop('connect_timeout'), this.o.connectTimeoutMs);
-    if (!this.plan.last) this.timers.fallback = setTimeout(() => { if (gen === this.gen) this.fallBack(); }, this.o.fallbackTimeoutMs);
+    this.timers.connect = setTimeout(() => this.drop('connect_timeout'), this.o.connectTimeoutMs + this.plan.budgetMs);
     ws.onopen = () => {
       if (gen !== this.gen) return;
-      opened = true;
-      clearTimeout(this.timers.fallback);
       const session = this.sessions.get();
       this.write({
         type: 'auth',
@@ -238,22 +241,8 @@ export class Switchboard extends Emitter<ClientEvents> {
       });
     };
     ws.onmessage = (ev) => { if (gen === this.gen) this.receive(ev.data); };
-    ws.onclose = (ev) => {
-      if (gen !== this.gen) return;
-      if (!opened) {
-        if (!this.plan.last) return this.fallBack(); // refused upgrade, blocked or buffered stream: next transport
-        this.plan.exhausted(); // none opened: start from the first again
-      }
-      this.socketClosed(ev.code, ev.reason);
-    };
+    ws.onclose = (ev) => { if (gen === this.gen) this.socketClosed(ev.code, ev.reason); };
     ws.onerror = () => {}; // a close event follows
-  }
-
-  /** The transport being tried did not open: try the next one now (no backoff). */
-  private fallBack(): void {
-    this.detach();
-    this.plan.fallBack();
-    void this.open();
   }
 
   private write(frame: ClientFrame): boolean {
@@ -266,7 +255,6 @@ export class Switchboard extends Emitter<ClientEvents> {
   private detach(code = 1000, reason = ''): void {
     this.gen++;
     clearTimeout(this.timers.connect);
-    clearTimeout(this.timers.fallback);
     clearTimeout(this.timers.refresh);
     clearInterval(this.timers.ping);
     clearTimeout(this.timers.wake);
@@ -283,7 +271,11 @@ export class Switchboard extends Emitter<ClientEvents> {
       }
     }
     this.subAcks.clear();
-    for (const sub of this.subs.values()) sub.handleLost();
+    for (const sub of [...this.subs.values()]) {
+      // A server-side subscription that is not persistent ended with its connection.
+      if (sub.server && !sub.persistent) this.serverUnsubscribed(sub.channel, 'connection_lost');
+      else sub.handleLost();
+    }
   }
 
   /** The SDK gives up on a connection it considers dead, and reconnects. */
@@ -386,6 +378,8 @@ export class Switchboard extends Emitter<ClientEvents> {
       case 'pong': return;
       case 'token_expiring': void this.refreshToken(); return;
       case 'disconnect': this.disconnectFrame = f; return;
+      case 'subscribed': return this.serverSubscribed(f);
+      case 'unsubscribed': return this.serverUnsubscribed(f.channel, 'server');
       default: {
         const never: never = f;
         this.emit('error', { error: new SwitchboardError('bad_request', `unknown frame type ${JSON.stringify((never as { type: unknown }).type)}`) });
@@ -406,7 +400,8 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (every > 0) this.watchdog.start(every + this.o.heartbeatGraceMs, () => this.drop('heartbeat_timeout'));
     if (f.ping === 0 && every > 0) this.timers.ping = setInterval(() => this.write({ type: 'ping' }), every);
     this.scheduleRefresh(f.expiresAt);
-    for (const sub of this.subs.values()) this.sendSubscribe(sub);
+    // Server-side subscriptions are the server's to renew (persistent ones come back by themselves).
+    for (const sub of this.subs.values()) if (!sub.server) this.sendSubscribe(sub);
     this.requests.resend(this.writer);
     this.setState('connected');
     this.emit('connected', { client: f.client, user: f.user, transport: this.transport, resumed: f.resumed, permissions: f.permissions, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) });
@@ -419,6 +414,7 @@ export class Switchboard extends Emitter<ClientEvents> {
       this.subAcks.delete(f.id!);
       if (this.subs.get(sub.channel) !== sub) return; // unsubscribed meanwhile
       if (f.type === 'ack') return sub.handleAck(f);
+      if (sub.state === 'subscribed') return; // the backend subscribed it meanwhile (`subscribed` frame)
       const err = errorOfFrame(f);
       if (!err.temporary) {
         this.subs.delete(sub.channel);
@@ -488,6 +484,11 @@ export class Switchboard extends Emitter<ClientEvents> {
   }
 
   private tokenChanged(token: string | null): void {
+    if (token !== null && this.awaitingToken && this.current === 'disconnected') {
+      this.awaitingToken = false;
+      void this.open(); // the login we were waiting for
+      return;
+    }
     if (token === null) {
       this.sessions.clear();
       if (this.current !== 'closed') this.finish(1000, 'logout');
@@ -527,6 +528,23 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (this.subs.get(sub.channel) !== sub) return;
     this.subs.delete(sub.channel);
     if (this.current === 'connected') this.requests.submit({ type: 'unsubscribe', id: ++this.seq, channel: sub.channel }, this.writer).catch(() => {});
+  }
+
+  /** The backend subscribed this connection: the channel's Subscription (made when the app has none). */
+  private serverSubscribed(f: SubscribedFrame): void {
+    let sub = this.subs.get(f.channel);
+    if (!sub) this.subs.set(f.channel, (sub = new Subscription(f.channel, this.host, {}, true)));
+    sub.handleServerSubscribed(f);
+    this.emit('subscribed', { channel: f.channel, subscription: sub, persist: f.persist });
+  }
+
+  /** The backend removed a subscription (or a server-side one ended with its connection). */
+  private serverUnsubscribed(channel: string, reason: string): void {
+    const sub = this.subs.get(channel);
+    if (!sub) return;
+    this.subs.delete(channel);
+    sub.end(reason);
+    this.emit('unsubscribed', { channel, subscription: sub, reason });
   }
 
   private sendSubscribe(sub: Subscription): void {

@@ -1,5 +1,6 @@
 import type { Permissions, Publication } from '@switchboard/protocol';
 import type { TransportName } from './http-socket.ts';
+import type { Subscription } from './subscription.ts';
 
 /**
  * Client states. `disconnected`: not connected, a reconnect is scheduled (or waits for the
@@ -26,8 +27,19 @@ export interface ClientEvents {
   closed: { code: number; reason: string };
   /** Closed `3504 session_replaced`: this login was replaced elsewhere (single sign-on). `closed` follows. */
   kicked: { code: number; reason: string };
-  /** A publication on a channel without a Subscription object (e.g. subscribed by the server). */
+  /** A publication on a channel without a Subscription object. */
   message: Publication;
+  /**
+   * The backend subscribed this connection (`POST /api/subscribe`): `subscription` receives the
+   * channel's messages (a new Subscription with `server: true` unless the app had one).
+   * `persist`: it comes back on reconnects; otherwise it ends with the connection.
+   */
+  subscribed: { channel: string; subscription: Subscription; persist: boolean };
+  /**
+   * A subscription ended by the server's doing: `reason` `server` (`POST /api/unsubscribe`) or
+   * `connection_lost` (a non-persistent server-side subscription does not outlive its connection).
+   */
+  unsubscribed: { channel: string; subscription: Subscription; reason: string };
   /** A user came online (their first connection, on any tab or device). */
   online: { user: string };
   /** A user went offline (their last connection closed). */

@@ -1,4 +1,4 @@
-import type { AckFrame, JoinFrame, LeaveFrame, Publication, StreamPosition, SubscribeFrame } from '@switchboard/protocol';
+import type { AckFrame, JoinFrame, LeaveFrame, Publication, StreamPosition, SubscribeFrame, SubscribedFrame } from '@switchboard/protocol';
 import { Emitter } from './emitter.ts';
 import type { SwitchboardError } from './errors.ts';
 
@@ -36,6 +36,12 @@ export interface SubscribeOptions {
   since?: StreamPosition;
   /** Re-subscribe with the last seen position after a reconnect (default true). */
   recover?: boolean;
+  /**
+   * On the first subscribe (no `since`), deliver the channel's last `rewind` publications
+   * (history channels) as `message` events, oldest first, before the live ones.
+   * At most the server's `limits.maxRewind` (default 100).
+   */
+  rewind?: number;
 }
 
 /** What the client gives a Subscription so it can act. */
@@ -50,21 +56,31 @@ export interface SubscriptionHost {
  */
 export class Subscription extends Emitter<SubscriptionEvents> {
   readonly channel: string;
+  /**
+   * True when the backend subscribed this connection (`POST /api/subscribe`): the client does
+   * not subscribe it again after a reconnect; the server does, when it is persistent.
+   */
+  readonly server: boolean;
+  /** Server-side subscriptions: stored by the backend (`persist: true`), so they outlive a connection. */
+  persistent = false;
   /** Last position seen (epoch and offset of the latest delivered publication); undefined without history. */
   position: StreamPosition | undefined;
   private current: SubscriptionState = 'subscribing';
   private readonly recover: boolean;
+  private readonly rewind: number;
   private readonly host: SubscriptionHost;
   private confirmedOnce = false;
   private sentSince: StreamPosition | undefined;
   /** Live publications that arrived before the recovering subscribe's ack (delivered after the replay). */
   private held: Publication[] | null = null;
 
-  constructor(channel: string, host: SubscriptionHost, options: SubscribeOptions = {}) {
+  constructor(channel: string, host: SubscriptionHost, options: SubscribeOptions = {}, server = false) {
     super();
     this.channel = channel;
+    this.server = server;
     this.host = host;
     this.recover = options.recover ?? true;
+    this.rewind = options.rewind ?? 0;
     this.position = options.since;
   }
 
@@ -98,8 +114,9 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   subscribeFrame(id: string): SubscribeFrame {
     this.setState('subscribing');
     this.sentSince = this.recover || !this.confirmedOnce ? this.position : undefined;
-    this.held = this.sentSince ? [] : null;
-    return { type: 'subscribe', id, channel: this.channel, ...(this.sentSince ? { since: this.sentSince } : {}) };
+    const rewind = !this.sentSince && !this.confirmedOnce && this.rewind > 0 ? this.rewind : 0;
+    this.held = this.sentSince || rewind > 0 ? [] : null;
+    return { type: 'subscribe', id, channel: this.channel, ...(this.sentSince ? { since: this.sentSince } : rewind > 0 ? { rewind } : {}) };
   }
 
   /** @internal The subscribe `ack`: replays recovered publications, reports a gap. */
@@ -121,6 +138,11 @@ export class Subscription extends Emitter<SubscriptionEvents> {
         for (const pub of all) if (this.accept(pub) && replayed.has(pub)) recovered++;
       } else if (since) {
         gap = { previous: since, epoch: ack.epoch, offset: ack.offset };
+      } else if (ack.publications) {
+        // A rewind: the last publications, then live ones that overtook the ack, in offset order.
+        const all = [...ack.publications, ...held].sort((x, y) => (x.offset ?? 0) - (y.offset ?? 0));
+        held.length = 0;
+        for (const pub of all) this.accept(pub);
       }
       if (!this.position || this.position.epoch !== ack.epoch || this.position.offset < ack.offset) {
         this.position = { epoch: ack.epoch, offset: ack.offset };
@@ -129,6 +151,28 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.setState('subscribed');
     this.emit('subscribed', { epoch: ack.epoch, offset: ack.offset, resubscribed });
     if (recovered !== undefined) this.emit('recovered', { count: recovered });
+    if (gap) this.emit('gap', gap);
+    for (const pub of held) this.accept(pub);
+  }
+
+  /**
+   * @internal The backend subscribed the connection (a `subscribed` frame). A position it
+   * cannot continue from (another epoch, or publications in between) is reported as `gap`.
+   */
+  handleServerSubscribed(f: SubscribedFrame): void {
+    this.persistent = f.persist;
+    const resubscribed = this.confirmedOnce;
+    this.confirmedOnce = true;
+    const held = this.held ?? [];
+    this.held = null;
+    let gap: SubscriptionEvents['gap'] | undefined;
+    if (f.epoch !== undefined && f.offset !== undefined) {
+      const p = this.position;
+      if (p && (p.epoch !== f.epoch || p.offset < f.offset)) gap = { previous: p, epoch: f.epoch, offset: f.offset };
+      if (!p || p.epoch !== f.epoch || p.offset < f.offset) this.position = { epoch: f.epoch, offset: f.offset };
+    }
+    this.setState('subscribed');
+    this.emit('subscribed', { epoch: f.epoch, offset: f.offset, resubscribed });
     if (gap) this.emit('gap', gap);
     for (const pub of held) this.accept(pub);
   }

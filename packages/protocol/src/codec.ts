@@ -37,6 +37,8 @@ function problem(f: Record<string, unknown>, type: ClientFrame['type']): string 
     case 'subscribe':
       if (!str(f.channel)) return 'subscribe: channel must be a string';
       if (f.since !== undefined && !isPosition(f.since)) return 'subscribe: since must be {epoch: string, offset: integer >= 0}';
+      if (f.rewind !== undefined && !(Number.isSafeInteger(f.rewind) && (f.rewind as number) >= 0)) return 'subscribe: rewind must be an integer >= 0';
+      if (f.rewind !== undefined && f.since !== undefined) return 'subscribe: give since or rewind, not both';
       return undefined;
     case 'unsubscribe':
     case 'presence':

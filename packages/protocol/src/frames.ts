@@ -13,7 +13,11 @@ export interface StreamPosition {
 // ---- client → server -------------------------------------------------------------------
 
 export interface AuthFrame { type: 'auth'; id?: FrameId; token?: string; name?: string; session?: string }
-export interface SubscribeFrame { type: 'subscribe'; id?: FrameId; channel: string; since?: StreamPosition }
+/**
+ * Subscribe to a channel. `since` recovers from a position; `rewind: N` (history channels,
+ * without `since`) has the ack carry the channel's last N publications, oldest first.
+ */
+export interface SubscribeFrame { type: 'subscribe'; id?: FrameId; channel: string; since?: StreamPosition; rewind?: number }
 export interface UnsubscribeFrame { type: 'unsubscribe'; id?: FrameId; channel: string }
 export interface PublishFrame { type: 'publish'; id?: FrameId; channel: string; data: unknown }
 export interface SendFrame { type: 'send'; id?: FrameId; to: string; data: unknown }
@@ -89,12 +93,20 @@ export interface OfflineFrame { type: 'offline'; user: string }
 export interface ServerPingFrame { type: 'ping' }
 export interface ServerPongFrame { type: 'pong'; id?: FrameId }
 export interface TokenExpiringFrame { type: 'token_expiring'; expiresAt: number }
+/**
+ * The backend subscribed this connection to a channel (`POST /api/subscribe`): its messages
+ * follow. `epoch`/`offset` (history channels): where live delivery begins. `persist`: the
+ * subscription is stored and comes back on the user's future connections.
+ */
+export interface SubscribedFrame { type: 'subscribed'; channel: string; epoch?: string; offset?: number; persist: boolean }
+/** The backend removed this connection's subscription to a channel (`POST /api/unsubscribe`). */
+export interface UnsubscribedFrame { type: 'unsubscribed'; channel: string }
 export interface DisconnectFrame { type: 'disconnect'; code: number; reason: string; reconnectAfterMs?: number }
 
 export type ServerFrame =
   | AuthSuccessFrame | AuthFailedFrame | AckFrame | ErrorFrame | MessageFrame
   | JoinFrame | LeaveFrame | OnlineFrame | OfflineFrame | ServerPingFrame | ServerPongFrame
-  | TokenExpiringFrame | DisconnectFrame;
+  | TokenExpiringFrame | DisconnectFrame | SubscribedFrame | UnsubscribedFrame;
 
 export type ServerFrameType = ServerFrame['type'];
 

@@ -106,6 +106,10 @@ export const ConfigSchema = z.strictObject({
     /** An HTTP request or WebSocket handshake whose headers are not complete by then is cut off. */
     handshakeTimeoutMs: z.int().min(100).max(120_000).default(10_000),
     historyLimit: z.int().min(1).default(1000),
+    /** Most publications a `subscribe` with `rewind` returns. */
+    maxRewind: z.int().min(1).max(10_000).default(100),
+    /** Most bytes (JSON) of publications one rewind returns: the oldest beyond it are left out. */
+    maxRewindBytes: z.int().min(1024).default(256 * 1024),
   }).prefault({}),
   hooks: z.strictObject({
     connect: HookSchema.prefault({}),

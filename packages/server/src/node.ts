@@ -17,7 +17,7 @@ import { PresenceTracker } from './presence/presence-tracker.ts';
 import { forgetAutoSubscription } from './direct/personal-channel.ts';
 import { Connection } from './connection/connection.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
-import { Hub, admit, encodeMessage } from './hub.ts';
+import { Hub, admit, encodeMessage, type Subscription } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
@@ -28,6 +28,9 @@ import { MemoryAccessStore } from './access/memory-access-store.ts';
 import { UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
+import { readRewind } from './history/rewind.ts';
+import { MemoryServerSubscriptionStore, type ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
+import { subscribeOnBehalf, unsubscribeOnBehalf } from './subscriptions/server-subscriptions.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -44,6 +47,8 @@ export interface NodeOptions {
   broker?: (handler: BrokerHandler) => Broker;
   /** Prometheus metrics (the server creates one per gateway); a private one when absent. */
   metrics?: Metrics;
+  /** Persistent server-side subscriptions; memory (one node) when absent. */
+  subscriptions?: ServerSubscriptionStore;
 }
 
 /** Who published, for `from`, `id` and hooks. */
@@ -87,6 +92,8 @@ export class Node implements BrokerHandler {
    * block that raced with it cannot let it through.
    */
   accessChanges = 0;
+  /** Persistent server-side subscriptions (`POST /api/subscribe` with `persist`). */
+  readonly serverSubscriptions: ServerSubscriptionStore;
   readonly broker: Broker;
   /** Single sign-on policy (deployment and namespace login limits). */
   readonly sso: SingleSignOn;
@@ -120,6 +127,7 @@ export class Node implements BrokerHandler {
     this.presenceStore = this.metrics.timed('presence', o.presence ?? new MemoryPresenceStore());
     this.logins = this.metrics.timed('logins', o.logins ?? new MemoryLoginRegistry());
     this.access = this.metrics.timed('access', o.access ?? new MemoryAccessStore());
+    this.serverSubscriptions = o.subscriptions ?? new MemoryServerSubscriptionStore();
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', (o.broker ?? ((h) => new MemoryBroker(h)))(this));
@@ -133,10 +141,13 @@ export class Node implements BrokerHandler {
 
   /** A new socket; authenticates at once when the upgrade request carried a token. */
   openConnection(transport: Transport, upgrade: UpgradeContext): Connection {
-    const conn = new Connection(this, transport, upgrade);
+    // The connection keeps its upgrade context for hooks and logs, but not the token: a
+    // credential held for the connection's whole life would only cost memory.
+    const { token, ...kept } = upgrade;
+    const conn = new Connection(this, transport, kept);
     this.connections.add(conn);
     this.heartbeat.start();
-    if (upgrade.token !== undefined) conn.receiveAuth({ token: upgrade.token, session: upgrade.session });
+    if (token !== undefined) conn.receiveAuth({ token, session: upgrade.session });
     return conn;
   }
 
@@ -191,13 +202,13 @@ export class Node implements BrokerHandler {
    * can be missed); `releaseBuffer` then sends only what lies past the replayed position:
    * no gap, no duplicate, whatever arrives meanwhile and however late the broker brings it.
    */
-  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<SubscribeResult> {
+  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<SubscribeResult> {
     // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
     if (conn.state === 'closed') return {};
-    const sub = { channel: ch.name, buffer: ch.history ? ([] as Publication[]) : null };
+    const sub: Subscription = { conn, channel: ch.name, buffer: ch.history ? [] : null, position: undefined };
     // Later subscribers wait for the first one's broker subscription too: reading history
     // before it is in place could miss a publication made in between.
-    const first = this.hub.addSubscriber(conn, sub);
+    const first = this.hub.addSubscriber(sub);
     let joining = this.brokerJoins.get(ch.name);
     if (first) {
       const p = this.broker.subscribe(ch.name);
@@ -217,6 +228,11 @@ export class Node implements BrokerHandler {
     if (!ch.history) return {};
     let result: SubscribeResult;
     try {
+      if (rewind > 0 && !since) {
+        // The last `rewind` publications, oldest first; later ones come live (releaseBuffer).
+        const back = await readRewind(this.history, ch.name, { count: rewind, maxBytes: this.config.limits.maxRewindBytes, retention: ch.history });
+        return { epoch: back.position.epoch, offset: back.position.offset, publications: back.publications };
+      }
       const read = await this.history.read(ch.name, { since, limit: since ? ch.history.size : 0, retention: ch.history });
       result = { epoch: read.position.epoch, offset: read.position.offset };
       if (since) {
@@ -328,7 +344,19 @@ export class Node implements BrokerHandler {
         return;
       }
       case 'unsubscribe': {
-        for (const conn of this.hub.connectionsOf(msg.user)) this.unsubscribe(conn, msg.channel);
+        for (const conn of [...this.hub.connectionsOf(msg.user)]) unsubscribeOnBehalf(this, conn, msg.channel);
+        return;
+      }
+      case 'subscribe': {
+        let ch: ResolvedChannel;
+        try {
+          ch = this.resolve(msg.channel);
+        } catch {
+          return; // another node's configuration knows a namespace this one does not
+        }
+        for (const conn of [...this.hub.connectionsOf(msg.user)]) {
+          subscribeOnBehalf(this, conn, ch, msg.persist).catch((err) => this.failures.report(err, 'server-side subscribe'));
+        }
         return;
       }
       case 'access': {
@@ -397,6 +425,7 @@ export class Node implements BrokerHandler {
     await this.presenceStore.close();
     await this.logins.close();
     await this.access.close();
+    await this.serverSubscriptions.close();
     await this.directory?.close();
   }
 }

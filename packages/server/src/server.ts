@@ -43,11 +43,11 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const config = opts.config ?? parseConfig(opts.options ?? {});
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config, log);
-  const { history, sessions, presence, logins, access } = stores;
+  const { history, sessions, presence, logins, access, subscriptions } = stores;
   const broker = opts.broker ?? stores.broker;
   const metrics = new Metrics();
   const transports = new HttpTransports();
-  const node = new Node({ config, log, history, sessions, access, metrics, broker: transports.brokerFactory(broker), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}) });
+  const node = new Node({ config, log, history, sessions, access, metrics, broker: transports.brokerFactory(broker), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}), ...(subscriptions ? { subscriptions } : {}) });
   stores.attach?.(node);
   // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect)
   // sent once this node is up must reach it, so wait for the broker's control subscription.

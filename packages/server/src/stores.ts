@@ -15,6 +15,8 @@ import { MemoryAccessStore } from './access/memory-access-store.ts';
 import { SqliteAccessStore } from './access/sqlite-access-store.ts';
 import type { Node } from './node.ts';
 import { createRedisBackends } from './redis/backends.ts';
+import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
+import { SqliteServerSubscriptionStore } from './subscriptions/sqlite-server-subscription-store.ts';
 
 export interface Stores {
   history: HistoryStore;
@@ -29,6 +31,8 @@ export interface Stores {
   presence?: PresenceStore;
   /** Cluster-wide login registry (single sign-on); absent: the node's memory registry. */
   logins?: LoginRegistry;
+  /** Persistent server-side subscriptions; absent: the node's memory store. */
+  subscriptions?: ServerSubscriptionStore;
   /** Called once the node exists (cluster stores call back into it). */
   attach?(node: Node): void;
 }
@@ -60,6 +64,7 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
       history: new SqliteHistoryStore({ db }),
       sessions: new SqliteSessionStore(db),
       access: new SqliteAccessStore(db),
+      subscriptions: new SqliteServerSubscriptionStore(db),
       close: async () => db.close(),
     };
   }

@@ -4,7 +4,7 @@ import {
   AccessRequest, AccessResponse, BlockRequest, RevokeRequest, UnblockRequest,
   BroadcastRequest, BroadcastResponse, ChannelsRequest, ChannelsResponse, DisconnectRequest, EmptyResponse,
   HistoryRequest, HistoryResponse, InfoRequest, InfoResponse, PresenceRequest, PresenceResponse, PublishRequest,
-  PublishResponse, SendRequest, UnsubscribeRequest,
+  PublishResponse, SendRequest, SubscribeRequest, UnsubscribeRequest,
 } from './schemas.ts';
 
 /** One server API method: `POST /api/<name>` with a JSON body. */
@@ -46,7 +46,15 @@ export const API_METHODS: readonly ApiMethod[] = [
     },
   }),
   method({
-    name: 'unsubscribe', summary: 'Remove a user\'s connections from a channel on every node.',
+    name: 'subscribe', summary: 'Subscribe every live connection of a user to a channel on every node (each gets a `subscribed` frame); `persist` also subscribes its future connections.',
+    request: SubscribeRequest, response: EmptyResponse, errors: [404],
+    run: async (ops, b) => {
+      await ops.subscribe(b.user, b.channel, b.persist);
+      return {};
+    },
+  }),
+  method({
+    name: 'unsubscribe', summary: 'Remove a user\'s connections from a channel on every node (each gets an `unsubscribed` frame) and forget a persistent server-side subscription.',
     request: UnsubscribeRequest, response: EmptyResponse, errors: [404],
     run: async (ops, b) => {
       await ops.unsubscribe(b.user, b.channel);

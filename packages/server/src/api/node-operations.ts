@@ -90,8 +90,16 @@ export class NodeOperations implements Operations {
     }));
   }
 
+  async subscribe(user: string, channel: string, persist: boolean): Promise<void> {
+    const ch = this.resolve(channel, 'channel');
+    // Stored before the live connections are told: a connection authenticating meanwhile reads it.
+    if (persist) await this.guard('subscribe', this.node.serverSubscriptions.add(user, ch.name));
+    await this.guard('subscribe', this.node.broker.publishControl({ type: 'subscribe', user, channel: ch.name, persist }));
+  }
+
   async unsubscribe(user: string, channel: string): Promise<void> {
     const ch = this.resolve(channel, 'channel');
+    await this.guard('unsubscribe', this.node.serverSubscriptions.remove(user, ch.name));
     await this.guard('unsubscribe', this.node.broker.publishControl({ type: 'unsubscribe', user, channel: ch.name }));
   }
 

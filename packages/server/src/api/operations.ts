@@ -26,7 +26,16 @@ export interface Operations {
   sendToAll(data: unknown): Promise<{ connections: number }>;
   /** Closes the user's connections (only those of `session` when given) on every node. */
   disconnect(user: string, options: { session?: string; code: number; reason: string }): Promise<void>;
-  /** Removes the user's connections from a channel on every node. */
+  /**
+   * Subscribes every live connection of the user to a channel on every node (each gets a
+   * `subscribed` frame); with `persist`, stores it first so the user's future connections are
+   * subscribed when they authenticate.
+   */
+  subscribe(user: string, channel: string, persist: boolean): Promise<void>;
+  /**
+   * Removes the user's connections from a channel on every node (each gets an `unsubscribed`
+   * frame) and forgets the persistent server-side subscription, if any.
+   */
   unsubscribe(user: string, channel: string): Promise<void>;
   /**
    * Blocks a user (stored, so it outlives restarts) and closes its connections on every node

@@ -43,6 +43,12 @@ export const RevokeRequest = z.strictObject({
     .describe('Unix seconds: tokens of the user issued (iat) before this are refused from now on; absent: now.'),
 });
 export const AccessRequest = z.strictObject({ user });
+export const SubscribeRequest = z.strictObject({
+  user,
+  channel,
+  persist: z.boolean().default(false)
+    .describe('Also store it: the user\'s future connections are subscribed when they authenticate, until POST /api/unsubscribe.'),
+});
 export const PresenceRequest = z.strictObject({ channel });
 export const HistoryRequest = z.strictObject({
   channel,
@@ -99,6 +105,7 @@ export type UnsubscribeRequest = z.output<typeof UnsubscribeRequest>;
 export type BlockRequest = z.output<typeof BlockRequest>;
 export type RevokeRequest = z.output<typeof RevokeRequest>;
 export type AccessResponse = z.output<typeof AccessResponse>;
+export type SubscribeRequest = z.output<typeof SubscribeRequest>;
 export type HistoryRequest = z.output<typeof HistoryRequest>;
 export type ChannelsRequest = z.output<typeof ChannelsRequest>;
 export type PublishResponse = z.output<typeof PublishResponse>;

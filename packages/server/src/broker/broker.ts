@@ -10,6 +10,8 @@ export type ControlMessage =
   /** A user was blocked (close every connection) or its tokens issued before `before` (Unix s) revoked. */
   | { type: 'access'; user: string; action: 'block' }
   | { type: 'access'; user: string; action: 'revoke'; before: number }
+  /** Server API subscribe: every local connection of the user joins the channel (`subscribed` frame). */
+  | { type: 'subscribe'; user: string; channel: string; persist: boolean }
   | { type: 'user_event'; event: 'online' | 'offline'; user: string }
   | { type: 'presence'; event: 'join' | 'leave'; channel: string; user: string; client: string; info?: unknown }
   /** A frame (encoded JSON text) for every authenticated connection: the server API's push `all`. */

@@ -4,6 +4,7 @@ import {
 } from '@switchboard/protocol';
 import type { Connection } from '../connection/connection.ts';
 import type { ResolvedChannel } from '../channels.ts';
+import { readRewind } from '../history/rewind.ts';
 
 /** Where live delivery of an automatic personal subscription began. */
 interface AutoSubscription {
@@ -43,14 +44,20 @@ export async function autoSubscribePersonal(conn: Connection, ch: ResolvedChanne
  * The ack's `offset` is where live delivery began; with `since`, `publications` are the
  * retained ones after `since` up to that offset. Everything after it is delivered live (some
  * of it may already have arrived before this ack), so each publication reaches the
- * connection exactly once.
+ * connection exactly once. With `rewind` (and no `since`), `publications` are the last
+ * `rewind` retained ones up to that offset.
  */
-export async function adoptAutoSubscription(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined): Promise<Record<string, unknown> | undefined> {
+export async function adoptAutoSubscription(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<Record<string, unknown> | undefined> {
   const a = autoSubscriptions.get(conn);
   if (!a || a.channel !== ch.name) return undefined;
   autoSubscriptions.delete(conn);
   if (!ch.history || a.epoch === undefined || a.offset === undefined) return {};
   const start = { epoch: a.epoch, offset: a.offset };
+  if (!since && rewind > 0) {
+    // The last `rewind` publications up to where live delivery began (a new device sees recent private messages).
+    const back = await readRewind(conn.node.history, ch.name, { count: rewind, maxBytes: conn.node.config.limits.maxRewindBytes, retention: ch.history, upTo: start });
+    return { ...start, publications: back.publications };
+  }
   if (!since) return start;
   const read = await conn.node.history.read(ch.name, { since, limit: ch.history.size, retention: ch.history });
   if (!read.recoverable || read.position.epoch !== a.epoch) return { ...start, recovered: false, publications: [] };

@@ -8,6 +8,7 @@ import { RedisSessionStore } from '../session/redis-session-store.ts';
 import { RedisLoginRegistry } from '../session/redis-login-registry.ts';
 import { RedisPresenceStore } from '../presence/redis-presence-store.ts';
 import { RedisAccessStore } from '../access/redis-access-store.ts';
+import { RedisServerSubscriptionStore } from '../subscriptions/redis-server-subscription-store.ts';
 import type { Stores } from '../stores.ts';
 import { connectRedis, closeRedis, redisTarget, type RedisConnection } from './connect.ts';
 import { RedisKeys } from './keys.ts';
@@ -19,7 +20,7 @@ import { RedisKeys } from './keys.ts';
  * channels the broker subscribes to.
  */
 export async function createRedisBackends(url: string, log?: Logger, keys = new RedisKeys()): Promise<Stores> {
-  const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes', 'access'] as const;
+  const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes', 'access', 'subscriptions'] as const;
   const opened: RedisConnection[] = [];
   try {
     for (const n of names) opened.push(await connectRedis({ url, name: `switchboard:${n}` }));
@@ -27,7 +28,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     await Promise.all(opened.map((c) => closeRedis(c.redis)));
     throw err;
   }
-  const [pub, sub, history, sessions, presenceConn, loginsConn, nodesConn, accessConn] = opened as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
+  const [pub, sub, history, sessions, presenceConn, loginsConn, nodesConn, accessConn, subsConn] = opened as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
   const withLog = log ? { log } : {};
   const presence = new RedisPresenceStore({ connection: presenceConn, keys, ...withLog });
   log?.info({ redis: redisTarget(url), version: pub.version, sharded: pub.sharded }, 'cluster mode: connected to Redis');
@@ -40,6 +41,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     // Each store closes its own connection (the node closes them); nothing is shared.
     close: async () => {},
     logins: new RedisLoginRegistry({ connection: loginsConn, keys, ...withLog }),
+    subscriptions: new RedisServerSubscriptionStore({ connection: subsConn, keys }),
     attach(node) {
       const id = `n_${randomBytes(6).toString('base64url')}`;
       const startedAt = Date.now();

@@ -59,6 +59,10 @@ export class RedisKeys {
   presenceUsers(): string {
     return `${this.prefix}presence:users`;
   }
+  /** Sorted set channel → sequence of a user's persistent server-side subscriptions (its counter: `<key>:seq`). */
+  serverSubscriptions(user: string): string {
+    return `${this.prefix}{user:${user}}:subs`;
+  }
   /** Sorted set `<login>|<client>` → expiry of a user's live logins in a scope. */
   loginClients(scope: string, user: string): string {
     return `${this.prefix}{login:${scope}:${user}}:clients`;

@@ -5,6 +5,7 @@ import { isSessionIdShape } from '../../session/session-id.ts';
 import type { Session } from '../../session/session-store.ts';
 import { autoPersonalChannel, autoSubscribePersonal } from '../../direct/personal-channel.ts';
 import { HookDenied } from '../../auth/hooks.ts';
+import { subscribePersisted } from '../../subscriptions/server-subscriptions.ts';
 import { connectWithHook, usesConnectHook } from '../../auth/hook-checks.ts';
 
 /** Thrown inside authentication to refuse it with an `auth_failed` reason. */
@@ -90,6 +91,7 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
         node.sso.settle(conn, personal.namespace);
       }
     }
+    await subscribePersisted(node, conn);
   } catch (err) {
     if (err instanceof AuthRefused) {
       node.log.info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason }, 'authentication refused');

@@ -1,18 +1,28 @@
 import { ReplyError, type SubscribeFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
 import { adoptAutoSubscription } from '../../direct/personal-channel.ts';
-import { assertCanSubscribe } from '../../channels.ts';
+import { assertCanSubscribe, type ResolvedChannel } from '../../channels.ts';
 import { encodeMessage } from '../../hub.ts';
 import { authorizeSubscribe } from '../../auth/hook-checks.ts';
+
+/** `rewind` checked: 0 when absent; bad_request without history, limit_exceeded past `limits.maxRewind`. */
+function checkRewind(conn: Connection, ch: ResolvedChannel, rewind: number | undefined): number {
+  if (rewind === undefined || rewind === 0) return 0;
+  if (!ch.history) throw new ReplyError('bad_request', `channel ${ch.name} keeps no history to rewind`);
+  const max = conn.node.config.limits.maxRewind;
+  if (rewind > max) throw new ReplyError('limit_exceeded', `rewind: at most ${max} publications (limits.maxRewind)`);
+  return rewind;
+}
 
 /** `subscribe`: checks permission and limits, joins the channel, recovers from `since`. */
 export async function handleSubscribe(conn: Connection, frame: SubscribeFrame): Promise<void> {
   const node = conn.node;
   const ch = node.resolve(frame.channel);
   if (frame.since && !ch.history) throw new ReplyError('bad_request', `channel ${ch.name} keeps no history to recover from`);
+  const rewind = checkRewind(conn, ch, frame.rewind);
   if (conn.subscriptions.has(ch.name)) {
     assertCanSubscribe(conn.identity!, ch);
-    const adopted = await adoptAutoSubscription(conn, ch, frame.since);
+    const adopted = await adoptAutoSubscription(conn, ch, frame.since, rewind);
     if (!adopted) throw new ReplyError('bad_request', `already subscribed to ${ch.name}`);
     conn.reply(frame.id, adopted);
     return;
@@ -25,13 +35,13 @@ export async function handleSubscribe(conn: Connection, frame: SubscribeFrame): 
   await node.sso.enterNamespace(conn, ch.namespace);
   let result;
   try {
-    result = await node.subscribe(conn, ch, frame.since);
+    result = await node.subscribe(conn, ch, frame.since, rewind);
   } finally {
     node.sso.settle(conn, ch.namespace);
   }
   if (!conn.subscriptions.has(ch.name)) return; // closed or unsubscribed meanwhile
   if (frame.id !== undefined) conn.reply(frame.id, result as Record<string, unknown>);
-  // Without an id there is no ack to carry the replay: it goes out as messages instead.
+  // Without an id there is no ack to carry the replay (or rewind): it goes out as messages instead.
   else for (const pub of result.publications ?? []) conn.enqueue(encodeMessage(pub));
   node.releaseBuffer(conn, ch.name, result);
   node.tracker.joined(conn, ch);

@@ -1,0 +1,39 @@
+import type { Publication, StreamPosition } from '@switchboard/protocol';
+import type { HistoryOptions, HistoryStore } from './history-store.ts';
+
+/** What a rewind read answers: the stream's position and the publications, oldest first. */
+export interface RewindResult {
+  position: StreamPosition;
+  publications: Publication[];
+}
+
+/**
+ * The newest `count` publications retained on a channel, oldest first, at most `maxBytes`
+ * of JSON together: when they would not fit, the oldest are left out (the newest always
+ * come, even one alone larger than the budget, so a rewind never answers nothing for a
+ * channel that has something). With `upTo`, only publications at or below that position
+ * (same epoch; another epoch gives none).
+ */
+export async function readRewind(
+  history: HistoryStore,
+  channel: string,
+  o: { count: number; maxBytes: number; retention: HistoryOptions; upTo?: StreamPosition },
+): Promise<RewindResult> {
+  let since: StreamPosition | undefined;
+  if (o.upTo) {
+    // Reverse reads take an exclusive upper bound that must not lie past the stream's top.
+    const top = await history.position(channel);
+    if (top.epoch !== o.upTo.epoch) return { position: top, publications: [] };
+    if (top.offset > o.upTo.offset) since = { epoch: o.upTo.epoch, offset: o.upTo.offset + 1 };
+  }
+  const read = await history.read(channel, { limit: o.count, reverse: true, retention: o.retention, ...(since ? { since } : {}) });
+  if (!read.recoverable) return { position: read.position, publications: [] };
+  const kept: Publication[] = [];
+  let bytes = 0;
+  for (const pub of read.publications) {
+    bytes += Buffer.byteLength(JSON.stringify(pub));
+    if (kept.length > 0 && bytes > o.maxBytes) break;
+    kept.push(pub);
+  }
+  return { position: read.position, publications: kept.reverse() };
+}

@@ -1,0 +1,61 @@
+import { ReplyError } from '@switchboard/protocol';
+import type { Connection } from '../connection/connection.ts';
+import type { Node } from '../node.ts';
+import type { ResolvedChannel } from '../channels.ts';
+
+/**
+ * Subscribes one local connection on the backend's behalf (`POST /api/subscribe`): no grant
+ * or hook is asked (the backend decided), then a `subscribed` frame tells the client where
+ * live delivery begins. Nothing happens for a connection that is closed, not authenticated,
+ * already subscribed, or at `limits.maxChannelsPerConnection` (logged).
+ */
+export async function subscribeOnBehalf(node: Node, conn: Connection, ch: ResolvedChannel, persist: boolean): Promise<void> {
+  if (conn.state !== 'ready' || conn.subscriptions.has(ch.name)) return;
+  if (conn.subscriptions.size >= node.config.limits.maxChannelsPerConnection) {
+    node.log.warn({ client: conn.id, channel: ch.name }, 'server-side subscription skipped: connection at limits.maxChannelsPerConnection');
+    return;
+  }
+  const result = await node.subscribe(conn, ch, undefined);
+  if (!conn.subscriptions.has(ch.name)) return; // closed or unsubscribed meanwhile
+  conn.sendFrame({
+    type: 'subscribed', channel: ch.name,
+    ...(result.epoch !== undefined ? { epoch: result.epoch, offset: result.offset ?? 0 } : {}),
+    persist,
+  });
+  node.releaseBuffer(conn, ch.name, result);
+  node.tracker.joined(conn, ch);
+}
+
+/** Removes a server-side (or any) subscription of a local connection and tells it with `unsubscribed`. */
+export function unsubscribeOnBehalf(node: Node, conn: Connection, channel: string): void {
+  if (node.unsubscribe(conn, channel)) conn.sendFrame({ type: 'unsubscribed', channel });
+}
+
+/**
+ * A connection just authenticated: subscribes it to the user's persistent server-side
+ * subscriptions (at most `limits.maxChannelsPerConnection`). A channel whose namespace is no
+ * longer configured is skipped; a store failure is logged and the connection stays.
+ */
+export async function subscribePersisted(node: Node, conn: Connection): Promise<void> {
+  let channels: string[];
+  try {
+    channels = await node.serverSubscriptions.list(conn.user!, node.config.limits.maxChannelsPerConnection);
+  } catch (err) {
+    node.failures.report(err, 'server-side subscriptions read');
+    return;
+  }
+  for (const name of channels) {
+    let ch: ResolvedChannel;
+    try {
+      ch = node.resolve(name);
+    } catch (err) {
+      if (err instanceof ReplyError) continue;
+      throw err;
+    }
+    try {
+      await subscribeOnBehalf(node, conn, ch, true);
+    } catch (err) {
+      node.log.warn({ err, client: conn.id, channel: name }, 'persistent server-side subscription failed');
+    }
+  }
+}
