@@ -5,6 +5,8 @@ export interface Listening {
   type: 'listening';
   url: string;
   wsUrl?: string;
+  /** The gateway's admin UI is on (`admin.password` set). */
+  admin?: boolean;
 }
 
 /** Options of a supervised child process. */
@@ -86,7 +88,7 @@ export class Supervised {
     const delay = Math.min((this.o.minDelayMs ?? 250) * 2 ** this.failures, this.o.maxDelayMs ?? 10_000);
     this.failures++;
     const say = this.o.say ?? ((l: string) => console.error(`[switchboard] ${l}`));
-    say(`${this.o.name} exited (${signal ?? `code ${code}`}); restarting it in ${(delay / 1000).toFixed(1)} s`);
+    say(`${this.o.name} exited (${signal ?? `code ${code}`}); restarting it in ${delay < 1000 ? `${delay} ms` : `${delay / 1000} s`}`);
     this.timer = setTimeout(() => this.start(), delay);
   }
 }

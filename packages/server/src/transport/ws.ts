@@ -3,10 +3,9 @@ import type { Duplex } from 'node:stream';
 import * as wsModule from 'ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import { BATCH_QUERY_FLAG, BATCH_SUBPROTOCOL, CloseCode, SUBPROTOCOL } from '@switchboard/protocol';
-import type { Node } from '../node.ts';
-import type { Connection } from '../connection/connection.ts';
-import type { Transport } from './transport.ts';
-import { clientIp, forwardedHeaderNames, upgradeContext } from './context.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Transport, TransportHost, TransportSession, UpgradeContext } from './transport.ts';
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
 import type { Metrics } from '../metrics.ts';
@@ -93,7 +92,9 @@ class WsTransport implements Transport {
  * functions rather than closures per connection (idle connections cost less memory).
  */
 class GatewaySocket extends WebSocket {
-  conn: Connection | undefined;
+  conn: TransportSession | undefined;
+  /** Shared by every socket of one endpoint. */
+  endpoint: WebSocketHost | undefined;
 
   /** Data goes through `WsTransport` (see its ordering invariant), never through `ws`'s sender. */
   override send(): never {
@@ -112,8 +113,9 @@ class GatewaySocket extends WebSocket {
 }
 
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  const conn = (this as GatewaySocket).conn!;
-  const metrics = conn.node.metrics;
+  const socket = this as GatewaySocket;
+  const conn = socket.conn!;
+  const metrics = socket.endpoint!.metrics;
   metrics.messagesIn++;
   metrics.bytesIn += data.length;
   conn.receive(data, isBinary);
@@ -123,7 +125,7 @@ function onClose(this: WebSocket, code: number): void {
 }
 function onError(this: WebSocket, err: Error): void {
   const conn = (this as GatewaySocket).conn!;
-  conn.node.log.debug({ client: conn.id, err: err.message }, 'socket error');
+  (this as GatewaySocket).endpoint!.log.debug({ client: conn.id, err: err.message }, 'socket error');
 }
 function destroyOnError(this: Duplex): void {
   this.destroy();
@@ -134,12 +136,33 @@ function reject(socket: Duplex, status: number, text: string): void {
   socket.destroy();
 }
 
+function clientIp(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const v = req.headers[name];
+    if (typeof v === 'string') out[name] = v;
+    else if (Array.isArray(v)) out[name] = v.join(', ');
+  }
+  return out;
+}
+
+/** What the WebSocket endpoint needs of the gateway. */
+export interface WebSocketHost extends TransportHost {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
 /**
  * Serves WebSocket upgrades at `/ws` on an HTTP server: origin allow-list, per-IP connection
  * rate, credentials from `?token=`/`Authorization`, batching by `?batch=1` or subprotocol.
  * Query strings and tokens are never logged.
  */
-export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer {
+export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSocketServer {
   const { config } = node;
   const wss = new WebSocketServer({
     noServer: true,
@@ -151,7 +174,8 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
     handleProtocols: (protocols) => (protocols.has(BATCH_SUBPROTOCOL) ? BATCH_SUBPROTOCOL : protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
   const perIp = new KeyedRateLimiter(config.limits.connectionsPerIpPerSecond, config.limits.connectionsPerIpPerSecond * 2);
-  const forward = forwardedHeaderNames(config);
+  const h = config.hooks;
+  const forward = [...new Set([h.connect, h.subscribe, h.publish, h.refresh].flatMap((x) => x.forwardHeaders))];
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError);
@@ -173,11 +197,22 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
       node.log.warn({ ip }, 'connection rate limit exceeded');
       return reject(socket, 429, 'Too Many Requests');
     }
-    const ctx = upgradeContext(req, url, config, forward);
+    const auth = req.headers.authorization;
+    const bearer = typeof auth === 'string' && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, '').trim() : undefined;
+    const queryToken = config.auth.allowQueryToken ? url.searchParams.get('token') ?? undefined : undefined;
+    const ctx: UpgradeContext = {
+      ip,
+      headers: pickHeaders(req, forward),
+      ...(bearer || queryToken ? { token: bearer || queryToken } : {}),
+      ...(url.searchParams.get('session') ? { session: url.searchParams.get('session')! } : {}),
+      ...(origin ? { origin } : {}),
+      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
+    };
     const flag = url.searchParams.get(BATCH_QUERY_FLAG);
     wss.handleUpgrade(req, socket, head, (upgraded) => {
       const ws = upgraded as GatewaySocket;
       const batch = ws.protocol === BATCH_SUBPROTOCOL || flag === '1' || flag === 'true';
+      ws.endpoint = node;
       ws.conn = node.openConnection(new WsTransport(ws, socket, batch, node.metrics), ctx);
       ws.on('message', onMessage);
       ws.on('close', onClose);

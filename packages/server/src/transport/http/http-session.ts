@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { Transport } from '../transport.ts';
-import type { Connection } from '../../connection/connection.ts';
+import type { Transport, TransportSession } from '../transport.ts';
+
 import type { Metrics } from '../../metrics.ts';
 
 /** The HTTP fallback transports (the WebSocket one is `websocket`). */
@@ -62,7 +62,8 @@ export class HttpSession implements Transport {
   readonly id: string;
   readonly handle: string;
   readonly batch: boolean;
-  conn: Connection | undefined;
+  conn: TransportSession | undefined;
+  readonly kind: string;
   private readonly owner: SessionOwner;
   private res: ServerResponse | undefined;
   private ended = false;
@@ -76,6 +77,7 @@ export class HttpSession implements Transport {
 
   constructor(o: { name: HttpTransportName; id: string; handle: string; batch: boolean; owner: SessionOwner }) {
     this.name = o.name;
+    this.kind = o.name;
     this.id = o.id;
     this.handle = o.handle;
     this.batch = o.batch;
