@@ -15,6 +15,8 @@ import { Subscription, type SubscribeOptions, type SubscriptionHost } from './su
 import { TokenSource } from './token.ts';
 import { Watchdog } from './watchdog.ts';
 import { checkPayload, publishResult, socketUrl } from './wire.ts';
+import type { TransportName } from './http-socket.ts';
+import { TransportPlan } from './transport-plan.ts';
 
 type Command = ClientFrame extends infer F ? (F extends ClientFrame ? Omit<F, 'id'> & { id?: FrameId } : never) : never;
 type Timer = ReturnType<typeof setTimeout>;
@@ -55,6 +57,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** `tokenStorageKey` was empty and there is no provider: waiting for a login (`tokenChanged`) instead of failing `3501`. */
   private awaitingToken = false;
   private timers: { reconnect?: Timer; connect?: Timer; refresh?: Timer; ping?: Timer; wake?: Timer } = {};
+  private readonly plan: TransportPlan;
   private readonly watchdog = new Watchdog();
   private disconnectFrame: DisconnectFrame | undefined;
   private authFailure: { code: number; reason: string } | undefined;
@@ -96,7 +99,8 @@ export class Switchboard extends Emitter<ClientEvents> {
     super();
     this.url = socketUrl(url);
     this.o = resolveOptions(options);
-    if (!this.o.WebSocket) throw new TypeError('Switchboard: no global WebSocket here: pass options.WebSocket (e.g. the "ws" package\'s WebSocket)');
+    this.plan = new TransportPlan(this.o, this.url);
+    if (this.o.transports.length === 0) throw new TypeError('Switchboard: no transport available here: pass options.WebSocket (e.g. the "ws" package\'s WebSocket) or options.fetch');
     const storage = this.o.storage ?? new MemoryStorage();
     this.sessions = new SessionKeeper(storage, this.o.sessionStorageKey);
     this.tokens = new TokenSource({
@@ -117,6 +121,9 @@ export class Switchboard extends Emitter<ClientEvents> {
   get user(): string | undefined {
     return this.who?.user;
   }
+
+  /** The transport in use, or being tried: `websocket`, `http-stream`, `sse` or `long-polling`. */
+  get transport(): TransportName { return this.plan.current; }
 
   /** This connection's client id (`c_…`). */
   get clientId(): string | undefined {
@@ -216,14 +223,14 @@ export class Switchboard extends Emitter<ClientEvents> {
     }
     let ws: WebSocketLike;
     try {
-      ws = new this.o.WebSocket!(this.url);
+      ws = this.plan.open(); // tries the transports in turn until one opens
     } catch (err) {
       this.emit('error', { error: err as Error });
       return this.lost(ABNORMAL, 'connection_failed');
     }
     this.ws = ws;
     this.authedToken = token;
-    this.timers.connect = setTimeout(() => this.drop('connect_timeout'), this.o.connectTimeoutMs);
+    this.timers.connect = setTimeout(() => this.drop('connect_timeout'), this.o.connectTimeoutMs + this.plan.budgetMs);
     ws.onopen = () => {
       if (gen !== this.gen) return;
       const session = this.sessions.get();
@@ -384,6 +391,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     clearTimeout(this.timers.connect);
     this.backoff.reset();
     this.retriedAuth = false;
+    this.plan.worked();
     this.sessions.set(f.session);
     this.who = { client: f.client, user: f.user };
     // Silence longer than the ping interval plus grace: a dead connection. A server that does
@@ -396,7 +404,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     for (const sub of this.subs.values()) if (!sub.server) this.sendSubscribe(sub);
     this.requests.resend(this.writer);
     this.setState('connected');
-    this.emit('connected', { client: f.client, user: f.user, resumed: f.resumed, permissions: f.permissions, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) });
+    this.emit('connected', { client: f.client, user: f.user, transport: this.transport, resumed: f.resumed, permissions: f.permissions, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) });
     if (this.tokens.value !== undefined && this.tokens.value !== this.authedToken) void this.present(this.tokens.value);
   }
 

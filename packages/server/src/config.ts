@@ -126,6 +126,13 @@ export const ConfigSchema = z.strictObject({
     loginAttemptsPerMinute: z.int().min(1).max(1000).default(10),
   }).prefault({}),
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).nullable().default(null),
+  /** The HTTP fallback transports (docs/transports.md). */
+  transports: z.strictObject({
+    /** Serve HTTP-streaming, SSE and long-polling (`/stream`, `/sse`, `/poll`, `/send`, `/close`). */
+    http: z.boolean().default(true),
+    /** A long-poll is answered (empty) after this long; a poller silent for this long is gone. */
+    pollTimeoutMs: z.int().min(100).max(120_000).default(25_000),
+  }).prefault({}),
   shutdown: z.strictObject({
     timeoutMs: z.int().min(0).default(10_000),
     /** Clients are told to reconnect after a random delay up to this, to spread the load. */
