@@ -558,6 +558,21 @@ export class Switchboard extends Emitter<ClientEvents> {
     return publishResult(id, await this.command({ type: 'send', id, to: user, data }));
   }
 
+  /**
+   * Calls `method` on the application backend (the gateway's `hooks.rpc`) with `data`; resolves
+   * with the backend's `result`. Rejects with a SwitchboardError: `rpc_error` (the backend
+   * refused; its `{code?, data?}` in `details`), `backend_unavailable` (temporary),
+   * `not_available` (no RPC configured), `too_many_requests`, `bad_request`. Like every call it
+   * waits in the offline queue and is sent again after a reconnect if unanswered: make methods
+   * idempotent where that matters.
+   */
+  async rpc<T = unknown>(method: string, data: unknown = null): Promise<T> {
+    if (typeof method !== 'string' || !/^[A-Za-z0-9_.:/-]{1,128}$/.test(method)) throw new TypeError('Switchboard: rpc: method must be 1-128 of A-Z a-z 0-9 _ . : / -');
+    JSON.stringify(data); // throws now for data that cannot be sent (cycles, BigInt)
+    const ack = await this.command({ type: 'rpc', method, data });
+    return ack.result as T;
+  }
+
   /** Who is subscribed to a channel: user → entry. */
   async presence(channel: string): Promise<Record<string, PresenceEntry>> {
     const ack = await this.command({ type: 'presence', channel });

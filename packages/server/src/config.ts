@@ -116,6 +116,17 @@ export const ConfigSchema = z.strictObject({
     subscribe: HookSchema.prefault({}),
     publish: HookSchema.prefault({}),
     refresh: HookSchema.prefault({}),
+    /** Client `rpc` calls go here (docs/hooks.md#rpc). */
+    rpc: z.strictObject({
+      url: z.url().nullable().default(null),
+      timeoutMs: z.int().min(1).max(60_000).default(5000),
+      /** Calls per connection per second (token bucket; burst = 2x). */
+      perSecond: z.int().min(1).default(20),
+      /** Calls of one connection waiting for the backend at once. */
+      maxInflight: z.int().min(1).max(1000).default(16),
+      /** Most bytes of a backend answer. */
+      maxResponseBytes: z.int().min(64).max(16 * 1024 * 1024).default(65_536),
+    }).prefault({}),
   }).prefault({}),
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).nullable().default(null),
   shutdown: z.strictObject({

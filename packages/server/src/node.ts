@@ -21,6 +21,7 @@ import { Hub, admit, encodeMessage } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
+import { RpcBackend } from './rpc/rpc-backend.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
 import { accessRefusal, type AccessRefusal, type AccessStore } from './access/access-store.ts';
@@ -104,6 +105,8 @@ export class Node implements BrokerHandler {
   readonly metrics: Metrics;
   /** The application backend's connect/subscribe/publish/refresh hooks. */
   readonly hooks: BackendHooks;
+  /** Where client `rpc` calls go (`hooks.rpc`). */
+  readonly rpc: RpcBackend;
   /** Every open connection, authenticated or not. */
   readonly connections = new Set<Connection>();
   /** False once shutdown began: no new connections. */
@@ -129,6 +132,7 @@ export class Node implements BrokerHandler {
     this.access = this.metrics.timed('access', o.access ?? new MemoryAccessStore());
     this.serverSubscriptions = o.subscriptions ?? new MemoryServerSubscriptionStore();
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
+    this.rpc = new RpcBackend({ config: o.config.hooks.rpc, log: o.log });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', (o.broker ?? ((h) => new MemoryBroker(h)))(this));
     this.metrics.setSource(() => ({ connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients }));
@@ -415,6 +419,7 @@ export class Node implements BrokerHandler {
     }
     this.heartbeat.stop();
     this.failures.close();
+    this.rpc.close();
     this.tracker.close();
     await this.broker.close();
     await this.history.close();

@@ -7,6 +7,7 @@ import { handlePublish, handleSend } from './commands/publish.ts';
 import { handlePresence } from './commands/presence.ts';
 import { handleHistory } from './commands/history.ts';
 import { handleRefresh } from './commands/refresh.ts';
+import { handleRpc } from './commands/rpc.ts';
 
 /** Routes one decoded command to its handler. Handlers throw ReplyError or Disconnect. */
 export async function dispatch(conn: Connection, frame: ClientFrame): Promise<void> {
@@ -25,6 +26,7 @@ export async function dispatch(conn: Connection, frame: ClientFrame): Promise<vo
     case 'presence': return handlePresence(conn, frame);
     case 'history': return handleHistory(conn, frame);
     case 'refresh': return handleRefresh(conn, frame);
+    case 'rpc': return handleRpc(conn, frame);
     default: {
       const never: never = frame;
       throw new ReplyError('bad_request', `unknown command ${(never as ClientFrame).type}`);
