@@ -42,10 +42,10 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const config = opts.config ?? parseConfig(opts.options ?? {});
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config, log);
-  const { history, sessions, presence, logins, access, subscriptions } = stores;
+  const { history, sessions, presence, logins, access, subscriptions, webhookOutbox } = stores;
   const broker = opts.broker ?? stores.broker;
   const metrics = new Metrics();
-  const node = new Node({ config, log, history, sessions, access, metrics, ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}), ...(subscriptions ? { subscriptions } : {}) });
+  const node = new Node({ config, log, history, sessions, access, metrics, ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}), ...(subscriptions ? { subscriptions } : {}), ...(webhookOutbox ? { webhookOutbox } : {}) });
   stores.attach?.(node);
   // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect)
   // sent once this node is up must reach it, so wait for the broker's control subscription.

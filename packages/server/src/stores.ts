@@ -17,6 +17,8 @@ import type { Node } from './node.ts';
 import { createRedisBackends } from './redis/backends.ts';
 import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import { SqliteServerSubscriptionStore } from './subscriptions/sqlite-server-subscription-store.ts';
+import type { WebhookOutbox } from './webhooks/webhook-outbox.ts';
+import { SqliteWebhookOutbox } from './webhooks/sqlite-webhook-outbox.ts';
 
 export interface Stores {
   history: HistoryStore;
@@ -31,6 +33,8 @@ export interface Stores {
   presence?: PresenceStore;
   /** Cluster-wide login registry (single sign-on); absent: the node's memory registry. */
   logins?: LoginRegistry;
+  /** Durable webhook outbox; absent: the node's memory outbox. */
+  webhookOutbox?: WebhookOutbox;
   /** Persistent server-side subscriptions; absent: the node's memory store. */
   subscriptions?: ServerSubscriptionStore;
   /** Called once the node exists (cluster stores call back into it). */
@@ -65,6 +69,7 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
       sessions: new SqliteSessionStore(db),
       access: new SqliteAccessStore(db),
       subscriptions: new SqliteServerSubscriptionStore(db),
+      webhookOutbox: new SqliteWebhookOutbox(db),
       close: async () => db.close(),
     };
   }

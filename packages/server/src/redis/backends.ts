@@ -54,6 +54,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
       });
       // Users of a dead node: a surviving node announces them offline (once, cluster-wide).
       presence.onUserExpired = (user) => {
+        node.webhooks.emit('user.offline', { user });
         node.broker.publishControl({ type: 'user_event', event: 'offline', user }).catch((err) => log?.warn({ err }, 'presence: offline announce failed'));
       };
     },
