@@ -34,10 +34,10 @@ export class ServerUnderTest {
   child!: Child;
   port = 0;
   private readonly o: RunOptions;
-  /** Server script under bench/servers/ (default: the peer's) and extra environment. */
-  private readonly variant: { module?: string; env?: Record<string, string> };
+  /** Server script under bench/servers/ (default: the peer's), extra environment and extra Node flags. */
+  private readonly variant: { module?: string; env?: Record<string, string>; execArgv?: string[] };
 
-  constructor(peer: Peer, o: RunOptions, variant: { module?: string; env?: Record<string, string> } = {}) {
+  constructor(peer: Peer, o: RunOptions, variant: { module?: string; env?: Record<string, string>; execArgv?: string[] } = {}) {
     this.peer = peer;
     this.o = o;
     this.variant = variant;
@@ -49,7 +49,7 @@ export class ServerUnderTest {
 
   /** Starts (or restarts on the same port) and waits for `ready`. */
   async start(): Promise<void> {
-    const execArgv = ['--expose-gc', '--max-old-space-size=8192'];
+    const execArgv = ['--expose-gc', '--max-old-space-size=8192', ...(this.variant.execArgv ?? [])];
     if (this.o.profile) {
       const dir = new URL('../results/prof/', import.meta.url).pathname;
       mkdirSync(dir, { recursive: true });
@@ -66,6 +66,11 @@ export class ServerUnderTest {
   /** Memory after a full GC. */
   mem(): Promise<{ rss: number; heapUsed: number; external: number; arrayBuffers: number }> {
     return this.child.call('mem', {}, 30_000);
+  }
+
+  /** Touches every page of the young generation (see bench/scenarios/memory.ts). */
+  async warm(): Promise<void> {
+    await this.child.call('warm', {}, 60_000);
   }
 
   /** Graceful stop (each server's own shutdown), SIGKILL if it hangs. */

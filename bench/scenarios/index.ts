@@ -4,8 +4,9 @@ import { rooms } from './rooms.ts';
 import { idle } from './idle.ts';
 import { storm } from './storm.ts';
 import { hold } from './hold.ts';
+import { memory } from './memory.ts';
 
 /** Every scenario by name (`npm run bench -- <name>`). */
 export const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioResult>> = {
-  fanout, rooms, idle, storm, hold,
+  fanout, rooms, idle, storm, hold, memory,
 };

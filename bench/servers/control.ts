@@ -10,15 +10,26 @@ export const settings = {
 
 /**
  * Answers the harness for a server under test: `mem` (after a full GC when the process runs
- * with --expose-gc) and `stop`; announces the bound port with a `ready` event.
+ * with --expose-gc), `warm` and `stop`; announces the bound port with a `ready` event.
  */
 export function serveControl(port: number, stop: () => Promise<void>, extra: Record<string, (m: any) => unknown> = {}): void {
   serveCommands({
-    mem() {
+    async mem() {
       const gc = (globalThis as { gc?: () => void }).gc;
-      if (gc) { gc(); gc(); }
+      if (gc) {
+        gc(); gc();
+        // V8 hands freed pages back to the OS on a background thread: let it, then collect again.
+        await new Promise((r) => setTimeout(r, 300));
+        gc();
+      }
       const m = process.memoryUsage();
       return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
+    },
+    /** Churns short-lived objects through the young generation so all its pages are touched (resident) before a baseline. */
+    warm() {
+      let keep = 0;
+      for (let i = 0; i < 400_000; i++) keep += new Array(40).fill(i).length;
+      return { keep };
     },
     async stop() {
       await stop();

@@ -20,6 +20,9 @@ const PERSONAL_DEFAULTS: NamespaceOptions = {
 export class ChannelResolver {
   private readonly config: Config;
   private readonly cache = new Map<string, ResolvedChannel>();
+  /** The configured `#` namespace with the personal default retention (built once). */
+  private personal: NamespaceOptions | undefined;
+  private readonly retentions = new WeakMap<NamespaceOptions, HistoryOptions>();
 
   constructor(config: Config) {
     this.config = config;
@@ -30,8 +33,19 @@ export class ChannelResolver {
     const o = this.config.namespaces[ns];
     // Personal channels keep history unless "#" turns it off (history: null), so private
     // messages reach users who were offline.
-    if (o) return ns === '#' && o.history === undefined ? { ...o, history: PERSONAL_DEFAULTS.history } : o;
+    if (o) {
+      if (ns !== '#' || o.history !== undefined) return o;
+      return (this.personal ??= { ...o, history: PERSONAL_DEFAULTS.history });
+    }
     return ns === '#' ? PERSONAL_DEFAULTS : undefined;
+  }
+
+  private retention(options: NamespaceOptions): HistoryOptions | undefined {
+    const h = options.history;
+    if (!h) return undefined;
+    let r = this.retentions.get(options);
+    if (!r) this.retentions.set(options, (r = { size: h.size, ttlMs: h.ttl }));
+    return r;
   }
 
   /** Throws `bad_request` for a malformed name, `unknown_channel` for an unconfigured namespace. */
@@ -46,8 +60,9 @@ export class ChannelResolver {
     if (!options) {
       throw new ReplyError('unknown_channel', parsed.namespace === '' ? 'channels without a namespace are not enabled' : `namespace "${parsed.namespace}" is not configured`);
     }
-    const h = options.history;
-    const resolved: ResolvedChannel = { ...parsed, name: channel as string, options, history: h ? { size: h.size, ttlMs: h.ttl } : undefined };
+    // One literal shape (no spread, owner always present) and one retention object per
+    // namespace: the cache holds an entry per channel, personal channels included.
+    const resolved: ResolvedChannel = { namespace: parsed.namespace, owner: parsed.owner, name: channel as string, options, history: this.retention(options) };
     if (this.cache.size > 50_000) this.cache.clear();
     this.cache.set(resolved.name, resolved);
     return resolved;

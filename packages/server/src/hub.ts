@@ -3,6 +3,8 @@ import type { Connection } from './connection/connection.ts';
 
 /** A connection's subscription to one channel. */
 export interface Subscription {
+  /** The subscribed connection. */
+  conn: Connection;
   channel: string;
   /**
    * Non-null while the subscription is being recovered from history: live publications are
@@ -14,8 +16,17 @@ export interface Subscription {
    * subscribe ack, advanced by each message). A publication at or below it in the same epoch
    * is not sent again, whichever path (replay, buffer, a broker that lags) brings it.
    */
-  position?: { epoch: string | undefined; offset: number };
+  position: { epoch: string | undefined; offset: number } | undefined;
 }
+
+/**
+ * A channel's local subscribers: the one subscription itself while there is only one (most
+ * channels: personal channels, one-to-one rooms), a Map once there are more. An idle
+ * connection then costs no Map of its own per channel.
+ */
+type Subscribers = Subscription | Map<Connection, Subscription>;
+/** A user's authenticated local connections: the connection itself while there is only one. */
+type UserConnections = Connection | Set<Connection>;
 
 /**
  * True when `pub` may go to `sub`, advancing the subscription's position: always on channels
@@ -42,6 +53,12 @@ export function encodeMessage(pub: Publication): Buffer {
   return Buffer.from(encodeFrame(frame as never));
 }
 
+/** Hands a publication to one subscription: held while it recovers, else queued once admitted. */
+function offer(sub: Subscription, pub: Publication, frame: Buffer): void {
+  if (sub.buffer) sub.buffer.push(pub);
+  else if (admit(sub, pub)) sub.conn.enqueue(frame);
+}
+
 /**
  * This node's connections and local fan-out. Knows nothing of brokers or stores: the node
  * tells it what to deliver and it tells the node when a channel gains its first or loses
@@ -49,9 +66,9 @@ export function encodeMessage(pub: Publication): Buffer {
  */
 export class Hub {
   /** channel → its local subscribers and their subscription state. */
-  private readonly channels = new Map<string, Map<Connection, Subscription>>();
+  private readonly channels = new Map<string, Subscribers>();
   /** user → that user's authenticated local connections. */
-  private readonly users = new Map<string, Set<Connection>>();
+  private readonly users = new Map<string, UserConnections>();
   /** client id → authenticated local connection. */
   readonly clients = new Map<string, Connection>();
   private subscriptionCount = 0;
@@ -59,9 +76,10 @@ export class Hub {
   addClient(conn: Connection): void {
     this.clients.set(conn.id, conn);
     const user = conn.user!;
-    let set = this.users.get(user);
-    if (!set) this.users.set(user, (set = new Set()));
-    set.add(conn);
+    const had = this.users.get(user);
+    if (had === undefined) this.users.set(user, conn);
+    else if (had instanceof Set) had.add(conn);
+    else if (had !== conn) this.users.set(user, new Set([had, conn]));
   }
 
   /** Removes a client and its subscriptions; returns the channels whose last local subscriber it was. */
@@ -70,35 +88,50 @@ export class Hub {
     for (const channel of conn.subscriptions.keys()) if (this.removeSubscriber(conn, channel)) emptied.push(channel);
     conn.subscriptions.clear();
     if (this.clients.delete(conn.id)) {
-      const set = this.users.get(conn.user!);
-      if (set) {
-        set.delete(conn);
-        if (set.size === 0) this.users.delete(conn.user!);
+      const user = conn.user!;
+      const had = this.users.get(user);
+      if (had === conn) this.users.delete(user);
+      else if (had instanceof Set) {
+        had.delete(conn);
+        if (had.size === 1) this.users.set(user, had.values().next().value!);
       }
     }
     return emptied;
   }
 
   /** Adds a subscription; true when it is the channel's first local subscriber. */
-  addSubscriber(conn: Connection, sub: Subscription): boolean {
-    let subs = this.channels.get(sub.channel);
-    const first = !subs;
-    if (!subs) this.channels.set(sub.channel, (subs = new Map()));
-    if (!subs.has(conn)) this.subscriptionCount++;
-    subs.set(conn, sub);
-    conn.subscriptions.set(sub.channel, sub);
-    return first;
+  addSubscriber(sub: Subscription): boolean {
+    const { conn, channel } = sub;
+    const had = this.channels.get(channel);
+    conn.subscriptions.set(channel, sub);
+    if (had === undefined) {
+      this.channels.set(channel, sub);
+      this.subscriptionCount++;
+      return true;
+    }
+    if (had instanceof Map) {
+      if (!had.has(conn)) this.subscriptionCount++;
+      had.set(conn, sub);
+    } else if (had.conn === conn) this.channels.set(channel, sub);
+    else {
+      this.channels.set(channel, new Map([[had.conn, had], [conn, sub]]));
+      this.subscriptionCount++;
+    }
+    return false;
   }
 
   /** Removes a subscription; true when the channel has no local subscriber left. */
   removeSubscriber(conn: Connection, channel: string): boolean {
-    const subs = this.channels.get(channel);
-    if (!subs || !subs.delete(conn)) return false;
+    const had = this.channels.get(channel);
+    if (had === undefined) return false;
+    if (had instanceof Map) {
+      if (!had.delete(conn)) return false;
+      if (had.size === 1) this.channels.set(channel, had.values().next().value!);
+    } else if (had.conn === conn) this.channels.delete(channel);
+    else return false;
     this.subscriptionCount--;
     conn.subscriptions.delete(channel);
-    if (subs.size > 0) return false;
-    this.channels.delete(channel);
-    return true;
+    return !this.channels.has(channel);
   }
 
   /**
@@ -108,29 +141,38 @@ export class Hub {
    */
   deliver(channel: string, pub: Publication): number {
     const subs = this.channels.get(channel);
-    if (!subs) return 0;
+    if (subs === undefined) return 0;
     const frame = encodeMessage(pub);
-    for (const [conn, sub] of subs) {
-      if (sub.buffer) sub.buffer.push(pub);
-      else if (admit(sub, pub)) conn.enqueue(frame);
+    if (!(subs instanceof Map)) {
+      offer(subs, pub, frame);
+      return 1;
     }
+    for (const sub of subs.values()) offer(sub, pub, frame);
     return subs.size;
   }
 
   /** Sends one encoded frame to every local connection of a user. */
   sendToUser(user: string, frame: Buffer): number {
-    const set = this.users.get(user);
-    if (!set) return 0;
-    for (const conn of set) conn.enqueue(frame);
-    return set.size;
+    const had = this.users.get(user);
+    if (had === undefined) return 0;
+    if (!(had instanceof Set)) {
+      had.enqueue(frame);
+      return 1;
+    }
+    for (const conn of had) conn.enqueue(frame);
+    return had.size;
   }
 
+  /** The user's authenticated local connections (a snapshot when there is one). */
   connectionsOf(user: string): ReadonlySet<Connection> {
-    return this.users.get(user) ?? new Set();
+    const had = this.users.get(user);
+    return had === undefined ? new Set() : had instanceof Set ? had : new Set([had]);
   }
 
+  /** The channel's local subscribers, or undefined when it has none (a snapshot when there is one). */
   subscribers(channel: string): ReadonlyMap<Connection, Subscription> | undefined {
-    return this.channels.get(channel);
+    const had = this.channels.get(channel);
+    return had === undefined || had instanceof Map ? had : new Map([[had.conn, had]]);
   }
 
   channelNames(): IterableIterator<string> {

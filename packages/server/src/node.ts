@@ -17,7 +17,7 @@ import { PresenceTracker } from './presence/presence-tracker.ts';
 import { forgetAutoSubscription } from './direct/personal-channel.ts';
 import { Connection } from './connection/connection.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
-import { Hub, admit, encodeMessage } from './hub.ts';
+import { Hub, admit, encodeMessage, type Subscription } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
@@ -156,10 +156,13 @@ export class Node implements BrokerHandler {
 
   /** A new socket; authenticates at once when the upgrade request carried a token. */
   openConnection(transport: Transport, upgrade: UpgradeContext): Connection {
-    const conn = new Connection(this, transport, upgrade);
+    // The connection keeps its upgrade context for hooks and logs, but not the token: a
+    // credential held for the connection's whole life would only cost memory.
+    const { token, ...kept } = upgrade;
+    const conn = new Connection(this, transport, kept);
     this.connections.add(conn);
     this.heartbeat.start();
-    if (upgrade.token !== undefined) conn.receiveAuth({ token: upgrade.token, session: upgrade.session });
+    if (token !== undefined) conn.receiveAuth({ token, session: upgrade.session });
     return conn;
   }
 
@@ -217,10 +220,10 @@ export class Node implements BrokerHandler {
   async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<SubscribeResult> {
     // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
     if (conn.state === 'closed') return {};
-    const sub = { channel: ch.name, buffer: ch.history ? ([] as Publication[]) : null };
+    const sub: Subscription = { conn, channel: ch.name, buffer: ch.history ? [] : null, position: undefined };
     // Later subscribers wait for the first one's broker subscription too: reading history
     // before it is in place could miss a publication made in between.
-    const first = this.hub.addSubscriber(conn, sub);
+    const first = this.hub.addSubscriber(sub);
     if (first && ch.owner === undefined) this.webhooks.emit('channel.occupied', { channel: ch.name });
     let joining = this.brokerJoins.get(ch.name);
     if (first) {

@@ -7,8 +7,8 @@ interface Stream {
   offset: number;
   /** Retained publications, oldest first; `pubs[i].offset` increases by 1. */
   pubs: Publication[];
-  /** idempotency key → offset and expiry. */
-  keys: Map<string, { offset: number; expiresAt: number }>;
+  /** idempotency key → offset and expiry; created by the first publish with an id (most streams never see one). */
+  keys: Map<string, { offset: number; expiresAt: number }> | undefined;
 }
 
 /** A fresh random epoch (8 characters, base64url). */
@@ -32,7 +32,7 @@ export class MemoryHistoryStore implements HistoryStore {
   private stream(channel: string): Stream {
     let s = this.streams.get(channel);
     if (!s) {
-      s = { epoch: newEpoch(), offset: 0, pubs: [], keys: new Map() };
+      s = { epoch: newEpoch(), offset: 0, pubs: [], keys: undefined };
       this.streams.set(channel, s);
     }
     return s;
@@ -50,11 +50,12 @@ export class MemoryHistoryStore implements HistoryStore {
     const now = this.now();
     if (o.idempotencyKey !== undefined) {
       const k = idempotencyKeyOf(o.idempotencyKey);
-      const seen = s.keys.get(k);
+      const keys = (s.keys ??= new Map());
+      const seen = keys.get(k);
       if (seen && seen.expiresAt > now) return { epoch: s.epoch, offset: seen.offset, duplicate: true };
-      sweep(s.keys, now, (v) => v.expiresAt);
-      s.keys.delete(k);
-      s.keys.set(k, { offset: s.offset + 1, expiresAt: now + o.dedupWindowMs });
+      sweep(keys, now, (v) => v.expiresAt);
+      keys.delete(k);
+      keys.set(k, { offset: s.offset + 1, expiresAt: now + o.dedupWindowMs });
     }
     s.offset += 1;
     s.pubs.push({ ...pub, channel, offset: s.offset, epoch: s.epoch });

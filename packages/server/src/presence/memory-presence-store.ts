@@ -1,8 +1,13 @@
 import type { PresenceMember, PresenceStore, PresenceUser } from './presence-store.ts';
 
 interface UserState {
-  clients: Set<string>;
+  /** The user's client ids: the one id itself while there is one (no Set per idle user). */
+  clients: string | Set<string>;
   announced: boolean;
+}
+
+function countOf(clients: string | Set<string> | undefined): number {
+  return clients === undefined ? 0 : typeof clients === 'string' ? 1 : clients.size;
 }
 
 /** Presence in this process's memory: exact for one node. */
@@ -37,8 +42,9 @@ export class MemoryPresenceStore implements PresenceStore {
 
   async userUp(user: string, client: string): Promise<boolean> {
     let s = this.users.get(user);
-    if (!s) this.users.set(user, (s = { clients: new Set(), announced: false }));
-    s.clients.add(client);
+    if (!s) this.users.set(user, (s = { clients: client, announced: false }));
+    else if (typeof s.clients !== 'string') s.clients.add(client);
+    else if (s.clients !== client) s.clients = new Set([s.clients, client]);
     if (s.announced) return false;
     s.announced = true;
     return true;
@@ -47,14 +53,16 @@ export class MemoryPresenceStore implements PresenceStore {
   async userDown(user: string, client: string): Promise<number> {
     const s = this.users.get(user);
     if (!s) return 0;
-    s.clients.delete(client);
-    if (s.clients.size === 0 && !s.announced) this.users.delete(user);
-    return s.clients.size;
+    if (typeof s.clients !== 'string') s.clients.delete(client);
+    else if (s.clients === client) s.clients = new Set();
+    const left = countOf(s.clients);
+    if (left === 0 && !s.announced) this.users.delete(user);
+    return left;
   }
 
   async settleOffline(user: string): Promise<boolean> {
     const s = this.users.get(user);
-    if (!s || s.clients.size > 0 || !s.announced) return false;
+    if (!s || countOf(s.clients) > 0 || !s.announced) return false;
     this.users.delete(user);
     return true;
   }

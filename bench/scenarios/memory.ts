@@ -1,0 +1,98 @@
+import { LoadWorkers, ServerUnderTest, assertFdBudget, sleep } from '../lib/cluster.ts';
+import type { Peer } from '../load/clients.ts';
+import { num, type Comparison, type ScenarioContext, type ScenarioResult } from './types.ts';
+
+/**
+ * V8 grows its young generation (up to 2 × 16 MiB here) while a connect storm allocates,
+ * and keeps it: at a few thousand connections that one-time growth, the same for every
+ * server, would be counted as ~10 KB "per connection". Every server under test starts with
+ * it at full size instead, and churns garbage through it before its baseline (so its pages
+ * are resident on both sides of the measurement): the difference is what the connections hold.
+ */
+const PINNED_YOUNG_GENERATION = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
+
+interface MemoryRound {
+  /** Bytes per connection added by the second half of the connections, after a full GC. */
+  rssPerConn: number;
+  /** RSS growth over the empty server's, per connection (includes one-time costs: compiled code, caches). */
+  rssPerConnFromStart: number;
+  heapPerConn: number;
+  externalPerConn: number;
+  ready: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * `memory`: RSS per idle authenticated connection, every peer side by side in one run.
+ * Each round starts all servers at once, takes their baseline, then connects
+ * `--connections` clients (authenticated, subscribed to a personal channel, heartbeats on)
+ * to each in alternating slices (so machine noise falls on all alike). Memory is measured
+ * after a full GC once half the clients are connected and again with all of them: the cost
+ * per connection is what the second half added (one-time costs of the first connections,
+ * compiled code, caches, bytecode flushed after start, fall in the first half). The growth
+ * over the empty server is printed beside it. The median over `--rounds` is reported.
+ */
+export async function memory(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const n = num(ctx, 'connections', 3000);
+  const rounds = Math.max(1, num(ctx, 'rounds', 3));
+  const holdMs = num(ctx, 'hold', 3) * 1000;
+  const slices = 4;
+  assertFdBudget(n * ctx.peers.length);
+  const out: Partial<Record<Peer, MemoryRound[]>> = {};
+  for (let r = 1; r <= rounds; r++) {
+    ctx.log(`memory: round ${r}/${rounds}, ${n} connections to each of ${ctx.peers.join(', ')}`);
+    const live = ctx.peers.map((peer) => ({ peer, server: new ServerUnderTest(peer, ctx, { execArgv: PINNED_YOUNG_GENERATION }) }));
+    const loads: LoadWorkers[] = [];
+    try {
+      await Promise.all(live.map((l) => l.server.start()));
+      for (const l of live) await l.server.warm();
+      await sleep(500);
+      const base = await Promise.all(live.map((l) => l.server.mem()));
+      const ready = live.map(() => 0);
+      const per = Math.ceil(n / slices);
+      let half: typeof base = base;
+      let readyAtHalf = ready.slice();
+      for (let s = 0; s < slices; s++) {
+        for (const [i, l] of live.entries()) {
+          const count = Math.min(per, n - s * per);
+          const load = new LoadWorkers(count, 1);
+          loads.push(load);
+          const c = await load.connect({ peer: l.peer, base: l.server.base, rule: { kind: 'personal' }, reconnect: false, concurrency: 100, timeoutMs: 180_000, offset: s * per });
+          if (c.ready < count) throw new Error(`${l.peer}: only ${c.ready}/${count} ready (${JSON.stringify(c.closeCodes)})`);
+          ready[i]! += c.ready;
+        }
+        if (s === slices / 2 - 1) {
+          await sleep(holdMs);
+          half = await Promise.all(live.map((l) => l.server.mem()));
+          readyAtHalf = ready.slice();
+        }
+      }
+      await sleep(holdMs);
+      const after = await Promise.all(live.map((l) => l.server.mem()));
+      for (const [i, l] of live.entries()) {
+        const added = ready[i]! - readyAtHalf[i]!;
+        const p: MemoryRound = {
+          rssPerConn: Math.round((after[i]!.rss - half[i]!.rss) / added),
+          heapPerConn: Math.round((after[i]!.heapUsed - half[i]!.heapUsed) / added),
+          externalPerConn: Math.round((after[i]!.external - half[i]!.external) / added),
+          rssPerConnFromStart: Math.round((after[i]!.rss - base[i]!.rss) / ready[i]!),
+          ready: ready[i]!,
+        };
+        (out[l.peer] ??= []).push(p);
+        ctx.log(`  ${l.peer}: RSS ${p.rssPerConn} B/conn (${p.rssPerConnFromStart} over the empty server), JS heap ${p.heapPerConn} B/conn, external ${p.externalPerConn} B/conn`);
+      }
+    } finally {
+      await Promise.all(loads.map((load) => load.close()));
+      await Promise.all(live.map((l) => l.server.stop().catch(() => {})));
+    }
+  }
+  const value = (f: (p: MemoryRound) => number) => Object.fromEntries(ctx.peers.map((p) => [p, median(out[p]!.map(f))]));
+  const comparisons: Comparison[] = [
+    { metric: `RSS per idle authenticated connection, ${n} connections (median of ${rounds})`, unit: 'bytes', higherIsBetter: false, values: value((p) => p.rssPerConn), targets: { ws: { op: '<=', ratio: 1.25 } } },
+    { metric: `RSS growth over the empty server per connection (median of ${rounds})`, unit: 'bytes', higherIsBetter: false, values: value((p) => p.rssPerConnFromStart) },
+    { metric: `JS heap per idle connection (median of ${rounds})`, unit: 'bytes', higherIsBetter: false, values: value((p) => p.heapPerConn) },
+  ];
+  const notes = [`every server runs with ${PINNED_YOUNG_GENERATION.join(' ')} (young generation at full size from the start; see bench/scenarios/memory.ts)`];
+  return { scenario: 'memory', params: { connections: n, rounds, holdMs }, peers: out, comparisons, notes };
+}
