@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { parseConfig, type Config, type ConfigInput } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { Node, type NodeOptions } from './node.ts';
-import { createStores } from './stores.ts';
+import { Node } from './node.ts';
+import { createStores, type Stores } from './stores.ts';
 import { attachWebSocket } from './transport/ws.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
@@ -16,7 +16,7 @@ export interface ServerOptions {
   config?: Config;
   logger?: Logger;
   /** Builds the broker (tests, cluster mode); the memory broker when absent. */
-  broker?: NodeOptions['broker'];
+  broker?: Stores['broker'];
 }
 
 /** A running gateway. */
@@ -42,11 +42,8 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const config = opts.config ?? parseConfig(opts.options ?? {});
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config, log);
-  const { history, sessions, presence, logins, access, subscriptions, webhookOutbox } = stores;
-  const broker = opts.broker ?? stores.broker;
   const metrics = new Metrics();
-  const node = new Node({ config, log, history, sessions, access, metrics, ...(broker ? { broker } : {}), ...(presence ? { presence } : {}), ...(logins ? { logins } : {}), ...(subscriptions ? { subscriptions } : {}), ...(webhookOutbox ? { webhookOutbox } : {}) });
-  stores.attach?.(node);
+  const node = new Node({ config, log, metrics, stores: opts.broker ? { ...stores, broker: opts.broker } : stores });
   // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect)
   // sent once this node is up must reach it, so wait for the broker's control subscription.
   try {

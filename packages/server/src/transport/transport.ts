@@ -31,3 +31,23 @@ export interface UpgradeContext {
   origin?: string;
   userAgent?: string;
 }
+
+/**
+ * The protocol session a transport feeds: one per client connection, returned by
+ * `TransportHost.openConnection`. It never learns which transport carries it.
+ */
+export interface TransportSession {
+  readonly id: string;
+  /** One inbound frame (text unless `isBinary`). */
+  receive(data: Buffer, isBinary: boolean): void;
+  /** The client side is gone (close code as seen by the transport). Idempotent. */
+  closed(code: number): void;
+}
+
+/** The gateway as a transport adapter sees it (`Node` implements it). */
+export interface TransportHost {
+  /** False once shutdown began: refuse new connections (503). */
+  readonly accepting: boolean;
+  /** A new client connection; authenticates at once when `upgrade.token` is set. */
+  openConnection(transport: Transport, upgrade: UpgradeContext): TransportSession;
+}

@@ -1,5 +1,6 @@
 import { ReplyError, type RpcFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
+import type { CommandContext } from '../command-context.ts';
 import { TokenBucket } from '../../rate-limit.ts';
 import { MAX_DATA_DEPTH, withinDepth } from '../../json-depth.ts';
 
@@ -19,9 +20,8 @@ const states = new WeakMap<Connection, RpcState>();
  * waiting at once per connection (`too_many_requests`), `limits.maxFrameBytes` for the request
  * and `hooks.rpc.maxResponseBytes` for the answer.
  */
-export async function handleRpc(conn: Connection, frame: RpcFrame): Promise<void> {
-  const node = conn.node;
-  const rpc = node.rpc;
+export async function handleRpc(ctx: CommandContext, conn: Connection, frame: RpcFrame): Promise<void> {
+  const rpc = ctx.rpc;
   if (!rpc.enabled) throw new ReplyError('not_available', 'rpc is not enabled on this gateway (hooks.rpc.url)');
   if (!withinDepth(frame.data)) throw new ReplyError('bad_request', `data nests deeper than ${MAX_DATA_DEPTH} levels`);
   let state = states.get(conn);
@@ -41,7 +41,6 @@ export async function handleRpc(conn: Connection, frame: RpcFrame): Promise<void
   }).then((outcome) => {
     if (outcome.kind === 'result') return conn.reply(frame.id, { result: outcome.result });
     if (outcome.kind === 'failed') return conn.fail(frame.id, new ReplyError('backend_unavailable', `rpc ${frame.method}: ${outcome.why}`));
-    node.metrics.error('rpc_error');
     conn.sendFrame({
       type: 'error', id: frame.id, code: 'rpc_error', message: outcome.message, temporary: false,
       details: { ...(outcome.code !== undefined ? { code: outcome.code } : {}), ...(outcome.data !== undefined ? { data: outcome.data } : {}) },
