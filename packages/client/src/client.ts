@@ -14,7 +14,7 @@ import { MemoryStorage } from './storage.ts';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from './subscription.ts';
 import { TokenSource } from './token.ts';
 import { Watchdog } from './watchdog.ts';
-import { checkPayload, publishResult, socketUrl } from './wire.ts';
+import { checkPayload, checkRpc, publishResult, socketUrl } from './wire.ts';
 
 type Command = ClientFrame extends infer F ? (F extends ClientFrame ? Omit<F, 'id'> & { id?: FrameId } : never) : never;
 type Timer = ReturnType<typeof setTimeout>;
@@ -264,11 +264,8 @@ export class Switchboard extends Emitter<ClientEvents> {
       }
     }
     this.subAcks.clear();
-    for (const sub of [...this.subs.values()]) {
-      // A server-side subscription that is not persistent ended with its connection.
-      if (sub.server && !sub.persistent) this.serverUnsubscribed(sub.channel, 'connection_lost');
-      else sub.handleLost();
-    }
+    // A server-side subscription that is not persistent ends with its connection.
+    for (const sub of [...this.subs.values()]) sub.server && !sub.persistent ? this.serverUnsubscribed(sub.channel, 'connection_lost') : sub.handleLost();
   }
 
   /** The SDK gives up on a connection it considers dead, and reconnects. */
@@ -524,8 +521,8 @@ export class Switchboard extends Emitter<ClientEvents> {
 
   /** The backend subscribed this connection: the channel's Subscription (made when the app has none). */
   private serverSubscribed(f: SubscribedFrame): void {
-    let sub = this.subs.get(f.channel);
-    if (!sub) this.subs.set(f.channel, (sub = new Subscription(f.channel, this.host, {}, true)));
+    const sub = this.subs.get(f.channel) ?? new Subscription(f.channel, this.host, {}, true);
+    this.subs.set(f.channel, sub);
     sub.handleServerSubscribed(f);
     this.emit('subscribed', { channel: f.channel, subscription: sub, persist: f.persist });
   }
@@ -577,13 +574,11 @@ export class Switchboard extends Emitter<ClientEvents> {
    * Calls `method` on the application backend (the gateway's `hooks.rpc`) with `data`; resolves
    * with the backend's `result`. Rejects with a SwitchboardError: `rpc_error` (the backend
    * refused; its `{code?, data?}` in `details`), `backend_unavailable` (temporary),
-   * `not_available` (no RPC configured), `too_many_requests`, `bad_request`. Like every call it
-   * waits in the offline queue and is sent again after a reconnect if unanswered: make methods
-   * idempotent where that matters.
+   * `not_available`, `too_many_requests`, `bad_request`. Like every call it is re-sent after a
+   * reconnect if unanswered: make methods idempotent where that matters.
    */
   async rpc<T = unknown>(method: string, data: unknown = null): Promise<T> {
-    if (typeof method !== 'string' || !/^[A-Za-z0-9_.:/-]{1,128}$/.test(method)) throw new TypeError('Switchboard: rpc: method must be 1-128 of A-Z a-z 0-9 _ . : / -');
-    JSON.stringify(data); // throws now for data that cannot be sent (cycles, BigInt)
+    checkRpc(method, data);
     const ack = await this.command({ type: 'rpc', method, data });
     return ack.result as T;
   }
