@@ -37,3 +37,10 @@ export function publishResult(id: string, ack: AckFrame): PublishResult {
     ...(typeof ack.epoch === 'string' ? { epoch: ack.epoch } : {}),
   };
 }
+
+/** The HTTP transports' base (`http(s)://host[/prefix]`, the path without its `/ws`) and query of a socket URL. */
+export function httpEndpoints(wsUrl: string): { base: string; query: string } {
+  const u = new URL(wsUrl);
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+  return { base: `${u.origin}${u.pathname.replace(/\/ws\/?$/, '').replace(/\/$/, '')}`, query: u.search.slice(1) };
+}

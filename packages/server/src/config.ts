@@ -143,7 +143,22 @@ export const ConfigSchema = z.strictObject({
     /** Deliveries tried before an event is dropped (logged). */
     maxAttempts: z.int().min(1).default(20),
   }).prefault({}).refine((w) => w.url === null || w.secret !== null, { message: 'webhooks.url needs webhooks.secret (at least 16 characters)', path: ['secret'] }),
+  /** The admin web UI at `/admin/` (docs/admin.md); off (404) while `password` is null. */
+  admin: z.strictObject({
+    password: z.string().min(12, 'the admin password must be at least 12 characters').nullable().default(null),
+    /** How long an admin login lasts (absolute, not sliding). */
+    sessionTtl: duration.default(8 * 3_600_000),
+    /** Logins allowed per client IP per minute (wrong and right alike). */
+    loginAttemptsPerMinute: z.int().min(1).max(1000).default(10),
+  }).prefault({}),
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).nullable().default(null),
+  /** The HTTP fallback transports (docs/transports.md). */
+  transports: z.strictObject({
+    /** Serve HTTP-streaming, SSE and long-polling (`/stream`, `/sse`, `/poll`, `/send`, `/close`). */
+    http: z.boolean().default(true),
+    /** A long-poll is answered (empty) after this long; a poller silent for this long is gone. */
+    pollTimeoutMs: z.int().min(100).max(120_000).default(25_000),
+  }).prefault({}),
   shutdown: z.strictObject({
     timeoutMs: z.int().min(0).default(10_000),
     /** Clients are told to reconnect after a random delay up to this, to spread the load. */
@@ -197,6 +212,7 @@ export function configFromEnv(env: Env): Record<string, unknown> {
   if (env.SWITCHBOARD_STORAGE !== undefined) out.storage = env.SWITCHBOARD_STORAGE;
   if (env.SWITCHBOARD_REDIS_URL !== undefined) out.redis = env.SWITCHBOARD_REDIS_URL;
   if (env.SWITCHBOARD_LOG_LEVEL !== undefined) out.logLevel = env.SWITCHBOARD_LOG_LEVEL;
+  if (env.SWITCHBOARD_ADMIN_PASSWORD !== undefined && env.SWITCHBOARD_ADMIN_PASSWORD !== '') out.admin = { password: env.SWITCHBOARD_ADMIN_PASSWORD };
   return out;
 }
 
