@@ -14,7 +14,7 @@ export function forwardedHeaderNames(config: Config): string[] {
 }
 
 function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>;
   for (const name of names) {
     const v = req.headers[name];
     if (typeof v === 'string') out[name] = v;
