@@ -118,6 +118,12 @@ export const ConfigSchema = z.strictObject({
     refresh: HookSchema.prefault({}),
   }).prefault({}),
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).nullable().default(null),
+  /** WebSocket permessage-deflate (RFC 7692): each publication compressed once for every subscriber that negotiated it. */
+  compression: z.strictObject({
+    permessageDeflate: z.boolean().default(false),
+    /** Frames smaller than this many bytes are sent uncompressed. */
+    threshold: z.int().min(0).default(256),
+  }).prefault({}),
   shutdown: z.strictObject({
     timeoutMs: z.int().min(0).default(10_000),
     /** Clients are told to reconnect after a random delay up to this, to spread the load. */

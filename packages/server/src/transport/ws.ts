@@ -9,6 +9,7 @@ import type { Transport, UpgradeContext } from './transport.ts';
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
 import type { Metrics } from '../metrics.ts';
+import { deflatedFrame, sharedDeflateAllowed } from './deflate.ts';
 
 /**
  * `ws`'s frame builder. `Sender.frame` is public (`@public` in `ws/lib/sender.js`, exported
@@ -56,16 +57,20 @@ class WsTransport implements Transport {
   private readonly ws: WebSocket;
   private readonly socket: Duplex;
   private readonly metrics: Metrics;
-  constructor(ws: WebSocket, socket: Duplex, batch: boolean, metrics: Metrics) {
+  /** Frames of at least this many bytes go compressed (permessage-deflate); Infinity: none. */
+  private readonly deflateFrom: number;
+  constructor(ws: WebSocket, socket: Duplex, batch: boolean, metrics: Metrics, deflateFrom: number) {
     this.ws = ws;
     this.socket = socket;
     this.batch = batch;
     this.metrics = metrics;
+    this.deflateFrom = deflateFrom;
   }
   send(frame: Buffer): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.metrics.bytesOut += frame.length;
-    this.socket.write(textFrame(frame));
+    // Compressed once per payload for every connection (deflate.ts), like textFrame.
+    this.socket.write((frame.length >= this.deflateFrom && deflatedFrame(frame)) || textFrame(frame));
   }
   sendMany(frames: readonly Buffer[]): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
@@ -157,7 +162,9 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.limits.maxFrameBytes,
-    perMessageDeflate: false,
+    // No context takeover either way: one compressed frame is then valid on every
+    // connection (see deflate.ts), and no connection keeps a compressor between messages.
+    perMessageDeflate: config.compression.permessageDeflate ? { serverNoContextTakeover: true, clientNoContextTakeover: true } : false,
     skipUTF8Validation: true, // checked by the connection so invalid UTF-8 closes 3501
     clientTracking: false,
     WebSocket: GatewaySocket,
@@ -166,6 +173,15 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
   const perIp = new KeyedRateLimiter(config.limits.connectionsPerIpPerSecond, config.limits.connectionsPerIpPerSecond * 2);
   const h = config.hooks;
   const forward = [...new Set([h.connect, h.subscribe, h.publish, h.refresh].flatMap((x) => x.forwardHeaders))];
+  // Which upgrades negotiated compression that shared frames may use: read from the response
+  // headers ws is about to send (its public 'headers' event), before the connection opens.
+  const deflating = new WeakSet<IncomingMessage>();
+  if (config.compression.permessageDeflate) {
+    wss.on('headers', (headers: string[], req: IncomingMessage) => {
+      const ext = headers.find((line) => line.toLowerCase().startsWith('sec-websocket-extensions:'));
+      if (sharedDeflateAllowed(ext?.slice(ext.indexOf(':') + 1).trim())) deflating.add(req);
+    });
+  }
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError);
@@ -202,7 +218,8 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
     wss.handleUpgrade(req, socket, head, (upgraded) => {
       const ws = upgraded as GatewaySocket;
       const batch = ws.protocol === BATCH_SUBPROTOCOL || flag === '1' || flag === 'true';
-      ws.conn = node.openConnection(new WsTransport(ws, socket, batch, node.metrics), ctx);
+      const deflateFrom = deflating.has(req) ? config.compression.threshold : Infinity;
+      ws.conn = node.openConnection(new WsTransport(ws, socket, batch, node.metrics, deflateFrom), ctx);
       ws.on('message', onMessage);
       ws.on('close', onClose);
       ws.on('error', onError);
