@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cruise } from 'dependency-cruiser';
 
 const root = join(import.meta.dirname, '..');
 
@@ -30,4 +31,30 @@ describe('architecture', () => {
     }
     expect(hits).toEqual([]);
   });
+
+  it('keeps every source file under 600 lines', () => {
+    const long = sourceFiles()
+      .map((f) => [relative(root, f), readFileSync(f, 'utf8').split('\n').length] as const)
+      .filter(([, n]) => n > 600);
+    expect(long).toEqual([]);
+  });
+
+  it('has no import cycle in packages/*/src, type-only imports included', async () => {
+    // dependency-cruiser parses with swc (TypeScript 7 has no compiler API for it to use);
+    // tsPreCompilationDeps keeps `import type`, which a cycle check must see too.
+    const pkgs = readdirSync(join(root, 'packages')).map((p) => `packages/${p}/src`);
+    const { output } = await cruise(pkgs, {
+      baseDir: root,
+      parser: 'swc',
+      tsPreCompilationDeps: true,
+      doNotFollow: { path: 'node_modules' },
+      validate: true,
+      ruleSet: { forbidden: [{ name: 'no-circular', severity: 'error', from: {}, to: { circular: true } }] },
+    });
+    if (typeof output === 'string') throw new Error(output);
+    expect(output.summary.totalCruised).toBeGreaterThan(100);
+    const cycles = new Set(output.summary.violations.map((v) => [v.from, ...(v.cycle ?? []).map((c) => c.name)].join(' -> ')));
+    expect([...cycles]).toEqual([]);
+  }, 120_000);
 });
+

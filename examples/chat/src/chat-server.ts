@@ -73,7 +73,7 @@ export async function startChatServer(o: ChatServerOptions): Promise<ChatServer>
     if (typeof user !== 'string' || !USER_NAME.test(user)) {
       return fail(reply, 400, 'bad_request', 'user: 1-32 letters, digits, _ . or -');
     }
-    const { login, cookie } = await logins.login(user);
+    const { login, cookie } = await logins.login(user, await logins.verify(cookieOf(req)));
     setCookie(reply, cookie, loginTtlSec);
     return { user, token: await logins.mintToken(login) };
   });

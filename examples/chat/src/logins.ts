@@ -38,9 +38,13 @@ export class Logins {
     this.cookieKey = createHash('sha256').update(`switchboard-chat-login:${o.secret}`).digest();
   }
 
-  /** Starts a login: a new `sid` (another browser logging in is another login). */
-  async login(user: string): Promise<{ login: Login; cookie: string }> {
-    const login = { user, sid: `l_${randomBytes(12).toString('base64url')}` };
+  /**
+   * Starts a login: a new `sid` (another browser logging in is another login), unless this
+   * browser is already logged in as `user` (`current`, from its cookie): logging in again
+   * there keeps the login, so its tabs never replace each other.
+   */
+  async login(user: string, current?: Login): Promise<{ login: Login; cookie: string }> {
+    const login = current?.user === user ? current : { user, sid: `l_${randomBytes(12).toString('base64url')}` };
     this.users.add(user);
     const cookie = await new SignJWT({ sid: login.sid })
       .setProtectedHeader({ alg: 'HS256' })

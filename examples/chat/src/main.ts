@@ -35,18 +35,26 @@ const number = (name: string, fallback: number) => {
 };
 
 const host = env.CHAT_HOST || '127.0.0.1';
+const port0 = number('CHAT_PORT', 3000);
 const server = await startChatServer({
   secret,
   sdkDir,
   host,
-  port: number('CHAT_PORT', 3000),
+  port: port0,
   gatewayPort: number('SWITCHBOARD_PORT', 8080),
   tokenTtlSec: number('CHAT_TOKEN_TTL', 300),
   ...(env.CHAT_GATEWAY_URL ? { gatewayUrl: env.CHAT_GATEWAY_URL } : {}),
+}).catch((err: NodeJS.ErrnoException) => {
+  // One line that says what to do, not a stack trace.
+  if (err.code === 'EADDRINUSE') console.error(`chat: port ${port0} is already in use on ${host}: stop the program using it, or choose another with CHAT_PORT`);
+  else console.error(`chat: could not start: ${err.message}`);
+  process.exit(2);
 });
 const port = new URL(server.url).port;
 const shown = host === '0.0.0.0' || host === '::' ? `http://127.0.0.1:${port}` : server.url;
-console.log(`\n  Chat example   ${shown}   (open it in two browsers, log in as two users)\n`);
+// Under `npm start` the supervisor (scripts/start.ts) prints one banner for gateway and chat.
+if (process.send) process.send({ type: 'listening', url: shown });
+else console.log(`\n  Chat example   ${shown}   (open it in two browsers, log in as two users)\n`);
 
 const stop = () => void server.close().finally(() => process.exit(0));
 process.on('SIGTERM', stop);

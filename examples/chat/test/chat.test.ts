@@ -18,7 +18,7 @@ const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   [stack, browser] = await Promise.all([startStack(), launchChromium()]);
-}, 60_000);
+}, 120_000);
 afterEach(async () => {
   await Promise.all(contexts.splice(0).map((c) => c.close()));
 });
@@ -36,7 +36,7 @@ async function newBrowser(viewport = { width: 1100, height: 720 }): Promise<Brow
 
 const errorsOf = (page: Page) => (page as Page & { errors: string[] }).errors;
 
-describe('the chat in Chromium', () => {
+describe('the chat in Chromium', { timeout: 120_000 }, () => {
   it('two users chat in real time: room messages, presence, online status, a private message with an unread count', async () => {
     const [alice, bob] = [await openChat(await newBrowser(), stack.chat.url), await openChat(await newBrowser(), stack.chat.url)];
     await logIn(alice, 'alice');
@@ -129,6 +129,34 @@ describe('the chat in Chromium', () => {
     await first.getByRole('button', { name: 'Use the chat here' }).click();
     await expectConnected(first, 'erin');
     await expect.poll(() => second.getByRole('alert').filter({ hasText: 'You logged in somewhere else' }).isVisible()).toBe(true);
+  });
+
+  it('two tabs of one login never kick each other (reloads, reconnects); only a new login kicks them, both', async () => {
+    const context = await newBrowser();
+    const tab1 = await openChat(context, stack.chat.url);
+    await logIn(tab1, 'tess');
+    const tab2 = await openChat(context, stack.chat.url);
+    await expectConnected(tab2, 'tess');
+    await Promise.all([recordSdk(tab1), recordSdk(tab2)]);
+    await expect.poll(async () => (await presence(stack.gateway, 'chat:lobby')).tess).toBe(2);
+    // a reload of one tab is a new connection of the same login: nobody kicked
+    await tab2.reload();
+    await expectConnected(tab2, 'tess');
+    await recordSdk(tab2);
+    await expect.poll(async () => (await presence(stack.gateway, 'chat:lobby')).tess).toBe(2);
+    for (const tab of [tab1, tab2]) {
+      expect(await tab.getByRole('alert').filter({ hasText: 'You logged in somewhere else' }).isVisible()).toBe(false);
+      expect((await sdkLog(tab)).filter((e) => e.n === 'kicked')).toEqual([]);
+    }
+    // a new login (another browser) replaces this one: both tabs are told, neither reconnects
+    const other = await openChat(await newBrowser(), stack.chat.url);
+    await logIn(other, 'tess');
+    for (const tab of [tab1, tab2]) {
+      await expect.poll(() => tab.getByRole('alert').filter({ hasText: 'You logged in somewhere else' }).isVisible()).toBe(true);
+      expect((await sdkLog(tab)).map((e) => e.n)).toEqual(['kicked', 'closed']);
+    }
+    await expect.poll(async () => (await presence(stack.gateway, 'chat:lobby')).tess).toBe(1);
+    expect(errorsOf(tab1).concat(errorsOf(tab2), errorsOf(other))).toEqual([]);
   });
 
   it('two tabs of one login: a token refreshed in one tab is used by the other; logout in one tab disconnects both', async () => {

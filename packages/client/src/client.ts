@@ -52,6 +52,8 @@ export class Switchboard extends Emitter<ClientEvents> {
   private started = false;
   private listening = false;
   private closedBy: string | undefined;
+  /** `tokenStorageKey` was empty and there is no provider: waiting for a login (`tokenChanged`) instead of failing `3501`. */
+  private awaitingToken = false;
   private timers: { reconnect?: Timer; connect?: Timer; refresh?: Timer; ping?: Timer; wake?: Timer } = {};
   private readonly watchdog = new Watchdog();
   private disconnectFrame: DisconnectFrame | undefined;
@@ -188,6 +190,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** Opens a socket and sends `auth` (token in the first frame, never in the URL). */
   private async open(): Promise<void> {
     clearTimeout(this.timers.reconnect);
+    this.awaitingToken = false;
     if (!this.o.isOnline()) return this.setState('disconnected'); // the `online` event resumes
     const gen = ++this.gen;
     this.authFailure = undefined;
@@ -204,6 +207,13 @@ export class Switchboard extends Emitter<ClientEvents> {
       return this.lost(ABNORMAL, 'token_provider_failed');
     }
     if (gen !== this.gen) return;
+    if (token === undefined && this.o.tokenStorageKey !== undefined && this.o.name === undefined) {
+      // Nobody is logged in yet: an auth without credentials would only be refused (3501).
+      this.awaitingToken = true;
+      this.setState('disconnected');
+      this.emit('disconnected', { code: 1000, reason: 'no_token', reconnectInMs: null });
+      return;
+    }
     let ws: WebSocketLike;
     try {
       ws = new this.o.WebSocket!(this.url);
@@ -466,6 +476,11 @@ export class Switchboard extends Emitter<ClientEvents> {
   }
 
   private tokenChanged(token: string | null): void {
+    if (token !== null && this.awaitingToken && this.current === 'disconnected') {
+      this.awaitingToken = false;
+      void this.open(); // the login we were waiting for
+      return;
+    }
     if (token === null) {
       this.sessions.clear();
       if (this.current !== 'closed') this.finish(1000, 'logout');

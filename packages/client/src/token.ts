@@ -72,6 +72,11 @@ export class TokenSource {
       const t = await this.o.token();
       if (typeof t !== 'string' || t.length === 0) throw new TypeError('Switchboard: the token provider must return a non-empty string');
       this.current = t;
+      // Shared with the other tabs: they find it under the key instead of asking the provider too.
+      if (this.o.storageKey && this.o.storage && readItem(this.o.storage, this.o.storageKey) !== t) {
+        writeItem(this.o.storage, this.o.storageKey, t);
+        this.channel?.postMessage({ token: t });
+      }
     } else if (this.o.storageKey && this.o.storage) {
       this.current = readItem(this.o.storage, this.o.storageKey) ?? this.current;
     }

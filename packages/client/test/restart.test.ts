@@ -15,7 +15,7 @@ afterEach(async () => {
   gp = undefined;
 });
 
-describe('gateway process restarted mid-stream (SQLite history)', () => {
+describe('gateway process restarted mid-stream (SQLite history)', { timeout: 120_000 }, () => {
   for (const how of ['crash (kill -9)', 'graceful restart (SIGTERM)'] as const) {
     it(`${how}: every acknowledged publication reaches the app once, in order; none is lost`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'sb-restart-'));

@@ -1,14 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, configFromEnv, devDefaults, hasAuthMethod, mergeConfig, parseConfig, readConfigFile, type Config } from './config.ts';
 import { parseDuration } from './duration.ts';
 import { mintToken } from './auth/mint.ts';
-import { DatabaseInUseError } from './sqlite/database.ts';
-import { createServer } from './server.ts';
+import { devSecretsPath, loadDevSecrets, readDevSecrets } from './dev-secrets.ts';
+import { report } from './cli-errors.ts';
+import { publishCommand } from './cli-publish.ts';
+import { devBanner } from './dev-banner.ts';
 import { availableParallelism } from 'node:os';
 import { createLogger } from './logger.ts';
 import { isWorkersPrimary, runWorkers } from './workers.ts';
-import { addAccessCommands } from './cli-api.ts';
+import { addAccessCommands, withApiOptions } from './cli-api.ts';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -29,9 +30,11 @@ export function loadConfig(flags: Record<string, any>, env: NodeJS.ProcessEnv = 
   const merged = mergeConfig(flags.dev ? devDefaults() : {}, given);
   // Cluster mode (`redis` set) keeps everything in Redis unless storage was chosen explicitly.
   if (merged.redis && given.storage === undefined) delete merged.storage;
-  const dev = Boolean(flags.dev);
-  if (dev && !(merged.auth as Record<string, unknown> | undefined)?.jwtSecret) {
-    merged.auth = { ...(merged.auth as object), jwtSecret: randomBytes(24).toString('base64url') };
+  // Dev mode without a secret: the development secrets file (made once), so a restart keeps logins.
+  if (flags.dev && !(merged.auth as Record<string, unknown> | undefined)?.jwtSecret) {
+    const secrets = loadDevSecrets(devSecretsPath(env));
+    merged.auth = { ...(merged.auth as object), jwtSecret: secrets.jwtSecret };
+    if (!(merged.apiKeys as unknown[] | undefined)?.length) merged.apiKeys = [secrets.apiKey];
   }
   return parseConfig(merged);
 }
@@ -40,34 +43,41 @@ async function serve(flags: Record<string, any>): Promise<void> {
   const config = loadConfig(flags);
   if (!hasAuthMethod(config)) {
     console.error(
-      'switchboard: refusing to start: no way to authenticate connections.\n' +
-        'Fix it with one of:\n' +
-        '  SWITCHBOARD_JWT_SECRET=<secret> switchboard serve      (or --jwt-secret, or auth.jwtSecret in the config file)\n' +
-        '  auth.publicKey / auth.jwksUrl in the config file       (RS256, ES256, EdDSA tokens)\n' +
-        '  hooks.connect.url in the config file                  (your backend decides, e.g. by cookie)\n' +
-        '  switchboard serve --dev                                (local development only)',
+      'switchboard: refusing to start: no way to authenticate connections: set SWITCHBOARD_JWT_SECRET (or --jwt-secret), ' +
+        'auth.publicKey, auth.jwksUrl or hooks.connect.url in the config file, or run `switchboard serve --dev` for local development',
     );
     process.exit(2);
   }
   const workers = parseWorkers(flags.workers);
   if (workers !== undefined && workers > 1 && !config.redis) {
     console.error(
-      `switchboard: refusing to start ${workers} workers without Redis: workers are separate processes that share\n` +
-        'clients, history and sessions only through Redis. Add --redis redis://HOST:6379 (or SWITCHBOARD_REDIS_URL).',
+      `switchboard: refusing to start ${workers} workers without Redis (workers share clients, history and sessions only through Redis): ` +
+        'add --redis redis://HOST:6379 (or SWITCHBOARD_REDIS_URL), or drop --workers',
     );
     process.exit(2);
   }
   if (isWorkersPrimary(workers)) {
-    // Dev mode drew a random secret in this process: every worker must use the same one.
+    // Every worker must use the same secret (dev mode: the one from the development secrets file).
     const env: Record<string, string> = config.dev && config.auth.jwtSecret ? { SWITCHBOARD_JWT_SECRET: config.auth.jwtSecret } : {};
     // The banner once, from the primary, when the first worker listens (workers print none).
     const onListening = config.dev ? (port: number) => printDevBanner(config, urlsOf(config, port)) : undefined;
     runWorkers({ count: workers!, log: createLogger(config.logLevel), shutdownTimeoutMs: config.shutdown.timeoutMs, env, ...(onListening ? { onListening } : {}) });
     return;
   }
+  // Loaded here, not at the top: `token`, `publish` and every usage error start fast without the server's modules.
+  const { createServer } = await import('./server.ts');
   const server = await createServer({ config });
-  const addr = await server.listen();
-  if (config.dev && process.env.SWITCHBOARD_WORKER !== '1') printDevBanner(config, addr);
+  let addr: Awaited<ReturnType<typeof server.listen>>;
+  try {
+    addr = await server.listen();
+  } catch (err) {
+    await server.close().catch(() => {});
+    report(err, { host: config.host, port: config.port });
+    process.exit(2);
+  }
+  // Under `npm start` (scripts/start.ts) the supervisor prints one banner for gateway and chat.
+  if (process.send && process.env.SWITCHBOARD_SUPERVISED === '1') process.send({ type: 'listening', url: addr.url, wsUrl: addr.wsUrl });
+  else if (config.dev && process.env.SWITCHBOARD_WORKER !== '1') printDevBanner(config, addr);
   server.log.info({ http: addr.url, ws: addr.wsUrl, storage: config.storage.split(':')[0], dev: config.dev }, 'switchboard listening');
   let stopping = false;
   const stop = async (signal: string) => {
@@ -94,14 +104,10 @@ async function serve(flags: Record<string, any>): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-/** The `--dev` banner: where to connect and the random secret to mint tokens with. */
+/** The `--dev` banner: where to connect, where the secrets are, how to get a token. */
 function printDevBanner(config: Config, addr: { url: string; wsUrl: string }): void {
-  console.log(
-    `\n  ⚠  DEVELOPMENT MODE — not for production: anonymous users allowed, every namespace open.\n` +
-      `  Gateway   ${addr.url}   WebSocket ${addr.wsUrl}\n` +
-      `  JWT secret (random, this run only): ${config.auth.jwtSecret}\n` +
-      `  Mint a token: SWITCHBOARD_JWT_SECRET=<secret> npx switchboard token --sub alice --channels 'chat:*' --publish 'chat:*'\n`,
-  );
+  const fromFile = process.env.SWITCHBOARD_JWT_SECRET ? undefined : devSecretsPath();
+  console.log(devBanner({ gateway: addr, apiEnabled: config.apiKeys.length > 0, ...(fromFile ? { secretsFile: fromFile } : {}) }));
 }
 
 /** The URLs of `--workers` from the primary, which does not listen itself. */
@@ -121,9 +127,10 @@ function parseWorkers(v: unknown): number | undefined {
 
 async function token(flags: Record<string, any>): Promise<void> {
   const config = loadConfig({ config: flags.config });
-  const secret: string | null = flags.secret ?? config.auth.jwtSecret;
-  if (!secret) throw new ConfigError('token: no secret: pass --secret, set SWITCHBOARD_JWT_SECRET, or auth.jwtSecret in --config');
-  const ttlMs = flags.ttl === undefined ? 3_600_000 : parseDuration(flags.ttl);
+  const secret: string | null = flags.secret ?? config.auth.jwtSecret ?? (flags.dev ? readDevSecrets().jwtSecret : null);
+  if (!secret) throw new ConfigError('token: no secret: pass --secret, set SWITCHBOARD_JWT_SECRET, auth.jwtSecret in --config, or --dev for the one `npm start` keeps');
+  // 0 (or 0s…): a token without `exp`, valid until the secret changes.
+  const ttlMs = flags.ttl === undefined ? 3_600_000 : /^0+$/.test(String(flags.ttl).trim()) ? 0 : parseDuration(flags.ttl);
   if (ttlMs === undefined) throw new ConfigError(`token: --ttl ${JSON.stringify(flags.ttl)} is not a duration (30s, 15m, 1h, 7d, or 0 for none)`);
   let info: unknown;
   if (flags.info !== undefined) {
@@ -170,9 +177,23 @@ export function program(): Command {
     .option('--sid <id>', 'login session id claim')
     .option('--info <json>', 'public user info (JSON)')
     .option('--secret <secret>', 'HS* secret (default: SWITCHBOARD_JWT_SECRET or the config file)')
+    .option('--dev', "use the development secret `npm start` keeps (data/dev-secrets.json, or SWITCHBOARD_DEV_SECRETS)")
     .option('-c, --config <path>', 'JSON configuration file')
     .action(token);
+  withApiOptions(p.command('publish')
+    .description('publish JSON data to a channel through the server API (POST /api/publish)')
+    .argument('<channel>', 'channel name, e.g. chat:lobby')
+    .argument('<json>', `the data, as JSON: '{"text":"hello"}'`))
+    .option('--dev', "use the development API key `npm start` keeps (data/dev-secrets.json, or SWITCHBOARD_DEV_SECRETS)")
+    .option('--idempotency-key <key>', 'publish at most once under this key')
+    .action((channel: string, json: string, flags) => publishCommand(channel, json, flags));
   addAccessCommands(p);
+  // Usage mistakes (unknown flag, missing argument): one line that says what to do, exit 2.
+  for (const c of [p, ...p.commands]) {
+    c.exitOverride().configureOutput({
+      outputError: (text, write) => write(`switchboard: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see: switchboard ${c === p ? '' : `${c.name()} `}--help)\n`),
+    });
+  }
   return p;
 }
 
@@ -180,11 +201,9 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof DatabaseInUseError) {
-      console.error(`switchboard: ${err.message}`);
-      process.exit(2);
-    }
-    throw err;
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2); // already printed (or --help/--version)
+    report(err);
+    process.exit(2);
   }
 }
 

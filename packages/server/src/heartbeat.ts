@@ -1,5 +1,12 @@
 import { CloseCode, Disconnect, encodeFrame } from '@switchboard/protocol';
-import type { Node } from './node.ts';
+import type { Config } from './config.ts';
+import type { Connection } from './connection/connection.ts';
+
+/** What the heartbeat watches: the node's configuration and every open connection. */
+export interface HeartbeatHost {
+  readonly config: Config;
+  readonly connections: Iterable<Connection>;
+}
 
 const PING = Buffer.from(encodeFrame({ type: 'ping' }));
 
@@ -9,11 +16,11 @@ const PING = Buffer.from(encodeFrame({ type: 'ping' }));
  * and token expiry (`token_expiring`, then `3005 token_expired`).
  */
 export class Heartbeat {
-  private readonly node: Node;
+  private readonly node: HeartbeatHost;
   private timer: NodeJS.Timeout | undefined;
   private readonly tickMs: number;
 
-  constructor(node: Node) {
+  constructor(node: HeartbeatHost) {
     this.node = node;
     const { intervalMs, timeoutMs } = node.config.heartbeat;
     const finest = Math.min(1000, node.config.auth.timeoutMs / 4, timeoutMs / 4, intervalMs > 0 ? intervalMs / 4 : 1000);

@@ -1,23 +1,7 @@
 import { encodeFrame, type Publication } from '@switchboard/protocol';
-import type { Connection } from './connection/connection.ts';
+import type { Connection, Subscription } from './connection/connection.ts';
 
-/** A connection's subscription to one channel. */
-export interface Subscription {
-  /** The subscribed connection. */
-  conn: Connection;
-  channel: string;
-  /**
-   * Non-null while the subscription is being recovered from history: live publications are
-   * held here and released (without those already replayed) once the replay is sent.
-   */
-  buffer: Publication[] | null;
-  /**
-   * History channels: the stream position this connection has been given (set by the
-   * subscribe ack, advanced by each message). A publication at or below it in the same epoch
-   * is not sent again, whichever path (replay, buffer, a broker that lags) brings it.
-   */
-  position: { epoch: string | undefined; offset: number } | undefined;
-}
+export type { Subscription } from './connection/connection.ts';
 
 /**
  * A channel's local subscribers: the one subscription itself while there is only one (most

@@ -5,17 +5,16 @@ import {
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Broker, BrokerHandler, ControlMessage } from './broker/broker.ts';
-import { MemoryBroker } from './broker/memory-broker.ts';
 import type { HistoryStore } from './history/history-store.ts';
 import type { SessionStore } from './session/session-store.ts';
 import type { LoginRegistry } from './session/login-registry.ts';
-import { MemoryLoginRegistry } from './session/memory-login-registry.ts';
 import { SingleSignOn } from './session/single-sign-on.ts';
 import type { PresenceStore, PresenceUser } from './presence/presence-store.ts';
-import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
 import { PresenceTracker } from './presence/presence-tracker.ts';
 import { forgetAutoSubscription } from './direct/personal-channel.ts';
-import { Connection } from './connection/connection.ts';
+import { Connection, type ConnectionHost } from './connection/connection.ts';
+import { dispatch } from './connection/dispatch.ts';
+import type { CommandContext, PublishMeta, PublishResult, SubscribeResult } from './connection/command-context.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
 import { Hub, admit, encodeMessage, type Subscription } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
@@ -24,59 +23,32 @@ import { BackendHooks } from './auth/hooks.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
 import { accessRefusal, type AccessRefusal, type AccessStore } from './access/access-store.ts';
-import { MemoryAccessStore } from './access/memory-access-store.ts';
+import type { Stores } from './store-set.ts';
 import { UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
 import { readRewind } from './history/rewind.ts';
-import { MemoryServerSubscriptionStore, type ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
+import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import { subscribeOnBehalf, unsubscribeOnBehalf } from './subscriptions/server-subscriptions.ts';
 
 export interface NodeOptions {
   config: Config;
   log: Logger;
-  history: HistoryStore;
-  sessions: SessionStore;
-  /** Channel and user presence; memory (one node) when absent. */
-  presence?: PresenceStore;
-  /** Live logins for single sign-on; memory (one node) when absent. */
-  logins?: LoginRegistry;
-  /** Blocks and token revocations; memory (one node) when absent. */
-  access?: AccessStore;
-  /** Builds the broker; the memory broker (one node) when absent. */
-  broker?: (handler: BrokerHandler) => Broker;
+  /** One implementation per port (see `Stores`): history, sessions, access, presence, logins, broker, directory. */
+  stores: Omit<Stores, 'close'>;
   /** Prometheus metrics (the server creates one per gateway); a private one when absent. */
   metrics?: Metrics;
-  /** Persistent server-side subscriptions; memory (one node) when absent. */
-  subscriptions?: ServerSubscriptionStore;
+  /** Receives the admin UI's cross-node queries and replies (`admin_query`, `admin_reply`). */
+  onAdminControl?: (msg: Extract<ControlMessage, { type: 'admin_query' | 'admin_reply' }>) => void;
 }
 
-/** Who published, for `from`, `id` and hooks. */
-export interface PublishMeta {
-  from?: string;
-  /** Idempotency key. */
-  id?: FrameId;
-}
-
-export interface PublishResult {
-  epoch?: string;
-  offset?: number;
-  duplicate: boolean;
-}
-
-/** What a subscribe acknowledges. */
-export interface SubscribeResult {
-  epoch?: string;
-  offset?: number;
-  recovered?: boolean;
-  publications?: Publication[];
-}
+export type { PublishMeta, PublishResult, SubscribeResult } from './connection/command-context.ts';
 
 /**
  * The gateway node: owns the hub, the broker and the stores, and is the only place they
  * meet. Connections call into it; brokers call back into it (`onPublication`, `onControl`).
  */
-export class Node implements BrokerHandler {
+export class Node implements BrokerHandler, CommandContext {
   readonly config: Config;
   readonly log: Logger;
   readonly hub = new Hub();
@@ -109,32 +81,53 @@ export class Node implements BrokerHandler {
   /** False once shutdown began: no new connections. */
   accepting = true;
   private readonly heartbeat: Heartbeat;
-  /** The deployment's live nodes (cluster mode), for the server API's `info`; set by the stores. */
-  directory: NodeDirectory | undefined;
+  private readonly onAdminControl: NodeOptions['onAdminControl'];
+  /** The deployment's live nodes (cluster mode), for the server API's `info`; undefined on a single node. */
+  readonly directory: NodeDirectory | undefined;
   /** channel → the broker subscription still being set up for it. */
   private readonly brokerJoins = new Map<string, Promise<void>>();
   /** Turns store/broker failures into temporary errors, logged at most once a second. */
   readonly failures: UnavailableReporter;
+  /** What each connection of this node is handed: limits, metrics and the command table. */
+  private readonly connectionHost: ConnectionHost;
 
   constructor(o: NodeOptions) {
     this.config = o.config;
     this.log = o.log;
     this.metrics = o.metrics ?? new Metrics({ processMetrics: false });
-    this.history = this.metrics.timed('history', o.history);
-    this.sessions = this.metrics.timed('sessions', o.sessions);
+    const stores = o.stores;
+    this.history = this.metrics.timed('history', stores.history);
+    this.sessions = this.metrics.timed('sessions', stores.sessions);
     this.channels = new ChannelResolver(o.config);
     this.jwt = new JwtVerifier(o.config.auth);
-    this.presenceStore = this.metrics.timed('presence', o.presence ?? new MemoryPresenceStore());
-    this.logins = this.metrics.timed('logins', o.logins ?? new MemoryLoginRegistry());
-    this.access = this.metrics.timed('access', o.access ?? new MemoryAccessStore());
-    this.serverSubscriptions = o.subscriptions ?? new MemoryServerSubscriptionStore();
+    this.presenceStore = this.metrics.timed('presence', stores.presence);
+    this.logins = this.metrics.timed('logins', stores.logins);
+    this.access = this.metrics.timed('access', stores.access);
+    this.serverSubscriptions = stores.subscriptions;
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.failures = new UnavailableReporter({ log: o.log });
-    this.broker = this.metrics.timed('broker', (o.broker ?? ((h) => new MemoryBroker(h)))(this));
+    this.broker = this.metrics.timed('broker', stores.broker(this));
     this.metrics.setSource(() => ({ connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients }));
     this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
     this.tracker = new PresenceTracker({ config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log });
-    this.heartbeat = new Heartbeat(this);
+    this.heartbeat = new Heartbeat({ config: o.config, connections: this.connections });
+    this.onAdminControl = o.onAdminControl;
+    this.directory = stores.directory?.({
+      stats: () => this.hub.stats,
+      channels: () => this.localChannels(),
+      publishControl: (msg) => this.broker.publishControl(msg),
+    });
+    this.connectionHost = {
+      limits: o.config.limits,
+      metrics: this.metrics,
+      log: o.log,
+      dispatch: (conn, frame) => dispatch(this, conn, frame),
+      closed: (conn, code) => this.onConnectionClosed(conn, code),
+    };
+  }
+
+  private *localChannels(): Iterable<[string, number]> {
+    for (const name of this.hub.channelNames()) yield [name, this.hub.subscribers(name)?.size ?? 0];
   }
 
   // ---- connections -------------------------------------------------------------------
@@ -144,14 +137,14 @@ export class Node implements BrokerHandler {
     // The connection keeps its upgrade context for hooks and logs, but not the token: a
     // credential held for the connection's whole life would only cost memory.
     const { token, ...kept } = upgrade;
-    const conn = new Connection(this, transport, kept);
+    const conn = new Connection(this.connectionHost, transport, kept);
     this.connections.add(conn);
     this.heartbeat.start();
     if (token !== undefined) conn.receiveAuth({ token, session: upgrade.session });
     return conn;
   }
 
-  onConnectionClosed(conn: Connection, code: number): void {
+  private onConnectionClosed(conn: Connection, code: number): void {
     this.connections.delete(conn);
     this.tracker.disconnected(conn);
     this.sso.disconnected(conn);
@@ -382,6 +375,11 @@ export class Node implements BrokerHandler {
         // authenticated connection here.
         const frame = Buffer.from(msg.frame);
         for (const conn of this.hub.clients.values()) conn.enqueue(frame);
+        return;
+      }
+      case 'admin_query':
+      case 'admin_reply': {
+        this.onAdminControl?.(msg);
         return;
       }
       default: {

@@ -1,40 +1,25 @@
 import { ConfigError, type Config } from './config.ts';
 import type { Logger } from './logger.ts';
-import type { Broker, BrokerHandler } from './broker/broker.ts';
-import type { HistoryStore } from './history/history-store.ts';
+import { MemoryBroker } from './broker/memory-broker.ts';
 import { MemoryHistoryStore } from './history/memory-history-store.ts';
 import { SqliteHistoryStore } from './history/sqlite-history-store.ts';
 import { openSqlite } from './sqlite/database.ts';
-import type { SessionStore } from './session/session-store.ts';
 import { MemorySessionStore } from './session/memory-session-store.ts';
 import { SqliteSessionStore } from './session/sqlite-session-store.ts';
-import type { PresenceStore } from './presence/presence-store.ts';
-import type { LoginRegistry } from './session/login-registry.ts';
-import type { AccessStore } from './access/access-store.ts';
+import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
+import { MemoryLoginRegistry } from './session/memory-login-registry.ts';
 import { MemoryAccessStore } from './access/memory-access-store.ts';
 import { SqliteAccessStore } from './access/sqlite-access-store.ts';
-import type { Node } from './node.ts';
 import { createRedisBackends } from './redis/backends.ts';
-import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
+import { MemoryServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import { SqliteServerSubscriptionStore } from './subscriptions/sqlite-server-subscription-store.ts';
+import type { Stores } from './store-set.ts';
 
-export interface Stores {
-  history: HistoryStore;
-  sessions: SessionStore;
-  /** Blocks and token revocations (kept across restarts with SQLite and Redis). */
-  access: AccessStore;
-  /** Releases what the stores share (the SQLite database); call after the stores' own `close`. */
-  close(): Promise<void>;
-  /** Builds the node's broker; absent: the memory broker (one node). */
-  broker?: (handler: BrokerHandler) => Broker;
-  /** Cluster-wide presence; absent: the node's memory store. */
-  presence?: PresenceStore;
-  /** Cluster-wide login registry (single sign-on); absent: the node's memory registry. */
-  logins?: LoginRegistry;
-  /** Persistent server-side subscriptions; absent: the node's memory store. */
-  subscriptions?: ServerSubscriptionStore;
-  /** Called once the node exists (cluster stores call back into it). */
-  attach?(node: Node): void;
+export type { Stores } from './store-set.ts';
+
+/** The single-node parts: a memory broker, presence, login registry and server-side subscriptions. */
+function local(): Pick<Stores, 'broker' | 'presence' | 'logins' | 'subscriptions'> {
+  return { broker: (h) => new MemoryBroker(h), presence: new MemoryPresenceStore(), logins: new MemoryLoginRegistry(), subscriptions: new MemoryServerSubscriptionStore() };
 }
 
 /**
@@ -51,7 +36,7 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
     }
     return createRedisBackends(config.redis, log);
   }
-  if (storage === 'memory') return { history: new MemoryHistoryStore(), sessions: new MemorySessionStore(), access: new MemoryAccessStore(), close: async () => {} };
+  if (storage === 'memory') return { ...local(), history: new MemoryHistoryStore(), sessions: new MemorySessionStore(), access: new MemoryAccessStore(), close: async () => {} };
   if (storage.startsWith('sqlite:')) {
     const path = storage.slice('sqlite:'.length);
     let db;
@@ -61,6 +46,7 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
       throw new ConfigError(`storage: cannot open SQLite database ${path}: ${(err as Error).message}`);
     }
     return {
+      ...local(),
       history: new SqliteHistoryStore({ db }),
       sessions: new SqliteSessionStore(db),
       access: new SqliteAccessStore(db),

@@ -2,7 +2,7 @@ import { ReplyError } from '@switchboard/protocol';
 import type { Logger } from './logger.ts';
 
 /** What a client or backend is told when a store or the broker failed: retrying is safe. */
-export const UNAVAILABLE_MESSAGE = 'storage or broker temporarily unavailable; retry';
+const UNAVAILABLE_MESSAGE = 'storage or broker temporarily unavailable; retry';
 
 /**
  * Store and broker failures, seen where the node meets its stores (`Node.publish`,

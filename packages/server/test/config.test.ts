@@ -10,7 +10,7 @@ import { loadConfig } from '../src/cli.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8', timeout: 20_000 });
+  spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8', timeout: 120_000 });
 
 describe('configuration', () => {
   test('defaults follow config-v1', () => {
@@ -58,7 +58,7 @@ describe('configuration', () => {
   });
 });
 
-describe('CLI', () => {
+describe('CLI', { timeout: 150_000 }, () => {
   test('serve refuses to start with no way to authenticate, and says how to fix it', () => {
     const r = run(['serve', '--port', '0']);
     expect(r.status).toBe(2);

@@ -26,12 +26,11 @@ describe('Redis presence and login registry', () => {
   it("a dead node's presence, online users and logins expire; survivors keep theirs and settle the dead ones offline", async () => {
     const keys = fresh();
     const opts = { keys, entryTtlMs: 300, refreshMs: 100 };
-    const alive = new RedisPresenceStore({ connection: await conn(), ...opts });
+    const offline: string[] = [];
+    const alive = new RedisPresenceStore({ connection: await conn(), ...opts, onUserExpired: (u) => offline.push(u) });
     const dead = new RedisPresenceStore({ connection: await conn(), ...opts });
     const aliveLogins = new RedisLoginRegistry({ connection: await conn(), ...opts });
     const deadLogins = new RedisLoginRegistry({ connection: await conn(), ...opts });
-    const offline: string[] = [];
-    alive.onUserExpired = (u) => offline.push(u);
     try {
       await alive.add('chat:a', { client: 'c1', user: 'alice' });
       await dead.add('chat:a', { client: 'c2', user: 'bob' });

@@ -5,7 +5,7 @@ import { ApiError } from './errors.ts';
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 /** How to configure a key, told to callers of a gateway that has none. */
-export const NO_KEY_MESSAGE =
+const NO_KEY_MESSAGE =
   'the server API is disabled: no API key is configured. Set "apiKeys": ["<at least 16 characters>"] in the config file ' +
   'or SWITCHBOARD_API_KEY=<key> (comma-separated for several), then send it as "Authorization: apikey <key>" or "X-API-Key: <key>"';
 
@@ -45,7 +45,7 @@ export class ApiKeyChecker {
 }
 
 /** The key from `Authorization: apikey <key>` or `X-API-Key: <key>`, if any. */
-export function presentedKey(req: FastifyRequest): string | undefined {
+function presentedKey(req: FastifyRequest): string | undefined {
   const auth = req.headers.authorization;
   if (typeof auth === 'string') {
     const m = /^apikey\s+(\S+)\s*$/i.exec(auth);

@@ -2,6 +2,7 @@ import { ReplyError, type ErrorCode } from '@switchboard/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodError } from 'zod';
 import type { Logger } from '../logger.ts';
+import { httpStatusOf } from '../errors.ts';
 
 /** Error codes of the server API: the protocol's reply codes plus `not_found` (no such route). */
 export type ApiErrorCode = ErrorCode | 'not_found';
@@ -32,30 +33,10 @@ export class ApiError extends Error {
   }
 }
 
-/** HTTP status of a protocol reply error raised by the node (channel checks, history positions). */
-export function statusOfReplyCode(code: ErrorCode): number {
-  switch (code) {
-    case 'bad_request': return 400;
-    case 'unauthorized': return 401;
-    case 'token_expired': return 401;
-    case 'permission_denied': return 403;
-    case 'unknown_channel': return 404;
-    case 'not_available': return 404;
-    case 'unrecoverable_position': return 410;
-    case 'limit_exceeded': return 413;
-    case 'too_many_requests': return 429;
-    case 'internal': return 503;
-    default: {
-      const never: never = code;
-      return never;
-    }
-  }
-}
-
 /** A ReplyError thrown by the node as an ApiError; `field` names the request field it concerns. */
 export function fromReplyError(err: ReplyError, field?: string): ApiError {
   const message = field !== undefined && err.code === 'bad_request' ? `${field}: ${err.message}` : err.message;
-  return new ApiError(statusOfReplyCode(err.code), err.code, message, err.code === 'bad_request' ? field : undefined);
+  return new ApiError(httpStatusOf(err.code), err.code, message, err.code === 'bad_request' ? field : undefined);
 }
 
 /**

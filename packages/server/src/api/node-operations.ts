@@ -12,7 +12,7 @@ import type {
 } from './schemas.ts';
 
 /** The channel `sendToAll` frames carry: not a valid channel name, so it never collides with one. */
-export const ALL_CHANNEL = '*';
+const ALL_CHANNEL = '*';
 
 function publishAnswer(r: { epoch?: string; offset?: number; duplicate: boolean }): PublishResponse {
   return { ...(r.epoch !== undefined ? { epoch: r.epoch } : {}), ...(r.offset !== undefined ? { offset: r.offset } : {}), duplicate: r.duplicate };

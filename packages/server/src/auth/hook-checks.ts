@@ -1,5 +1,6 @@
 import { CloseCode, Disconnect, ReplyError, type AuthFrame, type FrameId } from '@switchboard/protocol';
 import type { Connection } from '../connection/connection.ts';
+import type { CommandContext } from '../connection/command-context.ts';
 import { assertCanPublish, assertCanSubscribe, type ResolvedChannel } from '../channels.ts';
 import type { TokenClaims } from './jwt.ts';
 import { HookDenied, type HookName, type HookOutcome, type HookRequestBase } from './hooks.ts';
@@ -9,12 +10,12 @@ import { HookDenied, type HookName, type HookOutcome, type HookRequestBase } fro
  * is configured and applies its `onError` policy, and does the usual check when it is not.
  */
 
-function base(conn: Connection, name: HookName): HookRequestBase {
+function base(ctx: CommandContext, conn: Connection, name: HookName): HookRequestBase {
   const u = conn.upgrade;
   return {
     client: conn.id,
     ip: u.ip,
-    headers: conn.node.hooks.headersFor(name, u.headers),
+    headers: ctx.hooks.headersFor(name, u.headers),
     ...(u.origin !== undefined ? { origin: u.origin } : {}),
     ...(u.userAgent !== undefined ? { userAgent: u.userAgent } : {}),
   };
@@ -37,8 +38,8 @@ function refusal(outcome: HookOutcome<HookName>): ReplyError | Disconnect | unde
 }
 
 /** True when `auth` should ask the connect hook: no token, or a token the gateway cannot verify itself. */
-export function usesConnectHook(conn: Connection, frame: AuthFrame): boolean {
-  return conn.node.hooks.has('connect') && (frame.token === undefined || !conn.node.jwt.enabled);
+export function usesConnectHook(ctx: CommandContext, conn: Connection, frame: AuthFrame): boolean {
+  return ctx.hooks.has('connect') && (frame.token === undefined || !ctx.jwt.enabled);
 }
 
 /**
@@ -46,10 +47,10 @@ export function usesConnectHook(conn: Connection, frame: AuthFrame): boolean {
  * undefined when the backend failed and `onError` is `allow` (the other methods then apply).
  * Throws HookDenied on a denial (default code 3500) or an `onError: deny` failure (3000, temporary).
  */
-export async function connectWithHook(conn: Connection, frame: AuthFrame): Promise<TokenClaims | undefined> {
+export async function connectWithHook(ctx: CommandContext, conn: Connection, frame: AuthFrame): Promise<TokenClaims | undefined> {
   const session = frame.session ?? conn.upgrade.session;
-  const outcome = await conn.node.hooks.call('connect', {
-    hook: 'connect', ...base(conn, 'connect'),
+  const outcome = await ctx.hooks.call('connect', {
+    hook: 'connect', ...base(ctx, conn, 'connect'),
     ...(session !== undefined ? { session } : {}),
     ...(frame.name !== undefined ? { name: frame.name } : {}),
     ...(frame.token !== undefined ? { token: frame.token } : {}),
@@ -75,9 +76,9 @@ export async function connectWithHook(conn: Connection, frame: AuthFrame): Promi
  * May the connection subscribe? Personal channels: only their owner (the hook is not asked).
  * With a subscribe hook the backend decides instead of token grants and `allowSubscribe`.
  */
-export async function authorizeSubscribe(conn: Connection, ch: ResolvedChannel): Promise<void> {
-  if (ch.owner !== undefined || !conn.node.hooks.has('subscribe')) return assertCanSubscribe(conn.identity!, ch);
-  const outcome = await conn.node.hooks.call('subscribe', { hook: 'subscribe', ...base(conn, 'subscribe'), ...userPart(conn), channel: ch.name });
+export async function authorizeSubscribe(ctx: CommandContext, conn: Connection, ch: ResolvedChannel): Promise<void> {
+  if (ch.owner !== undefined || !ctx.hooks.has('subscribe')) return assertCanSubscribe(conn.identity!, ch);
+  const outcome = await ctx.hooks.call('subscribe', { hook: 'subscribe', ...base(ctx, conn, 'subscribe'), ...userPart(conn), channel: ch.name });
   const refused = refusal(outcome);
   if (refused) throw refused;
 }
@@ -87,22 +88,22 @@ export async function authorizeSubscribe(conn: Connection, ch: ResolvedChannel):
  * may replace it). Personal channels and namespaces without `clientPublish` are refused first;
  * with a publish hook the backend decides instead of token grants and `allowPublish`.
  */
-export async function authorizePublish(conn: Connection, ch: ResolvedChannel, data: unknown): Promise<unknown> {
-  if (ch.owner !== undefined || !ch.options.clientPublish || !conn.node.hooks.has('publish')) {
+export async function authorizePublish(ctx: CommandContext, conn: Connection, ch: ResolvedChannel, data: unknown): Promise<unknown> {
+  if (ch.owner !== undefined || !ch.options.clientPublish || !ctx.hooks.has('publish')) {
     assertCanPublish(conn.identity!, ch);
     return data;
   }
-  return askPublishHook(conn, ch, data);
+  return askPublishHook(ctx, conn, ch, data);
 }
 
 /** A private message (`send`) to `#<to>`: the publish hook, when configured, sees it and may replace its data. */
-export async function filterSend(conn: Connection, ch: ResolvedChannel, data: unknown): Promise<unknown> {
-  if (!conn.node.hooks.has('publish')) return data;
-  return askPublishHook(conn, ch, data);
+export async function filterSend(ctx: CommandContext, conn: Connection, ch: ResolvedChannel, data: unknown): Promise<unknown> {
+  if (!ctx.hooks.has('publish')) return data;
+  return askPublishHook(ctx, conn, ch, data);
 }
 
-async function askPublishHook(conn: Connection, ch: ResolvedChannel, data: unknown): Promise<unknown> {
-  const outcome = await conn.node.hooks.call('publish', { hook: 'publish', ...base(conn, 'publish'), ...userPart(conn), channel: ch.name, data });
+async function askPublishHook(ctx: CommandContext, conn: Connection, ch: ResolvedChannel, data: unknown): Promise<unknown> {
+  const outcome = await ctx.hooks.call('publish', { hook: 'publish', ...base(ctx, conn, 'publish'), ...userPart(conn), channel: ch.name, data });
   const refused = refusal(outcome);
   if (refused) throw refused;
   return outcome.kind === 'allow' && outcome.value.dataReplaced ? outcome.value.data : data;
@@ -112,11 +113,11 @@ async function askPublishHook(conn: Connection, ch: ResolvedChannel, data: unkno
  * `refresh` without a token: the refresh hook re-validates the connection (e.g. its cookie
  * session) and may extend its expiry and change its info and grants.
  */
-export async function refreshWithHook(conn: Connection, id: FrameId | undefined): Promise<void> {
-  if (!conn.node.hooks.has('refresh')) throw new ReplyError('bad_request', 'refresh needs a token (no refresh hook is configured)');
+export async function refreshWithHook(ctx: CommandContext, conn: Connection, id: FrameId | undefined): Promise<void> {
+  if (!ctx.hooks.has('refresh')) throw new ReplyError('bad_request', 'refresh needs a token (no refresh hook is configured)');
   const identity = conn.identity!;
-  const outcome = await conn.node.hooks.call('refresh', {
-    hook: 'refresh', ...base(conn, 'refresh'), ...userPart(conn),
+  const outcome = await ctx.hooks.call('refresh', {
+    hook: 'refresh', ...base(ctx, conn, 'refresh'), ...userPart(conn),
     ...(identity.expiresAtMs !== undefined ? { expiresAt: Math.floor(identity.expiresAtMs / 1000) } : {}),
   });
   const refused = refusal(outcome);

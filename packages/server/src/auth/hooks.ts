@@ -63,7 +63,7 @@ export type HookOutcome<N extends HookName> =
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
 /** A reason safe for a close frame: printable ASCII, at most 120 characters. */
-export const cleanReason = (s: string | undefined, fallback: string) => (s ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 120) || fallback;
+const cleanReason = (s: string | undefined, fallback: string) => (s ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 120) || fallback;
 
 export interface BackendHooksOptions {
   hooks: Config['hooks'];

@@ -93,7 +93,7 @@ function stringList(v: unknown, name: string): string[] {
 }
 
 /** Reads Switchboard's claims out of a verified payload. */
-export function claimsOf(p: JWTPayload): TokenClaims {
+function claimsOf(p: JWTPayload): TokenClaims {
   if (!isValidUserId(p.sub)) throw new TokenError('invalid_token', 'claim sub must be a user id (A-Z a-z 0-9 _ . @ = + -, at most 128)');
   if (p.sid !== undefined && (typeof p.sid !== 'string' || p.sid.length === 0 || p.sid.length > 128)) {
     throw new TokenError('invalid_token', 'claim sid must be a string of at most 128 characters');

@@ -2,14 +2,33 @@ import { randomBytes } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import {
   CloseCode, Disconnect, ReplyError, decodeClientFrame, encodeFrame,
-  type ClientFrame, type FrameId, type ServerFrame,
+  type ClientFrame, type FrameId, type Publication, type ServerFrame,
 } from '@switchboard/protocol';
 import type { Transport, UpgradeContext } from '../transport/transport.ts';
-import type { Node } from '../node.ts';
-import type { Subscription } from '../hub.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import { joinBatch, scheduleFlush, type Flushable } from './outbox.ts';
-import { dispatch } from './dispatch.ts';
 import { TokenBucket } from '../rate-limit.ts';
+import { classify, closeReason, disconnectFrame, errorFrame } from '../errors.ts';
+
+/** A connection's subscription to one channel. */
+export interface Subscription {
+  /** The subscribed connection. */
+  conn: Connection;
+  channel: string;
+  /**
+   * Non-null while the subscription is being recovered from history: live publications are
+   * held here and released (without those already replayed) once the replay is sent.
+   */
+  buffer: Publication[] | null;
+  /**
+   * History channels: the stream position this connection has been given (set by the
+   * subscribe ack, advanced by each message). A publication at or below it in the same epoch
+   * is not sent again, whichever path (replay, buffer, a broker that lags) brings it.
+   */
+  position: { epoch: string | undefined; offset: number } | undefined;
+}
 
 /** Who the connection is, once authenticated. */
 export interface Identity {
@@ -29,6 +48,20 @@ export interface Identity {
   issuedAt?: number | null;
 }
 
+/**
+ * What a connection needs of the gateway that owns it (`Node` builds one per gateway). The
+ * connection knows neither the node nor the command table: commands run through `dispatch`.
+ */
+export interface ConnectionHost {
+  readonly limits: Config['limits'];
+  readonly metrics: Pick<Metrics, 'error'>;
+  readonly log: Logger;
+  /** Runs one decoded command; throws ReplyError or Disconnect (see `fail`). */
+  dispatch(conn: Connection, frame: ClientFrame): Promise<void>;
+  /** The connection ended (either side closed it); called once. */
+  closed(conn: Connection, code: number): void;
+}
+
 export type ConnectionState = 'auth_pending' | 'ready' | 'closed';
 
 /**
@@ -46,7 +79,7 @@ const MAX_INBOX_BYTES = 4 * 1024 * 1024;
  */
 export class Connection implements Flushable {
   readonly id = `c_${randomBytes(9).toString('base64url')}`;
-  readonly node: Node;
+  private readonly host: ConnectionHost;
   readonly transport: Transport;
   readonly upgrade: UpgradeContext;
   readonly connectedAt = Date.now();
@@ -71,11 +104,11 @@ export class Connection implements Flushable {
   /** The command rate (`limits.commandsPerSecond`, bursts of twice that). */
   private readonly commands: TokenBucket;
 
-  constructor(node: Node, transport: Transport, upgrade: UpgradeContext) {
-    this.node = node;
+  constructor(host: ConnectionHost, transport: Transport, upgrade: UpgradeContext) {
+    this.host = host;
     this.transport = transport;
     this.upgrade = upgrade;
-    const rate = node.config.limits.commandsPerSecond;
+    const rate = host.limits.commandsPerSecond;
     this.commands = new TokenBucket(rate, rate * 2);
   }
 
@@ -104,7 +137,7 @@ export class Connection implements Flushable {
   flush(): void {
     this.flushScheduled = false;
     if (this.state === 'closed' || this.queue.length === 0) return;
-    if (this.transport.bufferedAmount + this.queuedBytes > this.node.config.limits.maxQueueBytes) {
+    if (this.transport.bufferedAmount + this.queuedBytes > this.host.limits.maxQueueBytes) {
       this.queue = [];
       this.queuedBytes = 0;
       this.terminate(new Disconnect(CloseCode.slow_consumer, 'slow_consumer'));
@@ -119,8 +152,8 @@ export class Connection implements Flushable {
   }
 
   replyError(id: FrameId | undefined, err: ReplyError): void {
-    this.node.metrics.error(err.code);
-    this.sendFrame({ type: 'error', ...(id !== undefined ? { id } : {}), code: err.code, message: err.message, temporary: err.temporary });
+    this.host.metrics.error(err.code);
+    this.sendFrame(errorFrame(id, err));
   }
 
   // ---- inbound -----------------------------------------------------------------------
@@ -131,7 +164,7 @@ export class Connection implements Flushable {
     this.lastSeenAt = Date.now();
     this.pingSentAt = 0;
     if (isBinary) return this.terminate(new Disconnect(CloseCode.bad_request, 'binary frames are not supported'));
-    if (data.length > this.node.config.limits.maxFrameBytes) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame too large'));
+    if (data.length > this.host.limits.maxFrameBytes) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame too large'));
     if (!isUtf8(data)) return this.terminate(new Disconnect(CloseCode.bad_request, 'frame is not valid UTF-8'));
     if (!this.withinRate(data)) return;
     if (this.busy) {
@@ -154,7 +187,7 @@ export class Connection implements Flushable {
   private withinRate(frame: Buffer): boolean {
     const b = this.commands;
     if (b.take()) return true;
-    if (b.debt > this.node.config.limits.commandsPerSecond) {
+    if (b.debt > this.host.limits.commandsPerSecond) {
       this.terminate(new Disconnect(CloseCode.too_many_requests, 'too_many_requests'));
       return false;
     }
@@ -199,7 +232,7 @@ export class Connection implements Flushable {
       frame = decoded.frame;
     } else frame = data;
     try {
-      await dispatch(this, frame);
+      await this.host.dispatch(this, frame);
     } catch (err) {
       this.fail(frame.id, err);
     }
@@ -207,10 +240,10 @@ export class Connection implements Flushable {
 
   /** Turns what a handler threw into a reply error or a disconnect: the one place that does. */
   fail(id: FrameId | undefined, err: unknown): void {
-    if (err instanceof ReplyError) return this.replyError(id, err);
-    if (err instanceof Disconnect) return this.terminate(err);
-    this.node.log.error({ err, client: this.id }, 'command failed');
-    this.replyError(id, new ReplyError('internal', 'internal error'));
+    const { error, unexpected } = classify(err);
+    if (unexpected) this.host.log.error({ err, client: this.id }, 'command failed');
+    if (error instanceof Disconnect) this.terminate(error);
+    else this.replyError(id, error);
   }
 
   // ---- end ---------------------------------------------------------------------------
@@ -227,12 +260,11 @@ export class Connection implements Flushable {
   /** Sends `disconnect` (after whatever is queued) and closes with its code. */
   terminate(d: Disconnect): void {
     if (this.state === 'closed') return;
-    const frame: ServerFrame = { type: 'disconnect', code: d.code, reason: d.reason, ...(d.reconnectAfterMs !== undefined ? { reconnectAfterMs: d.reconnectAfterMs } : {}) };
     if (d.code !== CloseCode.slow_consumer) {
-      this.queue.push(Buffer.from(encodeFrame(frame)));
+      this.queue.push(Buffer.from(encodeFrame(disconnectFrame(d))));
       this.flushNow();
     }
-    this.transport.close(d.code, d.reason.slice(0, 120));
+    this.transport.close(d.code, closeReason(d));
     this.closed(d.code);
   }
 
@@ -254,6 +286,6 @@ export class Connection implements Flushable {
     this.queue = [];
     this.inbox.length = 0;
     this.inboxBytes = 0;
-    this.node.onConnectionClosed(this, code);
+    this.host.closed(this, code);
   }
 }

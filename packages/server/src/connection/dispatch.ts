@@ -1,5 +1,6 @@
 import { ReplyError, type ClientFrame } from '@switchboard/protocol';
 import type { Connection } from './connection.ts';
+import type { CommandContext } from './command-context.ts';
 import { handleAuth } from './commands/auth.ts';
 import { handleSubscribe } from './commands/subscribe.ts';
 import { handleUnsubscribe } from './commands/unsubscribe.ts';
@@ -9,22 +10,22 @@ import { handleHistory } from './commands/history.ts';
 import { handleRefresh } from './commands/refresh.ts';
 
 /** Routes one decoded command to its handler. Handlers throw ReplyError or Disconnect. */
-export async function dispatch(conn: Connection, frame: ClientFrame): Promise<void> {
+export async function dispatch(ctx: CommandContext, conn: Connection, frame: ClientFrame): Promise<void> {
   if (frame.type === 'ping') {
     conn.sendFrame(frame.id !== undefined ? { type: 'pong', id: frame.id } : { type: 'pong' });
     return;
   }
   if (frame.type === 'pong') return;
-  if (frame.type === 'auth') return handleAuth(conn, frame);
+  if (frame.type === 'auth') return handleAuth(ctx, conn, frame);
   if (conn.state !== 'ready') throw new ReplyError('unauthorized', 'authenticate first: send {"type":"auth","token":"…"}');
   switch (frame.type) {
-    case 'subscribe': return handleSubscribe(conn, frame);
-    case 'unsubscribe': return handleUnsubscribe(conn, frame);
-    case 'publish': return handlePublish(conn, frame);
-    case 'send': return handleSend(conn, frame);
-    case 'presence': return handlePresence(conn, frame);
-    case 'history': return handleHistory(conn, frame);
-    case 'refresh': return handleRefresh(conn, frame);
+    case 'subscribe': return handleSubscribe(ctx, conn, frame);
+    case 'unsubscribe': return handleUnsubscribe(ctx, conn, frame);
+    case 'publish': return handlePublish(ctx, conn, frame);
+    case 'send': return handleSend(ctx, conn, frame);
+    case 'presence': return handlePresence(ctx, conn, frame);
+    case 'history': return handleHistory(ctx, conn, frame);
+    case 'refresh': return handleRefresh(ctx, conn, frame);
     default: {
       const never: never = frame;
       throw new ReplyError('bad_request', `unknown command ${(never as ClientFrame).type}`);

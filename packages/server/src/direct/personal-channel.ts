@@ -3,6 +3,7 @@ import {
   type StreamPosition,
 } from '@switchboard/protocol';
 import type { Connection } from '../connection/connection.ts';
+import type { CommandContext } from '../connection/command-context.ts';
 import type { ResolvedChannel } from '../channels.ts';
 import { readRewind } from '../history/rewind.ts';
 
@@ -16,8 +17,8 @@ interface AutoSubscription {
 const autoSubscriptions = new WeakMap<Connection, AutoSubscription>();
 
 /** The user's personal channel when connections are subscribed to it on authentication. */
-export function autoPersonalChannel(conn: Connection): ResolvedChannel | undefined {
-  const node = conn.node;
+export function autoPersonalChannel(ctx: CommandContext, conn: Connection): ResolvedChannel | undefined {
+  const node = ctx;
   if (node.channels.namespace('#')?.autoSubscribe === false) return undefined;
   return node.resolve(personalChannel(conn.user!));
 }
@@ -27,8 +28,8 @@ export function autoPersonalChannel(conn: Connection): ResolvedChannel | undefin
  * there from now on is delivered live. Remembers where live delivery began, so that a later
  * explicit `subscribe` with `since` replays exactly what came before it (see `adoptAutoSubscription`).
  */
-export async function autoSubscribePersonal(conn: Connection, ch: ResolvedChannel): Promise<void> {
-  const node = conn.node;
+export async function autoSubscribePersonal(ctx: CommandContext, conn: Connection, ch: ResolvedChannel): Promise<void> {
+  const node = ctx;
   const result = await node.subscribe(conn, ch, undefined);
   if (!conn.subscriptions.has(ch.name)) return;
   autoSubscriptions.set(conn, { channel: ch.name, epoch: result.epoch, offset: result.offset });
@@ -47,7 +48,7 @@ export async function autoSubscribePersonal(conn: Connection, ch: ResolvedChanne
  * connection exactly once. With `rewind` (and no `since`), `publications` are the last
  * `rewind` retained ones up to that offset.
  */
-export async function adoptAutoSubscription(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<Record<string, unknown> | undefined> {
+export async function adoptAutoSubscription(ctx: CommandContext, conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<Record<string, unknown> | undefined> {
   const a = autoSubscriptions.get(conn);
   if (!a || a.channel !== ch.name) return undefined;
   autoSubscriptions.delete(conn);
@@ -55,11 +56,11 @@ export async function adoptAutoSubscription(conn: Connection, ch: ResolvedChanne
   const start = { epoch: a.epoch, offset: a.offset };
   if (!since && rewind > 0) {
     // The last `rewind` publications up to where live delivery began (a new device sees recent private messages).
-    const back = await readRewind(conn.node.history, ch.name, { count: rewind, maxBytes: conn.node.config.limits.maxRewindBytes, retention: ch.history, upTo: start });
+    const back = await readRewind(ctx.history, ch.name, { count: rewind, maxBytes: ctx.config.limits.maxRewindBytes, retention: ch.history, upTo: start });
     return { ...start, publications: back.publications };
   }
   if (!since) return start;
-  const read = await conn.node.history.read(ch.name, { since, limit: ch.history.size, retention: ch.history });
+  const read = await ctx.history.read(ch.name, { since, limit: ch.history.size, retention: ch.history });
   if (!read.recoverable || read.position.epoch !== a.epoch) return { ...start, recovered: false, publications: [] };
   return { ...start, recovered: true, publications: read.publications.filter((p) => p.offset! <= a.offset!) };
 }
@@ -75,9 +76,9 @@ export function forgetAutoSubscription(conn: Connection, channel: string): void 
  * id patterns, `*` wildcard), `to` must match one of them. Sending to oneself is allowed
  * whenever direct messages are. Returns the recipient's personal channel.
  */
-export function assertCanSend(conn: Connection, to: unknown): ResolvedChannel {
+export function assertCanSend(ctx: CommandContext, conn: Connection, to: unknown): ResolvedChannel {
   if (!isValidUserId(to)) throw new ReplyError('bad_request', 'to must be a user id');
-  const target = conn.node.resolve(personalChannel(to));
+  const target = ctx.resolve(personalChannel(to));
   if (!target.options.directMessages) throw new ReplyError('permission_denied', 'private messages are disabled');
   const id = conn.identity!;
   if (id.sendTo !== undefined && to !== id.user && !isGranted(id.sendTo, to)) {

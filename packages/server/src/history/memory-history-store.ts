@@ -108,7 +108,7 @@ function sweep<V>(map: Map<string, V>, now: number, expiry: (v: V) => number): v
  * Shared read logic over retained publications (oldest first, consecutive offsets) given the
  * stream's current position. Used by stores that can load the retained window cheaply.
  */
-export function readRetained(pubs: readonly Publication[], position: StreamPosition, o: ReadOptions): ReadResult {
+function readRetained(pubs: readonly Publication[], position: StreamPosition, o: ReadOptions): ReadResult {
   const first = pubs.length ? pubs[0]!.offset! : position.offset + 1;
   const since = o.since;
   if (since) {

@@ -21,6 +21,8 @@ export interface RedisPresenceStoreOptions {
   /** How often this node refreshes its entries and sweeps for users of dead nodes (ms). Default 10 000. */
   refreshMs?: number;
   log?: Logger;
+  /** Called with each user the sweep settled offline (the node announces it). */
+  onUserExpired?: (user: string) => void;
 }
 
 /**
@@ -38,13 +40,13 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly localUsers = new Map<string, Set<string>>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly log: Logger | undefined;
-  /** Called with each user the sweep settled offline (the node announces it). */
-  onUserExpired: ((user: string) => void) | undefined;
+  private readonly onUserExpired: ((user: string) => void) | undefined;
 
   constructor(o: RedisPresenceStoreOptions) {
     this.redis = o.connection.redis as Redis & Scripts;
     this.keys = o.keys ?? new RedisKeys();
     this.log = o.log;
+    this.onUserExpired = o.onUserExpired;
     const refreshMs = o.refreshMs ?? 10_000;
     this.refresher = new ExpiryRefresher({ redis: this.redis, ttlMs: o.entryTtlMs ?? 30_000, intervalMs: refreshMs, ...(o.log ? { log: o.log } : {}) });
     this.redis.defineCommand('sbPresenceGet', { numberOfKeys: 2, lua: GET });

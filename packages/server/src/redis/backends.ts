@@ -9,7 +9,7 @@ import { RedisLoginRegistry } from '../session/redis-login-registry.ts';
 import { RedisPresenceStore } from '../presence/redis-presence-store.ts';
 import { RedisAccessStore } from '../access/redis-access-store.ts';
 import { RedisServerSubscriptionStore } from '../subscriptions/redis-server-subscription-store.ts';
-import type { Stores } from '../stores.ts';
+import type { Stores } from '../store-set.ts';
 import { connectRedis, closeRedis, redisTarget, type RedisConnection } from './connect.ts';
 import { RedisKeys } from './keys.ts';
 
@@ -30,7 +30,10 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
   }
   const [pub, sub, history, sessions, presenceConn, loginsConn, nodesConn, accessConn, subsConn] = opened as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
   const withLog = log ? { log } : {};
-  const presence = new RedisPresenceStore({ connection: presenceConn, keys, ...withLog });
+  // Users of a dead node: a surviving node announces them offline (once, cluster-wide),
+  // through the broker of the node that `directory` is built for.
+  let announceOffline: ((user: string) => void) | undefined;
+  const presence = new RedisPresenceStore({ connection: presenceConn, keys, ...withLog, onUserExpired: (user) => announceOffline?.(user) });
   log?.info({ redis: redisTarget(url), version: pub.version, sharded: pub.sharded }, 'cluster mode: connected to Redis');
   return {
     history: new RedisHistoryStore({ connection: history, keys, publish: true }),
@@ -42,20 +45,17 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     close: async () => {},
     logins: new RedisLoginRegistry({ connection: loginsConn, keys, ...withLog }),
     subscriptions: new RedisServerSubscriptionStore({ connection: subsConn, keys }),
-    attach(node) {
+    directory(node) {
       const id = `n_${randomBytes(6).toString('base64url')}`;
       const startedAt = Date.now();
-      node.directory = new RedisNodeDirectory({
-        connection: nodesConn, keys, ...withLog,
-        self: () => ({ id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - startedAt, ...node.hub.stats }),
-        channels: function* () {
-          for (const name of node.hub.channelNames()) yield [name, node.hub.subscribers(name)?.size ?? 0];
-        },
-      });
-      // Users of a dead node: a surviving node announces them offline (once, cluster-wide).
-      presence.onUserExpired = (user) => {
-        node.broker.publishControl({ type: 'user_event', event: 'offline', user }).catch((err) => log?.warn({ err }, 'presence: offline announce failed'));
+      announceOffline = (user) => {
+        node.publishControl({ type: 'user_event', event: 'offline', user }).catch((err) => log?.warn({ err }, 'presence: offline announce failed'));
       };
+      return new RedisNodeDirectory({
+        connection: nodesConn, keys, ...withLog,
+        self: () => ({ id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - startedAt, ...node.stats() }),
+        channels: () => node.channels(),
+      });
     },
   };
 }

@@ -7,7 +7,7 @@ import type { Connection } from '../connection/connection.ts';
 import type { LoginLimit, LoginRegistry } from './login-registry.ts';
 
 /** The registry scope of the deployment-wide policy. */
-export const DEPLOYMENT_SCOPE = '*';
+const DEPLOYMENT_SCOPE = '*';
 
 interface Held {
   /** Scopes this connection holds a slot in. */

@@ -1,6 +1,6 @@
 import { ReplyError } from '@switchboard/protocol';
 import type { Connection } from '../connection/connection.ts';
-import type { Node } from '../node.ts';
+import type { CommandContext } from '../connection/command-context.ts';
 import type { ResolvedChannel } from '../channels.ts';
 
 /**
@@ -9,7 +9,7 @@ import type { ResolvedChannel } from '../channels.ts';
  * live delivery begins. Nothing happens for a connection that is closed, not authenticated,
  * already subscribed, or at `limits.maxChannelsPerConnection` (logged).
  */
-export async function subscribeOnBehalf(node: Node, conn: Connection, ch: ResolvedChannel, persist: boolean): Promise<void> {
+export async function subscribeOnBehalf(node: CommandContext, conn: Connection, ch: ResolvedChannel, persist: boolean): Promise<void> {
   if (conn.state !== 'ready' || conn.subscriptions.has(ch.name)) return;
   if (conn.subscriptions.size >= node.config.limits.maxChannelsPerConnection) {
     node.log.warn({ client: conn.id, channel: ch.name }, 'server-side subscription skipped: connection at limits.maxChannelsPerConnection');
@@ -27,7 +27,7 @@ export async function subscribeOnBehalf(node: Node, conn: Connection, ch: Resolv
 }
 
 /** Removes a server-side (or any) subscription of a local connection and tells it with `unsubscribed`. */
-export function unsubscribeOnBehalf(node: Node, conn: Connection, channel: string): void {
+export function unsubscribeOnBehalf(node: CommandContext, conn: Connection, channel: string): void {
   if (node.unsubscribe(conn, channel)) conn.sendFrame({ type: 'unsubscribed', channel });
 }
 
@@ -36,7 +36,7 @@ export function unsubscribeOnBehalf(node: Node, conn: Connection, channel: strin
  * subscriptions (at most `limits.maxChannelsPerConnection`). A channel whose namespace is no
  * longer configured is skipped; a store failure is logged and the connection stays.
  */
-export async function subscribePersisted(node: Node, conn: Connection): Promise<void> {
+export async function subscribePersisted(node: CommandContext, conn: Connection): Promise<void> {
   let channels: string[];
   try {
     channels = await node.serverSubscriptions.list(conn.user!, node.config.limits.maxChannelsPerConnection);

@@ -13,6 +13,8 @@ export interface Transport {
   readonly bufferedAmount: number;
   /** The client asked for JSON-array batch frames (`?batch=1` or subprotocol). */
   readonly batch: boolean;
+  /** What carries the connection, as the admin UI shows it (`websocket` when absent). */
+  readonly kind?: string;
   /** Stops reading from the client (backpressure while its commands queue up); optional. */
   pause?(): void;
   /** Reads again after `pause`. */
@@ -30,4 +32,24 @@ export interface UpgradeContext {
   headers: Record<string, string>;
   origin?: string;
   userAgent?: string;
+}
+
+/**
+ * The protocol session a transport feeds: one per client connection, returned by
+ * `TransportHost.openConnection`. It never learns which transport carries it.
+ */
+export interface TransportSession {
+  readonly id: string;
+  /** One inbound frame (text unless `isBinary`). */
+  receive(data: Buffer, isBinary: boolean): void;
+  /** The client side is gone (close code as seen by the transport). Idempotent. */
+  closed(code: number): void;
+}
+
+/** The gateway as a transport adapter sees it (`Node` implements it). */
+export interface TransportHost {
+  /** False once shutdown began: refuse new connections (503). */
+  readonly accepting: boolean;
+  /** A new client connection; authenticates at once when `upgrade.token` is set. */
+  openConnection(transport: Transport, upgrade: UpgradeContext): TransportSession;
 }

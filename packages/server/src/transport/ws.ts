@@ -3,9 +3,9 @@ import type { Duplex } from 'node:stream';
 import * as wsModule from 'ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import { BATCH_QUERY_FLAG, BATCH_SUBPROTOCOL, CloseCode, SUBPROTOCOL } from '@switchboard/protocol';
-import type { Node } from '../node.ts';
-import type { Connection } from '../connection/connection.ts';
-import type { Transport, UpgradeContext } from './transport.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Transport, TransportHost, TransportSession, UpgradeContext } from './transport.ts';
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
 import type { Metrics } from '../metrics.ts';
@@ -97,7 +97,9 @@ class WsTransport implements Transport {
  * functions rather than closures per connection (idle connections cost less memory).
  */
 class GatewaySocket extends WebSocket {
-  conn: Connection | undefined;
+  conn: TransportSession | undefined;
+  /** Shared by every socket of one endpoint. */
+  endpoint: WebSocketHost | undefined;
 
   /** Data goes through `WsTransport` (see its ordering invariant), never through `ws`'s sender. */
   override send(): never {
@@ -116,8 +118,9 @@ class GatewaySocket extends WebSocket {
 }
 
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  const conn = (this as GatewaySocket).conn!;
-  const metrics = conn.node.metrics;
+  const socket = this as GatewaySocket;
+  const conn = socket.conn!;
+  const metrics = socket.endpoint!.metrics;
   metrics.messagesIn++;
   metrics.bytesIn += data.length;
   conn.receive(data, isBinary);
@@ -127,7 +130,7 @@ function onClose(this: WebSocket, code: number): void {
 }
 function onError(this: WebSocket, err: Error): void {
   const conn = (this as GatewaySocket).conn!;
-  conn.node.log.debug({ client: conn.id, err: err.message }, 'socket error');
+  (this as GatewaySocket).endpoint!.log.debug({ client: conn.id, err: err.message }, 'socket error');
 }
 function destroyOnError(this: Duplex): void {
   this.destroy();
@@ -152,12 +155,19 @@ function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<str
   return out;
 }
 
+/** What the WebSocket endpoint needs of the gateway. */
+export interface WebSocketHost extends TransportHost {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
 /**
  * Serves WebSocket upgrades at `/ws` on an HTTP server: origin allow-list, per-IP connection
  * rate, credentials from `?token=`/`Authorization`, batching by `?batch=1` or subprotocol.
  * Query strings and tokens are never logged.
  */
-export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer {
+export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSocketServer {
   const { config } = node;
   const wss = new WebSocketServer({
     noServer: true,
@@ -219,6 +229,7 @@ export function attachWebSocket(server: HttpServer, node: Node): WebSocketServer
       const ws = upgraded as GatewaySocket;
       const batch = ws.protocol === BATCH_SUBPROTOCOL || flag === '1' || flag === 'true';
       const deflateFrom = deflating.has(req) ? config.compression.threshold : Infinity;
+      ws.endpoint = node;
       ws.conn = node.openConnection(new WsTransport(ws, socket, batch, node.metrics, deflateFrom), ctx);
       ws.on('message', onMessage);
       ws.on('close', onClose);

@@ -1,5 +1,6 @@
 import { AuthFailure, ReplyError, isValidUserId, type AuthFrame } from '@switchboard/protocol';
 import type { Connection, Identity } from '../connection.ts';
+import type { CommandContext } from '../command-context.ts';
 import { TokenError, type TokenClaims } from '../../auth/jwt.ts';
 import { isSessionIdShape } from '../../session/session-id.ts';
 import type { Session } from '../../session/session-store.ts';
@@ -25,11 +26,11 @@ class AuthRefused extends Error {
  * connection is auto-subscribed to its personal channel; refused: `session_limit`), the
  * user's `online`, and the automatic subscription to `#<userId>`.
  */
-export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<void> {
+export async function handleAuth(ctx: CommandContext, conn: Connection, frame: AuthFrame): Promise<void> {
   if (conn.state !== 'auth_pending') throw new ReplyError('bad_request', 'already authenticated; use "refresh" to present a new token');
-  const node = conn.node;
+  const node = ctx;
   try {
-    const who = await identify(conn, frame);
+    const who = await identify(ctx, conn, frame);
     // A store failure (Redis outage) answers a temporary error; the client retries.
     const unavailable = (err: unknown): never => {
       throw err instanceof AuthRefused ? err : node.failures.unavailable(err, 'auth');
@@ -39,7 +40,7 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
     const refusal = await node.accessRefusal(who.user, who.issuedAt);
     if (refusal === 'blocked') throw new AuthRefused('blocked', 'this user is blocked');
     if (refusal === 'token_revoked') throw new AuthRefused('token_revoked', 'this token was revoked: get a new one');
-    const session = await resolveSession(conn, who.user, frame.session ?? conn.upgrade.session).catch(unavailable);
+    const session = await resolveSession(ctx, who.user, frame.session ?? conn.upgrade.session).catch(unavailable);
     if (conn.state !== 'auth_pending') return; // closed while we waited
     const identity: Identity = {
       user: who.user,
@@ -54,7 +55,7 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
     };
     conn.identity = identity;
     if (!(await node.sso.admit(conn).catch(unavailable))) throw new AuthRefused('session_limit', 'this user has reached its limit of logins');
-    const personal = autoPersonalChannel(conn);
+    const personal = autoPersonalChannel(ctx, conn);
     if (personal) {
       try {
         await node.sso.enterNamespace(conn, personal.namespace);
@@ -84,7 +85,7 @@ export async function handleAuth(conn: Connection, frame: AuthFrame): Promise<vo
     node.tracker.connected(conn);
     if (personal) {
       try {
-        await autoSubscribePersonal(conn, personal);
+        await autoSubscribePersonal(ctx, conn, personal);
       } catch (err) {
         node.log.warn({ err, client: conn.id }, 'automatic personal subscription failed');
       } finally {
@@ -111,11 +112,11 @@ interface Who extends TokenClaims {
   anonymous: boolean;
 }
 
-async function identify(conn: Connection, frame: AuthFrame): Promise<Who> {
-  const node = conn.node;
+async function identify(ctx: CommandContext, conn: Connection, frame: AuthFrame): Promise<Who> {
+  const node = ctx;
   const auth = node.config.auth;
-  if (usesConnectHook(conn, frame)) {
-    const claims = await connectWithHook(conn, frame);
+  if (usesConnectHook(ctx, conn, frame)) {
+    const claims = await connectWithHook(ctx, conn, frame);
     if (claims) return { ...claims, anonymous: false };
   }
   if (frame.token !== undefined) {
@@ -138,8 +139,8 @@ async function identify(conn: Connection, frame: AuthFrame): Promise<Who> {
   throw new AuthRefused('unauthorized', 'no credentials: send a token');
 }
 
-async function resolveSession(conn: Connection, user: string, presented: string | undefined): Promise<Session & { resumed: boolean }> {
-  const { sessions, config } = conn.node;
+async function resolveSession(ctx: CommandContext, user: string, presented: string | undefined): Promise<Session & { resumed: boolean }> {
+  const { sessions, config } = ctx;
   const ttl = config.sessions.idleTtl;
   if (presented !== undefined && isSessionIdShape(presented)) {
     const s = await sessions.get(presented);

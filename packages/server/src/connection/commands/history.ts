@@ -1,10 +1,11 @@
 import { ReplyError, type HistoryFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
+import type { CommandContext } from '../command-context.ts';
 import { assertCanSubscribe } from '../../channels.ts';
 
 /** `history`: pages through a channel's retained publications; needs subscribe permission. */
-export async function handleHistory(conn: Connection, frame: HistoryFrame): Promise<void> {
-  const node = conn.node;
+export async function handleHistory(ctx: CommandContext, conn: Connection, frame: HistoryFrame): Promise<void> {
+  const node = ctx;
   const ch = node.resolve(frame.channel);
   if (!conn.subscriptions.has(ch.name)) assertCanSubscribe(conn.identity!, ch); // subscribed: already authorized (grants or hook)
   if (!ch.history) throw new ReplyError('not_available', `channel ${ch.name} keeps no history`);

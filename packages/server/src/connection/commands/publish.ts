@@ -1,8 +1,9 @@
 import { personalChannel, type PublishFrame, type SendFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
+import type { CommandContext } from '../command-context.ts';
 import { assertCanSend } from '../../direct/personal-channel.ts';
 import { authorizePublish, filterSend } from '../../auth/hook-checks.ts';
-import type { PublishResult } from '../../node.ts';
+import type { PublishResult } from '../command-context.ts';
 
 function ackOf(r: PublishResult): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -16,10 +17,10 @@ function ackOf(r: PublishResult): Record<string, unknown> {
  * `publish`: the `ack` comes only after the publication is stored (history namespaces);
  * the `id` is its idempotency key.
  */
-export async function handlePublish(conn: Connection, frame: PublishFrame): Promise<void> {
-  const node = conn.node;
+export async function handlePublish(ctx: CommandContext, conn: Connection, frame: PublishFrame): Promise<void> {
+  const node = ctx;
   const ch = node.resolve(frame.channel);
-  const data = await authorizePublish(conn, ch, frame.data);
+  const data = await authorizePublish(ctx, conn, ch, frame.data);
   const r = await node.publish(ch, data, { from: conn.user, id: frame.id });
   conn.reply(frame.id, ackOf(r));
 }
@@ -28,11 +29,11 @@ export async function handlePublish(conn: Connection, frame: PublishFrame): Prom
  * `send`: a private message to a user's personal channel `#<to>` (and a copy to the sender's
  * own, so the sender's other tabs see it). The ack carries the recipient channel's offset.
  */
-export async function handleSend(conn: Connection, frame: SendFrame): Promise<void> {
-  const node = conn.node;
-  const target = assertCanSend(conn, frame.to);
+export async function handleSend(ctx: CommandContext, conn: Connection, frame: SendFrame): Promise<void> {
+  const node = ctx;
+  const target = assertCanSend(ctx, conn, frame.to);
   const me = conn.user!;
-  const data = await filterSend(conn, target, frame.data);
+  const data = await filterSend(ctx, conn, target, frame.data);
   const r = await node.publish(target, data, { from: me, id: frame.id });
   if (frame.to !== me && !r.duplicate) {
     const own = node.resolve(personalChannel(me));

@@ -1,5 +1,6 @@
 import { ReplyError, type RefreshFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
+import type { CommandContext } from '../command-context.ts';
 import { TokenError } from '../../auth/jwt.ts';
 import { refreshWithHook } from '../../auth/hook-checks.ts';
 
@@ -9,19 +10,19 @@ import { refreshWithHook } from '../../auth/hook-checks.ts';
  * leaves them or the server API removes them. Without a token, the refresh hook decides
  * (connections authenticated by a cookie session through the connect hook).
  */
-export async function handleRefresh(conn: Connection, frame: RefreshFrame): Promise<void> {
+export async function handleRefresh(ctx: CommandContext, conn: Connection, frame: RefreshFrame): Promise<void> {
   const id = conn.identity!;
   if (id.anonymous) throw new ReplyError('bad_request', 'anonymous connections have no token to refresh');
-  if (frame.token === undefined) return refreshWithHook(conn, frame.id);
+  if (frame.token === undefined) return refreshWithHook(ctx, conn, frame.id);
   let claims;
   try {
-    claims = await conn.node.jwt.verify(frame.token);
+    claims = await ctx.jwt.verify(frame.token);
   } catch (err) {
     if (err instanceof TokenError) throw new ReplyError(err.reason === 'token_expired' ? 'token_expired' : 'unauthorized', err.message);
     throw err;
   }
   if (claims.user !== id.user) throw new ReplyError('permission_denied', 'a refreshed token must be for the same user');
-  const refusal = await conn.node.accessRefusal(claims.user, claims.issuedAt);
+  const refusal = await ctx.accessRefusal(claims.user, claims.issuedAt);
   if (refusal) throw new ReplyError('unauthorized', refusal === 'blocked' ? 'this user is blocked' : 'this token was revoked: get a new one');
   id.issuedAt = claims.issuedAt;
   id.expiresAtMs = claims.expiresAt !== undefined ? claims.expiresAt * 1000 : undefined;

@@ -1,28 +1,29 @@
 import { ReplyError, type SubscribeFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
+import type { CommandContext } from '../command-context.ts';
 import { adoptAutoSubscription } from '../../direct/personal-channel.ts';
 import { assertCanSubscribe, type ResolvedChannel } from '../../channels.ts';
 import { encodeMessage } from '../../hub.ts';
 import { authorizeSubscribe } from '../../auth/hook-checks.ts';
 
 /** `rewind` checked: 0 when absent; bad_request without history, limit_exceeded past `limits.maxRewind`. */
-function checkRewind(conn: Connection, ch: ResolvedChannel, rewind: number | undefined): number {
+function checkRewind(ctx: CommandContext, ch: ResolvedChannel, rewind: number | undefined): number {
   if (rewind === undefined || rewind === 0) return 0;
   if (!ch.history) throw new ReplyError('bad_request', `channel ${ch.name} keeps no history to rewind`);
-  const max = conn.node.config.limits.maxRewind;
+  const max = ctx.config.limits.maxRewind;
   if (rewind > max) throw new ReplyError('limit_exceeded', `rewind: at most ${max} publications (limits.maxRewind)`);
   return rewind;
 }
 
 /** `subscribe`: checks permission and limits, joins the channel, recovers from `since`. */
-export async function handleSubscribe(conn: Connection, frame: SubscribeFrame): Promise<void> {
-  const node = conn.node;
+export async function handleSubscribe(ctx: CommandContext, conn: Connection, frame: SubscribeFrame): Promise<void> {
+  const node = ctx;
   const ch = node.resolve(frame.channel);
   if (frame.since && !ch.history) throw new ReplyError('bad_request', `channel ${ch.name} keeps no history to recover from`);
-  const rewind = checkRewind(conn, ch, frame.rewind);
+  const rewind = checkRewind(ctx, ch, frame.rewind);
   if (conn.subscriptions.has(ch.name)) {
     assertCanSubscribe(conn.identity!, ch);
-    const adopted = await adoptAutoSubscription(conn, ch, frame.since, rewind);
+    const adopted = await adoptAutoSubscription(ctx, conn, ch, frame.since, rewind);
     if (!adopted) throw new ReplyError('bad_request', `already subscribed to ${ch.name}`);
     conn.reply(frame.id, adopted);
     return;
@@ -30,7 +31,7 @@ export async function handleSubscribe(conn: Connection, frame: SubscribeFrame): 
   if (conn.subscriptions.size >= node.config.limits.maxChannelsPerConnection) {
     throw new ReplyError('limit_exceeded', `at most ${node.config.limits.maxChannelsPerConnection} channels per connection`);
   }
-  await authorizeSubscribe(conn, ch);
+  await authorizeSubscribe(ctx, conn, ch);
   if (conn.state !== 'ready' || conn.subscriptions.has(ch.name)) return; // closed (or subscribed) while a hook answered
   await node.sso.enterNamespace(conn, ch.namespace);
   let result;

@@ -1,0 +1,28 @@
+/**
+ * `node examples/react/src/serve.ts`: builds the example and serves it on http://127.0.0.1:3001
+ * (`REACT_EXAMPLE_PORT`). With `npm start` running, open it (add `?user=you`); the page talks to
+ * the gateway on port 8080 (`?gateway=ws://…/ws` for another).
+ */
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildExample } from './build.ts';
+
+const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+await buildExample(dist);
+const TYPES = new Map([['/', 'index.html'], ['/index.html', 'index.html'], ['/app.js', 'app.js'], ['/app.js.map', 'app.js.map']]);
+const server = createServer(async (req, res) => {
+  const file = TYPES.get((req.url ?? '/').split('?')[0]!);
+  if (!file) return void res.writeHead(404).end('not found');
+  const type = file.endsWith('.html') ? 'text/html; charset=utf-8' : file.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'application/json';
+  res.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache' }).end(await readFile(join(dist, file)));
+});
+const port = Number(process.env.REACT_EXAMPLE_PORT ?? 3001);
+server.listen(port, '127.0.0.1', () => {
+  const { port: actual } = server.address() as { port: number };
+  console.log(`React example on http://127.0.0.1:${actual}/?user=you`);
+  if (process.send) process.send({ type: 'listening', url: `http://127.0.0.1:${actual}` });
+});
+process.on('SIGINT', () => server.close(() => process.exit(0)));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

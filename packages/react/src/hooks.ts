@@ -1,0 +1,129 @@
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import type { ClientState, PresenceEntry, Publication, PublishResult, SubscriptionState } from '@switchboard/client';
+import { holdChannel } from './channels.ts';
+import { useSwitchboard } from './provider.ts';
+
+/** The connection's state (`connecting`, `connected`, `disconnected`, `closed`); `disconnected` before the client exists and on the server. */
+export function useConnectionState(): ClientState {
+  const client = useSwitchboard();
+  const subscribe = useCallback((changed: () => void) => (client ? client.on('state', changed) : () => {}), [client]);
+  return useSyncExternalStore(subscribe, () => client?.state ?? 'disconnected', () => 'disconnected');
+}
+
+/** Options of `useSubscription`. */
+export interface UseSubscriptionOptions {
+  /** Keep the last this many publications (default 100). */
+  limit?: number;
+  /** Called for every publication (the latest function passed is used). */
+  onMessage?: (publication: Publication) => void;
+}
+
+/** What `useSubscription` returns. */
+export interface SubscriptionView {
+  /** `idle` until the client exists (first render, server rendering). */
+  state: SubscriptionState | 'idle';
+  /** The last `limit` publications, oldest first, each once (recovered after reconnects by the SDK). */
+  messages: Publication[];
+  /** Why the server refused the subscription, if it did. */
+  error: Error | undefined;
+}
+
+/**
+ * Subscribes to `channel` while the component is mounted (null or '' subscribes to nothing).
+ * Components that want the same channel share one subscription; strict mode's double
+ * effects subscribe once.
+ */
+export function useSubscription(channel: string | null | undefined, options: UseSubscriptionOptions = {}): SubscriptionView {
+  const client = useSwitchboard();
+  const limit = options.limit ?? 100;
+  const onMessage = useRef(options.onMessage);
+  onMessage.current = options.onMessage;
+  const [view, setView] = useState<SubscriptionView & { channel: string | null | undefined }>({ channel, state: 'idle', messages: [], error: undefined });
+
+  useEffect(() => {
+    if (!client || !channel) return undefined;
+    const { sub, release } = holdChannel(client, channel);
+    setView((v) => (v.channel === channel ? { ...v, state: sub.state } : { channel, state: sub.state, messages: [], error: undefined }));
+    const offs = [
+      sub.on('state', ({ state }) => setView((v) => ({ ...v, state }))),
+      sub.on('error', ({ error }) => setView((v) => ({ ...v, error }))),
+      sub.on('message', (m) => {
+        onMessage.current?.(m);
+        setView((v) => ({ ...v, messages: [...v.messages, m].slice(-limit) }));
+      }),
+    ];
+    return () => {
+      for (const off of offs) off();
+      release();
+    };
+  }, [client, channel, limit]);
+
+  if (view.channel !== channel) return { state: 'idle', messages: [], error: undefined };
+  return { state: view.state, messages: view.messages, error: view.error };
+}
+
+/**
+ * Who is subscribed to `channel` (the namespace needs `presence`; live updates need
+ * `joinLeave`): one entry per user with their connection count, sorted by user. Subscribes
+ * to the channel while mounted (shared with `useSubscription`). Empty until known.
+ */
+export function usePresence(channel: string | null | undefined): PresenceEntry[] {
+  const client = useSwitchboard();
+  const [view, setView] = useState<{ channel: string | null | undefined; entries: PresenceEntry[] }>({ channel, entries: [] });
+
+  useEffect(() => {
+    if (!client || !channel) return undefined;
+    const { sub, release } = holdChannel(client, channel);
+    // null while the snapshot is on its way: the events before it are already in it
+    // (one socket delivers in order), the ones after it apply to it.
+    let users: Map<string, PresenceEntry> | null = null;
+    let cancelled = false;
+    const show = () => setView({ channel, entries: [...users!.values()].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0)) });
+    const load = () => {
+      users = null;
+      client.presence(channel).then((p) => {
+        if (cancelled) return;
+        users = new Map(Object.values(p).map((e) => [e.user, e]));
+        show();
+      }, () => {}); // refused or closed: the entries stay as they were
+    };
+    const offs = [
+      sub.on('subscribed', load),
+      sub.on('join', ({ user, info }) => {
+        if (!users) return;
+        const cur = users.get(user);
+        users.set(user, { user, connections: (cur?.connections ?? 0) + 1, ...(info !== undefined ? { info } : cur?.info !== undefined ? { info: cur.info } : {}) });
+        show();
+      }),
+      sub.on('leave', ({ user }) => {
+        const cur = users?.get(user);
+        if (!users || !cur) return;
+        if (cur.connections > 1) users.set(user, { ...cur, connections: cur.connections - 1 });
+        else users.delete(user);
+        show();
+      }),
+    ];
+    if (sub.state === 'subscribed') load();
+    return () => {
+      cancelled = true;
+      for (const off of offs) off();
+      release();
+    };
+  }, [client, channel]);
+
+  return view.channel === channel ? view.entries : [];
+}
+
+/**
+ * A stable function that publishes through the provider's client: resolves once the gateway
+ * stored the publication (calls made while reconnecting are queued by the SDK). Rejects
+ * before the client exists (server rendering, before the provider's effect ran).
+ */
+export function usePublish(): (channel: string, data: unknown, options?: { id?: string }) => Promise<PublishResult> {
+  const client = useSwitchboard();
+  return useCallback(
+    (channel: string, data: unknown, options?: { id?: string }) =>
+      client ? client.publish(channel, data, options) : Promise.reject(new Error('Switchboard: no client yet (server rendering, or before the provider mounted)')),
+    [client],
+  );
+}

@@ -1,0 +1,86 @@
+import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { ChannelResolver, ResolvedChannel } from '../channels.ts';
+import type { HistoryStore } from '../history/history-store.ts';
+import type { SessionStore } from '../session/session-store.ts';
+import type { SingleSignOn } from '../session/single-sign-on.ts';
+import type { PresenceTracker } from '../presence/presence-tracker.ts';
+import type { PresenceUser } from '../presence/presence-store.ts';
+import type { AccessRefusal } from '../access/access-store.ts';
+import type { JwtVerifier } from '../auth/jwt.ts';
+import type { BackendHooks } from '../auth/hooks.ts';
+import type { UnavailableReporter } from '../unavailable.ts';
+import type { Hub } from '../hub.ts';
+import type { ServerSubscriptionStore } from '../subscriptions/server-subscription-store.ts';
+import type { Connection } from './connection.ts';
+
+/** Who published, for `from`, `id` and hooks. */
+export interface PublishMeta {
+  from?: string;
+  /** Idempotency key. */
+  id?: FrameId;
+}
+
+/** What a publication's ack carries. */
+export interface PublishResult {
+  epoch?: string;
+  offset?: number;
+  duplicate: boolean;
+}
+
+/** What a subscribe acknowledges. */
+export interface SubscribeResult {
+  epoch?: string;
+  offset?: number;
+  recovered?: boolean;
+  publications?: Publication[];
+}
+
+/**
+ * What the protocol session's commands (`connection/commands/*.ts`, `auth/hook-checks.ts`,
+ * `direct/personal-channel.ts`) may use of the gateway: the port they are handed by
+ * `dispatch`, instead of reaching through the connection to the node. `Node` implements it;
+ * a unit test may hand in a `Node` built on memory stores and a `TestTransport`.
+ *
+ * Nothing here knows which transport carries a connection.
+ */
+export interface CommandContext {
+  readonly config: Config;
+  readonly log: Logger;
+  /** Namespaces and channel names. */
+  readonly channels: ChannelResolver;
+  readonly jwt: JwtVerifier;
+  readonly hooks: BackendHooks;
+  readonly sessions: SessionStore;
+  readonly history: HistoryStore;
+  readonly sso: SingleSignOn;
+  /** Persistent server-side subscriptions, applied when a connection authenticates. */
+  readonly serverSubscriptions: ServerSubscriptionStore;
+  readonly tracker: PresenceTracker;
+  /** This node's authenticated connections and local fan-out. */
+  readonly hub: Hub;
+  /** Turns store and broker failures into temporary reply errors. */
+  readonly failures: UnavailableReporter;
+  /** Counts block/revoke control messages received (see `Node.accessChanges`). */
+  readonly accessChanges: number;
+
+  /** Resolves a channel name (`bad_request`, `unknown_channel`). */
+  resolve(channel: unknown): ResolvedChannel;
+  /** Why the operator refuses this user or token now, or undefined. */
+  accessRefusal(user: string, issuedAt: number | null | undefined): Promise<AccessRefusal | undefined>;
+  /** Checks a live connection again (a block or revocation raced with its authentication). */
+  recheckAccess(conn: Connection): void;
+  /** When a newly authenticated connection gets its first ping. */
+  heartbeatSchedule(now: number): number;
+  /** Subscribes a connection, recovering from `since` or rewinding `rewind` publications (see `Node.subscribe`). */
+  subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind?: number): Promise<SubscribeResult>;
+  /** Ends the recovery buffering of a subscription once its `ack` is queued. */
+  releaseBuffer(conn: Connection, channel: string, result: SubscribeResult): void;
+  /** Leaves a channel; false when the connection was not subscribed. */
+  unsubscribe(conn: Connection, channel: string): boolean;
+  /** Who is subscribed to a presence-enabled channel, on every node. */
+  presence(channel: string): Promise<Record<string, PresenceUser>>;
+  /** Stores (history namespaces) and publishes; resolves once stored. */
+  publish(ch: ResolvedChannel, data: unknown, meta?: PublishMeta): Promise<PublishResult>;
+}

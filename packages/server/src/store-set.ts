@@ -1,0 +1,45 @@
+import type { Broker, BrokerHandler, ControlMessage } from './broker/broker.ts';
+import type { HistoryStore } from './history/history-store.ts';
+import type { SessionStore } from './session/session-store.ts';
+import type { PresenceStore } from './presence/presence-store.ts';
+import type { LoginRegistry } from './session/login-registry.ts';
+import type { AccessStore } from './access/access-store.ts';
+import type { NodeDirectory } from './cluster/node-directory.ts';
+import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
+
+/** What cluster backends see of the node they serve (to announce it in the node directory). */
+export interface LocalNodeView {
+  /** This node's hub counts. */
+  stats(): { clients: number; users: number; channels: number; subscriptions: number };
+  /** This node's channels and their local subscriber counts. */
+  channels(): Iterable<[string, number]>;
+  /** Sends a control message to every node (the node's broker). */
+  publishControl(msg: ControlMessage): Promise<void>;
+}
+
+/**
+ * The backends of one gateway, one per port, every member present: `createStores` fills in
+ * the single-node (memory) implementation where a deployment has no shared one. The node
+ * takes them in its constructor; nothing is attached later.
+ */
+export interface Stores {
+  history: HistoryStore;
+  sessions: SessionStore;
+  /** Blocks and token revocations (kept across restarts with SQLite and Redis). */
+  access: AccessStore;
+  /** Channel and user presence (cluster-wide on Redis). */
+  presence: PresenceStore;
+  /** Live logins for single sign-on (cluster-wide on Redis). */
+  logins: LoginRegistry;
+  /** Persistent server-side subscriptions (`POST /api/subscribe` with `persist`). */
+  subscriptions: ServerSubscriptionStore;
+  /** Builds the node's broker around the node's handler (memory: one node). */
+  broker: (handler: BrokerHandler) => Broker;
+  /**
+   * Cluster mode: builds the directory of live nodes around the node's view of itself
+   * (called once, by the node's constructor). Absent on a single node, which reports itself.
+   */
+  directory?: (local: LocalNodeView) => NodeDirectory;
+  /** Releases what the stores share (the SQLite database); call after the stores' own `close`. */
+  close(): Promise<void>;
+}
