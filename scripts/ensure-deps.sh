@@ -9,3 +9,5 @@ if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.pack
     exit 1
   fi
 fi
+# The admin web UI (packages/server/admin-ui → its git-ignored dist/), rebuilt when a source is newer.
+node_modules/.bin/node packages/server/admin-ui/build.ts

@@ -10,6 +10,7 @@ import { mintToken } from '../packages/server/src/index.ts';
 
 const SECRET = 'log-secret-0123456789abcdef';
 const API_KEY = 'api-key-never-logged-0123456789';
+const ADMIN_PASSWORD = 'admin-password-never-logged';
 
 function handshake(url: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve) => {
@@ -31,9 +32,10 @@ describe('logs never carry secrets', () => {
       allowedOrigins: ['https://app.example.com'],
       namespaces: { chat: { history: { size: 10, ttl: '1h' }, presence: true, joinLeave: true } },
       limits: { connectionsPerIpPerSecond: 50, commandsPerSecond: 20 },
+      admin: { password: ADMIN_PASSWORD },
     }));
     const gw = await startGatewayProcess({ args: ['--config', config], env: { SWITCHBOARD_LOG_LEVEL: 'debug' } });
-    const secrets: string[] = [SECRET, API_KEY];
+    const secrets: string[] = [SECRET, API_KEY, ADMIN_PASSWORD];
     const mint = async (sub: string, extra: object = {}) => {
       const t = await mintToken({ sub, secret: SECRET, ttlSec: 600, channels: ['chat:*'], publish: ['chat:*'], sid: `sid-${sub}-secret`, ...extra });
       secrets.push(t, `sid-${sub}-secret`);
@@ -95,6 +97,17 @@ describe('logs never carry secrets', () => {
       expect(await handshake(`ws://127.0.0.1:${gw.port}/nope?${qs}`)).toBe(404);
       await fetch(`${gw.url}/healthz?${qs}`);
       await fetch(`${gw.url}/metrics?${qs}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
+      // The admin UI: a wrong and a right password, the session cookie in use, a disconnect, logout.
+      const adminPost = (path: string, body: unknown, cookie = '') => fetch(`${gw.url}/admin/api/${path}`, {
+        method: 'POST', headers: { 'content-type': 'application/json', origin: gw.url, cookie }, body: JSON.stringify(body),
+      });
+      expect((await adminPost('login', { password: 'wrong-admin-password-guess' })).status).toBe(401);
+      secrets.push('wrong-admin-password-guess');
+      const adminCookie = (await adminPost('login', { password: ADMIN_PASSWORD })).headers.get('set-cookie')!.split(';')[0]!;
+      secrets.push(adminCookie.split('=')[1]!);
+      expect((await fetch(`${gw.url}/admin/api/connections`, { headers: { cookie: adminCookie } })).status).toBe(200);
+      expect((await adminPost('disconnect', { user: 'alice' }, adminCookie)).status).toBe(200);
+      expect((await adminPost('logout', {}, adminCookie)).status).toBe(200);
       // Malformed frames and floods: errors and closes get logged, their content must not leak.
       const m = new RawClient(`${gw.wsUrl}?token=${await mint('mike')}`);
       await m.next((f) => f.type === 'auth_success');
@@ -117,5 +130,5 @@ describe('logs never carry secrets', () => {
     } finally {
       if (gw.proc.exitCode === null) await gw.kill();
     }
-  });
+  }, 90_000);
 });

@@ -35,11 +35,18 @@ export async function startGatewayProcess(o: { args?: string[]; env?: Record<str
     proc.stdout!.on('data', (d) => (out += d));
     proc.stderr!.on('data', (d) => (out += d));
     const current = proc;
-    await waitFor(async () => {
-      if (current.exitCode !== null) throw new Error(`gateway exited ${current.exitCode}: ${out.slice(-2000)}`);
-      const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-      return r?.ok;
-    }, 60_000, `gateway on ${port}`);
+    try {
+      // Generous: on a loaded two-core machine a cold start (type stripping, imports) is slow.
+      await waitFor(async () => {
+        if (current.exitCode !== null) throw new Error(`gateway exited ${current.exitCode}: ${out.slice(-2000)}`);
+        const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        return r?.ok;
+      }, 60_000, `gateway on ${port}`);
+    } catch (err) {
+      // Never leave a half-started gateway behind a failed test.
+      if (current.exitCode === null && current.signalCode === null) current.kill('SIGKILL');
+      throw err;
+    }
   };
   const exit = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve(p.exitCode) : new Promise<number | null>((r) => p.once('exit', (c) => r(c))));
   await launch();

@@ -117,6 +117,14 @@ export const ConfigSchema = z.strictObject({
     publish: HookSchema.prefault({}),
     refresh: HookSchema.prefault({}),
   }).prefault({}),
+  /** The admin web UI at `/admin/` (docs/admin.md); off (404) while `password` is null. */
+  admin: z.strictObject({
+    password: z.string().min(12, 'the admin password must be at least 12 characters').nullable().default(null),
+    /** How long an admin login lasts (absolute, not sliding). */
+    sessionTtl: duration.default(8 * 3_600_000),
+    /** Logins allowed per client IP per minute (wrong and right alike). */
+    loginAttemptsPerMinute: z.int().min(1).max(1000).default(10),
+  }).prefault({}),
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).nullable().default(null),
   shutdown: z.strictObject({
     timeoutMs: z.int().min(0).default(10_000),
@@ -171,6 +179,7 @@ export function configFromEnv(env: Env): Record<string, unknown> {
   if (env.SWITCHBOARD_STORAGE !== undefined) out.storage = env.SWITCHBOARD_STORAGE;
   if (env.SWITCHBOARD_REDIS_URL !== undefined) out.redis = env.SWITCHBOARD_REDIS_URL;
   if (env.SWITCHBOARD_LOG_LEVEL !== undefined) out.logLevel = env.SWITCHBOARD_LOG_LEVEL;
+  if (env.SWITCHBOARD_ADMIN_PASSWORD !== undefined && env.SWITCHBOARD_ADMIN_PASSWORD !== '') out.admin = { password: env.SWITCHBOARD_ADMIN_PASSWORD };
   return out;
 }
 

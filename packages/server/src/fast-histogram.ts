@@ -47,6 +47,11 @@ export class FastHistogram {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
+  /** Bucket upper bounds (seconds) and the count of each bucket (not cumulative; the last is +Inf). */
+  snapshot(): { bounds: readonly number[]; counts: number[] } {
+    return { bounds: this.bounds, counts: Array.from(this.counts) };
+  }
+
   reset(): void {
     this.counts.fill(0);
     this.sum = 0;

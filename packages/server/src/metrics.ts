@@ -38,6 +38,8 @@ export class Metrics {
   messagesOut = 0;
   /** Publications fanned out by this node. */
   publications = 0;
+  /** `error` replies sent (all codes). */
+  errorReplies = 0;
 
   private source: () => MetricsSource = () => ({ connections: 0, authenticated: 0, users: 0, channels: 0, subscriptions: 0 });
   private readonly latency: FastHistogram;
@@ -106,6 +108,7 @@ export class Metrics {
 
   /** An `error` reply was sent. */
   error(code: string): void {
+    this.errorReplies++;
     this.errors.inc({ code });
   }
 
@@ -143,6 +146,11 @@ export class Metrics {
         return w;
       },
     });
+  }
+
+  /** The publish-to-delivery histogram's buckets (seconds) and counts, for the admin UI's p99. */
+  deliveryLatency(): { bounds: readonly number[]; counts: number[] } {
+    return this.latency.snapshot();
   }
 
   /** The exposition text for `/metrics`. */

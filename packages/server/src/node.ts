@@ -38,6 +38,8 @@ export interface NodeOptions {
   stores: Omit<Stores, 'close'>;
   /** Prometheus metrics (the server creates one per gateway); a private one when absent. */
   metrics?: Metrics;
+  /** Receives the admin UI's cross-node queries and replies (`admin_query`, `admin_reply`). */
+  onAdminControl?: (msg: Extract<ControlMessage, { type: 'admin_query' | 'admin_reply' }>) => void;
 }
 
 export type { PublishMeta, PublishResult, SubscribeResult } from './connection/command-context.ts';
@@ -79,6 +81,7 @@ export class Node implements BrokerHandler, CommandContext {
   /** False once shutdown began: no new connections. */
   accepting = true;
   private readonly heartbeat: Heartbeat;
+  private readonly onAdminControl: NodeOptions['onAdminControl'];
   /** The deployment's live nodes (cluster mode), for the server API's `info`; undefined on a single node. */
   readonly directory: NodeDirectory | undefined;
   /** channel → the broker subscription still being set up for it. */
@@ -108,6 +111,7 @@ export class Node implements BrokerHandler, CommandContext {
     this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
     this.tracker = new PresenceTracker({ config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log });
     this.heartbeat = new Heartbeat({ config: o.config, connections: this.connections });
+    this.onAdminControl = o.onAdminControl;
     this.directory = stores.directory?.({
       stats: () => this.hub.stats,
       channels: () => this.localChannels(),
@@ -371,6 +375,11 @@ export class Node implements BrokerHandler, CommandContext {
         // authenticated connection here.
         const frame = Buffer.from(msg.frame);
         for (const conn of this.hub.clients.values()) conn.enqueue(frame);
+        return;
+      }
+      case 'admin_query':
+      case 'admin_reply': {
+        this.onAdminControl?.(msg);
         return;
       }
       default: {

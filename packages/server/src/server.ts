@@ -9,6 +9,8 @@ import { attachWebSocket } from './transport/ws.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
 import { apiPlugin } from './api/index.ts';
+import { createAdmin, type Admin } from './admin/admin.ts';
+import { adminPlugin } from './admin/admin-plugin.ts';
 
 export interface ServerOptions {
   /** Configuration (validated here); `config` wins when both are given. */
@@ -43,11 +45,23 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config, log);
   const metrics = new Metrics();
-  const node = new Node({ config, log, metrics, stores: opts.broker ? { ...stores, broker: opts.broker } : stores });
+  // The admin UI's cross-node queries arrive over the broker; `admin` exists once the node does.
+  let admin: Admin | undefined;
+  const node = new Node({
+    config, log, metrics, stores: opts.broker ? { ...stores, broker: opts.broker } : stores,
+    onAdminControl: (msg) => admin?.queries.onControl(msg),
+  });
   // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect)
   // sent once this node is up must reach it, so wait for the broker's control subscription.
   try {
     await node.broker.ready;
+  } catch (err) {
+    await node.close().catch(() => {});
+    await stores.close();
+    throw err;
+  }
+  try {
+    admin = await createAdmin({ config, node, metrics, log });
   } catch (err) {
     await node.close().catch(() => {});
     await stores.close();
@@ -83,6 +97,8 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
 
   // Server API for backends (`/api/*`, API keys); see docs/server-api.md.
   http.register(apiPlugin, { prefix: '/api', node });
+  // The admin web UI (docs/admin.md): only with admin.password; otherwise /admin/ is a 404.
+  if (admin?.plugin) http.register(adminPlugin, { prefix: '/admin', ...admin.plugin });
 
   attachWebSocket(http.server, node);
   let closed = false;
@@ -100,7 +116,10 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     async close() {
       if (closed) return;
       closed = true;
-      await node.close();
+      // The node refuses new connections at once; the admin sampler stops while it drains.
+      const stopping = node.close();
+      await admin?.close();
+      await stopping;
       await stores.close();
       await http.close();
     },

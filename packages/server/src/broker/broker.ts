@@ -1,4 +1,5 @@
 import type { Publication } from '@switchboard/protocol';
+import type { ConnectionQuery, ConnectionView } from '../admin/connection-view.ts';
 
 /**
  * Messages between nodes that are not publications: kicks, forced disconnects, presence.
@@ -15,7 +16,10 @@ export type ControlMessage =
   | { type: 'user_event'; event: 'online' | 'offline'; user: string }
   | { type: 'presence'; event: 'join' | 'leave'; channel: string; user: string; client: string; info?: unknown }
   /** A frame (encoded JSON text) for every authenticated connection: the server API's push `all`. */
-  | { type: 'all'; frame: string };
+  | { type: 'all'; frame: string }
+  /** The admin UI asks every node for connections; each answers with `admin_reply` to `from`. */
+  | { type: 'admin_query'; id: string; from: string; query: ConnectionQuery }
+  | { type: 'admin_reply'; id: string; to: string; node: string; connections: ConnectionView[] };
 
 /** What a broker calls back into; the node implements it. Backends never see connections. */
 export interface BrokerHandler {

@@ -91,4 +91,12 @@ export class RedisKeys {
   session(digest: string): string {
     return `${this.prefix}session:${digest}`;
   }
+  /**
+   * The admin UI's keys (docs/admin.md) share the hash tag `{admin}`: one Redis Cluster slot,
+   * so one pipeline reads every node's stats. `part` is `session:<digest>`, `nodes`,
+   * `node:<id>` or `samples:<id>`.
+   */
+  admin(part: string): string {
+    return `${this.prefix}{admin}:${part}`;
+  }
 }

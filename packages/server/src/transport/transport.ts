@@ -13,6 +13,8 @@ export interface Transport {
   readonly bufferedAmount: number;
   /** The client asked for JSON-array batch frames (`?batch=1` or subprotocol). */
   readonly batch: boolean;
+  /** What carries the connection, as the admin UI shows it (`websocket` when absent). */
+  readonly kind?: string;
   /** Stops reading from the client (backpressure while its commands queue up); optional. */
   pause?(): void;
   /** Reads again after `pause`. */

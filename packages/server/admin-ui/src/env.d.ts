@@ -1,0 +1,2 @@
+/** Style sheets are bundled by esbuild (build.ts). */
+declare module '*.css';

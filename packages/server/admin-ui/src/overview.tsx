@@ -1,0 +1,57 @@
+/** @jsxImportSource preact */
+import { useState } from 'preact/hooks';
+import { api, type StatsSample } from './api.ts';
+import { Chart, type Series } from './chart.tsx';
+import { usePoll } from './hooks.ts';
+import { bytes, num } from './format.ts';
+
+const COLORS = ['#1f6feb', '#d1242f', '#1a7f37', '#9a6700'];
+
+type Pick = (s: StatsSample) => number | null;
+const CHARTS: Array<{ title: string; format: (v: number) => string; lines: Array<[string, Pick]> }> = [
+  { title: 'Connections', format: num, lines: [['connections', (s) => s.connections], ['users', (s) => s.users], ['subscriptions', (s) => s.subscriptions]] },
+  { title: 'Messages per second', format: num, lines: [['publications/s', (s) => s.publications], ['deliveries/s', (s) => s.deliveries]] },
+  { title: 'Bytes per second', format: (v) => `${bytes(v)}/s`, lines: [['in', (s) => s.bytesIn], ['out', (s) => s.bytesOut]] },
+  { title: 'Errors per second', format: num, lines: [['error replies/s', (s) => s.errors]] },
+  { title: 'Publish to delivery p99', format: (v) => `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`, lines: [['p99', (s) => s.p99]] },
+];
+
+/** Live charts of the whole cluster or one node, and the current totals. */
+export function OverviewPage() {
+  const [scope, setScope] = useState('cluster');
+  const { value, error } = usePoll(() => api.overview(), 2000);
+  if (!value) return <section aria-busy="true"><h1>Overview</h1>{error ? <p role="alert" class="error">{error}</p> : <p>Loading…</p>}</section>;
+  const node = value.nodes.find((n) => n.node.id === scope);
+  const samples = scope === 'cluster' || !node ? value.cluster : node.samples;
+  const last = samples[samples.length - 1];
+  const times = samples.map((s) => s.t);
+  return (
+    <section>
+      <div class="page-head">
+        <h1>Overview</h1>
+        <label class="inline">
+          Show{' '}
+          <select value={scope} onChange={(e) => setScope((e.target as HTMLSelectElement).value)}>
+            <option value="cluster">Whole cluster ({value.nodes.length} {value.nodes.length === 1 ? 'node' : 'nodes'})</option>
+            {value.nodes.map((n) => <option value={n.node.id} key={n.node.id}>Node {n.node.name} ({n.node.id})</option>)}
+          </select>
+        </label>
+      </div>
+      {error && <p role="alert" class="error">Update failed: {error}</p>}
+      <dl class="tiles">
+        <div><dt>Connections</dt><dd id="total-connections">{last ? num(last.connections) : '–'}</dd></div>
+        <div><dt>Users</dt><dd>{last ? num(last.users) : '–'}</dd></div>
+        <div><dt>Channels</dt><dd>{last ? num(last.channels) : '–'}</dd></div>
+        <div><dt>Subscriptions</dt><dd>{last ? num(last.subscriptions) : '–'}</dd></div>
+        <div><dt>Nodes</dt><dd id="total-nodes">{value.nodes.length}</dd></div>
+      </dl>
+      <div class="charts">
+        {CHARTS.map((c) => {
+          const series: Series[] = c.lines.map(([label, pick], i) => ({ label, color: COLORS[i % COLORS.length]!, values: samples.map(pick) }));
+          return <Chart key={`${scope}:${c.title}`} title={c.title} times={times} series={series} format={c.format} />;
+        })}
+      </div>
+      <p class="note">One sample every {value.intervalMs / 1000} s per node{scope === 'cluster' ? '; the cluster line sums the nodes (p99: the highest node)' : ''}.</p>
+    </section>
+  );
+}
