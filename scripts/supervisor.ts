@@ -5,6 +5,8 @@ export interface Listening {
   type: 'listening';
   url: string;
   wsUrl?: string;
+  /** The gateway's admin UI is on (`admin.password` set). */
+  admin?: boolean;
 }
 
 /** Options of a supervised child process. */

@@ -76,7 +76,8 @@ function env(): NodeJS.ProcessEnv {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SWITCHBOARD_')));
   return {
     ...clean,
-    PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}`,
+    // The newcomer's PATH: the system's Node, whatever its version; npm and npx bring the project's.
+    PATH: (process.env.PATH ?? '').split(':').filter((d) => !d.includes('node_modules')).join(':'),
     SWITCHBOARD_PORT: String(ports.get(8080)), CHAT_PORT: String(ports.get(3000)), REACT_EXAMPLE_PORT: String(ports.get(3001)),
     SWITCHBOARD_STORAGE: 'memory', SWITCHBOARD_LOG_LEVEL: 'warn',
     SWITCHBOARD_DEV_SECRETS: join(sandbox, 'data/dev-secrets.json'),
@@ -117,7 +118,7 @@ async function runStep(file: string, step: Step): Promise<void> {
   } else if (verb === 'node-until') {
     const file = join(sandbox, `snippet-${step.line}.mjs`);
     writeFileSync(file, body);
-    const r = shell(`exec node ${JSON.stringify(file)}`);
+    const r = shell(`exec ${JSON.stringify(process.execPath)} ${JSON.stringify(file)}`); // "Node 22+", as the README says
     try {
       await waitFor(() => r.output().includes(arg), 30_000, `${where}: "${arg}" in the output of the snippet:\n${r.output()}`);
     } finally {

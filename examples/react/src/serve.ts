@@ -1,5 +1,5 @@
 /**
- * `node examples/react/src/serve.ts`: builds the example and serves it on http://127.0.0.1:3001
+ * `npm run example:react`: builds the example and serves it on http://127.0.0.1:3001
  * (`REACT_EXAMPLE_PORT`). With `npm start` running, open it (add `?user=you`); the page talks to
  * the gateway on port 8080 (`?gateway=ws://…/ws` for another).
  */

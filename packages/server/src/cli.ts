@@ -76,7 +76,7 @@ async function serve(flags: Record<string, any>): Promise<void> {
     process.exit(2);
   }
   // Under `npm start` (scripts/start.ts) the supervisor prints one banner for gateway and chat.
-  if (process.send && process.env.SWITCHBOARD_SUPERVISED === '1') process.send({ type: 'listening', url: addr.url, wsUrl: addr.wsUrl });
+  if (process.send && process.env.SWITCHBOARD_SUPERVISED === '1') process.send({ type: 'listening', url: addr.url, wsUrl: addr.wsUrl, admin: config.admin.password !== null });
   else if (config.dev && process.env.SWITCHBOARD_WORKER !== '1') printDevBanner(config, addr);
   server.log.info({ http: addr.url, ws: addr.wsUrl, storage: config.storage.split(':')[0], dev: config.dev }, 'switchboard listening');
   let stopping = false;
@@ -107,7 +107,7 @@ async function serve(flags: Record<string, any>): Promise<void> {
 /** The `--dev` banner: where to connect, where the secrets are, how to get a token. */
 function printDevBanner(config: Config, addr: { url: string; wsUrl: string }): void {
   const fromFile = process.env.SWITCHBOARD_JWT_SECRET ? undefined : devSecretsPath();
-  console.log(devBanner({ gateway: addr, apiEnabled: config.apiKeys.length > 0, ...(fromFile ? { secretsFile: fromFile } : {}) }));
+  console.log(devBanner({ gateway: addr, apiEnabled: config.apiKeys.length > 0, admin: config.admin.password !== null, ...(fromFile ? { secretsFile: fromFile } : {}) }));
 }
 
 /** The URLs of `--workers` from the primary, which does not listen itself. */

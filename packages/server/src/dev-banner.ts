@@ -5,7 +5,7 @@ export interface DevBannerOptions {
   gateway: { url: string; wsUrl: string };
   /** The chat example's URL (under `npm start`). */
   chatUrl?: string;
-  /** Whether the admin UI is on (default: `SWITCHBOARD_ADMIN_PASSWORD` is set); it is served at `/admin/`. */
+  /** Whether the admin UI is on (`admin.password` set; default: `SWITCHBOARD_ADMIN_PASSWORD` is set); it is served at `/admin/`. */
   admin?: boolean;
   /** The development secrets file in use (absent when the secret came from the environment). */
   secretsFile?: string;
