@@ -14,7 +14,7 @@ import { MemoryStorage } from './storage.ts';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from './subscription.ts';
 import { TokenSource } from './token.ts';
 import { Watchdog } from './watchdog.ts';
-import { checkPayload, publishResult, socketUrl } from './wire.ts';
+import { checkPayload, checkRpc, publishResult, socketUrl } from './wire.ts';
 import type { TransportName } from './transport-types.ts';
 import { TransportPlan } from './transport-plan.ts';
 
@@ -271,11 +271,7 @@ export class Switchboard extends Emitter<ClientEvents> {
       }
     }
     this.subAcks.clear();
-    for (const sub of [...this.subs.values()]) {
-      // A server-side subscription that is not persistent ended with its connection.
-      if (sub.server && !sub.persistent) this.serverUnsubscribed(sub.channel, 'connection_lost');
-      else sub.handleLost();
-    }
+    for (const sub of [...this.subs.values()]) sub.server && !sub.persistent ? this.serverUnsubscribed(sub.channel, 'connection_lost') : sub.handleLost();
   }
 
   /** The SDK gives up on a connection it considers dead, and reconnects. */
@@ -400,7 +396,6 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (every > 0) this.watchdog.start(every + this.o.heartbeatGraceMs, () => this.drop('heartbeat_timeout'));
     if (f.ping === 0 && every > 0) this.timers.ping = setInterval(() => this.write({ type: 'ping' }), every);
     this.scheduleRefresh(f.expiresAt);
-    // Server-side subscriptions are the server's to renew (persistent ones come back by themselves).
     for (const sub of this.subs.values()) if (!sub.server) this.sendSubscribe(sub);
     this.requests.resend(this.writer);
     this.setState('connected');
@@ -530,15 +525,14 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (this.current === 'connected') this.requests.submit({ type: 'unsubscribe', id: ++this.seq, channel: sub.channel }, this.writer).catch(() => {});
   }
 
-  /** The backend subscribed this connection: the channel's Subscription (made when the app has none). */
+  /** `subscribed`/`unsubscribed` (or a server-side subscription ended with its connection). */
   private serverSubscribed(f: SubscribedFrame): void {
-    let sub = this.subs.get(f.channel);
-    if (!sub) this.subs.set(f.channel, (sub = new Subscription(f.channel, this.host, {}, true)));
+    const sub = this.subs.get(f.channel) ?? new Subscription(f.channel, this.host, {}, true);
+    this.subs.set(f.channel, sub);
     sub.handleServerSubscribed(f);
     this.emit('subscribed', { channel: f.channel, subscription: sub, persist: f.persist });
   }
 
-  /** The backend removed a subscription (or a server-side one ended with its connection). */
   private serverUnsubscribed(channel: string, reason: string): void {
     const sub = this.subs.get(channel);
     if (!sub) return;
@@ -579,6 +573,16 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (!isValidUserId(user)) throw new TypeError('Switchboard: send: user must be a user id (1-128 of A-Z a-z 0-9 _ . @ = + -)');
     const id = checkPayload(data, options.id);
     return publishResult(id, await this.command({ type: 'send', id, to: user, data }));
+  }
+
+  /**
+   * Calls `method` on the application backend (`hooks.rpc`); resolves with its `result`. Rejects
+   * with `rpc_error` (`err.details`: the backend's `{code?, data?}`), `backend_unavailable`, … (docs/client.md).
+   */
+  async rpc<T = unknown>(method: string, data: unknown = null): Promise<T> {
+    checkRpc(method, data);
+    const ack = await this.command({ type: 'rpc', method, data });
+    return ack.result as T;
   }
 
   /** Who is subscribed to a channel: user → entry. */
