@@ -9,6 +9,7 @@ import type { Transport, TransportHost, TransportSession, UpgradeContext } from 
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
 import type { Metrics } from '../metrics.ts';
+import { limited } from '../log-limit.ts';
 
 /**
  * `ws`'s frame builder. `Sender.frame` is public (`@public` in `ws/lib/sender.js`, exported
@@ -141,7 +142,7 @@ function clientIp(req: IncomingMessage): string {
 }
 
 function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>;
   for (const name of names) {
     const v = req.headers[name];
     if (typeof v === 'string') out[name] = v;
@@ -160,7 +161,7 @@ export interface WebSocketHost extends TransportHost {
 /**
  * Serves WebSocket upgrades at `/ws` on an HTTP server: origin allow-list, per-IP connection
  * rate, credentials from `?token=`/`Authorization`, batching by `?batch=1` or subprotocol.
- * Query strings and tokens are never logged.
+ * Query strings and tokens are never logged; refusals are logged rate-limited, values clipped.
  */
 export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSocketServer {
   const { config } = node;
@@ -190,11 +191,11 @@ export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSoc
     const ip = clientIp(req);
     const origin = req.headers.origin;
     if (!originAllowed(origin, config.allowedOrigins)) {
-      node.log.warn({ ip, origin }, 'websocket origin refused');
+      limited(node.log).warn({ ip, origin }, 'websocket origin refused');
       return reject(socket, 403, 'Forbidden: origin not allowed');
     }
     if (!perIp.take(ip)) {
-      node.log.warn({ ip }, 'connection rate limit exceeded');
+      limited(node.log).warn({ ip }, 'connection rate limit exceeded');
       return reject(socket, 429, 'Too Many Requests');
     }
     const auth = req.headers.authorization;
