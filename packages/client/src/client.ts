@@ -15,7 +15,7 @@ import { Subscription, type SubscribeOptions, type SubscriptionHost } from './su
 import { TokenSource } from './token.ts';
 import { Watchdog } from './watchdog.ts';
 import { checkPayload, checkRpc, publishResult, socketUrl } from './wire.ts';
-import type { TransportName } from './http-socket.ts';
+import type { TransportName } from './transport-types.ts';
 import { TransportPlan } from './transport-plan.ts';
 
 type Command = ClientFrame extends infer F ? (F extends ClientFrame ? Omit<F, 'id'> & { id?: FrameId } : never) : never;

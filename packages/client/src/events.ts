@@ -1,5 +1,5 @@
 import type { Permissions, Publication } from '@switchboard/protocol';
-import type { TransportName } from './http-socket.ts';
+import type { TransportName } from './transport-types.ts';
 import type { Subscription } from './subscription.ts';
 
 /**

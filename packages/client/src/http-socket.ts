@@ -1,24 +1,6 @@
-import type { WebSocketLike } from './options.ts';
+import type { EventSourceConstructor, FetchLike, ServerEventSource, TransportName, WebSocketLike } from './transport-types.ts';
 
-/** The transports the SDK can use, in the default order of preference. */
-export type TransportName = 'websocket' | 'http-stream' | 'sse' | 'long-polling';
 
-/** The part of `fetch` the HTTP transports use (browsers, Node 18+). */
-export type FetchLike = (url: string, init?: { method?: string; body?: string; headers?: Record<string, string>; signal?: AbortSignal; credentials?: 'include'; keepalive?: boolean }) => Promise<{
-  status: number;
-  ok: boolean;
-  text(): Promise<string>;
-  body: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> } } | null;
-}>;
-
-/** The part of the WHATWG `EventSource` the SSE transport uses. */
-export interface ServerEventSource {
-  onmessage: ((ev: { data: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  close(): void;
-}
-/** An `EventSource` constructor. */
-export type EventSourceConstructor = new (url: string, init?: { withCredentials?: boolean }) => ServerEventSource;
 
 /** What an HTTP socket needs: where the endpoints are, and the platform's fetch/EventSource. */
 export interface HttpSocketOptions {

@@ -1,17 +1,8 @@
 import type { BackoffOptions } from './backoff.ts';
 import type { StorageLike } from './storage.ts';
-import type { EventSourceConstructor, FetchLike, TransportName } from './http-socket.ts';
+import type { EventSourceConstructor, FetchLike, TransportName, WebSocketLike } from './transport-types.ts';
 
-/** The part of the WHATWG `WebSocket` the SDK uses (browsers, Node 22+, the `ws` package). */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: any) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: any) => void) | null;
-}
+export type { WebSocketLike } from './transport-types.ts';
 
 /** A `WebSocket` constructor. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;

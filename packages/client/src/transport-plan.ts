@@ -1,5 +1,6 @@
 import type { ResolvedOptions, WebSocketLike } from './options.ts';
-import { HttpSocket, type TransportName } from './http-socket.ts';
+import { HttpSocket } from './http-socket.ts';
+import type { TransportName } from './transport-types.ts';
 import { httpEndpoints } from './wire.ts';
 
 /**

@@ -152,6 +152,12 @@ export const ConfigSchema = z.strictObject({
     loginAttemptsPerMinute: z.int().min(1).max(1000).default(10),
   }).prefault({}),
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).nullable().default(null),
+  /** WebSocket permessage-deflate (RFC 7692): each publication compressed once for every subscriber that negotiated it. */
+  compression: z.strictObject({
+    permessageDeflate: z.boolean().default(false),
+    /** Frames smaller than this many bytes are sent uncompressed. */
+    threshold: z.int().min(0).default(256),
+  }).prefault({}),
   /** The HTTP fallback transports (docs/transports.md). */
   transports: z.strictObject({
     /** Serve HTTP-streaming, SSE and long-polling (`/stream`, `/sse`, `/poll`, `/send`, `/close`). */
