@@ -11,7 +11,7 @@ import { SCENARIOS } from './scenarios/index.ts';
 import type { ScenarioContext } from './scenarios/types.ts';
 
 const USAGE = `usage: npm run bench -- <${Object.keys(SCENARIOS).join('|')}> [--peers ${PEERS.join(',')}] [--profile] [flags]
-  fanout  --subscribers 5000 --rates 4,8,16,… --step 4 (s per rate) --common-rate N --padding 64
+  fanout  [--deflate] --subscribers 5000 --rates 4,8,16,… --step 4 (s per rate) --common-rate N --padding 64
   rooms   --clients 10000 --group 10 --rates 1000,2000,… --step 4
   idle    --sizes 10000,50000 --hold 5 (s)
   storm   --clients 10000
@@ -43,6 +43,8 @@ export async function main(argv: string[]): Promise<string> {
   const peers = peersArg.split(',').map((p) => p.trim()) as Peer[];
   for (const p of peers) if (!PEERS.includes(p)) throw new Error(`unknown peer "${p}" (known: ${PEERS.join(', ')})`);
   if (values['sio-client'] === 'official') process.env.BENCH_SIO_CLIENT = 'official';
+  // Switchboard compresses (permessage-deflate) and its clients offer it; every child inherits this.
+  if (values.deflate) process.env.BENCH_DEFLATE = '1';
   const machine = machineInfo();
   const quiet = Boolean(values.quiet);
   const t0 = performance.now();

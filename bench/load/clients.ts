@@ -34,6 +34,8 @@ export interface ClientSpec {
 
 /** Client options shared by every peer: the load generator's own cost stays the same whatever the server. */
 const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true } as const;
+/** `--deflate`: Switchboard clients offer permessage-deflate (as browsers do); the others stay plain. */
+const SWITCHBOARD_WS_OPTIONS = process.env.BENCH_DEFLATE === '1' ? { ...WS_OPTIONS, perMessageDeflate: true } : WS_OPTIONS;
 
 const MARK = Buffer.from('"t":');
 
@@ -121,7 +123,7 @@ export class SwitchboardClient extends BenchClient {
     this.acks = 0;
     this.reconnectAfterMs = undefined;
     const url = `${this.spec.base.replace('http', 'ws')}/ws?batch=1&token=${this.spec.token}`;
-    const ws = (this.ws = new WebSocket(url, { ...WS_OPTIONS, localAddress: this.spec.localAddress }));
+    const ws = (this.ws = new WebSocket(url, { ...SWITCHBOARD_WS_OPTIONS, localAddress: this.spec.localAddress }));
     ws.on('message', (buf: Buffer) => this.message(buf));
     ws.on('error', () => {});
     ws.on('close', (code) => {

@@ -10,6 +10,8 @@ const server = await createServer({
     logLevel: 'warn',
     auth: { jwtSecret: settings.secret },
     heartbeat: { intervalMs: settings.heartbeatMs },
+    // `--deflate`: permessage-deflate for the clients that offer it (each publication compressed once).
+    compression: { permessageDeflate: process.env.BENCH_DEFLATE === '1', threshold: 256 },
     // No history anywhere: the peers keep none either.
     namespaces: {
       bench: { allowSubscribe: true, allowPublish: true },

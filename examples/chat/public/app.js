@@ -32,7 +32,14 @@ function trackStatus(client) {
   let countdown;
   const stop = () => clearInterval(countdown);
   client.on('connecting', ({ attempt }) => { stop(); setStatus('connecting', attempt > 0 ? 'Reconnecting…' : 'Connecting…'); });
-  client.on('connected', ({ user }) => { stop(); setStatus('connected', `Connected as ${user}`); });
+  client.on('connected', ({ user, transport }) => {
+    stop();
+    setStatus('connected', `Connected as ${user}`);
+    // Which transport carries the chat: websocket, or a fallback where WebSocket is blocked.
+    $('transport').textContent = transport;
+    $('transport').title = `transport: ${transport}`;
+    $('transport').hidden = false;
+  });
   client.on('disconnected', ({ reconnectInMs }) => {
     stop();
     if (reconnectInMs === null) return setStatus('offline', 'Offline · waiting for the network');
@@ -47,7 +54,10 @@ function trackStatus(client) {
 function start(token) {
   if (session) return;
   const me = userOf(token);
-  const client = new Switchboard(config.gateway, { token: tokenProvider(KEY), tokenStorageKey: KEY });
+  // `?transport=sse` (or http-stream, long-polling, websocket) uses that transport only: try
+  // the chat as it runs where WebSocket is blocked. Without it, the SDK picks and falls back itself.
+  const only = new URLSearchParams(location.search).get('transport');
+  const client = new Switchboard(config.gateway, { token: tokenProvider(KEY), tokenStorageKey: KEY, ...(only ? { transports: [only] } : {}) });
   const model = new ChatModel(client, { me, rooms: config.rooms, storage: localStorage, loadUsers });
   const view = new ChatView(model);
   session = { client, model, view };

@@ -14,7 +14,9 @@ import { MemoryStorage } from './storage.ts';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from './subscription.ts';
 import { TokenSource } from './token.ts';
 import { Watchdog } from './watchdog.ts';
-import { checkPayload, publishResult, socketUrl } from './wire.ts';
+import { checkPayload, checkRpc, publishResult, socketUrl } from './wire.ts';
+import type { TransportName } from './transport-types.ts';
+import { TransportPlan } from './transport-plan.ts';
 
 type Command = ClientFrame extends infer F ? (F extends ClientFrame ? Omit<F, 'id'> & { id?: FrameId } : never) : never;
 type Timer = ReturnType<typeof setTimeout>;
@@ -55,6 +57,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** `tokenStorageKey` was empty and there is no provider: waiting for a login (`tokenChanged`) instead of failing `3501`. */
   private awaitingToken = false;
   private timers: { reconnect?: Timer; connect?: Timer; refresh?: Timer; ping?: Timer; wake?: Timer } = {};
+  private readonly plan: TransportPlan;
   private readonly watchdog = new Watchdog();
   private disconnectFrame: DisconnectFrame | undefined;
   private authFailure: { code: number; reason: string } | undefined;
@@ -96,7 +99,8 @@ export class Switchboard extends Emitter<ClientEvents> {
     super();
     this.url = socketUrl(url);
     this.o = resolveOptions(options);
-    if (!this.o.WebSocket) throw new TypeError('Switchboard: no global WebSocket here: pass options.WebSocket (e.g. the "ws" package\'s WebSocket)');
+    this.plan = new TransportPlan(this.o, this.url);
+    if (this.o.transports.length === 0) throw new TypeError('Switchboard: no transport available here: pass options.WebSocket (e.g. the "ws" package\'s WebSocket) or options.fetch');
     const storage = this.o.storage ?? new MemoryStorage();
     this.sessions = new SessionKeeper(storage, this.o.sessionStorageKey);
     this.tokens = new TokenSource({
@@ -117,6 +121,9 @@ export class Switchboard extends Emitter<ClientEvents> {
   get user(): string | undefined {
     return this.who?.user;
   }
+
+  /** The transport in use, or being tried: `websocket`, `http-stream`, `sse` or `long-polling`. */
+  get transport(): TransportName { return this.plan.current; }
 
   /** This connection's client id (`c_…`). */
   get clientId(): string | undefined {
@@ -216,14 +223,14 @@ export class Switchboard extends Emitter<ClientEvents> {
     }
     let ws: WebSocketLike;
     try {
-      ws = new this.o.WebSocket!(this.url);
+      ws = this.plan.open(); // tries the transports in turn until one opens
     } catch (err) {
       this.emit('error', { error: err as Error });
       return this.lost(ABNORMAL, 'connection_failed');
     }
     this.ws = ws;
     this.authedToken = token;
-    this.timers.connect = setTimeout(() => this.drop('connect_timeout'), this.o.connectTimeoutMs);
+    this.timers.connect = setTimeout(() => this.drop('connect_timeout'), this.o.connectTimeoutMs + this.plan.budgetMs);
     ws.onopen = () => {
       if (gen !== this.gen) return;
       const session = this.sessions.get();
@@ -264,11 +271,7 @@ export class Switchboard extends Emitter<ClientEvents> {
       }
     }
     this.subAcks.clear();
-    for (const sub of [...this.subs.values()]) {
-      // A server-side subscription that is not persistent ended with its connection.
-      if (sub.server && !sub.persistent) this.serverUnsubscribed(sub.channel, 'connection_lost');
-      else sub.handleLost();
-    }
+    for (const sub of [...this.subs.values()]) sub.server && !sub.persistent ? this.serverUnsubscribed(sub.channel, 'connection_lost') : sub.handleLost();
   }
 
   /** The SDK gives up on a connection it considers dead, and reconnects. */
@@ -384,6 +387,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     clearTimeout(this.timers.connect);
     this.backoff.reset();
     this.retriedAuth = false;
+    this.plan.worked();
     this.sessions.set(f.session);
     this.who = { client: f.client, user: f.user };
     // Silence longer than the ping interval plus grace: a dead connection. A server that does
@@ -392,11 +396,10 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (every > 0) this.watchdog.start(every + this.o.heartbeatGraceMs, () => this.drop('heartbeat_timeout'));
     if (f.ping === 0 && every > 0) this.timers.ping = setInterval(() => this.write({ type: 'ping' }), every);
     this.scheduleRefresh(f.expiresAt);
-    // Server-side subscriptions are the server's to renew (persistent ones come back by themselves).
     for (const sub of this.subs.values()) if (!sub.server) this.sendSubscribe(sub);
     this.requests.resend(this.writer);
     this.setState('connected');
-    this.emit('connected', { client: f.client, user: f.user, resumed: f.resumed, permissions: f.permissions, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) });
+    this.emit('connected', { client: f.client, user: f.user, transport: this.transport, resumed: f.resumed, permissions: f.permissions, ...(f.expiresAt !== undefined ? { expiresAt: f.expiresAt } : {}) });
     if (this.tokens.value !== undefined && this.tokens.value !== this.authedToken) void this.present(this.tokens.value);
   }
 
@@ -522,15 +525,14 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (this.current === 'connected') this.requests.submit({ type: 'unsubscribe', id: ++this.seq, channel: sub.channel }, this.writer).catch(() => {});
   }
 
-  /** The backend subscribed this connection: the channel's Subscription (made when the app has none). */
+  /** `subscribed`/`unsubscribed` (or a server-side subscription ended with its connection). */
   private serverSubscribed(f: SubscribedFrame): void {
-    let sub = this.subs.get(f.channel);
-    if (!sub) this.subs.set(f.channel, (sub = new Subscription(f.channel, this.host, {}, true)));
+    const sub = this.subs.get(f.channel) ?? new Subscription(f.channel, this.host, {}, true);
+    this.subs.set(f.channel, sub);
     sub.handleServerSubscribed(f);
     this.emit('subscribed', { channel: f.channel, subscription: sub, persist: f.persist });
   }
 
-  /** The backend removed a subscription (or a server-side one ended with its connection). */
   private serverUnsubscribed(channel: string, reason: string): void {
     const sub = this.subs.get(channel);
     if (!sub) return;
@@ -571,6 +573,16 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (!isValidUserId(user)) throw new TypeError('Switchboard: send: user must be a user id (1-128 of A-Z a-z 0-9 _ . @ = + -)');
     const id = checkPayload(data, options.id);
     return publishResult(id, await this.command({ type: 'send', id, to: user, data }));
+  }
+
+  /**
+   * Calls `method` on the application backend (`hooks.rpc`); resolves with its `result`. Rejects
+   * with `rpc_error` (`err.details`: the backend's `{code?, data?}`), `backend_unavailable`, … (docs/client.md).
+   */
+  async rpc<T = unknown>(method: string, data: unknown = null): Promise<T> {
+    checkRpc(method, data);
+    const ack = await this.command({ type: 'rpc', method, data });
+    return ack.result as T;
   }
 
   /** Who is subscribed to a channel: user → entry. */

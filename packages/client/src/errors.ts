@@ -19,18 +19,21 @@ export class SwitchboardError extends Error {
   readonly temporary: boolean;
   /** The command id, when the error answers a command. */
   readonly id: string | number | undefined;
-  constructor(code: string, message: string, options: { temporary?: boolean; id?: string | number } = {}) {
+  /** `rpc_error` only: the application backend's error `{code?, data?}`. */
+  readonly details: { code?: string; data?: unknown } | undefined;
+  constructor(code: string, message: string, options: { temporary?: boolean; id?: string | number; details?: { code?: string; data?: unknown } } = {}) {
     super(message);
     this.name = 'SwitchboardError';
     this.code = code;
     this.temporary = options.temporary ?? false;
     this.id = options.id;
+    this.details = options.details;
   }
 }
 
 /** The error an `error` frame answers a command with. */
 export function errorOfFrame(f: ErrorFrame): SwitchboardError {
-  return new SwitchboardError(f.code, f.message, { temporary: f.temporary, id: f.id });
+  return new SwitchboardError(f.code, f.message, { temporary: f.temporary, id: f.id, ...(f.details !== undefined ? { details: f.details } : {}) });
 }
 
 /**

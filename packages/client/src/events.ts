@@ -1,4 +1,5 @@
 import type { Permissions, Publication } from '@switchboard/protocol';
+import type { TransportName } from './transport-types.ts';
 import type { Subscription } from './subscription.ts';
 
 /**
@@ -15,7 +16,7 @@ export interface ClientEvents {
   /** A connection attempt begins; `attempt` is 0 for the first, n for the n-th retry in a row. */
   connecting: { attempt: number };
   /** Authenticated; calls queued while offline have been sent, subscriptions re-requested. */
-  connected: { client: string; user: string; resumed: boolean; expiresAt?: number; permissions: Permissions };
+  connected: { client: string; user: string; transport: TransportName; resumed: boolean; expiresAt?: number; permissions: Permissions };
   /**
    * The connection was lost and will be retried in `reconnectInMs` (null: waiting for the
    * browser's `online` event). `code` is the close code (1006 when the SDK dropped a dead

@@ -7,6 +7,7 @@ export { Subscription, type SubscriptionState, type SubscriptionEvents, type Sub
 export type { ClientEvents, ClientState, PublishResult, PresenceEntry, HistoryResult } from './events.ts';
 export type { SwitchboardOptions, TokenProvider, OverflowPolicy, WebSocketLike, WebSocketConstructor, EventSourceLike } from './options.ts';
 export { SwitchboardError, UnauthorizedError, isUnauthorizedError, type ClientErrorCode } from './errors.ts';
+export type { TransportName, FetchLike, EventSourceConstructor, ServerEventSource } from './transport-types.ts';
 export { MemoryStorage, type StorageLike } from './storage.ts';
 export { Backoff, type BackoffOptions } from './backoff.ts';
 export { CloseCode, isTerminalCloseCode, type Publication, type StreamPosition, type Permissions } from '@switchboard/protocol';

@@ -1,16 +1,8 @@
 import type { BackoffOptions } from './backoff.ts';
 import type { StorageLike } from './storage.ts';
+import type { EventSourceConstructor, FetchLike, TransportName, WebSocketLike } from './transport-types.ts';
 
-/** The part of the WHATWG `WebSocket` the SDK uses (browsers, Node 22+, the `ws` package). */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: any) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: any) => void) | null;
-}
+export type { WebSocketLike } from './transport-types.ts';
 
 /** A `WebSocket` constructor. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
@@ -41,6 +33,23 @@ export interface SwitchboardOptions {
   storage?: StorageLike | null;
   /** `WebSocket` implementation (default: the global one). */
   WebSocket?: WebSocketConstructor;
+  /**
+   * Transports to try, in order, when the one before cannot open (docs/transports.md).
+   * Default `['websocket', 'http-stream', 'sse', 'long-polling']`, minus those this platform
+   * lacks (no `EventSource` in Node: no `sse`).
+   */
+  transports?: TransportName[];
+  /** `fetch` for the HTTP transports (default: the global one). */
+  fetch?: FetchLike;
+  /** `EventSource` for the `sse` transport (default: the global one). */
+  EventSource?: EventSourceConstructor;
+  /**
+   * A transport that has not opened within this moves on to the next one (an upgrade that
+   * hangs, a proxy that buffers the stream). Default 4 s.
+   */
+  fallbackTimeoutMs?: number;
+  /** Connected over a fallback, a reconnect tries the transports before it again after this long (default 60 s). */
+  upgradeRetryMs?: number;
   /** Connect at once (default true); otherwise call `connect()`. */
   autoConnect?: boolean;
   /** Reconnect backoff (full jitter). Defaults: 500 ms, 20 s, ×2. */
@@ -81,6 +90,12 @@ export interface ResolvedOptions {
   sessionStorageKey: string | null;
   storage: StorageLike | null;
   WebSocket: WebSocketConstructor | undefined;
+  /** The transports to try, in order: only those this platform has. */
+  transports: TransportName[];
+  fetch: FetchLike | undefined;
+  EventSource: EventSourceConstructor | undefined;
+  fallbackTimeoutMs: number;
+  upgradeRetryMs: number;
   autoConnect: boolean;
   backoff: BackoffOptions;
   maxAttempts: number;
@@ -94,6 +109,8 @@ export interface ResolvedOptions {
   window: EventSourceLike | null;
   isOnline: () => boolean;
 }
+
+const TRANSPORTS: readonly TransportName[] = ['websocket', 'http-stream', 'sse', 'long-polling'];
 
 function positive(name: string, v: number | undefined, fallback: number, min = 0): number {
   if (v === undefined) return fallback;
@@ -123,13 +140,32 @@ export function resolveOptions(o: SwitchboardOptions): ResolvedOptions {
   const overflow = o.offlineQueue?.overflow ?? 'reject-new';
   if (overflow !== 'reject-new' && overflow !== 'reject-oldest') throw new TypeError('Switchboard: offlineQueue.overflow must be "reject-new" or "reject-oldest"');
   const r = o.reconnect ?? {};
+  const g = globalThis as { WebSocket?: WebSocketConstructor; fetch?: FetchLike; EventSource?: EventSourceConstructor; ReadableStream?: unknown };
+  const WebSocket = o.WebSocket ?? g.WebSocket;
+  const fetchFn = o.fetch ?? (g.fetch ? g.fetch.bind(globalThis) : undefined);
+  const EventSource = o.EventSource ?? g.EventSource;
+  const wanted = o.transports ?? ['websocket', 'http-stream', 'sse', 'long-polling'];
+  if (!Array.isArray(wanted) || wanted.length === 0 || wanted.some((t) => !TRANSPORTS.includes(t))) {
+    throw new TypeError(`Switchboard: option transports must be a non-empty list of ${TRANSPORTS.map((t) => `"${t}"`).join(', ')}`);
+  }
+  const has: Record<TransportName, boolean> = {
+    websocket: WebSocket !== undefined,
+    'http-stream': fetchFn !== undefined && g.ReadableStream !== undefined,
+    sse: fetchFn !== undefined && EventSource !== undefined,
+    'long-polling': fetchFn !== undefined,
+  };
   return {
     token: o.token,
     name: o.name,
     tokenStorageKey: o.tokenStorageKey,
     sessionStorageKey: o.sessionStorageKey === undefined ? 'switchboard:session' : o.sessionStorageKey,
     storage: o.storage === undefined ? browserStorage() : o.storage,
-    WebSocket: o.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket,
+    WebSocket,
+    transports: [...new Set(wanted)].filter((t) => has[t]),
+    fetch: fetchFn,
+    EventSource,
+    fallbackTimeoutMs: positive('fallbackTimeoutMs', o.fallbackTimeoutMs, 4000, 1),
+    upgradeRetryMs: positive('upgradeRetryMs', o.upgradeRetryMs, 60_000),
     autoConnect: o.autoConnect ?? true,
     backoff: {
       minDelayMs: positive('reconnect.minDelayMs', r.minDelayMs, 500),

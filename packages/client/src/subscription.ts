@@ -1,4 +1,4 @@
-import type { AckFrame, JoinFrame, LeaveFrame, Publication, StreamPosition, SubscribeFrame, SubscribedFrame } from '@switchboard/protocol';
+import { UNWRITTEN_EPOCH, type AckFrame, type JoinFrame, type LeaveFrame, type Publication, type StreamPosition, type SubscribeFrame, type SubscribedFrame } from '@switchboard/protocol';
 import { Emitter } from './emitter.ts';
 import type { SwitchboardError } from './errors.ts';
 
@@ -185,7 +185,9 @@ export class Subscription extends Emitter<SubscriptionEvents> {
       return;
     }
     const previous = this.position;
-    if (pub.epoch !== undefined && previous && pub.epoch !== previous.epoch && pub.offset !== undefined) {
+    // A stream that did not exist yet begins its epoch at offset 1: nothing was missed.
+    const begins = previous?.epoch === UNWRITTEN_EPOCH && previous.offset === 0 && pub.offset === 1;
+    if (pub.epoch !== undefined && previous && pub.epoch !== previous.epoch && pub.offset !== undefined && !begins) {
       // The stream was reset while we were live: what came before this is unknown.
       this.position = undefined;
       this.emit('gap', { previous, epoch: pub.epoch, offset: pub.offset - 1 });

@@ -22,6 +22,12 @@ export function checkPayload(data: unknown, id: string | undefined): string {
   return id ?? randomId();
 }
 
+/** Checks an `rpc` call's method name and data. Throws TypeError. */
+export function checkRpc(method: unknown, data: unknown): void {
+  if (typeof method !== 'string' || !/^[A-Za-z0-9_.:/-]{1,128}$/.test(method)) throw new TypeError('Switchboard: rpc: method must be 1-128 of A-Z a-z 0-9 _ . : / -');
+  JSON.stringify(data); // throws now for data that cannot be sent (cycles, BigInt)
+}
+
 /** What `publish`/`send` resolve with, from the `ack`. */
 export function publishResult(id: string, ack: AckFrame): PublishResult {
   return {
@@ -30,4 +36,11 @@ export function publishResult(id: string, ack: AckFrame): PublishResult {
     ...(typeof ack.offset === 'number' ? { offset: ack.offset } : {}),
     ...(typeof ack.epoch === 'string' ? { epoch: ack.epoch } : {}),
   };
+}
+
+/** The HTTP transports' base (`http(s)://host[/prefix]`, the path without its `/ws`) and query of a socket URL. */
+export function httpEndpoints(wsUrl: string): { base: string; query: string } {
+  const u = new URL(wsUrl);
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+  return { base: `${u.origin}${u.pathname.replace(/\/ws\/?$/, '').replace(/\/$/, '')}`, query: u.search.slice(1) };
 }

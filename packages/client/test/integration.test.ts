@@ -2,20 +2,26 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, token } from '../../server/test/helpers.ts';
 import { waitFor } from '../../../test/support/ports.ts';
 import { SwitchboardApi } from '@switchboard/api-client';
-import type { ClientEvents, Publication } from '../src/index.ts';
+import { HookBackend } from '../../server/test/hook-backend.ts';
+import { SwitchboardError, type ClientEvents, type Publication } from '../src/index.ts';
 import { NAMESPACES, closeClients, makeClient } from './helpers.ts';
 
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
 const KEY = 'api-key-0123456789abcdef';
 let gw: Gateway;
 let api: SwitchboardApi;
+const backend = new HookBackend();
 
 beforeAll(async () => {
-  gw = await startGateway({ namespaces: NAMESPACES, apiKeys: [KEY] });
+  await backend.start();
+  gw = await startGateway({ namespaces: NAMESPACES, apiKeys: [KEY], hooks: { rpc: { url: `${backend.url}/rpc` } } });
   api = new SwitchboardApi({ url: gw.url, apiKey: KEY });
 });
 afterEach(() => closeClients());
-afterAll(() => gw.close());
+afterAll(async () => {
+  await gw.close();
+  await backend.close();
+});
 
 describe('SDK: rewind', () => {
   it('subscribe(channel, {rewind: 3}) delivers the last three as messages, oldest first, then live ones once', async () => {
@@ -77,5 +83,20 @@ describe('SDK: server-side subscriptions', () => {
     await api.publish('locked:kept', 'still here');
     await waitFor(() => got.length === 1);
     await api.unsubscribe('sdk-sp', 'locked:kept');
+  });
+});
+
+describe('SDK: rpc', () => {
+  it('client.rpc(method, data) resolves with the backend\'s result; the backend saw the caller', async () => {
+    backend.handlers.rpc = (body) => (body.method === 'sum'
+      ? { body: { result: (body.data as number[]).reduce((a, b) => a + b, 0) } }
+      : { body: { error: { code: 'unknown_method', message: `no method ${body.method}` } } });
+    const c = makeClient(gw.wsUrl, { token: await token('rpc-user') });
+    expect(await c.rpc<number>('sum', [1, 2, 3])).toBe(6);
+    expect(backend.of('rpc').at(-1)).toMatchObject({ method: 'sum', user: 'rpc-user', client: c.clientId });
+    const err = await c.rpc('nope').then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(SwitchboardError);
+    expect(err).toMatchObject({ code: 'rpc_error', message: 'no method nope', temporary: false, details: { code: 'unknown_method' } });
+    await expect(c.rpc('bad method')).rejects.toThrow(TypeError);
   });
 });

@@ -51,23 +51,38 @@ export function personalChannel(userId: string): string {
   return `#${userId}`;
 }
 
-const patternCache = new Map<string, RegExp>();
-
 /**
  * Matches a channel against a grant pattern: `*` matches any run of characters (including
  * none); every other character is literal. `"chat:*"` matches `"chat:lobby"`, `"*"` every
  * channel. Personal channels are not granted by patterns: only their owner may use them.
+ *
+ * Iterative two-pointer matching with no regular expression: on a mismatch it resumes just
+ * after the latest `*` (only that one: earlier stars can never do better), so any pattern
+ * costs at most O(pattern × channel) steps and never backtracks exponentially
+ * (`*a*a*a*a*a*a*a*a*a*a*a*b` against a long run of `a`s answers at once).
  */
 export function matchChannelPattern(pattern: string, channel: string): boolean {
   if (!pattern.includes('*')) return pattern === channel;
-  let re = patternCache.get(pattern);
-  if (!re) {
-    const body = pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
-    re = new RegExp(`^${body}$`, 's');
-    if (patternCache.size > 10_000) patternCache.clear();
-    patternCache.set(pattern, re);
+  let p = 0;
+  let c = 0;
+  let star = -1; // index in `pattern` of the latest `*` seen
+  let resume = 0; // index in `channel` where that star's run currently ends
+  while (c < channel.length) {
+    if (p < pattern.length && pattern.charCodeAt(p) === 42 /* * */) {
+      star = p++;
+      resume = c;
+    } else if (p < pattern.length && pattern.charCodeAt(p) === channel.charCodeAt(c)) {
+      p++;
+      c++;
+    } else if (star !== -1) {
+      p = star + 1;
+      c = ++resume;
+    } else {
+      return false;
+    }
   }
-  return re.test(channel);
+  while (p < pattern.length && pattern.charCodeAt(p) === 42) p++;
+  return p === pattern.length;
 }
 
 /** True when any of `patterns` grants `channel`. */

@@ -23,6 +23,8 @@ function isPosition(v: unknown): v is StreamPosition {
 }
 
 const str = (v: unknown): v is string => typeof v === 'string';
+/** What an `rpc` method name may be. */
+const RPC_METHOD = /^[A-Za-z0-9_.:/-]{1,128}$/;
 const optStr = (v: unknown) => v === undefined || typeof v === 'string';
 
 /**
@@ -61,6 +63,10 @@ function problem(f: Record<string, unknown>, type: ClientFrame['type']): string 
     case 'refresh':
       if (!optStr(f.token)) return 'refresh: token must be a string';
       return undefined;
+    case 'rpc':
+      if (f.id === undefined) return 'rpc: id is required (the answer carries it)';
+      if (!str(f.method) || !RPC_METHOD.test(f.method)) return 'rpc: method must be 1-128 of A-Z a-z 0-9 _ . : / -';
+      return undefined;
     case 'ping':
     case 'pong':
       return undefined;
@@ -71,7 +77,7 @@ function problem(f: Record<string, unknown>, type: ClientFrame['type']): string 
   }
 }
 
-const KNOWN = new Set<string>(['auth', 'subscribe', 'unsubscribe', 'publish', 'send', 'presence', 'history', 'refresh', 'ping', 'pong']);
+const KNOWN = new Set<string>(['auth', 'subscribe', 'unsubscribe', 'publish', 'send', 'presence', 'history', 'refresh', 'ping', 'pong', 'rpc']);
 
 /** Decodes and validates one client frame (a JSON text). Never throws. */
 export function decodeClientFrame(text: string): DecodeResult {

@@ -52,12 +52,16 @@ export const ErrorCodes = [
   'internal',
   'token_expired',
   'unrecoverable_position',
+  /** `rpc`: the application backend answered `{"error": …}` (see `details`). */
+  'rpc_error',
+  /** `rpc`: the application backend failed (unreachable, timed out, non-2xx, bad or too large answer). */
+  'backend_unavailable',
 ] as const;
 
 export type ErrorCode = (typeof ErrorCodes)[number];
 
 /** Codes whose failure may succeed if retried later (`temporary: true` on the wire). */
-export const TemporaryErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['too_many_requests', 'internal']);
+export const TemporaryErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['too_many_requests', 'internal', 'backend_unavailable']);
 
 /** Reasons an `auth_failed` frame may carry, with the close code that follows it. */
 export const AuthFailure = {

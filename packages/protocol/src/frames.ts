@@ -31,12 +31,17 @@ export interface HistoryFrame {
 }
 /** A new token; without one, the server's refresh hook re-validates the connection (cookie sessions). */
 export interface RefreshFrame { type: 'refresh'; id?: FrameId; token?: string }
+/**
+ * A remote procedure call answered by the application backend (`hooks.rpc`): the reply is an
+ * `ack` with `result`, or an `error` (`rpc_error` with the backend's `details`). `id` is required.
+ */
+export interface RpcFrame { type: 'rpc'; id?: FrameId; method: string; data?: unknown }
 export interface PingFrame { type: 'ping'; id?: FrameId }
 export interface PongFrame { type: 'pong'; id?: FrameId }
 
 export type ClientFrame =
   | AuthFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame | SendFrame
-  | PresenceFrame | HistoryFrame | RefreshFrame | PingFrame | PongFrame;
+  | PresenceFrame | HistoryFrame | RefreshFrame | PingFrame | PongFrame | RpcFrame;
 
 export type ClientFrameType = ClientFrame['type'];
 
@@ -85,7 +90,8 @@ export interface AckFrame {
   duplicate?: boolean;
   [extra: string]: unknown;
 }
-export interface ErrorFrame { type: 'error'; id?: FrameId; code: string; message: string; temporary: boolean }
+/** `details`: only with `rpc_error`, the backend's `{code?, data?}`. */
+export interface ErrorFrame { type: 'error'; id?: FrameId; code: string; message: string; temporary: boolean; details?: { code?: string; data?: unknown } }
 export interface JoinFrame { type: 'join'; channel: string; user: string; client: string; info?: unknown }
 export interface LeaveFrame { type: 'leave'; channel: string; user: string; client: string }
 export interface OnlineFrame { type: 'online'; user: string }
@@ -114,3 +120,11 @@ export type ServerFrameType = ServerFrame['type'];
 export const BATCH_QUERY_FLAG = 'batch';
 export const BATCH_SUBPROTOCOL = 'switchboard.v1.batch';
 export const SUBPROTOCOL = 'switchboard.v1';
+
+/**
+ * The epoch of a stream that was never written (or no longer exists): its offset is 0 and
+ * reading it stores nothing. The stream's first publication begins a real epoch at offset 1;
+ * recovering from `{epoch: UNWRITTEN_EPOCH, offset: 0}` replays it from there, and a client
+ * at that position whose next message is offset 1 of a new epoch has missed nothing.
+ */
+export const UNWRITTEN_EPOCH = '0';

@@ -13,7 +13,7 @@ export interface ResolvedChannel extends ParsedChannel {
 
 const PERSONAL_DEFAULTS: NamespaceOptions = {
   history: { size: 100, ttl: 7 * 86_400_000 },
-  presence: false, joinLeave: false, clientPublish: false, directMessages: true, allowSubscribe: false, allowPublish: false,
+  presence: false, joinLeave: false, clientPublish: false, directMessages: true, allowSubscribe: false, allowPublish: false, publicationWebhooks: false,
 };
 
 /** Resolves channel names against the configured namespaces. */
@@ -30,7 +30,8 @@ export class ChannelResolver {
 
   /** The options of a namespace, or undefined when it is not configured. */
   namespace(ns: string): NamespaceOptions | undefined {
-    const o = this.config.namespaces[ns];
+    // `ns` comes from a client's channel name: `__proto__:x` must not find Object.prototype.
+    const o = Object.hasOwn(this.config.namespaces, ns) ? this.config.namespaces[ns] : undefined;
     // Personal channels keep history unless "#" turns it off (history: null), so private
     // messages reach users who were offline.
     if (o) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 import { parseRedisUrl } from './redis/url.ts';
+import { WEBHOOK_EVENTS } from './webhooks/webhook-outbox.ts';
 
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -29,6 +30,8 @@ const NamespaceSchema = z.strictObject({
   allowPublish: z.boolean().default(false),
   /** SSO policy for logins that use this namespace's channels (overrides `sessions`). */
   sessions: z.strictObject({ maxPerUser: z.int().min(1).nullable(), onLimit: z.enum(['kick_oldest', 'reject_new']) }).partial().nullish(),
+  /** Send a `publication` webhook for every publication in this namespace (needs "publication" in `webhooks.events`). */
+  publicationWebhooks: z.boolean().default(false),
   /** Namespace `#` only: subscribe each connection to its own `#<userId>` on authentication (default true). */
   autoSubscribe: z.boolean().optional(),
 });
@@ -135,7 +138,30 @@ export const ConfigSchema = z.strictObject({
     subscribe: HookSchema.prefault({}),
     publish: HookSchema.prefault({}),
     refresh: HookSchema.prefault({}),
+    /** Client `rpc` calls go here (docs/hooks.md#rpc). */
+    rpc: z.strictObject({
+      url: z.url().nullable().default(null),
+      timeoutMs: z.int().min(1).max(60_000).default(5000),
+      /** Calls per connection per second (token bucket; burst = 2x). */
+      perSecond: z.int().min(1).default(20),
+      /** Calls of one connection waiting for the backend at once. */
+      maxInflight: z.int().min(1).max(1000).default(16),
+      /** Most bytes of a backend answer. */
+      maxResponseBytes: z.int().min(64).max(16 * 1024 * 1024).default(65_536),
+    }).prefault({}),
   }).prefault({}),
+  webhooks: z.strictObject({
+    url: z.url().nullable().default(null),
+    /** HMAC-SHA256 key of the signature header (docs/webhooks.md). */
+    secret: z.string().min(16, 'the webhook secret must be at least 16 characters').nullable().default(null),
+    events: z.array(z.enum(WEBHOOK_EVENTS)).default(['user.online', 'user.offline', 'channel.occupied', 'channel.vacated']),
+    timeoutMs: z.int().min(1).max(60_000).default(5000),
+    /** First retry after this; doubling up to `maxRetryDelayMs`. */
+    retryDelayMs: z.int().min(10).default(1000),
+    maxRetryDelayMs: z.int().min(10).default(300_000),
+    /** Deliveries tried before an event is dropped (logged). */
+    maxAttempts: z.int().min(1).default(20),
+  }).prefault({}).refine((w) => w.url === null || w.secret !== null, { message: 'webhooks.url needs webhooks.secret (at least 16 characters)', path: ['secret'] }),
   /** The admin web UI at `/admin/` (docs/admin.md); off (404) while `password` is null. */
   admin: z.strictObject({
     password: z.string().min(12, 'the admin password must be at least 12 characters').nullable().default(null),
@@ -145,6 +171,19 @@ export const ConfigSchema = z.strictObject({
     loginAttemptsPerMinute: z.int().min(1).max(1000).default(10),
   }).prefault({}),
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).nullable().default(null),
+  /** WebSocket permessage-deflate (RFC 7692): each publication compressed once for every subscriber that negotiated it. */
+  compression: z.strictObject({
+    permessageDeflate: z.boolean().default(false),
+    /** Frames smaller than this many bytes are sent uncompressed. */
+    threshold: z.int().min(0).default(256),
+  }).prefault({}),
+  /** The HTTP fallback transports (docs/transports.md). */
+  transports: z.strictObject({
+    /** Serve HTTP-streaming, SSE and long-polling (`/stream`, `/sse`, `/poll`, `/send`, `/close`). */
+    http: z.boolean().default(true),
+    /** A long-poll is answered (empty) after this long; a poller silent for this long is gone. */
+    pollTimeoutMs: z.int().min(100).max(120_000).default(25_000),
+  }).prefault({}),
   shutdown: z.strictObject({
     timeoutMs: z.int().min(0).default(10_000),
     /** Clients are told to reconnect after a random delay up to this, to spread the load. */

@@ -49,6 +49,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'limit_exceeded': return 413;
     case 'too_many_requests': return 429;
     case 'internal': return 503;
+    case 'rpc_error': return 422;
+    case 'backend_unavailable': return 502;
     default: {
       const never: never = code;
       return never;

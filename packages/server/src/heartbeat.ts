@@ -56,7 +56,8 @@ export class Heartbeat {
       if (conn.state !== 'ready') continue;
       const exp = conn.identity!.expiresAtMs;
       if (exp !== undefined) {
-        if (now >= exp) {
+        // The same tolerance as token verification: a token accepted within it is not closed at once.
+        if (now >= exp + config.auth.clockToleranceSec * 1000) {
           conn.terminate(new Disconnect(CloseCode.token_expired, 'token_expired'));
           continue;
         }

@@ -20,6 +20,9 @@ import { Hub, admit, encodeMessage, type Subscription } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
+import { RpcBackend } from './rpc/rpc-backend.ts';
+import { Webhooks } from './webhooks/webhooks.ts';
+import { MemoryWebhookOutbox } from './webhooks/webhook-outbox.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
 import { accessRefusal, type AccessRefusal, type AccessStore } from './access/access-store.ts';
@@ -27,6 +30,7 @@ import type { Stores } from './store-set.ts';
 import { UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
+import { limited } from './log-limit.ts';
 import { readRewind } from './history/rewind.ts';
 import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import { subscribeOnBehalf, unsubscribeOnBehalf } from './subscriptions/server-subscriptions.ts';
@@ -76,6 +80,10 @@ export class Node implements BrokerHandler, CommandContext {
   readonly metrics: Metrics;
   /** The application backend's connect/subscribe/publish/refresh hooks. */
   readonly hooks: BackendHooks;
+  /** Where client `rpc` calls go (`hooks.rpc`). */
+  readonly rpc: RpcBackend;
+  /** Webhook events (`webhooks`): user online/offline, channel occupied/vacated, publications. */
+  readonly webhooks: Webhooks;
   /** Every open connection, authenticated or not. */
   readonly connections = new Set<Connection>();
   /** False once shutdown began: no new connections. */
@@ -105,17 +113,24 @@ export class Node implements BrokerHandler, CommandContext {
     this.access = this.metrics.timed('access', stores.access);
     this.serverSubscriptions = stores.subscriptions;
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
+    this.rpc = new RpcBackend({ config: o.config.hooks.rpc, log: o.log });
+    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', stores.broker(this));
     this.metrics.setSource(() => ({ connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients }));
     this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
-    this.tracker = new PresenceTracker({ config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log });
+    this.tracker = new PresenceTracker({
+      config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log,
+      onUserEvent: (event, user) => this.webhooks.emit(event === 'online' ? 'user.online' : 'user.offline', { user }),
+    });
+    this.webhooks.start();
     this.heartbeat = new Heartbeat({ config: o.config, connections: this.connections });
     this.onAdminControl = o.onAdminControl;
     this.directory = stores.directory?.({
       stats: () => this.hub.stats,
       channels: () => this.localChannels(),
       publishControl: (msg) => this.broker.publishControl(msg),
+      userExpired: (user) => this.webhooks.emit('user.offline', { user }),
     });
     this.connectionHost = {
       limits: o.config.limits,
@@ -153,7 +168,7 @@ export class Node implements BrokerHandler, CommandContext {
       this.sessions.touch(conn.identity!.session, this.config.sessions.idleTtl).catch((err) => this.failures.report(err, 'session touch'));
     }
     const emptied = this.hub.removeClient(conn);
-    for (const ch of emptied) void this.broker.unsubscribe(ch).catch((err) => this.failures.report(err, 'broker unsubscribe'));
+    for (const ch of emptied) this.vacated(ch);
     if (this.connections.size === 0) this.heartbeat.stop();
     this.metrics.closed(code);
     this.log.debug({ client: conn.id, user: conn.user, code }, 'connection closed');
@@ -202,6 +217,7 @@ export class Node implements BrokerHandler, CommandContext {
     // Later subscribers wait for the first one's broker subscription too: reading history
     // before it is in place could miss a publication made in between.
     const first = this.hub.addSubscriber(sub);
+    if (first && ch.owner === undefined) this.webhooks.emit('channel.occupied', { channel: ch.name });
     let joining = this.brokerJoins.get(ch.name);
     if (first) {
       const p = this.broker.subscribe(ch.name);
@@ -214,7 +230,7 @@ export class Node implements BrokerHandler, CommandContext {
       try {
         await joining;
       } catch (err) {
-        this.hub.removeSubscriber(conn, ch.name);
+        if (this.hub.removeSubscriber(conn, ch.name) && ch.owner === undefined) this.webhooks.emit('channel.vacated', { channel: ch.name });
         throw this.failures.unavailable(err, 'broker subscribe', 'subscription failed, try again');
       }
     }
@@ -259,9 +275,7 @@ export class Node implements BrokerHandler, CommandContext {
 
   unsubscribe(conn: Connection, channel: string): boolean {
     if (!conn.subscriptions.has(channel)) return false;
-    if (this.hub.removeSubscriber(conn, channel)) {
-      void this.broker.unsubscribe(channel).catch((err) => this.failures.report(err, 'broker unsubscribe'));
-    }
+    if (this.hub.removeSubscriber(conn, channel)) this.vacated(channel);
     this.tracker.left(conn, channel);
     forgetAutoSubscription(conn, channel);
     this.sso.settle(conn, this.channels.resolve(channel).namespace);
@@ -283,7 +297,8 @@ export class Node implements BrokerHandler, CommandContext {
   /**
    * Publishes to a channel: stores it first when the namespace keeps history (the promise
    * resolves only after it is stored), then hands it to the broker for every node.
-   * An `id` seen within the dedup window is acknowledged as a duplicate and not delivered.
+   * An `id` seen from the same publisher (`meta.from`, else the server API) within the dedup
+   * window is acknowledged as a duplicate and not delivered.
    * A store or broker failure rejects with a temporary `ReplyError('internal')`.
    */
   async publish(ch: ResolvedChannel, data: unknown, meta: PublishMeta = {}): Promise<PublishResult> {
@@ -299,11 +314,14 @@ export class Node implements BrokerHandler, CommandContext {
     const base: Publication = { channel: ch.name, data, ts: Date.now() };
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
+    // Idempotency keys are per publisher: a client's user, or the server API's own space.
+    const publisher = meta.from !== undefined ? `u:${meta.from}` : 'api';
     if (ch.history) {
-      const options = { ...ch.history, idempotencyKey: meta.id, dedupWindowMs: this.config.dedupWindow };
+      const options = { ...ch.history, idempotencyKey: meta.id, publisher, dedupWindowMs: this.config.dedupWindow };
       if (this.history.appendAndPublish) {
         // The store published it atomically with storing it (offset order across nodes).
         const r = await this.history.appendAndPublish(ch.name, base, options);
+        if (!r.duplicate) this.publicationWebhook(ch, { ...base, epoch: r.epoch, offset: r.offset });
         return { epoch: r.epoch, offset: r.offset, duplicate: r.duplicate };
       }
       const r = await this.history.append(ch.name, base, options);
@@ -311,13 +329,26 @@ export class Node implements BrokerHandler, CommandContext {
       base.epoch = r.epoch;
       base.offset = r.offset;
       await this.broker.publish(ch.name, base);
+      this.publicationWebhook(ch, base);
       return { epoch: r.epoch, offset: r.offset, duplicate: false };
     }
-    if (meta.id !== undefined && !(await this.history.claimKey(ch.name, meta.id, this.config.dedupWindow))) {
+    if (meta.id !== undefined && !(await this.history.claimKey(ch.name, meta.id, this.config.dedupWindow, publisher))) {
       return { duplicate: true };
     }
     await this.broker.publish(ch.name, base);
+    this.publicationWebhook(ch, base);
     return { duplicate: false };
+  }
+
+  /** A `publication` webhook for namespaces with `publicationWebhooks`. */
+  private publicationWebhook(ch: ResolvedChannel, pub: Publication): void {
+    if (ch.options.publicationWebhooks) this.webhooks.emit('publication', { channel: ch.name, publication: pub });
+  }
+
+  /** The channel's last local subscriber left: stop receiving it; `channel.vacated` (not for personal channels). */
+  private vacated(channel: string): void {
+    void this.broker.unsubscribe(channel).catch((err) => this.failures.report(err, 'broker unsubscribe'));
+    if (!channel.startsWith('#')) this.webhooks.emit('channel.vacated', { channel });
   }
 
   onPublication(channel: string, pub: Publication): void {
@@ -384,7 +415,7 @@ export class Node implements BrokerHandler, CommandContext {
       }
       default: {
         const never: never = msg;
-        this.log.warn({ msg: never }, 'unknown control message');
+        limited(this.log).warn({ type: (never as { type?: unknown }).type }, 'unknown control message');
       }
     }
   }
@@ -416,6 +447,8 @@ export class Node implements BrokerHandler, CommandContext {
     }
     this.heartbeat.stop();
     this.failures.close();
+    this.rpc.close();
+    await this.webhooks.close();
     this.tracker.close();
     await this.broker.close();
     await this.history.close();

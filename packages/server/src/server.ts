@@ -6,6 +6,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { Node } from './node.ts';
 import { createStores, type Stores } from './stores.ts';
 import { attachWebSocket } from './transport/ws.ts';
+import { HttpTransports } from './transport/http/index.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
 import { apiPlugin } from './api/index.ts';
@@ -47,8 +48,10 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const metrics = new Metrics();
   // The admin UI's cross-node queries arrive over the broker; `admin` exists once the node does.
   let admin: Admin | undefined;
+  // HTTP transports: node-addressed relay messages ride the broker (docs/transports.md).
+  const transports = new HttpTransports();
   const node = new Node({
-    config, log, metrics, stores: opts.broker ? { ...stores, broker: opts.broker } : stores,
+    config, log, metrics, stores: { ...stores, broker: transports.brokerFactory(opts.broker ?? stores.broker) },
     onAdminControl: (msg) => admin?.queries.onControl(msg),
   });
   // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect)
@@ -101,6 +104,8 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   if (admin?.plugin) http.register(adminPlugin, { prefix: '/admin', ...admin.plugin });
 
   attachWebSocket(http.server, node);
+  // HTTP-streaming, SSE and long-polling (docs/transports.md).
+  await transports.attach(http, node);
   let closed = false;
 
   return {
@@ -120,6 +125,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
       const stopping = node.close();
       await admin?.close();
       await stopping;
+      transports.close();
       await stores.close();
       await http.close();
     },

@@ -6,6 +6,7 @@ import type { LoginRegistry } from './session/login-registry.ts';
 import type { AccessStore } from './access/access-store.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
 import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
+import type { WebhookOutbox } from './webhooks/webhook-outbox.ts';
 
 /** What cluster backends see of the node they serve (to announce it in the node directory). */
 export interface LocalNodeView {
@@ -15,6 +16,8 @@ export interface LocalNodeView {
   channels(): Iterable<[string, number]>;
   /** Sends a control message to every node (the node's broker). */
   publishControl(msg: ControlMessage): Promise<void>;
+  /** A dead node's user was settled offline by this node (for the `user.offline` webhook). */
+  userExpired(user: string): void;
 }
 
 /**
@@ -33,6 +36,8 @@ export interface Stores {
   logins: LoginRegistry;
   /** Persistent server-side subscriptions (`POST /api/subscribe` with `persist`). */
   subscriptions: ServerSubscriptionStore;
+  /** Where webhook events wait for delivery (SQLite: durable); absent: the node's memory outbox. */
+  webhookOutbox?: WebhookOutbox;
   /** Builds the node's broker around the node's handler (memory: one node). */
   broker: (handler: BrokerHandler) => Broker;
   /**

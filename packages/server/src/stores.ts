@@ -14,6 +14,7 @@ import { createRedisBackends } from './redis/backends.ts';
 import { MemoryServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import { SqliteServerSubscriptionStore } from './subscriptions/sqlite-server-subscription-store.ts';
 import type { Stores } from './store-set.ts';
+import { SqliteWebhookOutbox } from './webhooks/sqlite-webhook-outbox.ts';
 
 export type { Stores } from './store-set.ts';
 
@@ -51,6 +52,7 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
       sessions: new SqliteSessionStore(db),
       access: new SqliteAccessStore(db),
       subscriptions: new SqliteServerSubscriptionStore(db),
+      webhookOutbox: new SqliteWebhookOutbox(db),
       close: async () => db.close(),
     };
   }

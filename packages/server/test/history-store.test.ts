@@ -35,6 +35,11 @@ describe('SqliteHistoryStore', () => {
       dbs.set(again, { db: db2, path });
       return again;
     },
+    async stored(store) {
+      const { db } = dbs.get(store)!;
+      const count = (t: string) => (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+      return ['history_streams', 'history_pubs', 'history_keys', 'history_claims'].reduce((n, t) => n + count(t), 0);
+    },
   });
 });
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { runHistoryStoreContract } from '../src/history/history.contract.ts';
 import { RedisHistoryStore } from '../src/history/redis-history-store.ts';
@@ -27,6 +28,14 @@ describe('RedisHistoryStore', () => {
       const keys = prefixes.get(store as RedisHistoryStore)!;
       await store.close();
       return open(keys, clock.now);
+    },
+    async stored(store) {
+      const r = new Redis(redis.url);
+      try {
+        return (await r.keys(`${prefixes.get(store as RedisHistoryStore)!.prefix}*`)).length;
+      } finally {
+        r.disconnect();
+      }
     },
   });
 });

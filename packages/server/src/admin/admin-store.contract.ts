@@ -50,6 +50,7 @@ export function runAdminStoreContract(o: AdminStoreContractOptions): void {
         expect(ours[1]!.samples.map((x) => x.t)).toEqual([3, 4, 5]);
         expect(ours[1]!.samples[2]).toEqual(sample(5));
         expect(ours[0]!.node).toEqual(header('n_a'));
+        expect((await s.nodeIds()).filter((id) => id === 'n_a' || id === 'n_b')).toEqual(['n_a', 'n_b']);
         await s.forget('n_b');
         expect((await s.nodes()).map((n) => n.node.id)).not.toContain('n_b');
       } finally {
@@ -64,6 +65,7 @@ export function runAdminStoreContract(o: AdminStoreContractOptions): void {
         await s.report(header('n_gone'), sample(1), { keep: 3, ttlMs: 1 });
         await until(async () => !(await s.nodes()).some((n) => n.node.id === 'n_gone'));
         expect((await s.nodes()).map((n) => n.node.id)).toContain('n_live');
+        expect(await s.nodeIds()).not.toContain('n_gone');
       } finally {
         await s.close();
       }

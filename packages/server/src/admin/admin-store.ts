@@ -67,6 +67,8 @@ export interface AdminStore {
   report(header: NodeHeader, sample: StatsSample, o: { keep: number; ttlMs: number }): Promise<void>;
   /** Every live node's header and samples, sorted by node id. */
   nodes(): Promise<NodeStats[]>;
+  /** The ids of the live nodes, sorted (cheap: no samples are read). */
+  nodeIds(): Promise<string[]>;
   /** Removes a node's entry (graceful stop). */
   forget(nodeId: string): Promise<void>;
   close(): Promise<void>;

@@ -91,7 +91,7 @@ export async function createAdmin(o: { config: Config; node: Node; metrics: Metr
     nodeId,
     publish: (msg) => node.broker.publishControl(msg),
     local: (q) => localConnections(node, nodeId, q),
-    liveNodes: async () => (await store.nodes()).map((n) => n.node.id),
+    liveNodes: () => store.nodeIds(),
   });
   sampler.start();
   const password = config.admin.password;

@@ -48,6 +48,10 @@ export class MemoryAdminStore implements AdminStore {
     return out.sort((a, b) => (a.node.id < b.node.id ? -1 : a.node.id > b.node.id ? 1 : 0));
   }
 
+  async nodeIds(): Promise<string[]> {
+    return (await this.nodes()).map((n) => n.node.id);
+  }
+
   async forget(nodeId: string): Promise<void> {
     this.stats.delete(nodeId);
   }

@@ -42,11 +42,15 @@ export class RedisAdminStore implements AdminStore {
       .exec();
   }
 
-  async nodes(): Promise<NodeStats[]> {
+  async nodeIds(): Promise<string[]> {
     const index = this.keys.admin('nodes');
     const now = Date.now();
     await this.redis.zremrangebyscore(index, '-inf', now);
-    const ids = await this.redis.zrangebyscore(index, now, '+inf');
+    return (await this.redis.zrangebyscore(index, now, '+inf')).sort();
+  }
+
+  async nodes(): Promise<NodeStats[]> {
+    const ids = await this.nodeIds();
     if (ids.length === 0) return [];
     const p = this.redis.pipeline();
     for (const id of ids) p.get(this.keys.admin(`node:${id}`)).lrange(this.keys.admin(`samples:${id}`), 0, -1);

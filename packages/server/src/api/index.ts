@@ -44,6 +44,8 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app: Fasti
     if (text.trim() === '') return done(null, undefined);
     return json(req, text, done);
   });
+  // Fastify also parses text/plain by default; the API takes JSON only (415 otherwise).
+  app.removeContentTypeParser('text/plain');
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0];
     void reply.code(404).send(new ApiError(404, 'not_found', `no such server API route: ${req.method} ${path} (see GET /api/openapi.json)`).toBody());

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isValidUserId } from '@switchboard/protocol';
 import type { Operations } from './operations.ts';
-import { PublishResponse } from './schemas.ts';
+import { PublishResponse, payload } from './schemas.ts';
 import { ApiError, renameField } from './errors.ts';
 
 /**
@@ -14,7 +14,7 @@ import { ApiError, renameField } from './errors.ts';
 export const PushRequest = z.object({
   type: z.enum(['single', 'room', 'all'], 'must be "single", "room" or "all"'),
   pointer: z.unknown().optional().describe('single: the user id; room: the channel; all: ignored.'),
-  content: z.unknown().refine((v) => v !== undefined, 'is required (any JSON value)').describe('The payload, delivered as data.'),
+  content: payload('any JSON value').describe('The payload, delivered as data.'),
   idempotencyKey: z.string().min(1).max(128).optional(),
 });
 export type PushRequest = z.output<typeof PushRequest>;

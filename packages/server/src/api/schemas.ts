@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isValidUserId } from '@switchboard/protocol';
+import { MAX_DATA_DEPTH, withinDepth } from '../json-depth.ts';
 
 /**
  * Request and response shapes of the server API. The routes validate bodies with these and
@@ -7,7 +8,12 @@ import { isValidUserId } from '@switchboard/protocol';
  */
 
 const required = (what: string) => z.unknown().refine((v) => v !== undefined, `is required (${what}; null is allowed)`);
-const data = required('any JSON value').describe('The payload: any JSON value, delivered as is.');
+/**
+ * A payload: any JSON value nesting at most MAX_DATA_DEPTH levels (deeper data parses but can
+ * never be encoded again, so it is a 400 naming the field, never a 503).
+ */
+export const payload = (what: string) => required(what).refine((v) => withinDepth(v), `nests deeper than ${MAX_DATA_DEPTH} levels of objects and arrays`);
+const data = payload('any JSON value').describe('The payload: any JSON value, delivered as is.');
 const channel = z.string().min(1, 'must be a non-empty channel name').max(255).describe('Channel name, e.g. "chat:lobby" or "#alice".');
 const user = z.string().refine(isValidUserId, 'must be a user id: 1-128 of A-Z a-z 0-9 _ . @ = + -').describe('User id.');
 const idempotencyKey = z.string().min(1).max(128)

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isValidUserId } from '@switchboard/protocol';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { limited } from '../log-limit.ts';
 
 /** The four backend hooks (what Centrifugo calls proxies). */
 export type HookName = 'connect' | 'subscribe' | 'publish' | 'refresh';
@@ -62,6 +63,29 @@ export type HookOutcome<N extends HookName> =
 /** Most bytes read from a hook answer. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
+/**
+ * A response body as text, read at most `max` bytes: undefined (and the rest cancelled) when
+ * it is longer. A backend answering with a huge chunked body (no Content-Length) cannot make
+ * the gateway buffer it.
+ */
+async function readCapped(res: Response, max: number): Promise<string | undefined> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** A reason safe for a close frame: printable ASCII, at most 120 characters. */
 const cleanReason = (s: string | undefined, fallback: string) => (s ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 120) || fallback;
 
@@ -96,15 +120,15 @@ export class BackendHooks {
 
   /** The upgrade headers a hook may see (its `forwardHeaders`). */
   headersFor(name: HookName, all: Record<string, string>): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const h of this.hooks[name].forwardHeaders) if (all[h] !== undefined) out[h] = all[h];
+    const out = Object.create(null) as Record<string, string>;
+    for (const h of this.hooks[name].forwardHeaders) if (Object.hasOwn(all, h)) out[h] = all[h]!;
     return out;
   }
 
   async call<N extends HookName>(name: N, request: HookRequest & { hook: N }): Promise<HookOutcome<N>> {
     const hook = this.hooks[name];
     const failed = (why: string): HookOutcome<N> => {
-      this.log.warn({ hook: name, why, onError: hook.onError }, 'backend hook failed');
+      limited(this.log).warn({ hook: name, why, onError: hook.onError }, 'backend hook failed');
       return { kind: 'failed', onError: hook.onError };
     };
     if (hook.url === null) return failed('no url configured');
@@ -122,7 +146,9 @@ export class BackendHooks {
         await res.body?.cancel();
         return failed('answer too large');
       }
-      text = await res.text();
+      const capped = await readCapped(res, MAX_ANSWER_BYTES);
+      if (capped === undefined) return failed('answer too large');
+      text = capped;
     } catch (err) {
       const e = err as Error;
       return failed(e.name === 'TimeoutError' ? `no answer within ${hook.timeoutMs} ms` : `request failed: ${e.message}`);

@@ -3,6 +3,16 @@ import type { Broker, BrokerHandler, ControlMessage } from './broker.ts';
 import { RedisKeys } from '../redis/keys.ts';
 import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
 import type { Logger } from '../logger.ts';
+import { limited } from '../log-limit.ts';
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export interface RedisBrokerOptions {
   /** Connection for PUBLISH/SPUBLISH (may be shared with nothing else that blocks). */
@@ -83,28 +93,33 @@ export class RedisBroker implements Broker {
     this.ready = this.sub.subscribe(this.keys.control()).then(() => undefined);
   }
 
+  /**
+   * A pub/sub message. Redis is trusted, but a message that is not what a node writes (a bug,
+   * a compromised or foreign node) is ignored with a rate-limited warning: it must never
+   * throw out of ioredis' event handler (that would end the process).
+   */
   private onMessage(channel: string, message: string): void {
-    if (channel === this.keys.control()) {
-      let msg: ControlMessage;
-      try {
-        msg = JSON.parse(message) as ControlMessage;
-      } catch {
-        this.log?.warn('redis broker: unparsable control message ignored');
+    try {
+      if (channel === this.keys.control()) {
+        const msg = parseJson(message);
+        if (!isRecord(msg) || typeof msg.type !== 'string') return this.ignore('control message', message);
+        this.handler.onControl(msg as unknown as ControlMessage);
         return;
       }
-      this.handler.onControl(msg);
-      return;
+      const name = this.keys.channelOf(channel);
+      if (name === undefined) return;
+      const pub = parseJson(message);
+      if (!isRecord(pub) || typeof pub.ts !== 'number' || (pub.offset !== undefined && typeof pub.offset !== 'number') || (pub.epoch !== undefined && typeof pub.epoch !== 'string')) {
+        return this.ignore('publication', message);
+      }
+      this.handler.onPublication(name, { ...pub, channel: name } as unknown as Publication);
+    } catch (err) {
+      this.ignore('message', message, err);
     }
-    const name = this.keys.channelOf(channel);
-    if (name === undefined) return;
-    let pub: Publication;
-    try {
-      pub = JSON.parse(message) as Publication;
-    } catch {
-      this.log?.warn({ channel: name }, 'redis broker: unparsable publication ignored');
-      return;
-    }
-    this.handler.onPublication(name, pub);
+  }
+
+  private ignore(what: string, message: string, err?: unknown): void {
+    if (this.log) limited(this.log).warn({ bytes: message.length, ...(err !== undefined ? { err: String(err) } : {}) }, `redis broker: malformed ${what} ignored`);
   }
 
   async publish(channel: string, pub: Publication): Promise<void> {

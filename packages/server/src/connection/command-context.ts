@@ -10,6 +10,7 @@ import type { PresenceUser } from '../presence/presence-store.ts';
 import type { AccessRefusal } from '../access/access-store.ts';
 import type { JwtVerifier } from '../auth/jwt.ts';
 import type { BackendHooks } from '../auth/hooks.ts';
+import type { RpcBackend } from '../rpc/rpc-backend.ts';
 import type { UnavailableReporter } from '../unavailable.ts';
 import type { Hub } from '../hub.ts';
 import type { ServerSubscriptionStore } from '../subscriptions/server-subscription-store.ts';
@@ -52,6 +53,8 @@ export interface CommandContext {
   readonly channels: ChannelResolver;
   readonly jwt: JwtVerifier;
   readonly hooks: BackendHooks;
+  /** Where client `rpc` calls go (`hooks.rpc`). */
+  readonly rpc: RpcBackend;
   readonly sessions: SessionStore;
   readonly history: HistoryStore;
   readonly sso: SingleSignOn;

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { joinBatch, scheduleFlush, type Flushable } from './outbox.ts';
 import { TokenBucket } from '../rate-limit.ts';
+import { limited } from '../log-limit.ts';
 import { classify, closeReason, disconnectFrame, errorFrame } from '../errors.ts';
 
 /** A connection's subscription to one channel. */
@@ -241,7 +242,7 @@ export class Connection implements Flushable {
   /** Turns what a handler threw into a reply error or a disconnect: the one place that does. */
   fail(id: FrameId | undefined, err: unknown): void {
     const { error, unexpected } = classify(err);
-    if (unexpected) this.host.log.error({ err, client: this.id }, 'command failed');
+    if (unexpected) limited(this.host.log).error({ err, client: this.id }, 'command failed');
     if (error instanceof Disconnect) this.terminate(error);
     else this.replyError(id, error);
   }

@@ -8,6 +8,7 @@ import { handlePublish, handleSend } from './commands/publish.ts';
 import { handlePresence } from './commands/presence.ts';
 import { handleHistory } from './commands/history.ts';
 import { handleRefresh } from './commands/refresh.ts';
+import { handleRpc } from './commands/rpc.ts';
 
 /** Routes one decoded command to its handler. Handlers throw ReplyError or Disconnect. */
 export async function dispatch(ctx: CommandContext, conn: Connection, frame: ClientFrame): Promise<void> {
@@ -26,6 +27,7 @@ export async function dispatch(ctx: CommandContext, conn: Connection, frame: Cli
     case 'presence': return handlePresence(ctx, conn, frame);
     case 'history': return handleHistory(ctx, conn, frame);
     case 'refresh': return handleRefresh(ctx, conn, frame);
+    case 'rpc': return handleRpc(ctx, conn, frame);
     default: {
       const never: never = frame;
       throw new ReplyError('bad_request', `unknown command ${(never as ClientFrame).type}`);

@@ -1,7 +1,14 @@
-import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
+import { UNWRITTEN_EPOCH, type FrameId, type Publication, type StreamPosition } from '@switchboard/protocol';
 
-/** An idempotency key as stores keep it: numbers and strings apart (`5` and `"5"` differ). */
-export const idempotencyKeyOf = (k: FrameId): string => (typeof k === 'number' ? `n:${k}` : `s:${k}`);
+/**
+ * An idempotency key as stores keep it: numbers and strings apart (`5` and `"5"` differ), and
+ * scoped to its publisher when there is one, so one publisher's id never answers for
+ * another's (`p<length>:<publisher>|…`, unambiguous whatever the publisher and id contain).
+ */
+export function idempotencyKeyOf(k: FrameId, publisher?: string): string {
+  const id = typeof k === 'number' ? `n:${k}` : `s:${k}`;
+  return publisher === undefined ? id : `p${publisher.length}:${publisher}|${id}`;
+}
 
 /** Retention of one channel's stream. */
 export interface HistoryOptions {
@@ -19,8 +26,13 @@ export interface AppendResult extends StreamPosition {
 
 /** What `append` needs besides the publication: retention and idempotency. */
 export interface AppendOptions extends HistoryOptions {
-  /** The publisher's `id`: a key seen on this channel within `dedupWindowMs` is not stored again. */
+  /** The publisher's `id`: a key seen on this channel (from this `publisher`) within `dedupWindowMs` is not stored again. */
   idempotencyKey?: FrameId;
+  /**
+   * Who published (the node passes `u:<user>` for clients, `api` for the server API): keys
+   * are remembered per publisher, so two publishers using the same id never collide.
+   */
+  publisher?: string;
   /** How long a key is remembered (ms). */
   dedupWindowMs: number;
 }
@@ -32,6 +44,25 @@ export interface ReadOptions {
   limit: number;
   /** Newest first. */
   reverse?: boolean;
+}
+
+/** The position of a stream that does not exist: nothing stored, nothing created. */
+export const UNWRITTEN: StreamPosition = Object.freeze({ epoch: UNWRITTEN_EPOCH, offset: 0 });
+
+/** What a read of a stream that does not exist answers (without creating it). */
+export function readUnwritten(o: ReadOptions): ReadResult {
+  const recoverable = !o.since || (o.since.epoch === UNWRITTEN_EPOCH && o.since.offset === 0);
+  return { position: { ...UNWRITTEN }, publications: [], recoverable };
+}
+
+/**
+ * Whether `since` can be recovered in a stream at `position` whose oldest retained offset is
+ * `first`: same epoch and within the retained range, or the unwritten position when the
+ * stream's first publication is still retained.
+ */
+export function sinceRecoverable(since: StreamPosition, position: StreamPosition, first: number): boolean {
+  if (since.epoch === position.epoch) return since.offset <= position.offset && since.offset >= first - 1;
+  return since.epoch === UNWRITTEN_EPOCH && since.offset === 0 && first === 1;
 }
 
 export interface ReadResult {
@@ -54,8 +85,9 @@ export interface ReadResult {
  * - `append` resolves only once the publication is stored as durably as the store can.
  * - An epoch changes only when the stream was lost or reset; offsets are meaningful only
  *   together with their epoch.
- * - An `idempotencyKey` seen on the channel within `dedupWindowMs` is not stored again.
- *   Keys are remembered even for channels without history (see `claimKey`).
+ * - An `idempotencyKey` seen on the channel from the same `publisher` within `dedupWindowMs`
+ *   is not stored again; another publisher's equal key is another key. Keys are remembered
+ *   even for channels without history (see `claimKey`).
  * - Retention drops a prefix of the stream: the oldest beyond `size`, and every publication
  *   up to the newest one older than `ttlMs`. `since` older than what is retained is
  *   unrecoverable.
@@ -75,16 +107,18 @@ export interface HistoryStore {
    * Reads retained publications. Forward (default): oldest first, offsets greater than
    * `since.offset` (from the oldest retained without `since`). `reverse`: newest first, offsets
    * smaller than `since.offset` (from the latest without `since`). Publications older than
-   * `retention` are never returned. Reading an unknown channel creates its epoch (offset 0).
+   * `retention` are never returned. Reading a stream that was never written stores nothing
+   * and answers position `{epoch: UNWRITTEN_EPOCH, offset: 0}`; `since` at that position is
+   * recoverable as long as the stream's first publication (offset 1) is still retained.
    */
   read(channel: string, options: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult>;
-  /** Current position without reading publications (offset 0 for a stream never written). */
+  /** Current position without reading publications (`UNWRITTEN_EPOCH`/0 for a stream never written; stores nothing). */
   position(channel: string): Promise<StreamPosition>;
   /**
-   * Idempotency for channels without history: true when `key` is new on `channel` (and is
-   * now remembered for `windowMs`), false when it was seen within the window.
+   * Idempotency for channels without history: true when `key` is new on `channel` from
+   * `publisher` (and is now remembered for `windowMs`), false when it was seen within the window.
    */
-  claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean>;
+  claimKey(channel: string, key: FrameId, windowMs: number, publisher?: string): Promise<boolean>;
   /**
    * Optional: stores the publication AND hands it to the node's broker in one atomic step
    * (a Redis store does both in one Lua script), so publications reach nodes in offset

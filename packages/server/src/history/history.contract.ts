@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Publication } from '@switchboard/protocol';
+import { UNWRITTEN_EPOCH, type Publication } from '@switchboard/protocol';
 import type { AppendOptions, HistoryOptions, HistoryStore } from './history-store.ts';
 
 /** A clock the contract moves by hand, so windows and ttl are tested without waiting. */
@@ -16,6 +16,8 @@ export interface HistoryStoreContractOptions {
    * When given, the contract checks that streams, keys and claims survive.
    */
   reopen?(store: HistoryStore, clock: ManualClock): Promise<HistoryStore>;
+  /** How many rows (keys, entries) the store holds in all: reads of unknown channels must not add any. */
+  stored?(store: HistoryStore): Promise<number>;
 }
 
 const KEEP: HistoryOptions = { size: 1000, ttlMs: 3_600_000 };
@@ -63,18 +65,45 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
       await store.close();
     });
 
-    it('gives an unwritten stream offset 0 and keeps that epoch for its first publication', async () => {
+    it('answers an unwritten stream with the unwritten position; recovering from it replays from offset 1', async () => {
       const { store, pub } = await setup();
       const p0 = await store.position('c:new');
-      expect(p0.offset).toBe(0);
-      expect(await store.position('c:new')).toEqual(p0);
+      expect(p0).toEqual({ epoch: UNWRITTEN_EPOCH, offset: 0 });
       const r0 = await store.read('c:other', { limit: 10, retention: KEEP });
-      expect(r0).toEqual({ position: { epoch: r0.position.epoch, offset: 0 }, publications: [], recoverable: true });
+      expect(r0).toEqual({ position: p0, publications: [], recoverable: true });
+      expect((await store.read('c:other', { since: p0, limit: 10, retention: KEEP })).recoverable).toBe(true);
+      expect((await store.read('c:other', { since: { epoch: 'gone', offset: 4 }, limit: 10, retention: KEEP })).recoverable).toBe(false);
       const a = await store.append('c:new', pub('first'), opts());
-      expect(a).toEqual({ epoch: p0.epoch, offset: 1, duplicate: false });
+      await store.append('c:new', pub('second'), opts());
+      expect(a).toMatchObject({ offset: 1, duplicate: false });
+      expect(a.epoch).not.toBe(UNWRITTEN_EPOCH);
       const rec = await store.read('c:new', { since: p0, limit: 10, retention: KEEP });
       expect(rec.recoverable).toBe(true);
-      expect(rec.publications.map((p) => p.data)).toEqual(['first']);
+      expect(rec.publications.map((p) => [p.offset, p.data])).toEqual([[1, 'first'], [2, 'second']]);
+      expect((await store.read('c:new', { since: p0, limit: 1, retention: KEEP })).publications.map((p) => p.data)).toEqual(['first']);
+      await store.close();
+    });
+
+    it('recovering from the unwritten position fails once offset 1 is no longer retained', async () => {
+      const { store, pub } = await setup();
+      const small = { size: 2, ttlMs: 3_600_000 };
+      for (let i = 1; i <= 3; i++) await store.append('c:gone', pub(i), opts(small));
+      const r = await store.read('c:gone', { since: { epoch: UNWRITTEN_EPOCH, offset: 0 }, limit: 10, retention: small });
+      expect(r).toMatchObject({ publications: [], recoverable: false, position: { offset: 3 } });
+      await store.close();
+    });
+
+    it('a read or position of a channel never written stores nothing', async () => {
+      const { store, pub } = await setup();
+      await store.append('c:real', pub(1), opts());
+      const before = o.stored ? await o.stored(store) : 0;
+      for (let i = 0; i < 50; i++) {
+        await store.read(`c:ghost-${i}`, { limit: 10, retention: KEEP });
+        await store.read(`c:ghost-${i}`, { since: { epoch: 'x', offset: 3 }, limit: 10, reverse: true, retention: KEEP });
+        await store.position(`c:ghost-${i}`);
+      }
+      if (o.stored) expect(await o.stored(store)).toBe(before);
+      expect(await store.position('c:ghost-1')).toEqual({ epoch: UNWRITTEN_EPOCH, offset: 0 });
       await store.close();
     });
 
@@ -102,7 +131,8 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
       expect(p.epoch).not.toBe(a.epoch);
       expect((await store.read('c:r', { since: a, limit: 10, retention: KEEP })).recoverable).toBe(false);
       const b = await store.append('c:r', pub(2), opts({ idempotencyKey: 'k' }));
-      expect(b).toEqual({ epoch: p.epoch, offset: 1, duplicate: false });
+      expect(b).toMatchObject({ offset: 1, duplicate: false });
+      expect([a.epoch, UNWRITTEN_EPOCH]).not.toContain(b.epoch);
       await store.close();
     });
   });
@@ -207,6 +237,26 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
       await store.close();
     });
 
+    it('remembers a key per publisher: another publisher\'s equal key is stored and answered for itself', async () => {
+      const { store, pub } = await setup();
+      const alice = await store.append('c:p', pub('alice'), opts({ idempotencyKey: 'order-42', publisher: 'u:alice' }));
+      const bob = await store.append('c:p', pub('bob'), opts({ idempotencyKey: 'order-42', publisher: 'u:bob' }));
+      const api = await store.append('c:p', pub('api'), opts({ idempotencyKey: 'order-42', publisher: 'api' }));
+      expect([alice, bob, api].map((r) => [r.offset, r.duplicate])).toEqual([[1, false], [2, false], [3, false]]);
+      expect(await store.append('c:p', pub('bob again'), opts({ idempotencyKey: 'order-42', publisher: 'u:bob' }))).toEqual({ ...bob, duplicate: true });
+      expect(await store.append('c:p', pub('alice again'), opts({ idempotencyKey: 'order-42', publisher: 'u:alice' }))).toEqual({ ...alice, duplicate: true });
+      // Publisher and id are kept apart however they are spelled.
+      expect((await store.append('c:p', pub('x'), opts({ idempotencyKey: 'b|s:c', publisher: 'u:a' }))).duplicate).toBe(false);
+      expect((await store.append('c:p', pub('y'), opts({ idempotencyKey: 'c', publisher: 'u:a|s:b' }))).duplicate).toBe(false);
+      const r = await store.read('c:p', { limit: 10, retention: KEEP });
+      expect(r.publications.map((p) => p.data)).toEqual(['alice', 'bob', 'api', 'x', 'y']);
+      expect(await store.claimKey('n:p', 'order-42', WINDOW, 'u:alice')).toBe(true);
+      expect(await store.claimKey('n:p', 'order-42', WINDOW, 'u:bob')).toBe(true);
+      expect(await store.claimKey('n:p', 'order-42', WINDOW, 'api')).toBe(true);
+      expect(await store.claimKey('n:p', 'order-42', WINDOW, 'u:bob')).toBe(false);
+      await store.close();
+    });
+
     it('forgets a key once the window has passed', async () => {
       const { store, pub, clock } = await setup();
       await store.append('c:i', pub('a'), opts({ idempotencyKey: 'k' }));
@@ -237,17 +287,23 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
       it('keeps epochs, offsets, publications, keys and claims across a restart', async () => {
         const { store, pub, clock } = await setup();
         const a = await store.append('c:d', pub('one'), opts({ idempotencyKey: 'm-1' }));
+        await store.append('c:d', pub('alice'), opts({ idempotencyKey: 'm-1', publisher: 'u:alice' }));
         await store.append('c:d', pub('two'), opts());
         const empty = await store.position('c:empty');
         await store.claimKey('n:d', 'k', WINDOW);
+        await store.claimKey('n:d', 'k', WINDOW, 'u:alice');
         const again = await reopen(store, clock);
-        expect(await again.position('c:d')).toEqual({ epoch: a.epoch, offset: 2 });
+        expect(await again.position('c:d')).toEqual({ epoch: a.epoch, offset: 3 });
         expect(await again.position('c:empty')).toEqual(empty);
         const r = await again.read('c:d', { since: { epoch: a.epoch, offset: 0 }, limit: 10, retention: KEEP });
-        expect(r.publications.map((p) => p.data)).toEqual(['one', 'two']);
+        expect(r.publications.map((p) => p.data)).toEqual(['one', 'alice', 'two']);
         expect(await again.append('c:d', pub('one'), opts({ idempotencyKey: 'm-1' }))).toEqual({ epoch: a.epoch, offset: 1, duplicate: true });
+        expect(await again.append('c:d', pub('alice'), opts({ idempotencyKey: 'm-1', publisher: 'u:alice' }))).toEqual({ epoch: a.epoch, offset: 2, duplicate: true });
+        expect(await again.append('c:d', pub('bob'), opts({ idempotencyKey: 'm-1', publisher: 'u:bob' }))).toMatchObject({ offset: 4, duplicate: false });
         expect(await again.claimKey('n:d', 'k', WINDOW)).toBe(false);
-        expect((await again.append('c:d', pub('three'), opts())).offset).toBe(3);
+        expect(await again.claimKey('n:d', 'k', WINDOW, 'u:alice')).toBe(false);
+        expect(await again.claimKey('n:d', 'k', WINDOW, 'u:bob')).toBe(true);
+        expect((await again.append('c:d', pub('three'), opts())).offset).toBe(5);
         await again.close();
       });
     });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
+import { UNWRITTEN, idempotencyKeyOf, readUnwritten, sinceRecoverable, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 
 interface Stream {
   epoch: string;
@@ -49,7 +49,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const s = this.stream(channel);
     const now = this.now();
     if (o.idempotencyKey !== undefined) {
-      const k = idempotencyKeyOf(o.idempotencyKey);
+      const k = idempotencyKeyOf(o.idempotencyKey, o.publisher);
       const keys = (s.keys ??= new Map());
       const seen = keys.get(k);
       if (seen && seen.expiresAt > now) return { epoch: s.epoch, offset: seen.offset, duplicate: true };
@@ -64,19 +64,20 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   async read(channel: string, o: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult> {
-    const s = this.stream(channel);
+    const s = this.streams.get(channel);
+    if (!s) return readUnwritten(o);
     this.trim(s, o.retention);
     return readRetained(s.pubs, { epoch: s.epoch, offset: s.offset }, o);
   }
 
   async position(channel: string): Promise<StreamPosition> {
-    const s = this.stream(channel);
-    return { epoch: s.epoch, offset: s.offset };
+    const s = this.streams.get(channel);
+    return s ? { epoch: s.epoch, offset: s.offset } : { ...UNWRITTEN };
   }
 
-  async claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean> {
+  async claimKey(channel: string, key: FrameId, windowMs: number, publisher?: string): Promise<boolean> {
     const now = this.now();
-    const k = `${channel}\u0000${idempotencyKeyOf(key)}`;
+    const k = `${channel}\u0000${idempotencyKeyOf(key, publisher)}`;
     const exp = this.claimed.get(k);
     if (exp !== undefined && exp > now) return false;
     sweep(this.claimed, now, (e) => e);
@@ -111,11 +112,7 @@ function sweep<V>(map: Map<string, V>, now: number, expiry: (v: V) => number): v
 function readRetained(pubs: readonly Publication[], position: StreamPosition, o: ReadOptions): ReadResult {
   const first = pubs.length ? pubs[0]!.offset! : position.offset + 1;
   const since = o.since;
-  if (since) {
-    const valid = since.epoch === position.epoch && since.offset <= position.offset && since.offset >= first - 1;
-    // An empty stream (offset 0) can be "recovered" from offset 0 of any epoch only if epochs match.
-    if (!valid) return { position, publications: [], recoverable: false };
-  }
+  if (since && !sinceRecoverable(since, position, first)) return { position, publications: [], recoverable: false };
   const limit = Math.max(0, o.limit);
   if (!o.reverse) {
     const from = since ? since.offset + 1 : first;

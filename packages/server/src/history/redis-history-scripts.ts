@@ -85,19 +85,28 @@ return 1
 `;
 
 /**
- * KEYS: meta, stream. ARGV: new epoch, minTs, meta ttl ms, since epoch ('' for none),
+ * KEYS: meta, stream. ARGV: unwritten epoch, minTs, meta ttl ms, since epoch ('' for none),
  * since offset, limit, reverse ('1'/'0').
+ * A stream without meta was never written (or is gone): the read creates nothing and answers
+ * the unwritten position. A since at the unwritten position (epoch ARGV[1], offset 0) is
+ * recoverable while offset 1 is still retained.
  * Returns {epoch, offset, recoverable (0/1), publication JSON…}.
  */
 export const READ = `${TRIM_EXPIRED}
+local hasSince = ARGV[4] ~= ''
+local since = tonumber(ARGV[5])
+local fromUnwritten = ARGV[4] == ARGV[1] and since == 0
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if hasSince and not fromUnwritten then return {ARGV[1], 0, 0} end
+  return {ARGV[1], 0, 1}
+end
 local epoch, offset = meta(KEYS[1], ARGV[1], ARGV[3])
 trim_expired(KEYS[2], tonumber(ARGV[2]))
 local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
 local first = offset + 1
 if #head > 0 then first = tonumber(string.match(head[1][1], '^(%d+)')) end
-local hasSince = ARGV[4] ~= ''
-local since = tonumber(ARGV[5])
-if hasSince and (ARGV[4] ~= epoch or since > offset or since < first - 1) then return {epoch, offset, 0} end
+if hasSince and ARGV[4] ~= epoch and not (fromUnwritten and first == 1) then return {epoch, offset, 0} end
+if hasSince and ARGV[4] == epoch and (since > offset or since < first - 1) then return {epoch, offset, 0} end
 local limit = tonumber(ARGV[6])
 local out = {epoch, offset, 1}
 if limit <= 0 then return out end
@@ -115,8 +124,9 @@ for i = 1, #entries do out[#out + 1] = entries[i][2][2] end
 return out
 `;
 
-/** KEYS: meta. ARGV: new epoch, meta ttl ms. Returns {epoch, offset}. */
-export const POSITION = `${TRIM_EXPIRED}
-local epoch, offset = meta(KEYS[1], ARGV[1], ARGV[2])
-return {epoch, offset}
+/** KEYS: meta. ARGV: unwritten epoch. Returns {epoch, offset}; creates nothing. */
+export const POSITION = `
+local e = redis.call('HGET', KEYS[1], 'e')
+if not e then return {ARGV[1], 0} end
+return {e, tonumber(redis.call('HGET', KEYS[1], 'o'))}
 `;

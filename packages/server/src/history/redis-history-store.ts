@@ -1,4 +1,4 @@
-import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
+import { UNWRITTEN_EPOCH, type FrameId, type Publication, type StreamPosition } from '@switchboard/protocol';
 import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
 import { APPEND, CLAIM, POSITION, READ } from './redis-history-scripts.ts';
@@ -107,7 +107,7 @@ export class RedisHistoryStore implements HistoryStore {
   private async store(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions, publish: string): Promise<AppendResult> {
     const { offset: _o, epoch: _e, ...rest } = pub as Publication;
     const json = JSON.stringify({ ...rest, channel });
-    const key = o.idempotencyKey !== undefined ? idempotencyKeyOf(o.idempotencyKey) : '';
+    const key = o.idempotencyKey !== undefined ? idempotencyKeyOf(o.idempotencyKey, o.publisher) : '';
     const window = key ? Math.max(1, Math.round(o.dedupWindowMs)) : 0;
     const now = this.now();
     const k = this.keys;
@@ -142,7 +142,7 @@ export class RedisHistoryStore implements HistoryStore {
     const since = o.since;
     const [epoch, offset, recoverable, ...pubs] = await this.redis.sbRead(
       this.keys.meta(channel), this.keys.stream(channel),
-      newEpoch(), this.now() - o.retention.ttlMs, this.metaTtl(o.retention.ttlMs),
+      UNWRITTEN_EPOCH, this.now() - o.retention.ttlMs, this.metaTtl(o.retention.ttlMs),
       since ? since.epoch : '', since ? since.offset : 0, Math.max(0, o.limit), o.reverse ? '1' : '0',
     );
     return {
@@ -153,12 +153,12 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   async position(channel: string): Promise<StreamPosition> {
-    const [epoch, offset] = await this.redis.sbPosition(this.keys.meta(channel), newEpoch(), this.metaTtlMs);
+    const [epoch, offset] = await this.redis.sbPosition(this.keys.meta(channel), UNWRITTEN_EPOCH);
     return { epoch, offset: Number(offset) };
   }
 
-  async claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean> {
-    const args = [this.keys.claim(channel, idempotencyKeyOf(key)), this.now(), Math.max(1, Math.round(windowMs))] as const;
+  async claimKey(channel: string, key: FrameId, windowMs: number, publisher?: string): Promise<boolean> {
+    const args = [this.keys.claim(channel, idempotencyKeyOf(key, publisher)), this.now(), Math.max(1, Math.round(windowMs))] as const;
     const claimed = this.waitReplicas > 0 ? await this.replicated<number>((p) => p.sbClaim(...args)) : await this.redis.sbClaim(...args);
     return Number(claimed) === 1;
   }

@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
+import { UNWRITTEN, idempotencyKeyOf, readUnwritten, sinceRecoverable, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
 import { migrate, transaction } from '../sqlite/database.ts';
 
@@ -125,7 +125,7 @@ export class SqliteHistoryStore implements HistoryStore {
     return new Promise((resolve, reject) => {
       const data = pub.data === undefined ? null : JSON.stringify(pub.data);
       const id = pub.id === undefined ? null : JSON.stringify(pub.id);
-      const key = o.idempotencyKey === undefined ? undefined : idempotencyKeyOf(o.idempotencyKey);
+      const key = o.idempotencyKey === undefined ? undefined : idempotencyKeyOf(o.idempotencyKey, o.publisher);
       this.pending.push({ channel, ts: pub.ts, data, from: pub.from ?? null, id, key, o, now: this.now(), resolve, reject });
       if (this.pending.length === 1) setImmediate(this.flush);
     });
@@ -172,12 +172,13 @@ export class SqliteHistoryStore implements HistoryStore {
 
   async read(channel: string, o: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult> {
     const q = this.q;
-    const pos = this.ensure(channel);
+    const pos = this.existing(channel);
+    if (!pos) return readUnwritten(o); // never written: a read stores nothing
     q.trim.run(channel, pos.offset - o.retention.size + 1, this.now() - o.retention.ttlMs, pos.offset + 1);
     const firstRow = q.first.get(channel) as { offset: number } | undefined;
     const first = firstRow ? firstRow.offset : pos.offset + 1;
     const since = o.since;
-    if (since && !(since.epoch === pos.epoch && since.offset <= pos.offset && since.offset >= first - 1)) {
+    if (since && !sinceRecoverable(since, pos, first)) {
       return { position: pos, publications: [], recoverable: false };
     }
     const limit = Math.max(0, Math.floor(o.limit));
@@ -195,22 +196,18 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async position(channel: string): Promise<StreamPosition> {
-    return this.ensure(channel);
+    return this.existing(channel) ?? { ...UNWRITTEN };
   }
 
-  /** The stream's position, creating (and persisting) its epoch when it has none yet. */
-  private ensure(channel: string): StreamPosition {
-    let s = this.q.selStream.get(channel) as StreamRow | undefined;
-    if (!s) {
-      s = { epoch: newEpoch(), top: 0 };
-      this.q.insStream.run(channel, s.epoch, 0);
-    }
-    return { epoch: s.epoch, offset: s.top };
+  /** The stream's position; undefined when it was never written (nothing is created). */
+  private existing(channel: string): StreamPosition | undefined {
+    const s = this.q.selStream.get(channel) as StreamRow | undefined;
+    return s ? { epoch: s.epoch, offset: s.top } : undefined;
   }
 
-  async claimKey(channel: string, key: FrameId, windowMs: number): Promise<boolean> {
+  async claimKey(channel: string, key: FrameId, windowMs: number, publisher?: string): Promise<boolean> {
     const now = this.now();
-    return Number(this.q.claim.run(channel, idempotencyKeyOf(key), now + windowMs, now).changes) === 1;
+    return Number(this.q.claim.run(channel, idempotencyKeyOf(key, publisher), now + windowMs, now).changes) === 1;
   }
 
   async remove(channel: string): Promise<void> {

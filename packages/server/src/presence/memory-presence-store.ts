@@ -1,4 +1,4 @@
-import type { PresenceMember, PresenceStore, PresenceUser } from './presence-store.ts';
+import { groupByUser, type PresenceMember, type PresenceStore, type PresenceUser } from './presence-store.ts';
 
 interface UserState {
   /** The user's client ids: the one id itself while there is one (no Set per idle user). */
@@ -29,15 +29,7 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   async get(channel: string): Promise<Record<string, PresenceUser>> {
-    const out: Record<string, PresenceUser> = {};
-    const members = this.channels.get(channel);
-    if (!members) return out;
-    for (const m of members.values()) {
-      const entry = out[m.user];
-      if (entry) entry.connections++;
-      else out[m.user] = { user: m.user, ...(m.info !== undefined ? { info: m.info } : {}), connections: 1 };
-    }
-    return out;
+    return groupByUser(this.channels.get(channel)?.values() ?? []);
   }
 
   async userUp(user: string, client: string): Promise<boolean> {

@@ -31,6 +31,23 @@ export interface PresenceUser {
  * connection and lets a node's entries expire when it stops refreshing them; users whose
  * last connections expired that way are settled like any other.
  */
+/**
+ * Groups present connections by user. The result has no prototype: user ids are
+ * attacker-chosen (`__proto__`, `constructor`, `toString` are valid ids), so they must never
+ * index a plain object. JSON-encodes like any object.
+ */
+export function groupByUser(members: Iterable<{ user: string; info?: unknown }>): Record<string, PresenceUser> {
+  const byUser = new Map<string, PresenceUser>();
+  for (const m of members) {
+    const entry = byUser.get(m.user);
+    if (entry) entry.connections++;
+    else byUser.set(m.user, { user: m.user, ...(m.info !== undefined ? { info: m.info } : {}), connections: 1 });
+  }
+  const out = Object.create(null) as Record<string, PresenceUser>;
+  for (const [user, entry] of byUser) out[user] = entry;
+  return out;
+}
+
 export interface PresenceStore {
   add(channel: string, member: PresenceMember): Promise<void>;
   remove(channel: string, client: string): Promise<void>;

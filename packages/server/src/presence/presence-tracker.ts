@@ -37,7 +37,11 @@ export class PresenceTracker {
   private readonly watchers = new Map<Connection, number>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
 
-  constructor(o: { config: Config; store: PresenceStore; broker: Broker; hub: Hub; log: Logger }) {
+  /** Called on the one node that announces a user online or offline (webhooks). */
+  private readonly onUserEvent: ((event: 'online' | 'offline', user: string) => void) | undefined;
+
+  constructor(o: { config: Config; store: PresenceStore; broker: Broker; hub: Hub; log: Logger; onUserEvent?: (event: 'online' | 'offline', user: string) => void }) {
+    this.onUserEvent = o.onUserEvent;
     this.config = o.config;
     this.store = o.store;
     this.broker = o.broker;
@@ -49,7 +53,9 @@ export class PresenceTracker {
   connected(conn: Connection): void {
     const user = conn.user!;
     this.store.userUp(user, conn.id).then((first) => {
-      if (first) return this.broker.publishControl({ type: 'user_event', event: 'online', user });
+      if (!first) return;
+      this.onUserEvent?.('online', user);
+      return this.broker.publishControl({ type: 'user_event', event: 'online', user });
     }).catch((err) => this.log.warn({ err }, 'presence: userUp failed'));
   }
 
@@ -131,7 +137,9 @@ export class PresenceTracker {
     const settle = () => {
       this.graceTimers.delete(user);
       this.store.settleOffline(user).then((gone) => {
-        if (gone) return this.broker.publishControl({ type: 'user_event', event: 'offline', user });
+        if (!gone) return;
+        this.onUserEvent?.('offline', user);
+        return this.broker.publishControl({ type: 'user_event', event: 'offline', user });
       }).catch((err) => this.log.warn({ err }, 'presence: settleOffline failed'));
     };
     const t = setTimeout(settle, this.config.presence.offlineGraceMs);

@@ -26,6 +26,24 @@ export function runPresenceStoreContract(o: { name: string; create(): Promise<Pr
       expect(Object.keys(await s.get('chat:b'))).toEqual(['carol']);
     }));
 
+    it('lists users whose ids are Object.prototype names like any other', () => withStore(async (s) => {
+      const users = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
+      for (const [i, user] of users.entries()) {
+        await s.add('chat:p', { client: `c${i}`, user, info: { i } });
+        await s.add('chat:p', { client: `d${i}`, user, info: { i } });
+      }
+      const got = await s.get('chat:p');
+      expect(Object.keys(got).sort()).toEqual([...users].sort());
+      for (const [i, user] of users.entries()) expect(Object.getOwnPropertyDescriptor(got, user)?.value).toEqual({ user, info: { i }, connections: 2 });
+      expect(JSON.parse(JSON.stringify(got)).__proto__).toEqual({ user: '__proto__', info: { i: 0 }, connections: 2 });
+      expect(({} as Record<string, unknown>).connections).toBeUndefined(); // nothing leaked into Object.prototype
+      for (const user of users) {
+        expect(await s.userUp(user, 'c1')).toBe(true);
+        expect(await s.userDown(user, 'c1')).toBe(0);
+        expect(await s.settleOffline(user)).toBe(true);
+      }
+    }));
+
     it('add and remove are idempotent; a user with no connection is not listed', () => withStore(async (s) => {
       await s.add('chat:a', { client: 'c1', user: 'alice' });
       await s.add('chat:a', { client: 'c1', user: 'alice' });

@@ -1,4 +1,4 @@
-import type { PresenceMember, PresenceStore, PresenceUser } from './presence-store.ts';
+import { groupByUser, type PresenceMember, type PresenceStore, type PresenceUser } from './presence-store.ts';
 import { GET, SETTLE, USER_DOWN, USER_UP } from './redis-presence-scripts.ts';
 import { RedisKeys } from '../redis/keys.ts';
 import { ExpiryRefresher } from '../redis/refresher.ts';
@@ -22,6 +22,20 @@ export interface RedisPresenceStoreOptions {
   log?: Logger;
   /** Called with each user the sweep settled offline (the node announces it). */
   onUserExpired?: (user: string) => void;
+}
+
+/**
+ * A member entry as another node wrote it; undefined for anything malformed (a compromised
+ * or buggy node must not break every presence read of the channel).
+ */
+function memberOf(json: string): { user: string; info?: unknown } | undefined {
+  try {
+    const m = JSON.parse(json) as { user?: unknown; info?: unknown };
+    if (typeof m !== 'object' || m === null || typeof m.user !== 'string') return undefined;
+    return m.info !== undefined ? { user: m.user, info: m.info } : { user: m.user };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -77,14 +91,7 @@ export class RedisPresenceStore implements PresenceStore {
 
   async get(channel: string): Promise<Record<string, PresenceUser>> {
     const values = await this.redis.sbPresenceGet(this.keys.presence(channel), this.keys.presenceMembers(channel), Date.now());
-    const out: Record<string, PresenceUser> = {};
-    for (const v of values) {
-      const m = JSON.parse(v) as { user: string; info?: unknown };
-      const entry = out[m.user];
-      if (entry) entry.connections++;
-      else out[m.user] = { user: m.user, ...(m.info !== undefined ? { info: m.info } : {}), connections: 1 };
-    }
-    return out;
+    return groupByUser(values.flatMap((v) => memberOf(v) ?? []));
   }
 
   async userUp(user: string, client: string): Promise<boolean> {

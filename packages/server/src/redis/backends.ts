@@ -51,6 +51,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
       const id = `n_${randomBytes(6).toString('base64url')}`;
       const startedAt = Date.now();
       announceOffline = (user) => {
+        node.userExpired(user);
         node.publishControl({ type: 'user_event', event: 'offline', user }).catch((err) => log?.warn({ err }, 'presence: offline announce failed'));
       };
       return new RedisNodeDirectory({

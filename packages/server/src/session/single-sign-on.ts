@@ -1,6 +1,7 @@
 import { CloseCode, ReplyError } from '@switchboard/protocol';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { limited } from '../log-limit.ts';
 import type { Broker } from '../broker/broker.ts';
 import type { ChannelResolver } from '../channels.ts';
 import type { Connection } from '../connection/connection.ts';
@@ -145,7 +146,7 @@ export class SingleSignOn {
     }
     this.holding(conn).scopes.add(scope);
     for (const login of r.evicted) {
-      this.log.info({ user: id.user, client: conn.id, scope }, 'single sign-on: older login replaced');
+      limited(this.log).info({ user: id.user, client: conn.id, scope }, 'single sign-on: older login replaced');
       await this.broker.publishControl({ type: 'disconnect', user: id.user, login, code: CloseCode.session_replaced, reason: 'session_replaced' });
     }
     return true;

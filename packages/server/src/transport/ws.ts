@@ -9,6 +9,8 @@ import type { Transport, TransportHost, TransportSession, UpgradeContext } from 
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
 import type { Metrics } from '../metrics.ts';
+import { deflatedFrame, sharedDeflateAllowed } from './deflate.ts';
+import { limited } from '../log-limit.ts';
 
 /**
  * `ws`'s frame builder. `Sender.frame` is public (`@public` in `ws/lib/sender.js`, exported
@@ -56,16 +58,20 @@ class WsTransport implements Transport {
   private readonly ws: WebSocket;
   private readonly socket: Duplex;
   private readonly metrics: Metrics;
-  constructor(ws: WebSocket, socket: Duplex, batch: boolean, metrics: Metrics) {
+  /** Frames of at least this many bytes go compressed (permessage-deflate); Infinity: none. */
+  private readonly deflateFrom: number;
+  constructor(ws: WebSocket, socket: Duplex, batch: boolean, metrics: Metrics, deflateFrom: number) {
     this.ws = ws;
     this.socket = socket;
     this.batch = batch;
     this.metrics = metrics;
+    this.deflateFrom = deflateFrom;
   }
   send(frame: Buffer): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.metrics.bytesOut += frame.length;
-    this.socket.write(textFrame(frame));
+    // Compressed once per payload for every connection (deflate.ts), like textFrame.
+    this.socket.write((frame.length >= this.deflateFrom && deflatedFrame(frame)) || textFrame(frame));
   }
   sendMany(frames: readonly Buffer[]): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
@@ -141,7 +147,7 @@ function clientIp(req: IncomingMessage): string {
 }
 
 function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>;
   for (const name of names) {
     const v = req.headers[name];
     if (typeof v === 'string') out[name] = v;
@@ -160,14 +166,16 @@ export interface WebSocketHost extends TransportHost {
 /**
  * Serves WebSocket upgrades at `/ws` on an HTTP server: origin allow-list, per-IP connection
  * rate, credentials from `?token=`/`Authorization`, batching by `?batch=1` or subprotocol.
- * Query strings and tokens are never logged.
+ * Query strings and tokens are never logged; refusals are logged rate-limited, values clipped.
  */
 export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSocketServer {
   const { config } = node;
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.limits.maxFrameBytes,
-    perMessageDeflate: false,
+    // No context takeover either way: one compressed frame is then valid on every
+    // connection (see deflate.ts), and no connection keeps a compressor between messages.
+    perMessageDeflate: config.compression.permessageDeflate ? { serverNoContextTakeover: true, clientNoContextTakeover: true } : false,
     skipUTF8Validation: true, // checked by the connection so invalid UTF-8 closes 3501
     clientTracking: false,
     WebSocket: GatewaySocket,
@@ -176,6 +184,15 @@ export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSoc
   const perIp = new KeyedRateLimiter(config.limits.connectionsPerIpPerSecond, config.limits.connectionsPerIpPerSecond * 2);
   const h = config.hooks;
   const forward = [...new Set([h.connect, h.subscribe, h.publish, h.refresh].flatMap((x) => x.forwardHeaders))];
+  // Which upgrades negotiated compression that shared frames may use: read from the response
+  // headers ws is about to send (its public 'headers' event), before the connection opens.
+  const deflating = new WeakSet<IncomingMessage>();
+  if (config.compression.permessageDeflate) {
+    wss.on('headers', (headers: string[], req: IncomingMessage) => {
+      const ext = headers.find((line) => line.toLowerCase().startsWith('sec-websocket-extensions:'));
+      if (sharedDeflateAllowed(ext?.slice(ext.indexOf(':') + 1).trim())) deflating.add(req);
+    });
+  }
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError);
@@ -190,11 +207,11 @@ export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSoc
     const ip = clientIp(req);
     const origin = req.headers.origin;
     if (!originAllowed(origin, config.allowedOrigins)) {
-      node.log.warn({ ip, origin }, 'websocket origin refused');
+      limited(node.log).warn({ ip, origin }, 'websocket origin refused');
       return reject(socket, 403, 'Forbidden: origin not allowed');
     }
     if (!perIp.take(ip)) {
-      node.log.warn({ ip }, 'connection rate limit exceeded');
+      limited(node.log).warn({ ip }, 'connection rate limit exceeded');
       return reject(socket, 429, 'Too Many Requests');
     }
     const auth = req.headers.authorization;
@@ -212,8 +229,9 @@ export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSoc
     wss.handleUpgrade(req, socket, head, (upgraded) => {
       const ws = upgraded as GatewaySocket;
       const batch = ws.protocol === BATCH_SUBPROTOCOL || flag === '1' || flag === 'true';
+      const deflateFrom = deflating.has(req) ? config.compression.threshold : Infinity;
       ws.endpoint = node;
-      ws.conn = node.openConnection(new WsTransport(ws, socket, batch, node.metrics), ctx);
+      ws.conn = node.openConnection(new WsTransport(ws, socket, batch, node.metrics, deflateFrom), ctx);
       ws.on('message', onMessage);
       ws.on('close', onClose);
       ws.on('error', onError);

@@ -6,6 +6,7 @@ import { isSessionIdShape } from '../../session/session-id.ts';
 import type { Session } from '../../session/session-store.ts';
 import { autoPersonalChannel, autoSubscribePersonal } from '../../direct/personal-channel.ts';
 import { HookDenied } from '../../auth/hooks.ts';
+import { limited } from '../../log-limit.ts';
 import { subscribePersisted } from '../../subscriptions/server-subscriptions.ts';
 import { connectWithHook, usesConnectHook } from '../../auth/hook-checks.ts';
 
@@ -95,12 +96,12 @@ export async function handleAuth(ctx: CommandContext, conn: Connection, frame: A
     await subscribePersisted(node, conn);
   } catch (err) {
     if (err instanceof AuthRefused) {
-      node.log.info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason }, 'authentication refused');
+      limited(node.log).info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason }, 'authentication refused');
       conn.rejectAuth(AuthFailure[err.reason], err.reason);
       return;
     }
     if (err instanceof HookDenied) {
-      node.log.info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason, code: err.code }, 'connect hook refused authentication');
+      limited(node.log).info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason, code: err.code }, 'connect hook refused authentication');
       conn.rejectAuth(err.code, err.reason);
       return;
     }

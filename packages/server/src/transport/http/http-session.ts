@@ -1,0 +1,221 @@
+import type { ServerResponse } from 'node:http';
+import type { Transport, TransportSession } from '../transport.ts';
+
+import type { Metrics } from '../../metrics.ts';
+
+/** The HTTP fallback transports (the WebSocket one is `websocket`). */
+export type HttpTransportName = 'http-stream' | 'sse' | 'long-polling';
+
+/** Where one long-poll's answer goes: a local HTTP response, or a reply to another node. */
+export type PollAnswer = (body: Buffer) => void;
+
+/** What a session needs from the registry that holds it. */
+export interface SessionOwner {
+  readonly metrics: Metrics;
+  /** How long a poll is held open without anything to send; also how long a poller may be away. */
+  readonly pollTimeoutMs: number;
+  /** The session ended: forget its id. */
+  forget(handle: string): void;
+}
+
+const NL = Buffer.from('\n');
+const DATA = Buffer.from('data: ');
+const END_EVENT = Buffer.from('\n\n');
+
+/**
+ * A transport record (not a protocol frame): one JSON object with a `transport` key.
+ * `open` carries the connection id, `close` the close code and reason, `poll` the batch number.
+ */
+export function record(r: { transport: 'open' | 'close' | 'poll' } & Record<string, unknown>): Buffer {
+  return Buffer.from(JSON.stringify(r));
+}
+
+/** The last frame encoded per format: a fan-out encodes each publication once, not once per client. */
+let lastLine: [Buffer, Buffer] | undefined;
+let lastEvent: [Buffer, Buffer] | undefined;
+
+/** One protocol frame (or record) as a line of the HTTP-streaming and long-polling formats. */
+export function line(frame: Buffer): Buffer {
+  if (lastLine?.[0] === frame) return lastLine[1];
+  const l = Buffer.concat([frame, NL]);
+  lastLine = [frame, l];
+  return l;
+}
+
+/** One protocol frame (or record) as a server-sent event (`data: <json>` and a blank line). */
+export function sseEvent(frame: Buffer): Buffer {
+  if (lastEvent?.[0] === frame) return lastEvent[1];
+  const ev = Buffer.concat([DATA, frame, END_EVENT]);
+  lastEvent = [frame, ev];
+  return ev;
+}
+
+/**
+ * One client of an HTTP transport, as the connection core sees it (the `Transport` seam).
+ * Streams (`http-stream`, `sse`) write each frame to one long response; `long-polling`
+ * holds frames until the client's next poll and keeps the last batch until the poll after
+ * it confirms it (`seq`), so a poll response lost on the way is sent again.
+ */
+export class HttpSession implements Transport {
+  readonly name: HttpTransportName;
+  /** The connection id (`<node>.<handle>.<mac>`): a credential, never logged. */
+  readonly id: string;
+  readonly handle: string;
+  readonly batch: boolean;
+  conn: TransportSession | undefined;
+  readonly kind: string;
+  private readonly owner: SessionOwner;
+  private res: ServerResponse | undefined;
+  private ended = false;
+  private forgotten = false;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private seq = 0;
+  private inflight: { seq: number; body: Buffer } | undefined;
+  private waiter: { answer: PollAnswer; timer: ReturnType<typeof setTimeout> } | undefined;
+  private idle: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(o: { name: HttpTransportName; id: string; handle: string; batch: boolean; owner: SessionOwner }) {
+    this.name = o.name;
+    this.kind = o.name;
+    this.id = o.id;
+    this.handle = o.handle;
+    this.batch = o.batch;
+    this.owner = o.owner;
+  }
+
+  /** Streams: takes the response (headers already written) and writes the `open` record. */
+  attach(res: ServerResponse): void {
+    this.res = res;
+    this.write(record({ transport: 'open', conn: this.id }));
+    res.on('close', () => this.gone());
+  }
+
+  /** Long-polling: the `open` answer; the session waits for the first poll (`seq=0`). */
+  opened(): Buffer {
+    this.armIdle();
+    return line(record({ transport: 'open', conn: this.id }));
+  }
+
+  send(frame: Buffer): void {
+    this.owner.metrics.bytesOut += frame.length;
+    if (this.res) this.write(frame);
+    else if (this.name === 'long-polling' && !this.ended) {
+      this.hold(line(frame));
+      this.answer();
+    }
+  }
+
+  sendMany(frames: readonly Buffer[]): void {
+    const res = this.res;
+    if (res) {
+      res.cork();
+      for (const f of frames) this.send(f);
+      res.uncork();
+      return;
+    }
+    for (const f of frames) {
+      this.owner.metrics.bytesOut += f.length;
+      this.hold(line(f));
+    }
+    this.answer();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ended) return;
+    const closing = record({ transport: 'close', code, reason });
+    if (this.res) {
+      this.write(closing);
+      this.res.end();
+      this.ended = true;
+      this.forget();
+      return;
+    }
+    this.hold(line(closing));
+    this.ended = true;
+    this.answer();
+  }
+
+  get bufferedAmount(): number {
+    return this.res ? this.res.writableLength : this.pendingBytes + (this.inflight?.body.length ?? 0);
+  }
+
+  /**
+   * A long-poll with the number of the last batch the client received. Answers at once when
+   * frames wait (or the last batch was lost: it is sent again), else when frames arrive or
+   * after `pollTimeoutMs` with an empty batch. A newer poll answers an older one empty.
+   */
+  poll(seq: number, answer: PollAnswer): boolean {
+    if (this.inflight) {
+      if (seq === this.inflight.seq) this.inflight = undefined;
+      else if (seq === this.inflight.seq - 1) {
+        this.armIdle();
+        answer(this.inflight.body);
+        return true;
+      } else return false;
+    } else if (seq !== this.seq) return false;
+    clearTimeout(this.idle);
+    this.release();
+    const timer = setTimeout(() => this.release(), this.owner.pollTimeoutMs);
+    this.waiter = { answer, timer };
+    if (this.pending.length > 0) this.answer();
+    return true;
+  }
+
+  /** The client went away (it closed its stream, or a poller stopped polling). */
+  gone(): void {
+    if (this.ended) return this.forget();
+    this.ended = true;
+    this.forget();
+    this.conn?.closed(1006);
+  }
+
+  private write(frame: Buffer): void {
+    this.res!.write(this.name === 'sse' ? sseEvent(frame) : line(frame));
+  }
+
+  private hold(b: Buffer): void {
+    this.pending.push(b);
+    this.pendingBytes += b.length;
+  }
+
+  /** Sends what waits to the waiting poll, as batch `seq + 1`. */
+  private answer(): void {
+    const w = this.waiter;
+    if (!w || this.pending.length === 0) return;
+    this.waiter = undefined;
+    clearTimeout(w.timer);
+    const body = Buffer.concat([line(record({ transport: 'poll', seq: ++this.seq })), ...this.pending]);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.inflight = { seq: this.seq, body };
+    w.answer(body);
+    if (this.ended) this.forget();
+    else this.armIdle();
+  }
+
+  /** Answers the waiting poll with an empty batch (nothing new; `seq` unchanged). */
+  private release(): void {
+    const w = this.waiter;
+    if (!w) return;
+    this.waiter = undefined;
+    clearTimeout(w.timer);
+    w.answer(line(record({ transport: 'poll', seq: this.seq })));
+    if (!this.forgotten) this.armIdle();
+  }
+
+  /** A poller that does not poll again within `pollTimeoutMs` is gone. */
+  private armIdle(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => this.gone(), this.owner.pollTimeoutMs);
+  }
+
+  /** Forgets the session (its id stops working); once. */
+  private forget(): void {
+    if (this.forgotten) return;
+    this.forgotten = true;
+    clearTimeout(this.idle);
+    this.release();
+    this.owner.forget(this.handle);
+  }
+}

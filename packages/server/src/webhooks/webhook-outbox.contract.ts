@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WebhookEvent, WebhookOutbox } from './webhook-outbox.ts';
+
+/** One outbox under test; `reopen` (durable outboxes) gives one on the same data. */
+export interface WebhookOutboxFixture {
+  outbox: WebhookOutbox;
+  reopen?: () => Promise<WebhookOutbox>;
+  dispose?: () => Promise<void> | void;
+}
+
+const event = (n: number): WebhookEvent => ({ id: `evt_${n}`, type: 'user.online', ts: 1000 + n, user: `u${n}` });
+
+/** The contract every WebhookOutbox keeps (see the interface). */
+export function runWebhookOutboxContract(o: { name: string; durable: boolean; create(): Promise<WebhookOutboxFixture> | WebhookOutboxFixture }): void {
+  describe(`WebhookOutbox contract: ${o.name}`, () => {
+    const fixtures: WebhookOutboxFixture[] = [];
+    const make = async () => {
+      const f = await o.create();
+      fixtures.push(f);
+      return f;
+    };
+    afterEach(async () => {
+      for (const f of fixtures.splice(0)) await f.dispose?.();
+    });
+
+    it('answers due events oldest first, bounded, and leases them', async () => {
+      const { outbox } = await make();
+      for (const n of [1, 2, 3]) await outbox.add(event(n));
+      expect((await outbox.due(5000, 2, 1000)).map((e) => e.event.id)).toEqual(['evt_1', 'evt_2']);
+      expect((await outbox.due(5000, 10, 1000)).map((e) => e.event.id)).toEqual([]); // the leased head holds the rest
+      expect((await outbox.due(6001, 10, 1000)).map((e) => [e.event.id, e.attempts])).toEqual([['evt_1', 0], ['evt_2', 0], ['evt_3', 0]]);
+      expect(await outbox.size()).toBe(3);
+    });
+
+    it('a retry waiting holds up later events; done removes', async () => {
+      const { outbox } = await make();
+      for (const n of [1, 2]) await outbox.add(event(n));
+      await outbox.retry('evt_1', 1, 9000);
+      expect(await outbox.due(5000, 10, 100)).toEqual([]);
+      const [first] = await outbox.due(9000, 1, 100);
+      expect(first).toMatchObject({ event: event(1), attempts: 1 });
+      await outbox.done('evt_1');
+      await outbox.done('evt_missing');
+      expect((await outbox.due(9000, 10, 100)).map((e) => e.event)).toEqual([event(2)]);
+      expect(await outbox.size()).toBe(1);
+    });
+
+    if (o.durable) {
+      it('keeps events and their attempts across a reopen', async () => {
+        const f = await make();
+        await f.outbox.add(event(1));
+        await f.outbox.add(event(2));
+        await f.outbox.retry('evt_1', 2, 3000);
+        const again = await f.reopen!();
+        expect((await again.due(3000, 10, 100)).map((e) => [e.event, e.attempts])).toEqual([[event(1), 2], [event(2), 0]]);
+      });
+    }
+  });
+}

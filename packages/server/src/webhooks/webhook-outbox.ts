@@ -1,0 +1,82 @@
+/** The events a deployment may ask for in `webhooks.events`. */
+export const WEBHOOK_EVENTS = ['user.online', 'user.offline', 'channel.occupied', 'channel.vacated', 'publication'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
+
+/** One event as delivered: the JSON body of the POST. */
+export interface WebhookEvent {
+  /** Unique event id (`evt_…`): the same on every retry, so receivers can drop repeats. */
+  id: string;
+  type: WebhookEventType;
+  /** Unix ms when it happened. */
+  ts: number;
+  user?: string;
+  channel?: string;
+  /** `publication` events: the publication as subscribers got it. */
+  publication?: unknown;
+}
+
+/** An event waiting in the outbox. */
+export interface OutboxEntry {
+  event: WebhookEvent;
+  /** Failed deliveries so far. */
+  attempts: number;
+  /** Unix ms before which it is not tried again. */
+  nextAt: number;
+}
+
+/**
+ * Durable queue of webhook events not yet accepted by the receiver. An event is added before
+ * anything else is done about it, and removed only once the receiver answered 2xx, so a
+ * restart (or a crash) loses none: the next start delivers what is left.
+ *
+ * Guarantees every implementation keeps (checked by `runWebhookOutboxContract`):
+ * - `due` answers the oldest entries in the order they were added, at most `limit`, stopping
+ *   at the first one not due yet (`nextAt > now`): a waiting retry holds up later events, so
+ *   they are delivered in order. What it answers is leased: not due again for `leaseMs`.
+ * - `retry` updates attempts and `nextAt`; `done` removes (a missing id is a no-op).
+ * - In a store shared by several nodes (Redis), `claim` hands an entry to one node at a time.
+ */
+export interface WebhookOutbox {
+  add(event: WebhookEvent): Promise<void>;
+  /** The due head of the queue at `now`, oldest first; leased to this caller for `leaseMs`. */
+  due(now: number, limit: number, leaseMs: number): Promise<OutboxEntry[]>;
+  done(id: string): Promise<void>;
+  retry(id: string, attempts: number, nextAt: number): Promise<void>;
+  /** How many events wait. */
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The outbox in process memory (storage `memory`: lost on restart). */
+export class MemoryWebhookOutbox implements WebhookOutbox {
+  private readonly entries = new Map<string, OutboxEntry>();
+
+  async add(event: WebhookEvent): Promise<void> {
+    this.entries.set(event.id, { event, attempts: 0, nextAt: event.ts });
+  }
+
+  async due(now: number, limit: number, leaseMs: number): Promise<OutboxEntry[]> {
+    const out: OutboxEntry[] = [];
+    for (const e of this.entries.values()) {
+      if (out.length >= limit || e.nextAt > now) break;
+      out.push({ ...e });
+      e.nextAt = now + leaseMs;
+    }
+    return out;
+  }
+
+  async done(id: string): Promise<void> {
+    this.entries.delete(id);
+  }
+
+  async retry(id: string, attempts: number, nextAt: number): Promise<void> {
+    const e = this.entries.get(id);
+    if (e) Object.assign(e, { attempts, nextAt });
+  }
+
+  async size(): Promise<number> {
+    return this.entries.size;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,161 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Logger } from '../logger.ts';
+import type { OutboxEntry, WebhookEvent, WebhookEventType, WebhookOutbox } from './webhook-outbox.ts';
+
+/** `webhooks` as configured. */
+export interface WebhooksConfig {
+  url: string | null;
+  secret: string | null;
+  events: readonly WebhookEventType[];
+  timeoutMs: number;
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+  maxAttempts: number;
+}
+
+/** Header carrying `v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`. */
+export const SIGNATURE_HEADER = 'x-switchboard-signature';
+/** Header carrying the Unix seconds the signature was made at. */
+export const TIMESTAMP_HEADER = 'x-switchboard-timestamp';
+
+/** The signature of one delivery: hex HMAC-SHA256 over `"<timestamp>.<body>"`. */
+export function signWebhook(secret: string, timestamp: number, body: string): string {
+  return createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+}
+
+/**
+ * Sends webhook events: `emit` stores an event in the durable outbox (never blocking the
+ * caller), and one delivery loop POSTs due events, oldest first, signed. A 2xx answer removes
+ * the event; anything else (another status, a redirect, no answer within `timeoutMs`) keeps
+ * it for a retry after `retryDelayMs`, doubling up to `maxRetryDelayMs`, at most
+ * `maxAttempts` tries (then it is dropped with an error log). A failing event holds up the
+ * ones behind it, so a receiver sees them in order. Logs never carry the secret or bodies.
+ */
+export class Webhooks {
+  readonly config: WebhooksConfig;
+  private readonly outbox: WebhookOutbox;
+  private readonly log: Logger;
+  private readonly fetchImpl: typeof fetch;
+  private readonly wanted: ReadonlySet<WebhookEventType>;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+
+  constructor(o: { config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch }) {
+    this.config = o.config;
+    this.outbox = o.outbox;
+    this.log = o.log;
+    this.fetchImpl = o.fetch ?? fetch;
+    this.wanted = new Set(o.config.url ? o.config.events : []);
+  }
+
+  /** True when events of this type are sent. */
+  wants(type: WebhookEventType): boolean {
+    return this.wanted.has(type);
+  }
+
+  /** Starts delivering what the outbox holds (events left by an earlier run included). */
+  start(): void {
+    if (this.wanted.size > 0) this.kick();
+  }
+
+  /** Records an event (when its type is wanted) and wakes the delivery loop. */
+  emit(type: WebhookEventType, fields: Pick<WebhookEvent, 'user' | 'channel' | 'publication'>): void {
+    if (!this.wanted.has(type) || this.closed) return;
+    const event: WebhookEvent = { id: `evt_${randomBytes(12).toString('base64url')}`, type, ts: Date.now(), ...fields };
+    this.outbox.add(event).then(() => this.kick(), (err) => this.log.error({ err, type }, 'webhook outbox: event could not be stored'));
+  }
+
+  /** Stops the loop (waiting for a delivery under way); what is left stays in the outbox. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await this.outbox.close();
+  }
+
+  private kick(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.running = this.drain().catch((err) => this.log.error({ err }, 'webhook delivery loop failed')).finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  /** Delivers due events in order; on a failure, schedules the retry and waits for it. */
+  private async drain(): Promise<void> {
+    const lease = this.config.timeoutMs + 5000;
+    for (;;) {
+      if (this.closed) return;
+      const batch = await this.outbox.due(Date.now(), 20, lease);
+      if (batch.length === 0) break;
+      for (const [i, entry] of batch.entries()) {
+        if (this.closed || !(await this.deliver(entry))) {
+          // Hand the rest of the batch back at once: they wait behind the failed one.
+          for (const rest of batch.slice(i + 1)) await this.outbox.retry(rest.event.id, rest.attempts, Date.now());
+          return this.scheduleNext();
+        }
+      }
+    }
+    await this.scheduleNext();
+  }
+
+  /** Wakes the loop when the next entry is due (at most a retry delay from now). */
+  private async scheduleNext(): Promise<void> {
+    if (this.closed || (await this.outbox.size()) === 0) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.kick(), Math.min(this.config.retryDelayMs, 1000));
+    this.timer.unref();
+  }
+
+  /** One attempt; true when the receiver accepted it (or it was dropped after maxAttempts). */
+  private async deliver(entry: OutboxEntry): Promise<boolean> {
+    const { event } = entry;
+    const body = JSON.stringify(event);
+    const timestamp = Math.floor(Date.now() / 1000);
+    let why: string;
+    try {
+      const res = await this.fetchImpl(this.config.url!, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-switchboard-event': event.type,
+          'x-switchboard-event-id': event.id,
+          [TIMESTAMP_HEADER]: String(timestamp),
+          [SIGNATURE_HEADER]: `v1=${signWebhook(this.config.secret!, timestamp, body)}`,
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.config.timeoutMs),
+      });
+      await res.body?.cancel();
+      if (res.status >= 200 && res.status <= 299) {
+        await this.outbox.done(event.id);
+        return true;
+      }
+      why = `HTTP ${res.status}`;
+    } catch (err) {
+      const e = err as Error;
+      why = e.name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : 'receiver unreachable';
+    }
+    const attempts = entry.attempts + 1;
+    if (attempts >= this.config.maxAttempts) {
+      this.log.error({ event: event.id, type: event.type, attempts, why }, 'webhook dropped after webhooks.maxAttempts failed deliveries');
+      await this.outbox.done(event.id);
+      return true;
+    }
+    const delay = Math.min(this.config.maxRetryDelayMs, this.config.retryDelayMs * 2 ** (attempts - 1));
+    this.log.warn({ event: event.id, type: event.type, attempts, why, retryInMs: delay }, 'webhook delivery failed; will retry');
+    await this.outbox.retry(event.id, attempts, Date.now() + delay);
+    return false;
+  }
+}

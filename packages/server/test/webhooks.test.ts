@@ -1,0 +1,123 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connectAuthed, startGateway, type RawClient } from './helpers.ts';
+import { WebhookReceiver } from './webhook-receiver.ts';
+
+const SECRET = 'webhook-secret-0123456789';
+const dir = mkdtempSync(join(tmpdir(), 'sb-webhooks-'));
+type Verify = (secret: string, headers: Record<string, unknown>, raw: string, toleranceSec?: number) => boolean;
+let verify: Verify;
+const receiver = new WebhookReceiver();
+const clients: RawClient[] = [];
+let db = 0;
+
+/** The verification snippet of docs/webhooks.md, exactly as documented. */
+async function loadDocSnippet(): Promise<Verify> {
+  const doc = readFileSync(new URL('../../../docs/webhooks.md', import.meta.url), 'utf8');
+  const m = /<!-- verify-snippet[^\n]*-->\n```js\n([\s\S]*?)```/.exec(doc);
+  if (!m) throw new Error('docs/webhooks.md has no verify-snippet block');
+  const file = join(dir, 'verify.mjs');
+  writeFileSync(file, m[1]!);
+  return (await import(pathToFileURL(file).href)).verifySwitchboardWebhook;
+}
+
+function gateway(file: string, extra: Record<string, unknown> = {}) {
+  return startGateway({
+    storage: `sqlite:${join(dir, file)}`,
+    presence: { offlineGraceMs: 100 },
+    namespaces: { chat: { allowSubscribe: true, allowPublish: true, publicationWebhooks: true }, live: { allowSubscribe: true, allowPublish: true } },
+    webhooks: { url: receiver.url, secret: SECRET, retryDelayMs: 50, maxRetryDelayMs: 200, events: ['user.online', 'user.offline', 'channel.occupied', 'channel.vacated', 'publication'] },
+    ...extra,
+  });
+}
+
+beforeAll(async () => {
+  await receiver.start();
+  verify = await loadDocSnippet();
+});
+afterEach(() => {
+  for (const c of clients.splice(0)) c.close();
+  receiver.deliveries.length = 0;
+  receiver.answer = () => 204;
+});
+afterAll(async () => {
+  await receiver.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('webhooks', () => {
+  it('a backend receives signed online/occupied and offline/vacated webhooks despite two 500 answers', async () => {
+    receiver.answer = (n) => (n < 2 ? 500 : 204);
+    const gw = await gateway(`w${db++}.db`);
+    try {
+      const alice = await connectAuthed(gw.wsUrl, 'alice');
+      expect((await alice.request({ type: 'subscribe', channel: 'chat:lobby' })).type).toBe('ack');
+      await receiver.until(() => receiver.accepted().length >= 2);
+      alice.close();
+      await receiver.until(() => receiver.accepted().length >= 4);
+      const accepted = receiver.accepted();
+      expect(accepted.map((e) => [e.type, e.user ?? e.channel])).toEqual([
+        ['user.online', 'alice'], ['channel.occupied', 'chat:lobby'], ['channel.vacated', 'chat:lobby'], ['user.offline', 'alice'],
+      ]);
+      // The first event was refused twice, then accepted: three deliveries of one id, in order.
+      expect(receiver.deliveries.slice(0, 3).map((d) => [d.status, d.body.id])).toEqual([[500, accepted[0].id], [500, accepted[0].id], [204, accepted[0].id]]);
+      for (const d of receiver.deliveries) {
+        expect(verify(SECRET, d.headers, d.raw)).toBe(true);
+        expect(verify('another-secret-0123456789', d.headers, d.raw)).toBe(false);
+        expect(verify(SECRET, d.headers, d.raw.replace('"ts"', '"tz"'))).toBe(false);
+        expect(d.headers['x-switchboard-event']).toBe(d.body.type);
+        expect(d.headers['x-switchboard-event-id']).toBe(d.body.id);
+      }
+      for (const e of accepted) expect(e).toMatchObject({ id: expect.stringMatching(/^evt_/), ts: expect.any(Number) });
+      expect(new Set(accepted.map((e) => e.id)).size).toBe(4);
+      expect(verify(SECRET, { ...receiver.deliveries[0]!.headers, 'x-switchboard-timestamp': String(Math.floor(Date.now() / 1000) - 3600) }, receiver.deliveries[0]!.raw)).toBe(false);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('publications only where the namespace opts in; not for duplicates', async () => {
+    const gw = await gateway(`w${db++}.db`, { webhooks: { url: receiver.url, secret: SECRET, retryDelayMs: 50, events: ['publication'] } });
+    try {
+      const bob = await connectAuthed(gw.wsUrl, 'bob');
+      clients.push(bob);
+      await bob.request({ type: 'publish', channel: 'live:x', data: 'not sent' });
+      await bob.request({ type: 'publish', id: 'p1', channel: 'chat:x', data: { text: 'sent' } });
+      await bob.request({ type: 'publish', id: 'p1', channel: 'chat:x', data: { text: 'sent' } });
+      await bob.request({ type: 'publish', channel: 'chat:x', data: 'marker' });
+      await receiver.until(() => receiver.accepted().length >= 2);
+      expect(receiver.accepted().map((e) => [e.type, e.channel, e.publication.data, e.publication.from])).toEqual([
+        ['publication', 'chat:x', { text: 'sent' }, 'bob'], ['publication', 'chat:x', 'marker', 'bob'],
+      ]);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('events wait in the SQLite outbox across a restart: none is lost while the receiver is down', async () => {
+    receiver.answer = () => 503;
+    const file = `w${db++}.db`;
+    let gw = await gateway(file, { webhooks: { url: receiver.url, secret: SECRET, retryDelayMs: 50, maxRetryDelayMs: 100, events: ['user.online'] } });
+    const carol = await connectAuthed(gw.wsUrl, 'carol');
+    clients.push(carol);
+    await receiver.until(() => receiver.deliveries.length >= 2);
+    await gw.close();
+    receiver.answer = () => 200;
+    const seen = receiver.deliveries.length;
+    gw = await gateway(file, { webhooks: { url: receiver.url, secret: SECRET, retryDelayMs: 50, events: ['user.online'] } });
+    try {
+      await receiver.until(() => receiver.accepted().length >= 1);
+      expect(receiver.accepted().map((e) => [e.type, e.user])).toEqual([['user.online', 'carol']]);
+      expect(receiver.deliveries.length).toBeGreaterThan(seen);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('refuses webhooks.url without a secret, naming the key', async () => {
+    await expect(startGateway({ webhooks: { url: receiver.url } })).rejects.toThrow(/webhooks\.secret/);
+  });
+});
