@@ -105,17 +105,24 @@ describe('cluster mode', () => {
     const auth = await b.next((f) => f.type === 'auth_success');
     expect(auth.resumed).toBe(true);
     expect(auth.session).toBe(session);
-    const ack = await b.request({ type: 'subscribe', channel: 'chat:rec', since: { epoch: sub.epoch, offset: last.offset } });
+    // The position is the last publication seen (its epoch: the ack's is "0" while the stream was unwritten).
+    expect(sub.epoch).toBe('0');
+    const ack = await b.request({ type: 'subscribe', channel: 'chat:rec', since: { epoch: last.epoch, offset: last.offset } });
     expect(ack.recovered).toBe(true);
     expect(ack.publications.map((p: any) => p.data.tag)).toEqual(Array(7).fill('missed'));
     expect(ack.publications.map((p: any) => p.offset)).toEqual([6, 7, 8, 9, 10, 11, 12]);
-    // The same id published on another node is a duplicate with the first offset.
+    // The same publisher's id retried on another node is a duplicate with the first offset;
+    // another user's equal id is its own publication (ids are scoped per publisher).
     const first = await pub.request({ type: 'publish', id: 'dedup-1', channel: 'chat:rec', data: 1 });
-    const again = await b.request({ type: 'publish', id: 'dedup-1', channel: 'chat:rec', data: 1 });
-    expect(again).toMatchObject({ type: 'ack', duplicate: true, offset: first.offset, epoch: first.epoch });
     const live1 = await pub.request({ type: 'publish', id: 'dedup-2', channel: 'live:rec', data: 1 });
-    const live2 = await b.request({ type: 'publish', id: 'dedup-2', channel: 'live:rec', data: 1 });
+    const other = await b.request({ type: 'publish', id: 'dedup-1', channel: 'chat:rec', data: 1 });
+    expect(other).toMatchObject({ type: 'ack', duplicate: false });
+    const retry = await connect(nodes[2]!, 'frank');
+    const again = await retry.request({ type: 'publish', id: 'dedup-1', channel: 'chat:rec', data: 1 });
+    expect(again).toMatchObject({ type: 'ack', duplicate: true, offset: first.offset, epoch: first.epoch });
+    const live2 = await retry.request({ type: 'publish', id: 'dedup-2', channel: 'live:rec', data: 1 });
     expect([live1.duplicate, live2.duplicate]).toEqual([false, true]);
+    retry.close();
     b.close();
     pub.close();
   });
@@ -220,7 +227,7 @@ describe('cluster mode', () => {
     await Promise.all(streams);
     // The subscriber reconnects to a surviving node and recovers from where it was.
     const again = await connect(nodes[2]!, 'gina');
-    const since = seen.length ? { epoch: first.epoch, offset: seen.at(-1).offset } : { epoch: first.epoch, offset: first.offset };
+    const since = seen.length ? { epoch: seen.at(-1).epoch, offset: seen.at(-1).offset } : { epoch: first.epoch, offset: first.offset };
     const ack = await again.request({ type: 'subscribe', channel: 'chat:crash', since }, 10_000);
     expect(ack.recovered).toBe(true);
     const all = [...seen, ...ack.publications].map((p: any) => p.data);
@@ -260,9 +267,10 @@ describe('cluster mode', () => {
     expect(sub.frames.find((f) => f.type === 'disconnect')).toMatchObject({ code: 3000, reason: 'reconnect' });
     const again = await connectWhenBack(nodes[2]!, 'judy');
     // Redis ran without persistence: the stream is gone, so the epoch changed and the client is told.
-    const ack = await again.request({ type: 'subscribe', channel: 'chat:outage', since: { epoch: s0.epoch, offset: 10 } });
+    const seen = messages(sub, 'chat:outage').at(-1);
+    const ack = await again.request({ type: 'subscribe', channel: 'chat:outage', since: { epoch: seen.epoch, offset: 10 } });
     expect(ack).toMatchObject({ type: 'ack', recovered: false });
-    expect(ack.epoch).not.toBe(s0.epoch);
+    expect(ack.epoch).not.toBe(seen.epoch);
     const pub2 = await waitFor(async () => {
       const c = await connect(nodes[0]!, 'karl');
       const r = await c.request({ type: 'publish', id: 'after-1', channel: 'chat:outage', data: 'after' });

@@ -47,11 +47,13 @@ describe.each(['stream', 'sse', 'poll'] as const)('%s', (kind) => {
     const c = await open(kind, 'carol');
     const ack = await c.request({ type: 'subscribe', channel: `chat:r-${kind}` });
     await (ws as RawClient).request({ type: 'publish', channel: `chat:r-${kind}`, data: 1 });
-    await c.next((f) => f.type === 'message' && f.data === 1);
+    const m1 = await c.next((f) => f.type === 'message' && f.data === 1);
+    expect(m1.offset).toBe(ack.offset + 1);
     c.drop();
     for (let i = 2; i <= 5; i++) await (ws as RawClient).request({ type: 'publish', channel: `chat:r-${kind}`, data: i });
     const again = await open(kind, 'carol');
-    const rec = await again.request({ type: 'subscribe', channel: `chat:r-${kind}`, since: { epoch: ack.epoch, offset: ack.offset + 1 } });
+    // The position is the last message seen: its epoch and offset.
+    const rec = await again.request({ type: 'subscribe', channel: `chat:r-${kind}`, since: { epoch: m1.epoch, offset: m1.offset } });
     expect(rec.recovered).toBe(true);
     expect(rec.publications.map((p: any) => p.data)).toEqual([2, 3, 4, 5]);
     again.drop();

@@ -93,7 +93,6 @@ describe('outbound queue cap (slow consumer)', () => {
     gw = await startGateway({ limits: { maxQueueBytes: 64 * 1024 }, namespaces: { chat: { history: { size: 5000, ttl: '1h' } } } });
     const slow = await connectAuthed(gw.wsUrl, 'slow', { channels: ['chat:*'] });
     const ack = await slow.request({ type: 'subscribe', channel: 'chat:flood' });
-    const epoch = ack.epoch;
     const serverSide = [...gw.node.connections][0]!;
     const socket = (slow.ws as unknown as { _socket: Duplex })._socket;
     socket.pause(); // stops reading: the kernel buffers fill, then the gateway's queue
@@ -117,6 +116,8 @@ describe('outbound queue cap (slow consumer)', () => {
     // Recovery: page through history from the last offset received, then subscribe from there.
     const back = await connectAuthed(gw.wsUrl, 'slow', { channels: ['chat:*'] });
     let last = got.at(-1) ?? 0;
+    // The position's epoch is the last message's (the ack's is "0": the stream was unwritten then).
+    const epoch = slow.frames.filter((f) => f.type === 'message').at(-1)?.epoch ?? ack.epoch;
     const recovered: number[] = [];
     for (;;) {
       const page = await back.request({ type: 'history', channel: 'chat:flood', since: { epoch, offset: last }, limit: 4 });

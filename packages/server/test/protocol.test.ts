@@ -327,9 +327,10 @@ describe('heartbeat', () => {
 
   test('token expiry: token_expiring, then 3005', async () => {
     const g = await startGateway({ auth: { jwtSecret: SECRET, expiringNoticeMs: 1500, clockToleranceSec: 0 } });
-    const a = await connectAuthed(g.wsUrl, 'exp', { ttlSec: 2 });
-    expect(await a.next((f) => f.type === 'token_expiring', 4000)).toMatchObject({ expiresAt: a.frames[0].expiresAt });
-    expect(await a.waitClose(4000)).toBe(3005);
+    // exp has whole-second precision: 4 s leaves at least 3 s, so the notice (1.5 s before) has room.
+    const a = await connectAuthed(g.wsUrl, 'exp', { ttlSec: 4 });
+    expect(await a.next((f) => f.type === 'token_expiring', 8000)).toMatchObject({ expiresAt: a.frames[0].expiresAt });
+    expect(await a.waitClose(8000)).toBe(3005);
     await g.close();
   });
 });
