@@ -99,11 +99,15 @@ describe('two gateways on a 3-primary Redis Cluster', () => {
     await publishMany(pub, channel, 7, 'missed');
     const b = new RawClient(`${nodes[1]!.wsUrl}?token=${await token('erin')}&session=${session}`);
     expect(await b.next((f) => f.type === 'auth_success', 20_000)).toMatchObject({ resumed: true, session });
-    const ack = await b.request({ type: 'subscribe', channel, since: { epoch: sub.epoch, offset: last.offset } }, 20_000);
+    const ack = await b.request({ type: 'subscribe', channel, since: { epoch: last.epoch, offset: last.offset } }, 20_000);
     expect(ack.recovered).toBe(true);
     expect(ack.publications.map((p: any) => p.offset)).toEqual([6, 7, 8, 9, 10, 11, 12]);
-    const first = await pub.request({ type: 'publish', id: 'dedup-1', channel, data: 1 }, 20_000);
-    const again = await b.request({ type: 'publish', id: 'dedup-1', channel, data: 1 }, 20_000);
+    // The same publisher's retry on the other node is the duplicate (ids are scoped per publisher).
+    const first = await b.request({ type: 'publish', id: 'dedup-1', channel, data: 1 }, 20_000);
+    b.close();
+    const b2 = await connect(nodes[0]!, 'erin');
+    const again = await b2.request({ type: 'publish', id: 'dedup-1', channel, data: 1 }, 20_000);
+    b2.close();
     expect(again).toMatchObject({ type: 'ack', duplicate: true, offset: first.offset, epoch: first.epoch });
     for (const c of [b, pub]) c.close();
   });
@@ -149,7 +153,7 @@ describe('two gateways on a 3-primary Redis Cluster', () => {
     stop = true;
     await Promise.all(streams);
     const again = await connect(survivor, 'gina');
-    const since = seen.length ? { epoch: first.epoch, offset: seen.at(-1).offset } : { epoch: first.epoch, offset: first.offset };
+    const since = seen.length ? { epoch: seen.at(-1).epoch, offset: seen.at(-1).offset } : { epoch: first.epoch, offset: first.offset };
     const ack = await again.request({ type: 'subscribe', channel, since }, 20_000);
     expect(ack.recovered).toBe(true);
     const all = [...seen, ...ack.publications];
