@@ -5,12 +5,13 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { BATCH_QUERY_FLAG, BATCH_SUBPROTOCOL, CloseCode, SUBPROTOCOL } from '@switchboard/protocol';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { Transport, TransportHost, TransportSession, UpgradeContext } from './transport.ts';
+import type { Transport, TransportHost, TransportSession } from './transport.ts';
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
 import type { Metrics } from '../metrics.ts';
 import { deflatedFrame, sharedDeflateAllowed } from './deflate.ts';
 import { limited } from '../log-limit.ts';
+import { clientIp, forwardedHeaderNames, upgradeContext } from './context.ts';
 
 /**
  * `ws`'s frame builder. `Sender.frame` is public (`@public` in `ws/lib/sender.js`, exported
@@ -142,20 +143,6 @@ function reject(socket: Duplex, status: number, text: string): void {
   socket.destroy();
 }
 
-function clientIp(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
-}
-
-function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string> {
-  const out = Object.create(null) as Record<string, string>;
-  for (const name of names) {
-    const v = req.headers[name];
-    if (typeof v === 'string') out[name] = v;
-    else if (Array.isArray(v)) out[name] = v.join(', ');
-  }
-  return out;
-}
-
 /** What the WebSocket endpoint needs of the gateway. */
 export interface WebSocketHost extends TransportHost {
   readonly config: Config;
@@ -182,8 +169,7 @@ export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSoc
     handleProtocols: (protocols) => (protocols.has(BATCH_SUBPROTOCOL) ? BATCH_SUBPROTOCOL : protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
   const perIp = new KeyedRateLimiter(config.limits.connectionsPerIpPerSecond, config.limits.connectionsPerIpPerSecond * 2);
-  const h = config.hooks;
-  const forward = [...new Set([h.connect, h.subscribe, h.publish, h.refresh].flatMap((x) => x.forwardHeaders))];
+  const forward = forwardedHeaderNames(config);
   // Which upgrades negotiated compression that shared frames may use: read from the response
   // headers ws is about to send (its public 'headers' event), before the connection opens.
   const deflating = new WeakSet<IncomingMessage>();
@@ -214,17 +200,7 @@ export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSoc
       limited(node.log).warn({ ip }, 'connection rate limit exceeded');
       return reject(socket, 429, 'Too Many Requests');
     }
-    const auth = req.headers.authorization;
-    const bearer = typeof auth === 'string' && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, '').trim() : undefined;
-    const queryToken = config.auth.allowQueryToken ? url.searchParams.get('token') ?? undefined : undefined;
-    const ctx: UpgradeContext = {
-      ip,
-      headers: pickHeaders(req, forward),
-      ...(bearer || queryToken ? { token: bearer || queryToken } : {}),
-      ...(url.searchParams.get('session') ? { session: url.searchParams.get('session')! } : {}),
-      ...(origin ? { origin } : {}),
-      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
-    };
+    const ctx = upgradeContext(req, url, config, forward);
     const flag = url.searchParams.get(BATCH_QUERY_FLAG);
     wss.handleUpgrade(req, socket, head, (upgraded) => {
       const ws = upgraded as GatewaySocket;
