@@ -39,7 +39,7 @@ export async function main(argv: string[]): Promise<string> {
   const name = positionals[0];
   const scenario = name ? SCENARIOS[name] : undefined;
   if (!scenario) throw new Error(`${name ? `unknown scenario "${name}"\n` : ''}${USAGE}`);
-  const peersArg = typeof values.peers === 'string' ? values.peers : name === 'hold' ? 'switchboard' : name === 'memory' ? 'switchboard,ws' : PEERS.join(',');
+  const peersArg = typeof values.peers === 'string' ? values.peers : name === 'hold' || name === 'cluster-publish' ? 'switchboard' : name === 'memory' ? 'switchboard,ws' : PEERS.join(',');
   const peers = peersArg.split(',').map((p) => p.trim()) as Peer[];
   for (const p of peers) if (!PEERS.includes(p)) throw new Error(`unknown peer "${p}" (known: ${PEERS.join(', ')})`);
   if (values['sio-client'] === 'official') process.env.BENCH_SIO_CLIENT = 'official';
