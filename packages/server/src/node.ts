@@ -209,11 +209,12 @@ export class Node implements BrokerHandler, CommandContext {
    * it reads history (after the broker subscription is in place, so nothing published later
    * can be missed); `releaseBuffer` then sends only what lies past the replayed position:
    * no gap, no duplicate, whatever arrives meanwhile and however late the broker brings it.
+   * `delta`: a delta subscription (the caller checked the namespace allows it).
    */
-  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<SubscribeResult> {
+  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0, delta = false): Promise<SubscribeResult> {
     // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
     if (conn.state === 'closed') return {};
-    const sub: Subscription = { conn, channel: ch.name, buffer: ch.history ? [] : null, position: undefined };
+    const sub: Subscription = { conn, channel: ch.name, buffer: ch.history ? [] : null, position: undefined, delta: delta ? -1 : undefined };
     // Later subscribers wait for the first one's broker subscription too: reading history
     // before it is in place could miss a publication made in between.
     const first = this.hub.addSubscriber(sub);
@@ -271,6 +272,8 @@ export class Node implements BrokerHandler, CommandContext {
       sub.position = { epoch: result.epoch, offset: last?.offset ?? result.offset ?? 0 };
     }
     for (const pub of held) if (admit(sub, pub)) conn.enqueue(encodeMessage(pub));
+    // Those went out with full data, outside the hub's delta sequence: the next message is full too.
+    if (sub.delta !== undefined) sub.delta = -1;
   }
 
   unsubscribe(conn: Connection, channel: string): boolean {
