@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { mintToken } from '../../packages/server/src/auth/mint.ts';
 import { SECRET, ServerUnderTest, assertFdBudget, sleep } from '../lib/cluster.ts';
 import { cpuMsOf } from '../lib/machine.ts';
+import { createDelta } from 'fossil-delta';
 import { num, type Comparison, type ScenarioContext, type ScenarioResult } from './types.ts';
 
 /** A JSON document of about `size` bytes; version `n` differs from `n - 1` in two small fields. */
@@ -33,6 +34,21 @@ interface ModeResult {
   /** Server CPU time (user + system) per delivery, µs. */
   serverCpuUsPerDelivery: number;
   deliveries: number;
+}
+
+/**
+ * The average size of the delta between consecutive documents as a JSON string, encoded
+ * one character per byte (latin1, the protocol's choice) and as base64 (the alternative).
+ */
+function encodings(count: number, size: number): { latin1: number; base64: number } {
+  let latin1 = 0;
+  let base64 = 0;
+  for (let n = 2; n <= count + 1; n++) {
+    const d = Buffer.from(createDelta(Buffer.from(JSON.stringify(benchDocument(n - 1, size))), Buffer.from(JSON.stringify(benchDocument(n, size)))));
+    latin1 += Buffer.byteLength(JSON.stringify(d.toString('latin1')));
+    base64 += JSON.stringify(d.toString('base64')).length;
+  }
+  return { latin1: Math.round(latin1 / count), base64: Math.round(base64 / count) };
 }
 
 /** One subscriber over the raw protocol: counts socket bytes and `message` frames. */
@@ -146,14 +162,18 @@ export async function delta(ctx: ScenarioContext): Promise<ScenarioResult> {
     pub.terminate();
     await server.stop();
   }
+  const enc = encodings(publications, size);
+  ctx.log(`delta: the delta as a JSON string averages ${enc.latin1} bytes in latin1, ${enc.base64} in base64`);
   const metric = (name: string, unit: string, value: number | undefined, higherIsBetter = false): Comparison => ({ metric: name, unit, higherIsBetter, values: { switchboard: value ?? null } });
   const ratio = (a: string, b: string, key: keyof ModeResult) => Math.round((results[a]![key] / results[b]![key]) * 1000) / 1000;
   return {
     scenario: 'delta',
-    params: { subscribers, publications, warmup, size, docBytes },
+    params: { subscribers, publications, warmup, size, docBytes, deltaEncodings: enc },
     peers: { switchboard: results },
     comparisons: [
       ...MODES.map((m) => metric(`wire bytes per delivery, ${m.name}`, 'B', results[m.name]?.wireBytesPerDelivery)),
+      metric('delta as a JSON string, latin1 (the protocol\'s)', 'B', enc.latin1),
+      metric('delta as a JSON string, base64', 'B', enc.base64),
       metric('delta / plain bytes', 'ratio', ratio('delta', 'plain', 'wireBytesPerDelivery')),
       metric('delta+deflate / plain+deflate bytes', 'ratio', ratio('delta+deflate', 'plain+deflate', 'wireBytesPerDelivery')),
       ...MODES.map((m) => metric(`server CPU per delivery, ${m.name}`, 'µs', results[m.name]?.serverCpuUsPerDelivery)),
