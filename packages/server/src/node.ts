@@ -114,7 +114,7 @@ export class Node implements BrokerHandler, CommandContext {
     this.serverSubscriptions = stores.subscriptions;
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.rpc = new RpcBackend({ config: o.config.hooks.rpc, log: o.log });
-    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log });
+    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}) });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', stores.broker(this));
     this.metrics.setSource(() => ({ connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients }));
@@ -218,7 +218,7 @@ export class Node implements BrokerHandler, CommandContext {
     // Later subscribers wait for the first one's broker subscription too: reading history
     // before it is in place could miss a publication made in between.
     const first = this.hub.addSubscriber(sub);
-    if (first && ch.owner === undefined) this.webhooks.emit('channel.occupied', { channel: ch.name });
+    if (first && ch.owner === undefined) this.webhooks.channel('occupied', ch.name);
     let joining = this.brokerJoins.get(ch.name);
     if (first) {
       const p = this.broker.subscribe(ch.name);
@@ -231,7 +231,7 @@ export class Node implements BrokerHandler, CommandContext {
       try {
         await joining;
       } catch (err) {
-        if (this.hub.removeSubscriber(conn, ch.name) && ch.owner === undefined) this.webhooks.emit('channel.vacated', { channel: ch.name });
+        if (this.hub.removeSubscriber(conn, ch.name) && ch.owner === undefined) this.webhooks.channel('vacated', ch.name);
         throw this.failures.unavailable(err, 'broker subscribe', 'subscription failed, try again');
       }
     }
@@ -351,7 +351,7 @@ export class Node implements BrokerHandler, CommandContext {
   /** The channel's last local subscriber left: stop receiving it; `channel.vacated` (not for personal channels). */
   private vacated(channel: string): void {
     void this.broker.unsubscribe(channel).catch((err) => this.failures.report(err, 'broker unsubscribe'));
-    if (!channel.startsWith('#')) this.webhooks.emit('channel.vacated', { channel });
+    if (!channel.startsWith('#')) this.webhooks.channel('vacated', channel);
   }
 
   onPublication(channel: string, pub: Publication): void {
