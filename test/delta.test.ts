@@ -3,6 +3,7 @@ import { RawClient, connectAuthed, startGateway, token } from '../packages/serve
 import { closeClients, makeClient } from '../packages/client/test/helpers.ts';
 import { deltaStats } from '../packages/server/src/delta/channel-delta.ts';
 import { waitFor } from './support/ports.ts';
+import { documentAt } from './support/documents.ts';
 import type { Publication, Switchboard } from '../packages/client/src/index.ts';
 
 /**
@@ -15,12 +16,6 @@ const NAMESPACES = {
   live: { ...OPEN, delta: 'fossil' as const },
   plain: { ...OPEN, history: { size: 1000, ttl: '1h' } },
 };
-
-/** A JSON document of about 5 KB; publication `n` changes one field. */
-export function documentAt(n: number): Record<string, unknown> {
-  const rows = Array.from({ length: 40 }, (_, i) => ({ id: i, name: `row ${i} — ünïcode`, qty: i * 3, note: 'the quick brown fox jumps over the lazy dog' }));
-  return { title: 'inventory', version: n, updatedBy: `user-${n % 7}`, rows };
-}
 
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
 let gw: Gateway;
