@@ -66,7 +66,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   private refreshing: Promise<void> | undefined;
   private who: { client: string; user: string } | undefined;
   private readonly writer = (f: ClientFrame) => this.write(f);
-  private readonly host: SubscriptionHost = { unsubscribe: (sub) => this.removeSubscription(sub) };
+  private readonly host: SubscriptionHost = { unsubscribe: (sub) => this.removeSubscription(sub), history: (ch, o) => this.history(ch, o) };
   /** The page's document, when the event source is a browser window. */
   private document(): (EventSourceLike & { visibilityState?: string }) | undefined {
     const doc = (this.o.window as { document?: EventSourceLike & { visibilityState?: string } } | null)?.document;
@@ -591,9 +591,9 @@ export class Switchboard extends Emitter<ClientEvents> {
     return (ack.presence ?? {}) as Record<string, PresenceEntry>;
   }
 
-  /** Pages through a channel's history (oldest first after `since`, or newest first with `reverse`). */
+  /** Pages through a channel's history (oldest first after `since`, or newest first with `reverse`); `more`: continue from the last. */
   async history(channel: string, options: { since?: StreamPosition; limit?: number; reverse?: boolean } = {}): Promise<HistoryResult> {
     const ack = await this.command({ type: 'history', channel, ...options });
-    return { epoch: ack.epoch ?? '', offset: ack.offset ?? 0, publications: ack.publications ?? [] };
+    return { epoch: ack.epoch ?? '', offset: ack.offset ?? 0, publications: ack.publications ?? [], more: ack.more === true };
   }
 }

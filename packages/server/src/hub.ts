@@ -39,8 +39,10 @@ export function encodeMessage(pub: Publication): Buffer {
 
 /** Hands a publication to one subscription: held while it recovers, else queued once admitted. */
 function offer(sub: Subscription, pub: Publication, frame: Buffer): void {
-  if (sub.buffer) sub.buffer.push(pub);
-  else if (admit(sub, pub)) sub.conn.enqueue(frame);
+  if (sub.buffer) {
+    sub.buffer.push(pub);
+    sub.bufferedBytes = (sub.bufferedBytes ?? 0) + frame.length;
+  } else if (admit(sub, pub)) sub.conn.enqueue(frame);
 }
 
 /**
