@@ -66,7 +66,14 @@ export class Switchboard extends Emitter<ClientEvents> {
   private refreshing: Promise<void> | undefined;
   private who: { client: string; user: string } | undefined;
   private readonly writer = (f: ClientFrame) => this.write(f);
-  private readonly host: SubscriptionHost = { unsubscribe: (sub) => this.removeSubscription(sub), history: (ch, o) => this.history(ch, o) };
+  private readonly host: SubscriptionHost = {
+    unsubscribe: (sub) => this.removeSubscription(sub),
+    history: (ch, o) => this.history(ch, o),
+    resubscribe: (sub, lost) => {
+      if (lost) this.emit('error', { error: lost });
+      if (this.current === 'connected' && this.subs.get(sub.channel) === sub && this.write({ type: 'unsubscribe', channel: sub.channel })) this.sendSubscribe(sub);
+    },
+  };
   /** The page's document, when the event source is a browser window. */
   private document(): (EventSourceLike & { visibilityState?: string }) | undefined {
     const doc = (this.o.window as { document?: EventSourceLike & { visibilityState?: string } } | null)?.document;
@@ -118,22 +125,16 @@ export class Switchboard extends Emitter<ClientEvents> {
   }
 
   /** The authenticated user (from the last `auth_success`). */
-  get user(): string | undefined {
-    return this.who?.user;
-  }
+  get user(): string | undefined { return this.who?.user; }
 
   /** The transport in use, or being tried: `websocket`, `http-stream`, `sse` or `long-polling`. */
   get transport(): TransportName { return this.plan.current; }
 
   /** This connection's client id (`c_…`). */
-  get clientId(): string | undefined {
-    return this.who?.client;
-  }
+  get clientId(): string | undefined { return this.who?.client; }
 
   /** Calls waiting in the offline queue. */
-  get queued(): number {
-    return this.requests.queued;
-  }
+  get queued(): number { return this.requests.queued; }
 
   // ---- lifecycle ---------------------------------------------------------------------
 
@@ -363,7 +364,7 @@ export class Switchboard extends Emitter<ClientEvents> {
         const { type: _type, ...pub } = f;
         const sub = this.subs.get(f.channel);
         if (sub) sub.handleMessage(pub);
-        else this.emit('message', pub);
+        else if (!pub.delta) this.emit('message', pub); // a delta without its subscription cannot be applied
         return;
       }
       case 'join':

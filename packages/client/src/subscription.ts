@@ -1,7 +1,8 @@
-import { UNWRITTEN_EPOCH, type AckFrame, type JoinFrame, type LeaveFrame, type Publication, type StreamPosition, type SubscribeFrame, type SubscribedFrame } from '@switchboard/protocol';
+import { UNWRITTEN_EPOCH, type DeltaFormat, type AckFrame, type JoinFrame, type LeaveFrame, type Publication, type StreamPosition, type SubscribeFrame, type SubscribedFrame } from '@switchboard/protocol';
 import { Emitter } from './emitter.ts';
 import type { SwitchboardError } from './errors.ts';
 import { followReplay, positionOf, type HistoryReader } from './replay.ts';
+import { DeltaReceiver, type IncomingMessage } from './delta.ts';
 
 /** `subscribing`: asked (or waiting to reconnect); `subscribed`: live; `unsubscribed`: not wanted or refused. */
 export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';
@@ -43,6 +44,12 @@ export interface SubscribeOptions {
    * At most the server's `limits.maxRewind` (default 100).
    */
   rewind?: number;
+  /**
+   * `'fossil'`: ask for delta compression (namespaces with `delta: 'fossil'`). The server then
+   * sends most publications as small deltas against the previous one, and the SDK applies
+   * them: `message` events carry full data either way. See `Subscription.delta`.
+   */
+  delta?: DeltaFormat;
 }
 
 /** What the client gives a Subscription so it can act. */
@@ -50,6 +57,12 @@ export interface SubscriptionHost {
   unsubscribe(sub: Subscription): void;
   /** `history` on the live connection: pages a replay the server cut (`more`). */
   history: HistoryReader;
+  /**
+   * A delta could not be applied: subscribe again on the live connection (recovering from
+   * the last position when the subscription recovers). `lost`: publications were missed
+   * (nothing to recover from), reported as the client's `error` event.
+   */
+  resubscribe(sub: Subscription, lost: SwitchboardError | undefined): void;
 }
 
 /**
@@ -78,6 +91,10 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   private held: Publication[] | null = null;
   /** Bumped whenever a subscribe attempt ends (a new one, a lost connection, the end): a paged replay of an older one stops. */
   private attempt = 0;
+  /** Applies deltas (`options.delta`). */
+  private readonly deltas: DeltaReceiver | undefined;
+  /** True when the server granted delta compression (the last subscribe ack said so). */
+  delta = false;
 
   constructor(channel: string, host: SubscriptionHost, options: SubscribeOptions = {}, server = false) {
     super();
@@ -87,6 +104,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.recover = options.recover ?? true;
     this.rewind = options.rewind ?? 0;
     this.position = options.since;
+    this.deltas = options.delta ? new DeltaReceiver(options.delta) : undefined;
   }
 
   get state(): SubscriptionState {
@@ -122,7 +140,8 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.sentSince = this.recover || !this.confirmedOnce ? this.position : undefined;
     const rewind = !this.sentSince && !this.confirmedOnce && this.rewind > 0 ? this.rewind : 0;
     this.held = this.sentSince || rewind > 0 ? [] : null;
-    return { type: 'subscribe', id, channel: this.channel, ...(this.sentSince ? { since: this.sentSince } : rewind > 0 ? { rewind } : {}) };
+    const delta = this.deltas ? { delta: this.deltas.format } : {};
+    return { type: 'subscribe', id, channel: this.channel, ...(this.sentSince ? { since: this.sentSince } : rewind > 0 ? { rewind } : {}), ...delta };
   }
 
   /**
@@ -133,6 +152,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   handleAck(ack: AckFrame): void {
     const resubscribed = this.confirmedOnce;
     this.confirmedOnce = true;
+    this.delta = ack.delta === true;
     const held = this.held ?? [];
     this.held = null;
     let recovered: number | undefined;
@@ -220,9 +240,19 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     for (const pub of held) this.accept(pub);
   }
 
-  /** @internal A live publication. */
-  handleMessage(pub: Publication): void {
+  /** @internal A live publication (or a delta of one, applied here in the order frames arrive). */
+  handleMessage(message: IncomingMessage): void {
     if (this.current === 'unsubscribed') return;
+    let pub: Publication | undefined;
+    try {
+      // A plain subscription is never sent deltas; one that came anyway is not data.
+      pub = this.deltas ? this.deltas.resolve(this.channel, message) : message.delta ? undefined : message;
+    } catch (err) {
+      // Never delivered: subscribe again, recovering what the failed delta carried when the stream allows.
+      const recovers = this.position !== undefined && this.recover;
+      return this.host.resubscribe(this, recovers ? undefined : (err as SwitchboardError));
+    }
+    if (pub === undefined) return;
     if (this.held && pub.offset !== undefined) {
       this.held.push(pub); // a recovery is under way: the replay comes first
       return;
@@ -254,6 +284,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   handleLost(): void {
     this.attempt++;
     this.held = null; // replayed from the unchanged position next time
+    this.deltas?.reset();
     if (this.current === 'subscribed') this.setState('subscribing');
   }
 

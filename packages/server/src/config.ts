@@ -32,6 +32,11 @@ const NamespaceSchema = z.strictObject({
   sessions: z.strictObject({ maxPerUser: z.int().min(1).nullable(), onLimit: z.enum(['kick_oldest', 'reject_new']) }).partial().nullish(),
   /** Send a `publication` webhook for every publication in this namespace (needs "publication" in `webhooks.events`). */
   publicationWebhooks: z.boolean().default(false),
+  /**
+   * `fossil`: subscribers that ask for it (`subscribe` with `delta: "fossil"`) receive each
+   * publication as a Fossil delta against the channel's previous one when that is smaller.
+   */
+  delta: z.enum(['fossil']).nullable().default(null),
   /** Namespace `#` only: subscribe each connection to its own `#<userId>` on authentication (default true). */
   autoSubscribe: z.boolean().optional(),
 });

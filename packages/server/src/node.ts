@@ -126,7 +126,7 @@ export class Node implements BrokerHandler, CommandContext {
     this.serverSubscriptions = stores.subscriptions;
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.rpc = new RpcBackend({ config: o.config.hooks.rpc, log: o.log });
-    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log });
+    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}) });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', stores.broker(this));
     this.metrics.setSource(() => ({ connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients }));
@@ -221,15 +221,16 @@ export class Node implements BrokerHandler, CommandContext {
    * it reads history (after the broker subscription is in place, so nothing published later
    * can be missed); `releaseBuffer` then sends only what lies past the replayed position:
    * no gap, no duplicate, whatever arrives meanwhile and however late the broker brings it.
+   * `delta`: a delta subscription (the caller checked the namespace allows it).
    */
-  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<SubscribeResult> {
+  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0, delta = false): Promise<SubscribeResult> {
     // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
     if (conn.state === 'closed') return {};
-    const sub: Subscription = { conn, channel: ch.name, buffer: ch.history ? [] : null, position: undefined };
+    const sub: Subscription = { conn, channel: ch.name, buffer: ch.history ? [] : null, position: undefined, delta: delta ? -1 : undefined };
     // Later subscribers wait for the first one's broker subscription too: reading history
     // before it is in place could miss a publication made in between.
     const first = this.hub.addSubscriber(sub);
-    if (first && ch.owner === undefined) this.webhooks.emit('channel.occupied', { channel: ch.name });
+    if (first && ch.owner === undefined) this.webhooks.channel('occupied', ch.name);
     let joining = this.brokerJoins.get(ch.name);
     if (first) {
       const p = this.broker.subscribe(ch.name);
@@ -242,7 +243,7 @@ export class Node implements BrokerHandler, CommandContext {
       try {
         await joining;
       } catch (err) {
-        if (this.hub.removeSubscriber(conn, ch.name) && ch.owner === undefined) this.webhooks.emit('channel.vacated', { channel: ch.name });
+        if (this.hub.removeSubscriber(conn, ch.name) && ch.owner === undefined) this.webhooks.channel('vacated', ch.name);
         throw this.failures.unavailable(err, 'broker subscribe', 'subscription failed, try again');
       }
     }
@@ -291,6 +292,8 @@ export class Node implements BrokerHandler, CommandContext {
       sub.position = { epoch: result.epoch, offset: last?.offset ?? result.offset ?? 0 };
     }
     for (const pub of held) if (admit(sub, pub)) conn.enqueue(encodeMessage(pub));
+    // Those went out with full data, outside the hub's delta sequence: the next message is full too.
+    if (sub.delta !== undefined) sub.delta = -1;
   }
 
   unsubscribe(conn: Connection, channel: string): boolean {
@@ -368,7 +371,7 @@ export class Node implements BrokerHandler, CommandContext {
   /** The channel's last local subscriber left: stop receiving it; `channel.vacated` (not for personal channels). */
   private vacated(channel: string): void {
     void this.broker.unsubscribe(channel).catch((err) => this.failures.report(err, 'broker unsubscribe'));
-    if (!channel.startsWith('#')) this.webhooks.emit('channel.vacated', { channel });
+    if (!channel.startsWith('#')) this.webhooks.channel('vacated', channel);
   }
 
   onPublication(channel: string, pub: Publication): void {

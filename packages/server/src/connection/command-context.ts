@@ -83,8 +83,8 @@ export interface CommandContext {
   recheckAccess(conn: Connection): void;
   /** When a newly authenticated connection gets its first ping. */
   heartbeatSchedule(now: number): number;
-  /** Subscribes a connection, recovering from `since` or rewinding `rewind` publications (see `Node.subscribe`). */
-  subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind?: number): Promise<SubscribeResult>;
+  /** Subscribes a connection, recovering from `since` or rewinding `rewind` publications; `delta`: a delta subscription (see `Node.subscribe`). */
+  subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind?: number, delta?: boolean): Promise<SubscribeResult>;
   /** Ends the recovery buffering of a subscription once its `ack` is queued. */
   releaseBuffer(conn: Connection, channel: string, result: SubscribeResult): void;
   /** Leaves a channel; false when the connection was not subscribed. */

@@ -31,6 +31,11 @@ export interface Subscription {
    * is not sent again, whichever path (replay, buffer, a broker that lags) brings it.
    */
   position: { epoch: string | undefined; offset: number } | undefined;
+  /**
+   * Delta subscriptions (`subscribe` with `delta`): the number (`ChannelDelta`) of the last
+   * publication the hub delivered to it, -1 before the first. Undefined: a plain subscription.
+   */
+  delta: number | undefined;
 }
 
 /** Who the connection is, once authenticated. */
