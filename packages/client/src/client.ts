@@ -120,9 +120,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   }
 
   /** The current state. */
-  get state(): ClientState {
-    return this.current;
-  }
+  get state(): ClientState { return this.current; }
 
   /** The authenticated user (from the last `auth_success`). */
   get user(): string | undefined { return this.who?.user; }
