@@ -68,6 +68,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   private readonly writer = (f: ClientFrame) => this.write(f);
   private readonly host: SubscriptionHost = {
     unsubscribe: (sub) => this.removeSubscription(sub),
+    history: (ch, o) => this.history(ch, o),
     resubscribe: (sub, lost) => {
       if (lost) this.emit('error', { error: lost });
       if (this.current === 'connected' && this.subs.get(sub.channel) === sub && this.write({ type: 'unsubscribe', channel: sub.channel })) this.sendSubscribe(sub);
@@ -119,9 +120,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   }
 
   /** The current state. */
-  get state(): ClientState {
-    return this.current;
-  }
+  get state(): ClientState { return this.current; }
 
   /** The authenticated user (from the last `auth_success`). */
   get user(): string | undefined { return this.who?.user; }
@@ -591,9 +590,9 @@ export class Switchboard extends Emitter<ClientEvents> {
     return (ack.presence ?? {}) as Record<string, PresenceEntry>;
   }
 
-  /** Pages through a channel's history (oldest first after `since`, or newest first with `reverse`). */
+  /** Pages through a channel's history (oldest first after `since`, or newest first with `reverse`); `more`: continue from the last. */
   async history(channel: string, options: { since?: StreamPosition; limit?: number; reverse?: boolean } = {}): Promise<HistoryResult> {
     const ack = await this.command({ type: 'history', channel, ...options });
-    return { epoch: ack.epoch ?? '', offset: ack.offset ?? 0, publications: ack.publications ?? [] };
+    return { epoch: ack.epoch ?? '', offset: ack.offset ?? 0, publications: ack.publications ?? [], more: ack.more === true };
   }
 }

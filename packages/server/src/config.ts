@@ -137,6 +137,13 @@ export const ConfigSchema = z.strictObject({
     maxRewind: z.int().min(1).max(10_000).default(100),
     /** Most bytes (JSON) of publications one rewind returns: the oldest beyond it are left out. */
     maxRewindBytes: z.int().min(1024).default(256 * 1024),
+    /**
+     * Most bytes (JSON) of publications one subscribe ack (recovery with `since`) or one
+     * `history` reply carries; the rest is paged (`more`). Capped at a quarter of `maxQueueBytes`.
+     */
+    maxReplayBytes: z.int().min(1024).default(1024 * 1024),
+    /** History reads (commands, recoveries, API) one node runs at once; more wait their turn. */
+    historyReadsInFlight: z.int().min(1).max(1024).default(16),
   }).prefault({}),
   hooks: z.strictObject({
     connect: HookSchema.prefault({}),

@@ -30,14 +30,18 @@ export function admit(sub: Subscription, pub: Publication): boolean {
 
 /** Hands a publication to one subscription: held while it recovers, else queued once admitted. */
 function offer(sub: Subscription, pub: Publication, frame: Buffer): void {
-  if (sub.buffer) sub.buffer.push(pub);
-  else if (admit(sub, pub)) sub.conn.enqueue(frame);
+  if (sub.buffer) {
+    sub.buffer.push(pub);
+    sub.bufferedBytes = (sub.bufferedBytes ?? 0) + frame.length;
+  } else if (admit(sub, pub)) sub.conn.enqueue(frame);
 }
 
 /** `offer` on a channel with delta subscribers: they get the delta frame when they are in step. */
 function offerDelta(sub: Subscription, pub: Publication, frame: Buffer, d: ChannelDelta): void {
-  if (sub.buffer) sub.buffer.push(pub);
-  else if (admit(sub, pub)) sub.conn.enqueue(sub.delta === undefined ? frame : d.frameFor(sub));
+  if (sub.buffer) {
+    sub.buffer.push(pub);
+    sub.bufferedBytes = (sub.bufferedBytes ?? 0) + frame.length;
+  } else if (admit(sub, pub)) sub.conn.enqueue(sub.delta === undefined ? frame : d.frameFor(sub));
 }
 
 /** `Hub.deliver` on a channel with delta subscribers. */

@@ -3,7 +3,7 @@ import type { Connection } from '../connection.ts';
 import type { CommandContext } from '../command-context.ts';
 import { adoptAutoSubscription } from '../../direct/personal-channel.ts';
 import { assertCanSubscribe, type ResolvedChannel } from '../../channels.ts';
-import { encodeMessage } from '../../hub.ts';
+import { sendReplay } from './replay.ts';
 import { authorizeSubscribe } from '../../auth/hook-checks.ts';
 
 /** `rewind` checked: 0 when absent; bad_request without history, limit_exceeded past `limits.maxRewind`. */
@@ -54,9 +54,14 @@ export async function handleSubscribe(ctx: CommandContext, conn: Connection, fra
     node.sso.settle(conn, ch.namespace);
   }
   if (!conn.subscriptions.has(ch.name)) return; // closed or unsubscribed meanwhile
-  if (frame.id !== undefined) conn.reply(frame.id, { ...result, ...granted });
-  // Without an id there is no ack to carry the replay (or rewind): it goes out as messages instead.
-  else for (const pub of result.publications ?? []) conn.enqueue(encodeMessage(pub));
-  node.releaseBuffer(conn, ch.name, result);
+  try {
+    if (frame.id !== undefined) conn.reply(frame.id, { ...result, ...granted });
+    // Without an id there is no ack to carry the replay (or rewind): it goes out as messages
+    // instead, paced page by page; live ones wait in the buffer until it is done.
+    else await sendReplay(ctx, conn, ch, result);
+  } finally {
+    node.releaseBuffer(conn, ch.name, result);
+  }
+  if (!conn.subscriptions.has(ch.name)) return; // closed or left during the replay
   node.tracker.joined(conn, ch);
 }
