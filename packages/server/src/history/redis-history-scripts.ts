@@ -75,7 +75,8 @@ return {epoch, offset, 0}
 /**
  * Several publications of one channel in one call (`APPEND` for each, in order, atomically):
  * one script run instead of one per publication, the meta and trimming done once.
- * KEYS: meta, stream, pub/sub channel, then one idempotency key per publication.
+ * KEYS: meta, stream, pub/sub channel, then one idempotency key per publication (possibly
+ * followed by unused ones: the count of publications is given by ARGV).
  * ARGV: new epoch, size, minTs, stream ttl ms, meta ttl ms, publish command ('' for none),
  * now, then per publication: JSON without offset/epoch, dedup window ms (0: no key), ts,
  * publish ('1'/'0').

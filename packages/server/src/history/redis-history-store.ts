@@ -106,11 +106,11 @@ export class RedisHistoryStore implements HistoryStore {
     this.waitReplicas = o.waitReplicas ?? 0;
     this.waitTimeoutMs = o.waitTimeoutMs ?? 1000;
     this.redis.defineCommand('sbAppend', { numberOfKeys: 4, lua: APPEND });
-    // `APPEND_MANY` for n publications is `sbAppend<n>`: a fixed key count per n, so its first
-    // argument is a key and auto-pipelining on a Redis Cluster routes it by that key's slot
-    // (all its keys share the channel's slot). All defined now: a pipeline knows only the
-    // commands defined before it was created. One script in Redis (the same SHA).
-    for (let n = 1; n <= MAX_BATCH; n++) this.redis.defineCommand(`sbAppend${n}`, { numberOfKeys: 3 + n, lua: APPEND_MANY });
+    // `APPEND_MANY` for up to n publications is `sbAppend<n>`, n a power of two: a fixed key
+    // count per command, so its first argument is a key and auto-pipelining on a Redis
+    // Cluster routes it by that key's slot (all its keys share the channel's slot). Few of
+    // them: every pipeline copies every defined command. One script in Redis (one SHA).
+    for (let n = 1; n <= MAX_BATCH; n *= 2) this.redis.defineCommand(`sbAppend${n}`, { numberOfKeys: 3 + n, lua: APPEND_MANY });
     this.redis.defineCommand('sbRead', { numberOfKeys: 2, lua: READ });
     this.redis.defineCommand('sbPosition', { numberOfKeys: 1, lua: POSITION });
     this.redis.defineCommand('sbClaim', { numberOfKeys: 1, lua: CLAIM });
@@ -154,10 +154,13 @@ export class RedisHistoryStore implements HistoryStore {
     const k = this.keys;
     const calls = groups.map((g) => {
       const args: Array<string | number> = [k.meta(g.channel), k.stream(g.channel), k.pubsub(g.channel)];
+      const size = 2 ** Math.ceil(Math.log2(g.items.length));
       for (const it of g.items) args.push(it.idKey);
+      // Unused key places (up to the command's key count) hold the meta key: same slot, never read.
+      for (let i = g.items.length; i < size; i++) args.push(args[0]!);
       args.push(newEpoch(), g.size, now - g.ttlMs, Math.max(1, Math.ceil(g.ttlMs)), this.metaTtl(g.ttlMs), this.publishCommand, now);
       for (const it of g.items) args.push(it.json, it.window, it.ts, it.publish ? '1' : '0');
-      return { command: `sbAppend${g.items.length}` as const, args, n: g.items.length };
+      return { command: `sbAppend${size}` as const, args, n: g.items.length };
     });
     const parse = (n: number, [epoch, ...rest]: [string, ...number[]]): AppendOutcome[] =>
       Array.from({ length: n }, (_, i) => ({ epoch, offset: Number(rest[2 * i]), duplicate: Number(rest[2 * i + 1]) === 1 }));
