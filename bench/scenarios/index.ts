@@ -5,8 +5,9 @@ import { idle } from './idle.ts';
 import { storm } from './storm.ts';
 import { hold } from './hold.ts';
 import { memory } from './memory.ts';
+import { delta } from './delta.ts';
 
 /** Every scenario by name (`npm run bench -- <name>`). */
 export const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioResult>> = {
-  fanout, rooms, idle, storm, hold, memory,
+  fanout, rooms, idle, storm, hold, memory, delta,
 };

@@ -17,6 +17,8 @@ const server = await createServer({
       bench: { allowSubscribe: true, allowPublish: true },
       u: { allowSubscribe: true, allowPublish: true },
       g: { allowSubscribe: true, allowPublish: true },
+      // `npm run bench -- delta`: delta compression for the subscribers that ask for it.
+      doc: { allowSubscribe: true, allowPublish: true, delta: 'fossil' },
     },
     // The load generator is one user on a few addresses publishing as fast as it can.
     limits: { commandsPerSecond: 1_000_000, connectionsPerIpPerSecond: 1_000_000 },
