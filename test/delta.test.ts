@@ -15,6 +15,7 @@ const NAMESPACES = {
   doc: { ...OPEN, delta: 'fossil' as const, history: { size: 1000, ttl: '1h' } },
   live: { ...OPEN, delta: 'fossil' as const },
   plain: { ...OPEN, history: { size: 1000, ttl: '1h' } },
+  '#': { delta: 'fossil' as const },
 };
 
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
@@ -146,6 +147,29 @@ describe('delta compression', () => {
     await waitFor(() => reader.got.length === 10, 10_000, 'live again');
     expect(reader.got.map((m) => m.data)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(documentAt));
     expect(reader.got.map((m) => m.offset)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('personal channels: the explicit subscribe to the automatic #<user> subscription may ask for delta; sends then arrive as deltas after the next full one', async () => {
+    const me = await rawCounting('pat');
+    expect(await me.request({ type: 'subscribe', channel: '#pat', delta: 'fossil' })).toMatchObject({ type: 'ack', delta: true });
+    const sender = await connectAuthed(gw.wsUrl, 'sam');
+    for (let n = 1; n <= 4; n++) expect((await sender.request({ type: 'send', to: 'pat', data: documentAt(n) })).type).toBe('ack');
+    await waitFor(() => messagesOf(me, '#pat').length === 4);
+    const frames = messagesOf(me, '#pat');
+    expect(frames[0]).toMatchObject({ offset: 1, data: documentAt(1) });
+    expect(frames[0].delta).toBeUndefined();
+    expect(frames.slice(1).map((f) => [f.offset, f.delta])).toEqual([[2, true], [3, true], [4, true]]);
+    const reader = makeClient(gw.wsUrl, { token: await token('pat') });
+    const sub = reader.subscribe('#pat', { delta: 'fossil', rewind: 2 });
+    const got: Publication[] = [];
+    sub.on('message', (m) => got.push(m));
+    await sub.ready();
+    for (let n = 5; n <= 7; n++) await sender.request({ type: 'send', to: 'pat', data: documentAt(n) });
+    await waitFor(() => got.length === 5);
+    expect(got.map((m) => m.data)).toEqual([3, 4, 5, 6, 7].map(documentAt));
+    expect(sub.delta).toBe(true);
+    me.close();
+    sender.close();
   });
 
   it('a namespace without delta answers delta: false and sends full data; an unknown format is a bad_request', async () => {
