@@ -54,6 +54,16 @@ describe('unit: delta compression', () => {
     expect(messages(a, 'doc:1')[3].data).toEqual(big(5));
   });
 
+  it('sends the worked example of docs/protocol.md byte for byte', async () => {
+    const gw = await gateway();
+    const pub = await login(gw, 'pub');
+    const a = await login(gw, 'ann');
+    await a.request({ type: 'subscribe', channel: 'doc:example', delta: 'fossil' });
+    for (const version of [1, 2]) await pub.request({ type: 'publish', channel: 'doc:example', data: { version, text: 'the same long sentence in both versions of the document' } });
+    await a.t.next(() => messages(a, 'doc:example').length === 2);
+    expect(messages(a, 'doc:example')[1]).toMatchObject({ delta: true, data: '1E\nC:{"version":212@C,hSETk;' });
+  });
+
   it('sends full data when the delta would not be smaller', async () => {
     const gw = await gateway();
     const pub = await login(gw, 'pub');
