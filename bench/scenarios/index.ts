@@ -6,8 +6,9 @@ import { storm } from './storm.ts';
 import { hold } from './hold.ts';
 import { memory } from './memory.ts';
 import { delta } from './delta.ts';
+import { historyFlood } from './history-flood.ts';
 
 /** Every scenario by name (`npm run bench -- <name>`). */
 export const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioResult>> = {
-  fanout, rooms, idle, storm, hold, memory, delta,
+  fanout, rooms, idle, storm, hold, memory, delta, 'history-flood': historyFlood,
 };
