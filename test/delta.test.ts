@@ -3,6 +3,7 @@ import { RawClient, connectAuthed, startGateway, token } from '../packages/serve
 import { closeClients, makeClient } from '../packages/client/test/helpers.ts';
 import { deltaStats } from '../packages/server/src/delta/channel-delta.ts';
 import { waitFor } from './support/ports.ts';
+import { documentAt } from './support/documents.ts';
 import type { Publication, Switchboard } from '../packages/client/src/index.ts';
 
 /**
@@ -14,13 +15,8 @@ const NAMESPACES = {
   doc: { ...OPEN, delta: 'fossil' as const, history: { size: 1000, ttl: '1h' } },
   live: { ...OPEN, delta: 'fossil' as const },
   plain: { ...OPEN, history: { size: 1000, ttl: '1h' } },
+  '#': { delta: 'fossil' as const },
 };
-
-/** A JSON document of about 5 KB; publication `n` changes one field. */
-export function documentAt(n: number): Record<string, unknown> {
-  const rows = Array.from({ length: 40 }, (_, i) => ({ id: i, name: `row ${i} — ünïcode`, qty: i * 3, note: 'the quick brown fox jumps over the lazy dog' }));
-  return { title: 'inventory', version: n, updatedBy: `user-${n % 7}`, rows };
-}
 
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
 let gw: Gateway;
@@ -151,6 +147,29 @@ describe('delta compression', () => {
     await waitFor(() => reader.got.length === 10, 10_000, 'live again');
     expect(reader.got.map((m) => m.data)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(documentAt));
     expect(reader.got.map((m) => m.offset)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('personal channels: the explicit subscribe to the automatic #<user> subscription may ask for delta; sends then arrive as deltas after the next full one', async () => {
+    const me = await rawCounting('pat');
+    expect(await me.request({ type: 'subscribe', channel: '#pat', delta: 'fossil' })).toMatchObject({ type: 'ack', delta: true });
+    const sender = await connectAuthed(gw.wsUrl, 'sam');
+    for (let n = 1; n <= 4; n++) expect((await sender.request({ type: 'send', to: 'pat', data: documentAt(n) })).type).toBe('ack');
+    await waitFor(() => messagesOf(me, '#pat').length === 4);
+    const frames = messagesOf(me, '#pat');
+    expect(frames[0]).toMatchObject({ offset: 1, data: documentAt(1) });
+    expect(frames[0].delta).toBeUndefined();
+    expect(frames.slice(1).map((f) => [f.offset, f.delta])).toEqual([[2, true], [3, true], [4, true]]);
+    const reader = makeClient(gw.wsUrl, { token: await token('pat') });
+    const sub = reader.subscribe('#pat', { delta: 'fossil', rewind: 2 });
+    const got: Publication[] = [];
+    sub.on('message', (m) => got.push(m));
+    await sub.ready();
+    for (let n = 5; n <= 7; n++) await sender.request({ type: 'send', to: 'pat', data: documentAt(n) });
+    await waitFor(() => got.length === 5);
+    expect(got.map((m) => m.data)).toEqual([3, 4, 5, 6, 7].map(documentAt));
+    expect(sub.delta).toBe(true);
+    me.close();
+    sender.close();
   });
 
   it('a namespace without delta answers delta: false and sends full data; an unknown format is a bad_request', async () => {

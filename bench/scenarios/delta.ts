@@ -7,7 +7,7 @@ import { createDelta } from 'fossil-delta';
 import { num, type Comparison, type ScenarioContext, type ScenarioResult } from './types.ts';
 
 /** A JSON document of about `size` bytes; version `n` differs from `n - 1` in two small fields. */
-export function benchDocument(n: number, size: number): Record<string, unknown> {
+function benchDocument(n: number, size: number): Record<string, unknown> {
   const row = (i: number) => ({ id: i, sku: `SKU-${1000 + i}`, name: `item ${i}`, stock: (i * 7) % 50, note: 'kept between versions' });
   const rowBytes = JSON.stringify(row(100)).length + 1;
   const rows = Array.from({ length: Math.max(1, Math.round((size - 80) / rowBytes)) }, (_, i) => row(i));

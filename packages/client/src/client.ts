@@ -95,12 +95,8 @@ export class Switchboard extends Emitter<ClientEvents> {
     }, this.o.wakeProbeMs);
   };
 
-  private readonly onOnline = () => {
-    if (this.current === 'disconnected') void this.open();
-  };
-  private readonly onOffline = () => {
-    if (this.current === 'connected' || this.current === 'connecting') this.drop('network_offline');
-  };
+  private readonly onOnline = () => { if (this.current === 'disconnected') void this.open(); };
+  private readonly onOffline = () => { if (this.current === 'connected' || this.current === 'connecting') this.drop('network_offline'); };
 
   constructor(url: string, options: SwitchboardOptions = {}) {
     super();
@@ -419,7 +415,11 @@ export class Switchboard extends Emitter<ClientEvents> {
       return;
     }
     if (this.requests.settle(f)) return;
-    if (f.type === 'error') this.emit('error', { error: errorOfFrame(f) });
+    if (f.type !== 'error') return;
+    this.emit('error', { error: errorOfFrame(f) });
+    // `auth` (no id) refused for now (e.g. the gateway's Redis fails over): reconnect with
+    // backoff rather than wait into the gateway's auth timeout (terminal `3501`).
+    if (f.id === undefined && f.temporary && this.current === 'connecting') this.drop('auth_unavailable');
   }
 
   // ---- token -------------------------------------------------------------------------

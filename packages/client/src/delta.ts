@@ -38,6 +38,8 @@ export class DeltaReceiver {
   readonly format: DeltaFormat;
   private base: Uint8Array | undefined;
   private broken = false;
+  /** False once the server answered that it does not send deltas here: no base is kept. */
+  private granted = true;
 
   constructor(format: DeltaFormat) {
     this.format = format;
@@ -47,7 +49,7 @@ export class DeltaReceiver {
   resolve(channel: string, m: IncomingMessage): Publication | undefined {
     if (m.delta !== true) {
       this.broken = false;
-      this.base = utf8.encode(JSON.stringify(m.data) ?? 'null');
+      if (this.granted) this.base = utf8.encode(JSON.stringify(m.data) ?? 'null');
       return m.delta === undefined ? m : publication(m, m.data);
     }
     if (this.broken) return undefined;
@@ -66,9 +68,16 @@ export class DeltaReceiver {
     }
   }
 
+  /** The subscribe ack said whether deltas come (`delta: true`); until then they may. */
+  grant(granted: boolean): void {
+    this.granted = granted;
+    if (!granted) this.base = undefined;
+  }
+
   /** The connection was lost: the next subscription starts from full data. */
   reset(): void {
     this.base = undefined;
     this.broken = false;
+    this.granted = true;
   }
 }

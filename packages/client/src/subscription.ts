@@ -153,6 +153,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     const resubscribed = this.confirmedOnce;
     this.confirmedOnce = true;
     this.delta = ack.delta === true;
+    this.deltas?.grant(this.delta);
     const held = this.held ?? [];
     this.held = null;
     let recovered: number | undefined;

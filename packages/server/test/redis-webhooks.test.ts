@@ -7,7 +7,10 @@ import type { ChannelEventFor } from '../src/webhooks/channel-occupancy.ts';
 import { newWebhookEvent } from '../src/webhooks/webhook-outbox.ts';
 import { connectRedis, type RedisConnection } from '../src/redis/connect.ts';
 import { RedisKeys } from '../src/redis/keys.ts';
-import { startRedis } from '../../../test/support/redis.ts';
+import { Webhooks } from '../src/webhooks/webhooks.ts';
+import { createLogger } from '../src/logger.ts';
+import { WebhookReceiver } from './webhook-receiver.ts';
+import { startRedis, type RedisProcess } from '../../../test/support/redis.ts';
 import { startRedisCluster } from '../../../test/support/redis-cluster.ts';
 import { waitFor } from '../../../test/support/ports.ts';
 
@@ -22,6 +25,7 @@ for (const topology of ['redis-server', '3-primary Redis Cluster'] as const) {
   describe(`webhooks on a ${topology}`, { timeout: 120_000 }, () => {
     let url = '';
     let stop: () => Promise<void> = async () => {};
+    let single: RedisProcess | undefined;
     const opened: RedisConnection[] = [];
     const conn = async () => {
       const c = await connectRedis({ url, name: 'test:webhooks' });
@@ -29,7 +33,7 @@ for (const topology of ['redis-server', '3-primary Redis Cluster'] as const) {
       return c;
     };
     beforeAll(async () => {
-      const server = topology === 'redis-server' ? await startRedis() : await startRedisCluster(3);
+      const server = topology === 'redis-server' ? (single = await startRedis()) : await startRedisCluster(3);
       url = server.url;
       stop = () => server.stop();
     }, 120_000);
@@ -102,5 +106,29 @@ for (const topology of ['redis-server', '3-primary Redis Cluster'] as const) {
         ['channel.occupied', 'chat:d'], ['channel.occupied', 'chat:mine'], ['channel.vacated', 'chat:d'], ['channel.vacated', 'chat:mine'],
       ]);
     });
+
+    if (topology === 'redis-server') {
+      it('a node that enqueued nothing delivers what another node enqueued, and keeps doing so after Redis restarted', async () => {
+        const keys = new RedisKeys(`t${randomBytes(4).toString('hex')}:`);
+        const receiver = await new WebhookReceiver().start();
+        const config = { url: receiver.url, secret: 'redis-webhooks-secret-0123', events: ['user.online' as const], timeoutMs: 2000, retryDelayMs: 50, maxRetryDelayMs: 200, maxAttempts: 1000 };
+        const webhooks = new Webhooks({ config, outbox: new RedisWebhookOutbox({ connection: await conn(), keys }), log: createLogger('silent') });
+        webhooks.start();
+        const other = new RedisWebhookOutbox({ connection: await conn(), keys });
+        try {
+          await other.add(newWebhookEvent('user.online', { user: 'before' }));
+          await receiver.until(() => receiver.accepted().length === 1);
+          await single!.kill();
+          await single!.restart();
+          // The other node's connection comes back on its own; then it enqueues again.
+          await waitFor(() => other.add(newWebhookEvent('user.online', { user: 'after' })).then(() => true, () => false), 20_000, 'the outbox to accept events again');
+          await receiver.until(() => receiver.accepted().length === 2);
+          expect(receiver.accepted().map((e) => e.user)).toEqual(['before', 'after']);
+        } finally {
+          await webhooks.close();
+          await receiver.close();
+        }
+      });
+    }
   });
 }

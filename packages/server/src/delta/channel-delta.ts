@@ -10,7 +10,7 @@ export const deltaStats = { computed: 0 };
  * The bytes of a publication's data that deltas are computed over: its JSON text as the
  * `message` frame carries it (`JSON.stringify`), in UTF-8.
  */
-export function deltaBase(data: unknown): Buffer {
+function deltaBase(data: unknown): Buffer {
   return Buffer.from(JSON.stringify(data) ?? 'null');
 }
 
@@ -19,7 +19,7 @@ export function deltaBase(data: unknown): Buffer {
  * character (U+0000–U+00FF) per byte of the delta ("latin1"). JSON text is mostly ASCII, so
  * this costs about one byte per delta byte on the wire, where base64 would cost 4/3.
  */
-export function fossilDelta(source: Uint8Array, target: Uint8Array): string {
+function fossilDelta(source: Uint8Array, target: Uint8Array): string {
   const d = createDelta(source, target);
   return Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('latin1');
 }
@@ -75,7 +75,12 @@ export class ChannelDelta {
 
   private encode(): Buffer {
     deltaStats.computed++;
-    const frame = encodeMessage(this.pub!, fossilDelta(this.previous!, this.base!));
+    let frame: Buffer;
+    try {
+      frame = encodeMessage(this.pub!, fossilDelta(this.previous!, this.base!));
+    } catch {
+      return this.full!; // never expected; full data is always correct, and fan-out must go on
+    }
     return frame.length < this.full!.length ? frame : this.full!;
   }
 }

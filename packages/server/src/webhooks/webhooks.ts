@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from '../logger.ts';
+import { LimitedLog } from '../log-limit.ts';
 import { newWebhookEvent, type OutboxEntry, type WebhookEvent, type WebhookEventType, type WebhookOutbox } from './webhook-outbox.ts';
 import type { ChannelEventFor, ChannelOccupancy } from './channel-occupancy.ts';
 
@@ -48,10 +49,13 @@ export class Webhooks {
   private closed = false;
   private readonly occupancy: ChannelOccupancy | undefined;
   private maintainer: NodeJS.Timeout | undefined;
+  /** Loop failures (an unreachable outbox) log once in 30 s, with how many were suppressed. */
+  private readonly loopFailures: LimitedLog;
   private readonly eventFor: ChannelEventFor = (type, channel) => (this.wanted.has(type) ? newWebhookEvent(type, { channel }) : undefined);
 
   constructor(o: { config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch; occupancy?: ChannelOccupancy }) {
     this.occupancy = o.occupancy;
+    this.loopFailures = new LimitedLog(o.log, { perWindow: 1, windowMs: 30_000 });
     this.config = o.config;
     this.outbox = o.outbox;
     this.log = o.log;
@@ -122,7 +126,11 @@ export class Webhooks {
       return;
     }
     clearTimeout(this.timer);
-    this.running = this.drain().catch((err) => this.log.error({ err }, 'webhook delivery loop failed')).finally(() => {
+    this.running = this.drain().catch((err) => {
+      // The outbox is unreachable (Redis down): try again later, whoever adds events.
+      this.loopFailures.error({ err: (err as Error).message }, 'webhook delivery loop failed; retrying');
+      this.wakeLater();
+    }).finally(() => {
       this.running = undefined;
       if (this.again) {
         this.again = false;
@@ -158,6 +166,11 @@ export class Webhooks {
    */
   private async scheduleNext(): Promise<void> {
     if (this.closed || (!this.outbox.shared && (await this.outbox.size()) === 0)) return;
+    this.wakeLater();
+  }
+
+  private wakeLater(): void {
+    if (this.closed) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.kick(), Math.min(this.config.retryDelayMs, 1000));
     this.timer.unref();
