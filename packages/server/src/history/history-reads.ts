@@ -33,6 +33,8 @@ export class HistoryReads {
   /** Bytes read in the current event-loop turn; reset by an immediate at the turn's end. */
   private spent = 0;
   private resetting = false;
+  /** Counts the turns whose budget was renewed. */
+  private turn = 0;
   /** The most reads that ever ran at once (for tests and metrics). */
   peak = 0;
 
@@ -55,8 +57,12 @@ export class HistoryReads {
     try {
       while (this.spent >= this.maxBytes) await new Promise((resolve) => setImmediate(resolve));
       const maxBytes = Math.min(o.maxBytes ?? Infinity, this.maxBytes);
+      // Reserve the whole bound before reading (another read starting in this same turn sees
+      // it), then give back what the read did not use, if the turn has not ended meanwhile.
+      const turn = this.turn;
+      this.charge(maxBytes);
       const r = await this.store.read(channel, { ...o, maxBytes });
-      this.charge(r.bytes ?? maxBytes);
+      if (turn === this.turn) this.spent = Math.max(0, this.spent - (maxBytes - (r.bytes ?? maxBytes)));
       return r;
     } finally {
       // Hand the slot straight to the next waiter (it counts as running already).
@@ -74,6 +80,7 @@ export class HistoryReads {
     setImmediate(() => {
       this.spent = 0;
       this.resetting = false;
+      this.turn++;
     });
   }
 }
