@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisProcess } from '../../../test/support/redis.ts';
@@ -16,17 +19,20 @@ const PAD = 'y'.repeat(30_000); // 120 × 30 KB: 3.6 MB of history
 const CONNECTIONS = 50;
 const READS = 8;
 const NAMESPACES = { chat: { history: { size: 1000, ttl: '1h' }, allowSubscribe: true, allowPublish: true } };
+const KEY = 'history-flood-key-0123456789';
 const bytesOf = (pubs: unknown[]) => pubs.reduce<number>((n, p) => n + Buffer.byteLength(JSON.stringify(p)), 0);
 
-describe.each(['memory', 'redis'] as const)('a history read flood (%s storage)', (storage) => {
+describe.each(['memory', 'sqlite', 'redis'] as const)('a history read flood (%s storage)', (kind) => {
   let gw: Awaited<ReturnType<typeof startGateway>>;
   let redis: RedisProcess | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'sb-flood-'));
   let epoch = '';
 
   beforeAll(async () => {
-    if (storage === 'redis') redis = await startRedis();
+    if (kind === 'redis') redis = await startRedis();
+    const storage = kind === 'sqlite' ? `sqlite:${join(dir, 'flood.db')}` : kind;
     gw = await startGateway({
-      storage, ...(redis ? { redis: redis.url } : {}), namespaces: NAMESPACES,
+      storage, ...(redis ? { redis: redis.url } : {}), namespaces: NAMESPACES, apiKeys: [KEY],
       limits: { maxReplayBytes: MAX, historyReadsInFlight: IN_FLIGHT, maxQueueBytes: 1024 * 1024, commandsPerSecond: 10_000 },
     });
     const ch = gw.node.resolve('chat:flood');
@@ -35,6 +41,7 @@ describe.each(['memory', 'redis'] as const)('a history read flood (%s storage)',
   afterAll(async () => {
     await gw?.close();
     await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it(`${CONNECTIONS} connections × ${READS} pipelined reads: every reply within the byte bound, at most historyReadsInFlight at once, and another client's ping and publish complete meanwhile`, async () => {
@@ -68,7 +75,7 @@ describe.each(['memory', 'redis'] as const)('a history read flood (%s storage)',
       expect(c.closeCode).toBeUndefined();
     }
     expect(gw.node.historyReads.peak).toBeLessThanOrEqual(IN_FLIGHT);
-    console.log(`[history flood, ${storage}] during ${CONNECTIONS}×${READS} reads of up to ${MAX / 1024} KiB: ping ${pingMs.toFixed(1)} ms, publish round trip ${publishMs.toFixed(1)} ms (${answeredMeanwhile} of ${CONNECTIONS * READS} flood replies had arrived by then); peak reads at once ${gw.node.historyReads.peak}`);
+    console.log(`[history flood, ${kind}] during ${CONNECTIONS}×${READS} reads of up to ${MAX / 1024} KiB: ping ${pingMs.toFixed(1)} ms, publish round trip ${publishMs.toFixed(1)} ms (${answeredMeanwhile} of ${CONNECTIONS * READS} flood replies had arrived by then); peak reads at once ${gw.node.historyReads.peak}`);
     for (const c of [...clients, probe]) c.close();
   }, 120_000);
 
@@ -89,6 +96,13 @@ describe.each(['memory', 'redis'] as const)('a history read flood (%s storage)',
       expect(seen).toEqual(reverse ? all.reverse() : all);
     }
     c.close();
+    // The server API's history is bounded the same way.
+    const res = await fetch(`${gw.url}/api/history`, { method: 'POST', headers: { 'X-API-Key': KEY, 'Content-Type': 'application/json' }, body: JSON.stringify({ channel: 'chat:flood', limit: 1000 }) });
+    expect(res.status).toBe(200);
+    const body = await res.json() as { publications: Array<{ offset: number }>; more?: boolean };
+    expect(body.publications.length).toBeGreaterThan(0);
+    expect(bytesOf(body.publications)).toBeLessThanOrEqual(MAX);
+    expect(body.more).toBe(true);
   });
 
   it('a client that pipelines 100 reads and stops reading its socket is answered in full once it reads again, never closed 3008', async () => {
