@@ -107,6 +107,19 @@ for (const topology of ['redis-server', '3-primary Redis Cluster'] as const) {
       ]);
     });
 
+    it('a node taken for dead while alive (cut off longer than the expiry) takes its channels back on its next refresh', async () => {
+      const { occ: [cut, other], queued } = await deployment(2, { ttlMs: 300, intervalMs: 100 });
+      await cut!.occupy('chat:p', eventFor('channel.occupied', 'chat:p'));
+      await waitFor(async () => (await other!.maintain(eventFor)) > 0, 10_000, 'the silent node\'s channel to be settled');
+      expect(await cut!.maintain(eventFor)).toBe(1);
+      expect(await other!.occupy('chat:p', eventFor('channel.occupied', 'chat:p'))).toBe(false);
+      expect(await other!.vacate('chat:p', eventFor('channel.vacated', 'chat:p'))).toBe(false);
+      expect(await cut!.vacate('chat:p', eventFor('channel.vacated', 'chat:p'))).toBe(true);
+      expect(await queued()).toEqual([
+        ['channel.occupied', 'chat:p'], ['channel.vacated', 'chat:p'], ['channel.occupied', 'chat:p'], ['channel.vacated', 'chat:p'],
+      ]);
+    });
+
     if (topology === 'redis-server') {
       it('a node that enqueued nothing delivers what another node enqueued, and keeps doing so after Redis restarted', async () => {
         const keys = new RedisKeys(`t${randomBytes(4).toString('hex')}:`);

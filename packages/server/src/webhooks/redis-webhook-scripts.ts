@@ -60,40 +60,53 @@ return 1
 `;
 
 /**
- * Channel occupancy: `channel:<channel>` is a sorted set node id → expiry (the nodes with
- * local subscribers, each refreshed by its node); `occupied` a sorted set channel → the
- * latest expiry of its nodes, holding exactly the channels announced occupied.
+ * Channel occupancy, per node with node liveness: `channel:<c>` is the set of nodes with local
+ * subscribers of channel c, `node:<id>` the set of channels node id holds (kept with it),
+ * `live` node id → expiry (refreshed by each node), `announced` the set of channels announced
+ * occupied. Refreshing costs one command per node whatever its channel count; a dead node's
+ * channels are settled by the others through its `node:<id>` set.
  *
- * KEYS: the channel's nodes, occupied, then the outbox's seq, queue, events, state.
- * ARGV: node, expiry, channel, event id, event JSON ('' for none), nextAt.
+ * Shared KEYS: [1] the channel's nodes, [2] the node's channels, [3] live, [4] announced,
+ * then the outbox's seq, queue, events, state ([5]..[8]).
+ */
+
+/**
+ * ARGV: node, channel, liveness expiry, event id, event JSON ('' for none), nextAt.
  * 1 when the channel was not announced occupied (it is now, and the event is enqueued).
  */
 export const OCCUPY = `${ENQUEUE}
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-if redis.call('ZSCORE', KEYS[2], ARGV[3]) then
-  redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[3])
-  return 0
-end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-if ARGV[5] ~= '' then enqueue(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[4], ARGV[5], ARGV[6]) end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], 'GT', ARGV[3], ARGV[1])
+if redis.call('SADD', KEYS[4], ARGV[2]) == 0 then return 0 end
+if ARGV[5] ~= '' then enqueue(KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[4], ARGV[5], ARGV[6]) end
 return 1
 `;
 
 /**
- * KEYS: as OCCUPY. ARGV: node ('' when a sweep settles a channel), now, channel, event id,
- * event JSON ('' for none), nextAt. Removes the node and the expired nodes (dead ones); when
- * none is left and the channel was announced occupied, it is not any more and the event is
- * enqueued: 1. Otherwise the channel's index score follows its latest live node.
+ * ARGV: node, channel, now, event id, event JSON ('' for none), nextAt, settling ('1': a
+ * sweep removes a dead node, and does nothing if the node turned out to be alive). Removes
+ * the node from the channel; when no node is left and the channel was announced occupied,
+ * it is not any more and the event is enqueued: 1.
  */
 export const VACATE = `${ENQUEUE}
-if ARGV[1] ~= '' then redis.call('ZREM', KEYS[1], ARGV[1]) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if #top > 0 then
-  if redis.call('ZSCORE', KEYS[2], ARGV[3]) then redis.call('ZADD', KEYS[2], top[2], ARGV[3]) end
-  return 0
+if ARGV[7] == '1' then
+  local expiry = redis.call('ZSCORE', KEYS[3], ARGV[1])
+  if expiry and tonumber(expiry) > tonumber(ARGV[3]) then return 0 end
 end
-if redis.call('ZREM', KEYS[2], ARGV[3]) == 0 then return 0 end
-if ARGV[5] ~= '' then enqueue(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[4], ARGV[5], ARGV[6]) end
+redis.call('SREM', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+if redis.call('SCARD', KEYS[1]) > 0 then return 0 end
+if redis.call('SREM', KEYS[4], ARGV[2]) == 0 then return 0 end
+if ARGV[5] ~= '' then enqueue(KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[4], ARGV[5], ARGV[6]) end
+return 1
+`;
+
+/** KEYS: the node's channels, live. ARGV: node, now. Forgets a dead node that holds no channel any more. */
+export const FORGET = `
+if redis.call('SCARD', KEYS[1]) > 0 then return 0 end
+local expiry = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if expiry and tonumber(expiry) > tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `;

@@ -49,7 +49,7 @@ export class Webhooks {
   private closed = false;
   private readonly occupancy: ChannelOccupancy | undefined;
   private maintainer: NodeJS.Timeout | undefined;
-  /** Loop failures (an unreachable outbox) log once in 30 s, with how many were suppressed. */
+  /** Loop and maintenance failures (an unreachable Redis) log once in 30 s each, with how many were suppressed. */
   private readonly loopFailures: LimitedLog;
   private readonly eventFor: ChannelEventFor = (type, channel) => (this.wanted.has(type) ? newWebhookEvent(type, { channel }) : undefined);
 
@@ -73,7 +73,7 @@ export class Webhooks {
     if (this.wanted.size > 0) this.kick();
     if (this.occupancy && this.wantsChannels()) {
       this.maintainer = setInterval(() => {
-        this.occupancy!.maintain(this.eventFor).then((n) => n > 0 && this.kick(), (err) => this.log.warn({ err }, 'channel occupancy: maintenance failed'));
+        this.occupancy!.maintain(this.eventFor).then((n) => n > 0 && this.kick(), (err) => this.loopFailures.warn({ err: (err as Error).message }, 'channel occupancy: maintenance failed; retrying'));
       }, this.occupancy.intervalMs);
       this.maintainer.unref();
     }
