@@ -53,7 +53,7 @@ export type { PublishMeta, PublishResult, SubscribeResult } from './connection/c
  * Bytes of publications one subscribe ack or `history` reply carries: `limits.maxReplayBytes`,
  * at most a quarter of `limits.maxQueueBytes` (a reply, the next one and live traffic fit).
  */
-export function replayBytes(config: Config): number {
+function replayBytes(config: Config): number {
   return Math.min(config.limits.maxReplayBytes, Math.floor(config.limits.maxQueueBytes / 4));
 }
 
