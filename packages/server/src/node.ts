@@ -53,7 +53,7 @@ export type { PublishMeta, PublishResult, SubscribeResult } from './connection/c
  * Bytes of publications one subscribe ack or `history` reply carries: `limits.maxReplayBytes`,
  * at most a quarter of `limits.maxQueueBytes` (a reply, the next one and live traffic fit).
  */
-export function replayBytes(config: Config): number {
+function replayBytes(config: Config): number {
   return Math.min(config.limits.maxReplayBytes, Math.floor(config.limits.maxQueueBytes / 4));
 }
 
@@ -256,7 +256,7 @@ export class Node implements BrokerHandler, CommandContext {
     try {
       if (rewind > 0 && !since) {
         // The last `rewind` publications, oldest first; later ones come live (releaseBuffer).
-        const back = await readRewind(this.history, ch.name, { count: rewind, maxBytes: this.config.limits.maxRewindBytes, retention: ch.history });
+        const back = await readRewind(this.historyReads, ch.name, { count: rewind, maxBytes: this.config.limits.maxRewindBytes, retention: ch.history });
         return { epoch: back.position.epoch, offset: back.position.offset, publications: back.publications };
       }
       const read = await this.historyReads.read(ch.name, { since, limit: since ? ch.history.size : 0, retention: ch.history });

@@ -1,3 +1,4 @@
+import type { StreamPosition } from '@switchboard/protocol';
 import type { HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
 
 /** What `HistoryReads` needs: the store, and how many reads may run at once. */
@@ -10,9 +11,9 @@ export interface HistoryReadsOptions {
 }
 
 /**
- * Every history read a node serves to clients (`history` commands, `subscribe` recoveries,
- * the server API) goes through here, so that reads can never take the event loop from
- * everything else:
+ * Every history read a node serves to clients (`history` commands, `subscribe` recoveries
+ * and rewinds, the server API) goes through here, so that reads can never take the event
+ * loop from everything else:
  * - each is bounded in bytes (`ReadOptions.maxBytes`: the store stops there);
  * - at most `inFlight` run at once (a store that answers asynchronously, Redis, holds at most
  *   that many replies in memory); the others wait in a FIFO queue;
@@ -42,6 +43,11 @@ export class HistoryReads {
     this.store = o.store;
     this.max = o.inFlight;
     this.maxBytes = o.maxBytes;
+  }
+
+  /** The stream's position (no publications read: not gated). */
+  position(channel: string): Promise<StreamPosition> {
+    return this.store.position(channel);
   }
 
   /** Reads in progress now. */

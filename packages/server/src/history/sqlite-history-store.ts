@@ -201,7 +201,9 @@ export class SqliteHistoryStore implements HistoryStore {
       if (r.sender !== null) out.from = r.sender;
       if (r.pub_id !== null) out.id = JSON.parse(r.pub_id);
       if (maxBytes !== Infinity) {
-        const size = publicationBytes(out);
+        // `data` is stored as JSON.stringify wrote it, which is what it encodes to again:
+        // measure the rest of the publication and add the stored text (no second pass over data).
+        const size = r.data === null ? publicationBytes(out) : publicationBytes({ ...out, data: null }) - 4 + Buffer.byteLength(r.data);
         if (publications.length > 0 && bytes + size > maxBytes) {
           more = true;
           break;
