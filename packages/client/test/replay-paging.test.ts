@@ -70,6 +70,30 @@ describe('a replay larger than the outbound queue', () => {
     expect(room.state).toBe('subscribed');
   });
 
+  it('many channels to recover at once after a reconnect (6 × 1.5 MB, together twice maxQueueBytes) all complete', async () => {
+    const channels = Array.from({ length: 6 }, (_, i) => `chat:many-${i}`);
+    const c = makeClient(proxy.wsUrl, { token: await token('many') });
+    const ev = record(c);
+    const got = new Map<string, number[]>(channels.map((ch) => [ch, []]));
+    const subs = channels.map((ch) => {
+      const sub = c.subscribe(ch);
+      sub.on('message', (m) => got.get(ch)!.push((m.data as { n: number }).n));
+      sub.on('gap', () => { throw new Error(`unexpected gap on ${ch}`); });
+      return sub;
+    });
+    await Promise.all(subs.map((s) => s.ready()));
+    for (const ch of channels) await gw.node.publish(gw.node.resolve(ch), { n: 0 });
+    await waitFor(() => channels.every((ch) => got.get(ch)!.length === 1), 5000, 'the first publications');
+    proxy.refuse(true);
+    proxy.cut();
+    await until(c, 'disconnected');
+    for (const ch of channels) for (let n = 1; n <= 25; n++) await gw.node.publish(gw.node.resolve(ch), { n, pad: PAD });
+    proxy.refuse(false);
+    await waitFor(() => channels.every((ch) => got.get(ch)!.length === 26), 20_000, 'every channel recovered');
+    for (const ch of channels) expect(got.get(ch)).toEqual(Array.from({ length: 26 }, (_, n) => n));
+    expect(ev.log.filter((l) => l.startsWith('disconnected'))).toHaveLength(1); // never closed 3008 while recovering
+  }, 60_000);
+
   it('a stream reset while the replay is paged is reported as a gap, and live delivery goes on', async () => {
     const channel = 'chat:reset-replay';
     const ch = gw.node.resolve(channel);

@@ -1,4 +1,6 @@
+import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/ports.ts';
 import { connectAuthed, startGateway } from './helpers.ts';
 
 // Issue 13, defect 3: a recovery (`since`) of more than limits.maxQueueBytes used to close the
@@ -73,6 +75,27 @@ describe('paged recovery (raw protocol)', () => {
     expect(ack.next).toBeUndefined();
     c.close();
   });
+
+  it('40 recovering subscribes sent at once by a client that stops reading are all answered once it reads again, never closed 3008', async () => {
+    const channels = Array.from({ length: 40 }, (_, i) => `chat:many-${i}`);
+    const epochs = new Map<string, string>();
+    for (const ch of channels) epochs.set(ch, await fill(ch, 5)); // 300 KB each: 12 MB in all, the queue holds 1 MiB
+    const c = await connectAuthed(gw.wsUrl, 'many');
+    const socket = (c.ws as unknown as { _socket: Duplex })._socket;
+    socket.pause();
+    channels.forEach((ch, i) => c.send({ type: 'subscribe', id: `m${i}`, channel: ch, since: { epoch: epochs.get(ch), offset: 0 } }));
+    await waitFor(() => [...gw.node.connections].find((k) => k.user === 'many' && k.transport.bufferedAmount > MAX_REPLAY), 30_000, 'the socket backed up');
+    socket.resume();
+    await c.next((f) => f.type === 'ack' && f.id === 'm39', 60_000);
+    const acks = c.frames.filter((f) => f.type === 'ack');
+    expect(acks).toHaveLength(40);
+    for (const a of acks) {
+      expect(a).toMatchObject({ recovered: true, offset: 5 });
+      expect(bytesOf(a.publications)).toBeLessThanOrEqual(MAX_REPLAY);
+    }
+    expect(c.closeCode).toBeUndefined();
+    c.close();
+  }, 120_000);
 
   it('a subscribe with since but no id receives the whole replay as messages, paced, never closed 3008', async () => {
     const epoch = await fill('chat:noid', 80);

@@ -75,7 +75,12 @@ export class ChannelDelta {
 
   private encode(): Buffer {
     deltaStats.computed++;
-    const frame = encodeMessage(this.pub!, fossilDelta(this.previous!, this.base!));
+    let frame: Buffer;
+    try {
+      frame = encodeMessage(this.pub!, fossilDelta(this.previous!, this.base!));
+    } catch {
+      return this.full!; // never expected; full data is always correct, and fan-out must go on
+    }
     return frame.length < this.full!.length ? frame : this.full!;
   }
 }

@@ -92,6 +92,8 @@ export interface ReadResult {
    * Continue with `since` = the last one returned.
    */
   more: boolean;
+  /** Bytes of the publications returned (as `publicationBytes` counts them), when the read had a `maxBytes`. */
+  bytes?: number;
 }
 
 /**

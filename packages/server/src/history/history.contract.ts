@@ -207,6 +207,7 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
       expect(fwd.publications.map((p) => p.offset)).toEqual([1, 2, 3]);
       expect(fwd.more).toBe(true);
       expect(bytes(fwd.publications)).toBeLessThanOrEqual(bound);
+      expect(fwd.bytes).toBe(bytes(fwd.publications)); // what the store reports is what it returned
       const back = await store.read('c:b', { limit: 100, maxBytes: bound, reverse: true, retention: KEEP });
       expect(back.publications.map((p) => p.offset)).toEqual([10, 9, 8]);
       expect(back.more).toBe(true);

@@ -114,6 +114,18 @@ function sweep<V>(map: Map<string, V>, now: number, expiry: (v: V) => number): v
   }
 }
 
+/** Bytes of each retained publication, measured once (reads count them against `maxBytes`). */
+const sizes = new WeakMap<Publication, number>();
+
+function sizeOf(pub: Publication): number {
+  let n = sizes.get(pub);
+  if (n === undefined) {
+    n = publicationBytes(pub);
+    sizes.set(pub, n);
+  }
+  return n;
+}
+
 /**
  * Shared read logic over retained publications (oldest first, consecutive offsets) given the
  * stream's current position: walks from `since` in the read's direction and stops at `limit`
@@ -135,10 +147,12 @@ function readRetained(pubs: readonly Publication[], position: StreamPosition, o:
   for (; i >= 0 && i < pubs.length && out.length < limit; i += step) {
     const pub = pubs[i]!;
     if (maxBytes !== Infinity) {
-      bytes += publicationBytes(pub);
-      if (out.length > 0 && bytes > maxBytes) break;
+      const size = sizeOf(pub);
+      if (out.length > 0 && bytes + size > maxBytes) break;
+      bytes += size;
     }
     out.push(pub);
   }
-  return { position, publications: out, recoverable: true, more: limit > 0 && i >= 0 && i < pubs.length };
+  const more = limit > 0 && i >= 0 && i < pubs.length;
+  return { position, publications: out, recoverable: true, more, ...(maxBytes !== Infinity ? { bytes } : {}) };
 }

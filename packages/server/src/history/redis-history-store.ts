@@ -211,11 +211,17 @@ export class RedisHistoryStore implements HistoryStore {
       since ? since.epoch : '', since ? since.offset : 0, Math.max(0, Math.floor(o.limit)), o.reverse ? '1' : '0',
       o.maxBytes !== undefined && Number.isFinite(o.maxBytes) ? Math.max(1, Math.floor(o.maxBytes)) : 0,
     );
+    let bytes = 0;
+    const publications = pubs.map((p) => {
+      bytes += Buffer.byteLength(p);
+      return JSON.parse(p) as Publication;
+    });
     return {
       position: { epoch, offset: Number(offset) },
-      publications: pubs.map((p) => JSON.parse(p) as Publication),
+      publications,
       recoverable: Number(recoverable) === 1,
       more: Number(more) === 1,
+      ...(o.maxBytes !== undefined ? { bytes } : {}),
     };
   }
 

@@ -201,15 +201,18 @@ export class SqliteHistoryStore implements HistoryStore {
       if (r.sender !== null) out.from = r.sender;
       if (r.pub_id !== null) out.id = JSON.parse(r.pub_id);
       if (maxBytes !== Infinity) {
-        bytes += publicationBytes(out);
-        if (publications.length > 0 && bytes > maxBytes) {
+        // `data` is stored as JSON.stringify wrote it, which is what it encodes to again:
+        // measure the rest of the publication and add the stored text (no second pass over data).
+        const size = r.data === null ? publicationBytes(out) : publicationBytes({ ...out, data: null }) - 4 + Buffer.byteLength(r.data);
+        if (publications.length > 0 && bytes + size > maxBytes) {
           more = true;
           break;
         }
+        bytes += size;
       }
       publications.push(out);
     }
-    return { position: pos, publications, recoverable: true, more };
+    return { position: pos, publications, recoverable: true, more, ...(maxBytes !== Infinity ? { bytes } : {}) };
   }
 
   async position(channel: string): Promise<StreamPosition> {

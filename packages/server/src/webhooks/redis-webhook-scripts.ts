@@ -1,5 +1,5 @@
 /**
- * Lua scripts of the Redis webhook outbox and channel occupancy (each atomic in Redis). Every
+ * Lua scripts of the Redis webhook outbox and occupancy (each atomic in Redis). Every
  * key they touch carries the `{webhooks}` hash tag: one Redis Cluster slot.
  *
  * Outbox keys: `seq` (counter), `queue` (sorted set id → seq: the order), `events` (hash
@@ -60,40 +60,53 @@ return 1
 `;
 
 /**
- * Channel occupancy: `channel:<channel>` is a sorted set node id → expiry (the nodes with
- * local subscribers, each refreshed by its node); `occupied` a sorted set channel → the
- * latest expiry of its nodes, holding exactly the channels announced occupied.
+ * Occupancy (channels and users), per node with node liveness: a subject is a member
+ * `c:<channel>` or `u:<user>`; `<member>` is the set of nodes holding it, `node:<id>` the set
+ * of members node id holds, `live` node id → expiry (refreshed by each node), `announced`
+ * the set of members announced up (occupied, online). Refreshing costs one command per node
+ * whatever it holds; a dead node's members are settled by the others through its set.
  *
- * KEYS: the channel's nodes, occupied, then the outbox's seq, queue, events, state.
- * ARGV: node, expiry, channel, event id, event JSON ('' for none), nextAt.
- * 1 when the channel was not announced occupied (it is now, and the event is enqueued).
+ * Shared KEYS: [1] the subject's nodes, [2] the node's members, [3] live, [4] announced,
+ * then the outbox's seq, queue, events, state ([5]..[8]).
+ */
+
+/**
+ * ARGV: node, member, liveness expiry, event id, event JSON ('' for none), nextAt.
+ * 1 when the member was not announced up (it is now, and the event is enqueued).
  */
 export const OCCUPY = `${ENQUEUE}
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-if redis.call('ZSCORE', KEYS[2], ARGV[3]) then
-  redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[3])
-  return 0
-end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-if ARGV[5] ~= '' then enqueue(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[4], ARGV[5], ARGV[6]) end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], 'GT', ARGV[3], ARGV[1])
+if redis.call('SADD', KEYS[4], ARGV[2]) == 0 then return 0 end
+if ARGV[5] ~= '' then enqueue(KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[4], ARGV[5], ARGV[6]) end
 return 1
 `;
 
 /**
- * KEYS: as OCCUPY. ARGV: node ('' when a sweep settles a channel), now, channel, event id,
- * event JSON ('' for none), nextAt. Removes the node and the expired nodes (dead ones); when
- * none is left and the channel was announced occupied, it is not any more and the event is
- * enqueued: 1. Otherwise the channel's index score follows its latest live node.
+ * ARGV: node, member, now, event id, event JSON ('' for none), nextAt, settling ('1': a
+ * sweep removes a dead node, and does nothing if the node turned out to be alive). Removes
+ * the node from the member; when no node is left and the member was announced up, it is
+ * not any more and the event is enqueued: 1.
  */
 export const VACATE = `${ENQUEUE}
-if ARGV[1] ~= '' then redis.call('ZREM', KEYS[1], ARGV[1]) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if #top > 0 then
-  if redis.call('ZSCORE', KEYS[2], ARGV[3]) then redis.call('ZADD', KEYS[2], top[2], ARGV[3]) end
-  return 0
+if ARGV[7] == '1' then
+  local expiry = redis.call('ZSCORE', KEYS[3], ARGV[1])
+  if expiry and tonumber(expiry) > tonumber(ARGV[3]) then return 0 end
 end
-if redis.call('ZREM', KEYS[2], ARGV[3]) == 0 then return 0 end
-if ARGV[5] ~= '' then enqueue(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[4], ARGV[5], ARGV[6]) end
+redis.call('SREM', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+if redis.call('SCARD', KEYS[1]) > 0 then return 0 end
+if redis.call('SREM', KEYS[4], ARGV[2]) == 0 then return 0 end
+if ARGV[5] ~= '' then enqueue(KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[4], ARGV[5], ARGV[6]) end
+return 1
+`;
+
+/** KEYS: the node's members, live. ARGV: node, now. Forgets a dead node that holds nothing any more. */
+export const FORGET = `
+if redis.call('SCARD', KEYS[1]) > 0 then return 0 end
+local expiry = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if expiry and tonumber(expiry) > tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `;

@@ -32,6 +32,12 @@ export async function handleSubscribe(ctx: CommandContext, conn: Connection, fra
   const rewind = checkRewind(ctx, ch, frame.rewind);
   const delta = deltaGranted(ch, frame);
   const granted = delta === undefined ? {} : { delta };
+  if (frame.since || rewind > 0) {
+    // Its ack carries up to a page of history: the next such read waits until this client
+    // took the previous one, so resubscribing many channels at once never fills the queue.
+    await conn.whenWritable(ctx.historyReads.maxBytes);
+    if (conn.state !== 'ready') return;
+  }
   if (conn.subscriptions.has(ch.name)) {
     assertCanSubscribe(conn.identity!, ch);
     const adopted = await adoptAutoSubscription(ctx, conn, ch, frame.since, rewind);
