@@ -126,14 +126,18 @@ export class Node implements BrokerHandler, CommandContext {
     this.serverSubscriptions = stores.subscriptions;
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.rpc = new RpcBackend({ config: o.config.hooks.rpc, log: o.log });
-    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}) });
+    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log,
+      offlineGraceMs: o.config.presence.offlineGraceMs, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}),
+    });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', stores.broker(this));
     this.metrics.setSource(() => ({ connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients }));
     this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
     this.tracker = new PresenceTracker({
       config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log,
-      onUserEvent: (event, user) => this.webhooks.emit(event === 'online' ? 'user.online' : 'user.offline', { user }),
+      // One node: the presence settlement's events. Cluster: the occupancy store's (`user`).
+      onUserEvent: (event, user) => this.webhooks.usersFromPresence && this.webhooks.emit(event === 'online' ? 'user.online' : 'user.offline', { user }),
+      onLocalUser: (event, user) => this.webhooks.user(event, user),
     });
     this.webhooks.start();
     this.heartbeat = new Heartbeat({ config: o.config, connections: this.connections });
@@ -142,7 +146,7 @@ export class Node implements BrokerHandler, CommandContext {
       stats: () => this.hub.stats,
       channels: () => this.localChannels(),
       publishControl: (msg) => this.broker.publishControl(msg),
-      userExpired: (user) => this.webhooks.emit('user.offline', { user }),
+      userExpired: (user) => this.webhooks.usersFromPresence && this.webhooks.emit('user.offline', { user }),
     });
     this.connectionHost = {
       limits: o.config.limits,
