@@ -131,7 +131,10 @@ export class Node implements BrokerHandler, CommandContext {
     });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', stores.broker(this));
-    this.metrics.setSource(() => ({ connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients }));
+    this.metrics.setSource(() => ({
+      connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients,
+      historyReads: this.historyReads.inFlight, historyReadsWaiting: this.historyReads.queued,
+    }));
     this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
     this.tracker = new PresenceTracker({
       config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log,

@@ -50,9 +50,14 @@ export class HistoryReads {
     return this.store.position(channel);
   }
 
-  /** Reads in progress now. */
+  /** Reads in progress now (holding a slot). */
   get inFlight(): number {
     return this.running;
+  }
+
+  /** Reads waiting for a slot now. */
+  get queued(): number {
+    return this.waiting.length;
   }
 
   /** Reads through the store, at most `maxBytes` (or `o.maxBytes` when smaller), when a slot and the turn allow. */
