@@ -1,5 +1,6 @@
 import { LoadWorkers, ServerUnderTest, assertFdBudget, sleep } from '../lib/cluster.ts';
 import type { Peer } from '../load/clients.ts';
+import { slope } from '../lib/fit.ts';
 import { num, type Comparison, type ScenarioContext, type ScenarioResult } from './types.ts';
 
 /**
@@ -22,20 +23,6 @@ interface MemoryRound {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** Least-squares slope of y over x. */
-function slope(points: Array<[number, number]>): number {
-  const n = points.length;
-  const mx = points.reduce((a, [x]) => a + x, 0) / n;
-  const my = points.reduce((a, [, y]) => a + y, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (const [x, y] of points) {
-    num += (x - mx) * (y - my);
-    den += (x - mx) ** 2;
-  }
-  return den === 0 ? 0 : num / den;
-}
 
 /**
  * `memory`: RSS per idle authenticated connection, every peer side by side in one run.
