@@ -5,8 +5,8 @@ import { DEFAULT_PEERS } from './load/clients.ts';
 
 /**
  * Keeps the harness from rotting: one tiny `fanout` run end to end against every peer
- * (servers and load in child processes, as for real). Asserts that every message arrived
- * and the result file is complete; never asserts on speed.
+ * (servers and load in child processes, as for real), and one tiny `delta` run. Asserts
+ * that every message arrived and the result file is complete; never asserts on speed.
  */
 describe('bench harness', () => {
   it('runs fanout end to end for switchboard, socketio and ws', async () => {
@@ -31,6 +31,26 @@ describe('bench harness', () => {
         }
       }
       expect(r.ratios.map((x: { metric: string }) => x.metric)).toContain('max sustained deliveries/s');
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }, 90_000);
+
+  it('runs delta end to end: every mode measured, deltas smaller than plain frames', async () => {
+    const file = await main(['delta', '--subscribers', '5', '--publications', '10', '--warmup', '2', '--quiet']);
+    try {
+      const r = JSON.parse(readFileSync(file, 'utf8'));
+      expect(r.scenario).toBe('delta');
+      const modes = r.peers.switchboard;
+      expect(Object.keys(modes)).toEqual(['plain', 'delta', 'plain+deflate', 'delta+deflate']);
+      for (const m of Object.values(modes) as Array<{ deliveries: number; wireBytesPerDelivery: number; deltaShare: number }>) {
+        expect(m.deliveries).toBe(50);
+        expect(m.wireBytesPerDelivery).toBeGreaterThan(0);
+      }
+      expect(modes.plain.deltaShare).toBe(0);
+      expect(modes.delta.deltaShare).toBe(1);
+      expect(modes.delta.wireBytesPerDelivery).toBeLessThan(modes.plain.wireBytesPerDelivery);
+      expect(r.params.deltaEncodings.latin1).toBeGreaterThan(0);
     } finally {
       rmSync(file, { force: true });
     }

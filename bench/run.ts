@@ -16,7 +16,10 @@ const USAGE = `usage: npm run bench -- <${Object.keys(SCENARIOS).join('|')}> [--
   idle    --sizes 10000,50000 --hold 5 (s)
   storm   --clients 10000
   memory  --connections 3000 --rounds 3 --hold 3 (s)   (Switchboard and bare ws side by side)
-  hold    --clients 100000 --duration 300 (s) --heartbeat 25000 (ms) --concurrency 200 --workers N|auto --servers N|auto   (Switchboard only unless --peers)`;
+  delta   --subscribers 200 --publications 300 --warmup 20 --size 5000 (bytes)   (Switchboard only: plain, delta, each with and without deflate)
+  history-flood --connections 50 --parallel 8 --publications 200 --size 30000 (bytes) --seconds 5 --interval 20 (ms) --max-replay (bytes)   (Switchboard only: ping latency idle and under a history read flood)
+  hold    --clients 100000 --duration 300 (s) --heartbeat 25000 (ms) --concurrency 200 --workers N|auto --servers N|auto   (Switchboard only unless --peers)
+  cluster-publish --seconds 5 --connections 256 --channels 96 --queued 4 --concurrency 512 --topologies one,cluster   (Switchboard only: Redis ceiling vs end to end, one Redis and a 3-primary Redis Cluster)`;
 
 /** `--name value` and bare `--flag` (true) after the scenario name. */
 export function parseFlags(argv: string[]): { positionals: string[]; values: Record<string, string | boolean> } {
@@ -39,7 +42,7 @@ export async function main(argv: string[]): Promise<string> {
   const name = positionals[0];
   const scenario = name ? SCENARIOS[name] : undefined;
   if (!scenario) throw new Error(`${name ? `unknown scenario "${name}"\n` : ''}${USAGE}`);
-  const peersArg = typeof values.peers === 'string' ? values.peers : name === 'hold' ? 'switchboard' : name === 'memory' ? 'switchboard,ws' : values.deflate ? 'switchboard' : DEFAULT_PEERS.join(',');
+  const peersArg = typeof values.peers === 'string' ? values.peers : name === 'hold' || name === 'delta' || name === 'cluster-publish' || name === 'history-flood' ? 'switchboard' : name === 'memory' ? 'switchboard,ws' : values.deflate ? 'switchboard' : DEFAULT_PEERS.join(',');
   const peers = peersArg.split(',').map((p) => p.trim()) as Peer[];
   // `--deflate`: Switchboard with permessage-deflate (and clients offering it) runs beside the others.
   if (values.deflate && !peers.includes('switchboard-deflate')) peers.push('switchboard-deflate');

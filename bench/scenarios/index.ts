@@ -5,8 +5,11 @@ import { idle } from './idle.ts';
 import { storm } from './storm.ts';
 import { hold } from './hold.ts';
 import { memory } from './memory.ts';
+import { delta } from './delta.ts';
+import { clusterPublish } from './cluster-publish.ts';
+import { historyFlood } from './history-flood.ts';
 
 /** Every scenario by name (`npm run bench -- <name>`). */
 export const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioResult>> = {
-  fanout, rooms, idle, storm, hold, memory,
+  fanout, rooms, idle, storm, hold, memory, delta, 'cluster-publish': clusterPublish, 'history-flood': historyFlood,
 };

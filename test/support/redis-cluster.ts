@@ -130,7 +130,7 @@ export async function startRedisCluster(primaries = 3): Promise<RedisClusterProc
 
 /**
  * Starts a primary, `replicaCount` replicas (default 1) and `sentinelCount` sentinels
- * watching them (quorum 1, down after 1 s), on free loopback ports. Killing the primary
+ * watching them (quorum 1, down after 1.5 s), on free loopback ports. Killing the primary
  * makes the sentinels promote a replica within a few seconds (and re-point the others).
  */
 export async function startRedisSentinel(o: { master?: string; sentinelCount?: number; replicaCount?: number } = {}): Promise<RedisSentinelProcess> {
@@ -163,8 +163,11 @@ export async function startRedisSentinel(o: { master?: string; sentinelCount?: n
       writeFileSync(file, [
         `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
         `sentinel monitor ${master} 127.0.0.1 ${primaryPort} 1`,
-        `sentinel down-after-milliseconds ${master} 1000`,
-        `sentinel failover-timeout ${master} 10000`,
+        // Short, so a failover test takes seconds: down after 1.5 s without an answer (long
+        // enough not to fail over a primary that a loaded machine answers late), and a
+        // failover that stalls is retried (and the replicas re-pointed) after 5 s.
+        `sentinel down-after-milliseconds ${master} 1500`,
+        `sentinel failover-timeout ${master} 5000`,
         `sentinel parallel-syncs ${master} 1`, '',
       ].join('\n'));
       const s = await startNode(port, () => [file, '--sentinel'], 'sentinel');

@@ -3,7 +3,7 @@
  * first argument):
  *
  * - `index.js` (ESM) and `index.cjs` (CommonJS) for bundlers and Node, with the protocol
- *   package bundled in (no runtime dependencies);
+ *   package and fossil-delta bundled in (no runtime dependencies);
  * - `switchboard.browser.js`: one minified ESM file for `<script type="module">`;
  * - `index.d.ts` / `index.d.cts` and `types/`: declarations emitted by `tsc`;
  * - `package.json` with the published entry points, and the README.
@@ -25,7 +25,9 @@ const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
-const common: BuildOptions = { entryPoints: [entry], bundle: true, target: 'es2022', sourcemap: true, logLevel: 'warning' };
+// `mainFields`: the neutral platform resolves none by default, and fossil-delta (bundled in)
+// declares only `main`.
+const common: BuildOptions = { entryPoints: [entry], bundle: true, target: 'es2022', sourcemap: true, logLevel: 'warning', mainFields: ['module', 'main'] };
 await Promise.all([
   build({ ...common, format: 'esm', platform: 'neutral', outfile: join(out, 'index.js') }),
   build({ ...common, format: 'cjs', platform: 'neutral', outfile: join(out, 'index.cjs') }),

@@ -66,7 +66,14 @@ export class Switchboard extends Emitter<ClientEvents> {
   private refreshing: Promise<void> | undefined;
   private who: { client: string; user: string } | undefined;
   private readonly writer = (f: ClientFrame) => this.write(f);
-  private readonly host: SubscriptionHost = { unsubscribe: (sub) => this.removeSubscription(sub) };
+  private readonly host: SubscriptionHost = {
+    unsubscribe: (sub) => this.removeSubscription(sub),
+    history: (ch, o) => this.history(ch, o),
+    resubscribe: (sub, lost) => {
+      if (lost) this.emit('error', { error: lost });
+      if (this.current === 'connected' && this.subs.get(sub.channel) === sub && this.write({ type: 'unsubscribe', channel: sub.channel })) this.sendSubscribe(sub);
+    },
+  };
   /** The page's document, when the event source is a browser window. */
   private document(): (EventSourceLike & { visibilityState?: string }) | undefined {
     const doc = (this.o.window as { document?: EventSourceLike & { visibilityState?: string } } | null)?.document;
@@ -88,12 +95,8 @@ export class Switchboard extends Emitter<ClientEvents> {
     }, this.o.wakeProbeMs);
   };
 
-  private readonly onOnline = () => {
-    if (this.current === 'disconnected') void this.open();
-  };
-  private readonly onOffline = () => {
-    if (this.current === 'connected' || this.current === 'connecting') this.drop('network_offline');
-  };
+  private readonly onOnline = () => { if (this.current === 'disconnected') void this.open(); };
+  private readonly onOffline = () => { if (this.current === 'connected' || this.current === 'connecting') this.drop('network_offline'); };
 
   constructor(url: string, options: SwitchboardOptions = {}) {
     super();
@@ -113,27 +116,19 @@ export class Switchboard extends Emitter<ClientEvents> {
   }
 
   /** The current state. */
-  get state(): ClientState {
-    return this.current;
-  }
+  get state(): ClientState { return this.current; }
 
   /** The authenticated user (from the last `auth_success`). */
-  get user(): string | undefined {
-    return this.who?.user;
-  }
+  get user(): string | undefined { return this.who?.user; }
 
   /** The transport in use, or being tried: `websocket`, `http-stream`, `sse` or `long-polling`. */
   get transport(): TransportName { return this.plan.current; }
 
   /** This connection's client id (`c_…`). */
-  get clientId(): string | undefined {
-    return this.who?.client;
-  }
+  get clientId(): string | undefined { return this.who?.client; }
 
   /** Calls waiting in the offline queue. */
-  get queued(): number {
-    return this.requests.queued;
-  }
+  get queued(): number { return this.requests.queued; }
 
   // ---- lifecycle ---------------------------------------------------------------------
 
@@ -363,7 +358,7 @@ export class Switchboard extends Emitter<ClientEvents> {
         const { type: _type, ...pub } = f;
         const sub = this.subs.get(f.channel);
         if (sub) sub.handleMessage(pub);
-        else this.emit('message', pub);
+        else if (!pub.delta) this.emit('message', pub); // a delta without its subscription cannot be applied
         return;
       }
       case 'join':
@@ -420,7 +415,11 @@ export class Switchboard extends Emitter<ClientEvents> {
       return;
     }
     if (this.requests.settle(f)) return;
-    if (f.type === 'error') this.emit('error', { error: errorOfFrame(f) });
+    if (f.type !== 'error') return;
+    this.emit('error', { error: errorOfFrame(f) });
+    // `auth` (no id) refused for now (e.g. the gateway's Redis fails over): reconnect with
+    // backoff rather than wait into the gateway's auth timeout (terminal `3501`).
+    if (f.id === undefined && f.temporary && this.current === 'connecting') this.drop('auth_unavailable');
   }
 
   // ---- token -------------------------------------------------------------------------
@@ -591,9 +590,9 @@ export class Switchboard extends Emitter<ClientEvents> {
     return (ack.presence ?? {}) as Record<string, PresenceEntry>;
   }
 
-  /** Pages through a channel's history (oldest first after `since`, or newest first with `reverse`). */
+  /** Pages through a channel's history (oldest first after `since`, or newest first with `reverse`); `more`: continue from the last. */
   async history(channel: string, options: { since?: StreamPosition; limit?: number; reverse?: boolean } = {}): Promise<HistoryResult> {
     const ack = await this.command({ type: 'history', channel, ...options });
-    return { epoch: ack.epoch ?? '', offset: ack.offset ?? 0, publications: ack.publications ?? [] };
+    return { epoch: ack.epoch ?? '', offset: ack.offset ?? 0, publications: ack.publications ?? [], more: ack.more === true };
   }
 }

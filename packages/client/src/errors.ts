@@ -8,8 +8,10 @@ import type { ErrorFrame } from '@switchboard/protocol';
  * - `closed`: the client was closed (by `close()`, a terminal close code, or a logout)
  *   before the call was answered.
  * - `unauthorized`: the token provider refused (threw an unauthorized error).
+ * - `delta_failed`: a delta (`subscribe(channel, {delta})`) could not be applied; the
+ *   subscription was renewed, and without history the publication it carried is lost.
  */
-export type ClientErrorCode = 'queue_full' | 'closed' | 'unauthorized';
+export type ClientErrorCode = 'queue_full' | 'closed' | 'unauthorized' | 'delta_failed';
 
 /** An error answered by the gateway (`error` frame) or raised by the SDK. */
 export class SwitchboardError extends Error {

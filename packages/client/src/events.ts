@@ -74,4 +74,9 @@ export interface HistoryResult {
   epoch: string;
   offset: number;
   publications: Publication[];
+  /**
+   * More publications are retained in this direction: the reply was cut by `limit` or by the
+   * server's byte bound (`limits.maxReplayBytes`). Continue with `since` = the last one.
+   */
+  more: boolean;
 }

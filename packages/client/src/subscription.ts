@@ -1,6 +1,8 @@
-import { UNWRITTEN_EPOCH, type AckFrame, type JoinFrame, type LeaveFrame, type Publication, type StreamPosition, type SubscribeFrame, type SubscribedFrame } from '@switchboard/protocol';
+import { UNWRITTEN_EPOCH, type DeltaFormat, type AckFrame, type JoinFrame, type LeaveFrame, type Publication, type StreamPosition, type SubscribeFrame, type SubscribedFrame } from '@switchboard/protocol';
 import { Emitter } from './emitter.ts';
 import type { SwitchboardError } from './errors.ts';
+import { followReplay, positionOf, type HistoryReader } from './replay.ts';
+import { DeltaReceiver, type IncomingMessage } from './delta.ts';
 
 /** `subscribing`: asked (or waiting to reconnect); `subscribed`: live; `unsubscribed`: not wanted or refused. */
 export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';
@@ -42,11 +44,25 @@ export interface SubscribeOptions {
    * At most the server's `limits.maxRewind` (default 100).
    */
   rewind?: number;
+  /**
+   * `'fossil'`: ask for delta compression (namespaces with `delta: 'fossil'`). The server then
+   * sends most publications as small deltas against the previous one, and the SDK applies
+   * them: `message` events carry full data either way. See `Subscription.delta`.
+   */
+  delta?: DeltaFormat;
 }
 
 /** What the client gives a Subscription so it can act. */
 export interface SubscriptionHost {
   unsubscribe(sub: Subscription): void;
+  /** `history` on the live connection: pages a replay the server cut (`more`). */
+  history: HistoryReader;
+  /**
+   * A delta could not be applied: subscribe again on the live connection (recovering from
+   * the last position when the subscription recovers). `lost`: publications were missed
+   * (nothing to recover from), reported as the client's `error` event.
+   */
+  resubscribe(sub: Subscription, lost: SwitchboardError | undefined): void;
 }
 
 /**
@@ -71,8 +87,14 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   private readonly host: SubscriptionHost;
   private confirmedOnce = false;
   private sentSince: StreamPosition | undefined;
-  /** Live publications that arrived before the recovering subscribe's ack (delivered after the replay). */
+  /** Live publications that arrived before the recovering subscribe's ack, or while its replay is paged (delivered after the replay). */
   private held: Publication[] | null = null;
+  /** Bumped whenever a subscribe attempt ends (a new one, a lost connection, the end): a paged replay of an older one stops. */
+  private attempt = 0;
+  /** Applies deltas (`options.delta`). */
+  private readonly deltas: DeltaReceiver | undefined;
+  /** True when the server granted delta compression (the last subscribe ack said so). */
+  delta = false;
 
   constructor(channel: string, host: SubscriptionHost, options: SubscribeOptions = {}, server = false) {
     super();
@@ -82,6 +104,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.recover = options.recover ?? true;
     this.rewind = options.rewind ?? 0;
     this.position = options.since;
+    this.deltas = options.delta ? new DeltaReceiver(options.delta) : undefined;
   }
 
   get state(): SubscriptionState {
@@ -112,23 +135,33 @@ export class Subscription extends Emitter<SubscriptionEvents> {
 
   /** @internal The frame to (re)subscribe with. */
   subscribeFrame(id: string): SubscribeFrame {
+    this.attempt++;
     this.setState('subscribing');
     this.sentSince = this.recover || !this.confirmedOnce ? this.position : undefined;
     const rewind = !this.sentSince && !this.confirmedOnce && this.rewind > 0 ? this.rewind : 0;
     this.held = this.sentSince || rewind > 0 ? [] : null;
-    return { type: 'subscribe', id, channel: this.channel, ...(this.sentSince ? { since: this.sentSince } : rewind > 0 ? { rewind } : {}) };
+    const delta = this.deltas ? { delta: this.deltas.format } : {};
+    return { type: 'subscribe', id, channel: this.channel, ...(this.sentSince ? { since: this.sentSince } : rewind > 0 ? { rewind } : {}), ...delta };
   }
 
-  /** @internal The subscribe `ack`: replays recovered publications, reports a gap. */
+  /**
+   * @internal The subscribe `ack`: replays recovered publications, reports a gap. A replay the
+   * server cut (`more`) is paged with `history` up to the ack's offset first, live publications
+   * held meanwhile; the subscription is `subscribed` once it is complete.
+   */
   handleAck(ack: AckFrame): void {
     const resubscribed = this.confirmedOnce;
     this.confirmedOnce = true;
+    this.delta = ack.delta === true;
+    this.deltas?.grant(this.delta);
     const held = this.held ?? [];
     this.held = null;
     let recovered: number | undefined;
     let gap: SubscriptionEvents['gap'] | undefined;
     if (typeof ack.epoch === 'string' && typeof ack.offset === 'number') {
       const since = this.sentSince;
+      const next = positionOf(ack.next);
+      if (since && ack.recovered && ack.more === true && next) return this.pageReplay(ack, next, held, resubscribed);
       if (since && ack.recovered) {
         // The replay, then live publications that overtook the ack, in offset order.
         const replayed = new Set(ack.publications ?? []);
@@ -144,6 +177,36 @@ export class Subscription extends Emitter<SubscriptionEvents> {
         held.length = 0;
         for (const pub of all) this.accept(pub);
       }
+    }
+    this.confirm(ack, resubscribed, held, recovered, gap);
+  }
+
+  /**
+   * Delivers the ack's first page, then follows the rest with `history` (`followReplay`)
+   * while live publications are held; then confirms. A replay that cannot be completed is a
+   * `gap` (as a failed recovery): what is held is delivered after it.
+   */
+  private pageReplay(ack: AckFrame, next: StreamPosition, held: Publication[], resubscribed: boolean): void {
+    this.held = held;
+    const attempt = this.attempt;
+    const upTo = { epoch: ack.epoch!, offset: ack.offset! };
+    let count = 0;
+    const deliver = (pub: Publication) => void (this.accept(pub) && count++);
+    for (const pub of ack.publications ?? []) deliver(pub);
+    const stale = () => attempt !== this.attempt || this.current === 'unsubscribed';
+    void followReplay(this.host.history, this.channel, next, upTo, deliver, stale).then((complete) => {
+      if (complete === undefined || stale()) return;
+      const rest = this.held ?? [];
+      this.held = null;
+      rest.sort((x, y) => (x.offset ?? 0) - (y.offset ?? 0));
+      const gap = complete ? undefined : { previous: this.position ?? this.sentSince!, ...upTo };
+      this.confirm(ack, resubscribed, rest, complete ? count : undefined, gap);
+    });
+  }
+
+  /** The end of a subscribe: position, state, events, then the live publications held meanwhile. */
+  private confirm(ack: AckFrame, resubscribed: boolean, held: Publication[], recovered: number | undefined, gap: SubscriptionEvents['gap'] | undefined): void {
+    if (typeof ack.epoch === 'string' && typeof ack.offset === 'number') {
       if (!this.position || this.position.epoch !== ack.epoch || this.position.offset < ack.offset) {
         this.position = { epoch: ack.epoch, offset: ack.offset };
       }
@@ -152,7 +215,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.emit('subscribed', { epoch: ack.epoch, offset: ack.offset, resubscribed });
     if (recovered !== undefined) this.emit('recovered', { count: recovered });
     if (gap) this.emit('gap', gap);
-    for (const pub of held) this.accept(pub);
+    for (const pub of held) this.live(pub);
   }
 
   /**
@@ -160,6 +223,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
    * cannot continue from (another epoch, or publications in between) is reported as `gap`.
    */
   handleServerSubscribed(f: SubscribedFrame): void {
+    this.attempt++;
     this.persistent = f.persist;
     const resubscribed = this.confirmedOnce;
     this.confirmedOnce = true;
@@ -177,13 +241,28 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     for (const pub of held) this.accept(pub);
   }
 
-  /** @internal A live publication. */
-  handleMessage(pub: Publication): void {
+  /** @internal A live publication (or a delta of one, applied here in the order frames arrive). */
+  handleMessage(message: IncomingMessage): void {
     if (this.current === 'unsubscribed') return;
+    let pub: Publication | undefined;
+    try {
+      // A plain subscription is never sent deltas; one that came anyway is not data.
+      pub = this.deltas ? this.deltas.resolve(this.channel, message) : message.delta ? undefined : message;
+    } catch (err) {
+      // Never delivered: subscribe again, recovering what the failed delta carried when the stream allows.
+      const recovers = this.position !== undefined && this.recover;
+      return this.host.resubscribe(this, recovers ? undefined : (err as SwitchboardError));
+    }
+    if (pub === undefined) return;
     if (this.held && pub.offset !== undefined) {
       this.held.push(pub); // a recovery is under way: the replay comes first
       return;
     }
+    this.live(pub);
+  }
+
+  /** A live publication in its turn: a stream reset since the last one is a gap. */
+  private live(pub: Publication): void {
     const previous = this.position;
     // A stream that did not exist yet begins its epoch at offset 1: nothing was missed.
     const begins = previous?.epoch === UNWRITTEN_EPOCH && previous.offset === 0 && pub.offset === 1;
@@ -204,7 +283,9 @@ export class Subscription extends Emitter<SubscriptionEvents> {
 
   /** @internal The connection was lost; the client will subscribe again. */
   handleLost(): void {
+    this.attempt++;
     this.held = null; // replayed from the unchanged position next time
+    this.deltas?.reset();
     if (this.current === 'subscribed') this.setState('subscribing');
   }
 
@@ -216,6 +297,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
 
   /** @internal Ends the subscription (refused, unsubscribed or the client closed for good). */
   end(reason: string): void {
+    this.attempt++;
     this.held = null;
     if (this.current === 'unsubscribed') return;
     this.setState('unsubscribed');

@@ -83,6 +83,32 @@ describe('in Chromium', () => {
     }
   });
 
+  it('delta compression in the browser bundle: the page gets full data, the wire carries deltas', async () => {
+    const page = await open(await browser.newPage());
+    const frames: string[] = [];
+    page.on('websocket', (ws) => ws.on('framereceived', (f) => { if (typeof f.payload === 'string') frames.push(f.payload); }));
+    try {
+      const out = await page.evaluate(async ({ ws, t }) => {
+        const c = new (window as any).Switchboard(ws, { token: t });
+        const sub = c.subscribe('doc:browser', { delta: 'fossil' });
+        const got: unknown[] = [];
+        sub.on('message', (m: any) => got.push(m.data));
+        await sub.ready();
+        const doc = (n: number) => ({ n, text: 'déjà vu — ünïcode, kept between versions '.repeat(20) });
+        for (let n = 1; n <= 10; n++) await c.publish('doc:browser', doc(n));
+        while (got.length < 10) await new Promise((r) => setTimeout(r, 10));
+        c.close();
+        return { same: JSON.stringify(got) === JSON.stringify(Array.from({ length: 10 }, (_, i) => doc(i + 1))), granted: sub.delta };
+      }, { ws: gw.wsUrl, t: await token('delta-browser') });
+      expect(out).toEqual({ same: true, granted: true });
+      const messages = frames.flatMap((f) => { const v = JSON.parse(f); return Array.isArray(v) ? v : [v]; }).filter((f) => f.type === 'message');
+      expect(messages).toHaveLength(10);
+      expect(messages.slice(1).every((m) => m.delta === true)).toBe(true);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('the browser going offline and online: no attempts while offline, reconnects at once when online', async () => {
     const context = await browser.newContext();
     try {

@@ -6,6 +6,8 @@ export const NAMESPACES: ConfigInput['namespaces'] = {
   '': {},
   chat: { history: { size: 1000, ttl: '1h' }, presence: true, joinLeave: true, allowSubscribe: true, allowPublish: true },
   live: { allowSubscribe: true, allowPublish: true },
+  /** Delta compression for the subscribers that ask for it. */
+  doc: { allowSubscribe: true, allowPublish: true, delta: 'fossil' },
   locked: {},
   '#': { history: { size: 100, ttl: '1h' } },
 };

@@ -4,6 +4,7 @@ import { freePort, sleep, waitFor } from '../../../test/support/ports.ts';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy.ts';
 import { HookBackend } from '../../server/test/hook-backend.ts';
 import type { Publication } from '../src/index.ts';
+import { startRedis } from '../../../test/support/redis.ts';
 import { NAMESPACES, closeClients, makeClient, record, until } from './helpers.ts';
 
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
@@ -217,4 +218,26 @@ describe('server restart', () => {
       await g.close();
     }
   });
+});
+
+describe('the gateway cannot authenticate for now (its Redis is down)', () => {
+  it('a temporary error answering auth: reconnects with backoff (never waits into the terminal auth timeout) and connects once Redis is back', async () => {
+    const redis = await startRedis();
+    // A short auth timeout: waiting on the unanswered auth would close the client for good (3501).
+    const g = await startGateway({ namespaces: NAMESPACES, storage: 'redis', redis: redis.url, auth: { timeoutMs: 1000 } });
+    try {
+      await redis.kill();
+      const c = makeClient(g.wsUrl, { token: await token('early') });
+      const ev = record(c);
+      await waitFor(() => ev.log.filter((l) => l === 'disconnected:1006:auth_unavailable').length >= 2, 20_000, 'two refused authentications');
+      expect(ev.log).toContain('error:internal');
+      expect(ev.count('closed')).toBe(0);
+      await redis.restart();
+      await until(c, 'connected', 30_000);
+      expect(ev.count('closed')).toBe(0);
+    } finally {
+      await g.close();
+      await redis.stop();
+    }
+  }, 60_000);
 });

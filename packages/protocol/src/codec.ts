@@ -1,4 +1,4 @@
-import type { ClientFrame, FrameId, ServerFrame, StreamPosition } from './frames.ts';
+import { DELTA_FORMATS, type ClientFrame, type FrameId, type ServerFrame, type StreamPosition } from './frames.ts';
 import { ReplyError } from './errors.ts';
 
 /** Longest accepted command id. */
@@ -41,6 +41,7 @@ function problem(f: Record<string, unknown>, type: ClientFrame['type']): string 
       if (f.since !== undefined && !isPosition(f.since)) return 'subscribe: since must be {epoch: string, offset: integer >= 0}';
       if (f.rewind !== undefined && !(Number.isSafeInteger(f.rewind) && (f.rewind as number) >= 0)) return 'subscribe: rewind must be an integer >= 0';
       if (f.rewind !== undefined && f.since !== undefined) return 'subscribe: give since or rewind, not both';
+      if (f.delta !== undefined && !DELTA_FORMATS.includes(f.delta as never)) return `subscribe: delta must be one of ${DELTA_FORMATS.map((d) => JSON.stringify(d)).join(', ')}`;
       return undefined;
     case 'unsubscribe':
     case 'presence':

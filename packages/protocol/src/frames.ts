@@ -13,11 +13,19 @@ export interface StreamPosition {
 // ---- client → server -------------------------------------------------------------------
 
 export interface AuthFrame { type: 'auth'; id?: FrameId; token?: string; name?: string; session?: string }
+/** Delta encodings a subscriber may ask for: `fossil` (the Fossil SCM delta format). */
+export type DeltaFormat = 'fossil';
+/** Every DeltaFormat, for validation. */
+export const DELTA_FORMATS: readonly DeltaFormat[] = ['fossil'];
+
 /**
  * Subscribe to a channel. `since` recovers from a position; `rewind: N` (history channels,
  * without `since`) has the ack carry the channel's last N publications, oldest first.
+ * `delta: 'fossil'`: on namespaces with `delta: 'fossil'`, live messages may carry a delta
+ * against the previous message of the channel instead of the full data (the ack's `delta`
+ * says whether it was granted; see `MessageFrame.delta`).
  */
-export interface SubscribeFrame { type: 'subscribe'; id?: FrameId; channel: string; since?: StreamPosition; rewind?: number }
+export interface SubscribeFrame { type: 'subscribe'; id?: FrameId; channel: string; since?: StreamPosition; rewind?: number; delta?: DeltaFormat }
 export interface UnsubscribeFrame { type: 'unsubscribe'; id?: FrameId; channel: string }
 export interface PublishFrame { type: 'publish'; id?: FrameId; channel: string; data: unknown }
 export interface SendFrame { type: 'send'; id?: FrameId; to: string; data: unknown }
@@ -78,7 +86,12 @@ export interface Publication {
   /** Server time in ms when it was accepted. */
   ts: number;
 }
-export interface MessageFrame extends Publication { type: 'message' }
+/**
+ * A publication on the wire. `delta: true` (delta subscriptions only): `data` is a string
+ * whose characters (U+0000–U+00FF, one per byte) are a Fossil delta that turns the UTF-8
+ * JSON text of the previous message's `data` on this channel into this one's.
+ */
+export interface MessageFrame extends Publication { type: 'message'; delta?: boolean }
 
 export interface AckFrame {
   type: 'ack';

@@ -13,7 +13,7 @@ export interface ResolvedChannel extends ParsedChannel {
 
 const PERSONAL_DEFAULTS: NamespaceOptions = {
   history: { size: 100, ttl: 7 * 86_400_000 },
-  presence: false, joinLeave: false, clientPublish: false, directMessages: true, allowSubscribe: false, allowPublish: false, publicationWebhooks: false,
+  presence: false, joinLeave: false, clientPublish: false, directMessages: true, allowSubscribe: false, allowPublish: false, publicationWebhooks: false, delta: null,
 };
 
 /** Resolves channel names against the configured namespaces. */

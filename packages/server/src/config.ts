@@ -32,6 +32,11 @@ const NamespaceSchema = z.strictObject({
   sessions: z.strictObject({ maxPerUser: z.int().min(1).nullable(), onLimit: z.enum(['kick_oldest', 'reject_new']) }).partial().nullish(),
   /** Send a `publication` webhook for every publication in this namespace (needs "publication" in `webhooks.events`). */
   publicationWebhooks: z.boolean().default(false),
+  /**
+   * `fossil`: subscribers that ask for it (`subscribe` with `delta: "fossil"`) receive each
+   * publication as a Fossil delta against the channel's previous one when that is smaller.
+   */
+  delta: z.enum(['fossil']).nullable().default(null),
   /** Namespace `#` only: subscribe each connection to its own `#<userId>` on authentication (default true). */
   autoSubscribe: z.boolean().optional(),
 });
@@ -132,6 +137,13 @@ export const ConfigSchema = z.strictObject({
     maxRewind: z.int().min(1).max(10_000).default(100),
     /** Most bytes (JSON) of publications one rewind returns: the oldest beyond it are left out. */
     maxRewindBytes: z.int().min(1024).default(256 * 1024),
+    /**
+     * Most bytes (JSON) of publications one subscribe ack (recovery with `since`) or one
+     * `history` reply carries; the rest is paged (`more`). Capped at a quarter of `maxQueueBytes`.
+     */
+    maxReplayBytes: z.int().min(1024).default(1024 * 1024),
+    /** History reads (commands, recoveries, API) one node runs at once; more wait their turn. */
+    historyReadsInFlight: z.int().min(1).max(1024).default(16),
   }).prefault({}),
   hooks: z.strictObject({
     connect: HookSchema.prefault({}),

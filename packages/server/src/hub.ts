@@ -1,7 +1,10 @@
-import { encodeFrame, type Publication } from '@switchboard/protocol';
+import type { Publication } from '@switchboard/protocol';
 import type { Connection, Subscription } from './connection/connection.ts';
+import { encodeMessage } from './message-frame.ts';
+import { ChannelDelta } from './delta/channel-delta.ts';
 
 export type { Subscription } from './connection/connection.ts';
+export { encodeMessage } from './message-frame.ts';
 
 /**
  * A channel's local subscribers: the one subscription itself while there is only one (most
@@ -25,22 +28,29 @@ export function admit(sub: Subscription, pub: Publication): boolean {
   return true;
 }
 
-/** Encodes a publication as a `message` frame, once for all its subscribers. */
-export function encodeMessage(pub: Publication): Buffer {
-  const frame: Record<string, unknown> = { type: 'message', channel: pub.channel };
-  if (pub.offset !== undefined) frame.offset = pub.offset;
-  if (pub.epoch !== undefined) frame.epoch = pub.epoch;
-  frame.data = pub.data;
-  if (pub.from !== undefined) frame.from = pub.from;
-  if (pub.id !== undefined) frame.id = pub.id;
-  frame.ts = pub.ts;
-  return Buffer.from(encodeFrame(frame as never));
-}
-
 /** Hands a publication to one subscription: held while it recovers, else queued once admitted. */
 function offer(sub: Subscription, pub: Publication, frame: Buffer): void {
-  if (sub.buffer) sub.buffer.push(pub);
-  else if (admit(sub, pub)) sub.conn.enqueue(frame);
+  if (sub.buffer) {
+    sub.buffer.push(pub);
+    sub.bufferedBytes = (sub.bufferedBytes ?? 0) + frame.length;
+  } else if (admit(sub, pub)) sub.conn.enqueue(frame);
+}
+
+/** `offer` on a channel with delta subscribers: they get the delta frame when they are in step. */
+function offerDelta(sub: Subscription, pub: Publication, frame: Buffer, d: ChannelDelta): void {
+  if (sub.buffer) {
+    sub.buffer.push(pub);
+    sub.bufferedBytes = (sub.bufferedBytes ?? 0) + frame.length;
+  } else if (admit(sub, pub)) sub.conn.enqueue(sub.delta === undefined ? frame : d.frameFor(sub));
+}
+
+/** `Hub.deliver` on a channel with delta subscribers. */
+function deliverDelta(subs: Subscribers, pub: Publication, frame: Buffer, d: ChannelDelta): number {
+  d.begin(pub, frame);
+  if (!(subs instanceof Map)) offerDelta(subs, pub, frame, d);
+  else for (const sub of subs.values()) offerDelta(sub, pub, frame, d);
+  d.end();
+  return subs instanceof Map ? subs.size : 1;
 }
 
 /**
@@ -51,6 +61,8 @@ function offer(sub: Subscription, pub: Publication, frame: Buffer): void {
 export class Hub {
   /** channel → its local subscribers and their subscription state. */
   private readonly channels = new Map<string, Subscribers>();
+  /** channel → its delta state, while it has local delta subscribers (`Subscription.delta`). */
+  private readonly deltas = new Map<string, ChannelDelta>();
   /** user → that user's authenticated local connections. */
   private readonly users = new Map<string, UserConnections>();
   /** client id → authenticated local connection. */
@@ -88,6 +100,9 @@ export class Hub {
   addSubscriber(sub: Subscription): boolean {
     const { conn, channel } = sub;
     const had = this.channels.get(channel);
+    const replaced = conn.subscriptions.get(channel);
+    if (replaced !== undefined && replaced !== sub && replaced.delta !== undefined) this.deltaLeft(channel);
+    if (sub.delta !== undefined && replaced !== sub) this.deltaJoined(channel);
     conn.subscriptions.set(channel, sub);
     if (had === undefined) {
       this.channels.set(channel, sub);
@@ -114,6 +129,8 @@ export class Hub {
   removeSubscriber(conn: Connection, channel: string): boolean {
     const had = this.channels.get(channel);
     if (had === undefined) return false;
+    const sub = had instanceof Map ? had.get(conn) : had.conn === conn ? had : undefined;
+    if (sub?.delta !== undefined) this.deltaLeft(channel);
     if (had instanceof Map) {
       if (!had.delete(conn)) return false;
       if (had.size === 1) this.channels.set(channel, had.values().next().value!);
@@ -125,15 +142,36 @@ export class Hub {
     return !this.channels.has(channel);
   }
 
+  /** Makes an existing subscription a delta subscription (its next message carries full data). */
+  enableDelta(sub: Subscription): void {
+    if (sub.delta !== undefined) return;
+    sub.delta = -1;
+    if (sub.conn.subscriptions.get(sub.channel) === sub) this.deltaJoined(sub.channel);
+  }
+
+  private deltaJoined(channel: string): void {
+    let d = this.deltas.get(channel);
+    if (d === undefined) this.deltas.set(channel, (d = new ChannelDelta()));
+    d.subscribers++;
+  }
+
+  private deltaLeft(channel: string): void {
+    const d = this.deltas.get(channel);
+    if (d !== undefined && --d.subscribers === 0) this.deltas.delete(channel);
+  }
+
   /**
    * Delivers a publication to every local subscriber of its channel, in the order calls
    * arrive. Encoded once; subscriptions still recovering hold it in their buffer; history
-   * subscriptions skip what they were already given (see `admit`).
+   * subscriptions skip what they were already given (see `admit`). On a channel with delta
+   * subscribers the delta is computed once too, against the previous publication delivered.
    */
   deliver(channel: string, pub: Publication): number {
     const subs = this.channels.get(channel);
     if (subs === undefined) return 0;
     const frame = encodeMessage(pub);
+    const d = this.deltas.size === 0 ? undefined : this.deltas.get(channel);
+    if (d !== undefined) return deliverDelta(subs, pub, frame, d);
     if (!(subs instanceof Map)) {
       offer(subs, pub, frame);
       return 1;

@@ -32,6 +32,7 @@ import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
 import { limited } from './log-limit.ts';
 import { readRewind } from './history/rewind.ts';
+import { HistoryReads } from './history/history-reads.ts';
 import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import { subscribeOnBehalf, unsubscribeOnBehalf } from './subscriptions/server-subscriptions.ts';
 
@@ -49,6 +50,14 @@ export interface NodeOptions {
 export type { PublishMeta, PublishResult, SubscribeResult } from './connection/command-context.ts';
 
 /**
+ * Bytes of publications one subscribe ack or `history` reply carries: `limits.maxReplayBytes`,
+ * at most a quarter of `limits.maxQueueBytes` (a reply, the next one and live traffic fit).
+ */
+export function replayBytes(config: Config): number {
+  return Math.min(config.limits.maxReplayBytes, Math.floor(config.limits.maxQueueBytes / 4));
+}
+
+/**
  * The gateway node: owns the hub, the broker and the stores, and is the only place they
  * meet. Connections call into it; brokers call back into it (`onPublication`, `onControl`).
  */
@@ -57,6 +66,8 @@ export class Node implements BrokerHandler, CommandContext {
   readonly log: Logger;
   readonly hub = new Hub();
   readonly history: HistoryStore;
+  /** Client-facing history reads: bounded in bytes and in how many run at once. */
+  readonly historyReads: HistoryReads;
   readonly sessions: SessionStore;
   readonly presenceStore: PresenceStore;
   readonly logins: LoginRegistry;
@@ -105,6 +116,7 @@ export class Node implements BrokerHandler, CommandContext {
     this.metrics = o.metrics ?? new Metrics({ processMetrics: false });
     const stores = o.stores;
     this.history = this.metrics.timed('history', stores.history);
+    this.historyReads = new HistoryReads({ store: this.history, inFlight: o.config.limits.historyReadsInFlight, maxBytes: replayBytes(o.config) });
     this.sessions = this.metrics.timed('sessions', stores.sessions);
     this.channels = new ChannelResolver(o.config);
     this.jwt = new JwtVerifier(o.config.auth);
@@ -114,7 +126,7 @@ export class Node implements BrokerHandler, CommandContext {
     this.serverSubscriptions = stores.subscriptions;
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.rpc = new RpcBackend({ config: o.config.hooks.rpc, log: o.log });
-    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log });
+    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}) });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', stores.broker(this));
     this.metrics.setSource(() => ({ connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients }));
@@ -210,15 +222,16 @@ export class Node implements BrokerHandler, CommandContext {
    * it reads history (after the broker subscription is in place, so nothing published later
    * can be missed); `releaseBuffer` then sends only what lies past the replayed position:
    * no gap, no duplicate, whatever arrives meanwhile and however late the broker brings it.
+   * `delta`: a delta subscription (the caller checked the namespace allows it).
    */
-  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<SubscribeResult> {
+  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0, delta = false): Promise<SubscribeResult> {
     // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
     if (conn.state === 'closed') return {};
-    const sub: Subscription = { conn, channel: ch.name, buffer: ch.history ? [] : null, position: undefined };
+    const sub: Subscription = { conn, channel: ch.name, buffer: ch.history ? [] : null, position: undefined, delta: delta ? -1 : undefined };
     // Later subscribers wait for the first one's broker subscription too: reading history
     // before it is in place could miss a publication made in between.
     const first = this.hub.addSubscriber(sub);
-    if (first && ch.owner === undefined) this.webhooks.emit('channel.occupied', { channel: ch.name });
+    if (first && ch.owner === undefined) this.webhooks.channel('occupied', ch.name);
     let joining = this.brokerJoins.get(ch.name);
     if (first) {
       const p = this.broker.subscribe(ch.name);
@@ -231,7 +244,7 @@ export class Node implements BrokerHandler, CommandContext {
       try {
         await joining;
       } catch (err) {
-        if (this.hub.removeSubscriber(conn, ch.name) && ch.owner === undefined) this.webhooks.emit('channel.vacated', { channel: ch.name });
+        if (this.hub.removeSubscriber(conn, ch.name) && ch.owner === undefined) this.webhooks.channel('vacated', ch.name);
         throw this.failures.unavailable(err, 'broker subscribe', 'subscription failed, try again');
       }
     }
@@ -243,11 +256,17 @@ export class Node implements BrokerHandler, CommandContext {
         const back = await readRewind(this.history, ch.name, { count: rewind, maxBytes: this.config.limits.maxRewindBytes, retention: ch.history });
         return { epoch: back.position.epoch, offset: back.position.offset, publications: back.publications };
       }
-      const read = await this.history.read(ch.name, { since, limit: since ? ch.history.size : 0, retention: ch.history });
+      const read = await this.historyReads.read(ch.name, { since, limit: since ? ch.history.size : 0, retention: ch.history });
       result = { epoch: read.position.epoch, offset: read.position.offset };
       if (since) {
         result.recovered = read.recoverable;
         result.publications = read.publications;
+        // Cut at the byte bound: the client pages the rest (up to `offset`) with `history`.
+        const last = read.publications.at(-1);
+        if (read.more && last) {
+          result.more = true;
+          result.next = { epoch: last.epoch!, offset: last.offset! };
+        }
       }
     } catch (err) {
       this.unsubscribe(conn, ch.name);
@@ -259,19 +278,23 @@ export class Node implements BrokerHandler, CommandContext {
   /**
    * Ends the recovery buffering of a subscription once its `ack` is queued. From here on the
    * connection is at `result`'s position (the last replayed publication, else the stream's
-   * current offset): buffered and later live publications are sent only past it, so what
-   * the ack replayed is never sent twice, even when the broker delivers it late.
+   * current offset; with `more`, the offset the client pages up to): buffered and later live
+   * publications are sent only past it, so what the ack replayed (or the client pages) is
+   * never sent twice, even when the broker delivers it late.
    */
   releaseBuffer(conn: Connection, channel: string, result: SubscribeResult): void {
     const sub = conn.subscriptions.get(channel);
     if (!sub || !sub.buffer) return;
     const held = sub.buffer;
     sub.buffer = null;
+    sub.bufferedBytes = 0;
     if (result.epoch !== undefined) {
-      const last = result.publications?.at(-1);
+      const last = result.more ? undefined : result.publications?.at(-1);
       sub.position = { epoch: result.epoch, offset: last?.offset ?? result.offset ?? 0 };
     }
     for (const pub of held) if (admit(sub, pub)) conn.enqueue(encodeMessage(pub));
+    // Those went out with full data, outside the hub's delta sequence: the next message is full too.
+    if (sub.delta !== undefined) sub.delta = -1;
   }
 
   unsubscribe(conn: Connection, channel: string): boolean {
@@ -349,7 +372,7 @@ export class Node implements BrokerHandler, CommandContext {
   /** The channel's last local subscriber left: stop receiving it; `channel.vacated` (not for personal channels). */
   private vacated(channel: string): void {
     void this.broker.unsubscribe(channel).catch((err) => this.failures.report(err, 'broker unsubscribe'));
-    if (!channel.startsWith('#')) this.webhooks.emit('channel.vacated', { channel });
+    if (!channel.startsWith('#')) this.webhooks.channel('vacated', channel);
   }
 
   onPublication(channel: string, pub: Publication): void {

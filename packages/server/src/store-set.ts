@@ -7,6 +7,7 @@ import type { AccessStore } from './access/access-store.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
 import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import type { WebhookOutbox } from './webhooks/webhook-outbox.ts';
+import type { ChannelOccupancy } from './webhooks/channel-occupancy.ts';
 
 /** What cluster backends see of the node they serve (to announce it in the node directory). */
 export interface LocalNodeView {
@@ -38,8 +39,10 @@ export interface Stores {
   logins: LoginRegistry;
   /** Persistent server-side subscriptions (`POST /api/subscribe` with `persist`). */
   subscriptions: ServerSubscriptionStore;
-  /** Where webhook events wait for delivery (SQLite: durable); absent: the node's memory outbox. */
+  /** Where webhook events wait for delivery (SQLite, Redis: durable; Redis: shared by the nodes); absent: the node's memory outbox. */
   webhookOutbox?: WebhookOutbox;
+  /** Cluster mode: decides `channel.occupied`/`channel.vacated` cluster-wide (absent: each node's own transitions). */
+  occupancy?: ChannelOccupancy;
   /** Builds the node's broker around the node's handler (memory: one node). */
   broker: (handler: BrokerHandler) => Broker;
   /**

@@ -148,11 +148,11 @@ export class NodeOperations implements Operations {
     if (!ch.history) throw new ApiError(404, 'not_available', `channel ${ch.name} keeps no history (namespace "${ch.namespace}" has no history option)`);
     const max = this.node.config.limits.historyLimit;
     if (req.limit !== undefined && req.limit > max) throw new ApiError(400, 'bad_request', `limit: at most ${max} (limits.historyLimit)`, 'limit');
-    const r = await this.guard('history', this.node.history.read(ch.name, { since: req.since, limit: req.limit ?? Math.min(100, max), reverse: req.reverse, retention: ch.history }));
+    const r = await this.guard('history', this.node.historyReads.read(ch.name, { since: req.since, limit: req.limit ?? Math.min(100, max), reverse: req.reverse, retention: ch.history }));
     if (!r.recoverable) {
       throw new ApiError(410, 'unrecoverable_position', `since: position not retained; the stream is at ${r.position.epoch}/${r.position.offset}`);
     }
-    return { epoch: r.position.epoch, offset: r.position.offset, publications: r.publications };
+    return { epoch: r.position.epoch, offset: r.position.offset, publications: r.publications, ...(r.more ? { more: true } : {}) };
   }
 
   async channels(pattern?: string): Promise<ChannelsResponse> {

@@ -92,7 +92,10 @@ export const AccessResponse = z.object({
 export const PresenceResponse = z.object({
   presence: z.record(z.string(), z.object({ user: z.string(), info: z.unknown().optional(), connections: z.int() })),
 });
-export const HistoryResponse = z.object({ epoch: z.string(), offset: z.int(), publications: z.array(publication) });
+export const HistoryResponse = z.object({
+  epoch: z.string(), offset: z.int(), publications: z.array(publication),
+  more: z.boolean().optional().describe('True when more publications are retained in this direction (cut by limit or limits.maxReplayBytes): continue with since = the last one.'),
+});
 export const ChannelsResponse = z.object({ channels: z.array(z.object({ channel: z.string(), subscribers: z.int() })) });
 const counts = { clients: z.int(), users: z.int(), channels: z.int(), subscriptions: z.int() };
 export const InfoResponse = z.object({

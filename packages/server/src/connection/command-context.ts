@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ChannelResolver, ResolvedChannel } from '../channels.ts';
 import type { HistoryStore } from '../history/history-store.ts';
+import type { HistoryReads } from '../history/history-reads.ts';
 import type { SessionStore } from '../session/session-store.ts';
 import type { SingleSignOn } from '../session/single-sign-on.ts';
 import type { PresenceTracker } from '../presence/presence-tracker.ts';
@@ -36,6 +37,10 @@ export interface SubscribeResult {
   offset?: number;
   recovered?: boolean;
   publications?: Publication[];
+  /** The replay was cut at the byte bound: continue with `history` from `next` up to `offset`. */
+  more?: boolean;
+  /** Where the client continues the replay (the last publication in `publications`). */
+  next?: StreamPosition;
 }
 
 /**
@@ -57,6 +62,8 @@ export interface CommandContext {
   readonly rpc: RpcBackend;
   readonly sessions: SessionStore;
   readonly history: HistoryStore;
+  /** Client-facing history reads: bounded in bytes, at most `limits.historyReadsInFlight` at once. */
+  readonly historyReads: HistoryReads;
   readonly sso: SingleSignOn;
   /** Persistent server-side subscriptions, applied when a connection authenticates. */
   readonly serverSubscriptions: ServerSubscriptionStore;
@@ -76,8 +83,8 @@ export interface CommandContext {
   recheckAccess(conn: Connection): void;
   /** When a newly authenticated connection gets its first ping. */
   heartbeatSchedule(now: number): number;
-  /** Subscribes a connection, recovering from `since` or rewinding `rewind` publications (see `Node.subscribe`). */
-  subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind?: number): Promise<SubscribeResult>;
+  /** Subscribes a connection, recovering from `since` or rewinding `rewind` publications; `delta`: a delta subscription (see `Node.subscribe`). */
+  subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind?: number, delta?: boolean): Promise<SubscribeResult>;
   /** Ends the recovery buffering of a subscription once its `ack` is queued. */
   releaseBuffer(conn: Connection, channel: string, result: SubscribeResult): void;
   /** Leaves a channel; false when the connection was not subscribed. */

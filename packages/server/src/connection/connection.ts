@@ -23,12 +23,19 @@ export interface Subscription {
    * held here and released (without those already replayed) once the replay is sent.
    */
   buffer: Publication[] | null;
+  /** Bytes of the encoded frames held in `buffer` so far (a long paced replay bounds it). */
+  bufferedBytes?: number;
   /**
    * History channels: the stream position this connection has been given (set by the
    * subscribe ack, advanced by each message). A publication at or below it in the same epoch
    * is not sent again, whichever path (replay, buffer, a broker that lags) brings it.
    */
   position: { epoch: string | undefined; offset: number } | undefined;
+  /**
+   * Delta subscriptions (`subscribe` with `delta`): the number (`ChannelDelta`) of the last
+   * publication the hub delivered to it, -1 before the first. Undefined: a plain subscription.
+   */
+  delta: number | undefined;
 }
 
 /** Who the connection is, once authenticated. */
@@ -73,6 +80,8 @@ export type ConnectionState = 'auth_pending' | 'ready' | 'closed';
 const MAX_INBOX = 256;
 /** Bytes held beyond which the connection is closed `3013` (a client that ignores backpressure). */
 const MAX_INBOX_BYTES = 4 * 1024 * 1024;
+/** How often `whenWritable` looks again at a connection whose client is still reading (ms). */
+const WRITABLE_POLL_MS = 10;
 
 /**
  * One socket's life: authentication, commands (processed one at a time, in order), its
@@ -145,6 +154,19 @@ export class Connection implements Flushable {
       return;
     }
     this.flushNow();
+  }
+
+  /**
+   * Resolves once at most `maxBytes` wait to reach this client (queued here and in the
+   * transport), or once the connection closed. Whoever sends much in a row (a paced replay,
+   * history replies) waits here first, so the queue never reaches `limits.maxQueueBytes` on
+   * its account. Always yields to the event loop first: other connections are served between.
+   */
+  async whenWritable(maxBytes: number): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.state !== 'closed' && this.transport.bufferedAmount + this.queuedBytes > maxBytes) {
+      await new Promise((resolve) => setTimeout(resolve, WRITABLE_POLL_MS));
+    }
   }
 
   reply(id: FrameId | undefined, extra: Record<string, unknown> = {}): void {

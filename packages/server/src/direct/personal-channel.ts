@@ -60,9 +60,13 @@ export async function adoptAutoSubscription(ctx: CommandContext, conn: Connectio
     return { ...start, publications: back.publications };
   }
   if (!since) return start;
-  const read = await ctx.history.read(ch.name, { since, limit: ch.history.size, retention: ch.history });
+  const read = await ctx.historyReads.read(ch.name, { since, limit: ch.history.size, retention: ch.history });
   if (!read.recoverable || read.position.epoch !== a.epoch) return { ...start, recovered: false, publications: [] };
-  return { ...start, recovered: true, publications: read.publications.filter((p) => p.offset! <= a.offset!) };
+  const publications = read.publications.filter((p) => p.offset! <= a.offset!);
+  // Cut at the byte bound before live delivery began: the client pages the rest with `history`.
+  const last = publications.at(-1);
+  const more = read.more && last !== undefined && last.offset! < a.offset;
+  return { ...start, recovered: true, publications, ...(more ? { more: true, next: { epoch: a.epoch, offset: last.offset! } } : {}) };
 }
 
 /** Forgets the auto-subscription record (the connection unsubscribed from it). */

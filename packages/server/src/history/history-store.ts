@@ -44,6 +44,18 @@ export interface ReadOptions {
   limit: number;
   /** Newest first. */
   reverse?: boolean;
+  /**
+   * Stop before the publication that would take the read past this many bytes (each
+   * publication counted as its JSON: `publicationBytes`). The first is always returned, however
+   * large, so a reader paging with `since` always moves on. Absent: no byte bound.
+   * Stores stop reading there (they do not load `limit` publications and cut afterwards).
+   */
+  maxBytes?: number;
+}
+
+/** What a publication counts against `ReadOptions.maxBytes`: the bytes of its JSON. */
+export function publicationBytes(pub: Publication): number {
+  return Buffer.byteLength(JSON.stringify(pub));
 }
 
 /** The position of a stream that does not exist: nothing stored, nothing created. */
@@ -52,7 +64,7 @@ export const UNWRITTEN: StreamPosition = Object.freeze({ epoch: UNWRITTEN_EPOCH,
 /** What a read of a stream that does not exist answers (without creating it). */
 export function readUnwritten(o: ReadOptions): ReadResult {
   const recoverable = !o.since || (o.since.epoch === UNWRITTEN_EPOCH && o.since.offset === 0);
-  return { position: { ...UNWRITTEN }, publications: [], recoverable };
+  return { position: { ...UNWRITTEN }, publications: [], recoverable, more: false };
 }
 
 /**
@@ -74,6 +86,14 @@ export interface ReadResult {
    * longer retained. `publications` is then empty and `position` tells the client where it is.
    */
   recoverable: boolean;
+  /**
+   * True when retained publications lie beyond the last one returned, in the read's direction
+   * (newer when forward, older when `reverse`): the read was cut by `limit` or `maxBytes`.
+   * Continue with `since` = the last one returned.
+   */
+  more: boolean;
+  /** Bytes of the publications returned (as `publicationBytes` counts them), when the read had a `maxBytes`. */
+  bytes?: number;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UNWRITTEN_EPOCH, type Publication } from '@switchboard/protocol';
-import type { AppendOptions, HistoryOptions, HistoryStore } from './history-store.ts';
+import { publicationBytes, type AppendOptions, type HistoryOptions, type HistoryStore } from './history-store.ts';
 
 /** A clock the contract moves by hand, so windows and ttl are tested without waiting. */
 export interface ManualClock {
@@ -70,7 +70,7 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
       const p0 = await store.position('c:new');
       expect(p0).toEqual({ epoch: UNWRITTEN_EPOCH, offset: 0 });
       const r0 = await store.read('c:other', { limit: 10, retention: KEEP });
-      expect(r0).toEqual({ position: p0, publications: [], recoverable: true });
+      expect(r0).toEqual({ position: p0, publications: [], recoverable: true, more: false });
       expect((await store.read('c:other', { since: p0, limit: 10, retention: KEEP })).recoverable).toBe(true);
       expect((await store.read('c:other', { since: { epoch: 'gone', offset: 4 }, limit: 10, retention: KEEP })).recoverable).toBe(false);
       const a = await store.append('c:new', pub('first'), opts());
@@ -152,7 +152,7 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
       expect(offsets(await store.read('c:r', { since: { epoch, offset: 3 }, limit: 3, retention: KEEP }))).toEqual([4, 5, 6]);
       expect(offsets(await store.read('c:r', { since: { epoch, offset: 8 }, limit: 5, retention: KEEP }))).toEqual([9, 10]);
       const atTop = await store.read('c:r', { since: { epoch, offset: 10 }, limit: 5, retention: KEEP });
-      expect(atTop).toEqual({ position: { epoch, offset: 10 }, publications: [], recoverable: true });
+      expect(atTop).toEqual({ position: { epoch, offset: 10 }, publications: [], recoverable: true, more: false });
       await store.close();
     });
 
@@ -166,15 +166,64 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
 
     it('answers only the position for limit 0', async () => {
       const { store, epoch } = await fill(4);
-      expect(await store.read('c:r', { limit: 0, retention: KEEP })).toEqual({ position: { epoch, offset: 4 }, publications: [], recoverable: true });
+      expect(await store.read('c:r', { limit: 0, retention: KEEP })).toEqual({ position: { epoch, offset: 4 }, publications: [], recoverable: true, more: false });
       await store.close();
     });
 
     it('refuses a since from another epoch or beyond the latest offset, with the current position', async () => {
       const { store, epoch } = await fill(4);
       for (const since of [{ epoch: 'not-it', offset: 2 }, { epoch, offset: 5 }]) {
-        expect(await store.read('c:r', { since, limit: 10, retention: KEEP })).toEqual({ position: { epoch, offset: 4 }, publications: [], recoverable: false });
+        expect(await store.read('c:r', { since, limit: 10, retention: KEEP })).toEqual({ position: { epoch, offset: 4 }, publications: [], recoverable: false, more: false });
       }
+      await store.close();
+    });
+  });
+
+  describe('bounded reads', () => {
+    it('says whether more publications are retained in the read direction (more)', async () => {
+      const { store, pub } = await setup();
+      let epoch = '';
+      for (let i = 1; i <= 10; i++) epoch = (await store.append('c:m', pub(i), opts())).epoch;
+      const more = async (o: { since?: number; limit: number; reverse?: boolean }) =>
+        (await store.read('c:m', { limit: o.limit, reverse: o.reverse, retention: KEEP, ...(o.since !== undefined ? { since: { epoch, offset: o.since } } : {}) })).more;
+      expect(await more({ limit: 3 })).toBe(true);
+      expect(await more({ since: 6, limit: 3 })).toBe(true);
+      expect(await more({ since: 7, limit: 3 })).toBe(false);
+      expect(await more({ since: 7, limit: 100 })).toBe(false);
+      expect(await more({ since: 4, limit: 3, reverse: true })).toBe(false);
+      expect(await more({ since: 5, limit: 3, reverse: true })).toBe(true);
+      expect(await more({ limit: 10, reverse: true })).toBe(false);
+      await store.close();
+    });
+
+    it('stops before the publication that would pass maxBytes (the first always comes); paging with since reaches every one', async () => {
+      const { store, pub } = await setup();
+      let epoch = '';
+      for (let i = 1; i <= 10; i++) epoch = (await store.append('c:b', pub({ i, pad: 'x'.repeat(1000) }), opts())).epoch;
+      const size = publicationBytes((await store.read('c:b', { limit: 1, retention: KEEP })).publications[0]!);
+      const bytes = (pubs: Publication[]) => pubs.reduce((n, p) => n + publicationBytes(p), 0);
+      const bound = size * 3 + size / 2;
+      const fwd = await store.read('c:b', { limit: 100, maxBytes: bound, retention: KEEP });
+      expect(fwd.publications.map((p) => p.offset)).toEqual([1, 2, 3]);
+      expect(fwd.more).toBe(true);
+      expect(bytes(fwd.publications)).toBeLessThanOrEqual(bound);
+      expect(fwd.bytes).toBe(bytes(fwd.publications)); // what the store reports is what it returned
+      const back = await store.read('c:b', { limit: 100, maxBytes: bound, reverse: true, retention: KEEP });
+      expect(back.publications.map((p) => p.offset)).toEqual([10, 9, 8]);
+      expect(back.more).toBe(true);
+      const tiny = await store.read('c:b', { since: { epoch, offset: 4 }, limit: 100, maxBytes: 1, retention: KEEP });
+      expect(tiny.publications.map((p) => p.offset)).toEqual([5]);
+      expect(tiny.more).toBe(true);
+      const seen: number[] = [];
+      let since = { epoch, offset: 0 };
+      for (let pages = 0; pages < 20; pages++) {
+        const r = await store.read('c:b', { since, limit: 100, maxBytes: bound, retention: KEEP });
+        expect(bytes(r.publications)).toBeLessThanOrEqual(bound);
+        seen.push(...r.publications.map((p) => p.offset!));
+        if (!r.more) break;
+        since = { epoch, offset: r.publications.at(-1)!.offset! };
+      }
+      expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       await store.close();
     });
   });
@@ -188,7 +237,7 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
       const all = await store.read('c:s', { limit: 100, retention: small });
       expect(all.publications.map((p) => p.offset)).toEqual([5, 6, 7]);
       expect((await store.read('c:s', { since: { epoch, offset: 4 }, limit: 10, retention: small })).publications.map((p) => p.offset)).toEqual([5, 6, 7]);
-      expect(await store.read('c:s', { since: { epoch, offset: 3 }, limit: 10, retention: small })).toEqual({ position: { epoch, offset: 7 }, publications: [], recoverable: false });
+      expect(await store.read('c:s', { since: { epoch, offset: 3 }, limit: 10, retention: small })).toEqual({ position: { epoch, offset: 7 }, publications: [], recoverable: false, more: false });
       await store.close();
     });
 

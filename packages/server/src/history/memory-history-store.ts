@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import { UNWRITTEN, idempotencyKeyOf, readUnwritten, sinceRecoverable, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
+import { UNWRITTEN, idempotencyKeyOf, publicationBytes, readUnwritten, sinceRecoverable, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 
 interface Stream {
   epoch: string;
@@ -105,21 +105,45 @@ function sweep<V>(map: Map<string, V>, now: number, expiry: (v: V) => number): v
   }
 }
 
+/** Bytes of each retained publication, measured once (reads count them against `maxBytes`). */
+const sizes = new WeakMap<Publication, number>();
+
+function sizeOf(pub: Publication): number {
+  let n = sizes.get(pub);
+  if (n === undefined) {
+    n = publicationBytes(pub);
+    sizes.set(pub, n);
+  }
+  return n;
+}
+
 /**
  * Shared read logic over retained publications (oldest first, consecutive offsets) given the
- * stream's current position. Used by stores that can load the retained window cheaply.
+ * stream's current position: walks from `since` in the read's direction and stops at `limit`
+ * or at `maxBytes` (never building more than it returns).
  */
 function readRetained(pubs: readonly Publication[], position: StreamPosition, o: ReadOptions): ReadResult {
   const first = pubs.length ? pubs[0]!.offset! : position.offset + 1;
   const since = o.since;
-  if (since && !sinceRecoverable(since, position, first)) return { position, publications: [], recoverable: false };
+  if (since && !sinceRecoverable(since, position, first)) return { position, publications: [], recoverable: false, more: false };
   const limit = Math.max(0, o.limit);
-  if (!o.reverse) {
-    const from = since ? since.offset + 1 : first;
-    const start = Math.max(0, from - first);
-    return { position, publications: pubs.slice(start, start + limit), recoverable: true };
+  const maxBytes = o.maxBytes ?? Infinity;
+  const out: Publication[] = [];
+  let bytes = 0;
+  // Forward: indexes start .. pubs.length - 1; reverse: end - 1 down to 0.
+  const step = o.reverse ? -1 : 1;
+  let i = o.reverse
+    ? Math.min(pubs.length, Math.max(0, (since ? since.offset : position.offset + 1) - first)) - 1
+    : Math.max(0, (since ? since.offset + 1 : first) - first);
+  for (; i >= 0 && i < pubs.length && out.length < limit; i += step) {
+    const pub = pubs[i]!;
+    if (maxBytes !== Infinity) {
+      const size = sizeOf(pub);
+      if (out.length > 0 && bytes + size > maxBytes) break;
+      bytes += size;
+    }
+    out.push(pub);
   }
-  const before = since ? since.offset : position.offset + 1;
-  const end = Math.min(pubs.length, Math.max(0, before - first));
-  return { position, publications: pubs.slice(Math.max(0, end - limit), end).reverse(), recoverable: true };
+  const more = limit > 0 && i >= 0 && i < pubs.length;
+  return { position, publications: out, recoverable: true, more, ...(maxBytes !== Infinity ? { bytes } : {}) };
 }

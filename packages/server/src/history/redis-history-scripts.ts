@@ -86,42 +86,62 @@ return 1
 
 /**
  * KEYS: meta, stream. ARGV: unwritten epoch, minTs, meta ttl ms, since epoch ('' for none),
- * since offset, limit, reverse ('1'/'0').
+ * since offset, limit, reverse ('1'/'0'), max bytes (0: no bound).
  * A stream without meta was never written (or is gone): the read creates nothing and answers
  * the unwritten position. A since at the unwritten position (epoch ARGV[1], offset 0) is
  * recoverable while offset 1 is still retained.
- * Returns {epoch, offset, recoverable (0/1), publication JSON…}.
+ * Entries are fetched in small batches and the walk stops at `limit` publications or before
+ * the one that would pass max bytes (the first always comes), so a read never loads far more
+ * than it returns.
+ * Returns {epoch, offset, recoverable (0/1), more (0/1), publication JSON…}; more: retained
+ * publications lie beyond the last one returned, in the read's direction.
  */
 export const READ = `${TRIM_EXPIRED}
 local hasSince = ARGV[4] ~= ''
 local since = tonumber(ARGV[5])
 local fromUnwritten = ARGV[4] == ARGV[1] and since == 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  if hasSince and not fromUnwritten then return {ARGV[1], 0, 0} end
-  return {ARGV[1], 0, 1}
+  if hasSince and not fromUnwritten then return {ARGV[1], 0, 0, 0} end
+  return {ARGV[1], 0, 1, 0}
 end
 local epoch, offset = meta(KEYS[1], ARGV[1], ARGV[3])
 trim_expired(KEYS[2], tonumber(ARGV[2]))
 local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
 local first = offset + 1
 if #head > 0 then first = tonumber(string.match(head[1][1], '^(%d+)')) end
-if hasSince and ARGV[4] ~= epoch and not (fromUnwritten and first == 1) then return {epoch, offset, 0} end
-if hasSince and ARGV[4] == epoch and (since > offset or since < first - 1) then return {epoch, offset, 0} end
+if hasSince and ARGV[4] ~= epoch and not (fromUnwritten and first == 1) then return {epoch, offset, 0, 0} end
+if hasSince and ARGV[4] == epoch and (since > offset or since < first - 1) then return {epoch, offset, 0, 0} end
 local limit = tonumber(ARGV[6])
-local out = {epoch, offset, 1}
+local maxBytes = tonumber(ARGV[8])
+local reverse = ARGV[7] == '1'
+local out = {epoch, offset, 1, 0}
 if limit <= 0 then return out end
-local entries
-if ARGV[7] == '1' then
-  local upper = '+'
-  if hasSince then upper = '(' .. since .. '-0' end
-  entries = redis.call('XREVRANGE', KEYS[2], upper, '-', 'COUNT', limit)
-else
-  local lower = '-'
-  if hasSince then lower = '(' .. since .. '-0' end
-  entries = redis.call('XRANGE', KEYS[2], lower, '+', 'COUNT', limit)
+local bound = '-'
+if reverse then bound = '+' end
+if hasSince then bound = '(' .. since .. '-0' end
+local count, bytes = 0, 0
+while true do
+  local want = limit - count + 1
+  if want > 32 then want = 32 end
+  local entries
+  if reverse then
+    entries = redis.call('XREVRANGE', KEYS[2], bound, '-', 'COUNT', want)
+  else
+    entries = redis.call('XRANGE', KEYS[2], bound, '+', 'COUNT', want)
+  end
+  for i = 1, #entries do
+    local json = entries[i][2][2]
+    bytes = bytes + #json
+    if count == limit or (maxBytes > 0 and count > 0 and bytes > maxBytes) then
+      out[4] = 1
+      return out
+    end
+    out[#out + 1] = json
+    count = count + 1
+    bound = '(' .. entries[i][1]
+  end
+  if #entries < want then return out end
 end
-for i = 1, #entries do out[#out + 1] = entries[i][2][2] end
-return out
 `;
 
 /** KEYS: meta. ARGV: unwritten epoch. Returns {epoch, offset}; creates nothing. */

@@ -57,7 +57,7 @@ interface Pipeline {
 
 interface Scripts {
   sbAppend(meta: string, stream: string, idKey: string, pubsub: string, ...argv: Array<string | number>): Promise<[string, number, number]>;
-  sbRead(meta: string, stream: string, ...argv: Array<string | number>): Promise<[string, number, number, ...string[]]>;
+  sbRead(meta: string, stream: string, ...argv: Array<string | number>): Promise<[string, number, number, number, ...string[]]>;
   sbPosition(meta: string, ...argv: Array<string | number>): Promise<[string, number]>;
   sbClaim(key: string, now: number, windowMs: number): Promise<number>;
 }
@@ -140,15 +140,23 @@ export class RedisHistoryStore implements HistoryStore {
 
   async read(channel: string, o: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult> {
     const since = o.since;
-    const [epoch, offset, recoverable, ...pubs] = await this.redis.sbRead(
+    const [epoch, offset, recoverable, more, ...pubs] = await this.redis.sbRead(
       this.keys.meta(channel), this.keys.stream(channel),
       UNWRITTEN_EPOCH, this.now() - o.retention.ttlMs, this.metaTtl(o.retention.ttlMs),
-      since ? since.epoch : '', since ? since.offset : 0, Math.max(0, o.limit), o.reverse ? '1' : '0',
+      since ? since.epoch : '', since ? since.offset : 0, Math.max(0, Math.floor(o.limit)), o.reverse ? '1' : '0',
+      o.maxBytes !== undefined && Number.isFinite(o.maxBytes) ? Math.max(1, Math.floor(o.maxBytes)) : 0,
     );
+    let bytes = 0;
+    const publications = pubs.map((p) => {
+      bytes += Buffer.byteLength(p);
+      return JSON.parse(p) as Publication;
+    });
     return {
       position: { epoch, offset: Number(offset) },
-      publications: pubs.map((p) => JSON.parse(p) as Publication),
+      publications,
       recoverable: Number(recoverable) === 1,
+      more: Number(more) === 1,
+      ...(o.maxBytes !== undefined ? { bytes } : {}),
     };
   }
 

@@ -26,14 +26,8 @@ export async function readRewind(
     if (top.epoch !== o.upTo.epoch) return { position: top, publications: [] };
     if (top.offset > o.upTo.offset) since = { epoch: o.upTo.epoch, offset: o.upTo.offset + 1 };
   }
-  const read = await history.read(channel, { limit: o.count, reverse: true, retention: o.retention, ...(since ? { since } : {}) });
+  // Newest first, the store stopping at the byte bound: what does not fit is the oldest.
+  const read = await history.read(channel, { limit: o.count, reverse: true, maxBytes: o.maxBytes, retention: o.retention, ...(since ? { since } : {}) });
   if (!read.recoverable) return { position: read.position, publications: [] };
-  const kept: Publication[] = [];
-  let bytes = 0;
-  for (const pub of read.publications) {
-    bytes += Buffer.byteLength(JSON.stringify(pub));
-    if (kept.length > 0 && bytes > o.maxBytes) break;
-    kept.push(pub);
-  }
-  return { position: read.position, publications: kept.reverse() };
+  return { position: read.position, publications: read.publications.reverse() };
 }

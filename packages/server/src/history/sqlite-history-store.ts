@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
-import { UNWRITTEN, idempotencyKeyOf, readUnwritten, sinceRecoverable, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
+import { UNWRITTEN, idempotencyKeyOf, publicationBytes, readUnwritten, sinceRecoverable, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
 import { migrate, transaction } from '../sqlite/database.ts';
 
@@ -179,20 +179,40 @@ export class SqliteHistoryStore implements HistoryStore {
     const first = firstRow ? firstRow.offset : pos.offset + 1;
     const since = o.since;
     if (since && !sinceRecoverable(since, pos, first)) {
-      return { position: pos, publications: [], recoverable: false };
+      return { position: pos, publications: [], recoverable: false, more: false };
     }
     const limit = Math.max(0, Math.floor(o.limit));
-    if (limit === 0) return { position: pos, publications: [], recoverable: true };
+    if (limit === 0) return { position: pos, publications: [], recoverable: true, more: false };
+    // One row past `limit` tells whether more remain; rows are stepped through one at a time
+    // and the walk stops at the byte bound, so a read never loads what it does not return.
     const rows = (o.reverse
-      ? q.backward.all(channel, since ? since.offset : pos.offset + 1, limit)
-      : q.forward.all(channel, since ? since.offset : 0, limit)) as unknown as PubRow[];
-    const publications = rows.map((r) => {
+      ? q.backward.iterate(channel, since ? since.offset : pos.offset + 1, limit + 1)
+      : q.forward.iterate(channel, since ? since.offset : 0, limit + 1)) as Iterator<PubRow> & Iterable<PubRow>;
+    const maxBytes = o.maxBytes ?? Infinity;
+    const publications: Publication[] = [];
+    let bytes = 0;
+    let more = false;
+    for (const r of rows) {
+      if (publications.length === limit) {
+        more = true;
+        break;
+      }
       const out: Publication = { channel, data: r.data === null ? undefined : JSON.parse(r.data), offset: r.offset, epoch: pos.epoch, ts: r.ts };
       if (r.sender !== null) out.from = r.sender;
       if (r.pub_id !== null) out.id = JSON.parse(r.pub_id);
-      return out;
-    });
-    return { position: pos, publications, recoverable: true };
+      if (maxBytes !== Infinity) {
+        // `data` is stored as JSON.stringify wrote it, which is what it encodes to again:
+        // measure the rest of the publication and add the stored text (no second pass over data).
+        const size = r.data === null ? publicationBytes(out) : publicationBytes({ ...out, data: null }) - 4 + Buffer.byteLength(r.data);
+        if (publications.length > 0 && bytes + size > maxBytes) {
+          more = true;
+          break;
+        }
+        bytes += size;
+      }
+      publications.push(out);
+    }
+    return { position: pos, publications, recoverable: true, more, ...(maxBytes !== Infinity ? { bytes } : {}) };
   }
 
   async position(channel: string): Promise<StreamPosition> {

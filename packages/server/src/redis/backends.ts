@@ -9,6 +9,8 @@ import { RedisLoginRegistry } from '../session/redis-login-registry.ts';
 import { RedisPresenceStore } from '../presence/redis-presence-store.ts';
 import { RedisAccessStore } from '../access/redis-access-store.ts';
 import { RedisServerSubscriptionStore } from '../subscriptions/redis-server-subscription-store.ts';
+import { RedisWebhookOutbox } from '../webhooks/redis-webhook-outbox.ts';
+import { RedisChannelOccupancy } from '../webhooks/redis-channel-occupancy.ts';
 import type { Stores } from '../store-set.ts';
 import { connectRedis, closeRedis, redisTarget, type RedisConnection } from './connect.ts';
 import { RedisKeys } from './keys.ts';
@@ -21,7 +23,7 @@ import { RedisKeys } from './keys.ts';
  * channels the broker subscribes to.
  */
 export async function createRedisBackends(url: string, log?: Logger, keys = new RedisKeys(), replication: ReplicationOptions = {}): Promise<Stores> {
-  const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes', 'access', 'subscriptions'] as const;
+  const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes', 'access', 'subscriptions', 'webhooks'] as const;
   // Opened together: on a Redis Cluster each one connects to every primary.
   const settled = await Promise.allSettled(names.map((n) => connectRedis({ url, name: `switchboard:${n}`, subscriber: n === 'broker-sub' })));
   const opened = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -30,7 +32,9 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     await Promise.all(opened.map((c) => closeRedis(c.redis)));
     throw failed.reason;
   }
-  const [pub, sub, history, sessions, presenceConn, loginsConn, nodesConn, accessConn, subsConn] = opened as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
+  const [pub, sub, history, sessions, presenceConn, loginsConn, nodesConn, accessConn, subsConn, hooksConn] = opened as RedisConnection[] as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
+  // This node's id: in the node directory and in the channel occupancy of webhooks.
+  const id = `n_${randomBytes(6).toString('base64url')}`;
   const withLog = log ? { log } : {};
   // Users of a dead node: a surviving node announces them offline (once, cluster-wide),
   // through the broker of the node that `directory` is built for.
@@ -47,8 +51,10 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     close: async () => {},
     logins: new RedisLoginRegistry({ connection: loginsConn, keys, ...withLog }),
     subscriptions: new RedisServerSubscriptionStore({ connection: subsConn, keys }),
+    // One outbox for the cluster; occupancy beside it (one slot), on its connection.
+    webhookOutbox: new RedisWebhookOutbox({ connection: hooksConn, keys }),
+    occupancy: new RedisChannelOccupancy({ connection: hooksConn, keys, node: id, ...withLog }),
     directory(node) {
-      const id = `n_${randomBytes(6).toString('base64url')}`;
       const startedAt = Date.now();
       announceOffline = (user) => {
         node.userExpired(user);

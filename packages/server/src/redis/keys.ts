@@ -92,6 +92,15 @@ export class RedisKeys {
     return `${this.prefix}session:${digest}`;
   }
   /**
+   * The webhook keys (docs/webhooks.md) share the hash tag `{webhooks}`: one Redis Cluster
+   * slot, so one Lua script both decides a cluster-wide event (a channel's first subscriber
+   * on any node) and enqueues it in the outbox. `part` is `seq`, `queue`, `events`, `state`
+   * (the outbox), `announced`, `live`, `channel:<channel>` or `node:<id>` (channel occupancy).
+   */
+  webhooks(part: string): string {
+    return `${this.prefix}{webhooks}:${part}`;
+  }
+  /**
    * The admin UI's keys (docs/admin.md) share the hash tag `{admin}`: one Redis Cluster slot,
    * so one pipeline reads every node's stats. `part` is `session:<digest>`, `nodes`,
    * `node:<id>` or `samples:<id>`.

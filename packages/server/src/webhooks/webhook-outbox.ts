@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 /** The events a deployment may ask for in `webhooks.events`. */
 export const WEBHOOK_EVENTS = ['user.online', 'user.offline', 'channel.occupied', 'channel.vacated', 'publication'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
@@ -13,6 +15,11 @@ export interface WebhookEvent {
   channel?: string;
   /** `publication` events: the publication as subscribers got it. */
   publication?: unknown;
+}
+
+/** A new event with a fresh random id (`evt_` and 16 base64url characters), stamped `now`. */
+export function newWebhookEvent(type: WebhookEventType, fields: Pick<WebhookEvent, 'user' | 'channel' | 'publication'>, now = Date.now()): WebhookEvent {
+  return { id: `evt_${randomBytes(12).toString('base64url')}`, type, ts: now, ...fields };
 }
 
 /** An event waiting in the outbox. */
@@ -34,9 +41,12 @@ export interface OutboxEntry {
  *   at the first one not due yet (`nextAt > now`): a waiting retry holds up later events, so
  *   they are delivered in order. What it answers is leased: not due again for `leaseMs`.
  * - `retry` updates attempts and `nextAt`; `done` removes (a missing id is a no-op).
- * - In a store shared by several nodes (Redis), `claim` hands an entry to one node at a time.
+ * - In a store shared by several nodes (Redis, `shared`), `due` is atomic: an entry is handed
+ *   to one node at a time, and a node that dies holding it only delays it by the lease.
  */
 export interface WebhookOutbox {
+  /** True when several nodes deliver from it: each polls it even when it added nothing. */
+  readonly shared?: boolean;
   add(event: WebhookEvent): Promise<void>;
   /** The due head of the queue at `now`, oldest first; leased to this caller for `leaseMs`. */
   due(now: number, limit: number, leaseMs: number): Promise<OutboxEntry[]>;

@@ -1,6 +1,8 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Logger } from '../logger.ts';
-import type { OutboxEntry, WebhookEvent, WebhookEventType, WebhookOutbox } from './webhook-outbox.ts';
+import { LimitedLog } from '../log-limit.ts';
+import { newWebhookEvent, type OutboxEntry, type WebhookEvent, type WebhookEventType, type WebhookOutbox } from './webhook-outbox.ts';
+import type { ChannelEventFor, ChannelOccupancy } from './channel-occupancy.ts';
 
 /** `webhooks` as configured. */
 export interface WebhooksConfig {
@@ -30,6 +32,10 @@ export function signWebhook(secret: string, timestamp: number, body: string): st
  * it for a retry after `retryDelayMs`, doubling up to `maxRetryDelayMs`, at most
  * `maxAttempts` tries (then it is dropped with an error log). A failing event holds up the
  * ones behind it, so a receiver sees them in order. Logs never carry the secret or bodies.
+ *
+ * Cluster mode: the outbox is shared (Redis) and every node's loop polls it, taking one
+ * event at a time under a lease; channel transitions go through `occupancy`, which decides
+ * them cluster-wide and enqueues their events itself.
  */
 export class Webhooks {
   readonly config: WebhooksConfig;
@@ -41,8 +47,15 @@ export class Webhooks {
   private running: Promise<void> | undefined;
   private again = false;
   private closed = false;
+  private readonly occupancy: ChannelOccupancy | undefined;
+  private maintainer: NodeJS.Timeout | undefined;
+  /** Loop and maintenance failures (an unreachable Redis) log once in 30 s each, with how many were suppressed. */
+  private readonly loopFailures: LimitedLog;
+  private readonly eventFor: ChannelEventFor = (type, channel) => (this.wanted.has(type) ? newWebhookEvent(type, { channel }) : undefined);
 
-  constructor(o: { config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch }) {
+  constructor(o: { config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch; occupancy?: ChannelOccupancy }) {
+    this.occupancy = o.occupancy;
+    this.loopFailures = new LimitedLog(o.log, { perWindow: 1, windowMs: 30_000 });
     this.config = o.config;
     this.outbox = o.outbox;
     this.log = o.log;
@@ -58,12 +71,39 @@ export class Webhooks {
   /** Starts delivering what the outbox holds (events left by an earlier run included). */
   start(): void {
     if (this.wanted.size > 0) this.kick();
+    if (this.occupancy && this.wantsChannels()) {
+      this.maintainer = setInterval(() => {
+        this.occupancy!.maintain(this.eventFor).then((n) => n > 0 && this.kick(), (err) => this.loopFailures.warn({ err: (err as Error).message }, 'channel occupancy: maintenance failed; retrying'));
+      }, this.occupancy.intervalMs);
+      this.maintainer.unref();
+    }
+  }
+
+  private wantsChannels(): boolean {
+    return this.wanted.has('channel.occupied') || this.wanted.has('channel.vacated');
+  }
+
+  /**
+   * This node's first subscriber of a channel appeared (`occupied`) or its last one left
+   * (`vacated`). On one node that is the channel's transition; in a cluster the occupancy
+   * store decides whether it is one cluster-wide and enqueues the event once.
+   */
+  channel(transition: 'occupied' | 'vacated', channel: string): void {
+    const type = transition === 'occupied' ? 'channel.occupied' : 'channel.vacated';
+    if (!this.occupancy) return this.emit(type, { channel });
+    if (this.closed || !this.wantsChannels()) return;
+    const event = this.eventFor(type, channel);
+    const o = this.occupancy;
+    (transition === 'occupied' ? o.occupy(channel, event) : o.vacate(channel, event)).then(
+      (enqueued) => enqueued && event && this.kick(),
+      (err) => this.log.error({ err, type, channel }, 'channel occupancy: transition could not be stored'),
+    );
   }
 
   /** Records an event (when its type is wanted) and wakes the delivery loop. */
   emit(type: WebhookEventType, fields: Pick<WebhookEvent, 'user' | 'channel' | 'publication'>): void {
     if (!this.wanted.has(type) || this.closed) return;
-    const event: WebhookEvent = { id: `evt_${randomBytes(12).toString('base64url')}`, type, ts: Date.now(), ...fields };
+    const event: WebhookEvent = newWebhookEvent(type, fields);
     this.outbox.add(event).then(() => this.kick(), (err) => this.log.error({ err, type }, 'webhook outbox: event could not be stored'));
   }
 
@@ -71,7 +111,11 @@ export class Webhooks {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    clearInterval(this.maintainer);
     await this.running;
+    if (this.occupancy && this.wantsChannels()) {
+      await this.occupancy.leave(this.eventFor).catch((err) => this.log.warn({ err }, 'channel occupancy: leaving failed; other nodes settle it after the expiry'));
+    }
     await this.outbox.close();
   }
 
@@ -82,7 +126,11 @@ export class Webhooks {
       return;
     }
     clearTimeout(this.timer);
-    this.running = this.drain().catch((err) => this.log.error({ err }, 'webhook delivery loop failed')).finally(() => {
+    this.running = this.drain().catch((err) => {
+      // The outbox is unreachable (Redis down): try again later, whoever adds events.
+      this.loopFailures.error({ err: (err as Error).message }, 'webhook delivery loop failed; retrying');
+      this.wakeLater();
+    }).finally(() => {
       this.running = undefined;
       if (this.again) {
         this.again = false;
@@ -94,9 +142,12 @@ export class Webhooks {
   /** Delivers due events in order; on a failure, schedules the retry and waits for it. */
   private async drain(): Promise<void> {
     const lease = this.config.timeoutMs + 5000;
+    // Shared: one at a time, so the lease (one delivery's timeout and then some) never runs
+    // out while this node still holds an entry, and another node never sends it meanwhile.
+    const batchSize = this.outbox.shared ? 1 : 20;
     for (;;) {
       if (this.closed) return;
-      const batch = await this.outbox.due(Date.now(), 20, lease);
+      const batch = await this.outbox.due(Date.now(), batchSize, lease);
       if (batch.length === 0) break;
       for (const [i, entry] of batch.entries()) {
         if (this.closed || !(await this.deliver(entry))) {
@@ -109,9 +160,17 @@ export class Webhooks {
     await this.scheduleNext();
   }
 
-  /** Wakes the loop when the next entry is due (at most a retry delay from now). */
+  /**
+   * Wakes the loop when the next entry is due (at most a retry delay from now). A shared
+   * outbox is polled even when empty: other nodes add to it, or die holding a lease.
+   */
   private async scheduleNext(): Promise<void> {
-    if (this.closed || (await this.outbox.size()) === 0) return;
+    if (this.closed || (!this.outbox.shared && (await this.outbox.size()) === 0)) return;
+    this.wakeLater();
+  }
+
+  private wakeLater(): void {
+    if (this.closed) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.kick(), Math.min(this.config.retryDelayMs, 1000));
     this.timer.unref();

@@ -3,16 +3,25 @@ import type { Connection } from '../connection.ts';
 import type { CommandContext } from '../command-context.ts';
 import { assertCanSubscribe } from '../../channels.ts';
 
-/** `history`: pages through a channel's retained publications; needs subscribe permission. */
+/**
+ * `history`: pages through a channel's retained publications; needs subscribe permission.
+ * A reply carries at most `limit` publications and at most the byte bound of
+ * `HistoryReads` (`limits.maxReplayBytes`); `more: true` says further ones are retained in
+ * that direction. The read starts only once this client has taken its earlier replies
+ * (`whenWritable`), so pipelined reads never pile up in the outbound queue, and at most
+ * `limits.historyReadsInFlight` reads run at once on the node.
+ */
 export async function handleHistory(ctx: CommandContext, conn: Connection, frame: HistoryFrame): Promise<void> {
   const node = ctx;
   const ch = node.resolve(frame.channel);
   if (!conn.subscriptions.has(ch.name)) assertCanSubscribe(conn.identity!, ch); // subscribed: already authorized (grants or hook)
   if (!ch.history) throw new ReplyError('not_available', `channel ${ch.name} keeps no history`);
   const limit = Math.min(frame.limit ?? 100, node.config.limits.historyLimit);
-  const r = await node.history.read(ch.name, { since: frame.since, limit, reverse: frame.reverse, retention: ch.history }).catch((err) => {
+  await conn.whenWritable(node.historyReads.maxBytes);
+  if (conn.state === 'closed') return;
+  const r = await node.historyReads.read(ch.name, { since: frame.since, limit, reverse: frame.reverse, retention: ch.history }).catch((err) => {
     throw node.failures.unavailable(err, 'history read');
   });
   if (!r.recoverable) throw new ReplyError('unrecoverable_position', `position not retained; current is ${r.position.epoch}/${r.position.offset}`);
-  conn.reply(frame.id, { epoch: r.position.epoch, offset: r.position.offset, publications: r.publications });
+  conn.reply(frame.id, { epoch: r.position.epoch, offset: r.position.offset, publications: r.publications, ...(r.more ? { more: true } : {}) });
 }

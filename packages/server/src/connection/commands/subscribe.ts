@@ -3,7 +3,7 @@ import type { Connection } from '../connection.ts';
 import type { CommandContext } from '../command-context.ts';
 import { adoptAutoSubscription } from '../../direct/personal-channel.ts';
 import { assertCanSubscribe, type ResolvedChannel } from '../../channels.ts';
-import { encodeMessage } from '../../hub.ts';
+import { sendReplay } from './replay.ts';
 import { authorizeSubscribe } from '../../auth/hook-checks.ts';
 
 /** `rewind` checked: 0 when absent; bad_request without history, limit_exceeded past `limits.maxRewind`. */
@@ -15,17 +15,36 @@ function checkRewind(ctx: CommandContext, ch: ResolvedChannel, rewind: number | 
   return rewind;
 }
 
+/**
+ * Whether a subscribe that asked for `delta` gets it: only on namespaces configured with the
+ * same format (elsewhere the subscription carries full data and the ack says `delta: false`).
+ */
+function deltaGranted(ch: ResolvedChannel, frame: SubscribeFrame): boolean | undefined {
+  if (frame.delta === undefined) return undefined;
+  return ch.options.delta === frame.delta;
+}
+
 /** `subscribe`: checks permission and limits, joins the channel, recovers from `since`. */
 export async function handleSubscribe(ctx: CommandContext, conn: Connection, frame: SubscribeFrame): Promise<void> {
   const node = ctx;
   const ch = node.resolve(frame.channel);
   if (frame.since && !ch.history) throw new ReplyError('bad_request', `channel ${ch.name} keeps no history to recover from`);
   const rewind = checkRewind(ctx, ch, frame.rewind);
+  const delta = deltaGranted(ch, frame);
+  const granted = delta === undefined ? {} : { delta };
+  if (frame.since || rewind > 0) {
+    // Its ack carries up to a page of history: the next such read waits until this client
+    // took the previous one, so resubscribing many channels at once never fills the queue.
+    await conn.whenWritable(ctx.historyReads.maxBytes);
+    if (conn.state !== 'ready') return;
+  }
   if (conn.subscriptions.has(ch.name)) {
     assertCanSubscribe(conn.identity!, ch);
     const adopted = await adoptAutoSubscription(ctx, conn, ch, frame.since, rewind);
     if (!adopted) throw new ReplyError('bad_request', `already subscribed to ${ch.name}`);
-    conn.reply(frame.id, adopted);
+    const sub = conn.subscriptions.get(ch.name);
+    if (delta && sub) node.hub.enableDelta(sub);
+    conn.reply(frame.id, { ...adopted, ...granted });
     return;
   }
   if (conn.subscriptions.size >= node.config.limits.maxChannelsPerConnection) {
@@ -36,14 +55,19 @@ export async function handleSubscribe(ctx: CommandContext, conn: Connection, fra
   await node.sso.enterNamespace(conn, ch.namespace);
   let result;
   try {
-    result = await node.subscribe(conn, ch, frame.since, rewind);
+    result = await node.subscribe(conn, ch, frame.since, rewind, delta === true);
   } finally {
     node.sso.settle(conn, ch.namespace);
   }
   if (!conn.subscriptions.has(ch.name)) return; // closed or unsubscribed meanwhile
-  if (frame.id !== undefined) conn.reply(frame.id, result as Record<string, unknown>);
-  // Without an id there is no ack to carry the replay (or rewind): it goes out as messages instead.
-  else for (const pub of result.publications ?? []) conn.enqueue(encodeMessage(pub));
-  node.releaseBuffer(conn, ch.name, result);
+  try {
+    if (frame.id !== undefined) conn.reply(frame.id, { ...result, ...granted });
+    // Without an id there is no ack to carry the replay (or rewind): it goes out as messages
+    // instead, paced page by page; live ones wait in the buffer until it is done.
+    else await sendReplay(ctx, conn, ch, result);
+  } finally {
+    node.releaseBuffer(conn, ch.name, result);
+  }
+  if (!conn.subscriptions.has(ch.name)) return; // closed or left during the replay
   node.tracker.joined(conn, ch);
 }

@@ -1,0 +1,43 @@
+import { CloseCode, Disconnect, type Publication } from '@switchboard/protocol';
+import type { Connection } from '../connection.ts';
+import type { CommandContext, SubscribeResult } from '../command-context.ts';
+import type { ResolvedChannel } from '../../channels.ts';
+import { encodeMessage } from '../../hub.ts';
+
+/**
+ * A recovery without `id` has no ack to carry the replay: it goes out as `message` frames,
+ * page by page (`result` holds the first, cut at the byte bound when `more`). Each further
+ * page is read only once the client took the previous one (`Connection.whenWritable`), so the
+ * replay never fills the outbound queue, however long it is. Live publications wait in the
+ * subscription's buffer meanwhile and follow past `result.offset` (`releaseBuffer`): a client
+ * that cannot take even those (more than `limits.maxQueueBytes` of them held) is a slow
+ * consumer (`3008`). A replay that becomes unrecoverable midway (retention, a reset stream)
+ * stops there, like a failed recovery without `id`: live delivery follows.
+ */
+export async function sendReplay(ctx: CommandContext, conn: Connection, ch: ResolvedChannel, result: SubscribeResult): Promise<void> {
+  const sub = conn.subscriptions.get(ch.name);
+  const top = result.offset ?? 0;
+  let pubs: Publication[] = result.publications ?? [];
+  let next = result.more ? result.next : undefined;
+  for (;;) {
+    for (const pub of pubs) conn.enqueue(encodeMessage(pub));
+    if (!next || !ch.history) return;
+    await conn.whenWritable(ctx.historyReads.maxBytes);
+    if (conn.state === 'closed' || conn.subscriptions.get(ch.name) !== sub || !sub) return;
+    if ((sub.bufferedBytes ?? 0) > ctx.config.limits.maxQueueBytes) {
+      conn.terminate(new Disconnect(CloseCode.slow_consumer, 'slow_consumer'));
+      return;
+    }
+    let read;
+    try {
+      read = await ctx.historyReads.read(ch.name, { since: next, limit: ch.history.size, retention: ch.history });
+    } catch (err) {
+      ctx.failures.report(err, 'history read');
+      return;
+    }
+    if (!read.recoverable || read.position.epoch !== next.epoch) return;
+    pubs = read.publications.filter((p) => p.offset! <= top);
+    const last = pubs.at(-1);
+    next = last && last.offset! < top && read.more ? { epoch: next.epoch, offset: last.offset! } : undefined;
+  }
+}

@@ -1,0 +1,219 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Publication } from '@switchboard/protocol';
+import { startRedisSentinel, type RedisSentinelProcess } from './support/redis-cluster.ts';
+import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.ts';
+import { sleep, waitFor } from './support/ports.ts';
+import { RawClient, SECRET, token } from '../packages/server/test/helpers.ts';
+import { closeClients, makeClient } from '../packages/client/test/helpers.ts';
+
+/**
+ * Sentinel failover under a publish stream: a real primary, two replicas and a sentinel on
+ * free ports, a real gateway process on `redis+sentinel://` with
+ * `SWITCHBOARD_REDIS_WAIT_REPLICAS=1`, one publisher on the HTTP API and one on WebSocket
+ * (each retrying with the same idempotency key until acknowledged, as the docs tell
+ * clients to), and an SDK subscriber. The primary is killed with SIGKILL mid stream.
+ */
+const API_KEY = 'sentinel-failover-api-key-0123456789';
+const CONFIG = {
+  namespaces: { '': {}, chat: { history: { size: 100_000, ttl: '1h' }, allowSubscribe: true, allowPublish: true } },
+  shutdown: { reconnectSpreadMs: 0 },
+};
+const HTTP_CHANNEL = 'chat:failover-http';
+const WS_CHANNEL = 'chat:failover-ws';
+
+let group: RedisSentinelProcess;
+let gw: GatewayProcess;
+
+beforeAll(async () => {
+  group = await startRedisSentinel({ replicaCount: 2 });
+  const dir = mkdtempSync(join(tmpdir(), 'sb-sentinel-failover-'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(CONFIG));
+  gw = await startGatewayProcess({
+    args: ['--config', join(dir, 'config.json'), '--redis', group.url, '--jwt-secret', SECRET, '--api-key', API_KEY],
+    env: { SWITCHBOARD_REDIS_WAIT_REPLICAS: '1' },
+    startTimeoutMs: 150_000,
+  });
+}, 300_000);
+
+afterAll(async () => {
+  closeClients();
+  await gw?.kill();
+  await group?.stop();
+});
+
+const api = async (method: string, body: unknown) => {
+  const r = await fetch(`${gw.url}/api/${method}`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `apikey ${API_KEY}` }, body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  return { status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.json() as any };
+};
+
+/** Every publication of a channel in history, from the first offset on. */
+async function history(channel: string, epoch: string): Promise<Publication[]> {
+  const out: Publication[] = [];
+  for (;;) {
+    const page = await api('history', { channel, since: { epoch, offset: out.at(-1)?.offset ?? 0 }, limit: 500 });
+    expect(page.status).toBe(200);
+    out.push(...page.body.publications);
+    if (page.body.publications.length < 500) return out;
+  }
+}
+
+/** A sequential publisher: publication n is retried with key `n` until acknowledged. */
+interface Publisher {
+  /** Acknowledged publications by number: the ack's offset and epoch. */
+  acks: Array<{ offset: number; epoch: string }>;
+  /** Every refusal seen (each one retried). */
+  refusals: unknown[];
+  /** When the n-th ack arrived (ms). */
+  ackedAt: number[];
+  /** When each refusal arrived (ms). */
+  refusedAt: number[];
+  /** Stops after the current publication is acknowledged; resolves then. */
+  stop(): Promise<void>;
+}
+
+function runPublisher(publishOnce: (n: number) => Promise<{ offset: number; epoch: string } | { refusal: unknown }>): Publisher {
+  let stopping = false;
+  const p: Publisher = { acks: [], refusals: [], ackedAt: [], refusedAt: [], stop: async () => { stopping = true; await loop; } };
+  const loop = (async () => {
+    while (!stopping) {
+      const n = p.acks.length;
+      const r = await publishOnce(n);
+      if ('refusal' in r) {
+        p.refusals.push(r.refusal);
+        p.refusedAt.push(Date.now());
+        await sleep(50); // a client's retry backoff (Retry-After says 1 s; a test retries sooner)
+      } else {
+        p.acks.push(r);
+        p.ackedAt.push(Date.now());
+      }
+    }
+  })();
+  return p;
+}
+
+/** HTTP API: `POST /api/publish` with `idempotencyKey`; a refusal must be 503 + Retry-After, temporary. */
+const httpPublisher = () => runPublisher(async (n) => {
+  const r = await api('publish', { channel: HTTP_CHANNEL, data: { n }, idempotencyKey: `h-${n}` }).catch((err: Error) => ({ status: 0, retryAfter: null, body: { fetch: err.message } }));
+  if (r.status === 200) return { offset: r.body.offset, epoch: r.body.epoch };
+  return { refusal: { status: r.status, retryAfter: r.retryAfter, code: r.body.error?.code, temporary: r.body.error?.temporary } };
+});
+
+/**
+ * WebSocket: `publish` with the id as idempotency key. A temporary `error` is retried on the
+ * same connection; a closed connection (the gateway asks its clients to reconnect once its
+ * broker subscriptions are back) is reopened as the same user and the same id retried.
+ */
+function wsPublisher(): Publisher & { reconnects: () => number } {
+  let conn: RawClient | undefined;
+  let reconnects = 0;
+  /** An authenticated connection, or what refused it (during an outage: a temporary error). */
+  const open = async (): Promise<RawClient | { refused: unknown }> => {
+    const c = new RawClient(`${gw.wsUrl}?token=${await token('ws-publisher')}`);
+    const first = await c.next((f) => f.type !== 'ping', 30_000).catch((err: Error) => ({ type: 'none', message: err.message.slice(0, 80) }));
+    if (first.type === 'auth_success') return c;
+    c.close();
+    return { refused: first };
+  };
+  const p = runPublisher(async (n) => {
+    if (!conn || conn.closeCode !== undefined) {
+      if (conn) reconnects++;
+      const opened = await open();
+      if (!(opened instanceof RawClient)) return { refusal: { connect: opened.refused } };
+      conn = opened;
+    }
+    const r = await conn.request({ type: 'publish', id: `w-${n}`, channel: WS_CHANNEL, data: { n } }, 30_000).catch(() => undefined);
+    if (r?.type === 'ack') return { offset: r.offset, epoch: r.epoch };
+    if (r === undefined) return { refusal: { closed: conn.closeCode ?? 'timeout' } };
+    return { refusal: { code: r.code, temporary: r.temporary } };
+  });
+  const stop = p.stop;
+  return Object.assign(p, { reconnects: () => reconnects, stop: async () => { await stop(); conn?.close(); } });
+}
+
+describe('Sentinel failover with redisWaitReplicas=1', () => {
+  it('SIGKILL of the primary mid stream: retryable errors, then service on the promoted replica; every acknowledged publication in history once, in order', async () => {
+    // An SDK subscriber on both channels: it must keep receiving after the failover.
+    const client = makeClient(gw.wsUrl, { token: await token('watcher'), connectTimeoutMs: 10_000 });
+    const received = new Map<string, Publication[]>([[HTTP_CHANNEL, []], [WS_CHANNEL, []]]);
+    // What the client went through, for the failure message.
+    const events: string[] = [];
+    client.on('disconnected', (e) => events.push(`disconnected ${e.code} ${e.reason}`));
+    client.on('connected', (e) => events.push(`connected resumed=${e.resumed}`));
+    client.on('error', (e) => events.push(`error ${e.error.message}`));
+    const subs = [HTTP_CHANNEL, WS_CHANNEL].map((ch) => {
+      const s = client.subscribe(ch);
+      s.on('message', (m) => received.get(ch)!.push(m));
+      s.on('subscribed', (e) => events.push(`${ch} subscribed ${e.offset} resubscribed=${e.resubscribed}`));
+      s.on('recovered', (e) => events.push(`${ch} recovered ${e.count}`));
+      s.on('gap', (e) => events.push(`${ch} gap ${JSON.stringify(e)}`));
+      s.on('error', (e) => events.push(`${ch} error ${e.error.message}`));
+      s.on('state', (e) => events.push(`${ch} ${e.state}`));
+      return s;
+    });
+    await Promise.all(subs.map((s) => s.ready()));
+
+    const http = httpPublisher();
+    const ws = wsPublisher();
+    await waitFor(() => http.acks.length >= 30 && ws.acks.length >= 30, 60_000, 'publications before the kill');
+    const oldPrimary = await group.primaryPort();
+    const before = { http: http.acks.length, ws: ws.acks.length };
+    const killedAt = Date.now();
+    // The process that is primary now (a loaded machine may have failed over already).
+    await [group.primary, ...group.replicas].find((n) => n.port === oldPrimary)!.kill();
+    await waitFor(async () => (await group.primaryPort()) !== oldPrimary, 60_000, 'the sentinel to promote a replica');
+    const promotedAt = Date.now();
+    // Service is back without a gateway restart: both publishers are acknowledged again.
+    const stuck = (err: Error): never => {
+      const last = (p: Publisher) => `${p.acks.length} acks, ${p.refusals.length} refusals, last ${JSON.stringify(p.refusals.slice(-2))}`;
+      throw new Error(`${err.message}: HTTP ${last(http)}; WebSocket ${last(ws)}; gateway: ${gw.output().slice(-1500)}`);
+    };
+    await waitFor(() => http.acks.length >= before.http + 30 && ws.acks.length >= before.ws + 30, 90_000, 'publications acknowledged on the new primary').catch(stuck);
+    // Service is back at the first acknowledgement after the first refusal.
+    const refusedAt = Math.min(...[http, ws].map((p) => p.refusedAt[0] ?? Infinity));
+    const backAt = Math.min(...[http, ws].map((p) => p.ackedAt.find((t) => t > refusedAt) ?? Infinity));
+    // Live delivery on the promoted primary: the subscriber sees publications made from now on.
+    const target = { http: http.acks.length + 10, ws: ws.acks.length + 10 };
+    await waitFor(() => http.acks.length >= target.http && ws.acks.length >= target.ws, 60_000, 'more publications').catch(stuck);
+    await Promise.all([http.stop(), ws.stop()]);
+    console.log(`sentinel failover: primary killed, replica promoted after ${promotedAt - killedAt} ms, first refusal after ${refusedAt - killedAt} ms, acknowledged again after ${backAt - killedAt} ms; refusals: HTTP ${http.refusals.length}, WebSocket ${ws.refusals.length} (${ws.reconnects()} reconnect attempts): ${JSON.stringify([...new Set(ws.refusals.map((r) => JSON.stringify(r)))]).slice(0, 600)}`);
+
+    // During the failover publishes were refused, retryably: 503 + Retry-After, temporary errors.
+    expect(http.refusals.length).toBeGreaterThan(0);
+    for (const r of http.refusals) expect(r).toEqual({ status: 503, retryAfter: '1', code: 'internal', temporary: true });
+    expect(ws.refusals.length).toBeGreaterThan(0);
+    for (const r of ws.refusals as any[]) {
+      // A temporary error frame, or the connection closed under the request (then reopened).
+      if ('code' in r) expect(r).toEqual({ code: 'internal', temporary: true });
+      // Reconnecting during the outage: authentication answers a temporary error.
+      else if ('connect' in r) expect(r.connect).toMatchObject({ type: 'error', code: 'internal', temporary: true });
+      else expect(r).toHaveProperty('closed');
+    }
+
+    for (const [channel, pub] of [[HTTP_CHANNEL, http], [WS_CHANNEL, ws]] as const) {
+      const epoch = pub.acks[0]!.epoch;
+      const stored = await history(channel, epoch);
+      // Every acknowledged publication is there once, at the offset its ack gave, in order:
+      // offsets 1…n without holes, data 0…n-1 without duplicates (nothing unacknowledged
+      // is left over either: each publication was retried until acknowledged).
+      expect(pub.acks.every((a) => a.epoch === epoch)).toBe(true);
+      expect(stored.map((p) => p.offset)).toEqual(pub.acks.map((_, k) => k + 1));
+      expect(stored.map((p) => (p.data as { n: number }).n)).toEqual(pub.acks.map((_, k) => k));
+      expect(pub.acks.map((a) => a.offset)).toEqual(pub.acks.map((_, k) => k + 1));
+      // The subscriber received all of them once, in order (live, or recovered from history
+      // after the gateway asked it to reconnect), including those after the failover.
+      await waitFor(() => received.get(channel)!.length >= stored.length, 60_000, `the subscriber to receive ${channel}`).catch((err: Error) => {
+        const got = received.get(channel)!;
+        const k = got.findIndex((p, i) => p.offset !== stored[i]?.offset);
+        throw new Error(`${err.message}: received ${got.length} of ${stored.length}, first difference at ${k} (${JSON.stringify(got.slice(Math.max(0, k - 2), k + 3).map((p) => p.offset))}); client: ${events.join('; ')}`);
+      });
+      expect(received.get(channel)!.map((p) => p.offset)).toEqual(stored.map((p) => p.offset));
+      expect(received.get(channel)!.map((p) => p.data)).toEqual(stored.map((p) => p.data));
+    }
+  }, 400_000);
+});
