@@ -40,7 +40,7 @@ describe('expiry refresher on one Redis server', () => {
       refresher.track(`idle:k${i}`, 'b', [`idle:c${i}`]);
     }
     const many = Array.from({ length: 3000 }, (_, i) => `m${i}`);
-    await r.zadd('idle:big', ...many.flatMap((m) => [old, m]));
+    await r.zadd('idle:big', ...many.flatMap((m) => [String(old), m]));
     for (const m of many) refresher.track('idle:big', m);
     // Another node removed this entry: the refresh must not bring it back.
     refresher.track('idle:k0', 'gone', ['idle:c0']);
@@ -52,7 +52,7 @@ describe('expiry refresher on one Redis server', () => {
       expect(await r.pttl(`idle:c${i}`), `companion c${i}`).toBeGreaterThan(60_000);
     }
     expect(await r.zscore('idle:k0', 'gone')).toBeNull();
-    const scores = await r.zrange('idle:big', 0, -1, 'WITHSCORES');
+    const scores = (await r.call('ZRANGE', 'idle:big', 0, -1, 'WITHSCORES')) as string[];
     expect(scores.length).toBe(6000);
     for (let i = 1; i < scores.length; i += 2) expect(Number(scores[i])).toBeGreaterThanOrEqual(before + 60_000);
     refresher.stop();
