@@ -59,6 +59,22 @@ describe('expiry refresher on one Redis server', () => {
   });
 });
 
+describe('expiry refresher with other commands in flight', () => {
+  it('refreshes on its first interval while an auto-pipelined batch of other commands is open on the same client', async () => {
+    const { redis: r } = await conn();
+    const old = Date.now() - 1000;
+    await r.zadd('idle:busy', old, 'a');
+    const refresher = new ExpiryRefresher({ redis: r, ttlMs: 60_000, intervalMs: 3_600_000 });
+    refresher.track('idle:busy', 'a');
+    const busy = Array.from({ length: 50 }, (_, i) => r.get(`idle:none${i}`));
+    const before = Date.now();
+    await refresher.refresh();
+    await Promise.all(busy);
+    expect(Number(await r.zscore('idle:busy', 'a'))).toBeGreaterThanOrEqual(before + 60_000);
+    refresher.stop();
+  });
+});
+
 describe('channel index', () => {
   it('builds no snapshot while the version stays the same, writes changes when it moves, and rewrites a hash Redis lost', async () => {
     const { redis: r } = await conn();

@@ -60,6 +60,8 @@ export class ExpiryRefresher {
     this.ttlMs = o.ttlMs;
     this.intervalMs = o.intervalMs;
     this.log = o.log;
+    // Defined before any command flows: an auto-pipeline batch opened earlier would lack it.
+    if (!(this.redis instanceof Cluster) && typeof (this.redis as unknown as Partial<ScriptedClient>).sbRefresh !== 'function') this.redis.defineCommand('sbRefresh', { lua: REFRESH });
   }
 
   /** Expiry score for an entry written now. */
@@ -136,7 +138,6 @@ export class ExpiryRefresher {
    */
   private async refreshScripted(): Promise<void> {
     const redis = this.redis as ScriptedClient;
-    if (typeof redis.sbRefresh !== 'function') redis.defineCommand('sbRefresh', { lua: REFRESH });
     const score = this.expiry();
     const ttl = this.ttlMs * 2;
     let failed: Error | undefined;
