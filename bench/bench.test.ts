@@ -55,4 +55,21 @@ describe('bench harness', () => {
       rmSync(file, { force: true });
     }
   }, 90_000);
+
+  it('runs history-flood end to end (tiny): the flood is answered, the probe measured idle and under it', async () => {
+    const file = await main(['history-flood', '--connections', '3', '--parallel', '2', '--publications', '10', '--size', '20000', '--seconds', '1', '--interval', '50', '--quiet']);
+    try {
+      const r = JSON.parse(readFileSync(file, 'utf8'));
+      expect(r.scenario).toBe('history-flood');
+      const s = r.peers.switchboard;
+      expect(s.replies).toBeGreaterThan(0);
+      expect(s.errors).toBe(0);
+      expect(s.maxReply).toBeGreaterThan(0);
+      expect(s.idle.count).toBeGreaterThan(0);
+      expect(s.flood.count).toBeGreaterThan(0);
+      expect(s.flood.p99).toBeGreaterThanOrEqual(s.flood.p50);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }, 90_000);
 });

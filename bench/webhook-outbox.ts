@@ -3,7 +3,7 @@
  *
  *   npx node bench/webhook-outbox.ts            (starts its own redis-server and HTTP receiver)
  *
- * 1. Store level: RedisWebhookOutbox.add with 64 calls in flight; channel occupancy
+ * 1. Store level: RedisWebhookOutbox.add with 64 calls in flight; occupancy
  *    (occupy + vacate of a fresh channel: two Lua scripts, each enqueueing an event).
  * 2. Delivery: N events through the real `Webhooks` loop to a local HTTP receiver answering
  *    204, with one node and with two nodes delivering from the same outbox at once; reports
@@ -17,7 +17,7 @@ import { waitFor } from '../test/support/ports.ts';
 import { connectRedis } from '../packages/server/src/redis/connect.ts';
 import { RedisKeys } from '../packages/server/src/redis/keys.ts';
 import { RedisWebhookOutbox } from '../packages/server/src/webhooks/redis-webhook-outbox.ts';
-import { RedisChannelOccupancy } from '../packages/server/src/webhooks/redis-channel-occupancy.ts';
+import { RedisOccupancy } from '../packages/server/src/webhooks/redis-occupancy.ts';
 import { newWebhookEvent } from '../packages/server/src/webhooks/webhook-outbox.ts';
 import { Webhooks } from '../packages/server/src/webhooks/webhooks.ts';
 import { createLogger } from '../packages/server/src/logger.ts';
@@ -54,10 +54,10 @@ async function inFlight(total: number, parallel: number, op: (i: number) => Prom
   const outbox = new RedisWebhookOutbox({ connection: await connectRedis({ url: redis.url, name: 'bench' }), keys });
   const ms = await inFlight(N * 5, 64, (i) => outbox.add(newWebhookEvent('user.online', { user: `u${i}` })));
   console.log(`outbox add (64 in flight): ${rate(N * 5, ms)} events/s`);
-  const occ = new RedisChannelOccupancy({ connection: await connectRedis({ url: redis.url, name: 'bench' }), keys, node: 'n1' });
+  const occ = new RedisOccupancy({ connection: await connectRedis({ url: redis.url, name: 'bench' }), keys, node: 'n1' });
   const ms2 = await inFlight(N, 64, async (i) => {
-    await occ.occupy(`chat:${i}`, newWebhookEvent('channel.occupied', { channel: `chat:${i}` }));
-    await occ.vacate(`chat:${i}`, newWebhookEvent('channel.vacated', { channel: `chat:${i}` }));
+    await occ.occupy({ kind: 'channel', name: `chat:${i}` }, newWebhookEvent('channel.occupied', { channel: `chat:${i}` }));
+    await occ.vacate({ kind: 'channel', name: `chat:${i}` }, newWebhookEvent('channel.vacated', { channel: `chat:${i}` }));
   });
   console.log(`channel occupancy, occupy + vacate (64 in flight): ${rate(N, ms2)} channel cycles/s (2 events enqueued each)`);
   await outbox.close();

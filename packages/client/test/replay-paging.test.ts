@@ -70,6 +70,40 @@ describe('a replay larger than the outbound queue', () => {
     expect(room.state).toBe('subscribed');
   });
 
+  it('a connection lost in the middle of the paging resumes from the last publication delivered: complete, in order, once', async () => {
+    const channel = 'chat:cut-replay';
+    const ch = gw.node.resolve(channel);
+    const c = makeClient(proxy.wsUrl, { token: await token('cutter') });
+    const ev = record(c);
+    const room = c.subscribe(channel);
+    const got: number[] = [];
+    room.on('message', (m) => got.push((m.data as { n: number }).n));
+    room.on('gap', () => { throw new Error('unexpected gap'); });
+    await room.ready();
+    await gw.node.publish(ch, { n: 0 });
+    await waitFor(() => got.length === 1, 5000, 'the first publication');
+    proxy.refuse(true);
+    proxy.cut();
+    await until(c, 'disconnected');
+    for (let n = 1; n <= 60; n++) await gw.node.publish(ch, { n, pad: PAD });
+    // Cut again as soon as the first replayed publication is delivered (the replay is being paged).
+    let cuts = 0;
+    room.on('message', (m) => {
+      const n = (m.data as { n: number }).n;
+      if (n === 1 || n === 30) {
+        cuts++;
+        proxy.cut();
+      }
+    });
+    proxy.refuse(false);
+    await waitFor(() => got.length >= 61 && room.state === 'subscribed', 30_000, 'every publication');
+    await c.publish(channel, { n: 61 });
+    await waitFor(() => got.length >= 62, 5000, 'the live one');
+    expect(cuts).toBe(2);
+    expect(ev.count('connected')).toBeGreaterThanOrEqual(4);
+    expect(got).toEqual(Array.from({ length: 62 }, (_, n) => n));
+  }, 60_000);
+
   it('many channels to recover at once after a reconnect (6 × 1.5 MB, together twice maxQueueBytes) all complete', async () => {
     const channels = Array.from({ length: 6 }, (_, i) => `chat:many-${i}`);
     const c = makeClient(proxy.wsUrl, { token: await token('many') });

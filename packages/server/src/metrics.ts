@@ -10,6 +10,10 @@ export interface MetricsSource {
   users: number;
   channels: number;
   subscriptions: number;
+  /** History reads in progress (`limits.historyReadsInFlight` at most). */
+  historyReads: number;
+  /** History reads waiting for a turn. */
+  historyReadsWaiting: number;
 }
 
 /** Which dependency a timed call went to. */
@@ -41,7 +45,7 @@ export class Metrics {
   /** `error` replies sent (all codes). */
   errorReplies = 0;
 
-  private source: () => MetricsSource = () => ({ connections: 0, authenticated: 0, users: 0, channels: 0, subscriptions: 0 });
+  private source: () => MetricsSource = () => ({ connections: 0, authenticated: 0, users: 0, channels: 0, subscriptions: 0, historyReads: 0, historyReadsWaiting: 0 });
   private readonly latency: FastHistogram;
   private readonly errors: Counter<'code'>;
   private readonly closes: Counter<'code'>;
@@ -75,6 +79,8 @@ export class Metrics {
     gauge('switchboard_users', 'Distinct users connected to this node', 'users');
     gauge('switchboard_channels', 'Channels with at least one local subscriber', 'channels');
     gauge('switchboard_subscriptions', 'Subscriptions of local connections', 'subscriptions');
+    gauge('switchboard_history_reads', 'History reads in progress (at most limits.historyReadsInFlight)', 'historyReads');
+    gauge('switchboard_history_reads_waiting', 'History reads waiting for their turn', 'historyReadsWaiting');
     this.latency = new FastHistogram({
       name: 'switchboard_publish_delivery_seconds',
       help: 'From publish accepted to queued for local subscribers (includes store and broker)',

@@ -53,7 +53,7 @@ export type { PublishMeta, PublishResult, SubscribeResult } from './connection/c
  * Bytes of publications one subscribe ack or `history` reply carries: `limits.maxReplayBytes`,
  * at most a quarter of `limits.maxQueueBytes` (a reply, the next one and live traffic fit).
  */
-export function replayBytes(config: Config): number {
+function replayBytes(config: Config): number {
   return Math.min(config.limits.maxReplayBytes, Math.floor(config.limits.maxQueueBytes / 4));
 }
 
@@ -126,14 +126,21 @@ export class Node implements BrokerHandler, CommandContext {
     this.serverSubscriptions = stores.subscriptions;
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.rpc = new RpcBackend({ config: o.config.hooks.rpc, log: o.log });
-    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}) });
+    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log,
+      offlineGraceMs: o.config.presence.offlineGraceMs, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}),
+    });
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', stores.broker(this));
-    this.metrics.setSource(() => ({ connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients }));
+    this.metrics.setSource(() => ({
+      connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients,
+      historyReads: this.historyReads.inFlight, historyReadsWaiting: this.historyReads.queued,
+    }));
     this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
     this.tracker = new PresenceTracker({
       config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log,
-      onUserEvent: (event, user) => this.webhooks.emit(event === 'online' ? 'user.online' : 'user.offline', { user }),
+      // One node: the presence settlement's events. Cluster: the occupancy store's (`user`).
+      onUserEvent: (event, user) => this.webhooks.usersFromPresence && this.webhooks.emit(event === 'online' ? 'user.online' : 'user.offline', { user }),
+      onLocalUser: (event, user) => this.webhooks.user(event, user),
     });
     this.webhooks.start();
     this.heartbeat = new Heartbeat({ config: o.config, connections: this.connections });
@@ -143,7 +150,7 @@ export class Node implements BrokerHandler, CommandContext {
       channels: () => this.localChannels(),
       channelsVersion: () => this.hub.version,
       publishControl: (msg) => this.broker.publishControl(msg),
-      userExpired: (user) => this.webhooks.emit('user.offline', { user }),
+      userExpired: (user) => this.webhooks.usersFromPresence && this.webhooks.emit('user.offline', { user }),
     });
     this.connectionHost = {
       limits: o.config.limits,
@@ -253,7 +260,7 @@ export class Node implements BrokerHandler, CommandContext {
     try {
       if (rewind > 0 && !since) {
         // The last `rewind` publications, oldest first; later ones come live (releaseBuffer).
-        const back = await readRewind(this.history, ch.name, { count: rewind, maxBytes: this.config.limits.maxRewindBytes, retention: ch.history });
+        const back = await readRewind(this.historyReads, ch.name, { count: rewind, maxBytes: this.config.limits.maxRewindBytes, retention: ch.history });
         return { epoch: back.position.epoch, offset: back.position.offset, publications: back.publications };
       }
       const read = await this.historyReads.read(ch.name, { since, limit: since ? ch.history.size : 0, retention: ch.history });

@@ -7,7 +7,7 @@ import type { AccessStore } from './access/access-store.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
 import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import type { WebhookOutbox } from './webhooks/webhook-outbox.ts';
-import type { ChannelOccupancy } from './webhooks/channel-occupancy.ts';
+import type { Occupancy } from './webhooks/occupancy.ts';
 
 /** What cluster backends see of the node they serve (to announce it in the node directory). */
 export interface LocalNodeView {
@@ -41,8 +41,8 @@ export interface Stores {
   subscriptions: ServerSubscriptionStore;
   /** Where webhook events wait for delivery (SQLite, Redis: durable; Redis: shared by the nodes); absent: the node's memory outbox. */
   webhookOutbox?: WebhookOutbox;
-  /** Cluster mode: decides `channel.occupied`/`channel.vacated` cluster-wide (absent: each node's own transitions). */
-  occupancy?: ChannelOccupancy;
+  /** Cluster mode: decides the channel and user webhooks cluster-wide (absent: each node's own transitions). */
+  occupancy?: Occupancy;
   /** Builds the node's broker around the node's handler (memory: one node). */
   broker: (handler: BrokerHandler) => Broker;
   /**

@@ -79,6 +79,29 @@ describe.each(['memory', 'sqlite', 'redis'] as const)('a history read flood (%s 
     for (const c of [...clients, probe]) c.close();
   }, 120_000);
 
+  it('subscribes with rewind from 50 connections at once go through the same gate', async () => {
+    const clients = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => connectAuthed(gw.wsUrl, `rewinder-${i}`)));
+    for (const c of clients) {
+      for (let r = 0; r < 4; r++) {
+        c.send({ type: 'subscribe', id: `w${r}`, channel: 'chat:flood', rewind: 100 });
+        c.send({ type: 'unsubscribe', id: `u${r}`, channel: 'chat:flood' });
+      }
+    }
+    for (const c of clients) await c.next((f) => f.type === 'ack' && f.id === 'u3', 60_000);
+    for (const c of clients) {
+      const acks = c.frames.filter((f) => f.type === 'ack' && String(f.id).startsWith('w'));
+      expect(acks).toHaveLength(4);
+      for (const a of acks) {
+        expect(a.publications.length).toBeGreaterThan(0);
+        expect(a.publications.at(-1).offset).toBe(COUNT); // the newest always come
+        expect(bytesOf(a.publications)).toBeLessThanOrEqual(MAX);
+      }
+      expect(c.closeCode).toBeUndefined();
+      c.close();
+    }
+    expect(gw.node.historyReads.peak).toBeLessThanOrEqual(IN_FLIGHT);
+  }, 120_000);
+
   it('paging with more reaches every publication, forward and in reverse, each page within the bound', async () => {
     const c = await connectAuthed(gw.wsUrl, 'pager');
     for (const reverse of [false, true]) {

@@ -45,6 +45,8 @@ describe('operations: /metrics, /healthz, /readyz', () => {
     expect(sample(mid, 'switchboard_connections_authenticated')).toBe(4);
     expect(sample(mid, 'switchboard_subscriptions')).toBe(subs0 + 3);
     expect(sample(mid, 'switchboard_channels')).toBe(channels0 + 1);
+    expect(sample(mid, 'switchboard_history_reads')).toBe(0); // none in progress now
+    expect(sample(mid, 'switchboard_history_reads_waiting')).toBe(0);
     expect(sample(mid, 'switchboard_publications_total')).toBe(5);
     expect(sample(mid, 'switchboard_messages_out_total')).toBe(15);
     expect(sample(mid, 'switchboard_messages_in_total')).toBeGreaterThanOrEqual(3 + 5 + 1);

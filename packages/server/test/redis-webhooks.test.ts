@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runWebhookOutboxContract } from '../src/webhooks/webhook-outbox.contract.ts';
 import { RedisWebhookOutbox } from '../src/webhooks/redis-webhook-outbox.ts';
-import { RedisChannelOccupancy } from '../src/webhooks/redis-channel-occupancy.ts';
-import type { ChannelEventFor } from '../src/webhooks/channel-occupancy.ts';
+import { RedisOccupancy } from '../src/webhooks/redis-occupancy.ts';
+import type { Subject, TransitionEventFor } from '../src/webhooks/occupancy.ts';
 import { newWebhookEvent } from '../src/webhooks/webhook-outbox.ts';
 import { connectRedis, type RedisConnection } from '../src/redis/connect.ts';
 import { RedisKeys } from '../src/redis/keys.ts';
@@ -19,7 +19,12 @@ import { waitFor } from '../../../test/support/ports.ts';
  * cluster-wide channel occupancy, on a real redis-server and on a real 3-primary Redis
  * Cluster (every key in the `{webhooks}` slot: no cross-slot error).
  */
-const eventFor: ChannelEventFor = (type, channel) => newWebhookEvent(type, { channel });
+const eventFor: TransitionEventFor = (type, subject) => newWebhookEvent(type, subject.kind === 'channel' ? { channel: subject.name } : { user: subject.name });
+const ch = (name: string): Subject => ({ kind: 'channel', name });
+const usr = (name: string): Subject => ({ kind: 'user', name });
+/** The event of a subject going up (occupied, online) or down. */
+const up = (s: Subject) => eventFor(s.kind === 'channel' ? 'channel.occupied' : 'user.online', s);
+const down = (s: Subject) => eventFor(s.kind === 'channel' ? 'channel.vacated' : 'user.offline', s);
 
 for (const topology of ['redis-server', '3-primary Redis Cluster'] as const) {
   describe(`webhooks on a ${topology}`, { timeout: 120_000 }, () => {
@@ -58,63 +63,74 @@ for (const topology of ['redis-server', '3-primary Redis Cluster'] as const) {
     async function deployment(nodes: number, o: { ttlMs?: number; intervalMs?: number } = {}) {
       const keys = new RedisKeys(`t${randomBytes(4).toString('hex')}:`);
       const outbox = new RedisWebhookOutbox({ connection: await conn(), keys });
-      const occ = await Promise.all(Array.from({ length: nodes }, async (_, i) => new RedisChannelOccupancy({ connection: await conn(), keys, node: `n${i}`, ...o })));
-      const queued = async () => (await outbox.due(Date.now() + 3_600_000, 100, 0)).map((e) => [e.event.type, e.event.channel]);
+      const occ = await Promise.all(Array.from({ length: nodes }, async (_, i) => new RedisOccupancy({ connection: await conn(), keys, node: `n${i}`, ...o })));
+      const queued = async () => (await outbox.due(Date.now() + 3_600_000, 100, 0)).map((e) => [e.event.type, e.event.channel ?? e.event.user]);
       return { outbox, occ, queued };
     }
 
     it('a channel is occupied once and vacated once, however many nodes hold it; each event enqueued exactly once', async () => {
       const { occ: [a, b, c], queued } = await deployment(3);
-      expect(await a!.occupy('chat:x', eventFor('channel.occupied', 'chat:x'))).toBe(true);
-      expect(await b!.occupy('chat:x', eventFor('channel.occupied', 'chat:x'))).toBe(false);
-      expect(await a!.vacate('chat:x', eventFor('channel.vacated', 'chat:x'))).toBe(false);
-      expect(await a!.occupy('chat:x', eventFor('channel.occupied', 'chat:x'))).toBe(false);
-      expect(await a!.vacate('chat:x', eventFor('channel.vacated', 'chat:x'))).toBe(false);
-      expect(await c!.vacate('chat:x', eventFor('channel.vacated', 'chat:x'))).toBe(false); // never held it
-      expect(await b!.vacate('chat:x', eventFor('channel.vacated', 'chat:x'))).toBe(true);
-      expect(await b!.vacate('chat:x', eventFor('channel.vacated', 'chat:x'))).toBe(false);
+      expect(await a!.occupy(ch('chat:x'), up(ch('chat:x')))).toBe(true);
+      expect(await b!.occupy(ch('chat:x'), up(ch('chat:x')))).toBe(false);
+      expect(await a!.vacate(ch('chat:x'), down(ch('chat:x')))).toBe(false);
+      expect(await a!.occupy(ch('chat:x'), up(ch('chat:x')))).toBe(false);
+      expect(await a!.vacate(ch('chat:x'), down(ch('chat:x')))).toBe(false);
+      expect(await c!.vacate(ch('chat:x'), down(ch('chat:x')))).toBe(false); // never held it
+      expect(await b!.vacate(ch('chat:x'), down(ch('chat:x')))).toBe(true);
+      expect(await b!.vacate(ch('chat:x'), down(ch('chat:x')))).toBe(false);
       // Transitions without an event (type not sent) still count.
-      expect(await c!.occupy('chat:y', undefined)).toBe(true);
-      expect(await a!.occupy('chat:y', eventFor('channel.occupied', 'chat:y'))).toBe(false);
+      expect(await c!.occupy(ch('chat:y'), undefined)).toBe(true);
+      expect(await a!.occupy(ch('chat:y'), up(ch('chat:y')))).toBe(false);
       expect(await queued()).toEqual([['channel.occupied', 'chat:x'], ['channel.vacated', 'chat:x']]);
     });
 
     it('many nodes occupying and vacating at once: one occupied, then one vacated', async () => {
       const { occ, queued } = await deployment(8);
-      const ups = await Promise.all(occ.map((o) => o.occupy('chat:race', eventFor('channel.occupied', 'chat:race'))));
+      const ups = await Promise.all(occ.map((o) => o.occupy(ch('chat:race'), up(ch('chat:race')))));
       expect(ups.filter(Boolean)).toHaveLength(1);
-      const downs = await Promise.all(occ.map((o) => o.vacate('chat:race', eventFor('channel.vacated', 'chat:race'))));
+      const downs = await Promise.all(occ.map((o) => o.vacate(ch('chat:race'), down(ch('chat:race')))));
       expect(downs.filter(Boolean)).toHaveLength(1);
       expect(await queued()).toEqual([['channel.occupied', 'chat:race'], ['channel.vacated', 'chat:race']]);
     });
 
-    it('a dead node does not keep a channel occupied: a live node settles it vacated after the expiry; a graceful stop vacates at once', async () => {
+    it('a user on several nodes is online once and offline once; users and channels of one name are distinct', async () => {
+      const { occ: [a, b], queued } = await deployment(2);
+      expect(await a!.occupy(usr('alice'), up(usr('alice')))).toBe(true);
+      expect(await b!.occupy(usr('alice'), up(usr('alice')))).toBe(false);
+      expect(await a!.occupy(ch('alice'), up(ch('alice')))).toBe(true);
+      expect(await a!.vacate(usr('alice'), down(usr('alice')))).toBe(false);
+      expect(await b!.vacate(usr('alice'), down(usr('alice')))).toBe(true);
+      expect(await queued()).toEqual([['user.online', 'alice'], ['channel.occupied', 'alice'], ['user.offline', 'alice']]);
+    });
+
+    it('a dead node does not keep a channel occupied or a user online: a live node settles them after the expiry', async () => {
       const { occ: [dead, live, third], queued } = await deployment(3, { ttlMs: 300, intervalMs: 100 });
-      await dead!.occupy('chat:d', eventFor('channel.occupied', 'chat:d'));
-      await live!.occupy('chat:d', eventFor('channel.occupied', 'chat:d'));
-      await live!.occupy('chat:mine', eventFor('channel.occupied', 'chat:mine'));
-      await live!.vacate('chat:d', eventFor('channel.vacated', 'chat:d'));
-      // `dead` never refreshes again; `live` keeps maintaining (its own channel stays).
+      expect(await dead!.occupy(ch('chat:d'), up(ch('chat:d')))).toBe(true);
+      expect(await dead!.occupy(usr('carol'), up(usr('carol')))).toBe(true);
+      expect(await live!.occupy(ch('chat:d'), up(ch('chat:d')))).toBe(false);
+      expect(await live!.occupy(ch('chat:mine'), up(ch('chat:mine')))).toBe(true);
+      expect(await live!.occupy(usr('dave'), up(usr('dave')))).toBe(true);
+      expect(await live!.vacate(ch('chat:d'), down(ch('chat:d')))).toBe(false);
+      // `dead` never refreshes again; `live` keeps maintaining (what it holds stays).
       let settled = 0;
-      await waitFor(async () => (settled += await live!.maintain(eventFor)) > 0, 10_000, 'the dead node\'s channel to be settled');
-      expect(settled).toBe(1);
+      await waitFor(async () => (settled += await live!.maintain(eventFor)) >= 2, 10_000, 'the dead node\'s channel and user to be settled');
+      expect(settled).toBe(2);
       expect(await live!.maintain(eventFor)).toBe(0);
-      expect(await third!.occupy('chat:mine', eventFor('channel.occupied', 'chat:mine'))).toBe(false);
-      await third!.leave(eventFor);
-      await live!.leave(eventFor);
-      expect(await queued()).toEqual([
-        ['channel.occupied', 'chat:d'], ['channel.occupied', 'chat:mine'], ['channel.vacated', 'chat:d'], ['channel.vacated', 'chat:mine'],
-      ]);
+      expect(await third!.occupy(ch('chat:mine'), up(ch('chat:mine')))).toBe(false);
+      expect(await third!.occupy(usr('dave'), up(usr('dave')))).toBe(false);
+      const q = await queued();
+      expect(q.slice(0, 4)).toEqual([['channel.occupied', 'chat:d'], ['user.online', 'carol'], ['channel.occupied', 'chat:mine'], ['user.online', 'dave']]);
+      expect(q.slice(4).sort()).toEqual([['channel.vacated', 'chat:d'], ['user.offline', 'carol']]);
     });
 
     it('a node taken for dead while alive (cut off longer than the expiry) takes its channels back on its next refresh', async () => {
       const { occ: [cut, other], queued } = await deployment(2, { ttlMs: 300, intervalMs: 100 });
-      await cut!.occupy('chat:p', eventFor('channel.occupied', 'chat:p'));
+      await cut!.occupy(ch('chat:p'), up(ch('chat:p')));
       await waitFor(async () => (await other!.maintain(eventFor)) > 0, 10_000, 'the silent node\'s channel to be settled');
       expect(await cut!.maintain(eventFor)).toBe(1);
-      expect(await other!.occupy('chat:p', eventFor('channel.occupied', 'chat:p'))).toBe(false);
-      expect(await other!.vacate('chat:p', eventFor('channel.vacated', 'chat:p'))).toBe(false);
-      expect(await cut!.vacate('chat:p', eventFor('channel.vacated', 'chat:p'))).toBe(true);
+      expect(await other!.occupy(ch('chat:p'), up(ch('chat:p')))).toBe(false);
+      expect(await other!.vacate(ch('chat:p'), down(ch('chat:p')))).toBe(false);
+      expect(await cut!.vacate(ch('chat:p'), down(ch('chat:p')))).toBe(true);
       expect(await queued()).toEqual([
         ['channel.occupied', 'chat:p'], ['channel.vacated', 'chat:p'], ['channel.occupied', 'chat:p'], ['channel.vacated', 'chat:p'],
       ]);

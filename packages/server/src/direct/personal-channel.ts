@@ -56,7 +56,7 @@ export async function adoptAutoSubscription(ctx: CommandContext, conn: Connectio
   const start = { epoch: a.epoch, offset: a.offset };
   if (!since && rewind > 0) {
     // The last `rewind` publications up to where live delivery began (a new device sees recent private messages).
-    const back = await readRewind(ctx.history, ch.name, { count: rewind, maxBytes: ctx.config.limits.maxRewindBytes, retention: ch.history, upTo: start });
+    const back = await readRewind(ctx.historyReads, ch.name, { count: rewind, maxBytes: ctx.config.limits.maxRewindBytes, retention: ch.history, upTo: start });
     return { ...start, publications: back.publications };
   }
   if (!since) return start;

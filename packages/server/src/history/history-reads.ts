@@ -1,3 +1,4 @@
+import type { StreamPosition } from '@switchboard/protocol';
 import type { HistoryOptions, HistoryStore, ReadOptions, ReadResult } from './history-store.ts';
 
 /** What `HistoryReads` needs: the store, and how many reads may run at once. */
@@ -10,9 +11,9 @@ export interface HistoryReadsOptions {
 }
 
 /**
- * Every history read a node serves to clients (`history` commands, `subscribe` recoveries,
- * the server API) goes through here, so that reads can never take the event loop from
- * everything else:
+ * Every history read a node serves to clients (`history` commands, `subscribe` recoveries
+ * and rewinds, the server API) goes through here, so that reads can never take the event
+ * loop from everything else:
  * - each is bounded in bytes (`ReadOptions.maxBytes`: the store stops there);
  * - at most `inFlight` run at once (a store that answers asynchronously, Redis, holds at most
  *   that many replies in memory); the others wait in a FIFO queue;
@@ -44,9 +45,19 @@ export class HistoryReads {
     this.maxBytes = o.maxBytes;
   }
 
-  /** Reads in progress now. */
+  /** The stream's position (no publications read: not gated). */
+  position(channel: string): Promise<StreamPosition> {
+    return this.store.position(channel);
+  }
+
+  /** Reads in progress now (holding a slot). */
   get inFlight(): number {
     return this.running;
+  }
+
+  /** Reads waiting for a slot now. */
+  get queued(): number {
+    return this.waiting.length;
   }
 
   /** Reads through the store, at most `maxBytes` (or `o.maxBytes` when smaller), when a slot and the turn allow. */

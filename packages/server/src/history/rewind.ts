@@ -15,7 +15,7 @@ export interface RewindResult {
  * (same epoch; another epoch gives none).
  */
 export async function readRewind(
-  history: HistoryStore,
+  history: Pick<HistoryStore, 'read' | 'position'>,
   channel: string,
   o: { count: number; maxBytes: number; retention: HistoryOptions; upTo?: StreamPosition },
 ): Promise<RewindResult> {

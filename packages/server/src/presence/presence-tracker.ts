@@ -39,9 +39,16 @@ export class PresenceTracker {
 
   /** Called on the one node that announces a user online or offline (webhooks). */
   private readonly onUserEvent: ((event: 'online' | 'offline', user: string) => void) | undefined;
+  /** Called when this node's first connection of a user authenticated (`up`) or its last one closed (`down`). */
+  private readonly onLocalUser: ((event: 'up' | 'down', user: string) => void) | undefined;
 
-  constructor(o: { config: Config; store: PresenceStore; broker: Broker; hub: Hub; log: Logger; onUserEvent?: (event: 'online' | 'offline', user: string) => void }) {
+  constructor(o: {
+    config: Config; store: PresenceStore; broker: Broker; hub: Hub; log: Logger;
+    onUserEvent?: (event: 'online' | 'offline', user: string) => void;
+    onLocalUser?: (event: 'up' | 'down', user: string) => void;
+  }) {
     this.onUserEvent = o.onUserEvent;
+    this.onLocalUser = o.onLocalUser;
     this.config = o.config;
     this.store = o.store;
     this.broker = o.broker;
@@ -52,6 +59,7 @@ export class PresenceTracker {
   /** A connection authenticated. */
   connected(conn: Connection): void {
     const user = conn.user!;
+    if (this.hub.connectionsOf(user).size === 1) this.onLocalUser?.('up', user);
     this.store.userUp(user, conn.id).then((first) => {
       if (!first) return;
       this.onUserEvent?.('online', user);
@@ -102,6 +110,8 @@ export class PresenceTracker {
     this.watchers.delete(conn);
     if (conn.identity === undefined || !this.hub.clients.has(conn.id)) return;
     const user = conn.identity.user;
+    // Still in the hub: the user's last local connection is this one.
+    if (this.hub.connectionsOf(user).size === 1) this.onLocalUser?.('down', user);
     this.store.userDown(user, conn.id).then((left) => {
       if (left === 0) this.startGrace(user);
     }).catch((err) => this.log.warn({ err }, 'presence: userDown failed'));

@@ -10,7 +10,7 @@ import { RedisPresenceStore } from '../presence/redis-presence-store.ts';
 import { RedisAccessStore } from '../access/redis-access-store.ts';
 import { RedisServerSubscriptionStore } from '../subscriptions/redis-server-subscription-store.ts';
 import { RedisWebhookOutbox } from '../webhooks/redis-webhook-outbox.ts';
-import { RedisChannelOccupancy } from '../webhooks/redis-channel-occupancy.ts';
+import { RedisOccupancy } from '../webhooks/redis-occupancy.ts';
 import type { Stores } from '../store-set.ts';
 import { connectRedis, closeRedis, redisTarget, type RedisConnection } from './connect.ts';
 import { RedisKeys } from './keys.ts';
@@ -53,7 +53,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     subscriptions: new RedisServerSubscriptionStore({ connection: subsConn, keys }),
     // One outbox for the cluster; occupancy beside it (one slot), on its connection.
     webhookOutbox: new RedisWebhookOutbox({ connection: hooksConn, keys }),
-    occupancy: new RedisChannelOccupancy({ connection: hooksConn, keys, node: id, ...withLog }),
+    occupancy: new RedisOccupancy({ connection: hooksConn, keys, node: id, ...withLog }),
     directory(node) {
       const startedAt = Date.now();
       announceOffline = (user) => {

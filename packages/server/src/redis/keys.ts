@@ -95,7 +95,7 @@ export class RedisKeys {
    * The webhook keys (docs/webhooks.md) share the hash tag `{webhooks}`: one Redis Cluster
    * slot, so one Lua script both decides a cluster-wide event (a channel's first subscriber
    * on any node) and enqueues it in the outbox. `part` is `seq`, `queue`, `events`, `state`
-   * (the outbox), `announced`, `live`, `channel:<channel>` or `node:<id>` (channel occupancy).
+   * (the outbox), `announced`, `live`, `c:<channel>`, `u:<user>` or `node:<id>` (occupancy).
    */
   webhooks(part: string): string {
     return `${this.prefix}{webhooks}:${part}`;

@@ -1,5 +1,5 @@
 /**
- * Lua scripts of the Redis webhook outbox and channel occupancy (each atomic in Redis). Every
+ * Lua scripts of the Redis webhook outbox and occupancy (each atomic in Redis). Every
  * key they touch carries the `{webhooks}` hash tag: one Redis Cluster slot.
  *
  * Outbox keys: `seq` (counter), `queue` (sorted set id → seq: the order), `events` (hash
@@ -60,19 +60,19 @@ return 1
 `;
 
 /**
- * Channel occupancy, per node with node liveness: `channel:<c>` is the set of nodes with local
- * subscribers of channel c, `node:<id>` the set of channels node id holds (kept with it),
- * `live` node id → expiry (refreshed by each node), `announced` the set of channels announced
- * occupied. Refreshing costs one command per node whatever its channel count; a dead node's
- * channels are settled by the others through its `node:<id>` set.
+ * Occupancy (channels and users), per node with node liveness: a subject is a member
+ * `c:<channel>` or `u:<user>`; `<member>` is the set of nodes holding it, `node:<id>` the set
+ * of members node id holds, `live` node id → expiry (refreshed by each node), `announced`
+ * the set of members announced up (occupied, online). Refreshing costs one command per node
+ * whatever it holds; a dead node's members are settled by the others through its set.
  *
- * Shared KEYS: [1] the channel's nodes, [2] the node's channels, [3] live, [4] announced,
+ * Shared KEYS: [1] the subject's nodes, [2] the node's members, [3] live, [4] announced,
  * then the outbox's seq, queue, events, state ([5]..[8]).
  */
 
 /**
- * ARGV: node, channel, liveness expiry, event id, event JSON ('' for none), nextAt.
- * 1 when the channel was not announced occupied (it is now, and the event is enqueued).
+ * ARGV: node, member, liveness expiry, event id, event JSON ('' for none), nextAt.
+ * 1 when the member was not announced up (it is now, and the event is enqueued).
  */
 export const OCCUPY = `${ENQUEUE}
 redis.call('SADD', KEYS[1], ARGV[1])
@@ -84,10 +84,10 @@ return 1
 `;
 
 /**
- * ARGV: node, channel, now, event id, event JSON ('' for none), nextAt, settling ('1': a
+ * ARGV: node, member, now, event id, event JSON ('' for none), nextAt, settling ('1': a
  * sweep removes a dead node, and does nothing if the node turned out to be alive). Removes
- * the node from the channel; when no node is left and the channel was announced occupied,
- * it is not any more and the event is enqueued: 1.
+ * the node from the member; when no node is left and the member was announced up, it is
+ * not any more and the event is enqueued: 1.
  */
 export const VACATE = `${ENQUEUE}
 if ARGV[7] == '1' then
@@ -102,7 +102,7 @@ if ARGV[5] ~= '' then enqueue(KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[4], ARGV[
 return 1
 `;
 
-/** KEYS: the node's channels, live. ARGV: node, now. Forgets a dead node that holds no channel any more. */
+/** KEYS: the node's members, live. ARGV: node, now. Forgets a dead node that holds nothing any more. */
 export const FORGET = `
 if redis.call('SCARD', KEYS[1]) > 0 then return 0 end
 local expiry = redis.call('ZSCORE', KEYS[2], ARGV[1])

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Logger } from '../logger.ts';
 import { LimitedLog } from '../log-limit.ts';
 import { newWebhookEvent, type OutboxEntry, type WebhookEvent, type WebhookEventType, type WebhookOutbox } from './webhook-outbox.ts';
-import type { ChannelEventFor, ChannelOccupancy } from './channel-occupancy.ts';
+import { transitionType, type Occupancy, type Subject, type TransitionEventFor } from './occupancy.ts';
 
 /** `webhooks` as configured. */
 export interface WebhooksConfig {
@@ -34,8 +34,8 @@ export function signWebhook(secret: string, timestamp: number, body: string): st
  * ones behind it, so a receiver sees them in order. Logs never carry the secret or bodies.
  *
  * Cluster mode: the outbox is shared (Redis) and every node's loop polls it, taking one
- * event at a time under a lease; channel transitions go through `occupancy`, which decides
- * them cluster-wide and enqueues their events itself.
+ * event at a time under a lease; channel and user transitions go through `occupancy`,
+ * which decides them cluster-wide and enqueues their events itself.
  */
 export class Webhooks {
   readonly config: WebhooksConfig;
@@ -47,14 +47,20 @@ export class Webhooks {
   private running: Promise<void> | undefined;
   private again = false;
   private closed = false;
-  private readonly occupancy: ChannelOccupancy | undefined;
+  private readonly occupancy: Occupancy | undefined;
+  /** `presence.offlineGraceMs`: a user's last local connection gone this long is reported down. */
+  private readonly graceMs: number;
+  /** user → the grace timer of its last local connection's end (cluster mode). */
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private maintainer: NodeJS.Timeout | undefined;
   /** Loop and maintenance failures (an unreachable Redis) log once in 30 s each, with how many were suppressed. */
   private readonly loopFailures: LimitedLog;
-  private readonly eventFor: ChannelEventFor = (type, channel) => (this.wanted.has(type) ? newWebhookEvent(type, { channel }) : undefined);
+  private readonly eventFor: TransitionEventFor = (type, subject) =>
+    (this.wanted.has(type) ? newWebhookEvent(type, subject.kind === 'channel' ? { channel: subject.name } : { user: subject.name }) : undefined);
 
-  constructor(o: { config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch; occupancy?: ChannelOccupancy }) {
+  constructor(o: { config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch; occupancy?: Occupancy; offlineGraceMs?: number }) {
     this.occupancy = o.occupancy;
+    this.graceMs = o.offlineGraceMs ?? 0;
     this.loopFailures = new LimitedLog(o.log, { perWindow: 1, windowMs: 30_000 });
     this.config = o.config;
     this.outbox = o.outbox;
@@ -71,16 +77,22 @@ export class Webhooks {
   /** Starts delivering what the outbox holds (events left by an earlier run included). */
   start(): void {
     if (this.wanted.size > 0) this.kick();
-    if (this.occupancy && this.wantsChannels()) {
+    if (this.occupancy && (this.wantsKind('channel') || this.wantsKind('user'))) {
       this.maintainer = setInterval(() => {
-        this.occupancy!.maintain(this.eventFor).then((n) => n > 0 && this.kick(), (err) => this.loopFailures.warn({ err: (err as Error).message }, 'channel occupancy: maintenance failed; retrying'));
+        this.occupancy!.maintain(this.eventFor).then((n) => n > 0 && this.kick(), (err) => this.loopFailures.warn({ err: (err as Error).message }, 'webhook occupancy: maintenance failed; retrying'));
       }, this.occupancy.intervalMs);
       this.maintainer.unref();
     }
   }
 
-  private wantsChannels(): boolean {
-    return this.wanted.has('channel.occupied') || this.wanted.has('channel.vacated');
+  /** True when either event of a kind of subject is sent. */
+  private wantsKind(kind: Subject['kind']): boolean {
+    return this.wanted.has(transitionType(kind, true)) || this.wanted.has(transitionType(kind, false));
+  }
+
+  /** True when user events come from the presence settlement (`emit`), not from `user` (cluster occupancy). */
+  get usersFromPresence(): boolean {
+    return this.occupancy === undefined;
   }
 
   /**
@@ -89,14 +101,43 @@ export class Webhooks {
    * store decides whether it is one cluster-wide and enqueues the event once.
    */
   channel(transition: 'occupied' | 'vacated', channel: string): void {
-    const type = transition === 'occupied' ? 'channel.occupied' : 'channel.vacated';
-    if (!this.occupancy) return this.emit(type, { channel });
-    if (this.closed || !this.wantsChannels()) return;
-    const event = this.eventFor(type, channel);
-    const o = this.occupancy;
-    (transition === 'occupied' ? o.occupy(channel, event) : o.vacate(channel, event)).then(
+    if (!this.occupancy) return this.emit(transition === 'occupied' ? 'channel.occupied' : 'channel.vacated', { channel });
+    this.transition({ kind: 'channel', name: channel }, transition === 'occupied');
+  }
+
+  /**
+   * Cluster mode: this node's first connection of a user authenticated (`up`) or its last
+   * one closed (`down`: reported after `presence.offlineGraceMs` unless one came back). The
+   * occupancy store makes `user.online` / `user.offline` once cluster-wide. Single node:
+   * nothing (user events come from the presence settlement through `emit`).
+   */
+  user(transition: 'up' | 'down', user: string): void {
+    if (!this.occupancy || this.closed || !this.wantsKind('user')) return;
+    const pending = this.graceTimers.get(user);
+    if (transition === 'up') {
+      clearTimeout(pending);
+      // Still held in the store while its grace ran: nothing to report.
+      if (pending === undefined) this.transition({ kind: 'user', name: user }, true);
+      this.graceTimers.delete(user);
+      return;
+    }
+    if (pending !== undefined) return;
+    const t = setTimeout(() => {
+      this.graceTimers.delete(user);
+      this.transition({ kind: 'user', name: user }, false);
+    }, this.graceMs);
+    t.unref();
+    this.graceTimers.set(user, t);
+  }
+
+  private transition(subject: Subject, up: boolean): void {
+    if (this.closed || !this.wantsKind(subject.kind)) return;
+    const o = this.occupancy!;
+    const type = transitionType(subject.kind, up);
+    const event = this.eventFor(type, subject);
+    (up ? o.occupy(subject, event) : o.vacate(subject, event)).then(
       (enqueued) => enqueued && event && this.kick(),
-      (err) => this.log.error({ err, type, channel }, 'channel occupancy: transition could not be stored'),
+      (err) => this.log.error({ err, type }, 'webhook occupancy: transition could not be stored'),
     );
   }
 
@@ -112,10 +153,11 @@ export class Webhooks {
     this.closed = true;
     clearTimeout(this.timer);
     clearInterval(this.maintainer);
+    // What this node holds is settled by the others once its liveness expires: a client
+    // that reconnects elsewhere meanwhile causes no offline/online or vacated/occupied flap.
+    for (const t of this.graceTimers.values()) clearTimeout(t);
+    this.graceTimers.clear();
     await this.running;
-    if (this.occupancy && this.wantsChannels()) {
-      await this.occupancy.leave(this.eventFor).catch((err) => this.log.warn({ err }, 'channel occupancy: leaving failed; other nodes settle it after the expiry'));
-    }
     await this.outbox.close();
   }
 

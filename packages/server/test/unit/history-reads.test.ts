@@ -33,6 +33,7 @@ describe('HistoryReads', () => {
     for (let t = 0; t < 5; t++) await nextTurn();
     expect(started).toEqual(['c:0', 'c:1', 'c:2']);
     expect(reads.inFlight).toBe(3);
+    expect(reads.queued).toBe(5);
     finish.get('c:1')!();
     for (let t = 0; t < 5; t++) await nextTurn();
     expect(started).toEqual(['c:0', 'c:1', 'c:2', 'c:3']);
