@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { startRedis } from './support/redis.ts';
 import { startRedisCluster } from './support/redis-cluster.ts';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.ts';
+import { waitFor } from './support/ports.ts';
 import { RawClient, SECRET, connectAuthed } from '../packages/server/test/helpers.ts';
 import { WebhookReceiver, type Delivery } from '../packages/server/test/webhook-receiver.ts';
 
@@ -29,6 +31,7 @@ for (const topology of ['redis-server', '3-primary Redis Cluster'] as const) {
     const dir = mkdtempSync(join(tmpdir(), 'sb-webhooks-cluster-'));
     const clients: RawClient[] = [];
     let stopRedis: () => Promise<void> = async () => {};
+    let redisUrl = '';
     let a: GatewayProcess;
     let b: GatewayProcess;
     /** Accepted events as `[type, user or channel]`, in delivery order. */
@@ -46,6 +49,7 @@ for (const topology of ['redis-server', '3-primary Redis Cluster'] as const) {
       await receiver.start();
       const redis = topology === 'redis-server' ? await startRedis() : await startRedisCluster(3);
       stopRedis = () => redis.stop();
+      redisUrl = redis.url;
       const config = {
         namespaces: { chat: { allowSubscribe: true, allowPublish: true } },
         presence: { offlineGraceMs: 300 },
@@ -123,6 +127,38 @@ for (const topology of ['redis-server', '3-primary Redis Cluster'] as const) {
           expect(count(type!, subject!), `${type} ${subject}`).toBe(1);
         }
         for (const d of receiver.deliveries) expect(signed(d)).toBe(true);
+      });
+
+      it('a rolling restart does not flap: a node stopped with SIGTERM whose user and channel moved to the other node sends no offline or vacated', async () => {
+        receiver.answer = () => 204;
+        await connect(a, 'erin', 'chat:roll');
+        await receiver.until(() => has('user.online', 'erin') && has('channel.occupied', 'chat:roll'));
+        const redis = new Redis(redisUrl);
+        let onB: RawClient;
+        try {
+          // The live nodes before: the stopped one is the one that disappears.
+          const live = await redis.zrange('sb:{webhooks}:live', '0', '-1');
+          expect(live.length).toBeGreaterThan(0);
+          expect(await a.stop()).toBe(0);
+          // The client reconnects to the other node (well within the 15 s liveness expiry).
+          onB = await connect(b, 'erin', 'chat:roll');
+          // The stopped node is settled by the other once its liveness expires; then it is forgotten.
+          await waitFor(async () => {
+            const now = new Set(await redis.zrange('sb:{webhooks}:live', '0', '-1'));
+            return live.some((node) => !now.has(node));
+          }, 60_000, 'the stopped node to be settled');
+        } finally {
+          redis.disconnect();
+        }
+        // A marker behind anything the settlement could have enqueued (one ordered queue).
+        await connect(b, 'yan', 'chat:marker2');
+        await receiver.until(() => has('channel.occupied', 'chat:marker2'));
+        expect([count('user.offline', 'erin'), count('channel.vacated', 'chat:roll')]).toEqual([0, 0]);
+        onB!.close();
+        await receiver.until(() => has('user.offline', 'erin') && has('channel.vacated', 'chat:roll'));
+        for (const [type, subject] of [['user.online', 'erin'], ['channel.occupied', 'chat:roll'], ['user.offline', 'erin'], ['channel.vacated', 'chat:roll']]) {
+          expect(count(type!, subject!), `${type} ${subject}`).toBe(1);
+        }
       });
     }
   });

@@ -78,9 +78,13 @@ export class Webhooks {
   start(): void {
     if (this.wanted.size > 0) this.kick();
     if (this.occupancy && (this.wantsKind('channel') || this.wantsKind('user'))) {
-      this.maintainer = setInterval(() => {
-        this.occupancy!.maintain(this.eventFor).then((n) => n > 0 && this.kick(), (err) => this.loopFailures.warn({ err: (err as Error).message }, 'webhook occupancy: maintenance failed; retrying'));
-      }, this.occupancy.intervalMs);
+      const o = this.occupancy;
+      // At once (the node is live from its start, and settles nodes that died meanwhile), then periodically.
+      const maintain = () => {
+        o.maintain(this.eventFor).then((n) => n > 0 && this.kick(), (err) => this.loopFailures.warn({ err: (err as Error).message }, 'webhook occupancy: maintenance failed; retrying'));
+      };
+      maintain();
+      this.maintainer = setInterval(maintain, o.intervalMs);
       this.maintainer.unref();
     }
   }
