@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { main } from './run.ts';
-import { PEERS } from './load/clients.ts';
+import { DEFAULT_PEERS } from './load/clients.ts';
 
 /**
  * Keeps the harness from rotting: one tiny `fanout` run end to end against every peer
@@ -16,7 +16,7 @@ describe('bench harness', () => {
       expect(r.scenario).toBe('fanout');
       expect(r.machine.cpus).toBeGreaterThan(0);
       expect(r.machine.node).toMatch(/^v\d+/);
-      for (const peer of PEERS) {
+      for (const peer of DEFAULT_PEERS) {
         const p = r.peers[peer];
         expect(p.connect.ready, peer).toBe(20);
         const steps = [...p.steps, p.atCommonRate];

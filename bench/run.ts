@@ -6,12 +6,12 @@
 import { loadavg } from 'node:os';
 import { machineInfo } from './lib/machine.ts';
 import { table, writeResult } from './lib/report.ts';
-import { PEERS, type Peer } from './load/clients.ts';
+import { DEFAULT_PEERS, PEERS, type Peer } from './load/clients.ts';
 import { SCENARIOS } from './scenarios/index.ts';
 import type { ScenarioContext } from './scenarios/types.ts';
 
 const USAGE = `usage: npm run bench -- <${Object.keys(SCENARIOS).join('|')}> [--peers ${PEERS.join(',')}] [--profile] [flags]
-  fanout  [--deflate] --subscribers 5000 --rates 4,8,16,… --step 4 (s per rate) --common-rate N --padding 64
+  fanout  [--deflate: plain and permessage-deflate Switchboard side by side] --subscribers 5000 --rates 4,8,16,… --step 4 (s per rate) --common-rate N --padding 64
   rooms   --clients 10000 --group 10 --rates 1000,2000,… --step 4
   idle    --sizes 10000,50000 --hold 5 (s)
   storm   --clients 10000
@@ -42,12 +42,12 @@ export async function main(argv: string[]): Promise<string> {
   const name = positionals[0];
   const scenario = name ? SCENARIOS[name] : undefined;
   if (!scenario) throw new Error(`${name ? `unknown scenario "${name}"\n` : ''}${USAGE}`);
-  const peersArg = typeof values.peers === 'string' ? values.peers : name === 'hold' || name === 'delta' || name === 'cluster-publish' || name === 'history-flood' ? 'switchboard' : name === 'memory' ? 'switchboard,ws' : PEERS.join(',');
+  const peersArg = typeof values.peers === 'string' ? values.peers : name === 'hold' || name === 'delta' || name === 'cluster-publish' || name === 'history-flood' ? 'switchboard' : name === 'memory' ? 'switchboard,ws' : values.deflate ? 'switchboard' : DEFAULT_PEERS.join(',');
   const peers = peersArg.split(',').map((p) => p.trim()) as Peer[];
+  // `--deflate`: Switchboard with permessage-deflate (and clients offering it) runs beside the others.
+  if (values.deflate && !peers.includes('switchboard-deflate')) peers.push('switchboard-deflate');
   for (const p of peers) if (!PEERS.includes(p)) throw new Error(`unknown peer "${p}" (known: ${PEERS.join(', ')})`);
   if (values['sio-client'] === 'official') process.env.BENCH_SIO_CLIENT = 'official';
-  // Switchboard compresses (permessage-deflate) and its clients offer it; every child inherits this.
-  if (values.deflate) process.env.BENCH_DEFLATE = '1';
   const machine = machineInfo();
   const quiet = Boolean(values.quiet);
   const t0 = performance.now();

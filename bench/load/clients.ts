@@ -4,8 +4,14 @@ import type { Histogram } from '../lib/histogram.ts';
 import { nowMicros } from '../lib/histogram.ts';
 
 /** The systems the harness compares. */
-export type Peer = 'switchboard' | 'socketio' | 'ws';
-export const PEERS: readonly Peer[] = ['switchboard', 'socketio', 'ws'];
+export type Peer = 'switchboard' | 'switchboard-deflate' | 'socketio' | 'ws';
+/**
+ * Every peer the harness knows. `switchboard-deflate` is Switchboard with permessage-deflate
+ * on and clients that offer it (as browsers do), run beside plain `switchboard` by `--deflate`.
+ */
+export const PEERS: readonly Peer[] = ['switchboard', 'switchboard-deflate', 'socketio', 'ws'];
+/** The peers a run compares when `--peers` is not given. */
+export const DEFAULT_PEERS: readonly Peer[] = ['switchboard', 'socketio', 'ws'];
 
 /** Counters a load worker keeps for all its clients. */
 export interface Tally {
@@ -34,8 +40,8 @@ export interface ClientSpec {
 
 /** Client options shared by every peer: the load generator's own cost stays the same whatever the server. */
 const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true } as const;
-/** `--deflate`: Switchboard clients offer permessage-deflate (as browsers do); the others stay plain. */
-const SWITCHBOARD_WS_OPTIONS = process.env.BENCH_DEFLATE === '1' ? { ...WS_OPTIONS, perMessageDeflate: true } : WS_OPTIONS;
+/** `switchboard-deflate` clients offer permessage-deflate (as browsers do); every other client stays plain. */
+const DEFLATE_WS_OPTIONS = { ...WS_OPTIONS, perMessageDeflate: true } as const;
 
 const MARK = Buffer.from('"t":');
 
@@ -123,7 +129,7 @@ export class SwitchboardClient extends BenchClient {
     this.acks = 0;
     this.reconnectAfterMs = undefined;
     const url = `${this.spec.base.replace('http', 'ws')}/ws?batch=1&token=${this.spec.token}`;
-    const ws = (this.ws = new WebSocket(url, { ...SWITCHBOARD_WS_OPTIONS, localAddress: this.spec.localAddress }));
+    const ws = (this.ws = new WebSocket(url, { ...(this.spec.peer === 'switchboard-deflate' ? DEFLATE_WS_OPTIONS : WS_OPTIONS), localAddress: this.spec.localAddress }));
     ws.on('message', (buf: Buffer) => this.message(buf));
     ws.on('error', () => {});
     ws.on('close', (code) => {
@@ -274,7 +280,8 @@ export class SocketIoClient extends BenchClient {
 /** Builds the client for a peer. */
 export function createClient(spec: ClientSpec, tally: Tally, onReady: (c: BenchClient) => void): BenchClient & { publish(channel: string, data: string): void } {
   switch (spec.peer) {
-    case 'switchboard': return new SwitchboardClient(spec, tally, onReady);
+    case 'switchboard':
+    case 'switchboard-deflate': return new SwitchboardClient(spec, tally, onReady);
     case 'socketio': return spec.sioClient === 'official' ? new SocketIoClient(spec, tally, onReady) : new SocketIoRawClient(spec, tally, onReady);
     case 'ws': return new WsClient(spec, tally, onReady);
     default: {

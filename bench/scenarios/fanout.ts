@@ -111,6 +111,28 @@ function result(ctx: ScenarioContext, out: Partial<Record<Peer, PeerFanout>>, pa
       { metric: `server CPU at ${common} pub/s`, unit: 'cores', higherIsBetter: false, values: val((p) => p.atCommonRate?.serverCpu) },
       { metric: `server CPU per delivery at ${common} pub/s`, unit: 'µs', higherIsBetter: false, values: val((p) => p.atCommonRate?.serverCpuUsPerDelivery) },
     ],
-    notes: ['a step is sustained when >= 99% of deliveries arrive, p99 <= 1000 ms and no client is disconnected; peers take turns at each rate'],
+    notes: ['a step is sustained when >= 99% of deliveries arrive, p99 <= 1000 ms and no client is disconnected; peers take turns at each rate', ...deflateNotes(out, common)],
   };
+}
+
+/**
+ * `--deflate`: server CPU per delivery of Switchboard with permessage-deflate ÷ plain, at the
+ * common rate (the target, issue 17: at most 1.5x) and at every other rate both ran.
+ */
+function deflateNotes(out: Partial<Record<Peer, PeerFanout>>, common: number): string[] {
+  const plain = out.switchboard;
+  const deflate = out['switchboard-deflate'];
+  if (!plain || !deflate) return [];
+  const at = (p: PeerFanout, rate: number) => p.steps.filter((s) => s.rate === rate).map((s) => s.serverCpuUsPerDelivery);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const lines: string[] = [];
+  for (const rate of [...new Set(plain.steps.map((s) => s.rate))].sort((a, b) => a - b)) {
+    const a = at(plain, rate);
+    const b = at(deflate, rate);
+    if (a.length === 0 || b.length === 0) continue;
+    const r = mean(b) / mean(a);
+    const target = rate === common ? ` (target <= 1.5x ${r <= 1.5 ? '✓' : '✗'})` : '';
+    lines.push(`permessage-deflate at ${rate} pub/s: server CPU per delivery ${mean(b).toFixed(2)} µs ÷ plain ${mean(a).toFixed(2)} µs = ${r.toFixed(2)}x${target}`);
+  }
+  return lines;
 }

@@ -1,5 +1,6 @@
 import { LoadWorkers, ServerUnderTest, assertFdBudget, sleep } from '../lib/cluster.ts';
 import type { Peer } from '../load/clients.ts';
+import { slope } from '../lib/fit.ts';
 import { num, type Comparison, type ScenarioContext, type ScenarioResult } from './types.ts';
 
 /**
@@ -12,7 +13,7 @@ import { num, type Comparison, type ScenarioContext, type ScenarioResult } from 
 const PINNED_YOUNG_GENERATION = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
 
 interface MemoryRound {
-  /** Bytes per connection added by the second half of the connections, after a full GC. */
+  /** Bytes per connection: least-squares slope of RSS (after a full GC) over connections, from the second slice of eight on. */
   rssPerConn: number;
   /** RSS growth over the empty server's, per connection (includes one-time costs: compiled code, caches). */
   rssPerConnFromStart: number;
@@ -27,17 +28,19 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * `memory`: RSS per idle authenticated connection, every peer side by side in one run.
  * Each round starts all servers at once, takes their baseline, then connects
  * `--connections` clients (authenticated, subscribed to a personal channel, heartbeats on)
- * to each in alternating slices (so machine noise falls on all alike). Memory is measured
- * after a full GC once half the clients are connected and again with all of them: the cost
- * per connection is what the second half added (one-time costs of the first connections,
- * compiled code, caches, bytecode flushed after start, fall in the first half). The growth
+ * to each in eight alternating slices (so machine noise falls on all alike). Memory is
+ * measured after a full GC after every slice: the cost per connection is the least-squares
+ * slope of memory over connections from the second slice on (one-time costs of the first
+ * connections, compiled code, caches, bytecode flushed after start, fall in the first; a
+ * slope over seven readings is steadier than a difference of two, which V8's page-sized
+ * heap growth and the allocator's reuse of start-up memory can swing either way). The growth
  * over the empty server is printed beside it. The median over `--rounds` is reported.
  */
 export async function memory(ctx: ScenarioContext): Promise<ScenarioResult> {
   const n = num(ctx, 'connections', 3000);
   const rounds = Math.max(1, num(ctx, 'rounds', 3));
   const holdMs = num(ctx, 'hold', 3) * 1000;
-  const slices = 4;
+  const slices = 8;
   assertFdBudget(n * ctx.peers.length);
   const out: Partial<Record<Peer, MemoryRound[]>> = {};
   for (let r = 1; r <= rounds; r++) {
@@ -51,8 +54,8 @@ export async function memory(ctx: ScenarioContext): Promise<ScenarioResult> {
       const base = await Promise.all(live.map((l) => l.server.mem()));
       const ready = live.map(() => 0);
       const per = Math.ceil(n / slices);
-      let half: typeof base = base;
-      let readyAtHalf = ready.slice();
+      // Memory after each slice: [connections, reading] per server.
+      const points: Array<Array<{ conns: number; m: Awaited<ReturnType<ServerUnderTest['mem']>> }>> = live.map(() => []);
       for (let s = 0; s < slices; s++) {
         for (const [i, l] of live.entries()) {
           const count = Math.min(per, n - s * per);
@@ -62,21 +65,19 @@ export async function memory(ctx: ScenarioContext): Promise<ScenarioResult> {
           if (c.ready < count) throw new Error(`${l.peer}: only ${c.ready}/${count} ready (${JSON.stringify(c.closeCodes)})`);
           ready[i]! += c.ready;
         }
-        if (s === slices / 2 - 1) {
-          await sleep(holdMs);
-          half = await Promise.all(live.map((l) => l.server.mem()));
-          readyAtHalf = ready.slice();
-        }
+        await sleep(s === slices - 1 ? holdMs : 500);
+        const m = await Promise.all(live.map((l) => l.server.mem()));
+        for (const i of live.keys()) points[i]!.push({ conns: ready[i]!, m: m[i]! });
       }
-      await sleep(holdMs);
-      const after = await Promise.all(live.map((l) => l.server.mem()));
       for (const [i, l] of live.entries()) {
-        const added = ready[i]! - readyAtHalf[i]!;
+        // The first slice carries one-time costs (compiled code, caches): the slope is fitted over the others.
+        const fit = points[i]!.slice(1);
+        const after = points[i]!.at(-1)!.m;
         const p: MemoryRound = {
-          rssPerConn: Math.round((after[i]!.rss - half[i]!.rss) / added),
-          heapPerConn: Math.round((after[i]!.heapUsed - half[i]!.heapUsed) / added),
-          externalPerConn: Math.round((after[i]!.external - half[i]!.external) / added),
-          rssPerConnFromStart: Math.round((after[i]!.rss - base[i]!.rss) / ready[i]!),
+          rssPerConn: Math.round(slope(fit.map((q) => [q.conns, q.m.rss]))),
+          heapPerConn: Math.round(slope(fit.map((q) => [q.conns, q.m.heapUsed]))),
+          externalPerConn: Math.round(slope(fit.map((q) => [q.conns, q.m.external]))),
+          rssPerConnFromStart: Math.round((after.rss - base[i]!.rss) / ready[i]!),
           ready: ready[i]!,
         };
         (out[l.peer] ??= []).push(p);

@@ -11,7 +11,7 @@ const server = await createServer({
     logLevel: 'warn',
     auth: { jwtSecret: settings.secret },
     heartbeat: { intervalMs: settings.heartbeatMs },
-    // `--deflate`: permessage-deflate for the clients that offer it (each publication compressed once).
+    // Peer `switchboard-deflate` (servers/switchboard-deflate.ts): permessage-deflate for the clients that offer it.
     compression: { permessageDeflate: process.env.BENCH_DEFLATE === '1', threshold: 256 },
     // No history except in `hist` (history-flood): the peers keep none either.
     namespaces: {

@@ -68,6 +68,7 @@ export class Hub {
   /** client id → authenticated local connection. */
   readonly clients = new Map<string, Connection>();
   private subscriptionCount = 0;
+  private changes = 0;
 
   addClient(conn: Connection): void {
     this.clients.set(conn.id, conn);
@@ -106,15 +107,20 @@ export class Hub {
     if (had === undefined) {
       this.channels.set(channel, sub);
       this.subscriptionCount++;
+      this.changes++;
       return true;
     }
     if (had instanceof Map) {
-      if (!had.has(conn)) this.subscriptionCount++;
+      if (!had.has(conn)) {
+        this.subscriptionCount++;
+        this.changes++;
+      }
       had.set(conn, sub);
     } else if (had.conn === conn) this.channels.set(channel, sub);
     else {
       this.channels.set(channel, new Map([[had.conn, had], [conn, sub]]));
       this.subscriptionCount++;
+      this.changes++;
     }
     return false;
   }
@@ -131,6 +137,7 @@ export class Hub {
     } else if (had.conn === conn) this.channels.delete(channel);
     else return false;
     this.subscriptionCount--;
+    this.changes++;
     conn.subscriptions.delete(channel);
     return !this.channels.has(channel);
   }
@@ -195,6 +202,11 @@ export class Hub {
   subscribers(channel: string): ReadonlyMap<Connection, Subscription> | undefined {
     const had = this.channels.get(channel);
     return had === undefined || had instanceof Map ? had : new Map([[had.conn, had]]);
+  }
+
+  /** Changes whenever a channel's local subscriber count does (gains, losses): readers skip work when it has not. */
+  get version(): number {
+    return this.changes;
   }
 
   channelNames(): IterableIterator<string> {

@@ -148,6 +148,7 @@ export class Node implements BrokerHandler, CommandContext {
     this.directory = stores.directory?.({
       stats: () => this.hub.stats,
       channels: () => this.localChannels(),
+      channelsVersion: () => this.hub.version,
       publishControl: (msg) => this.broker.publishControl(msg),
       userExpired: (user) => this.webhooks.usersFromPresence && this.webhooks.emit('user.offline', { user }),
     });

@@ -15,6 +15,8 @@ export interface LocalNodeView {
   stats(): { clients: number; users: number; channels: number; subscriptions: number };
   /** This node's channels and their local subscriber counts. */
   channels(): Iterable<[string, number]>;
+  /** Changes whenever `channels()` would answer differently (an idle node's stays the same). */
+  channelsVersion(): number;
   /** Sends a control message to every node (the node's broker). */
   publishControl(msg: ControlMessage): Promise<void>;
   /** A dead node's user was settled offline by this node (for the `user.offline` webhook). */

@@ -21,6 +21,7 @@ export interface WorkersOptions {
  * growing delay if it keeps dying); SIGTERM/SIGINT drains every worker, then exits.
  */
 export function runWorkers(o: WorkersOptions): void {
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
   let stopping = false;
   let recentDeaths = 0;
   const fork = (): Worker => cluster.fork({ ...o.env, SWITCHBOARD_WORKER: '1' });
@@ -57,6 +58,21 @@ export function runWorkers(o: WorkersOptions): void {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** V8's young generation cap for workers, MiB per semi-space (see `workerExecArgv`). */
+export const WORKER_SEMI_SPACE_MB = 16;
+
+/**
+ * Node flags for the workers: the primary's, plus `--max-semi-space-size=16` unless the
+ * operator set one (in the flags or `NODE_OPTIONS`). V8 sizes the young generation by the
+ * machine's memory (on a 24 GiB machine it grew to 128 MiB after a connect storm) and keeps
+ * it resident: per process, so N workers paid it N times — the larger part of why a worker
+ * cost twice a single node per connection.
+ */
+export function workerExecArgv(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+  const set = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((a) => a.startsWith('--max-semi-space-size'));
+  return set ? [...execArgv] : [...execArgv, `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`];
 }
 
 /** True in the primary of `serve --workers N` (N > 1): it forks and supervises, it does not serve. */

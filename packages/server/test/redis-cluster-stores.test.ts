@@ -78,6 +78,19 @@ describe('on a 3-primary Redis Cluster', () => {
         return open(keys, clock.now);
       },
     });
+
+    it('one turn of appends on 24 channels spread over the shards: one batched call per channel, each routed to its shard, each in call order', async () => {
+      const store = await open(fresh(), Date.now);
+      const channels = Array.from({ length: 24 }, (_, i) => `b:${i}`);
+      const opts = { size: 1000, ttlMs: 3_600_000, dedupWindowMs: 60_000 };
+      const calls = channels.flatMap((ch) => Array.from({ length: 20 }, (_, i) => ({ ch, i })));
+      const results = await Promise.all(calls.map(({ ch, i }) => store.append(ch, { channel: ch, data: i, ts: Date.now() }, { ...opts, idempotencyKey: `${ch}-${i}` })));
+      for (const ch of channels) {
+        expect(results.filter((_, k) => calls[k]!.ch === ch).map((r) => r.offset)).toEqual(Array.from({ length: 20 }, (_, k) => k + 1));
+        const read = await store.read(ch, { since: undefined, limit: 100, retention: opts });
+        expect(read.publications.map((p) => p.data)).toEqual(Array.from({ length: 20 }, (_, k) => k));
+      }
+    });
   });
 
   runSessionStoreContract({

@@ -25,6 +25,8 @@ export class RedisNodeDirectory implements NodeDirectory {
     connection: RedisConnection; self: () => NodeInfo; keys?: RedisKeys; intervalMs?: number; ttlMs?: number; log?: Logger;
     /** This node's channels and local subscriber counts (the hub). */
     channels?: () => Iterable<[string, number]>;
+    /** Changes whenever `channels()` would answer differently (see `RedisChannelIndexOptions.version`). */
+    channelsVersion?: () => number;
     /** How often this node's channel changes are written (ms, default 1000). */
     channelsIntervalMs?: number;
   }) {
@@ -38,6 +40,7 @@ export class RedisNodeDirectory implements NodeDirectory {
     this.local = o.channels ?? (() => []);
     this.index = new RedisChannelIndex({
       redis: this.redis, key: this.keys.nodeChannels(this.self().id), local: this.local, ttlMs: this.ttlMs,
+      ...(o.channelsVersion ? { version: o.channelsVersion } : {}),
       ...(o.channelsIntervalMs !== undefined ? { intervalMs: o.channelsIntervalMs } : {}), ...(o.log ? { log: o.log } : {}),
     });
     this.timer = setInterval(() => void this.announce().catch((err) => this.log?.warn({ err: (err as Error).message }, 'node directory: announce failed')), interval);

@@ -73,6 +73,62 @@ return {epoch, offset, 0}
 `;
 
 /**
+ * Several publications of one channel in one call (`APPEND` for each, in order, atomically):
+ * one script run instead of one per publication, the meta and trimming done once.
+ * KEYS: meta, stream, pub/sub channel, then one idempotency key per publication (possibly
+ * followed by unused ones: the count of publications is given by ARGV).
+ * ARGV: new epoch, size, minTs, stream ttl ms, meta ttl ms, publish command ('' for none),
+ * now, then per publication: JSON without offset/epoch, dedup window ms (0: no key), ts,
+ * publish ('1'/'0').
+ * A key seen earlier in the same call is a duplicate, as it would be one call later.
+ * Returns {epoch, offset 1, duplicate 1, offset 2, duplicate 2, …}.
+ */
+export const APPEND_MANY = `${TRIM_EXPIRED}
+local epoch, offset = meta(KEYS[1], ARGV[1], ARGV[5])
+local now = tonumber(ARGV[7])
+local lastT = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
+local out = {epoch}
+local added = 0
+for i = 0, (#ARGV - 7) / 4 - 1 do
+  local a = 8 + i * 4
+  local window = ARGV[a + 1]
+  local idKey = KEYS[4 + i]
+  local dup = nil
+  if window ~= '0' then
+    local seen = redis.call('GET', idKey)
+    if seen then
+      local e, o, exp = string.match(seen, '^([^:]*):(%d+):(%d+)$')
+      if e == epoch and tonumber(exp) > now then dup = tonumber(o) end
+    end
+  end
+  if dup then
+    out[#out + 1] = dup
+    out[#out + 1] = 1
+  else
+    offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
+    added = added + 1
+    local t = tonumber(ARGV[a + 2])
+    if t < lastT then t = lastT end
+    lastT = t
+    local msg = '{"offset":' .. offset .. ',"epoch":"' .. epoch .. '",' .. string.sub(ARGV[a], 2)
+    redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-0', 'p', msg, 't', t)
+    if window ~= '0' then
+      redis.call('SET', idKey, epoch .. ':' .. offset .. ':' .. (now + tonumber(window)), 'PX', window)
+    end
+    if ARGV[a + 3] == '1' and ARGV[6] ~= '' then redis.call(ARGV[6], KEYS[3], msg) end
+    out[#out + 1] = offset
+    out[#out + 1] = 0
+  end
+end
+if added > 0 then
+  redis.call('HSET', KEYS[1], 't', lastT)
+  trim_expired(KEYS[2], tonumber(ARGV[3]))
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
+return out
+`;
+
+/**
  * KEYS: claim key. ARGV: now, window ms. The value is its expiry by the store's clock.
  * Returns 1 when the key is new (now claimed), 0 when it was claimed within the window.
  */

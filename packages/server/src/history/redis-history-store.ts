@@ -1,10 +1,14 @@
 import { UNWRITTEN_EPOCH, type FrameId, type Publication, type StreamPosition } from '@switchboard/protocol';
 import { idempotencyKeyOf, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { newEpoch } from './memory-history-store.ts';
-import { APPEND, CLAIM, POSITION, READ } from './redis-history-scripts.ts';
+import { APPEND, APPEND_MANY, CLAIM, POSITION, READ } from './redis-history-scripts.ts';
+import { AppendBatcher, type AppendGroup, type AppendOutcome } from './redis-append-batch.ts';
 import { RedisKeys } from '../redis/keys.ts';
 import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
 import { publishCommand } from '../broker/redis-broker.ts';
+
+/** Most publications of one channel stored by one script call. */
+const MAX_BATCH = 64;
 
 /** Synchronous replication of publications (`WAIT`). */
 export interface ReplicationOptions {
@@ -44,12 +48,18 @@ export interface RedisHistoryStoreOptions extends ReplicationOptions {
   publish?: boolean;
   /** How long a stream's epoch and offset outlive its last use (ms). Default 7 days. */
   metaTtlMs?: number;
+  /**
+   * Gather the appends of one event-loop turn and store each channel's in one script call
+   * (`AppendBatcher`). Default true; false runs one script per publication at once.
+   */
+  batch?: boolean;
   now?: () => number;
 }
 
 /** The pipeline calls `replicated` makes (the store's scripts and WAIT). */
 interface Pipeline {
   sbAppend(...args: Array<string | number>): unknown;
+  [sbAppendMany: `sbAppend${number}`]: (...args: Array<string | number>) => unknown;
   sbClaim(...args: Array<string | number>): unknown;
   wait(replicas: number, timeoutMs: number): unknown;
   exec(): Promise<Array<[Error | null, unknown]> | null>;
@@ -57,6 +67,7 @@ interface Pipeline {
 
 interface Scripts {
   sbAppend(meta: string, stream: string, idKey: string, pubsub: string, ...argv: Array<string | number>): Promise<[string, number, number]>;
+  [sbAppendMany: `sbAppend${number}`]: (...args: Array<string | number>) => Promise<[string, ...number[]]>;
   sbRead(meta: string, stream: string, ...argv: Array<string | number>): Promise<[string, number, number, number, ...string[]]>;
   sbPosition(meta: string, ...argv: Array<string | number>): Promise<[string, number]>;
   sbClaim(key: string, now: number, windowMs: number): Promise<number>;
@@ -80,6 +91,10 @@ export class RedisHistoryStore implements HistoryStore {
   private readonly now: () => number;
   private readonly waitReplicas: number;
   private readonly waitTimeoutMs: number;
+  private readonly publishCommand: string;
+  private readonly batcher: AppendBatcher | undefined;
+  /** On a Redis Cluster a pipeline must stay on one shard. */
+  private readonly cluster: boolean;
   /** Present only with the `publish` option: stores and publishes in one script. */
   readonly appendAndPublish?: (channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions) => Promise<AppendResult>;
 
@@ -91,34 +106,84 @@ export class RedisHistoryStore implements HistoryStore {
     this.waitReplicas = o.waitReplicas ?? 0;
     this.waitTimeoutMs = o.waitTimeoutMs ?? 1000;
     this.redis.defineCommand('sbAppend', { numberOfKeys: 4, lua: APPEND });
+    // `APPEND_MANY` for up to n publications is `sbAppend<n>`, n a power of two: a fixed key
+    // count per command, so its first argument is a key and auto-pipelining on a Redis
+    // Cluster routes it by that key's slot (all its keys share the channel's slot). Few of
+    // them: every pipeline copies every defined command. One script in Redis (one SHA).
+    for (let n = 1; n <= MAX_BATCH; n *= 2) this.redis.defineCommand(`sbAppend${n}`, { numberOfKeys: 3 + n, lua: APPEND_MANY });
     this.redis.defineCommand('sbRead', { numberOfKeys: 2, lua: READ });
     this.redis.defineCommand('sbPosition', { numberOfKeys: 1, lua: POSITION });
     this.redis.defineCommand('sbClaim', { numberOfKeys: 1, lua: CLAIM });
-    if (o.publish) {
-      const command = publishCommand(o.connection);
-      this.appendAndPublish = (channel, pub, opts) => this.store(channel, pub, opts, command);
-    }
+    this.publishCommand = o.publish ? publishCommand(o.connection) : '';
+    this.cluster = o.connection.topology === 'cluster';
+    this.batcher = o.batch === false ? undefined : new AppendBatcher((groups) => this.storeMany(groups), MAX_BATCH);
+    if (o.publish) this.appendAndPublish = (channel, pub, opts) => this.store(channel, pub, opts, true);
   }
 
   append(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions): Promise<AppendResult> {
-    return this.store(channel, pub, o, '');
+    return this.store(channel, pub, o, false);
   }
 
-  private async store(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions, publish: string): Promise<AppendResult> {
+  private async store(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions, publish: boolean): Promise<AppendResult> {
     const { offset: _o, epoch: _e, ...rest } = pub as Publication;
     const json = JSON.stringify({ ...rest, channel });
     const key = o.idempotencyKey !== undefined ? idempotencyKeyOf(o.idempotencyKey, o.publisher) : '';
     const window = key ? Math.max(1, Math.round(o.dedupWindowMs)) : 0;
+    const idKey = this.keys.idempotency(channel, key);
+    if (this.batcher) return this.batcher.add(channel, o, { json, idKey, window, ts: pub.ts ?? this.now(), publish });
     const now = this.now();
     const k = this.keys;
     const args = [
-      k.meta(channel), k.stream(channel), k.idempotency(channel, key), k.pubsub(channel),
-      json, newEpoch(), o.size, now - o.ttlMs, Math.max(1, Math.ceil(o.ttlMs)), this.metaTtl(o.ttlMs), window, publish, pub.ts ?? now, now,
+      k.meta(channel), k.stream(channel), idKey, k.pubsub(channel),
+      json, newEpoch(), o.size, now - o.ttlMs, Math.max(1, Math.ceil(o.ttlMs)), this.metaTtl(o.ttlMs), window, publish ? this.publishCommand : '', pub.ts ?? now, now,
     ] as const;
     const [epoch, offset, dup] = this.waitReplicas > 0
       ? await this.replicated<[string, number, number]>((p) => p.sbAppend(...args))
       : await this.redis.sbAppend(...args);
     return { epoch, offset: Number(offset), duplicate: Number(dup) === 1 };
+  }
+
+  /**
+   * One `APPEND_MANY` call per batch (`sbAppend<n>`, see the constructor). On one Redis (also
+   * behind Sentinel) they leave at once in one explicit pipeline, with one `WAIT` behind them
+   * all; on a Redis Cluster each goes to its channel's shard (auto-pipelined per shard, its
+   * own `WAIT` behind it).
+   */
+  private storeMany(groups: AppendGroup[]): Array<Promise<AppendOutcome[]>> {
+    const now = this.now();
+    const k = this.keys;
+    const calls = groups.map((g) => {
+      const args: Array<string | number> = [k.meta(g.channel), k.stream(g.channel), k.pubsub(g.channel)];
+      const size = 2 ** Math.ceil(Math.log2(g.items.length));
+      for (const it of g.items) args.push(it.idKey);
+      // Unused key places (up to the command's key count) hold the meta key: same slot, never read.
+      for (let i = g.items.length; i < size; i++) args.push(args[0]!);
+      args.push(newEpoch(), g.size, now - g.ttlMs, Math.max(1, Math.ceil(g.ttlMs)), this.metaTtl(g.ttlMs), this.publishCommand, now);
+      for (const it of g.items) args.push(it.json, it.window, it.ts, it.publish ? '1' : '0');
+      return { command: `sbAppend${size}` as const, args, n: g.items.length };
+    });
+    const parse = (n: number, [epoch, ...rest]: [string, ...number[]]): AppendOutcome[] =>
+      Array.from({ length: n }, (_, i) => ({ epoch, offset: Number(rest[2 * i]), duplicate: Number(rest[2 * i + 1]) === 1 }));
+    if (this.cluster) {
+      return calls.map(async ({ command, args, n }) => parse(n, this.waitReplicas > 0
+        ? await this.replicated<[string, ...number[]]>((p) => p[command](...args))
+        : await this.redis[command](...args)));
+    }
+    const p = this.redis.pipeline() as unknown as Pipeline;
+    for (const { command, args } of calls) p[command](...args);
+    if (this.waitReplicas > 0) p.wait(this.waitReplicas, this.waitTimeoutMs);
+    const done = p.exec().then((results) => {
+      const all = results ?? [];
+      const [waitErr, confirmed] = this.waitReplicas > 0 ? all[calls.length] ?? [new Error('pipeline aborted'), 0] : [null, 0];
+      if (waitErr) throw waitErr;
+      if (this.waitReplicas > 0 && Number(confirmed) < this.waitReplicas) throw new ReplicationError(Number(confirmed), this.waitReplicas);
+      return all;
+    });
+    return calls.map(async ({ n }, i) => {
+      const [err, value] = (await done)[i] ?? [new Error('pipeline aborted'), undefined];
+      if (err) throw err;
+      return parse(n, value as [string, ...number[]]);
+    });
   }
 
   /**

@@ -64,6 +64,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
         connection: nodesConn, keys, ...withLog,
         self: () => ({ id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - startedAt, ...node.stats() }),
         channels: () => node.channels(),
+        channelsVersion: () => node.channelsVersion(),
       });
     },
   };

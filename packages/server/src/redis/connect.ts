@@ -66,9 +66,13 @@ function createClient(t: RedisTopology, o: ConnectOptions): RedisClient {
         ...(t.username ? { username: t.username } : {}), ...(t.password ? { password: t.password } : {}),
         ...(t.sentinelUsername ? { sentinelUsername: t.sentinelUsername } : {}), ...(t.sentinelPassword ? { sentinelPassword: t.sentinelPassword } : {}),
         ...(t.tls ? { tls: {}, enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
-        // Sentinel tells ioredis about a failover at once (+switch-master) instead of the
-        // client finding out when the old primary stops answering.
-        failoverDetector: true,
+        // No failover detector (+switch-master): ioredis' detector can end a client for good
+        // when the message arrives while that client is reconnecting (its connector is told to
+        // disconnect mid-connect, the attempt fails "Connection is closed." and the client is
+        // never retried). The client finds the new primary by itself: a dead primary refuses
+        // the reconnect attempts (the sentinels are asked again at each, every 2 s at most),
+        // and a primary demoted while alive answers writes READONLY, which reconnects.
+        reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 1 : false),
         sentinelRetryStrategy: backoff,
       });
     case 'cluster': {
