@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { mintToken } from '../../packages/server/src/auth/mint.ts';
 import { SECRET, ServerUnderTest, assertFdBudget, sleep } from '../lib/cluster.ts';
 import { Histogram, type LatencySummary } from '../lib/histogram.ts';
-import { rssOf } from '../lib/machine.ts';
+import { cpuMsOf, rssOf } from '../lib/machine.ts';
 import { num, type Comparison, type ScenarioContext, type ScenarioResult } from './types.ts';
 
 const CHANNEL = 'hist:flood';
@@ -145,6 +145,7 @@ export async function historyFlood(ctx: ScenarioContext): Promise<ScenarioResult
   let rssIdle = 0;
   let rssPeak = 0;
   let floodSeconds = 0;
+  let cpuMs = 0;
   try {
     const pub = await open(server.base, 'bench-writer');
     sockets.push(pub);
@@ -164,11 +165,13 @@ export async function historyFlood(ctx: ScenarioContext): Promise<ScenarioResult
     ctx.log(`history-flood: ${connections} connections × ${parallel} history reads in flight, ping every ${interval} ms for ${seconds} s`);
     const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, rssOf(server.child.pid!)); }, 100);
     const t0 = performance.now();
+    const cpu0 = cpuMsOf(server.child.pid!);
     readers = flooders.map((ws) => new Reader(ws, parallel));
     try {
       flood = await probe(prober, seconds, interval);
     } finally {
       floodSeconds = (performance.now() - t0) / 1000;
+      cpuMs = cpuMsOf(server.child.pid!) - cpu0;
       for (const r of readers) r.stop();
       clearInterval(sampler);
     }
@@ -183,12 +186,13 @@ export async function historyFlood(ctx: ScenarioContext): Promise<ScenarioResult
   const bytes = readers.reduce((n, r) => n + r.bytes, 0);
   const maxReply = readers.reduce((n, r) => Math.max(n, r.maxReply), 0);
   const errors = readers.reduce((n, r) => n + r.errors, 0);
-  ctx.log(`  ${replies} replies (${(bytes / 1e6).toFixed(0)} MB, largest ${maxReply} bytes, ${errors} errors) in ${floodSeconds.toFixed(1)} s; server RSS ${(rssIdle / 2 ** 20).toFixed(0)} MiB idle, ${(rssPeak / 2 ** 20).toFixed(0)} MiB peak`);
+  const cpuPerMB = bytes > 0 ? Math.round((cpuMs / (bytes / 1e6)) * 100) / 100 : 0;
+  ctx.log(`  ${replies} replies (${(bytes / 1e6).toFixed(0)} MB, largest ${maxReply} bytes, ${errors} errors) in ${floodSeconds.toFixed(1)} s, server CPU ${cpuPerMB} ms per MB served; server RSS ${(rssIdle / 2 ** 20).toFixed(0)} MiB idle, ${(rssPeak / 2 ** 20).toFixed(0)} MiB peak`);
   const metric = (name: string, unit: string, value: number, higherIsBetter = false): Comparison => ({ metric: name, unit, higherIsBetter, values: { switchboard: value } });
   return {
     scenario: 'history-flood',
     params: { connections, parallel, publications, size, seconds, interval, maxReplay: maxReplay || 'default' },
-    peers: { switchboard: { idle: idle!, flood: flood!, loopIdle, loopFlood, replies, bytes, maxReply, errors, rssIdle, rssPeak, floodSeconds } },
+    peers: { switchboard: { idle: idle!, flood: flood!, loopIdle, loopFlood, replies, bytes, maxReply, errors, rssIdle, rssPeak, floodSeconds, cpuMs } },
     comparisons: [
       metric('ping p50, idle', 'ms', idle!.p50),
       metric('ping p99, idle', 'ms', idle!.p99),
@@ -201,6 +205,7 @@ export async function historyFlood(ctx: ScenarioContext): Promise<ScenarioResult
       metric('history replies per second', '/s', Math.round(replies / floodSeconds), true),
       metric('history bytes served per second', 'MB/s', Math.round(bytes / floodSeconds / 1e5) / 10, true),
       metric('largest history reply', 'B', maxReply),
+      metric('server CPU per MB of history served', 'ms', cpuPerMB),
       metric('server RSS, idle', 'MiB', Math.round(rssIdle / 2 ** 20)),
       metric('server RSS, peak under the flood', 'MiB', Math.round(rssPeak / 2 ** 20)),
     ],

@@ -141,7 +141,7 @@ export class Webhooks {
     const event = this.eventFor(type, subject);
     (up ? o.occupy(subject, event) : o.vacate(subject, event)).then(
       (enqueued) => enqueued && event && this.kick(),
-      (err) => this.log.error({ err, type }, 'webhook occupancy: transition could not be stored'),
+      (err) => this.log.error({ err, type }, 'webhook occupancy: transition could not be stored; made on the next refresh'),
     );
   }
 
