@@ -19,7 +19,7 @@ const USAGE = `usage: npm run bench -- <${Object.keys(SCENARIOS).join('|')}> [--
   delta   --subscribers 200 --publications 300 --warmup 20 --size 5000 (bytes)   (Switchboard only: plain, delta, each with and without deflate)
   history-flood --connections 50 --parallel 8 --publications 200 --size 30000 (bytes) --seconds 5 --interval 20 (ms) --max-replay (bytes)   (Switchboard only: ping latency idle and under a history read flood)
   hold    --clients 100000 --duration 300 (s) --heartbeat 25000 (ms) --concurrency 200 --workers N|auto --servers N|auto   (Switchboard only unless --peers)
-  cluster-publish --seconds 5 --connections 256 --channels 96 --queued 4 --concurrency 512 --topologies one,cluster   (Switchboard only: Redis ceiling vs end to end, one Redis and a 3-primary Redis Cluster)`;
+  cluster-publish --seconds 5 --connections 512 --channels 96 --queued 4 --concurrency 512 --topologies one,cluster   (Switchboard only: Redis ceiling vs end to end, one Redis and a 3-primary Redis Cluster)`;
 
 /** `--name value` and bare `--flag` (true) after the scenario name. */
 export function parseFlags(argv: string[]): { positionals: string[]; values: Record<string, string | boolean> } {

@@ -104,6 +104,10 @@ for (const topology of ['redis-server', '3-primary Redis Cluster'] as const) {
       }
       const ids = receiver.accepted().map((e) => e.id);
       expect(new Set(ids).size).toBe(ids.length);
+      // Both nodes delivered (from one outbox): their counts add up to what was accepted, once.
+      const metric = async (node: GatewayProcess, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${node.url}/metrics`)).text())?.[1]);
+      await waitFor(async () => (await metric(a, 'switchboard_webhooks_delivered_total')) + (await metric(b, 'switchboard_webhooks_delivered_total')) === ids.length, 10_000, 'the delivery counts');
+      expect([await metric(a, 'switchboard_webhooks_queued'), await metric(b, 'switchboard_webhooks_queued')]).toEqual([0, 0]);
     });
 
     if (topology === 'redis-server') {

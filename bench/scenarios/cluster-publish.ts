@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- cluster-publish [--rounds 3] [--seconds 5] [--connections 256] [--channels 96] [--queued 4] [--concurrency 512] [--topologies one,cluster]`
+ * `npm run bench -- cluster-publish [--rounds 3] [--seconds 5] [--connections 512] [--channels 96] [--queued 4] [--concurrency 512] [--topologies one,cluster]`
  *
  * Publish throughput of cluster mode against what Redis itself can do, for one Redis and for
  * a 3-primary Redis Cluster, each started by the bench on free loopback ports and stopped
@@ -144,7 +144,7 @@ async function gatewayWithPublishers(url: string, ctx: ScenarioContext, channels
   }));
   const profile = ctx.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${new URL('../results/prof/', import.meta.url).pathname}` } : undefined;
   const gw = await startGatewayProcess({ args: ['--config', join(dir, 'c.json'), '--redis', url, '--jwt-secret', SECRET], startTimeoutMs: 120_000, ...(profile ? { env: profile } : {}) });
-  const connections = num(ctx, 'connections', 256);
+  const connections = num(ctx, 'connections', 512);
   const queued = Math.max(1, num(ctx, 'queued', 4));
   const tally: Tally = { acked: 0, refused: 0, counting: false, running: false };
   const pubs: Array<Awaited<ReturnType<typeof publisher>>> = [];
@@ -273,7 +273,7 @@ export async function clusterPublish(ctx: ScenarioContext): Promise<ScenarioResu
   }
   return {
     scenario: 'cluster-publish',
-    params: { rounds: num(ctx, 'rounds', 3), seconds: num(ctx, 'seconds', 5), connections: num(ctx, 'connections', 256), channels, queued: num(ctx, 'queued', 4), concurrency: num(ctx, 'concurrency', 512) },
+    params: { rounds: num(ctx, 'rounds', 3), seconds: num(ctx, 'seconds', 5), connections: num(ctx, 'connections', 512), channels, queued: num(ctx, 'queued', 4), concurrency: num(ctx, 'concurrency', 512) },
     peers: { switchboard: results },
     comparisons,
     notes,

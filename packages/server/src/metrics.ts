@@ -16,6 +16,18 @@ export interface MetricsSource {
   historyReadsWaiting: number;
 }
 
+/** What the webhook metrics read at scrape time (`Webhooks`). */
+export interface WebhookMetricsSource {
+  /** Deliveries this node made that the receiver accepted. */
+  readonly delivered: number;
+  /** Deliveries this node made that failed (each retry counts). */
+  readonly failed: number;
+  /** Events this node dropped after `webhooks.maxAttempts`. */
+  readonly dropped: number;
+  /** Events waiting in the outbox (cluster mode: the deployment's). */
+  queued(): Promise<number>;
+}
+
 /** Which dependency a timed call went to. */
 export type Dependency = 'broker' | 'history' | 'sessions' | 'presence' | 'logins' | 'access';
 
@@ -51,6 +63,7 @@ export class Metrics {
   private readonly closes: Counter<'code'>;
   private readonly depLatency: Histogram<'dependency' | 'op'>;
   private readonly depErrors: Counter<'dependency' | 'op'>;
+  private webhooks: WebhookMetricsSource | undefined;
 
   constructor(o: { processMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -81,6 +94,18 @@ export class Metrics {
     gauge('switchboard_subscriptions', 'Subscriptions of local connections', 'subscriptions');
     gauge('switchboard_history_reads', 'History reads in progress (at most limits.historyReadsInFlight)', 'historyReads');
     gauge('switchboard_history_reads_waiting', 'History reads waiting for their turn', 'historyReadsWaiting');
+    fromField('switchboard_webhooks_delivered_total', 'Webhook deliveries of this node accepted by the receiver', () => this.webhooks?.delivered ?? 0);
+    fromField('switchboard_webhooks_failed_total', 'Webhook deliveries of this node that failed (each retry counts)', () => this.webhooks?.failed ?? 0);
+    fromField('switchboard_webhooks_dropped_total', 'Webhook events this node dropped after webhooks.maxAttempts', () => this.webhooks?.dropped ?? 0);
+    const metrics = this;
+    new Gauge({
+      name: 'switchboard_webhooks_queued', help: 'Webhook events waiting in the outbox (cluster mode: the whole deployment\'s)', registers: [r],
+      // An unreachable outbox keeps the last value: a scrape never fails for it.
+      async collect() {
+        const n = await metrics.webhooks?.queued().catch(() => undefined);
+        if (n !== undefined) this.set(n);
+      },
+    });
     this.latency = new FastHistogram({
       name: 'switchboard_publish_delivery_seconds',
       help: 'From publish accepted to queued for local subscribers (includes store and broker)',
@@ -98,6 +123,11 @@ export class Metrics {
     });
     this.depErrors = new Counter({ name: 'switchboard_dependency_errors_total', help: 'Failed broker and store calls', labelNames: ['dependency', 'op'], registers: [r] });
     if (o.processMetrics !== false) collectDefaultMetrics({ register: r });
+  }
+
+  /** Where the webhook metrics read their values (the node's `Webhooks`, at construction). */
+  setWebhookSource(source: WebhookMetricsSource): void {
+    this.webhooks = source;
   }
 
   /** Where the gauges read their values (the node, at construction). */

@@ -129,6 +129,7 @@ export class Node implements BrokerHandler, CommandContext {
     this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log,
       offlineGraceMs: o.config.presence.offlineGraceMs, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}),
     });
+    this.metrics.setWebhookSource(this.webhooks);
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', stores.broker(this));
     this.metrics.setSource(() => ({

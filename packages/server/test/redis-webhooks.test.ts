@@ -137,6 +137,17 @@ for (const topology of ['redis-server', '3-primary Redis Cluster'] as const) {
     });
 
     if (topology === 'redis-server') {
+      it('a transition that could not be stored (Redis down) is made on the next refresh once Redis is back', async () => {
+        const { occ: [node], queued } = await deployment(1);
+        await single!.kill();
+        await expect(node!.occupy(usr('gus'), up(usr('gus')))).rejects.toThrow();
+        await single!.restart();
+        let made = 0;
+        await waitFor(async () => (made += await node!.maintain(eventFor).catch(() => 0)) > 0, 20_000, 'the node to refresh once Redis is back');
+        expect(made).toBe(1);
+        expect(await queued()).toEqual([['user.online', 'gus']]);
+      });
+
       it('a node that enqueued nothing delivers what another node enqueued, and keeps doing so after Redis restarted', async () => {
         const keys = new RedisKeys(`t${randomBytes(4).toString('hex')}:`);
         const receiver = await new WebhookReceiver().start();

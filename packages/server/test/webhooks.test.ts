@@ -74,6 +74,12 @@ describe('webhooks', () => {
       for (const e of accepted) expect(e).toMatchObject({ id: expect.stringMatching(/^evt_/), ts: expect.any(Number) });
       expect(new Set(accepted.map((e) => e.id)).size).toBe(4);
       expect(verify(SECRET, { ...receiver.deliveries[0]!.headers, 'x-switchboard-timestamp': String(Math.floor(Date.now() / 1000) - 3600) }, receiver.deliveries[0]!.raw)).toBe(false);
+      // Prometheus: this node's accepted and failed deliveries, and an empty outbox.
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      expect(metrics).toMatch(/^switchboard_webhooks_delivered_total 4$/m);
+      expect(metrics).toMatch(/^switchboard_webhooks_failed_total 2$/m);
+      expect(metrics).toMatch(/^switchboard_webhooks_dropped_total 0$/m);
+      expect(metrics).toMatch(/^switchboard_webhooks_queued 0$/m);
     } finally {
       await gw.close();
     }

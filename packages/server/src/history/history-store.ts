@@ -89,9 +89,10 @@ export interface ReadResult {
   /**
    * True when retained publications lie beyond the last one returned, in the read's direction
    * (newer when forward, older when `reverse`): the read was cut by `limit` or `maxBytes`.
-   * Continue with `since` = the last one returned.
+   * Continue with `since` = the last one returned. Every bundled store sets it; a store that
+   * does not (written before it existed) reads as `false`: replays then are not paged.
    */
-  more: boolean;
+  more?: boolean;
   /** Bytes of the publications returned (as `publicationBytes` counts them), when the read had a `maxBytes`. */
   bytes?: number;
 }

@@ -39,6 +39,12 @@ export function signWebhook(secret: string, timestamp: number, body: string): st
  */
 export class Webhooks {
   readonly config: WebhooksConfig;
+  /** Deliveries of this node the receiver accepted (metrics). */
+  delivered = 0;
+  /** Failed deliveries of this node, retries included (metrics). */
+  failed = 0;
+  /** Events this node dropped after `maxAttempts` (metrics). */
+  dropped = 0;
   private readonly outbox: WebhookOutbox;
   private readonly log: Logger;
   private readonly fetchImpl: typeof fetch;
@@ -67,6 +73,11 @@ export class Webhooks {
     this.log = o.log;
     this.fetchImpl = o.fetch ?? fetch;
     this.wanted = new Set(o.config.url ? o.config.events : []);
+  }
+
+  /** Events waiting in the outbox (cluster mode: the deployment's); 0 without webhooks. */
+  async queued(): Promise<number> {
+    return this.wanted.size === 0 || this.closed ? 0 : this.outbox.size();
   }
 
   /** True when events of this type are sent. */
@@ -141,7 +152,7 @@ export class Webhooks {
     const event = this.eventFor(type, subject);
     (up ? o.occupy(subject, event) : o.vacate(subject, event)).then(
       (enqueued) => enqueued && event && this.kick(),
-      (err) => this.log.error({ err, type }, 'webhook occupancy: transition could not be stored'),
+      (err) => this.log.error({ err, type }, 'webhook occupancy: transition could not be stored; made on the next refresh'),
     );
   }
 
@@ -244,6 +255,7 @@ export class Webhooks {
       });
       await res.body?.cancel();
       if (res.status >= 200 && res.status <= 299) {
+        this.delivered++;
         await this.outbox.done(event.id);
         return true;
       }
@@ -252,8 +264,10 @@ export class Webhooks {
       const e = err as Error;
       why = e.name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : 'receiver unreachable';
     }
+    this.failed++;
     const attempts = entry.attempts + 1;
     if (attempts >= this.config.maxAttempts) {
+      this.dropped++;
       this.log.error({ event: event.id, type: event.type, attempts, why }, 'webhook dropped after webhooks.maxAttempts failed deliveries');
       await this.outbox.done(event.id);
       return true;
