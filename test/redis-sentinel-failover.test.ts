@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import type { Publication } from '@switchboard/protocol';
 import { startRedisSentinel, type RedisSentinelProcess } from './support/redis-cluster.ts';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.ts';
@@ -73,7 +74,7 @@ interface Publisher {
   ackedAt: number[];
   /** When each refusal arrived (ms). */
   refusedAt: number[];
-  /** Stops after the current publication is acknowledged; resolves then. */
+  /** Stops once the current publication is acknowledged (retrying it until then); resolves then. */
   stop(): Promise<void>;
 }
 
@@ -81,7 +82,9 @@ function runPublisher(publishOnce: (n: number) => Promise<{ offset: number; epoc
   let stopping = false;
   const p: Publisher = { acks: [], refusals: [], ackedAt: [], refusedAt: [], stop: async () => { stopping = true; await loop; } };
   const loop = (async () => {
-    while (!stopping) {
+    // A refused publication may still be stored (its WAIT fell short): it is retried until
+    // acknowledged, even once stopping, so nothing unacknowledged is left in history.
+    for (;;) {
       const n = p.acks.length;
       const r = await publishOnce(n);
       if ('refusal' in r) {
@@ -91,6 +94,7 @@ function runPublisher(publishOnce: (n: number) => Promise<{ offset: number; epoc
       } else {
         p.acks.push(r);
         p.ackedAt.push(Date.now());
+        if (stopping) return;
       }
     }
   })();
@@ -98,8 +102,8 @@ function runPublisher(publishOnce: (n: number) => Promise<{ offset: number; epoc
 }
 
 /** HTTP API: `POST /api/publish` with `idempotencyKey`; a refusal must be 503 + Retry-After, temporary. */
-const httpPublisher = () => runPublisher(async (n) => {
-  const r = await api('publish', { channel: HTTP_CHANNEL, data: { n }, idempotencyKey: `h-${n}` }).catch((err: Error) => ({ status: 0, retryAfter: null, body: { fetch: err.message } }));
+const httpPublisher = (channel = HTTP_CHANNEL) => runPublisher(async (n) => {
+  const r = await api('publish', { channel, data: { n }, idempotencyKey: `h-${n}` }).catch((err: Error) => ({ status: 0, retryAfter: null, body: { fetch: err.message } }));
   if (r.status === 200) return { offset: r.body.offset, epoch: r.body.epoch };
   return { refusal: { status: r.status, retryAfter: r.retryAfter, code: r.body.error?.code, temporary: r.body.error?.temporary } };
 });
@@ -109,7 +113,7 @@ const httpPublisher = () => runPublisher(async (n) => {
  * same connection; a closed connection (the gateway asks its clients to reconnect once its
  * broker subscriptions are back) is reopened as the same user and the same id retried.
  */
-function wsPublisher(): Publisher & { reconnects: () => number } {
+function wsPublisher(channel = WS_CHANNEL): Publisher & { reconnects: () => number } {
   let conn: RawClient | undefined;
   let reconnects = 0;
   /** An authenticated connection, or what refused it (during an outage: a temporary error). */
@@ -127,7 +131,7 @@ function wsPublisher(): Publisher & { reconnects: () => number } {
       if (!(opened instanceof RawClient)) return { refusal: { connect: opened.refused } };
       conn = opened;
     }
-    const r = await conn.request({ type: 'publish', id: `w-${n}`, channel: WS_CHANNEL, data: { n } }, 30_000).catch(() => undefined);
+    const r = await conn.request({ type: 'publish', id: `w-${n}`, channel, data: { n } }, 30_000).catch(() => undefined);
     if (r?.type === 'ack') return { offset: r.offset, epoch: r.epoch };
     if (r === undefined) return { refusal: { closed: conn.closeCode ?? 'timeout' } };
     return { refusal: { code: r.code, temporary: r.temporary } };
@@ -214,6 +218,37 @@ describe('Sentinel failover with redisWaitReplicas=1', () => {
       });
       expect(received.get(channel)!.map((p) => p.offset)).toEqual(stored.map((p) => p.offset));
       expect(received.get(channel)!.map((p) => p.data)).toEqual(stored.map((p) => p.data));
+    }
+  }, 400_000);
+
+  it('a planned failover (SENTINEL FAILOVER: the primary is demoted alive): the gateway follows the promoted replica, nothing acknowledged lost or doubled', async () => {
+    const channels = { http: 'chat:switch-http', ws: 'chat:switch-ws' };
+    const http = httpPublisher(channels.http);
+    const ws = wsPublisher(channels.ws);
+    await waitFor(() => http.acks.length >= 20 && ws.acks.length >= 20, 60_000, 'publications before the switch');
+    const oldPrimary = await group.primaryPort();
+    const before = { http: http.acks.length, ws: ws.acks.length };
+    const sentinel = new Redis({ host: '127.0.0.1', port: group.sentinels[0]!.port, lazyConnect: true });
+    try {
+      await sentinel.connect();
+      await sentinel.call('SENTINEL', 'FAILOVER', group.master);
+    } finally {
+      sentinel.disconnect();
+    }
+    await waitFor(async () => (await group.primaryPort()) !== oldPrimary, 60_000, 'the sentinel to switch the primary');
+    await waitFor(() => http.acks.length >= before.http + 30 && ws.acks.length >= before.ws + 30, 90_000, 'publications acknowledged on the new primary').catch((err: Error) => {
+      throw new Error(`${err.message}: HTTP ${http.acks.length} acks, last refusals ${JSON.stringify(http.refusals.slice(-2))}; WebSocket ${ws.acks.length} acks, last refusals ${JSON.stringify(ws.refusals.slice(-2))}`);
+    });
+    await Promise.all([http.stop(), ws.stop()]);
+    for (const r of http.refusals) expect(r).toEqual({ status: 503, retryAfter: '1', code: 'internal', temporary: true });
+    for (const [channel, pub] of [[channels.http, http], [channels.ws, ws]] as const) {
+      const epoch = pub.acks[0]!.epoch;
+      const stored = await history(channel, epoch);
+      const diag = `${channel}: stored ${JSON.stringify(stored.map((p) => `${p.offset}:${(p.data as { n: number }).n}`))}; acks ${JSON.stringify(pub.acks.map((a) => a.offset))}; refusals ${JSON.stringify(pub.refusals)}`;
+      expect(pub.acks.every((a) => a.epoch === epoch), diag).toBe(true);
+      expect(stored.map((p) => p.offset), diag).toEqual(pub.acks.map((_, k) => k + 1));
+      expect(stored.map((p) => (p.data as { n: number }).n), diag).toEqual(pub.acks.map((_, k) => k));
+      expect(pub.acks.map((a) => a.offset), diag).toEqual(pub.acks.map((_, k) => k + 1));
     }
   }, 400_000);
 });

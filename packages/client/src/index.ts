@@ -10,4 +10,4 @@ export { SwitchboardError, UnauthorizedError, isUnauthorizedError, type ClientEr
 export type { TransportName, FetchLike, EventSourceConstructor, ServerEventSource } from './transport-types.ts';
 export { MemoryStorage, type StorageLike } from './storage.ts';
 export { Backoff, type BackoffOptions } from './backoff.ts';
-export { CloseCode, isTerminalCloseCode, type Publication, type StreamPosition, type Permissions } from '@switchboard/protocol';
+export { CloseCode, isTerminalCloseCode, type Publication, type StreamPosition, type Permissions, type DeltaFormat } from '@switchboard/protocol';

@@ -1,4 +1,4 @@
-import type { Subscription, Switchboard } from '@switchboard/client';
+import type { SubscribeOptions, Subscription, Switchboard } from '@switchboard/client';
 
 interface Held {
   sub: Subscription;
@@ -10,18 +10,18 @@ interface Held {
 const registry = new WeakMap<Switchboard, Map<string, Held>>();
 
 /**
- * Takes a reference to `client.subscribe(channel)`, shared by every component that wants the
- * channel. The subscription is left only when the last holder lets go, and then after the
+ * Takes a reference to `client.subscribe(channel, options)`, shared by every component that
+ * wants the channel (the options of the holder that subscribed apply to all of them). The subscription is left only when the last holder lets go, and then after the
  * current task: React's strict mode unmounts and mounts effects again at once, and a channel
  * taken back in between is never unsubscribed and subscribed again.
  */
-export function holdChannel(client: Switchboard, channel: string): { sub: Subscription; release(): void } {
+export function holdChannel(client: Switchboard, channel: string, options?: SubscribeOptions): { sub: Subscription; release(): void } {
   let channels = registry.get(client);
   if (!channels) registry.set(client, (channels = new Map()));
   let held = channels.get(channel);
   if (!held || held.sub.state === 'unsubscribed') {
     if (held) clearTimeout(held.release);
-    held = { sub: client.subscribe(channel), users: 0, release: undefined };
+    held = { sub: client.subscribe(channel, options), users: 0, release: undefined };
     channels.set(channel, held);
   }
   const h = held;

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import type { ClientState, PresenceEntry, Publication, PublishResult, SubscriptionState } from '@switchboard/client';
+import type { ClientState, DeltaFormat, PresenceEntry, Publication, PublishResult, SubscriptionState } from '@switchboard/client';
 import { holdChannel } from './channels.ts';
 import { useSwitchboard } from './provider.ts';
 
@@ -16,6 +16,12 @@ export interface UseSubscriptionOptions {
   limit?: number;
   /** Called for every publication (the latest function passed is used). */
   onMessage?: (publication: Publication) => void;
+  /**
+   * `'fossil'`: ask for delta compression (namespaces with `delta: 'fossil'`); messages carry
+   * full data either way. Applies when this component is the one that subscribes the channel
+   * (components sharing a channel share its subscription).
+   */
+  delta?: DeltaFormat;
 }
 
 /** What `useSubscription` returns. */
@@ -42,7 +48,7 @@ export function useSubscription(channel: string | null | undefined, options: Use
 
   useEffect(() => {
     if (!client || !channel) return undefined;
-    const { sub, release } = holdChannel(client, channel);
+    const { sub, release } = holdChannel(client, channel, options.delta ? { delta: options.delta } : undefined);
     setView((v) => (v.channel === channel ? { ...v, state: sub.state } : { channel, state: sub.state, messages: [], error: undefined }));
     const offs = [
       sub.on('state', ({ state }) => setView((v) => ({ ...v, state }))),
@@ -56,7 +62,7 @@ export function useSubscription(channel: string | null | undefined, options: Use
       for (const off of offs) off();
       release();
     };
-  }, [client, channel, limit]);
+  }, [client, channel, limit, options.delta]);
 
   if (view.channel !== channel) return { state: 'idle', messages: [], error: undefined };
   return { state: view.state, messages: view.messages, error: view.error };

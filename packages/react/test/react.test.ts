@@ -10,7 +10,7 @@ import { holdChannel } from '../src/channels.ts';
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
 let gw: Gateway;
 beforeAll(async () => {
-  gw = await startGateway({ auth: { allowAnonymous: true }, namespaces: { chat: { presence: true, joinLeave: true, allowSubscribe: true, allowPublish: true } } });
+  gw = await startGateway({ auth: { allowAnonymous: true }, namespaces: { chat: { presence: true, joinLeave: true, allowSubscribe: true, allowPublish: true }, doc: { delta: 'fossil', allowSubscribe: true, allowPublish: true } } });
 });
 afterAll(() => gw.close());
 
@@ -79,6 +79,24 @@ describe('shared channel references (strict mode\'s unmount-and-mount-again)', (
     const third = holdChannel(client, 'chat:b');
     expect(third.sub).not.toBe(first.sub);
     third.release();
+  });
+
+  it('passes subscribe options: a holder asking for delta compression gets it, and full data', async () => {
+    const client = new Switchboard(gw.wsUrl, { name: 'refs-delta', storage: new MemoryStorage(), window: null });
+    try {
+      const held = holdChannel(client, 'doc:shared', { delta: 'fossil' });
+      await held.sub.ready();
+      expect(held.sub.delta).toBe(true);
+      const got: unknown[] = [];
+      held.sub.on('message', (m) => got.push(m.data));
+      const doc = (n: number) => ({ title: 'shared', body: 'x'.repeat(2000), n });
+      for (let n = 1; n <= 3; n++) await client.publish('doc:shared', doc(n));
+      await waitFor(() => got.length === 3, 10_000, 'three publications');
+      expect(got).toEqual([doc(1), doc(2), doc(3)]);
+      held.release();
+    } finally {
+      client.close();
+    }
   });
 
   it('against the gateway: hold, release, hold in one task subscribes once', async () => {

@@ -37,23 +37,28 @@ interface Waiting extends PendingAppend {
  * publication in it (none was acknowledged; each is retried with its idempotency key).
  */
 export class AppendBatcher {
-  private groups = new Map<string, Omit<AppendGroup, 'items'> & { items: Waiting[] }>();
+  /** The turn's groups in the order they were opened; a channel's groups keep its call order. */
+  private groups: Array<Omit<AppendGroup, 'items'> & { items: Waiting[] }> = [];
+  /** Each channel's open group (the last one opened for it). */
+  private open = new Map<string, Omit<AppendGroup, 'items'> & { items: Waiting[] }>();
   private scheduled = false;
   private readonly run: (groups: AppendGroup[]) => Array<Promise<AppendOutcome[]>>;
   private readonly maxBatch: number;
 
-  /** `run` issues one call per group (all at once) and answers each call's outcomes. */
+  /** `run` issues one call per group (all at once, in order) and answers each call's outcomes. */
   constructor(run: (groups: AppendGroup[]) => Array<Promise<AppendOutcome[]>>, maxBatch = 64) {
     this.run = run;
     this.maxBatch = maxBatch;
   }
 
   add(channel: string, retention: { size: number; ttlMs: number }, item: PendingAppend): Promise<AppendOutcome> {
-    const key = `${retention.size}:${retention.ttlMs}:${channel}`;
-    let group = this.groups.get(key);
-    if (!group) {
+    let group = this.open.get(channel);
+    // A full group, or other retention for the channel (its configuration changed): a new
+    // group after it, so the channel's publications still go out in call order.
+    if (!group || group.items.length >= this.maxBatch || group.size !== retention.size || group.ttlMs !== retention.ttlMs) {
       group = { channel, size: retention.size, ttlMs: retention.ttlMs, items: [] };
-      this.groups.set(key, group);
+      this.groups.push(group);
+      this.open.set(channel, group);
     }
     const items = group.items;
     const done = new Promise<AppendOutcome>((resolve, reject) => items.push({ ...item, resolve, reject }));
@@ -65,13 +70,10 @@ export class AppendBatcher {
   }
 
   private flush(): void {
-    const groups = this.groups;
-    this.groups = new Map();
+    const batches = this.groups;
+    this.groups = [];
+    this.open = new Map();
     this.scheduled = false;
-    const batches: Array<Omit<AppendGroup, 'items'> & { items: Waiting[] }> = [];
-    for (const group of groups.values()) {
-      for (let i = 0; i < group.items.length; i += this.maxBatch) batches.push({ ...group, items: group.items.slice(i, i + this.maxBatch) });
-    }
     let calls: Array<Promise<AppendOutcome[]>>;
     try {
       calls = this.run(batches);
