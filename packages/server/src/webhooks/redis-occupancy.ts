@@ -122,8 +122,10 @@ export class RedisOccupancy implements Occupancy {
     const held = new Set(await this.redis.smembers(this.nodeKey(this.node)));
     let enqueued = 0;
     let fixed = 0;
+    // Each check is made right before its command: a transition of this node issued during
+    // an earlier await is already in Redis' order, and must not be undone here.
     for (const member of [...this.mine]) {
-      if (held.has(member)) continue;
+      if (held.has(member) || !this.mine.has(member)) continue;
       fixed++;
       const event = this.eventOf(eventFor, member, true);
       if ((await this.take(member, event)) && event) enqueued++;
