@@ -25,7 +25,9 @@ import { RedisKeys } from './keys.ts';
 export async function createRedisBackends(url: string, log?: Logger, keys = new RedisKeys(), replication: ReplicationOptions = {}): Promise<Stores> {
   const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes', 'access', 'subscriptions', 'webhooks'] as const;
   // Opened together: on a Redis Cluster each one connects to every primary.
-  const settled = await Promise.allSettled(names.map((n) => connectRedis({ url, name: `switchboard:${n}`, subscriber: n === 'broker-sub' })));
+  // The subscriber is not auto-pipelined: ioredis keeps SUBSCRIBE out of its auto-pipelines
+  // but not SSUBSCRIBE/SUNSUBSCRIBE, which belong on the subscriber connection as they are.
+  const settled = await Promise.allSettled(names.map((n) => connectRedis({ url, name: `switchboard:${n}`, subscriber: n === 'broker-sub', autoPipelining: n !== 'broker-sub' })));
   const opened = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = settled.find((r) => r.status === 'rejected');
   if (failed) {
