@@ -72,11 +72,14 @@ describe.each([
   it('gives reconnecting subscribers every publication exactly once, in order', async () => {
     const deadline = Date.now() + RUN_MS;
     let top = 0;
+    // Publishers run for RUN_MS and at least 40 rounds each, subscribers until publishers are
+    // done and at least 6 sessions each: on a slow machine the run is longer, never thinner.
+    let publishing = true;
 
     const publisher = async (name: string) => {
       const c = await connectAuthed(gw.wsUrl, name);
       let n = 0;
-      while (Date.now() < deadline) {
+      while (Date.now() < deadline || n < 120) {
         // A few in flight at once, so appends interleave with subscribes and with each other.
         const acks = await Promise.all([0, 1, 2].map(() => c.request({ type: 'publish', channel: CHANNEL, data: { by: name, n: n++ } })));
         for (const a of acks) {
@@ -113,12 +116,13 @@ describe.each([
         since = last ? { epoch: last.epoch!, offset: last.offset! } : (since ?? { epoch: ack.epoch, offset: ack.offset });
         sessions++;
       };
-      while (sessions === 0 || Date.now() < deadline) await session(false);
+      while (sessions < 6 || publishing) await session(false);
       return { got, first: first!, sessions, finish: () => session(true) };
     };
 
     const subs = Promise.all(['s1', 's2', 's3', 's4'].map(subscriber));
     await Promise.all(['p1', 'p2', 'p3'].map(publisher));
+    publishing = false;
     const results = await subs;
     for (const r of results) await r.finish();
 
