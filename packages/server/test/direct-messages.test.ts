@@ -78,6 +78,23 @@ describe('private messages', () => {
     expect(await bob.request({ type: 'subscribe', channel: '#bob' })).toMatchObject({ type: 'error', code: 'bad_request' });
   });
 
+  it('since or rewind on the automatic personal subscription without an id: a clear error, and a retry with an id still replays', async () => {
+    const gw = await gateway();
+    const alice = await connect(gw.wsUrl, 'alice');
+    await alice.request({ type: 'send', id: 'z1', to: 'bob', data: 1 });
+    const bob = await connect(gw.wsUrl, 'bob');
+    await settled(bob);
+    bob.send({ type: 'subscribe', channel: '#bob', since: { epoch: '0', offset: 0 } });
+    const refused = await bob.next((f) => f.type === 'error');
+    expect(refused).toMatchObject({ code: 'bad_request' });
+    expect(refused.message).toMatch(/with an id/);
+    bob.send({ type: 'subscribe', channel: '#bob', rewind: 5 });
+    expect(await bob.next((f) => f.type === 'error' && f !== refused)).toMatchObject({ code: 'bad_request' });
+    const ack = await bob.request({ type: 'subscribe', channel: '#bob', since: { epoch: '0', offset: 0 } });
+    expect(ack).toMatchObject({ type: 'ack', recovered: true });
+    expect(ack.publications.map((p: any) => p.id)).toEqual(['z1']);
+  });
+
   it('the explicit subscribe after a fresh connect without since just reports the live position', async () => {
     const gw = await gateway();
     const alice = await connect(gw.wsUrl, 'alice');

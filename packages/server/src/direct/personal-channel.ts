@@ -69,6 +69,11 @@ export async function adoptAutoSubscription(ctx: CommandContext, conn: Connectio
   return { ...start, recovered: true, publications, ...(more ? { more: true, next: { epoch: a.epoch, offset: last.offset! } } : {}) };
 }
 
+/** True while `channel` is this connection's automatic personal subscription, not yet adopted by a `subscribe`. */
+export function isAutoSubscription(conn: Connection, channel: string): boolean {
+  return autoSubscriptions.get(conn)?.channel === channel;
+}
+
 /** Forgets the auto-subscription record (the connection unsubscribed from it). */
 export function forgetAutoSubscription(conn: Connection, channel: string): void {
   if (autoSubscriptions.get(conn)?.channel === channel) autoSubscriptions.delete(conn);

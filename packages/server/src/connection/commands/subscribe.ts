@@ -1,7 +1,7 @@
 import { ReplyError, type SubscribeFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection.ts';
 import type { CommandContext } from '../command-context.ts';
-import { adoptAutoSubscription } from '../../direct/personal-channel.ts';
+import { adoptAutoSubscription, isAutoSubscription } from '../../direct/personal-channel.ts';
 import { assertCanSubscribe, type ResolvedChannel } from '../../channels.ts';
 import { sendReplay } from './replay.ts';
 import { authorizeSubscribe } from '../../auth/hook-checks.ts';
@@ -40,6 +40,12 @@ export async function handleSubscribe(ctx: CommandContext, conn: Connection, fra
   }
   if (conn.subscriptions.has(ch.name)) {
     assertCanSubscribe(conn.identity!, ch);
+    // The automatic subscription already delivers live messages: what came before them can
+    // only ride in the ack, which a subscribe without `id` does not get. Say so, keep the
+    // automatic subscription as it is (a retry with an `id` still replays).
+    if (frame.id === undefined && (frame.since || rewind > 0) && isAutoSubscription(conn, ch.name)) {
+      throw new ReplyError('bad_request', `${ch.name} is already subscribed automatically: send this subscribe with an id (its ack carries the replay)`);
+    }
     const adopted = await adoptAutoSubscription(ctx, conn, ch, frame.since, rewind);
     if (!adopted) throw new ReplyError('bad_request', `already subscribed to ${ch.name}`);
     const sub = conn.subscriptions.get(ch.name);
