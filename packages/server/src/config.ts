@@ -173,6 +173,12 @@ export const ConfigSchema = z.strictObject({
     maxRetryDelayMs: z.int().min(10).default(300_000),
     /** Deliveries tried before an event is dropped (logged). */
     maxAttempts: z.int().min(1).default(20),
+    /**
+     * Events the outbox may hold (a receiver down for long, `publication` events of a busy
+     * namespace). Past it, new events are dropped (counted, logged rate-limited); the size is
+     * checked at most once a second, so the outbox may go over by about a second's events.
+     */
+    maxQueued: z.int().min(1).default(100_000),
   }).prefault({}).refine((w) => w.url === null || w.secret !== null, { message: 'webhooks.url needs webhooks.secret (at least 16 characters)', path: ['secret'] }),
   /** The admin web UI at `/admin/` (docs/admin.md); off (404) while `password` is null. */
   admin: z.strictObject({

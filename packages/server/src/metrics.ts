@@ -22,7 +22,7 @@ export interface WebhookMetricsSource {
   readonly delivered: number;
   /** Deliveries this node made that failed (each retry counts). */
   readonly failed: number;
-  /** Events this node dropped after `webhooks.maxAttempts`. */
+  /** Events this node dropped after `webhooks.maxAttempts`, or because the outbox held `webhooks.maxQueued`. */
   readonly dropped: number;
   /** Events waiting in the outbox (cluster mode: the deployment's). */
   queued(): Promise<number>;
@@ -96,7 +96,7 @@ export class Metrics {
     gauge('switchboard_history_reads_waiting', 'History reads waiting for their turn', 'historyReadsWaiting');
     fromField('switchboard_webhooks_delivered_total', 'Webhook deliveries of this node accepted by the receiver', () => this.webhooks?.delivered ?? 0);
     fromField('switchboard_webhooks_failed_total', 'Webhook deliveries of this node that failed (each retry counts)', () => this.webhooks?.failed ?? 0);
-    fromField('switchboard_webhooks_dropped_total', 'Webhook events this node dropped after webhooks.maxAttempts', () => this.webhooks?.dropped ?? 0);
+    fromField('switchboard_webhooks_dropped_total', 'Webhook events this node dropped after webhooks.maxAttempts or with the outbox full (webhooks.maxQueued)', () => this.webhooks?.dropped ?? 0);
     const metrics = this;
     new Gauge({
       name: 'switchboard_webhooks_queued', help: 'Webhook events waiting in the outbox (cluster mode: the whole deployment\'s)', registers: [r],

@@ -123,6 +123,24 @@ describe('webhooks', () => {
     }
   });
 
+  it('a full outbox (webhooks.maxQueued) drops new events, counted, and keeps the ones it holds in order', async () => {
+    receiver.answer = () => 503;
+    const gw = await gateway(`w${db++}.db`, { webhooks: { url: receiver.url, secret: SECRET, retryDelayMs: 50, maxRetryDelayMs: 100, events: ['publication'], maxQueued: 3 } });
+    try {
+      const dave = await connectAuthed(gw.wsUrl, 'dave');
+      clients.push(dave);
+      for (let n = 1; n <= 8; n++) expect((await dave.request({ type: 'publish', channel: 'chat:full', data: { n } })).type).toBe('ack');
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      expect(metrics).toMatch(/^switchboard_webhooks_queued 3$/m);
+      expect(metrics).toMatch(/^switchboard_webhooks_dropped_total 5$/m);
+      receiver.answer = () => 204;
+      await receiver.until(() => receiver.accepted().length >= 3);
+      expect(receiver.accepted().map((e) => e.publication.data.n)).toEqual([1, 2, 3]);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('refuses webhooks.url without a secret, naming the key', async () => {
     await expect(startGateway({ webhooks: { url: receiver.url } })).rejects.toThrow(/webhooks\.secret/);
   });

@@ -13,6 +13,8 @@ export interface WebhooksConfig {
   retryDelayMs: number;
   maxRetryDelayMs: number;
   maxAttempts: number;
+  /** Events the outbox may hold before new ones are dropped (absent: no bound). */
+  maxQueued?: number;
 }
 
 /** Header carrying `v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`. */
@@ -43,8 +45,13 @@ export class Webhooks {
   delivered = 0;
   /** Failed deliveries of this node, retries included (metrics). */
   failed = 0;
-  /** Events this node dropped after `maxAttempts` (metrics). */
+  /** Events this node dropped after `maxAttempts`, or because the outbox held `maxQueued` (metrics). */
   dropped = 0;
+  /** The outbox's size as last read, and when (ms): `emit` checks `maxQueued` against it. */
+  private queuedSeen = { size: 0, at: 0 };
+  private queuedReading: Promise<void> | undefined;
+  /** Events refused because the outbox was full log once in 30 s, with how many were suppressed. */
+  private readonly fullLog: LimitedLog;
   private readonly outbox: WebhookOutbox;
   private readonly log: Logger;
   private readonly fetchImpl: typeof fetch;
@@ -68,6 +75,7 @@ export class Webhooks {
     this.occupancy = o.occupancy;
     this.graceMs = o.offlineGraceMs ?? 0;
     this.loopFailures = new LimitedLog(o.log, { perWindow: 1, windowMs: 30_000 });
+    this.fullLog = new LimitedLog(o.log, { perWindow: 1, windowMs: 30_000 });
     this.config = o.config;
     this.outbox = o.outbox;
     this.log = o.log;
@@ -156,11 +164,35 @@ export class Webhooks {
     );
   }
 
-  /** Records an event (when its type is wanted) and wakes the delivery loop. */
+  /**
+   * Records an event (when its type is wanted) and wakes the delivery loop. While the outbox
+   * holds `maxQueued` events the event is dropped instead (counted in `dropped`, logged at
+   * most once in 30 s). The size is read from the store at most once a second and counted
+   * up by this node's adds in between; in cluster mode other nodes' adds show at the next read.
+   */
   emit(type: WebhookEventType, fields: Pick<WebhookEvent, 'user' | 'channel' | 'publication'>): void {
     if (!this.wanted.has(type) || this.closed) return;
+    const max = this.config.maxQueued ?? Infinity;
+    if (this.queuedSeen.size >= max) {
+      this.dropped++;
+      this.fullLog.error({ type, maxQueued: max }, 'webhook dropped: the outbox holds webhooks.maxQueued events (is the receiver down?)');
+      return;
+    }
     const event: WebhookEvent = newWebhookEvent(type, fields);
+    this.queuedSeen.size++;
     this.outbox.add(event).then(() => this.kick(), (err) => this.log.error({ err, type }, 'webhook outbox: event could not be stored'));
+    // After the add: a store that adds at once (SQLite, memory) is read with this event in it.
+    this.refreshQueued();
+  }
+
+  /** Reads the outbox's size again when the last reading is a second old (one read at a time). */
+  private refreshQueued(): void {
+    const now = Date.now();
+    if (this.queuedReading || now - this.queuedSeen.at < 1000) return;
+    this.queuedReading = this.outbox.size().then(
+      (size) => void (this.queuedSeen = { size, at: Date.now() }),
+      () => void (this.queuedSeen.at = Date.now()),
+    ).finally(() => (this.queuedReading = undefined));
   }
 
   /** Stops the loop (waiting for a delivery under way); what is left stays in the outbox. */
