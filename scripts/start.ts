@@ -2,7 +2,8 @@
  * `npm start` (after scripts/start.sh installed what is missing and built the SDK bundle):
  * the gateway (`switchboard serve --dev` with the chat's namespaces) and the chat example,
  * each supervised — a gateway that dies (kill -9, a crash) is restarted with backoff while the
- * chat stays up. Ctrl-C stops both. Extra arguments go to the gateway.
+ * chat stays up. Ctrl-C stops both; so does SIGTERM, or the end of the process that started
+ * it (npm). Extra arguments go to the gateway.
  *
  * Secrets: `SWITCHBOARD_JWT_SECRET` when set, else the development secrets file
  * (`data/dev-secrets.json` or `SWITCHBOARD_DEV_SECRETS`), made once: a restart keeps every
@@ -90,4 +91,11 @@ async function stop(code: number): Promise<void> {
 
 process.on('SIGINT', () => void stop(130));
 process.on('SIGTERM', () => void stop(143));
+// A parent gone without a signal reaching this process (`npm` killed, or the `sh -c` npm runs
+// scripts in terminated on its own) would leave the gateway and the chat running as orphans:
+// stop them too.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void stop(143);
+}, 1000).unref();
 gatewayProc.start();

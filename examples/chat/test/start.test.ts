@@ -159,6 +159,27 @@ it('a restart of npm start keeps the login: the page reconnects with its token, 
   }
 }, 240_000);
 
+it('npm start whose parent goes away (npm stopped with SIGTERM, its sh -c gone): the gateway and the chat stop too', async () => {
+  const ports = { gateway: await freePort(), chat: await freePort() };
+  // As npm runs it: `sh -c` around the script; only the shell gets the signal.
+  const sh = spawn('sh', ['-c', 'bash scripts/start.sh; true'], {
+    cwd: ROOT,
+    detached: true,
+    env: {
+      ...process.env, SWITCHBOARD_PORT: String(ports.gateway), CHAT_PORT: String(ports.chat), SWITCHBOARD_STORAGE: 'memory',
+      SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_JWT_SECRET: '', SWITCHBOARD_DEV_SECRETS: join(dir, 'dev-secrets.json'),
+    },
+    stdio: 'ignore',
+  });
+  running.add(sh);
+  const up = async (port: number) => (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined)) !== undefined;
+  await waitFor(async () => (await up(ports.gateway)) && (await up(ports.chat)), 60_000, 'gateway and chat up');
+  process.kill(sh.pid!, 'SIGTERM');
+  await exited(sh);
+  await waitFor(async () => !(await up(ports.gateway)) && !(await up(ports.chat)), 30_000, 'gateway and chat stopped');
+  running.delete(sh);
+}, 120_000);
+
 it('npm start with a port in use: one line that says what to do, exit code 2, nothing left running', async () => {
   const { createServer } = await import('node:net');
   const busy = createServer();
