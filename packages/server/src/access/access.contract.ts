@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { runWith } from '../contract-fixtures.ts';
 import { accessRefusal, type AccessStore } from './access-store.ts';
 
 /** A store under test and its controllable clock (Unix ms, starting at `START_MS`). */
@@ -18,15 +19,10 @@ export const START_MS = 1_767_225_600_000;
  */
 export function runAccessStoreContract(o: { name: string; create(): Promise<AccessStoreFixture> | AccessStoreFixture }): void {
   describe(`AccessStore contract: ${o.name}`, () => {
-    async function withStore(fn: (f: AccessStoreFixture) => Promise<void>): Promise<void> {
-      const f = await o.create();
-      try {
-        await fn(f);
-      } finally {
-        await f.store.close();
-        await f.dispose?.();
-      }
-    }
+    const withStore = runWith(o.create, async (f: AccessStoreFixture) => {
+      await f.store.close();
+      await f.dispose?.();
+    });
 
     it('knows nothing of a user never blocked or revoked', () => withStore(async ({ store }) => {
       expect(await store.get('alice')).toBeUndefined();

@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { runWith } from '../contract-fixtures.ts';
 import type { PresenceStore } from './presence-store.ts';
 
 /** The behaviour every PresenceStore implements; `create` builds a fresh, empty store. */
 export function runPresenceStoreContract(o: { name: string; create(): Promise<PresenceStore> | PresenceStore }): void {
   describe(`PresenceStore contract: ${o.name}`, () => {
-    async function withStore(fn: (s: PresenceStore) => Promise<void>): Promise<void> {
-      const s = await o.create();
-      try {
-        await fn(s);
-      } finally {
-        await s.close();
-      }
-    }
+    const withStore = runWith(o.create, (s: PresenceStore) => s.close());
 
     it('groups a channel\'s connections by user with info and counts', () => withStore(async (s) => {
       expect(await s.get('chat:a')).toEqual({});

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { runWith } from '../contract-fixtures.ts';
 import type { LoginLimit, LoginRegistry } from './login-registry.ts';
 
 const KICK1: LoginLimit = { maxPerUser: 1, onLimit: 'kick_oldest' };
@@ -8,14 +9,7 @@ const REJECT1: LoginLimit = { maxPerUser: 1, onLimit: 'reject_new' };
 /** The behaviour every LoginRegistry implements; `create` builds a fresh, empty registry. */
 export function runLoginRegistryContract(o: { name: string; create(): Promise<LoginRegistry> | LoginRegistry }): void {
   describe(`LoginRegistry contract: ${o.name}`, () => {
-    async function withRegistry(fn: (r: LoginRegistry) => Promise<void>): Promise<void> {
-      const r = await o.create();
-      try {
-        await fn(r);
-      } finally {
-        await r.close();
-      }
-    }
+    const withRegistry = runWith(o.create, (r: LoginRegistry) => r.close());
 
     it('tabs of one login never evict each other', () => withRegistry(async (r) => {
       expect(await r.acquire('*', 'u', 'A', 'c1', KICK1)).toEqual({ admitted: true, evicted: [] });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { runWith } from '../contract-fixtures.ts';
 import type { SessionStore } from './session-store.ts';
 import { isSessionIdShape } from './session-id.ts';
 
@@ -17,15 +18,10 @@ export interface SessionStoreFixture {
  */
 export function runSessionStoreContract(o: { name: string; create(): Promise<SessionStoreFixture> | SessionStoreFixture }): void {
   describe(`SessionStore contract: ${o.name}`, () => {
-    async function withStore(fn: (f: SessionStoreFixture) => Promise<void>): Promise<void> {
-      const f = await o.create();
-      try {
-        await fn(f);
-      } finally {
-        await f.store.close();
-        await f.dispose?.();
-      }
-    }
+    const withStore = runWith(o.create, async (f: SessionStoreFixture) => {
+      await f.store.close();
+      await f.dispose?.();
+    });
 
     it('creates sessions with private, unique, well-formed ids', () => withStore(async ({ store }) => {
       const a = await store.create('alice', 60_000);

@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { disposedAfterEach } from '../contract-fixtures.ts';
 import type { ServerSubscriptionStore } from './server-subscription-store.ts';
 
 /** One store under test; `reopen` (durable stores) gives a store on the same data. */
@@ -11,15 +12,7 @@ export interface ServerSubscriptionFixture {
 /** The contract every ServerSubscriptionStore keeps (see the interface). */
 export function runServerSubscriptionContract(o: { name: string; durable: boolean; create(): Promise<ServerSubscriptionFixture> | ServerSubscriptionFixture }): void {
   describe(`ServerSubscriptionStore contract: ${o.name}`, () => {
-    const fixtures: ServerSubscriptionFixture[] = [];
-    const make = async () => {
-      const f = await o.create();
-      fixtures.push(f);
-      return f;
-    };
-    afterEach(async () => {
-      for (const f of fixtures.splice(0)) await f.dispose?.();
-    });
+    const make = disposedAfterEach(o.create);
 
     it('adds idempotently and lists in first-added order, bounded by max', async () => {
       const { store } = await make();

@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { disposedAfterEach } from '../contract-fixtures.ts';
 import type { WebhookEvent, WebhookOutbox } from './webhook-outbox.ts';
 
 /** One outbox under test; `reopen` (durable and shared outboxes) gives another one on the same data. */
@@ -13,15 +14,7 @@ const event = (n: number): WebhookEvent => ({ id: `evt_${n}`, type: 'user.online
 /** The contract every WebhookOutbox keeps (see the interface). */
 export function runWebhookOutboxContract(o: { name: string; durable: boolean; shared?: boolean; create(): Promise<WebhookOutboxFixture> | WebhookOutboxFixture }): void {
   describe(`WebhookOutbox contract: ${o.name}`, () => {
-    const fixtures: WebhookOutboxFixture[] = [];
-    const make = async () => {
-      const f = await o.create();
-      fixtures.push(f);
-      return f;
-    };
-    afterEach(async () => {
-      for (const f of fixtures.splice(0)) await f.dispose?.();
-    });
+    const make = disposedAfterEach(o.create);
 
     it('answers due events oldest first, bounded, and leases them', async () => {
       const { outbox } = await make();
