@@ -1,13 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { Publication } from '@switchboard/protocol';
-import { startRedisSentinel, type RedisSentinelProcess } from './support/redis-cluster.ts';
-import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.ts';
+import type { RedisSentinelProcess } from './support/redis-cluster.ts';
+import type { GatewayProcess } from './support/gateway-process.ts';
+import { startSentinelGateway, type ApiAnswer } from './support/sentinel-gateway.ts';
 import { sleep, waitFor } from './support/ports.ts';
-import { RawClient, SECRET, token } from '../packages/server/test/helpers.ts';
+import { RawClient, token } from '../packages/server/test/helpers.ts';
 import { closeClients, makeClient } from '../packages/client/test/helpers.ts';
 
 /**
@@ -27,31 +25,17 @@ const WS_CHANNEL = 'chat:failover-ws';
 
 let group: RedisSentinelProcess;
 let gw: GatewayProcess;
+let api: (method: string, body: unknown) => Promise<ApiAnswer>;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  group = await startRedisSentinel({ replicaCount: 2 });
-  const dir = mkdtempSync(join(tmpdir(), 'sb-sentinel-failover-'));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(CONFIG));
-  gw = await startGatewayProcess({
-    args: ['--config', join(dir, 'config.json'), '--redis', group.url, '--jwt-secret', SECRET, '--api-key', API_KEY],
-    env: { SWITCHBOARD_REDIS_WAIT_REPLICAS: '1' },
-    startTimeoutMs: 150_000,
-  });
+  ({ group, gw, api, stop } = await startSentinelGateway({ config: CONFIG, apiKey: API_KEY }));
 }, 300_000);
 
 afterAll(async () => {
   closeClients();
-  await gw?.kill();
-  await group?.stop();
+  await stop?.();
 });
-
-const api = async (method: string, body: unknown) => {
-  const r = await fetch(`${gw.url}/api/${method}`, {
-    method: 'POST', headers: { 'content-type': 'application/json', authorization: `apikey ${API_KEY}` }, body: JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  return { status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.json() as any };
-};
 
 /** Every publication of a channel in history, from the first offset on. */
 async function history(channel: string, epoch: string): Promise<Publication[]> {

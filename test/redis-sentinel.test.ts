@@ -1,11 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisSentinel, type RedisSentinelProcess } from './support/redis-cluster.ts';
-import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.ts';
-import { SECRET } from '../packages/server/test/helpers.ts';
+import type { RedisSentinelProcess } from './support/redis-cluster.ts';
+import { startSentinelGateway, type ApiAnswer } from './support/sentinel-gateway.ts';
 import { connectRedis, type RedisConnection } from '../packages/server/src/redis/connect.ts';
 import { RedisKeys } from '../packages/server/src/redis/keys.ts';
 import { RedisHistoryStore, ReplicationError } from '../packages/server/src/history/redis-history-store.ts';
@@ -20,30 +16,18 @@ const CONFIG = { namespaces: { '': {}, chat: { history: { size: 10_000, ttl: '1h
 const retention = { size: 1000, ttlMs: 3_600_000, dedupWindowMs: 60_000 };
 
 let group: RedisSentinelProcess;
-let gw: GatewayProcess;
+let api: (method: string, body: unknown) => Promise<ApiAnswer>;
+let stop: (() => Promise<void>) | undefined;
 const opened: RedisConnection[] = [];
 
 beforeAll(async () => {
-  group = await startRedisSentinel({ replicaCount: 2 });
-  const dir = mkdtempSync(join(tmpdir(), 'sb-sentinel-'));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(CONFIG));
-  gw = await startGatewayProcess({
-    args: ['--config', join(dir, 'config.json'), '--redis', group.url, '--jwt-secret', SECRET, '--api-key', API_KEY],
-    env: { SWITCHBOARD_REDIS_WAIT_REPLICAS: '1' },
-    startTimeoutMs: 150_000,
-  });
+  ({ group, api, stop } = await startSentinelGateway({ config: CONFIG, apiKey: API_KEY }));
 }, 300_000);
 
 afterAll(async () => {
   for (const c of opened) c.redis.disconnect();
-  await gw?.kill();
-  await group?.stop();
+  await stop?.();
 });
-
-const api = async (method: string, body: unknown) => {
-  const r = await fetch(`${gw.url}/api/${method}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `apikey ${API_KEY}` }, body: JSON.stringify(body) });
-  return { status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.json() as any };
-};
 
 describe('Sentinel with redisWaitReplicas', () => {
   it('acknowledges only what enough replicas confirmed; too few is an error, and a retry never duplicates', async () => {
