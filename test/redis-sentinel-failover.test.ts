@@ -207,6 +207,9 @@ describe('Sentinel failover with redisWaitReplicas=1', () => {
 
   it('a planned failover (SENTINEL FAILOVER: the primary is demoted alive): the gateway follows the promoted replica, nothing acknowledged lost or doubled', async () => {
     const channels = { http: 'chat:switch-http', ws: 'chat:switch-ws' };
+    // The previous test's failover must be over (replicas re-pointed) before another can
+    // be asked for: the sentinel answers INPROG until then.
+    await group.settled();
     const http = httpPublisher(channels.http);
     const ws = wsPublisher(channels.ws);
     await waitFor(() => http.acks.length >= 20 && ws.acks.length >= 20, 60_000, 'publications before the switch');

@@ -32,6 +32,14 @@ export interface RedisSentinelProcess {
   sentinels: RedisNodeProcess[];
   /** The port of the primary as the sentinels currently report it. */
   primaryPort(): Promise<number>;
+  /**
+   * Resolves once no failover is in progress and a replica in sync with the current primary
+   * could be promoted, as every sentinel sees it: the state `SENTINEL FAILOVER` needs
+   * (earlier it answers `INPROG` or `NOGOODSLAVE`). The primary's address switches before
+   * the sentinel has finished re-pointing the replicas, so a changed `primaryPort()` alone
+   * does not mean the failover is over.
+   */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -183,9 +191,28 @@ export async function startRedisSentinel(o: { master?: string; sentinelCount?: n
       const found = await ask(sentinels[0]!.port, (r) => r.call('SENTINEL', 'replicas', master) as Promise<unknown[]>);
       return found.length >= replicas.length;
     }, 30_000, 'sentinel to discover the replicas');
+    /** `SENTINEL MASTER`/`REPLICAS` answer flat [key, value, …] lists. */
+    const fields = (flat: unknown[]) => {
+      const out = new Map<string, string>();
+      for (let i = 0; i + 1 < flat.length; i += 2) out.set(String(flat[i]), String(flat[i + 1]));
+      return out;
+    };
+    const settled = () => waitFor(async () => {
+      for (const s of sentinels) {
+        const state = await ask(s.port, async (r) => ({
+          primary: fields(await r.call('SENTINEL', 'master', master) as unknown[]),
+          replicas: (await r.call('SENTINEL', 'replicas', master) as unknown[][]).map(fields),
+        }));
+        if (state.primary.get('flags') !== 'master') return false;
+        const port = state.primary.get('port');
+        const ready = state.replicas.some((x) => x.get('flags') === 'slave' && x.get('master-link-status') === 'ok' && x.get('master-port') === port);
+        if (!ready) return false;
+      }
+      return true;
+    }, 120_000, 'the sentinels to finish the failover and see a replica in sync');
     return {
       url: `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${master}`,
-      master, primary, replicas, sentinels, primaryPort: primaryPortNow, stop,
+      master, primary, replicas, sentinels, primaryPort: primaryPortNow, settled, stop,
     };
   } catch (err) {
     await stop();
