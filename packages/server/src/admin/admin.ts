@@ -14,6 +14,8 @@ import { RedisKeys } from '../redis/keys.ts';
 import type { AdminStore } from './admin-store.ts';
 import { MemoryAdminStore } from './memory-admin-store.ts';
 import { RedisAdminStore } from './redis-admin-store.ts';
+import { PostgresAdminStore } from './postgres-admin-store.ts';
+import { createPool } from '../postgres/connect.ts';
 import { StatsSampler } from './stats-sampler.ts';
 import { NodeQueries } from './node-queries.ts';
 import { AdminAuth } from './admin-auth.ts';
@@ -63,15 +65,17 @@ export function localConnections(node: Node, nodeId: string, q: ConnectionQuery)
  */
 export async function createAdmin(o: { config: Config; node: Node; metrics: Metrics; log: Logger; operations?: Operations }): Promise<Admin | undefined> {
   const { config, node, metrics, log } = o;
-  if (!config.admin.password && !config.redis) return undefined;
+  if (!config.admin.password && !config.redis && !config.postgres) return undefined;
   const store: AdminStore = config.redis
     ? new RedisAdminStore({ connection: await connectRedis({ url: config.redis, name: 'switchboard:admin' }), keys: new RedisKeys() })
-    : new MemoryAdminStore();
+    : config.postgres
+      ? new PostgresAdminStore({ pool: createPool({ url: config.postgres, name: 'switchboard:admin', max: 2, log }) })
+      : new MemoryAdminStore();
   const nodeId = `n_${randomBytes(6).toString('base64url')}`;
   let lastWarn = 0;
   const sampler = new StatsSampler({
     store,
-    header: { id: nodeId, name: hostname(), pid: process.pid, version: VERSION, startedAt: Date.now(), broker: config.redis ? 'redis' : 'memory' },
+    header: { id: nodeId, name: hostname(), pid: process.pid, version: VERSION, startedAt: Date.now(), broker: config.redis ? 'redis' : config.postgres ? 'postgres' : 'memory' },
     source: {
       gauges: () => ({ connections: node.connections.size, users: node.hub.stats.users, channels: node.hub.stats.channels, subscriptions: node.hub.stats.subscriptions }),
       counters: () => ({ publications: metrics.publications, deliveries: metrics.messagesOut, bytesIn: metrics.bytesIn, bytesOut: metrics.bytesOut, errors: metrics.errorReplies }),
