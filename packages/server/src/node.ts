@@ -410,6 +410,11 @@ export class Node implements BrokerHandler, CommandContext {
         } catch {
           return; // another node's configuration knows a namespace this one does not
         }
+        if (ch.owner !== undefined && ch.owner !== msg.user) {
+          // The API refuses it; a node of an older version (or anyone who can write to the broker) may not.
+          limited(this.log).warn({ channel: ch.name }, 'server-side subscribe to another user\'s personal channel refused');
+          return;
+        }
         for (const conn of [...this.hub.connectionsOf(msg.user)]) {
           subscribeOnBehalf(this, conn, ch, msg.persist).catch((err) => this.failures.report(err, 'server-side subscribe'));
         }
