@@ -25,11 +25,6 @@ export class HttpTransports {
     if (node.directory) this.relay = new Relay({ requests: node.requests, sessions: this.sessions, log: node.log });
   }
 
-  /** Sessions open on this node (HTTP transports). */
-  get size(): number {
-    return this.sessions?.size ?? 0;
-  }
-
   /** Registers the routes (`/stream`, `/sse`, `/poll`, `/send`, `/close`). */
   async register(http: FastifyInstance): Promise<void> {
     if (!this.sessions) return;
