@@ -92,6 +92,8 @@ describe('defences', () => {
     const forged = `${node}.${handle}.${mac!.slice(0, -2)}${mac!.endsWith('AA') ? 'BB' : 'AA'}`;
     expect(await post(forged)).toMatchObject({ status: 404, body: { error: 'unknown_connection' } });
     expect(await post(`${node}.zzzzzzzzzz.${mac}`)).toMatchObject({ status: 404 });
+    // A node alone: an id naming another node is unknown here, at once (nothing to relay to).
+    expect(await post(`n_othernode.${handle}.${mac}`)).toMatchObject({ status: 404, body: { error: 'unknown_connection' } });
     expect((await fetch(`${gw.url}/send`, { method: 'POST', body: '' })).status).toBe(400);
     expect((await fetch(`${gw.url}/poll?conn=${encodeURIComponent(c.conn)}&seq=x`)).status).toBe(400);
     c.drop();

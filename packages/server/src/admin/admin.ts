@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Config } from '../config.ts';
@@ -67,7 +66,7 @@ export async function createAdmin(o: { config: Config; node: Node; metrics: Metr
   const store: AdminStore = config.redis
     ? new RedisAdminStore({ connection: await connectRedis({ url: config.redis, name: 'switchboard:admin' }), keys: new RedisKeys() })
     : new MemoryAdminStore();
-  const nodeId = `n_${randomBytes(6).toString('base64url')}`;
+  const nodeId = node.id;
   let lastWarn = 0;
   const sampler = new StatsSampler({
     store,
@@ -88,8 +87,7 @@ export async function createAdmin(o: { config: Config; node: Node; metrics: Metr
     },
   });
   const queries = new NodeQueries({
-    nodeId,
-    publish: (msg) => node.broker.publishControl(msg),
+    requests: node.requests,
     local: (q) => localConnections(node, nodeId, q),
     liveNodes: () => store.nodeIds(),
   });

@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import {
   ReplyError, encodeFrame, matchChannelPattern, personalChannel,
 } from '@switchboard/protocol';
@@ -27,7 +26,6 @@ function publishAnswer(r: { epoch?: string; offset?: number; duplicate: boolean 
  */
 export class NodeOperations implements Operations {
   private readonly node: Node;
-  private readonly id = `n_${randomBytes(6).toString('base64url')}`;
   private readonly startedAt = Date.now();
 
   constructor(node: Node) {
@@ -179,7 +177,7 @@ export class NodeOperations implements Operations {
     }
     const stats = this.node.hub.stats;
     return {
-      nodes: [{ id: this.id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - this.startedAt, ...stats }],
+      nodes: [{ id: this.node.id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - this.startedAt, ...stats }],
       totals: { ...stats },
     };
   }

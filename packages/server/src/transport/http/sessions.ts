@@ -38,7 +38,8 @@ export class HttpSessions implements SessionOwner {
     this.node = node;
     this.metrics = node.metrics;
     this.pollTimeoutMs = o.pollTimeoutMs;
-    this.ids = o.ids ?? new SessionIds();
+    // Ids name the node by its broker address, so the relay can route to it.
+    this.ids = o.ids ?? new SessionIds(node.id);
   }
 
   /** Sessions open on this node. */
@@ -54,11 +55,6 @@ export class HttpSessions implements SessionOwner {
     if (res) s.attach(res);
     s.conn = this.node.openConnection(s, ctx);
     return s;
-  }
-
-  /** Whether an id names this node (else the relay routes it). */
-  isLocal(id: string): boolean {
-    return SessionIds.parse(id)?.node === this.ids.node;
   }
 
   forget(handle: string): void {
