@@ -35,6 +35,7 @@ import { readRewind } from './history/rewind.ts';
 import { HistoryReads } from './history/history-reads.ts';
 import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import { subscribeOnBehalf, unsubscribeOnBehalf } from './subscriptions/server-subscriptions.ts';
+import { NodeRequests } from './cluster/node-requests.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -43,8 +44,6 @@ export interface NodeOptions {
   stores: Omit<Stores, 'close'>;
   /** Prometheus metrics (the server creates one per gateway); a private one when absent. */
   metrics?: Metrics;
-  /** Receives the admin UI's cross-node queries and replies (`admin_query`, `admin_reply`). */
-  onAdminControl?: (msg: Extract<ControlMessage, { type: 'admin_query' | 'admin_reply' }>) => void;
 }
 
 export type { PublishMeta, PublishResult, SubscribeResult } from './connection/command-context.ts';
@@ -62,6 +61,8 @@ function replayBytes(config: Config): number {
  * meet. Connections call into it; brokers call back into it (`onPublication`, `onControl`).
  */
 export class Node implements BrokerHandler, CommandContext {
+  /** This node's id in the deployment: its broker address (`Broker.nodeId`). */
+  readonly id: string;
   readonly config: Config;
   readonly log: Logger;
   readonly hub = new Hub();
@@ -82,6 +83,11 @@ export class Node implements BrokerHandler, CommandContext {
   /** Persistent server-side subscriptions (`POST /api/subscribe` with `persist`). */
   readonly serverSubscriptions: ServerSubscriptionStore;
   readonly broker: Broker;
+  /**
+   * Requests to other nodes' services and this node's services (`serve`): the HTTP
+   * transports' relay, the admin UI's cluster-wide queries. Over the broker's control messages.
+   */
+  readonly requests: NodeRequests;
   /** Single sign-on policy (deployment and namespace login limits). */
   readonly sso: SingleSignOn;
   /** Channel presence, join/leave and online/offline. */
@@ -100,7 +106,6 @@ export class Node implements BrokerHandler, CommandContext {
   /** False once shutdown began: no new connections. */
   accepting = true;
   private readonly heartbeat: Heartbeat;
-  private readonly onAdminControl: NodeOptions['onAdminControl'];
   /** The deployment's live nodes (cluster mode), for the server API's `info`; undefined on a single node. */
   readonly directory: NodeDirectory | undefined;
   /** channel → the broker subscription still being set up for it. */
@@ -132,6 +137,8 @@ export class Node implements BrokerHandler, CommandContext {
     this.metrics.setWebhookSource(this.webhooks);
     this.failures = new UnavailableReporter({ log: o.log });
     this.broker = this.metrics.timed('broker', stores.broker(this));
+    this.id = this.broker.nodeId;
+    this.requests = new NodeRequests({ nodeId: this.id, publish: (msg, toNode) => this.broker.publishControl(msg, toNode), log: o.log });
     this.metrics.setSource(() => ({
       connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients,
       historyReads: this.historyReads.inFlight, historyReadsWaiting: this.historyReads.queued,
@@ -145,7 +152,6 @@ export class Node implements BrokerHandler, CommandContext {
     });
     this.webhooks.start();
     this.heartbeat = new Heartbeat({ config: o.config, connections: this.connections });
-    this.onAdminControl = o.onAdminControl;
     this.directory = stores.directory?.({
       stats: () => this.hub.stats,
       channels: () => this.localChannels(),
@@ -410,6 +416,11 @@ export class Node implements BrokerHandler, CommandContext {
         } catch {
           return; // another node's configuration knows a namespace this one does not
         }
+        if (ch.owner !== undefined && ch.owner !== msg.user) {
+          // The API refuses it; a node of an older version (or anyone who can write to the broker) may not.
+          limited(this.log).warn({ channel: ch.name }, 'server-side subscribe to another user\'s personal channel refused');
+          return;
+        }
         for (const conn of [...this.hub.connectionsOf(msg.user)]) {
           subscribeOnBehalf(this, conn, ch, msg.persist).catch((err) => this.failures.report(err, 'server-side subscribe'));
         }
@@ -440,9 +451,12 @@ export class Node implements BrokerHandler, CommandContext {
         for (const conn of this.hub.clients.values()) conn.enqueue(frame);
         return;
       }
-      case 'admin_query':
-      case 'admin_reply': {
-        this.onAdminControl?.(msg);
+      case 'request': {
+        this.requests.onRequest(msg);
+        return;
+      }
+      case 'reply': {
+        this.requests.onReply(msg);
         return;
       }
       default: {
@@ -479,6 +493,7 @@ export class Node implements BrokerHandler, CommandContext {
     }
     this.heartbeat.stop();
     this.failures.close();
+    this.requests.close();
     this.rpc.close();
     await this.webhooks.close();
     this.tracker.close();

@@ -10,7 +10,7 @@ import { HttpTransports } from './transport/http/index.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
 import { apiPlugin } from './api/index.ts';
-import { createAdmin, type Admin } from './admin/admin.ts';
+import { createAdmin } from './admin/admin.ts';
 import { adminPlugin } from './admin/admin-plugin.ts';
 
 export interface ServerOptions {
@@ -46,30 +46,19 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config, log);
   const metrics = new Metrics();
-  // The admin UI's cross-node queries arrive over the broker; `admin` exists once the node does.
-  let admin: Admin | undefined;
-  // HTTP transports: node-addressed relay messages ride the broker (docs/transports.md).
-  const transports = new HttpTransports();
-  const node = new Node({
-    config, log, metrics, stores: { ...stores, broker: transports.brokerFactory(opts.broker ?? stores.broker) },
-    onAdminControl: (msg) => admin?.queries.onControl(msg),
-  });
-  // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect)
-  // sent once this node is up must reach it, so wait for the broker's control subscription.
-  try {
-    await node.broker.ready;
-  } catch (err) {
-    await node.close().catch(() => {});
-    await stores.close();
-    throw err;
-  }
-  try {
-    admin = await createAdmin({ config, node, metrics, log });
-  } catch (err) {
-    await node.close().catch(() => {});
-    await stores.close();
-    throw err;
-  }
+  const node = new Node({ config, log, metrics, stores: opts.broker ? { ...stores, broker: opts.broker } : stores });
+  // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect, a
+  // relayed request) sent once this node is up must reach it, so wait for the broker's control
+  // subscriptions. The admin UI and the HTTP transports offer node services (cluster-wide
+  // queries, the relay) on `node.requests`, registered before the server listens.
+  const admin = await Promise.resolve(node.broker.ready)
+    .then(() => createAdmin({ config, node, metrics, log }))
+    .catch(async (err: unknown) => {
+      await node.close().catch(() => {});
+      await stores.close();
+      throw err;
+    });
+  const transports = new HttpTransports(node);
   // A handshake or request whose headers never complete is cut off (checked every second at most).
   const handshake = config.limits.handshakeTimeoutMs;
   const timeouts = { headersTimeout: handshake, requestTimeout: Math.max(30_000, handshake), connectionsCheckingInterval: Math.min(1000, handshake) };
@@ -105,7 +94,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
 
   attachWebSocket(http.server, node);
   // HTTP-streaming, SSE and long-polling (docs/transports.md).
-  await transports.attach(http, node);
+  await transports.register(http);
   let closed = false;
 
   return {
@@ -125,7 +114,6 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
       const stopping = node.close();
       await admin?.close();
       await stopping;
-      transports.close();
       await stores.close();
       await http.close();
     },

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Config } from '../config.ts';
@@ -68,10 +67,15 @@ export async function createAdmin(o: { config: Config; node: Node; metrics: Metr
   if (!config.admin.password && !config.redis && !config.postgres) return undefined;
   const store: AdminStore = config.redis
     ? new RedisAdminStore({ connection: await connectRedis({ url: config.redis, name: 'switchboard:admin' }), keys: new RedisKeys() })
+<<<<<<< HEAD
     : config.postgres
       ? new PostgresAdminStore({ pool: createPool({ url: config.postgres, name: 'switchboard:admin', max: 2, log }) })
       : new MemoryAdminStore();
   const nodeId = `n_${randomBytes(6).toString('base64url')}`;
+=======
+    : new MemoryAdminStore();
+  const nodeId = node.id;
+>>>>>>> main
   let lastWarn = 0;
   const sampler = new StatsSampler({
     store,
@@ -92,8 +96,7 @@ export async function createAdmin(o: { config: Config; node: Node; metrics: Metr
     },
   });
   const queries = new NodeQueries({
-    nodeId,
-    publish: (msg) => node.broker.publishControl(msg),
+    requests: node.requests,
     local: (q) => localConnections(node, nodeId, q),
     liveNodes: () => store.nodeIds(),
   });

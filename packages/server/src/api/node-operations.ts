@@ -1,10 +1,9 @@
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import {
   ReplyError, encodeFrame, matchChannelPattern, personalChannel,
 } from '@switchboard/protocol';
 import type { Node } from '../node.ts';
-import type { ResolvedChannel } from '../channels.ts';
+import { assertOwnerOnly, type ResolvedChannel } from '../channels.ts';
 import { ApiError, fromReplyError, renameField } from './errors.ts';
 import type { Operations } from './operations.ts';
 import type {
@@ -27,7 +26,6 @@ function publishAnswer(r: { epoch?: string; offset?: number; duplicate: boolean 
  */
 export class NodeOperations implements Operations {
   private readonly node: Node;
-  private readonly id = `n_${randomBytes(6).toString('base64url')}`;
   private readonly startedAt = Date.now();
 
   constructor(node: Node) {
@@ -92,6 +90,7 @@ export class NodeOperations implements Operations {
 
   async subscribe(user: string, channel: string, persist: boolean): Promise<void> {
     const ch = this.resolve(channel, 'channel');
+    assertOwnerOnly(user, ch); // bob is never subscribed to #alice, not even by the backend
     // Stored before the live connections are told: a connection authenticating meanwhile reads it.
     if (persist) await this.guard('subscribe', this.node.serverSubscriptions.add(user, ch.name));
     await this.guard('subscribe', this.node.broker.publishControl({ type: 'subscribe', user, channel: ch.name, persist }));
@@ -179,7 +178,7 @@ export class NodeOperations implements Operations {
     }
     const stats = this.node.hub.stats;
     return {
-      nodes: [{ id: this.id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - this.startedAt, ...stats }],
+      nodes: [{ id: this.node.id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - this.startedAt, ...stats }],
       totals: { ...stats },
     };
   }

@@ -5,6 +5,7 @@ import { SingleFlight } from '../postgres/batch.ts';
 import { clientConfig, endPool, shardOf, type PgNames, type PgPool, type PgTarget } from '../postgres/connect.ts';
 import type { Logger } from '../logger.ts';
 import { limited } from '../log-limit.ts';
+import { newNodeId } from '../cluster/node-id.ts';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -16,6 +17,8 @@ export interface PostgresBrokerOptions {
   target: PgTarget;
   names: PgNames;
   log?: Logger;
+  /** This node's address (`Broker.nodeId`); a new one when absent. */
+  nodeId?: string;
   /** How long a large payload is kept for listeners to read (ms). Default 60 s. */
   largeTtlMs?: number;
 }
@@ -31,7 +34,8 @@ interface Arrival {
  *
  * - Channels map onto `SHARDS` notification channels (`shardOf`): a node LISTENs to the
  *   shards of the channels it has subscribers for and drops what it does not want. Control
- *   messages use one channel every node listens to.
+ *   messages for every node use one channel every node listens to; those addressed to one
+ *   node use that node's own channel (`PgNames.node`), which only it listens to.
  * - Order: a node's publishes leave in order on one batch at a time (`SingleFlight`, one
  *   `sb_notify_many` statement per batch); PostgreSQL delivers notifications in commit order,
  *   and `PostgresHistoryStore.appendAndPublish` notifies inside the storing transaction, so
@@ -42,6 +46,7 @@ interface Arrival {
  *   back (re-LISTENed), `onGap` tells the node, and clients recover from history.
  */
 export class PostgresBroker implements Broker {
+  readonly nodeId: string;
   private readonly handler: BrokerHandler;
   private readonly pool: PgPool;
   private readonly owns: boolean;
@@ -64,6 +69,7 @@ export class PostgresBroker implements Broker {
 
   constructor(handler: BrokerHandler, o: PostgresBrokerOptions) {
     this.handler = handler;
+    this.nodeId = o.nodeId ?? newNodeId();
     this.pool = o.pool;
     this.owns = o.owns ?? true;
     this.target = o.target;
@@ -88,6 +94,7 @@ export class PostgresBroker implements Broker {
     this.listener = c;
     await c.connect();
     await c.query(`LISTEN "${this.names.control()}"`);
+    await c.query(`LISTEN "${this.names.node(this.nodeId)}"`);
     for (const [shard, entry] of this.shards) {
       await c.query(`LISTEN "${this.names.shard(shard)}"`);
       entry.listening = Promise.resolve();
@@ -166,7 +173,7 @@ export class PostgresBroker implements Broker {
   private deliver(channel: string, payload: string): void {
     try {
       const msg: unknown = JSON.parse(payload.replace(/^\d+/, ''));
-      if (channel === this.names.control()) {
+      if (channel === this.names.control() || channel === this.names.node(this.nodeId)) {
         if (!isRecord(msg) || typeof msg.type !== 'string') return this.ignore('control message', payload);
         this.handler.onControl(msg as unknown as ControlMessage);
         return;
@@ -195,8 +202,8 @@ export class PostgresBroker implements Broker {
     await this.batches.add([this.names.shard(shardOf(channel)), `${++this.nonce}${JSON.stringify({ ...pub, channel })}`]);
   }
 
-  async publishControl(msg: ControlMessage): Promise<void> {
-    await this.batches.add([this.names.control(), `${++this.nonce}${JSON.stringify(msg)}`]);
+  async publishControl(msg: ControlMessage, toNode?: string): Promise<void> {
+    await this.batches.add([toNode === undefined ? this.names.control() : this.names.node(toNode), `${++this.nonce}${JSON.stringify(msg)}`]);
   }
 
   async subscribe(channel: string): Promise<void> {

@@ -4,6 +4,7 @@ import { RedisKeys } from '../redis/keys.ts';
 import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
 import type { Logger } from '../logger.ts';
 import { limited } from '../log-limit.ts';
+import { newNodeId } from '../cluster/node-id.ts';
 
 const parseJson = (text: string): unknown => {
   try {
@@ -25,6 +26,8 @@ export interface RedisBrokerOptions {
   subscriber: RedisConnection;
   keys?: RedisKeys;
   log?: Logger;
+  /** This node's address (`Broker.nodeId`); a new one when absent. */
+  nodeId?: string;
 }
 
 /**
@@ -32,8 +35,9 @@ export interface RedisBrokerOptions {
  *
  * - Publications go to one pub/sub channel per Switchboard channel: sharded pub/sub
  *   (SPUBLISH/SSUBSCRIBE) on Redis >= 7, so a Redis Cluster spreads them over shards;
- *   plain PUBLISH/SUBSCRIBE before 7. Control messages go to one plain channel every node
- *   subscribes to.
+ *   plain PUBLISH/SUBSCRIBE before 7. Control messages for every node go to one plain
+ *   channel every node subscribes to; those addressed to one node go to that node's own
+ *   channel (sharded like publications where they are), which only it subscribes to.
  * - Order: one connection per node publishes, so one node's publications of a channel
  *   arrive in call order. Publications stored by `RedisHistoryStore.appendAndPublish` are
  *   published inside the storing script, so they arrive in offset order across all nodes.
@@ -42,6 +46,7 @@ export interface RedisBrokerOptions {
  *   node so clients recover from history.
  */
 export class RedisBroker implements Broker {
+  readonly nodeId: string;
   private readonly handler: BrokerHandler;
   private readonly pub: RedisClient;
   private readonly sub: RedisClient;
@@ -51,16 +56,20 @@ export class RedisBroker implements Broker {
   /** Set when the subscriber connection dropped after being ready; cleared on the next ready. */
   private lost = false;
   private closed = false;
-  /** Subscribed to the control channel (the first SUBSCRIBE, awaited by `ready`). */
+  /** This node's own control channel (`RedisKeys.nodeControl`). */
+  private readonly nodeChannel: string;
+  /** Subscribed to both control channels (the first subscriptions, awaited by `ready`). */
   readonly ready: Promise<void>;
 
   constructor(handler: BrokerHandler, o: RedisBrokerOptions) {
     this.handler = handler;
+    this.nodeId = o.nodeId ?? newNodeId();
     this.pub = o.publisher.redis;
     this.sub = o.subscriber.redis;
     this.sharded = o.subscriber.sharded && o.publisher.sharded;
     this.keys = o.keys ?? new RedisKeys();
     this.log = o.log;
+    this.nodeChannel = this.keys.nodeControl(this.nodeId);
     this.sub.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => this.onMessage(channel, message));
     if (this.sharded) this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     const lose = () => {
@@ -90,7 +99,10 @@ export class RedisBroker implements Broker {
       this.sub.on('-node', lose);
       this.sub.on('subscribersReady', back);
     }
-    this.ready = this.sub.subscribe(this.keys.control()).then(() => undefined);
+    this.ready = Promise.all([
+      this.sub.subscribe(this.keys.control()),
+      this.sharded ? this.sub.ssubscribe(this.nodeChannel) : this.sub.subscribe(this.nodeChannel),
+    ]).then(() => undefined);
   }
 
   /**
@@ -100,7 +112,7 @@ export class RedisBroker implements Broker {
    */
   private onMessage(channel: string, message: string): void {
     try {
-      if (channel === this.keys.control()) {
+      if (channel === this.keys.control() || channel === this.nodeChannel) {
         const msg = parseJson(message);
         if (!isRecord(msg) || typeof msg.type !== 'string') return this.ignore('control message', message);
         this.handler.onControl(msg as unknown as ControlMessage);
@@ -141,8 +153,11 @@ export class RedisBroker implements Broker {
     else await this.sub.unsubscribe(key);
   }
 
-  async publishControl(msg: ControlMessage): Promise<void> {
-    await this.pub.publish(this.keys.control(), JSON.stringify(msg));
+  async publishControl(msg: ControlMessage, toNode?: string): Promise<void> {
+    const body = JSON.stringify(msg);
+    if (toNode === undefined) await this.pub.publish(this.keys.control(), body);
+    else if (this.sharded) await this.pub.spublish(this.keys.nodeControl(toNode), body);
+    else await this.pub.publish(this.keys.nodeControl(toNode), body);
   }
 
   async close(): Promise<void> {

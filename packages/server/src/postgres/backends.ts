@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../logger.ts';
 import type { Stores } from '../store-set.ts';
@@ -17,6 +16,7 @@ import { createPool, endPool, PgNames, pgTarget, type PgTarget } from './connect
 import { migrate } from './migrations.ts';
 import { COMPONENTS } from './schema.ts';
 import { PgNodeLiveness } from './liveness.ts';
+import { newNodeId } from '../cluster/node-id.ts';
 
 /**
  * Migrates the database (versioned, see `migrate`) and answers the schema the tables live in
@@ -43,14 +43,15 @@ export async function preparePostgres(target: PgTarget, log?: Logger): Promise<s
  * directory). The broker also keeps one dedicated LISTEN connection. Stores do not end the
  * pools: `close` does, after the node closed its stores.
  */
-export async function createPostgresBackends(url: string, log?: Logger, o: { schema?: string } = {}): Promise<Stores> {
+export async function createPostgresBackends(url: string, log?: Logger, o: { schema?: string; nodeId?: string } = {}): Promise<Stores> {
   const target: PgTarget = { url, ...(o.schema !== undefined ? { schema: o.schema } : {}) };
   const schema = await preparePostgres(target, log);
   const names = new PgNames(schema);
   const withLog = log ? { log } : {};
   const pool = (name: string, max: number) => createPool({ ...target, name: `switchboard:${name}`, max, ...withLog });
   const pools = { history: pool('history', 4), broker: pool('broker', 2), stores: pool('stores', 4), cluster: pool('cluster', 4) };
-  const id = `n_${randomBytes(6).toString('base64url')}`;
+  // This node's id: its broker address, its liveness row, directory entry and occupancy.
+  const id = o.nodeId ?? newNodeId();
   let self: (() => NodeInfo) | undefined;
   const liveness = new PgNodeLiveness({ pool: pools.cluster, id, ...withLog, info: () => (self ? JSON.stringify(self()) : null) });
   // Users of a dead node: a surviving node announces them offline (once, cluster-wide).
@@ -62,7 +63,7 @@ export async function createPostgresBackends(url: string, log?: Logger, o: { sch
     sessions: new PostgresSessionStore({ pool: pools.stores, ...shared }),
     access: new PostgresAccessStore({ pool: pools.stores, ...shared }),
     subscriptions: new PostgresServerSubscriptionStore({ pool: pools.stores, ...shared }),
-    broker: (handler) => new PostgresBroker(handler, { pool: pools.broker, ...shared, target, names, ...withLog }),
+    broker: (handler) => new PostgresBroker(handler, { pool: pools.broker, ...shared, target, names, nodeId: id, ...withLog }),
     presence: new PostgresPresenceStore({ pool: pools.cluster, ...shared, liveness, ...withLog, onUserExpired: (user) => announceOffline?.(user) }),
     logins: new PostgresLoginRegistry({ pool: pools.cluster, ...shared, liveness }),
     webhookOutbox: new PostgresWebhookOutbox({ pool: pools.cluster, ...shared }),

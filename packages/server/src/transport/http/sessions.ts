@@ -20,8 +20,16 @@ export interface OpResult {
   body?: string;
 }
 
+/**
+ * Longest a `/send` answer waits for a full inbox to make room (below the relay's 10 s, so a
+ * relayed `/send` is answered, not timed out). Past it the answer goes anyway, and a client
+ * that keeps sending meets the inbox's byte bound (`3013`), as on WebSocket.
+ */
+export const SEND_HOLD_MS = 5_000;
+
 /** `404` for an id this node does not hold (ended, expired, or never valid). */
 export const UNKNOWN: OpResult = { status: 404 };
+const ACCEPTED: OpResult = { status: 202 };
 
 /**
  * This node's HTTP-transport sessions by handle, and the operations on them. Ids are
@@ -38,7 +46,8 @@ export class HttpSessions implements SessionOwner {
     this.node = node;
     this.metrics = node.metrics;
     this.pollTimeoutMs = o.pollTimeoutMs;
-    this.ids = o.ids ?? new SessionIds();
+    // Ids name the node by its broker address, so the relay can route to it.
+    this.ids = o.ids ?? new SessionIds(node.id);
   }
 
   /** Sessions open on this node. */
@@ -56,11 +65,6 @@ export class HttpSessions implements SessionOwner {
     return s;
   }
 
-  /** Whether an id names this node (else the relay routes it). */
-  isLocal(id: string): boolean {
-    return SessionIds.parse(id)?.node === this.ids.node;
-  }
-
   forget(handle: string): void {
     this.sessions.delete(handle);
   }
@@ -71,9 +75,11 @@ export class HttpSessions implements SessionOwner {
     const s = parsed && this.ids.verify(parsed) ? this.sessions.get(parsed.handle) : undefined;
     if (!s) return UNKNOWN;
     switch (o.op) {
-      case 'send':
+      case 'send': {
         this.receive(s, Buffer.from(o.body));
-        return { status: 202 };
+        const held = s.accepting(SEND_HOLD_MS);
+        return held ? held.then(() => ACCEPTED) : ACCEPTED;
+      }
       case 'close':
         s.gone();
         return { status: 204 };
