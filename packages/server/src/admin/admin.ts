@@ -67,15 +67,10 @@ export async function createAdmin(o: { config: Config; node: Node; metrics: Metr
   if (!config.admin.password && !config.redis && !config.postgres) return undefined;
   const store: AdminStore = config.redis
     ? new RedisAdminStore({ connection: await connectRedis({ url: config.redis, name: 'switchboard:admin' }), keys: new RedisKeys() })
-<<<<<<< HEAD
     : config.postgres
       ? new PostgresAdminStore({ pool: createPool({ url: config.postgres, name: 'switchboard:admin', max: 2, log }) })
       : new MemoryAdminStore();
-  const nodeId = `n_${randomBytes(6).toString('base64url')}`;
-=======
-    : new MemoryAdminStore();
   const nodeId = node.id;
->>>>>>> main
   let lastWarn = 0;
   const sampler = new StatsSampler({
     store,
