@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { createLogger } from './logger.ts';
 import { isWorkersPrimary, runWorkers } from './workers.ts';
 import { addAccessCommands, withApiOptions } from './cli-api.ts';
+import { addOutboxCommands } from './cli-outbox.ts';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -190,8 +191,9 @@ export function program(): Command {
     .option('--idempotency-key <key>', 'publish at most once under this key')
     .action((channel: string, json: string, flags) => publishCommand(channel, json, flags));
   addAccessCommands(p);
+  addOutboxCommands(p, (config) => loadConfig({ config }).outbox);
   // Usage mistakes (unknown flag, missing argument): one line that says what to do, exit 2.
-  for (const c of [p, ...p.commands]) {
+  for (const c of [p, ...p.commands, ...p.commands.flatMap((sub) => sub.commands)]) {
     c.exitOverride().configureOutput({
       outputError: (text, write) => write(`switchboard: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see: switchboard ${c === p ? '' : `${c.name()} `}--help)\n`),
     });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 import { parseRedisUrl } from './redis/url.ts';
 import { WEBHOOK_EVENTS } from './webhooks/webhook-outbox.ts';
+import { TABLE_NAME as OUTBOX_TABLE_NAME } from './outbox/outbox-ddl.ts';
 
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -123,7 +124,7 @@ export const ConfigSchema = z.strictObject({
   /** The transactional outbox consumer (docs/postgres.md): publishes what applications commit to `table`. */
   outbox: z.strictObject({
     postgres: postgresUrl.nullable().default(null),
-    table: z.string().regex(/^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/, 'outbox.table must be a lower-case table name, optionally schema-qualified ("schema.table")').default('switchboard_outbox'),
+    table: z.string().regex(OUTBOX_TABLE_NAME, 'outbox.table must be a lower-case table name of at most 56 characters, optionally schema-qualified ("schema.table")').default('switchboard_outbox'),
     /** The safety-net poll when no notification arrives (ms). */
     pollIntervalMs: z.int().min(50).max(600_000).default(5000),
     /** Rows claimed per transaction. */

@@ -20,6 +20,7 @@ import { NodeQueries } from './node-queries.ts';
 import { AdminAuth } from './admin-auth.ts';
 import { loadAdminAssets } from './assets.ts';
 import type { AdminPluginOptions } from './admin-plugin.ts';
+import type { OutboxLag } from '../outbox/outbox.ts';
 import { MAX_VIEW_CHANNELS, type ConnectionQuery, type ConnectionView } from './connection-view.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -62,7 +63,7 @@ export function localConnections(node: Node, nodeId: string, q: ConnectionQuery)
  * login and page. In cluster mode every node samples and answers queries, password or not,
  * so any node's page shows the whole cluster; on one node without a password nothing runs.
  */
-export async function createAdmin(o: { config: Config; node: Node; metrics: Metrics; log: Logger; operations?: Operations }): Promise<Admin | undefined> {
+export async function createAdmin(o: { config: Config; node: Node; metrics: Metrics; log: Logger; operations?: Operations; outboxLag?: () => Promise<OutboxLag> }): Promise<Admin | undefined> {
   const { config, node, metrics, log } = o;
   if (!config.admin.password && !config.redis && !config.postgres) return undefined;
   const store: AdminStore = config.redis
@@ -103,6 +104,7 @@ export async function createAdmin(o: { config: Config; node: Node; metrics: Metr
       assets: loadAdminAssets(),
       ops: o.operations ?? new NodeOperations(node),
       store, queries, intervalMs: sampler.intervalMs, log, secureCookie: config.tls !== null,
+      ...(o.outboxLag ? { outboxLag: o.outboxLag } : {}),
     }
     : undefined;
   if (plugin && !plugin.assets) log.warn('admin: the UI is not built (node packages/server/admin-ui/build.ts); /admin/ says so');
