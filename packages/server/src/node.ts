@@ -353,7 +353,7 @@ export class Node implements BrokerHandler, CommandContext {
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
     // Idempotency keys are per publisher: a client's user, or the server API's own space.
-    const publisher = meta.from !== undefined ? `u:${meta.from}` : 'api';
+    const publisher = meta.from !== undefined ? `u:${meta.from}` : meta.publisher ?? 'api';
     if (ch.history) {
       const options = { ...ch.history, idempotencyKey: meta.id, publisher, dedupWindowMs: this.config.dedupWindow };
       if (this.history.appendAndPublish) {

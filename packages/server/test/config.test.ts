@@ -36,7 +36,11 @@ describe('configuration', () => {
       [{ bogus: 1 }, /unknown key.*"bogus"/],
       [{ namespaces: { chat: { history: { size: 5, ttl: 'soon' } } } }, /namespaces\.chat\.history\.ttl/],
       [{ namespaces: { chat: { colour: 'red' } } }, /namespaces\.chat.*colour/],
-      [{ storage: 'postgres' }, /storage/],
+      [{ storage: 'mongodb' }, /storage/],
+      [{ postgres: 'redis://127.0.0.1' }, /postgres: expected a PostgreSQL URL/],
+      [{ postgres: 'postgres://db/x', redis: 'redis://127.0.0.1' }, /choose one cluster backend/],
+      [{ outbox: { postgres: 'mysql://db/x' } }, /outbox\.postgres/],
+      [{ outbox: { table: 'Robert"); DROP TABLE x' } }, /outbox\.table/],
       [{ apiKeys: ['short'] }, /apiKeys\.0/],
     ];
     for (const [input, msg] of bad) {

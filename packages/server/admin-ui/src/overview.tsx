@@ -52,6 +52,12 @@ export function OverviewPage() {
         <div><dt>Channels</dt><dd>{last ? num(last.channels) : '–'}</dd></div>
         <div><dt>Subscriptions</dt><dd>{last ? num(last.subscriptions) : '–'}</dd></div>
         <div><dt>Nodes</dt><dd id="total-nodes">{value.nodes.length}</dd></div>
+        {value.outbox && (
+          <div title={`Rows committed to ${value.outbox.table} and not yet published`}>
+            <dt>Outbox lag</dt>
+            <dd id="outbox-lag">{num(value.outbox.rows)} rows · {value.outbox.seconds < 10 ? value.outbox.seconds.toFixed(1) : Math.round(value.outbox.seconds)} s</dd>
+          </div>
+        )}
       </dl>
       <div class="charts">
         {CHARTS.map((c) => {
