@@ -150,6 +150,8 @@ export const ConfigSchema = z.strictObject({
     commandsPerSecond: z.int().min(1).default(200),
     /** New connections per IP per second (burst = 2x). */
     connectionsPerIpPerSecond: z.int().min(1).default(100),
+    /** Requests on open HTTP-transport connections (`/poll?conn=`, `/send`, `/close`) per IP per second (burst = 2x). */
+    httpRequestsPerIpPerSecond: z.int().min(1).default(1000),
     maxHttpBodyBytes: z.int().min(1024).default(1024 * 1024),
     /** An HTTP request or WebSocket handshake whose headers are not complete by then is cut off. */
     handshakeTimeoutMs: z.int().min(100).max(120_000).default(10_000),
@@ -222,6 +224,8 @@ export const ConfigSchema = z.strictObject({
     http: z.boolean().default(true),
     /** A long-poll is answered (empty) after this long; a poller silent for this long is gone. */
     pollTimeoutMs: z.int().min(100).max(120_000).default(25_000),
+    /** Requests for other nodes' connections relayed by this node and waiting for the answer, at most (past it: `503`). */
+    maxRelayedRequests: z.int().min(1).default(10_000),
   }).prefault({}),
   shutdown: z.strictObject({
     timeoutMs: z.int().min(0).default(10_000),

@@ -197,6 +197,17 @@ export class HttpSession implements Transport {
     return true;
   }
 
+  /**
+   * The client asked to close (`POST /close`, on whichever node it landed): the close record
+   * (`1000`) and the end of the stream response (or the answer to a waiting poll), then the
+   * connection is told, as when the server closes it.
+   */
+  closeByClient(): void {
+    if (this.ended) return this.forget();
+    this.close(1000, 'client_closed');
+    this.conn?.closed(1000);
+  }
+
   /** The client went away (it closed its stream, or a poller stopped polling). */
   gone(): void {
     if (this.ended) return this.forget();

@@ -81,7 +81,7 @@ export class HttpSessions implements SessionOwner {
         return held ? held.then(() => ACCEPTED) : ACCEPTED;
       }
       case 'close':
-        s.gone();
+        s.closeByClient();
         return { status: 204 };
       case 'poll': {
         if (s.name !== 'long-polling') return { status: 400, body: 'not a long-polling connection' };
