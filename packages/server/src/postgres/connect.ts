@@ -3,7 +3,6 @@ import pg from 'pg';
 import type { Logger } from '../logger.ts';
 
 export type PgPool = pg.Pool;
-export type PgClient = pg.Client;
 export type PgPoolClient = pg.PoolClient;
 
 /** How to reach the database: the URL, and optionally the schema the tables live in. */
