@@ -67,6 +67,8 @@ async function subscriber(node: GatewayProcess, channels: string[], user: string
   const client: Switchboard = makeClient(node.wsUrl, { token: await token(user), connectTimeoutMs: 10_000 });
   const received = new Map(channels.map((c) => [c, [] as Publication[]]));
   const events: string[] = [];
+  const log = events.push.bind(events);
+  events.push = (...e: string[]) => log(...e.map((x) => `${Date.now() % 100_000} ${x}`));
   let reconnectsAsked = 0;
   client.on('disconnected', (e) => {
     events.push(`disconnected ${e.code} ${e.reason}`);
@@ -77,10 +79,27 @@ async function subscriber(node: GatewayProcess, channels: string[], user: string
     s.on('message', (m) => received.get(ch)!.push(m));
     s.on('gap', (e) => events.push(`${ch} gap ${JSON.stringify(e)}`));
     s.on('error', (e) => events.push(`${ch} error ${e.error.message}`));
+    s.on("state", (e) => events.push(`${ch} ${e.state} pos=${s.position?.offset}`));
+    s.on('subscribed', (e) => events.push(`${ch} subscribed ${e.offset} resubscribed=${e.resubscribed}`));
+    s.on('recovered', (e) => events.push(`${ch} recovered ${e.count}`));
     return s;
   });
   await Promise.all(subs.map((s) => s.ready()));
   return { received, events, reconnectsAsked: () => reconnectsAsked, close: () => client.close() };
+}
+
+/** Polls `/readyz` of every gateway until stopped: each answer's status, in order. */
+function watchReadiness() {
+  const seen: number[][] = gws.map(() => []);
+  let stopped = false;
+  const loops = gws.map(async (g, i) => {
+    while (!stopped) {
+      const r = await fetch(`${g.url}/readyz`, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+      if (r) seen[i]!.push(r.status);
+      await sleep(100);
+    }
+  });
+  return { seen, stop: async () => { stopped = true; await Promise.all(loops); } };
 }
 
 interface Round {
@@ -102,15 +121,16 @@ describe('Redis Cluster failover (3 primaries, 3 replicas)', () => {
       // channel of the victim's shard; each node's SDK subscriber follows the other's channels.
       const channels = await channelsOn(victim, `r${k}`, 4);
       const on = [0, 0, 1, 1];
+      subscribers.push(await subscriber(gws[1]!, channels.slice(0, 2), `sub-${k}-1`), await subscriber(gws[0]!, channels.slice(2), `sub-${k}-0`));
       const publishers = [
         httpPublisher(apis[0]!, channels[0]!), wsPublisher(gws[0]!.wsUrl, channels[1]!, `ws-${k}-0`),
         httpPublisher(apis[1]!, channels[2]!), wsPublisher(gws[1]!.wsUrl, channels[3]!, `ws-${k}-1`),
       ];
       rounds.push({ channels, publishers, on });
-      subscribers.push(await subscriber(gws[1]!, channels.slice(0, 2), `sub-${k}-1`), await subscriber(gws[0]!, channels.slice(2), `sub-${k}-0`));
       await waitFor(() => publishers.every((p) => p.acks.length >= 20), 60_000, 'publications before the kill');
 
       const before = publishers.map((p) => p.acks.length);
+      const readiness = watchReadiness();
       const killedAt = Date.now();
       await victim.kill();
       // Node 0 (no WAIT) is acknowledged again on the promoted replica, the dead node still dead.
@@ -119,14 +139,21 @@ describe('Redis Cluster failover (3 primaries, 3 replicas)', () => {
       });
       await back(publishers.slice(0, 2), before.slice(0, 2));
       expect(victim.alive()).toBe(false);
-      const backAt = Math.max(...publishers.slice(0, 2).map((p, i) => p.ackedAt[before[i]!]!));
+      // Back: the first acknowledgement after the first refusal that followed the kill.
+      const backAt = Math.max(...publishers.slice(0, 2).map((p) => {
+        const refused = p.refusedAt.find((t) => t >= killedAt) ?? killedAt;
+        return p.ackedAt.find((t) => t > refused)!;
+      }));
       timings.push(`kill ${k + 1}: node 0 publishing again ${backAt - killedAt} ms after the kill`);
       expect(backAt - killedAt).toBeLessThan(20_000);
       // Node 1 (WAIT 1) needs a replica of the promoted primary: the dead node rejoins as one.
       await victim.restart();
       await cluster.settled({ replicas: 1 });
       await back(publishers.slice(2), before.slice(2));
-      await sleep(0);
+      // Not ready while the shard had no reachable primary; ready again after.
+      await waitFor(async () => (await Promise.all(gws.map((g) => fetch(`${g.url}/readyz`)))).every((r) => r.status === 200), 30_000, 'both gateways ready');
+      await readiness.stop();
+      for (const seen of readiness.seen) expect(seen, `readyz answers: ${seen.join(',')}`).toContain(503);
     }
     await Promise.all(rounds.flatMap((r) => r.publishers.map((p) => p.stop())));
     console.log(`cluster failover: ${timings.join('; ')}; warn lines: ${gws.map((g) => warnLines(g).length).join(', ')}; refusals: ${rounds.map((r) => r.publishers.map((p) => p.refusals.length).join('/')).join(', ')}`);
@@ -145,7 +172,8 @@ describe('Redis Cluster failover (3 primaries, 3 replicas)', () => {
         // The subscriber on the other node received all of them once, in order.
         const sub = subscribers[2 * k + (i < 2 ? 0 : 1)]!;
         await waitFor(() => sub.received.get(channel)!.length >= stored.length, 60_000, `the subscriber to receive ${channel}`).catch((err: Error) => {
-          throw new Error(`${err.message}: received ${sub.received.get(channel)!.length} of ${stored.length}; ${sub.events.join('; ')}`);
+          const got = new Set(sub.received.get(channel)!.map((p) => p.offset));
+          throw new Error(`${err.message}: received ${got.size} of ${stored.length}, missing ${JSON.stringify(stored.filter((p) => !got.has(p.offset)).map((p) => p.offset).slice(0, 20))}; ${sub.events.join('; ')}\ngateway 0: ${gws[0]!.output().slice(-3000)}\ngateway 1: ${gws[1]!.output().slice(-3000)}`);
         });
         expect(sub.received.get(channel)!.map((p) => p.offset), diag).toEqual(stored.map((p) => p.offset));
       }
