@@ -46,14 +46,14 @@ describe('OutboxConsumer', () => {
     const sub = await connectAuthed(gw.wsUrl, 'u');
     for (const ch of ['orders:1', 'live:1']) await sub.request({ type: 'subscribe', channel: ch });
     const publish = outboxPublisher(gw.node, 'switchboard_outbox');
-    let crashAfter = 7;
+    let crashAfter = 1;
     const attempts: number[] = [];
     const consumer = new OutboxConsumer({
       url, table: 'switchboard_outbox', pollIntervalMs: 100, batchSize: 50,
-      async publish(row: OutboxRow) {
-        attempts.push(row.id);
-        const out = await publish(row);
-        // The 7th publication of the first batch succeeds, then "the process dies": the batch rolls back.
+      async publish(rows: OutboxRow[]) {
+        attempts.push(...rows.map((r) => r.id));
+        const out = await publish(rows);
+        // The first batch's publications succeed, then "the process dies": the batch rolls back.
         if (--crashAfter === 0) throw new Error('crash between publishing and committing');
         return out;
       },

@@ -19,8 +19,11 @@ export type OutboxOutcome = { kind: 'published'; duplicate: boolean } | { kind: 
 export interface OutboxConsumerOptions {
   url: string;
   table: string;
-  /** Publishes one row; rejects when it cannot now (the batch is rolled back and tried again). */
-  publish(row: OutboxRow): Promise<OutboxOutcome>;
+  /**
+   * Publishes one channel's rows of a batch, in order (they are in id order); answers each
+   * row's outcome. Rejects when it cannot now (the batch is rolled back and tried again).
+   */
+  publish(rows: OutboxRow[]): Promise<OutboxOutcome[]>;
   pollIntervalMs?: number;
   batchSize?: number;
   log?: Logger;
@@ -43,7 +46,7 @@ const CLAIM = (n: OutboxNames) => `
  *   `FOR UPDATE SKIP LOCKED`, and a transaction-level advisory lock per channel: a channel's
  *   rows are claimed by one consumer at a time, so several gateways share a table without
  *   publishing a row twice or a channel out of order.
- * - **Publishing**: a channel's rows one after the other (channels in parallel), each with
+ * - **Publishing**: a channel's rows in id order (channels in parallel), each with
  *   an idempotency key (its `idempotency_key`, else its id, in the outbox's own key space),
  *   then the rows are deleted and the transaction commits. A gateway that dies mid-batch
  *   leaves the rows to the next consumer, whose publication of an already-published row is a
@@ -55,7 +58,7 @@ export class OutboxConsumer {
   private readonly names: OutboxNames;
   private readonly url: string;
   private readonly pool: PgPool;
-  private readonly publishRow: OutboxConsumerOptions['publish'];
+  private readonly publishRows: OutboxConsumerOptions['publish'];
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
   private readonly log: Logger | undefined;
@@ -78,7 +81,7 @@ export class OutboxConsumer {
     this.names = outboxNames(o.table);
     this.url = o.url;
     this.pool = createPool({ url: o.url, name: 'switchboard:outbox', max: 2, ...(o.log ? { log: o.log } : {}) });
-    this.publishRow = o.publish;
+    this.publishRows = o.publish;
     this.pollIntervalMs = o.pollIntervalMs ?? 5000;
     this.batchSize = o.batchSize ?? 200;
     this.log = o.log;
@@ -168,24 +171,19 @@ export class OutboxConsumer {
       }
       const dead: Array<{ id: number; reason: string }> = [];
       let published = 0;
-      // A failure stops every channel's chain (nothing more is published for a batch that
-      // will roll back) and the batch waits for them all before it rolls back.
-      let failed = false;
-      const chains = await Promise.allSettled([...byChannel.values()].map(async (list) => {
-        for (const row of list) {
-          if (failed) return;
-          try {
-            const out = await this.publishRow(row);
-            if (out.kind === 'dead') dead.push({ id: row.id, reason: out.reason });
-            else published++;
-          } catch (err) {
-            failed = true;
-            throw err;
-          }
-        }
-      }));
-      const rejected = chains.find((r) => r.status === 'rejected');
+      // Channels in parallel; the batch waits for every one of them before it commits (or,
+      // when one failed, rolls back).
+      const channels = [...byChannel.values()];
+      const results = await Promise.allSettled(channels.map((list) => this.publishRows(list)));
+      const rejected = results.find((r) => r.status === 'rejected');
       if (rejected) throw (rejected as PromiseRejectedResult).reason;
+      results.forEach((r, i) => {
+        const outcomes = (r as PromiseFulfilledResult<OutboxOutcome[]>).value;
+        outcomes.forEach((out, k) => {
+          if (out.kind === 'dead') dead.push({ id: channels[i]![k]!.id, reason: out.reason });
+          else published++;
+        });
+      });
       await this.settle(c, rows.map((r) => r.id), dead);
       await c.query('COMMIT');
       this.published += published;

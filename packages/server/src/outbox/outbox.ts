@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Node } from '../node.ts';
+import type { ResolvedChannel } from '../channels.ts';
 import { OutboxConsumer, type OutboxOutcome, type OutboxRow } from './outbox-consumer.ts';
 
 /** The outbox's lag as the admin UI shows it. */
@@ -16,26 +17,41 @@ export interface OutboxLag {
 }
 
 /**
- * How a row becomes a publication on `node`: its channel resolved as a client's would be, its
- * data (JSON) published with an idempotency key of the outbox's own (`outbox:<table>`
- * publisher): the row's `idempotency_key`, else its id. A row refused for good (an invalid
- * channel or unknown namespace, data too large or too deep) is a dead letter with the reason;
- * a temporary failure (a store unreachable) rejects, and the batch is retried.
+ * How a channel's rows become publications on `node`: the channel resolved as a client's
+ * would be, each row's data (JSON) published with an idempotency key of the outbox's own
+ * (`outbox:<table>` publisher): the row's `idempotency_key`, else its id. On a channel with
+ * history the rows are handed to the node all at once, in order (the history store keeps a
+ * channel's appends in call order and batches them); without history one after the other (a
+ * claim of the key comes first, and claims may complete in any order). A row refused for
+ * good (an invalid channel or unknown namespace, data too large or too deep) is a dead
+ * letter with the reason; a temporary failure (a store unreachable) rejects, and the batch
+ * is retried.
  */
-export function outboxPublisher(node: Node, table: string): (row: OutboxRow) => Promise<OutboxOutcome> {
+export function outboxPublisher(node: Node, table: string): (rows: OutboxRow[]) => Promise<OutboxOutcome[]> {
   const publisher = `outbox:${table}`;
   const maxBytes = node.config.limits.maxHttpBodyBytes;
   const dead = (reason: string): OutboxOutcome => ({ kind: 'dead', reason: reason.slice(0, 500) });
-  return async (row) => {
-    if (Buffer.byteLength(row.data) > maxBytes) return dead(`data is larger than limits.maxHttpBodyBytes (${maxBytes} bytes)`);
+  const refused = (err: unknown): OutboxOutcome => {
+    if (err instanceof ReplyError && !err.temporary) return dead(`${err.code}: ${err.message}`);
+    throw err;
+  };
+  return async (rows) => {
+    let ch: ResolvedChannel;
     try {
-      const ch = node.resolve(row.channel);
-      const r = await node.publish(ch, JSON.parse(row.data), { id: row.idempotencyKey ?? row.id, publisher });
-      return { kind: 'published', duplicate: r.duplicate };
+      ch = node.resolve(rows[0]!.channel);
     } catch (err) {
-      if (err instanceof ReplyError && !err.temporary) return dead(`${err.code}: ${err.message}`);
-      throw err;
+      const out = refused(err);
+      return rows.map(() => out);
     }
+    const one = (row: OutboxRow): Promise<OutboxOutcome> => {
+      if (Buffer.byteLength(row.data) > maxBytes) return Promise.resolve(dead(`data is larger than limits.maxHttpBodyBytes (${maxBytes} bytes)`));
+      return node.publish(ch, JSON.parse(row.data), { id: row.idempotencyKey ?? row.id, publisher })
+        .then((r): OutboxOutcome => ({ kind: 'published', duplicate: r.duplicate }), refused);
+    };
+    if (ch.history) return Promise.all(rows.map(one));
+    const out: OutboxOutcome[] = [];
+    for (const row of rows) out.push(await one(row));
+    return out;
   };
 }
 
