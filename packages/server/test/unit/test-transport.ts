@@ -4,6 +4,7 @@ import { parseConfig, type ConfigInput } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createStores } from '../../src/stores.ts';
 import type { Connection } from '../../src/connection/connection.ts';
+import { V1Protocol } from '../../src/protocols/v1/protocol.ts';
 
 /**
  * A transport that collects what the core sends (batches unpacked) and how it closed: the
@@ -73,12 +74,13 @@ export async function unitGateway(input: ConfigInput = {}): Promise<{ node: Node
   const log = createLogger('silent');
   const stores = await createStores(config, log);
   const node = new Node({ config, log, stores });
+  const v1 = new V1Protocol(node);
   await node.broker.ready;
   return {
     node,
     connect(upgrade = {}, o = {}) {
       const t = new TestTransport(o);
-      const conn = node.openConnection(t, { ip: '127.0.0.1', headers: {}, ...upgrade });
+      const conn = node.openConnection(t, { ip: '127.0.0.1', headers: {}, ...upgrade }, v1);
       const send = (frame: Record<string, unknown>) => conn.receive(Buffer.from(JSON.stringify(frame)), false);
       return {
         conn, t, send,
