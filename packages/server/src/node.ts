@@ -355,7 +355,7 @@ export class Node implements BrokerHandler, CommandContext {
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
     // Idempotency keys are per publisher: a client's user, or the server API's own space.
-    const publisher = meta.from !== undefined ? `u:${meta.from}` : 'api';
+    const publisher = meta.from !== undefined ? `u:${meta.from}` : meta.publisher ?? 'api';
     if (ch.history) {
       const options = { ...ch.history, idempotencyKey: meta.id, publisher, dedupWindowMs: this.config.dedupWindow };
       if (this.history.appendAndPublish) {
@@ -417,6 +417,11 @@ export class Node implements BrokerHandler, CommandContext {
           ch = this.resolve(msg.channel);
         } catch {
           return; // another node's configuration knows a namespace this one does not
+        }
+        if (ch.owner !== undefined && ch.owner !== msg.user) {
+          // The API refuses it; a node of an older version (or anyone who can write to the broker) may not.
+          limited(this.log).warn({ channel: ch.name }, 'server-side subscribe to another user\'s personal channel refused');
+          return;
         }
         for (const conn of [...this.hub.connectionsOf(msg.user)]) {
           subscribeOnBehalf(this, conn, ch, msg.persist).catch((err) => this.failures.report(err, 'server-side subscribe'));

@@ -13,6 +13,7 @@ import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
 import { apiPlugin } from './api/index.ts';
 import { createAdmin } from './admin/admin.ts';
+import { startOutbox } from './outbox/outbox.ts';
 import { adminPlugin } from './admin/admin-plugin.ts';
 
 export interface ServerOptions {
@@ -53,9 +54,13 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   // relayed request) sent once this node is up must reach it, so wait for the broker's control
   // subscriptions. The admin UI and the HTTP transports offer node services (cluster-wide
   // queries, the relay) on `node.requests`, registered before the server listens.
+  let outbox: Awaited<ReturnType<typeof startOutbox>>;
   const admin = await Promise.resolve(node.broker.ready)
-    .then(() => createAdmin({ config, node, metrics, log }))
+    // The transactional outbox consumer (`outbox.postgres`, docs/postgres.md).
+    .then(async () => (outbox = await startOutbox(node, config, metrics, log)))
+    .then(() => createAdmin({ config, node, metrics, log, ...(outbox ? { outboxLag: outbox.lag } : {}) }))
     .catch(async (err: unknown) => {
+      await outbox?.consumer.stop();
       await node.close().catch(() => {});
       await stores.close();
       throw err;
@@ -115,6 +120,8 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     async close() {
       if (closed) return;
       closed = true;
+      // The outbox's batch in progress commits (or rolls back) while the stores still answer.
+      await outbox?.consumer.stop();
       // The node refuses new connections at once; the admin sampler stops while it drains.
       const stopping = node.close();
       await admin?.close();

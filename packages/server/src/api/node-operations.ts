@@ -3,7 +3,7 @@ import {
   ReplyError, matchChannelPattern, personalChannel,
 } from '@switchboard/protocol';
 import type { Node } from '../node.ts';
-import type { ResolvedChannel } from '../channels.ts';
+import { assertOwnerOnly, type ResolvedChannel } from '../channels.ts';
 import { ApiError, fromReplyError, renameField } from './errors.ts';
 import type { Operations } from './operations.ts';
 import type {
@@ -86,6 +86,7 @@ export class NodeOperations implements Operations {
 
   async subscribe(user: string, channel: string, persist: boolean): Promise<void> {
     const ch = this.resolve(channel, 'channel');
+    assertOwnerOnly(user, ch); // bob is never subscribed to #alice, not even by the backend
     // Stored before the live connections are told: a connection authenticating meanwhile reads it.
     if (persist) await this.guard('subscribe', this.node.serverSubscriptions.add(user, ch.name));
     await this.guard('subscribe', this.node.broker.publishControl({ type: 'subscribe', user, channel: ch.name, persist }));

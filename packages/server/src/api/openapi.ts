@@ -12,6 +12,7 @@ function schemaOf(s: z.ZodType, io: 'input' | 'output'): Record<string, unknown>
 const STATUS_TEXT: Record<number, string> = {
   400: 'A field is wrong; `error.field` names it.',
   401: 'No API key, or a wrong one.',
+  403: 'Refused: e.g. another user\'s personal channel `#<user>` (only its owner may be subscribed to it).',
   404: 'Unknown namespace, or the feature (history, presence) is not enabled for the channel.',
   410: 'The `since` position is no longer retained (or belongs to another epoch).',
   413: 'Request body larger than limits.maxHttpBodyBytes.',

@@ -107,6 +107,11 @@ export class PgNames {
   control(): string {
     return `${this.prefix}control`;
   }
+
+  /** The notification channel of control messages addressed to node `id` (only it listens). */
+  node(id: string): string {
+    return `${this.prefix}node_${createHash('sha1').update(id).digest('hex').slice(0, 16)}`;
+  }
 }
 
 /** Publication shards: each Switchboard channel maps to one notification channel of these. */

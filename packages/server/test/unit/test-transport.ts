@@ -1,4 +1,4 @@
-import type { Transport, UpgradeContext } from '../../src/transport/transport.ts';
+import type { OpenConnection, Transport, UpgradeContext } from '../../src/transport/transport.ts';
 import { Node } from '../../src/node.ts';
 import { parseConfig, type ConfigInput } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -69,7 +69,13 @@ export interface TestClient {
 let ids = 0;
 
 /** A gateway node on memory stores, no sockets, no HTTP: the unit layer's gateway. */
-export async function unitGateway(input: ConfigInput = {}): Promise<{ node: Node; connect(upgrade?: Partial<UpgradeContext>, o?: { batch?: boolean }): TestClient; close(): Promise<void> }> {
+export async function unitGateway(input: ConfigInput = {}): Promise<{
+  node: Node;
+  /** Opens a protocol v1 connection on a transport (what `server.ts` gives the transports). */
+  openConnection: OpenConnection;
+  connect(upgrade?: Partial<UpgradeContext>, o?: { batch?: boolean }): TestClient;
+  close(): Promise<void>;
+}> {
   const config = parseConfig({ storage: 'memory', ...input, auth: { jwtSecret: 'unit-secret-0123456789abcdef', ...input.auth } });
   const log = createLogger('silent');
   const stores = await createStores(config, log);
@@ -78,6 +84,7 @@ export async function unitGateway(input: ConfigInput = {}): Promise<{ node: Node
   await node.broker.ready;
   return {
     node,
+    openConnection: (t, u) => node.openConnection(t, u, v1),
     connect(upgrade = {}, o = {}) {
       const t = new TestTransport(o);
       const conn = node.openConnection(t, { ip: '127.0.0.1', headers: {}, ...upgrade }, v1);

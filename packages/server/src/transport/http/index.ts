@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Node } from '../../node.ts';
 import { HttpSessions } from './sessions.ts';
 import { Relay } from './relay.ts';
+import { LiveNodes } from '../../cluster/live-nodes.ts';
 import { httpTransportsPlugin } from './routes.ts';
 import type { OpenConnection } from '../transport.ts';
 
@@ -24,7 +25,14 @@ export class HttpTransports {
     this.sessions = new HttpSessions(node, { pollTimeoutMs: node.config.transports.pollTimeoutMs, openConnection });
     // Cluster mode only (a node directory): a node alone has no other node to ask, and an id
     // naming another node is answered `404` at once.
-    if (node.directory) this.relay = new Relay({ requests: node.requests, sessions: this.sessions, log: node.log });
+    const directory = node.directory;
+    if (directory) {
+      const live = new LiveNodes({ read: async () => (await directory.nodes()).map((n) => n.id) });
+      this.relay = new Relay({
+        requests: node.requests, sessions: this.sessions, log: node.log, metrics: node.metrics,
+        isAlive: (id) => live.isAlive(id), maxInFlight: node.config.transports.maxRelayedRequests,
+      });
+    }
   }
 
   /** Registers the routes (`/stream`, `/sse`, `/poll`, `/send`, `/close`). */

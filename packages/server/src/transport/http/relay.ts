@@ -1,6 +1,10 @@
 import type { NodeRequests, RequestOutcome } from '../../cluster/node-requests.ts';
 import type { Logger } from '../../logger.ts';
-import type { HttpSessions, OpResult, SessionOp } from './sessions.ts';
+import type { Metrics } from '../../metrics.ts';
+import { UNKNOWN, type HttpSessions, type OpResult, type SessionOp } from './sessions.ts';
+
+/** Too many requests relayed and waiting (`transports.maxRelayedRequests`): retry or reconnect. */
+const BUSY: OpResult = { status: 503, body: 'this node relays too many requests to other nodes right now; retry' };
 
 /** The node service that runs an operation on one of the node's HTTP-transport sessions. */
 export const HTTP_SESSION_SERVICE = 'http.session';
@@ -48,10 +52,22 @@ function resultOf(r: RequestOutcome): OpResult {
 export class Relay {
   private readonly requests: NodeRequests;
   private readonly log: Logger;
+  private readonly isAlive: (node: string) => boolean | Promise<boolean>;
+  private readonly max: number;
+  private readonly metrics: Metrics;
 
-  constructor(o: { requests: NodeRequests; sessions: HttpSessions; log: Logger }) {
+  constructor(o: {
+    requests: NodeRequests; sessions: HttpSessions; log: Logger; metrics: Metrics;
+    /** Whether a node is alive (`LiveNodes.isAlive`): an id naming one that is not is answered `404` at once. */
+    isAlive: (node: string) => boolean | Promise<boolean>;
+    /** Most requests relayed and waiting at once (`transports.maxRelayedRequests`). */
+    maxInFlight: number;
+  }) {
     this.requests = o.requests;
     this.log = o.log;
+    this.isAlive = o.isAlive;
+    this.max = o.maxInFlight;
+    this.metrics = o.metrics;
     o.requests.serve(HTTP_SESSION_SERVICE, (body) => {
       const op = sessionOp(body);
       if (!op) {
@@ -62,8 +78,20 @@ export class Relay {
     });
   }
 
-  /** Runs an operation on another node's session; `504` when that node does not answer in time. */
+  /**
+   * Runs an operation on another node's session: `404` at once when that node is not alive,
+   * `503` at once when `maxInFlight` requests are already waiting, `504` when the node does
+   * not answer in time.
+   */
   async request(toNode: string, op: SessionOp, timeoutMs: number): Promise<OpResult> {
-    return resultOf(await this.requests.request(toNode, HTTP_SESSION_SERVICE, op, timeoutMs));
+    if (this.metrics.relayedInFlight >= this.max) return BUSY;
+    this.metrics.relayedInFlight++;
+    try {
+      const alive = this.isAlive(toNode);
+      if (alive !== true && !(await alive)) return UNKNOWN;
+      return resultOf(await this.requests.request(toNode, HTTP_SESSION_SERVICE, op, timeoutMs));
+    } finally {
+      this.metrics.relayedInFlight--;
+    }
   }
 }

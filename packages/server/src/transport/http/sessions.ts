@@ -20,8 +20,16 @@ export interface OpResult {
   body?: string;
 }
 
+/**
+ * Longest a `/send` answer waits for a full inbox to make room (below the relay's 10 s, so a
+ * relayed `/send` is answered, not timed out). Past it the answer goes anyway, and a client
+ * that keeps sending meets the inbox's byte bound (`3013`), as on WebSocket.
+ */
+export const SEND_HOLD_MS = 5_000;
+
 /** `404` for an id this node does not hold (ended, expired, or never valid). */
 export const UNKNOWN: OpResult = { status: 404 };
+const ACCEPTED: OpResult = { status: 202 };
 
 /**
  * This node's HTTP-transport sessions by handle, and the operations on them. Ids are
@@ -68,11 +76,13 @@ export class HttpSessions implements SessionOwner {
     const s = parsed && this.ids.verify(parsed) ? this.sessions.get(parsed.handle) : undefined;
     if (!s) return UNKNOWN;
     switch (o.op) {
-      case 'send':
+      case 'send': {
         this.receive(s, Buffer.from(o.body));
-        return { status: 202 };
+        const held = s.accepting(SEND_HOLD_MS);
+        return held ? held.then(() => ACCEPTED) : ACCEPTED;
+      }
       case 'close':
-        s.gone();
+        s.closeByClient();
         return { status: 204 };
       case 'poll': {
         if (s.name !== 'long-polling') return { status: 400, body: 'not a long-polling connection' };
