@@ -72,4 +72,18 @@ describe('bench harness', () => {
       rmSync(file, { force: true });
     }
   }, 90_000);
+
+  it('runs outbox end to end (tiny): pgbench\'s ceiling, commit-to-delivery latency and sustained rows measured', async () => {
+    const file = await main(['outbox', '--seconds', '1', '--writers', '2', '--rate', '100', '--channels', '2', '--subscribers', '1', '--quiet']);
+    try {
+      const r = JSON.parse(readFileSync(file, 'utf8'));
+      expect(r.scenario).toBe('outbox');
+      const s = r.peers.switchboard;
+      expect(s.ceiling).toBeGreaterThan(0);
+      expect(s.sustained).toBeGreaterThan(0);
+      expect(s.p99).toBeGreaterThanOrEqual(s.p50);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }, 120_000);
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite on a fresh machine. Installs what the tests need when missing:
-# npm dependencies, Debian's redis-server and chromium (as root, with apt-get).
+# npm dependencies, Debian's redis-server, postgresql and chromium (as root, with apt-get).
+# PostgreSQL tests start their own servers on free ports (never the machine's own on 5432).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
@@ -8,6 +9,7 @@ bash scripts/ensure-deps.sh
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "[switchboard] installing ${need[*]} with apt-get…" >&2
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

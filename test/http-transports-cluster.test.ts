@@ -3,6 +3,7 @@ import { startRedis, type RedisProcess } from './support/redis.ts';
 import { startHttpProxy, type HttpProxy } from './support/http-proxy.ts';
 import { startGateway, token, connectAuthed } from '../packages/server/test/helpers.ts';
 import { HttpRawClient } from '../packages/server/test/http-client.ts';
+import { waitFor } from './support/ports.ts';
 
 /**
  * No sticky sessions, at the wire: two gateway nodes on a real redis-server behind a proxy
@@ -45,5 +46,19 @@ describe.each(['stream', 'sse', 'poll'] as const)('%s behind a round-robin proxy
     expect(proxy.hits.every((h, i) => h > before[i]!)).toBe(true);
     c.drop();
     pub.close();
+  });
+});
+
+describe.each(['stream', 'sse', 'poll'] as const)('%s: POST /close on another node', (kind) => {
+  it('ends the stream on the node that holds it: the close record (1000), then the end of the response', async () => {
+    const c = new HttpRawClient(nodes[0]!.url, kind, `token=${await token(`closer-${kind}`)}`);
+    await c.ready;
+    await c.next((f) => f.type === 'auth_success', 10_000);
+    const r = await fetch(`${nodes[1]!.url}/close?conn=${encodeURIComponent(c.conn)}`, { method: 'POST' });
+    expect(r.status).toBe(204);
+    expect(await c.waitClose(10_000)).toBe(1000);
+    expect(c.records.at(-1)).toEqual({ transport: 'close', code: 1000, reason: 'client_closed' });
+    if (kind !== 'poll') await waitFor(() => c.streamEnded, 10_000, 'the end of the stream response');
+    await waitFor(() => ![...nodes[0]!.node.connections].some((x) => x.user === `closer-${kind}`), 10_000, 'the connection gone');
   });
 });

@@ -16,7 +16,7 @@ test('a second gateway on the same SQLite file refuses to start (it would hand o
   const args = ['--storage', `sqlite:${db}`, '--jwt-secret', 'lock-test-secret'];
   first = await startGatewayProcess({ args });
   const second = spawnSync(process.execPath, [CLI, 'serve', '--port', String(await freePort()), '--host', '127.0.0.1', ...args], {
-    encoding: 'utf8', timeout: 30_000, env: { ...process.env, SWITCHBOARD_LOG_LEVEL: 'warn' },
+    encoding: 'utf8', timeout: 120_000, env: { ...process.env, SWITCHBOARD_LOG_LEVEL: 'warn' },
   });
   expect(second.status).toBe(2);
   expect(second.stderr).toMatch(/in use by another Switchboard process/);
@@ -25,4 +25,4 @@ test('a second gateway on the same SQLite file refuses to start (it would hand o
   await first.kill();
   await first.restart();
   expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
-});
+}, 180_000); // three gateway starts in a row: slow on a loaded two-core machine

@@ -112,6 +112,26 @@ describe('in Chromium, behind a proxy that refuses upgrades and round-robins two
   }, 120_000);
 });
 
+describe('in Chromium, a burst of 300 publish() at once over each fallback transport', () => {
+  it.each(['http-stream', 'sse', 'long-polling'])('%s: every publication acknowledged in order, no reconnect', async (kind) => {
+    const channel = `chat:burst-${kind}`;
+    const p = await page();
+    try {
+      expect(await start(p, proxy.wsUrl, await token(`burst-${kind}`), channel, [kind])).toBe(kind);
+      const offsets = await p.evaluate(async (ch) => {
+        const w = window as any;
+        const acks = await Promise.all(Array.from({ length: 300 }, (_, i) => w.c.publish(ch, i)));
+        return acks.map((a: any) => a.offset);
+      }, channel);
+      expect(offsets).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+      await expect.poll(() => got(p), { timeout: 30_000 }).toEqual(upTo(300));
+      expect(await p.evaluate(() => (window as any).drops)).toBe(0);
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
+});
+
 describe('in Chromium, behind a proxy that also buffers every response', () => {
   it('connects by long-polling, receives in order and publishes with an acknowledgement', async () => {
     const p = await page();

@@ -1,9 +1,10 @@
 /**
- * `npm run bench -- cluster-publish [--rounds 3] [--seconds 5] [--connections 512] [--channels 96] [--queued 4] [--concurrency 512] [--topologies one,cluster]`
+ * `npm run bench -- cluster-publish [--rounds 3] [--seconds 5] [--connections 512] [--channels 96] [--queued 4] [--concurrency 512] [--topologies one,cluster,postgres]`
  *
- * Publish throughput of cluster mode against what Redis itself can do, for one Redis and for
- * a 3-primary Redis Cluster, each started by the bench on free loopback ports and stopped
- * when it is done. Per topology, `--rounds` rounds of:
+ * Publish throughput of cluster mode against what the backend itself can do, for one Redis,
+ * a 3-primary Redis Cluster and PostgreSQL (`postgres`: its ceiling is the history store
+ * straight from this process, group-committed, as step 2 below), each started by the bench
+ * on free loopback ports and stopped when it is done. Per topology, `--rounds` rounds of:
  *
  * 1. Redis ceiling: the publish script (`APPEND`: offset, XADD, trim, idempotency key,
  *    SPUBLISH) once per publication, straight from this process on an auto-pipelined ioredis
@@ -33,10 +34,14 @@ import { SECRET, token } from '../../packages/server/test/helpers.ts';
 import { closeRedis, connectRedis } from '../../packages/server/src/redis/connect.ts';
 import { RedisHistoryStore } from '../../packages/server/src/history/redis-history-store.ts';
 import { RedisKeys } from '../../packages/server/src/redis/keys.ts';
+import { startPostgres } from '../../test/support/postgres.ts';
+import { PostgresHistoryStore } from '../../packages/server/src/history/postgres-history-store.ts';
+import { createPool, PgNames } from '../../packages/server/src/postgres/connect.ts';
+import { preparePostgres } from '../../packages/server/src/postgres/backends.ts';
 import { num, type Comparison, type ScenarioContext, type ScenarioResult } from './types.ts';
 
-type Topology = 'one' | 'cluster';
-const LABEL: Record<Topology, string> = { one: '1 Redis', cluster: '3-primary Redis Cluster' };
+type Topology = 'one' | 'cluster' | 'postgres';
+const LABEL: Record<Topology, string> = { one: '1 Redis', cluster: '3-primary Redis Cluster', postgres: 'PostgreSQL' };
 const HISTORY = { size: 1000, ttl: '1h' };
 const RETENTION = { size: 1000, ttlMs: 3_600_000, dedupWindowMs: 120_000 };
 
@@ -86,7 +91,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * is measured against); `batch: true` is the store as the gateway uses it (one call per
  * channel per event-loop turn).
  */
-async function direct(url: string, ctx: ScenarioContext, channels: number, batch: boolean): Promise<number> {
+async function direct(url: string, ctx: ScenarioContext, channels: number, batch: boolean, topology: Topology): Promise<number> {
+  if (topology === 'postgres') return directPostgres(url, ctx, channels);
   const connection = await connectRedis({ url, name: 'bench:ceiling' });
   const store = new RedisHistoryStore({ connection, publish: true, batch, keys: new RedisKeys(`sbceil${batch ? 'b' : ''}:`) });
   try {
@@ -98,6 +104,27 @@ async function direct(url: string, ctx: ScenarioContext, channels: number, batch
     ));
   } finally {
     await closeRedis(connection.redis);
+  }
+}
+
+/**
+ * PostgreSQL: the history store straight from this process (its appends are always
+ * group-committed: every append waiting when a batch leaves goes in one statement), in a
+ * schema of its own, `--concurrency` calls in flight. There is no unbatched form to compare.
+ */
+async function directPostgres(url: string, ctx: ScenarioContext, channels: number): Promise<number> {
+  const schema = 'bench_ceiling';
+  const names = new PgNames(await preparePostgres({ url, schema }));
+  const store = new PostgresHistoryStore({ pool: createPool({ url, schema, name: 'bench:ceiling', max: 4 }), publish: names });
+  try {
+    const run = `${Date.now().toString(36)}`;
+    return await rate(num(ctx, 'seconds', 5), num(ctx, 'concurrency', 512), (loop, n) => store.appendAndPublish!(
+      channelName(loop % channels),
+      { channel: '', data: { text: 'hello world', n }, ts: Date.now(), from: `p${loop}`, id: `${run}-${loop}-${n}` },
+      { ...RETENTION, idempotencyKey: `${run}-${loop}-${n}`, publisher: `u:p${loop}` },
+    ));
+  } finally {
+    await store.close();
   }
 }
 
@@ -136,14 +163,14 @@ async function publisher(wsUrl: string, user: string, channel: string, queued: n
 }
 
 /** A real gateway process on `url` with `--connections` publishers connected to it. */
-async function gatewayWithPublishers(url: string, ctx: ScenarioContext, channels: number) {
+async function gatewayWithPublishers(url: string, ctx: ScenarioContext, channels: number, topology: Topology) {
   const dir = mkdtempSync(join(tmpdir(), 'sb-bench-cluster-'));
   writeFileSync(join(dir, 'c.json'), JSON.stringify({
     limits: { commandsPerSecond: 1_000_000, connectionsPerIpPerSecond: 100_000 },
     namespaces: { '': {}, chat: { history: HISTORY, allowSubscribe: true, allowPublish: true } },
   }));
   const profile = ctx.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${new URL('../results/prof/', import.meta.url).pathname}` } : undefined;
-  const gw = await startGatewayProcess({ args: ['--config', join(dir, 'c.json'), '--redis', url, '--jwt-secret', SECRET], startTimeoutMs: 120_000, ...(profile ? { env: profile } : {}) });
+  const gw = await startGatewayProcess({ args: ['--config', join(dir, 'c.json'), topology === 'postgres' ? '--postgres' : '--redis', url, '--jwt-secret', SECRET], startTimeoutMs: 120_000, ...(profile ? { env: profile } : {}) });
   const connections = num(ctx, 'connections', 512);
   const queued = Math.max(1, num(ctx, 'queued', 4));
   const tally: Tally = { acked: 0, refused: 0, counting: false, running: false };
@@ -194,6 +221,12 @@ function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
+/** A PostgreSQL server for the `postgres` topology, with a database of its own. */
+async function startPostgresServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = await startPostgres();
+  return { url: await server.database('switchboard'), stop: () => server.stop() };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Which primary (port) owns each channel's slot. */
@@ -217,26 +250,27 @@ async function spread(url: string, channels: number): Promise<Record<string, num
 export async function clusterPublish(ctx: ScenarioContext): Promise<ScenarioResult> {
   const channels = num(ctx, 'channels', 96);
   const rounds = Math.max(1, num(ctx, 'rounds', 3));
-  const wanted = (typeof ctx.args.topologies === 'string' ? ctx.args.topologies : 'one,cluster').split(',') as Topology[];
-  for (const t of wanted) if (t !== 'one' && t !== 'cluster') throw new Error(`--topologies: unknown "${t}" (one, cluster)`);
+  const wanted = (typeof ctx.args.topologies === 'string' ? ctx.args.topologies : 'one,cluster,postgres').split(',') as Topology[];
+  for (const t of wanted) if (!(t in LABEL)) throw new Error(`--topologies: unknown "${t}" (one, cluster, postgres)`);
   const results: Partial<Record<Topology, TopologyResult>> = {};
   for (const topology of wanted) {
     const label = LABEL[topology];
     ctx.log(`${label}: starting`);
-    const server = topology === 'one' ? await startRedis() : await startRedisCluster(3);
+    const server = topology === 'one' ? await startRedis() : topology === 'cluster' ? await startRedisCluster(3) : await startPostgresServer();
     try {
       const channelsPerShard = topology === 'cluster' ? await spread(server.url, channels) : undefined;
       if (channelsPerShard) ctx.log(`${label}: channels per primary ${JSON.stringify(channelsPerShard)}`);
-      const gateway = await gatewayWithPublishers(server.url, ctx, channels);
+      const gateway = await gatewayWithPublishers(server.url, ctx, channels, topology);
       const runs: Array<{ ceiling: number; batched: number; endToEnd: number; refused: number }> = [];
       try {
         // Rounds alternate the three measurements, so a busy moment of a shared machine
         // does not fall on one of them only; the median of each is reported.
         for (let r = 1; r <= rounds; r++) {
-          const ceiling = await direct(server.url, ctx, channels, false);
-          const batched = await direct(server.url, ctx, channels, true);
+          // PostgreSQL has one form (always batched): measured once, it is both.
+          const ceiling = await direct(server.url, ctx, channels, false, topology);
+          const batched = topology === 'postgres' ? ceiling : await direct(server.url, ctx, channels, true, topology);
           const e = await gateway.measure();
-          ctx.log(`${label} round ${r}/${rounds}: Redis ceiling ${ceiling}/s, store batched ${batched}/s, end to end ${e.rate}/s (${e.refused} refused; CPU per publication: gateway ${e.gatewayCpuUs} µs, publishing clients ${e.clientCpuUs} µs)`);
+          ctx.log(`${label} round ${r}/${rounds}: ceiling ${ceiling}/s, store batched ${batched}/s, end to end ${e.rate}/s (${e.refused} refused; CPU per publication: gateway ${e.gatewayCpuUs} µs, publishing clients ${e.clientCpuUs} µs)`);
           runs.push({ ceiling, batched, endToEnd: e.rate, refused: e.refused });
         }
       } finally {
@@ -245,7 +279,7 @@ export async function clusterPublish(ctx: ScenarioContext): Promise<ScenarioResu
       const c = median(runs.map((x) => x.ceiling));
       const e = median(runs.map((x) => x.endToEnd));
       const ratio = Math.round((e / c) * 100) / 100;
-      ctx.log(`${label}: Redis ceiling ${c}/s, end to end ${e}/s: ${ratio}× the ceiling`);
+      ctx.log(`${label}: ceiling ${c}/s, end to end ${e}/s: ${ratio}× the ceiling`);
       results[topology] = {
         ceiling: c, batched: median(runs.map((x) => x.batched)), endToEnd: e, ratio, rounds: runs,
         refused: runs.reduce((n, x) => n + x.refused, 0), ...(channelsPerShard ? { channelsPerShard } : {}),
@@ -259,17 +293,22 @@ export async function clusterPublish(ctx: ScenarioContext): Promise<ScenarioResu
   for (const t of wanted) {
     const r = results[t]!;
     comparisons.push(
-      { metric: `${LABEL[t]}: Redis ceiling (one script per publication)`, unit: 'publications/s', higherIsBetter: true, values: { switchboard: r.ceiling } },
+      { metric: t === 'postgres' ? `${LABEL[t]}: ceiling (the history store, group-committed)` : `${LABEL[t]}: Redis ceiling (one script per publication)`, unit: 'publications/s', higherIsBetter: true, values: { switchboard: r.ceiling } },
       { metric: `${LABEL[t]}: store direct, batched per channel`, unit: 'publications/s', higherIsBetter: true, values: { switchboard: r.batched } },
       { metric: `${LABEL[t]}: end to end (acked)`, unit: 'publications/s', higherIsBetter: true, values: { switchboard: r.endToEnd } },
       { metric: `${LABEL[t]}: end to end / ceiling`, unit: 'ratio', higherIsBetter: true, values: { switchboard: r.ratio } },
     );
-    notes.push(`${LABEL[t]}: end to end is ${r.ratio}× the Redis ceiling (target ≥ 0.5: ${r.ratio >= 0.5 ? 'met' : 'NOT met'})`);
+    notes.push(`${LABEL[t]}: end to end is ${r.ratio}× the ceiling (target ≥ 0.5: ${r.ratio >= 0.5 ? 'met' : 'NOT met'})`);
   }
   if (results.one && results.cluster) {
     const x = Math.round((results.cluster.endToEnd / results.one.endToEnd) * 100) / 100;
     comparisons.push({ metric: '3 primaries / 1 Redis, end to end', unit: 'ratio', higherIsBetter: true, values: { switchboard: x } });
     notes.push(`3 primaries carry ${x}× one Redis end to end (ceilings: ${results.cluster.ceiling} vs ${results.one.ceiling} publications/s)`);
+  }
+  if (results.one && results.postgres) {
+    const x = Math.round((results.postgres.endToEnd / results.one.endToEnd) * 100) / 100;
+    comparisons.push({ metric: 'PostgreSQL / 1 Redis, end to end', unit: 'ratio', higherIsBetter: true, values: { switchboard: x } });
+    notes.push(`PostgreSQL carries ${x}× one Redis end to end (${results.postgres.endToEnd} vs ${results.one.endToEnd} publications/s)`);
   }
   return {
     scenario: 'cluster-publish',

@@ -8,8 +8,9 @@ import { memory } from './memory.ts';
 import { delta } from './delta.ts';
 import { clusterPublish } from './cluster-publish.ts';
 import { historyFlood } from './history-flood.ts';
+import { outbox } from './outbox.ts';
 
 /** Every scenario by name (`npm run bench -- <name>`). */
 export const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioResult>> = {
-  fanout, rooms, idle, storm, hold, memory, delta, 'cluster-publish': clusterPublish, 'history-flood': historyFlood,
+  fanout, rooms, idle, storm, hold, memory, delta, 'cluster-publish': clusterPublish, 'history-flood': historyFlood, outbox,
 };

@@ -198,7 +198,7 @@ export async function startRedisSentinel(o: { master?: string; sentinelCount?: n
       for (let i = 0; i + 1 < flat.length; i += 2) out.set(String(flat[i]), String(flat[i + 1]));
       return out;
     };
-    const settled = () => waitFor(async () => {
+    const settled = async () => { await waitFor(async () => {
       for (const s of sentinels) {
         const state = await ask(s.port, async (r) => ({
           primary: fields(await r.call('SENTINEL', 'master', master) as unknown[]),
@@ -210,7 +210,7 @@ export async function startRedisSentinel(o: { master?: string; sentinelCount?: n
         if (!ready) return false;
       }
       return true;
-    }, 120_000, 'the sentinels to finish the failover and see a replica in sync').then(() => undefined);
+    }, 120_000, 'the sentinels to finish the failover and see a replica in sync'); };
     return {
       url: `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${master}`,
       master, primary, replicas, sentinels, primaryPort: primaryPortNow, settled, stop,

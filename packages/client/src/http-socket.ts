@@ -1,5 +1,26 @@
 import type { EventSourceConstructor, FetchLike, ServerEventSource, TransportName, WebSocketLike } from './transport-types.ts';
 
+/**
+ * Most frames in one `POST /send` body: half the server's inbox (256 commands waiting behind
+ * a running one), so one body never fills it alone.
+ */
+export const MAX_BODY_FRAMES = 128;
+/** Most characters in one body (one frame larger than this goes alone): far below the server's `limits.maxHttpBodyBytes` (1 MiB). */
+export const MAX_BODY_CHARS = 64 * 1024;
+
+/** Takes the frames of the next body off the front of `outbox`: at least one, at most the bounds above. */
+export function nextBody(outbox: string[]): string {
+  let n = 0;
+  let chars = 0;
+  while (n < outbox.length && n < MAX_BODY_FRAMES) {
+    const add = outbox[n]!.length + (n > 0 ? 1 : 0);
+    if (n > 0 && chars + add > MAX_BODY_CHARS) break;
+    chars += add;
+    n++;
+  }
+  return outbox.splice(0, n).join('\n');
+}
+
 
 
 /** What an HTTP socket needs: where the endpoints are, and the platform's fetch/EventSource. */
@@ -17,8 +38,9 @@ export interface HttpSocketOptions {
 /**
  * A WebSocket look-alike over the HTTP transports (docs/transports.md): frames arrive as
  * lines of a stream (`http-stream`), as server-sent events (`sse`) or in long-poll answers
- * (`long-polling`); `send` POSTs them to `/send`, one request at a time, joining whatever
- * queued meanwhile. The `open` record opens it; the `close` record closes it with the
+ * (`long-polling`); `send` POSTs them to `/send`, one request at a time, joining what
+ * queued meanwhile into bodies of at most `MAX_BODY_FRAMES` frames and `MAX_BODY_CHARS`
+ * characters (the server answers a body once its connection has room for more). The `open` record opens it; the `close` record closes it with the
  * server's code; anything else that ends it closes it `1006`.
  */
 export class HttpSocket implements WebSocketLike {
@@ -119,8 +141,7 @@ export class HttpSocket implements WebSocketLike {
   private async post(): Promise<void> {
     if (this.posting || this.outbox.length === 0) return;
     this.posting = true;
-    const body = this.outbox.join('\n');
-    this.outbox = [];
+    const body = nextBody(this.outbox);
     try {
       const r = await this.o.fetch(this.endpoint('send'), { method: 'POST', body, headers: { 'content-type': 'text/plain' }, credentials: 'include', signal: this.abort.signal });
       if (r.status !== 202) return this.end(1006, `send_http_${r.status}`);

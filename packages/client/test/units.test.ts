@@ -5,6 +5,7 @@ import { Emitter } from '../src/emitter.ts';
 import { jwtExpiry } from '../src/token.ts';
 import { Switchboard } from '../src/index.ts';
 import { Subscription } from '../src/subscription.ts';
+import { MAX_BODY_CHARS, MAX_BODY_FRAMES, nextBody } from '../src/http-socket.ts';
 
 describe('Backoff (full jitter)', () => {
   it('caps grow by the factor up to the maximum; delays are uniformly within [0, cap]', () => {
@@ -116,5 +117,22 @@ describe('Subscription recovery ordering', () => {
     expect(sub.subscribeFrame('s2').since).toEqual({ epoch: 'e1', offset: 3 });
     sub.handleAck({ type: 'ack', id: 's2', epoch: 'e1', offset: 5, recovered: true, publications: [pub(4), pub(5)] });
     expect(got).toEqual([4, 5]);
+  });
+});
+
+describe('the HTTP sender splits its outbox into bounded /send bodies', () => {
+  it('at most MAX_BODY_FRAMES frames and MAX_BODY_CHARS characters a body, in order; a larger frame goes alone', () => {
+    const outbox = Array.from({ length: 300 }, (_, i) => `{"type":"publish","id":${i}}`);
+    const bodies: string[] = [];
+    while (outbox.length > 0) bodies.push(nextBody(outbox));
+    expect(bodies.map((b) => b.split('\n').length)).toEqual([MAX_BODY_FRAMES, MAX_BODY_FRAMES, 300 - 2 * MAX_BODY_FRAMES]);
+    expect(bodies.join('\n').split('\n').map((l) => JSON.parse(l).id)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    const big = 'x'.repeat(MAX_BODY_CHARS - 1);
+    const mixed = ['a', big, 'b', 'y'.repeat(MAX_BODY_CHARS + 5), 'c', 'd'];
+    const out: string[] = [];
+    while (mixed.length > 0) out.push(nextBody(mixed));
+    // lengths only (a failure should not print 64 K characters)
+    expect(out.map((b) => b.length)).toEqual([1, MAX_BODY_CHARS - 1, 1, MAX_BODY_CHARS + 5, 3]);
+    expect(out.every((b) => b.length <= MAX_BODY_CHARS || !b.includes('\n'))).toBe(true);
   });
 });

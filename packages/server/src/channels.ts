@@ -72,12 +72,19 @@ export class ChannelResolver {
 
 /** Throws `permission_denied` unless `who` may subscribe to `ch`. Personal channels: only their owner. */
 export function assertCanSubscribe(who: Identity, ch: ResolvedChannel): void {
-  if (ch.owner !== undefined) {
-    if (ch.owner === who.user) return;
-    throw new ReplyError('permission_denied', 'only its owner may subscribe to a personal channel');
-  }
+  if (ch.owner !== undefined) return assertOwnerOnly(who.user, ch);
   if (ch.options.allowSubscribe || isGranted(who.grants.subscribe, ch.name)) return;
   throw new ReplyError('permission_denied', `no grant to subscribe to ${ch.name}`);
+}
+
+/**
+ * Throws `permission_denied` when `ch` is another user's personal channel: whoever asks (a
+ * client, the server API, a stored server-side subscription, a control message from another
+ * node), `#<user>` is subscribed by `user` alone.
+ */
+export function assertOwnerOnly(user: string | undefined, ch: ResolvedChannel): void {
+  if (ch.owner === undefined || ch.owner === user) return;
+  throw new ReplyError('permission_denied', `${ch.name} is a personal channel: only user "${ch.owner}" may be subscribed to it`);
 }
 
 /** Throws `permission_denied` unless `who` may publish to `ch`. */

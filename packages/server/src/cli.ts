@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { createLogger } from './logger.ts';
 import { isWorkersPrimary, runWorkers } from './workers.ts';
 import { addAccessCommands, withApiOptions } from './cli-api.ts';
+import { addOutboxCommands } from './cli-outbox.ts';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -24,12 +25,13 @@ export function loadConfig(flags: Record<string, any>, env: NodeJS.ProcessEnv = 
   if (flags.allowedOrigins !== undefined) fromFlags.allowedOrigins = flags.allowedOrigins;
   if (flags.storage !== undefined) fromFlags.storage = flags.storage;
   if (flags.redis !== undefined) fromFlags.redis = flags.redis;
+  if (flags.postgres !== undefined) fromFlags.postgres = flags.postgres;
   if (flags.logLevel !== undefined) fromFlags.logLevel = flags.logLevel;
   if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) fromFlags.tls = { cert: flags.tlsCert, key: flags.tlsKey };
   const given = mergeConfig(file ? readConfigFile(file) : {}, configFromEnv(env), fromFlags);
   const merged = mergeConfig(flags.dev ? devDefaults() : {}, given);
-  // Cluster mode (`redis` set) keeps everything in Redis unless storage was chosen explicitly.
-  if (merged.redis && given.storage === undefined) delete merged.storage;
+  // Cluster mode (`redis` or `postgres` set) keeps everything there unless storage was chosen explicitly.
+  if ((merged.redis || merged.postgres) && given.storage === undefined) delete merged.storage;
   // Dev mode without a secret: the development secrets file (made once), so a restart keeps logins.
   if (flags.dev && !(merged.auth as Record<string, unknown> | undefined)?.jwtSecret) {
     const secrets = loadDevSecrets(devSecretsPath(env));
@@ -49,10 +51,10 @@ async function serve(flags: Record<string, any>): Promise<void> {
     process.exit(2);
   }
   const workers = parseWorkers(flags.workers);
-  if (workers !== undefined && workers > 1 && !config.redis) {
+  if (workers !== undefined && workers > 1 && !config.redis && !config.postgres) {
     console.error(
-      `switchboard: refusing to start ${workers} workers without Redis (workers share clients, history and sessions only through Redis): ` +
-        'add --redis redis://HOST:6379 (or SWITCHBOARD_REDIS_URL), or drop --workers',
+      `switchboard: refusing to start ${workers} workers without a cluster backend (workers share clients, history and sessions only through Redis or PostgreSQL): ` +
+        'add --redis redis://HOST:6379 (or SWITCHBOARD_REDIS_URL) or --postgres postgres://HOST/DB (or SWITCHBOARD_POSTGRES_URL), or drop --workers',
     );
     process.exit(2);
   }
@@ -161,8 +163,9 @@ export function program(): Command {
     .option('--jwt-secret <secret>', 'HS* secret for tokens (SWITCHBOARD_JWT_SECRET)')
     .option('--api-key <keys>', 'server API key(s), comma-separated (SWITCHBOARD_API_KEY)', list)
     .option('--allowed-origins <origins>', 'comma-separated browser origins (SWITCHBOARD_ALLOWED_ORIGINS)', list)
-    .option('--storage <storage>', 'memory | sqlite:<path> | redis (SWITCHBOARD_STORAGE)')
+    .option('--storage <storage>', 'memory | sqlite:<path> | redis | postgres (SWITCHBOARD_STORAGE)')
     .option('--redis <url>', 'Redis URL: cluster mode (SWITCHBOARD_REDIS_URL)')
+    .option('--postgres <url>', 'PostgreSQL URL: cluster mode on Postgres alone (SWITCHBOARD_POSTGRES_URL)')
     .option('--workers <n>', 'run N gateway processes sharing the port (or "auto": one per CPU); needs --redis')
     .addOption(new Option('--log-level <level>', 'log level (SWITCHBOARD_LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
     .option('--tls-cert <path>', 'TLS certificate (PEM): serve wss:// and https://')
@@ -188,8 +191,9 @@ export function program(): Command {
     .option('--idempotency-key <key>', 'publish at most once under this key')
     .action((channel: string, json: string, flags) => publishCommand(channel, json, flags));
   addAccessCommands(p);
+  addOutboxCommands(p, (config) => loadConfig({ config }).outbox);
   // Usage mistakes (unknown flag, missing argument): one line that says what to do, exit 2.
-  for (const c of [p, ...p.commands]) {
+  for (const c of [p, ...p.commands, ...p.commands.flatMap((sub) => sub.commands)]) {
     c.exitOverride().configureOutput({
       outputError: (text, write) => write(`switchboard: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see: switchboard ${c === p ? '' : `${c.name()} `}--help)\n`),
     });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 import { parseRedisUrl } from './redis/url.ts';
 import { WEBHOOK_EVENTS } from './webhooks/webhook-outbox.ts';
+import { TABLE_NAME as OUTBOX_TABLE_NAME } from './outbox/outbox-ddl.ts';
 
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -51,6 +52,15 @@ const HookSchema = z.strictObject({
   onError: z.enum(['deny', 'allow']).default('deny'),
 });
 
+/** A PostgreSQL connection URL (`postgres://` or `postgresql://`). */
+const postgresUrl = z.string().refine((v) => {
+  try {
+    return ['postgres:', 'postgresql:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, { message: 'expected a PostgreSQL URL: postgres://user:password@host:5432/database' });
+
 export const ConfigSchema = z.strictObject({
   port: z.int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('0.0.0.0'),
@@ -94,10 +104,10 @@ export const ConfigSchema = z.strictObject({
     offlineGraceMs: z.int().min(0).default(3000),
   }).prefault({}),
   /**
-   * `memory`, `sqlite:<path>`, or `redis` (uses `redis`). Absent: `redis` when `redis` is
-   * set (cluster mode), else `sqlite:./data/switchboard.db`.
+   * `memory`, `sqlite:<path>`, `redis` (uses `redis`) or `postgres` (uses `postgres`). Absent:
+   * `redis` or `postgres` when that is set (cluster mode), else `sqlite:./data/switchboard.db`.
    */
-  storage: z.string().regex(/^(memory|redis|sqlite:.+)$/, 'storage must be "memory", "redis" or "sqlite:<path>"').optional(),
+  storage: z.string().regex(/^(memory|redis|postgres|sqlite:.+)$/, 'storage must be "memory", "redis", "postgres" or "sqlite:<path>"').optional(),
   /**
    * Cluster mode: `redis://…` (one server), `redis+cluster://h:p,h:p` (Redis Cluster seeds) or
    * `redis+sentinel://h:p,h:p/<master>` (Sentinel); `rediss…` for TLS.
@@ -109,6 +119,17 @@ export const ConfigSchema = z.strictObject({
       ctx.addIssue({ code: 'custom', message: `redis: ${(err as Error).message} (redis://host:6379, redis+cluster://host:port,host:port or redis+sentinel://host:26379/<master>)` });
     }
   }).nullable().default(null),
+  /** Cluster mode on PostgreSQL alone (`postgres://user:pass@host:5432/db`): broker and every store (docs/postgres.md). */
+  postgres: postgresUrl.nullable().default(null),
+  /** The transactional outbox consumer (docs/postgres.md): publishes what applications commit to `table`. */
+  outbox: z.strictObject({
+    postgres: postgresUrl.nullable().default(null),
+    table: z.string().regex(OUTBOX_TABLE_NAME, 'outbox.table must be a lower-case table name of at most 56 characters, optionally schema-qualified ("schema.table")').default('switchboard_outbox'),
+    /** The safety-net poll when no notification arrives (ms). */
+    pollIntervalMs: z.int().min(50).max(600_000).default(5000),
+    /** Rows claimed per transaction. */
+    batchSize: z.int().min(1).max(10_000).default(200),
+  }).prefault({}),
   /**
    * Acknowledge a publication only once this many Redis replicas confirm it (`WAIT`); fewer
    * within `redisWaitTimeout` answers a temporary error instead. 0: acknowledge once the
@@ -129,6 +150,8 @@ export const ConfigSchema = z.strictObject({
     commandsPerSecond: z.int().min(1).default(200),
     /** New connections per IP per second (burst = 2x). */
     connectionsPerIpPerSecond: z.int().min(1).default(100),
+    /** Requests on open HTTP-transport connections (`/poll?conn=`, `/send`, `/close`) per IP per second (burst = 2x). */
+    httpRequestsPerIpPerSecond: z.int().min(1).default(1000),
     maxHttpBodyBytes: z.int().min(1024).default(1024 * 1024),
     /** An HTTP request or WebSocket handshake whose headers are not complete by then is cut off. */
     handshakeTimeoutMs: z.int().min(100).max(120_000).default(10_000),
@@ -201,13 +224,16 @@ export const ConfigSchema = z.strictObject({
     http: z.boolean().default(true),
     /** A long-poll is answered (empty) after this long; a poller silent for this long is gone. */
     pollTimeoutMs: z.int().min(100).max(120_000).default(25_000),
+    /** Requests for other nodes' connections relayed by this node and waiting for the answer, at most (past it: `503`). */
+    maxRelayedRequests: z.int().min(1).default(10_000),
   }).prefault({}),
   shutdown: z.strictObject({
     timeoutMs: z.int().min(0).default(10_000),
     /** Clients are told to reconnect after a random delay up to this, to spread the load. */
     reconnectSpreadMs: z.int().min(0).default(5_000),
   }).prefault({}),
-}).transform((c) => ({ ...c, storage: c.storage ?? (c.redis ? 'redis' : 'sqlite:./data/switchboard.db') }));
+}).refine((c) => !(c.redis && c.postgres), { message: 'redis and postgres are both set: choose one cluster backend', path: ['postgres'] })
+  .transform((c) => ({ ...c, storage: c.storage ?? (c.redis ? 'redis' : c.postgres ? 'postgres' : 'sqlite:./data/switchboard.db') }));
 
 /** Configuration as written by users (every key optional). */
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -254,6 +280,8 @@ export function configFromEnv(env: Env): Record<string, unknown> {
   if (env.SWITCHBOARD_ALLOWED_ORIGINS !== undefined) out.allowedOrigins = list(env.SWITCHBOARD_ALLOWED_ORIGINS);
   if (env.SWITCHBOARD_STORAGE !== undefined) out.storage = env.SWITCHBOARD_STORAGE;
   if (env.SWITCHBOARD_REDIS_URL !== undefined) out.redis = env.SWITCHBOARD_REDIS_URL;
+  if (env.SWITCHBOARD_POSTGRES_URL !== undefined) out.postgres = env.SWITCHBOARD_POSTGRES_URL;
+  if (env.SWITCHBOARD_OUTBOX_URL !== undefined) out.outbox = { postgres: env.SWITCHBOARD_OUTBOX_URL };
   if (env.SWITCHBOARD_REDIS_WAIT_REPLICAS !== undefined) out.redisWaitReplicas = num('SWITCHBOARD_REDIS_WAIT_REPLICAS', env.SWITCHBOARD_REDIS_WAIT_REPLICAS);
   if (env.SWITCHBOARD_LOG_LEVEL !== undefined) out.logLevel = env.SWITCHBOARD_LOG_LEVEL;
   if (env.SWITCHBOARD_ADMIN_PASSWORD !== undefined && env.SWITCHBOARD_ADMIN_PASSWORD !== '') out.admin = { password: env.SWITCHBOARD_ADMIN_PASSWORD };

@@ -56,6 +56,8 @@ export class Metrics {
   publications = 0;
   /** `error` replies sent (all codes). */
   errorReplies = 0;
+  /** HTTP-transport requests relayed to another node and waiting for its answer. */
+  relayedInFlight = 0;
 
   private source: () => MetricsSource = () => ({ connections: 0, authenticated: 0, users: 0, channels: 0, subscriptions: 0, historyReads: 0, historyReadsWaiting: 0 });
   private readonly latency: FastHistogram;
@@ -94,6 +96,12 @@ export class Metrics {
     gauge('switchboard_subscriptions', 'Subscriptions of local connections', 'subscriptions');
     gauge('switchboard_history_reads', 'History reads in progress (at most limits.historyReadsInFlight)', 'historyReads');
     gauge('switchboard_history_reads_waiting', 'History reads waiting for their turn', 'historyReadsWaiting');
+    const self = this;
+    new Gauge({
+      name: 'switchboard_http_relayed', registers: [r],
+      help: 'HTTP-transport requests relayed to the node holding their connection and waiting for its answer (at most transports.maxRelayedRequests)',
+      collect() { this.set(self.relayedInFlight); },
+    });
     fromField('switchboard_webhooks_delivered_total', 'Webhook deliveries of this node accepted by the receiver', () => this.webhooks?.delivered ?? 0);
     fromField('switchboard_webhooks_failed_total', 'Webhook deliveries of this node that failed (each retry counts)', () => this.webhooks?.failed ?? 0);
     fromField('switchboard_webhooks_dropped_total', 'Webhook events this node dropped after webhooks.maxAttempts or with the outbox full (webhooks.maxQueued)', () => this.webhooks?.dropped ?? 0);

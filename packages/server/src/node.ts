@@ -13,10 +13,10 @@ import type { PresenceStore, PresenceUser } from './presence/presence-store.ts';
 import { PresenceTracker } from './presence/presence-tracker.ts';
 import { forgetAutoSubscription } from './direct/personal-channel.ts';
 import { Connection, type ConnectionHost } from './connection/connection.ts';
-import { dispatch } from './connection/dispatch.ts';
 import type { CommandContext, PublishMeta, PublishResult, SubscribeResult } from './connection/command-context.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
-import { Hub, admit, encodeMessage, type Subscription } from './hub.ts';
+import { EncodedOnce, type WireProtocol } from './connection/protocol.ts';
+import { Hub, admit, type Subscription } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
@@ -35,6 +35,7 @@ import { readRewind } from './history/rewind.ts';
 import { HistoryReads } from './history/history-reads.ts';
 import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import { subscribeOnBehalf, unsubscribeOnBehalf } from './subscriptions/server-subscriptions.ts';
+import { NodeRequests } from './cluster/node-requests.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -43,8 +44,6 @@ export interface NodeOptions {
   stores: Omit<Stores, 'close'>;
   /** Prometheus metrics (the server creates one per gateway); a private one when absent. */
   metrics?: Metrics;
-  /** Receives the admin UI's cross-node queries and replies (`admin_query`, `admin_reply`). */
-  onAdminControl?: (msg: Extract<ControlMessage, { type: 'admin_query' | 'admin_reply' }>) => void;
 }
 
 export type { PublishMeta, PublishResult, SubscribeResult } from './connection/command-context.ts';
@@ -62,6 +61,8 @@ function replayBytes(config: Config): number {
  * meet. Connections call into it; brokers call back into it (`onPublication`, `onControl`).
  */
 export class Node implements BrokerHandler, CommandContext {
+  /** This node's id in the deployment: its broker address (`Broker.nodeId`). */
+  readonly id: string;
   readonly config: Config;
   readonly log: Logger;
   readonly hub = new Hub();
@@ -82,6 +83,11 @@ export class Node implements BrokerHandler, CommandContext {
   /** Persistent server-side subscriptions (`POST /api/subscribe` with `persist`). */
   readonly serverSubscriptions: ServerSubscriptionStore;
   readonly broker: Broker;
+  /**
+   * Requests to other nodes' services and this node's services (`serve`): the HTTP
+   * transports' relay, the admin UI's cluster-wide queries. Over the broker's control messages.
+   */
+  readonly requests: NodeRequests;
   /** Single sign-on policy (deployment and namespace login limits). */
   readonly sso: SingleSignOn;
   /** Channel presence, join/leave and online/offline. */
@@ -100,7 +106,6 @@ export class Node implements BrokerHandler, CommandContext {
   /** False once shutdown began: no new connections. */
   accepting = true;
   private readonly heartbeat: Heartbeat;
-  private readonly onAdminControl: NodeOptions['onAdminControl'];
   /** The deployment's live nodes (cluster mode), for the server API's `info`; undefined on a single node. */
   readonly directory: NodeDirectory | undefined;
   /** channel → the broker subscription still being set up for it. */
@@ -135,6 +140,8 @@ export class Node implements BrokerHandler, CommandContext {
     this.failures = unavailableReporter(o.log);
     this.probeBackend = stores.probe;
     this.broker = this.metrics.timed('broker', stores.broker(this));
+    this.id = this.broker.nodeId;
+    this.requests = new NodeRequests({ nodeId: this.id, publish: (msg, toNode) => this.broker.publishControl(msg, toNode), log: o.log });
     this.metrics.setSource(() => ({
       connections: this.connections.size, ...this.hub.stats, authenticated: this.hub.stats.clients,
       historyReads: this.historyReads.inFlight, historyReadsWaiting: this.historyReads.queued,
@@ -148,7 +155,6 @@ export class Node implements BrokerHandler, CommandContext {
     });
     this.webhooks.start();
     this.heartbeat = new Heartbeat({ config: o.config, connections: this.connections });
-    this.onAdminControl = o.onAdminControl;
     this.directory = stores.directory?.({
       stats: () => this.hub.stats,
       channels: () => this.localChannels(),
@@ -160,7 +166,6 @@ export class Node implements BrokerHandler, CommandContext {
       limits: o.config.limits,
       metrics: this.metrics,
       log: o.log,
-      dispatch: (conn, frame) => dispatch(this, conn, frame),
       closed: (conn, code) => this.onConnectionClosed(conn, code),
     };
   }
@@ -171,15 +176,18 @@ export class Node implements BrokerHandler, CommandContext {
 
   // ---- connections -------------------------------------------------------------------
 
-  /** A new socket; authenticates at once when the upgrade request carried a token. */
-  openConnection(transport: Transport, upgrade: UpgradeContext): Connection {
+  /**
+   * A new socket speaking `protocol`; the protocol may authenticate at once (protocol v1 does
+   * when the upgrade request carried a token).
+   */
+  openConnection(transport: Transport, upgrade: UpgradeContext, protocol: WireProtocol<Connection>): Connection {
     // The connection keeps its upgrade context for hooks and logs, but not the token: a
     // credential held for the connection's whole life would only cost memory.
     const { token, ...kept } = upgrade;
-    const conn = new Connection(this.connectionHost, transport, kept);
+    const conn = new Connection(this.connectionHost, transport, kept, protocol);
     this.connections.add(conn);
     this.heartbeat.start();
-    if (token !== undefined) conn.receiveAuth({ token, session: upgrade.session });
+    protocol.opened(conn, { ...(token !== undefined ? { token } : {}), ...(upgrade.session !== undefined ? { session: upgrade.session } : {}) });
     return conn;
   }
 
@@ -303,7 +311,7 @@ export class Node implements BrokerHandler, CommandContext {
       const last = result.more ? undefined : result.publications?.at(-1);
       sub.position = { epoch: result.epoch, offset: last?.offset ?? result.offset ?? 0 };
     }
-    for (const pub of held) if (admit(sub, pub)) conn.enqueue(encodeMessage(pub));
+    for (const pub of held) if (admit(sub, pub)) conn.enqueue(conn.encoder.publication(pub));
     // Those went out with full data, outside the hub's delta sequence: the next message is full too.
     if (sub.delta !== undefined) sub.delta = -1;
   }
@@ -350,7 +358,7 @@ export class Node implements BrokerHandler, CommandContext {
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
     // Idempotency keys are per publisher: a client's user, or the server API's own space.
-    const publisher = meta.from !== undefined ? `u:${meta.from}` : 'api';
+    const publisher = meta.from !== undefined ? `u:${meta.from}` : meta.publisher ?? 'api';
     if (ch.history) {
       const options = { ...ch.history, idempotencyKey: meta.id, publisher, dedupWindowMs: this.config.dedupWindow };
       if (this.history.appendAndPublish) {
@@ -413,6 +421,11 @@ export class Node implements BrokerHandler, CommandContext {
         } catch {
           return; // another node's configuration knows a namespace this one does not
         }
+        if (ch.owner !== undefined && ch.owner !== msg.user) {
+          // The API refuses it; a node of an older version (or anyone who can write to the broker) may not.
+          limited(this.log).warn({ channel: ch.name }, 'server-side subscribe to another user\'s personal channel refused');
+          return;
+        }
         for (const conn of [...this.hub.connectionsOf(msg.user)]) {
           subscribeOnBehalf(this, conn, ch, msg.persist).catch((err) => this.failures.report(err, 'server-side subscribe'));
         }
@@ -437,15 +450,20 @@ export class Node implements BrokerHandler, CommandContext {
         return;
       }
       case 'all': {
-        // Server API push `all`: one frame, encoded once by the sending node, to every
-        // authenticated connection here.
-        const frame = Buffer.from(msg.frame);
-        for (const conn of this.hub.clients.values()) conn.enqueue(frame);
+        // Server API push `all`: to every authenticated connection here, encoded once per protocol.
+        const frames = new EncodedOnce((e) => e.event({ type: 'broadcast', data: msg.data, ts: msg.ts }));
+        for (const conn of this.hub.clients.values()) {
+          const frame = frames.for(conn.encoder);
+          if (frame !== undefined) conn.enqueue(frame);
+        }
         return;
       }
-      case 'admin_query':
-      case 'admin_reply': {
-        this.onAdminControl?.(msg);
+      case 'request': {
+        this.requests.onRequest(msg);
+        return;
+      }
+      case 'reply': {
+        this.requests.onReply(msg);
         return;
       }
       default: {
@@ -482,6 +500,7 @@ export class Node implements BrokerHandler, CommandContext {
     }
     this.heartbeat.stop();
     this.failures.close();
+    this.requests.close();
     this.rpc.close();
     await this.webhooks.close();
     this.tracker.close();

@@ -1,6 +1,9 @@
 /**
  * A token bucket: `rate` tokens a second, holding at most `burst`. `take()` answers whether
- * a token was available; `debt` tells how far a caller has gone past empty (for escalation).
+ * a token was available; `debt` tells how far a caller has gone past empty (for escalation):
+ * one per refused take, paid back at `rate` a second. So it grows only while the caller goes
+ * on faster than the rate, whatever the speed at which its requests are processed (a slow
+ * loop over a flood must not forgive it).
  */
 export class TokenBucket {
   private tokens: number;
@@ -19,12 +22,13 @@ export class TokenBucket {
   take(now = Date.now()): boolean {
     const elapsed = now - this.last;
     if (elapsed > 0) {
-      this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.rate) / 1000);
+      const refill = (elapsed * this.rate) / 1000;
+      this.tokens = Math.min(this.burst, this.tokens + refill);
+      if (this.debt > 0) this.debt = Math.max(0, this.debt - refill);
       this.last = now;
     }
     if (this.tokens >= 1) {
       this.tokens -= 1;
-      this.debt = 0;
       return true;
     }
     this.debt += 1;

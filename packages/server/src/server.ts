@@ -7,10 +7,13 @@ import { Node } from './node.ts';
 import { createStores, type Stores } from './stores.ts';
 import { attachWebSocket } from './transport/ws.ts';
 import { HttpTransports } from './transport/http/index.ts';
+import type { OpenConnection } from './transport/transport.ts';
+import { V1Protocol } from './protocols/v1/protocol.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
 import { apiPlugin } from './api/index.ts';
-import { createAdmin, type Admin } from './admin/admin.ts';
+import { createAdmin } from './admin/admin.ts';
+import { startOutbox } from './outbox/outbox.ts';
 import { adminPlugin } from './admin/admin-plugin.ts';
 import { unavailableReporter } from './unavailable.ts';
 
@@ -47,30 +50,26 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config, log);
   const metrics = new Metrics();
-  // The admin UI's cross-node queries arrive over the broker; `admin` exists once the node does.
-  let admin: Admin | undefined;
-  // HTTP transports: node-addressed relay messages ride the broker (docs/transports.md).
-  const transports = new HttpTransports();
-  const node = new Node({
-    config, log, metrics, stores: { ...stores, broker: transports.brokerFactory(opts.broker ?? stores.broker) },
-    onAdminControl: (msg) => admin?.queries.onControl(msg),
-  });
-  // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect)
-  // sent once this node is up must reach it, so wait for the broker's control subscription.
-  try {
-    await node.broker.ready;
-  } catch (err) {
-    await node.close().catch(() => {});
-    await stores.close();
-    throw err;
-  }
-  try {
-    admin = await createAdmin({ config, node, metrics, log });
-  } catch (err) {
-    await node.close().catch(() => {});
-    await stores.close();
-    throw err;
-  }
+  const node = new Node({ config, log, metrics, stores: opts.broker ? { ...stores, broker: opts.broker } : stores });
+  // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect, a
+  // relayed request) sent once this node is up must reach it, so wait for the broker's control
+  // subscriptions. The admin UI and the HTTP transports offer node services (cluster-wide
+  // queries, the relay) on `node.requests`, registered before the server listens.
+  let outbox: Awaited<ReturnType<typeof startOutbox>>;
+  const admin = await Promise.resolve(node.broker.ready)
+    // The transactional outbox consumer (`outbox.postgres`, docs/postgres.md).
+    .then(async () => (outbox = await startOutbox(node, config, metrics, log)))
+    .then(() => createAdmin({ config, node, metrics, log, ...(outbox ? { outboxLag: outbox.lag } : {}) }))
+    .catch(async (err: unknown) => {
+      await outbox?.consumer.stop();
+      await node.close().catch(() => {});
+      await stores.close();
+      throw err;
+    });
+  // Wire protocols, each bound to the endpoints that speak it (docs/architecture.md).
+  const v1 = new V1Protocol(node);
+  const openV1: OpenConnection = (transport, upgrade) => node.openConnection(transport, upgrade, v1);
+  const transports = new HttpTransports(node, openV1);
   // A handshake or request whose headers never complete is cut off (checked every second at most).
   const handshake = config.limits.handshakeTimeoutMs;
   const timeouts = { headersTimeout: handshake, requestTimeout: Math.max(30_000, handshake), connectionsCheckingInterval: Math.min(1000, handshake) };
@@ -104,9 +103,9 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   // The admin web UI (docs/admin.md): only with admin.password; otherwise /admin/ is a 404.
   if (admin?.plugin) http.register(adminPlugin, { prefix: '/admin', ...admin.plugin });
 
-  attachWebSocket(http.server, node);
+  attachWebSocket(http.server, node, new Map([['/ws', openV1]]));
   // HTTP-streaming, SSE and long-polling (docs/transports.md).
-  await transports.attach(http, node);
+  await transports.register(http);
   let closed = false;
 
   return {
@@ -122,11 +121,12 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     async close() {
       if (closed) return;
       closed = true;
+      // The outbox's batch in progress commits (or rolls back) while the stores still answer.
+      await outbox?.consumer.stop();
       // The node refuses new connections at once; the admin sampler stops while it drains.
       const stopping = node.close();
       await admin?.close();
       await stopping;
-      transports.close();
       await stores.close();
       await http.close();
     },

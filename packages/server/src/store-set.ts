@@ -43,7 +43,7 @@ export interface Stores {
   webhookOutbox?: WebhookOutbox;
   /** Cluster mode: decides the channel and user webhooks cluster-wide (absent: each node's own transitions). */
   occupancy?: Occupancy;
-  /** Builds the node's broker around the node's handler (memory: one node). */
+  /** Builds the node's broker around the node's handler (memory: one node); its `nodeId` is the node's id. */
   broker: (handler: BrokerHandler) => Broker;
   /**
    * Cluster mode: builds the directory of live nodes around the node's view of itself

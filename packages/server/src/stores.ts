@@ -11,33 +11,42 @@ import { MemoryLoginRegistry } from './session/memory-login-registry.ts';
 import { MemoryAccessStore } from './access/memory-access-store.ts';
 import { SqliteAccessStore } from './access/sqlite-access-store.ts';
 import { createRedisBackends } from './redis/backends.ts';
+import { createPostgresBackends } from './postgres/backends.ts';
 import { MemoryServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import { SqliteServerSubscriptionStore } from './subscriptions/sqlite-server-subscription-store.ts';
 import type { Stores } from './store-set.ts';
 import { SqliteWebhookOutbox } from './webhooks/sqlite-webhook-outbox.ts';
+import { newNodeId } from './cluster/node-id.ts';
 
 export type { Stores } from './store-set.ts';
 
 /** The single-node parts: a memory broker, presence, login registry and server-side subscriptions. */
-function local(): Pick<Stores, 'broker' | 'presence' | 'logins' | 'subscriptions'> {
-  return { broker: (h) => new MemoryBroker(h), presence: new MemoryPresenceStore(), logins: new MemoryLoginRegistry(), subscriptions: new MemoryServerSubscriptionStore() };
+function local(nodeId: string): Pick<Stores, 'broker' | 'presence' | 'logins' | 'subscriptions'> {
+  return { broker: (h) => new MemoryBroker(h, { nodeId }), presence: new MemoryPresenceStore(), logins: new MemoryLoginRegistry(), subscriptions: new MemoryServerSubscriptionStore() };
 }
 
 /**
  * Builds the stores named by `config.storage`: `memory`, `sqlite:<path>` (one database file,
- * opened with `openSqlite`, shared by the history and session stores), or `redis`. With
- * `redis` set (cluster mode) storage must be `redis`: every node must share history and
- * sessions, so a node-local store is refused.
+ * opened with `openSqlite`, shared by the history and session stores), `redis` or `postgres`.
+ * With `redis` (or `postgres`) set (cluster mode) storage must be that one: every node must
+ * share history and sessions, so a node-local store is refused. `nodeId` is the node's
+ * address on the broker (`Broker.nodeId`) and its id in the node directory and webhook occupancy.
  */
-export async function createStores(config: Config, log?: Logger): Promise<Stores> {
+export async function createStores(config: Config, log?: Logger, nodeId = newNodeId()): Promise<Stores> {
   const storage = config.storage;
   if (config.redis) {
     if (storage !== 'redis') {
       throw new ConfigError(`storage: "${storage}" cannot be combined with redis (cluster mode): nodes must share history and sessions; remove storage or set it to "redis"`);
     }
-    return createRedisBackends(config.redis, log, undefined, { waitReplicas: config.redisWaitReplicas, waitTimeoutMs: config.redisWaitTimeout });
+    return createRedisBackends(config.redis, log, undefined, { waitReplicas: config.redisWaitReplicas, waitTimeoutMs: config.redisWaitTimeout }, nodeId);
   }
-  if (storage === 'memory') return { ...local(), history: new MemoryHistoryStore(), sessions: new MemorySessionStore(), access: new MemoryAccessStore(), close: async () => {} };
+  if (config.postgres) {
+    if (storage !== 'postgres') {
+      throw new ConfigError(`storage: "${storage}" cannot be combined with postgres (cluster mode): nodes must share history and sessions; remove storage or set it to "postgres"`);
+    }
+    return createPostgresBackends(config.postgres, log, { nodeId });
+  }
+  if (storage === 'memory') return { ...local(nodeId), history: new MemoryHistoryStore(), sessions: new MemorySessionStore(), access: new MemoryAccessStore(), close: async () => {} };
   if (storage.startsWith('sqlite:')) {
     const path = storage.slice('sqlite:'.length);
     let db;
@@ -47,7 +56,7 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
       throw new ConfigError(`storage: cannot open SQLite database ${path}: ${(err as Error).message}`);
     }
     return {
-      ...local(),
+      ...local(nodeId),
       history: new SqliteHistoryStore({ db }),
       sessions: new SqliteSessionStore(db),
       access: new SqliteAccessStore(db),
@@ -56,5 +65,6 @@ export async function createStores(config: Config, log?: Logger): Promise<Stores
       close: async () => db.close(),
     };
   }
+  if (storage === 'postgres') throw new ConfigError('storage: "postgres" needs the postgres setting (SWITCHBOARD_POSTGRES_URL or --postgres postgres://…)');
   throw new ConfigError(`storage: "${storage}" needs the redis setting (SWITCHBOARD_REDIS_URL or --redis redis://…)`);
 }

@@ -5,6 +5,9 @@ import { MemoryAdminStore } from '../src/admin/memory-admin-store.ts';
 import { NodeQueries } from '../src/admin/node-queries.ts';
 import type { StatsSample } from '../src/admin/admin-store.ts';
 import type { ControlMessage } from '../src/broker/broker.ts';
+import { MemoryBroker, MemoryBus } from '../src/broker/memory-broker.ts';
+import { NodeRequests } from '../src/cluster/node-requests.ts';
+import { createLogger } from '../src/logger.ts';
 import type { ConnectionView } from '../src/admin/connection-view.ts';
 
 describe('bucketQuantile', () => {
@@ -74,16 +77,28 @@ describe('NodeQueries', () => {
     client: `c_${node}_${since}`, user: 'u', node, transport: 'websocket', ip: '127.0.0.1', since, anonymous: false, channels: [], channelCount: 0,
   });
 
-  /** Nodes on one in-process "broker": every control message reaches every node. */
+  /**
+   * Nodes on one in-process bus (memory brokers): every control message reaches every node.
+   * A silent node's broker drops what it is sent, so it never answers.
+   */
   function cluster(ids: string[], silent: string[] = []) {
+    const bus = new MemoryBus();
     const nodes: NodeQueries[] = [];
-    const deliver = async (msg: ControlMessage) => {
-      for (const n of nodes) if (msg.type === 'admin_query' || msg.type === 'admin_reply') queueMicrotask(() => n.onControl(msg));
-    };
     for (const [i, id] of ids.entries()) {
+      let requests: NodeRequests;
+      const handler = {
+        onPublication() {},
+        onControl(msg: ControlMessage) {
+          if (silent.includes(id)) return;
+          if (msg.type === 'request') requests.onRequest(msg);
+          if (msg.type === 'reply') requests.onReply(msg);
+        },
+      };
+      const broker = new MemoryBroker(handler, { bus, nodeId: id });
+      // Replies arrive a turn later, as over a network broker.
+      requests = new NodeRequests({ nodeId: id, log: createLogger('silent'), publish: async (m, to) => void queueMicrotask(() => void broker.publishControl(m, to)) });
       nodes.push(new NodeQueries({
-        nodeId: id, timeoutMs: 300,
-        publish: silent.includes(id) ? async (m) => { if (m.type === 'admin_query') await deliver(m); } : deliver,
+        requests, timeoutMs: 300,
         local: (q) => [view(id, 100 + i), view(id, 200 + i)].slice(0, q.limit),
         liveNodes: async () => ids,
       }));

@@ -1,12 +1,17 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { runBrokerContract } from '../src/broker/broker.contract.ts';
-import { MemoryBroker } from '../src/broker/memory-broker.ts';
+import { MemoryBroker, MemoryBus } from '../src/broker/memory-broker.ts';
 import { RedisBroker } from '../src/broker/redis-broker.ts';
 import { connectRedis } from '../src/redis/connect.ts';
 import { startRedis, type RedisProcess } from '../../../test/support/redis.ts';
 
 describe('memory broker', () => {
   runBrokerContract({ create: (h) => new MemoryBroker(h), multiNode: false });
+});
+
+describe('memory brokers on one bus (several nodes in one process)', () => {
+  const bus = new MemoryBus();
+  runBrokerContract({ create: (h) => new MemoryBroker(h, { bus }), multiNode: true });
 });
 
 for (const sharded of [true, false]) {

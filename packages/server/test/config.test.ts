@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jwtVerify } from 'jose';
-import { ConfigError, parseConfig } from '../src/config.ts';
+import { ConfigError, configFromEnv, parseConfig } from '../src/config.ts';
 import { loadConfig } from '../src/cli.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
@@ -27,6 +27,14 @@ describe('configuration', () => {
     expect(c.hooks.connect.forwardHeaders).toEqual(['cookie']);
   });
 
+  test('postgres: cluster mode on PostgreSQL alone, storage "postgres" by default; the outbox and its environment', () => {
+    const c = parseConfig({ postgres: 'postgres://sb:secret@db:5432/app' });
+    expect([c.postgres, c.storage, c.redis]).toEqual(['postgres://sb:secret@db:5432/app', 'postgres', null]);
+    expect(parseConfig({}).outbox).toEqual({ postgres: null, table: 'switchboard_outbox', pollIntervalMs: 5000, batchSize: 200 });
+    expect(configFromEnv({ SWITCHBOARD_POSTGRES_URL: 'postgresql://db/x', SWITCHBOARD_OUTBOX_URL: 'postgres://db/app' })).toEqual({ postgres: 'postgresql://db/x', outbox: { postgres: 'postgres://db/app' } });
+    expect(parseConfig({ outbox: { postgres: 'postgres://db/app', table: 'app.orders_outbox' } }).outbox.table).toBe('app.orders_outbox');
+  });
+
   test('durations parse; bad values and unknown keys name the key', () => {
     expect(parseConfig({ namespaces: { chat: { history: { size: 5, ttl: '24h' } } } }).namespaces.chat!.history!.ttl).toBe(86_400_000);
     const bad: Array<[unknown, RegExp]> = [
@@ -36,7 +44,11 @@ describe('configuration', () => {
       [{ bogus: 1 }, /unknown key.*"bogus"/],
       [{ namespaces: { chat: { history: { size: 5, ttl: 'soon' } } } }, /namespaces\.chat\.history\.ttl/],
       [{ namespaces: { chat: { colour: 'red' } } }, /namespaces\.chat.*colour/],
-      [{ storage: 'postgres' }, /storage/],
+      [{ storage: 'mongodb' }, /storage/],
+      [{ postgres: 'redis://127.0.0.1' }, /postgres: expected a PostgreSQL URL/],
+      [{ postgres: 'postgres://db/x', redis: 'redis://127.0.0.1' }, /choose one cluster backend/],
+      [{ outbox: { postgres: 'mysql://db/x' } }, /outbox\.postgres/],
+      [{ outbox: { table: 'Robert"); DROP TABLE x' } }, /outbox\.table/],
       [{ apiKeys: ['short'] }, /apiKeys\.0/],
     ];
     for (const [input, msg] of bad) {

@@ -13,6 +13,7 @@ import { waitFor } from '../../../test/support/ports.ts';
  * channel's publications reach this node only once its (slow) broker subscription is done.
  */
 class LaggyBroker implements Broker {
+  readonly nodeId = 'n_laggy-node';
   private readonly handler: BrokerHandler;
   private readonly subscribed = new Set<string>();
   private readonly queue: Array<{ due: number; channel: string; pub: Publication }> = [];
@@ -138,6 +139,7 @@ describe.each([
 
 /** A broker whose `chat:` subscriptions complete only when the test says so. */
 class GatedBroker implements Broker {
+  readonly nodeId = 'n_gated-node';
   private readonly handler: BrokerHandler;
   private readonly subscribed = new Set<string>();
   readonly gates: Array<() => void> = [];

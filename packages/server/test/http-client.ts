@@ -9,6 +9,8 @@ export class HttpRawClient {
   conn = '';
   closeCode: number | undefined;
   closeReason = '';
+  /** The stream's response ended (`stream`, `sse`). */
+  streamEnded = false;
   /** The HTTP status of an open that was refused. */
   refused: { status: number; body: any; headers: Headers } | undefined;
   private waiters: Array<() => void> = [];
@@ -58,6 +60,7 @@ export class HttpRawClient {
         this.lines(buf.slice(0, cut));
         buf = buf.slice(cut + 1);
       }
+      this.streamEnded = true;
     } catch {
       // aborted
     }

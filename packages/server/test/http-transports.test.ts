@@ -60,6 +60,29 @@ describe.each(['stream', 'sse', 'poll'] as const)('%s', (kind) => {
     ws.close();
   });
 
+  it('takes 300 commands in one POST /send (within the command burst) as WebSocket does: all acknowledged in order, no close', async () => {
+    const c = await open(kind, `burst-${kind}`);
+    const channel = `chat:burst-${kind}`;
+    const status = await c.send(...Array.from({ length: 300 }, (_, i) => ({ type: 'publish', id: `b${i}`, channel, data: i })));
+    expect(status).toBe(202);
+    await c.next((f) => f.id === 'b299', 30_000);
+    const answers = c.frames.filter((f) => typeof f.id === 'string' && f.id.startsWith('b'));
+    expect(answers.map((f) => [f.type, f.offset])).toEqual(Array.from({ length: 300 }, (_, i) => ['ack', i + 1]));
+    expect(c.closeCode).toBeUndefined();
+    c.drop();
+  });
+
+  it('POST /close ends the connection: the close record (1000), then the end of the response', async () => {
+    const c = await open(kind, `close-${kind}`);
+    const live = () => [...gw.node.connections].filter((x) => x.user === `close-${kind}`).length;
+    expect(live()).toBe(1);
+    expect((await fetch(`${gw.url}/close?conn=${encodeURIComponent(c.conn)}`, { method: 'POST' })).status).toBe(204);
+    expect(await c.waitClose()).toBe(1000);
+    expect(c.records.at(-1)).toEqual({ transport: 'close', code: 1000, reason: 'client_closed' });
+    if (kind !== 'poll') await waitFor(() => c.streamEnded, 5000, 'the end of the stream response');
+    expect(live()).toBe(0);
+  });
+
   it('answers a refused token with auth_failed and a close record carrying the code', async () => {
     const c = new HttpRawClient(gw.url, kind, 'token=not-a-jwt');
     await c.ready;
@@ -92,6 +115,8 @@ describe('defences', () => {
     const forged = `${node}.${handle}.${mac!.slice(0, -2)}${mac!.endsWith('AA') ? 'BB' : 'AA'}`;
     expect(await post(forged)).toMatchObject({ status: 404, body: { error: 'unknown_connection' } });
     expect(await post(`${node}.zzzzzzzzzz.${mac}`)).toMatchObject({ status: 404 });
+    // A node alone: an id naming another node is unknown here, at once (nothing to relay to).
+    expect(await post(`n_othernode.${handle}.${mac}`)).toMatchObject({ status: 404, body: { error: 'unknown_connection' } });
     expect((await fetch(`${gw.url}/send`, { method: 'POST', body: '' })).status).toBe(400);
     expect((await fetch(`${gw.url}/poll?conn=${encodeURIComponent(c.conn)}&seq=x`)).status).toBe(400);
     c.drop();

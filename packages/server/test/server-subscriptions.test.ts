@@ -97,6 +97,59 @@ describe('server-side subscriptions', () => {
   });
 });
 
+describe('a personal channel belongs to its owner on every path that subscribes a connection', () => {
+  /** bob must never see alice's private messages: alice is sent one, and gets it; bob got nothing of #alice. */
+  async function bobSeesNothingOfAlice(bob: RawClient, alice: RawClient, aliceId: string): Promise<void> {
+    await api.send(aliceId, { secret: 'for alice only' });
+    await alice.next((f) => f.type === 'message' && f.channel === `#${aliceId}`);
+    await bob.roundtrip();
+    expect(bob.frames.filter((f) => f.channel === `#${aliceId}`)).toEqual([]);
+  }
+  const denied = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a refusal'); }, (e: SwitchboardApiError) => [e.status, e.code, e.message]);
+
+  it('POST /api/subscribe of bob to #alice: 403 permission_denied, and bob gets nothing', async () => {
+    const alice = await client('pa-alice');
+    const bob = await client('pa-bob');
+    expect(await denied(api.subscribe('pa-bob', '#pa-alice'))).toEqual([403, 'permission_denied', '#pa-alice is a personal channel: only user "pa-alice" may be subscribed to it']);
+    await bobSeesNothingOfAlice(bob, alice, 'pa-alice');
+    // the owner may still be subscribed to her own (here: already, automatically)
+    await api.subscribe('pa-alice', '#pa-alice');
+  });
+
+  it('with persist: 403, nothing stored, and bob\'s later connections are not subscribed', async () => {
+    const alice = await client('pp-alice');
+    expect(await denied(api.subscribe('pp-bob', '#pp-alice', { persist: true }))).toEqual([403, 'permission_denied', expect.stringMatching(/only user "pp-alice"/)]);
+    expect(await gw.node.serverSubscriptions.list('pp-bob', 100)).toEqual([]);
+    const bob = await client('pp-bob');
+    await bobSeesNothingOfAlice(bob, alice, 'pp-alice');
+  });
+
+  it('a stored subscription naming another user\'s personal channel (left by an older version) is skipped and forgotten', async () => {
+    await gw.node.serverSubscriptions.add('ps-bob', '#ps-alice');
+    await gw.node.serverSubscriptions.add('ps-bob', 'chat:ps');
+    const alice = await client('ps-alice');
+    const bob = await client('ps-bob');
+    await bob.next((f) => f.type === 'subscribed' && f.channel === 'chat:ps');
+    await bobSeesNothingOfAlice(bob, alice, 'ps-alice');
+    expect(await gw.node.serverSubscriptions.list('ps-bob', 100)).toEqual(['chat:ps']);
+  });
+
+  it('a control message from another node (an older version, or anyone writing to the broker) is refused too', async () => {
+    const alice = await client('pc-alice');
+    const bob = await client('pc-bob');
+    await gw.node.broker.publishControl({ type: 'subscribe', user: 'pc-bob', channel: '#pc-alice', persist: false });
+    await gw.node.broker.publishControl({ type: 'subscribe', user: 'pc-bob', channel: 'chat:pc', persist: false });
+    await bob.next((f) => f.type === 'subscribed' && f.channel === 'chat:pc');
+    await bobSeesNothingOfAlice(bob, alice, 'pc-alice');
+  });
+
+  it('a client\'s own subscribe to #alice: permission_denied with the same clear message', async () => {
+    const bob = await connectAuthed(gw.wsUrl, 'pk-bob', { channels: ['*'] });
+    clients.push(bob);
+    expect(await bob.request({ type: 'subscribe', channel: '#pk-alice' })).toMatchObject({ type: 'error', code: 'permission_denied', message: '#pk-alice is a personal channel: only user "pk-alice" may be subscribed to it' });
+  });
+});
+
 describe('server-side subscriptions in cluster mode (two in-process nodes on a real Redis)', () => {
   let redis: RedisProcess;
   const nodes: Gateway[] = [];

@@ -7,7 +7,9 @@ export interface StatsSample {
 }
 export interface NodeHeader { id: string; name: string; pid: number; version: string; startedAt: number; broker: string; status: string; seenAt: number }
 export interface NodeStats { node: NodeHeader; samples: StatsSample[] }
-export interface Overview { now: number; intervalMs: number; cluster: StatsSample[]; nodes: NodeStats[] }
+/** The transactional outbox's lag (docs/postgres.md), when the gateway consumes one. */
+export interface OutboxLag { table: string; rows: number; seconds: number }
+export interface Overview { now: number; intervalMs: number; cluster: StatsSample[]; nodes: NodeStats[]; outbox?: OutboxLag }
 export interface ConnectionView {
   client: string; user: string; node: string; transport: string; ip: string; since: number;
   anonymous: boolean; channels: string[]; channelCount: number; userAgent?: string;

@@ -23,7 +23,15 @@ export function OverviewPage() {
   if (!value) return <section aria-busy="true"><h1>Overview</h1>{error ? <p role="alert" class="error">{error}</p> : <p>Loading…</p>}</section>;
   const node = value.nodes.find((n) => n.node.id === scope);
   const samples = scope === 'cluster' || !node ? value.cluster : node.samples;
-  const last = samples[samples.length - 1];
+  // The tiles show each node's latest sample, summed: the newest cluster point may hold only
+  // the nodes that have sampled that instant so far (nodes sample on their own timers).
+  const latest = scope === 'cluster' || !node ? value.nodes.map((n) => n.samples[n.samples.length - 1]).filter((s) => s !== undefined) : node.samples.slice(-1);
+  const last = latest.length === 0 ? undefined : {
+    connections: latest.reduce((a, s) => a + s.connections, 0),
+    users: latest.reduce((a, s) => a + s.users, 0),
+    channels: latest.reduce((a, s) => a + s.channels, 0),
+    subscriptions: latest.reduce((a, s) => a + s.subscriptions, 0),
+  };
   const times = samples.map((s) => s.t);
   return (
     <section>
@@ -44,6 +52,12 @@ export function OverviewPage() {
         <div><dt>Channels</dt><dd>{last ? num(last.channels) : '–'}</dd></div>
         <div><dt>Subscriptions</dt><dd>{last ? num(last.subscriptions) : '–'}</dd></div>
         <div><dt>Nodes</dt><dd id="total-nodes">{value.nodes.length}</dd></div>
+        {value.outbox && (
+          <div title={`Rows committed to ${value.outbox.table} and not yet published`}>
+            <dt>Outbox lag</dt>
+            <dd id="outbox-lag">{num(value.outbox.rows)} rows · {value.outbox.seconds < 10 ? value.outbox.seconds.toFixed(1) : Math.round(value.outbox.seconds)} s</dd>
+          </div>
+        )}
       </dl>
       <div class="charts">
         {CHARTS.map((c) => {

@@ -10,6 +10,7 @@ import type { AdminStore } from './admin-store.ts';
 import type { NodeQueries } from './node-queries.ts';
 import { MAX_VIEW_CONNECTIONS } from './connection-view.ts';
 import { clusterSeries } from './overview.ts';
+import type { OutboxLag } from '../outbox/outbox.ts';
 
 function parse<S extends z.ZodType>(schema: S, v: unknown): z.output<S> {
   const r = schema.safeParse(v ?? {});
@@ -37,6 +38,8 @@ export interface AdminApiOptions {
   /** The stats sampling interval (ms), told to the UI. */
   intervalMs: number;
   log: Logger;
+  /** The transactional outbox's lag (`outbox.postgres` set on this node). */
+  outboxLag?: () => Promise<OutboxLag>;
 }
 
 /** The answer of an optional part of a page: its value, or why it is not there. */
@@ -56,8 +59,8 @@ async function part<T>(p: Promise<T>): Promise<{ value: T } | { error: string }>
  */
 export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (app: FastifyInstance, o) => {
   app.get('/overview', async () => {
-    const nodes = await o.store.nodes();
-    return { now: Date.now(), intervalMs: o.intervalMs, cluster: clusterSeries(nodes), nodes };
+    const [nodes, outbox] = await Promise.all([o.store.nodes(), o.outboxLag?.()]);
+    return { now: Date.now(), intervalMs: o.intervalMs, cluster: clusterSeries(nodes), nodes, ...(outbox ? { outbox } : {}) };
   });
 
   app.get('/channels', async (req) => {

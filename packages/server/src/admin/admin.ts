@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Config } from '../config.ts';
@@ -14,11 +13,14 @@ import { RedisKeys } from '../redis/keys.ts';
 import type { AdminStore } from './admin-store.ts';
 import { MemoryAdminStore } from './memory-admin-store.ts';
 import { RedisAdminStore } from './redis-admin-store.ts';
+import { PostgresAdminStore } from './postgres-admin-store.ts';
+import { createPool } from '../postgres/connect.ts';
 import { StatsSampler } from './stats-sampler.ts';
 import { NodeQueries } from './node-queries.ts';
 import { AdminAuth } from './admin-auth.ts';
 import { loadAdminAssets } from './assets.ts';
 import type { AdminPluginOptions } from './admin-plugin.ts';
+import type { OutboxLag } from '../outbox/outbox.ts';
 import { MAX_VIEW_CHANNELS, type ConnectionQuery, type ConnectionView } from './connection-view.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -61,17 +63,19 @@ export function localConnections(node: Node, nodeId: string, q: ConnectionQuery)
  * login and page. In cluster mode every node samples and answers queries, password or not,
  * so any node's page shows the whole cluster; on one node without a password nothing runs.
  */
-export async function createAdmin(o: { config: Config; node: Node; metrics: Metrics; log: Logger; operations?: Operations }): Promise<Admin | undefined> {
+export async function createAdmin(o: { config: Config; node: Node; metrics: Metrics; log: Logger; operations?: Operations; outboxLag?: () => Promise<OutboxLag> }): Promise<Admin | undefined> {
   const { config, node, metrics, log } = o;
-  if (!config.admin.password && !config.redis) return undefined;
+  if (!config.admin.password && !config.redis && !config.postgres) return undefined;
   const store: AdminStore = config.redis
     ? new RedisAdminStore({ connection: await connectRedis({ url: config.redis, name: 'switchboard:admin' }), keys: new RedisKeys() })
-    : new MemoryAdminStore();
-  const nodeId = `n_${randomBytes(6).toString('base64url')}`;
+    : config.postgres
+      ? new PostgresAdminStore({ pool: createPool({ url: config.postgres, name: 'switchboard:admin', max: 2, log }) })
+      : new MemoryAdminStore();
+  const nodeId = node.id;
   let lastWarn = 0;
   const sampler = new StatsSampler({
     store,
-    header: { id: nodeId, name: hostname(), pid: process.pid, version: VERSION, startedAt: Date.now(), broker: config.redis ? 'redis' : 'memory' },
+    header: { id: nodeId, name: hostname(), pid: process.pid, version: VERSION, startedAt: Date.now(), broker: config.redis ? 'redis' : config.postgres ? 'postgres' : 'memory' },
     source: {
       gauges: () => ({ connections: node.connections.size, users: node.hub.stats.users, channels: node.hub.stats.channels, subscriptions: node.hub.stats.subscriptions }),
       counters: () => ({ publications: metrics.publications, deliveries: metrics.messagesOut, bytesIn: metrics.bytesIn, bytesOut: metrics.bytesOut, errors: metrics.errorReplies }),
@@ -88,8 +92,7 @@ export async function createAdmin(o: { config: Config; node: Node; metrics: Metr
     },
   });
   const queries = new NodeQueries({
-    nodeId,
-    publish: (msg) => node.broker.publishControl(msg),
+    requests: node.requests,
     local: (q) => localConnections(node, nodeId, q),
     liveNodes: () => store.nodeIds(),
   });
@@ -101,6 +104,7 @@ export async function createAdmin(o: { config: Config; node: Node; metrics: Metr
       assets: loadAdminAssets(),
       ops: o.operations ?? new NodeOperations(node),
       store, queries, intervalMs: sampler.intervalMs, log, secureCookie: config.tls !== null,
+      ...(o.outboxLag ? { outboxLag: o.outboxLag } : {}),
     }
     : undefined;
   if (plugin && !plugin.assets) log.warn('admin: the UI is not built (node packages/server/admin-ui/build.ts); /admin/ says so');

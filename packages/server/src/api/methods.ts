@@ -47,7 +47,7 @@ export const API_METHODS: readonly ApiMethod[] = [
   }),
   method({
     name: 'subscribe', summary: 'Subscribe every live connection of a user to a channel on every node (each gets a `subscribed` frame); `persist` also subscribes its future connections.',
-    request: SubscribeRequest, response: EmptyResponse, errors: [404],
+    request: SubscribeRequest, response: EmptyResponse, errors: [403, 404],
     run: async (ops, b) => {
       await ops.subscribe(b.user, b.channel, b.persist);
       return {};

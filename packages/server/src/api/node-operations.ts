@@ -1,18 +1,14 @@
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import {
-  ReplyError, encodeFrame, matchChannelPattern, personalChannel,
+  ReplyError, matchChannelPattern, personalChannel,
 } from '@switchboard/protocol';
 import type { Node } from '../node.ts';
-import type { ResolvedChannel } from '../channels.ts';
+import { assertOwnerOnly, type ResolvedChannel } from '../channels.ts';
 import { ApiError, fromReplyError, renameField } from './errors.ts';
 import type { Operations } from './operations.ts';
 import type {
   AccessResponse, BroadcastResponse, ChannelsResponse, HistoryRequest, HistoryResponse, InfoResponse, PresenceResponse, PublishResponse,
 } from './schemas.ts';
-
-/** The channel `sendToAll` frames carry: not a valid channel name, so it never collides with one. */
-const ALL_CHANNEL = '*';
 
 function publishAnswer(r: { epoch?: string; offset?: number; duplicate: boolean }): PublishResponse {
   return { ...(r.epoch !== undefined ? { epoch: r.epoch } : {}), ...(r.offset !== undefined ? { offset: r.offset } : {}), duplicate: r.duplicate };
@@ -27,7 +23,6 @@ function publishAnswer(r: { epoch?: string; offset?: number; duplicate: boolean 
  */
 export class NodeOperations implements Operations {
   private readonly node: Node;
-  private readonly id = `n_${randomBytes(6).toString('base64url')}`;
   private readonly startedAt = Date.now();
 
   constructor(node: Node) {
@@ -75,9 +70,8 @@ export class NodeOperations implements Operations {
   }
 
   async sendToAll(data: unknown): Promise<{ connections: number }> {
-    const frame = encodeFrame({ type: 'message', channel: ALL_CHANNEL, data, ts: Date.now() });
     // Every node (this one included) gets it once over the broker's control channel.
-    await this.guard('push all', this.node.broker.publishControl({ type: 'all', frame }));
+    await this.guard('push all', this.node.broker.publishControl({ type: 'all', data, ts: Date.now() }));
     // Cluster mode: every live node's clients as last announced (this node's are current).
     const nodes = await this.node.directory?.nodes().catch(() => undefined);
     return { connections: nodes ? nodes.reduce((n, x) => n + x.clients, 0) : this.node.hub.clients.size };
@@ -92,6 +86,7 @@ export class NodeOperations implements Operations {
 
   async subscribe(user: string, channel: string, persist: boolean): Promise<void> {
     const ch = this.resolve(channel, 'channel');
+    assertOwnerOnly(user, ch); // bob is never subscribed to #alice, not even by the backend
     // Stored before the live connections are told: a connection authenticating meanwhile reads it.
     if (persist) await this.guard('subscribe', this.node.serverSubscriptions.add(user, ch.name));
     await this.guard('subscribe', this.node.broker.publishControl({ type: 'subscribe', user, channel: ch.name, persist }));
@@ -179,7 +174,7 @@ export class NodeOperations implements Operations {
     }
     const stats = this.node.hub.stats;
     return {
-      nodes: [{ id: this.id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - this.startedAt, ...stats }],
+      nodes: [{ id: this.node.id, name: hostname(), pid: process.pid, uptimeMs: Date.now() - this.startedAt, ...stats }],
       totals: { ...stats },
     };
   }

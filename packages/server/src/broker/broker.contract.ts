@@ -40,7 +40,8 @@ const pub = (channel: string, n: number, data: unknown = { n }): Publication => 
 
 /**
  * The guarantees every Broker keeps (see broker.ts): a subscribed node receives a channel's
- * publications in publish order and intact; control messages reach every node, the sender too.
+ * publications in publish order and intact; control messages reach every node, the sender
+ * too, and those addressed to one node (`toNode`) only that node, in order.
  */
 export function runBrokerContract(o: BrokerContractOptions): void {
   const open = async (): Promise<{ h: RecordingHandler; b: Broker }> => {
@@ -85,6 +86,20 @@ export function runBrokerContract(o: BrokerContractOptions): void {
       }
     });
 
+    it('delivers a control message addressed to its own node id, and one addressed elsewhere nowhere', async () => {
+      const { h, b } = await open();
+      try {
+        expect(b.nodeId).toMatch(/^[A-Za-z0-9_-]{8,32}$/);
+        await b.publishControl({ type: 'user_event', event: 'online', user: 'nobody' }, 'n_not-a-node');
+        const msgs: ControlMessage[] = Array.from({ length: 50 }, (_, i) => ({ type: 'reply', id: String(i), node: 'n_x', body: { i } }));
+        for (const m of msgs) void b.publishControl(m, b.nodeId);
+        await eventually(() => expect(h.controls).toHaveLength(50));
+        expect(h.controls).toEqual(msgs);
+      } finally {
+        await b.close();
+      }
+    });
+
     it('close is idempotent', async () => {
       const { b } = await open();
       await b.close();
@@ -121,6 +136,24 @@ export function runBrokerContract(o: BrokerContractOptions): void {
         const msg: ControlMessage = { type: 'user_event', event: 'online', user: 'carol' };
         await nodes[1]!.b.publishControl(msg);
         for (const n of nodes) await eventually(() => expect(n.h.controls).toEqual([msg]));
+      } finally {
+        for (const n of nodes) await n.b.close();
+      }
+    });
+
+    it('delivers a control message addressed to one node to that node only, in order', async () => {
+      const nodes = [await open(), await open(), await open()];
+      try {
+        const [a, b, c] = nodes as [typeof nodes[0], typeof nodes[0], typeof nodes[0]];
+        expect(new Set(nodes.map((n) => n.b.nodeId)).size).toBe(3);
+        const msgs: ControlMessage[] = Array.from({ length: 100 }, (_, i) => ({ type: 'request', service: 's', id: String(i), from: a.b.nodeId, body: { i } }));
+        for (const m of msgs) void a.b.publishControl(m, b.b.nodeId);
+        // A broadcast afterwards: once every node has it, c has had every chance to see b's messages.
+        const marker: ControlMessage = { type: 'user_event', event: 'offline', user: 'marker' };
+        await a.b.publishControl(marker);
+        await eventually(() => expect(b.h.controls).toHaveLength(101));
+        expect(b.h.controls.filter((m) => m.type === 'request')).toEqual(msgs);
+        for (const n of [a, c]) await eventually(() => expect(n.h.controls).toEqual([marker]));
       } finally {
         for (const n of nodes) await n.b.close();
       }

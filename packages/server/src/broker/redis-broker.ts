@@ -7,6 +7,7 @@ import { limited } from '../log-limit.ts';
 import { ClusterSubscriber } from './redis-cluster-subscriber.ts';
 import { readSlotRanges } from '../redis/cluster-slots.ts';
 import type { Cluster } from 'ioredis';
+import { newNodeId } from '../cluster/node-id.ts';
 
 const parseJson = (text: string): unknown => {
   try {
@@ -22,12 +23,14 @@ export interface RedisBrokerOptions {
   publisher: RedisConnection;
   /**
    * A separate connection: once subscribed, a Redis connection can only (un)subscribe. On a
-   * Redis Cluster it only reads the slot map: the broker keeps its own subscriber connection
-   * per primary (`ClusterSubscriber`).
+   * Redis Cluster, open it with `connectRedis({ subscriber: true })` (one sharded subscriber
+   * per primary).
    */
   subscriber: RedisConnection;
   keys?: RedisKeys;
   log?: Logger;
+  /** This node's address (`Broker.nodeId`); a new one when absent. */
+  nodeId?: string;
 }
 
 /**
@@ -35,8 +38,9 @@ export interface RedisBrokerOptions {
  *
  * - Publications go to one pub/sub channel per Switchboard channel: sharded pub/sub
  *   (SPUBLISH/SSUBSCRIBE) on Redis >= 7, so a Redis Cluster spreads them over shards;
- *   plain PUBLISH/SUBSCRIBE before 7. Control messages go to one plain channel every node
- *   subscribes to.
+ *   plain PUBLISH/SUBSCRIBE before 7. Control messages for every node go to one plain
+ *   channel every node subscribes to; those addressed to one node go to that node's own
+ *   channel (sharded like publications where they are), which only it subscribes to.
  * - Order: one connection per node publishes, so one node's publications of a channel
  *   arrive in call order. Publications stored by `RedisHistoryStore.appendAndPublish` are
  *   published inside the storing script, so they arrive in offset order across all nodes.
@@ -46,9 +50,11 @@ export interface RedisBrokerOptions {
  *   `ClusterSubscriber` moves the subscriptions of a failed primary to the replica promoted
  *   in its place, and the broker calls `onGap` once they are all in place again.
  * - One loss, one `lost` and one `back` warn line, one `onGap`: however many connection
- *   attempts fail in between.
+ *   attempts fail in between. Publications that may follow a hole (subscribed again during
+ *   the loss) are not delivered live: the clients recover them from history after `onGap`.
  */
 export class RedisBroker implements Broker {
+  readonly nodeId: string;
   private readonly handler: BrokerHandler;
   private readonly pub: RedisClient;
   private readonly sub: RedisClient;
@@ -60,24 +66,29 @@ export class RedisBroker implements Broker {
   /** Set when the subscriber connection dropped after being ready; cleared on the next ready. */
   private lost = false;
   private closed = false;
-  /** Subscribed to the control channel (the first SUBSCRIBE, awaited by `ready`). */
+  /** This node's own control channel (`RedisKeys.nodeControl`). */
+  private readonly nodeChannel: string;
+  /** Subscribed to both control channels (the first subscriptions, awaited by `ready`). */
   readonly ready: Promise<void>;
 
   constructor(handler: BrokerHandler, o: RedisBrokerOptions) {
     this.handler = handler;
+    this.nodeId = o.nodeId ?? newNodeId();
     this.pub = o.publisher.redis;
     this.sub = o.subscriber.redis;
     this.sharded = o.subscriber.sharded && o.publisher.sharded;
     this.keys = o.keys ?? new RedisKeys();
     this.log = o.log;
+    this.nodeChannel = this.keys.nodeControl(this.nodeId);
     const lose = (reason?: string) => {
       if (this.closed || this.lost) return;
       this.lost = true;
       this.log?.warn(reason ? { reason } : {}, 'redis broker: subscriber connection lost; publications may be missed until it is back');
     };
     if (o.subscriber.topology === 'cluster') {
+      // The Cluster client only reads the slot map; the subscriptions are ClusterSubscriber's.
       const topology = this.sub as Cluster;
-      this.cluster = new ClusterSubscriber({
+      const cluster = new ClusterSubscriber({
         topology: () => readSlotRanges(() => topology.cluster('SLOTS')),
         connectionOptions: (host, port) => ({ ...topology.options.redisOptions, host, port }),
         control: this.keys.control(),
@@ -90,7 +101,8 @@ export class RedisBroker implements Broker {
           this.handler.onGap?.();
         },
       });
-      this.ready = this.cluster.start();
+      this.cluster = cluster;
+      this.ready = cluster.start().then(() => cluster.subscribe(this.nodeChannel));
       return;
     }
     this.cluster = undefined;
@@ -111,7 +123,10 @@ export class RedisBroker implements Broker {
     };
     this.sub.on('close', () => lose());
     this.sub.on('ready', back);
-    this.ready = this.sub.subscribe(this.keys.control()).then(() => undefined);
+    this.ready = Promise.all([
+      this.sub.subscribe(this.keys.control()),
+      this.sharded ? this.sub.ssubscribe(this.nodeChannel) : this.sub.subscribe(this.nodeChannel),
+    ]).then(() => undefined);
   }
 
   /**
@@ -121,7 +136,7 @@ export class RedisBroker implements Broker {
    */
   private onMessage(channel: string, message: string): void {
     try {
-      if (channel === this.keys.control()) {
+      if (channel === this.keys.control() || channel === this.nodeChannel) {
         const msg = parseJson(message);
         if (!isRecord(msg) || typeof msg.type !== 'string') return this.ignore('control message', message);
         this.handler.onControl(msg as unknown as ControlMessage);
@@ -172,8 +187,11 @@ export class RedisBroker implements Broker {
     else await this.sub.unsubscribe(key);
   }
 
-  async publishControl(msg: ControlMessage): Promise<void> {
-    await this.pub.publish(this.keys.control(), JSON.stringify(msg));
+  async publishControl(msg: ControlMessage, toNode?: string): Promise<void> {
+    const body = JSON.stringify(msg);
+    if (toNode === undefined) await this.pub.publish(this.keys.control(), body);
+    else if (this.sharded) await this.pub.spublish(this.keys.nodeControl(toNode), body);
+    else await this.pub.publish(this.keys.nodeControl(toNode), body);
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,8 @@ export interface PublishMeta {
   from?: string;
   /** Idempotency key. */
   id?: FrameId;
+  /** Whose idempotency keys `id` is among when there is no `from` (default `api`, the server API's). */
+  publisher?: string;
 }
 
 /** What a publication's ack carries. */

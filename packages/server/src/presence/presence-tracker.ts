@@ -1,4 +1,3 @@
-import { encodeFrame } from '@switchboard/protocol';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Broker, ControlMessage } from '../broker/broker.ts';
@@ -7,6 +6,7 @@ import type { ResolvedChannel } from '../channels.ts';
 import type { Connection } from '../connection/connection.ts';
 import type { PresenceStore } from './presence-store.ts';
 import { unavailableReporter } from '../unavailable.ts';
+import { EncodedOnce, type ServerEvent } from '../connection/protocol.ts';
 
 type PresenceEvent = Extract<ControlMessage, { type: 'presence' }>;
 
@@ -122,18 +122,16 @@ export class PresenceTracker {
   deliverPresenceEvent(msg: PresenceEvent): void {
     const subs = this.hub.subscribers(msg.channel);
     if (!subs) return;
-    const frame = msg.event === 'join'
-      ? { type: 'join' as const, channel: msg.channel, user: msg.user, client: msg.client, ...(msg.info !== undefined ? { info: msg.info } : {}) }
-      : { type: 'leave' as const, channel: msg.channel, user: msg.user, client: msg.client };
-    const encoded = Buffer.from(encodeFrame(frame));
-    for (const conn of subs.keys()) if (conn.id !== msg.client) conn.enqueue(encoded);
+    const event: ServerEvent = msg.event === 'join'
+      ? { type: 'join', channel: msg.channel, user: msg.user, client: msg.client, ...(msg.info !== undefined ? { info: msg.info } : {}) }
+      : { type: 'leave', channel: msg.channel, user: msg.user, client: msg.client };
+    sendToEach(subs.keys(), event, msg.client);
   }
 
   /** Delivers online/offline to this node's presence watchers. */
   deliverUserEvent(event: 'online' | 'offline', user: string): void {
     if (this.watchers.size === 0) return;
-    const encoded = Buffer.from(encodeFrame({ type: event, user }));
-    for (const conn of this.watchers.keys()) conn.enqueue(encoded);
+    sendToEach(this.watchers.keys(), { type: event, user });
   }
 
   /** Stops pending offline timers (node shutdown). */
@@ -160,5 +158,15 @@ export class PresenceTracker {
 
   private announce(msg: PresenceEvent): void {
     this.broker.publishControl(msg).catch((err) => unavailableReporter(this.log).report(err, 'presence announce'));
+  }
+}
+
+/** Sends an event to each connection (but `except`), encoded once per wire protocol. */
+function sendToEach(conns: Iterable<Connection>, event: ServerEvent, except?: string): void {
+  const frames = new EncodedOnce((e) => e.event(event));
+  for (const conn of conns) {
+    if (conn.id === except) continue;
+    const frame = frames.for(conn.encoder);
+    if (frame !== undefined) conn.enqueue(frame);
   }
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../logger.ts';
 import { RedisNodeDirectory } from '../cluster/redis-node-directory.ts';
@@ -17,15 +16,17 @@ import { RedisKeys } from './keys.ts';
 import { Cluster } from 'ioredis';
 import { checkClusterSlots } from './cluster-slots.ts';
 import { unavailableReporter } from '../unavailable.ts';
+import { newNodeId } from '../cluster/node-id.ts';
 
 /**
  * Cluster mode: the broker and every store on one Redis (one server, a Sentinel-watched
  * primary, or a Redis Cluster: `connectRedis` reads which from the URL). Each gets its own connection (the
  * subscriber must be dedicated; the others stay independent so a slow script never delays
  * a session look-up). The history store publishes inside its append script, to the pub/sub
- * channels the broker subscribes to.
+ * channels the broker subscribes to. `id` is the node's (its broker address, directory entry
+ * and webhook occupancy).
  */
-export async function createRedisBackends(url: string, log?: Logger, keys = new RedisKeys(), replication: ReplicationOptions = {}): Promise<Stores> {
+export async function createRedisBackends(url: string, log?: Logger, keys = new RedisKeys(), replication: ReplicationOptions = {}, id = newNodeId()): Promise<Stores> {
   const names = ['broker-pub', 'broker-sub', 'history', 'sessions', 'presence', 'logins', 'nodes', 'access', 'subscriptions', 'webhooks'] as const;
   // Opened together: on a Redis Cluster each one connects to every primary.
   // The subscriber is not auto-pipelined: ioredis keeps SUBSCRIBE out of its auto-pipelines
@@ -38,8 +39,6 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     throw failed.reason;
   }
   const [pub, sub, history, sessions, presenceConn, loginsConn, nodesConn, accessConn, subsConn, hooksConn] = opened as RedisConnection[] as [RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection, RedisConnection];
-  // This node's id: in the node directory and in the channel occupancy of webhooks.
-  const id = `n_${randomBytes(6).toString('base64url')}`;
   const withLog = log ? { log } : {};
   // Users of a dead node: a surviving node announces them offline (once, cluster-wide),
   // through the broker of the node that `directory` is built for.
@@ -51,7 +50,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
     history: new RedisHistoryStore({ connection: history, keys, publish: true, ...replication }),
     sessions: new RedisSessionStore({ connection: sessions, keys }),
     access: new RedisAccessStore({ connection: accessConn, keys }),
-    broker: (handler) => (broker = new RedisBroker(handler, { publisher: pub, subscriber: sub, keys, ...withLog })),
+    broker: (handler) => (broker = new RedisBroker(handler, { publisher: pub, subscriber: sub, keys, nodeId: id, ...withLog })),
     // Not ready while the broker may miss publications, nor while a slot has no reachable primary.
     probe: async () => {
       if (broker?.degraded) throw new Error('the broker is restoring its Redis subscriptions');

@@ -39,6 +39,13 @@ export class RedisKeys {
   control(): string {
     return `${this.prefix}control`;
   }
+  /**
+   * Pub/sub channel of the control messages addressed to one node (sharded on Redis >= 7,
+   * like publications: one shard carries a node's requests, not every shard).
+   */
+  nodeControl(node: string): string {
+    return `${this.prefix}{node:${node}}:control`;
+  }
   /** Sorted set client → expiry of a channel's present connections (refreshed by their nodes). */
   presence(channel: string): string {
     return `${this.prefix}{${channel}}:presence`;

@@ -1,23 +1,27 @@
 import { ReplyError } from '@switchboard/protocol';
 import type { Connection } from '../connection/connection.ts';
 import type { CommandContext } from '../connection/command-context.ts';
-import type { ResolvedChannel } from '../channels.ts';
+import { assertOwnerOnly, type ResolvedChannel } from '../channels.ts';
 
 /**
  * Subscribes one local connection on the backend's behalf (`POST /api/subscribe`): no grant
  * or hook is asked (the backend decided), then a `subscribed` frame tells the client where
  * live delivery begins. Nothing happens for a connection that is closed, not authenticated,
- * already subscribed, or at `limits.maxChannelsPerConnection` (logged).
+ * already subscribed, or at `limits.maxChannelsPerConnection` (logged). Another user's
+ * personal channel throws `permission_denied` (whoever asked: the API refuses it first, but a
+ * control message from another node or an entry stored by an older version may still name it).
  */
 export async function subscribeOnBehalf(node: CommandContext, conn: Connection, ch: ResolvedChannel, persist: boolean): Promise<void> {
-  if (conn.state !== 'ready' || conn.subscriptions.has(ch.name)) return;
+  if (conn.state !== 'ready') return;
+  assertOwnerOnly(conn.user, ch);
+  if (conn.subscriptions.has(ch.name)) return;
   if (conn.subscriptions.size >= node.config.limits.maxChannelsPerConnection) {
     node.log.warn({ client: conn.id, channel: ch.name }, 'server-side subscription skipped: connection at limits.maxChannelsPerConnection');
     return;
   }
   const result = await node.subscribe(conn, ch, undefined);
   if (!conn.subscriptions.has(ch.name)) return; // closed or unsubscribed meanwhile
-  conn.sendFrame({
+  conn.send({
     type: 'subscribed', channel: ch.name,
     ...(result.epoch !== undefined ? { epoch: result.epoch, offset: result.offset ?? 0 } : {}),
     persist,
@@ -28,13 +32,14 @@ export async function subscribeOnBehalf(node: CommandContext, conn: Connection, 
 
 /** Removes a server-side (or any) subscription of a local connection and tells it with `unsubscribed`. */
 export function unsubscribeOnBehalf(node: CommandContext, conn: Connection, channel: string): void {
-  if (node.unsubscribe(conn, channel)) conn.sendFrame({ type: 'unsubscribed', channel });
+  if (node.unsubscribe(conn, channel)) conn.send({ type: 'unsubscribed', channel });
 }
 
 /**
  * A connection just authenticated: subscribes it to the user's persistent server-side
  * subscriptions (at most `limits.maxChannelsPerConnection`). A channel whose namespace is no
- * longer configured is skipped; a store failure is logged and the connection stays.
+ * longer configured is skipped, another user's personal channel (stored by a version that did
+ * not refuse it) is skipped and forgotten; a store failure is logged and the connection stays.
  */
 export async function subscribePersisted(node: CommandContext, conn: Connection): Promise<void> {
   let channels: string[];
@@ -51,6 +56,10 @@ export async function subscribePersisted(node: CommandContext, conn: Connection)
     } catch (err) {
       if (err instanceof ReplyError) continue;
       throw err;
+    }
+    if (ch.owner !== undefined && ch.owner !== conn.user) {
+      await node.serverSubscriptions.remove(conn.user!, name).catch((err: unknown) => node.failures.report(err, 'server-side subscriptions write'));
+      continue;
     }
     try {
       await subscribeOnBehalf(node, conn, ch, true);

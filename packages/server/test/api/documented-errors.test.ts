@@ -52,6 +52,7 @@ const deep = (n: number) => JSON.parse('['.repeat(n) + ']'.repeat(n));
 const DOCUMENTED: Array<{ status: number; code: string; req: Req; says: RegExp }> = [
   { status: 400, code: 'bad_request', req: { path: '/api/publish', body: { data: 1 } }, says: /^channel: is required/ },
   { status: 401, code: 'unauthorized', req: { path: '/api/info', body: {}, key: 'wrong-key-0123456789' }, says: /invalid API key/ },
+  { status: 403, code: 'permission_denied', req: { path: '/api/subscribe', body: { user: 'bob', channel: '#alice' } }, says: /#alice is a personal channel: only user "alice"/ },
   { status: 404, code: 'unknown_channel', req: { path: '/api/publish', body: { channel: 'nope:x', data: 1 } }, says: /namespace "nope"/ },
   { status: 404, code: 'not_available', req: { path: '/api/presence', body: { channel: 'plain:x' } }, says: /presence is not enabled/ },
   { status: 404, code: 'not_found', req: { path: '/api/nothing', body: {} }, says: /no such server API route/ },

@@ -74,6 +74,9 @@ export class HttpSession implements Transport {
   private inflight: { seq: number; body: Buffer } | undefined;
   private waiter: { answer: PollAnswer; timer: ReturnType<typeof setTimeout> } | undefined;
   private idle: ReturnType<typeof setTimeout> | undefined;
+  /** Set while the connection takes no more commands (its inbox is full): `/send` answers wait. */
+  private paused = false;
+  private unpaused: Array<() => void> = [];
 
   constructor(o: { name: HttpTransportName; id: string; handle: string; batch: boolean; owner: SessionOwner }) {
     this.name = o.name;
@@ -136,6 +139,38 @@ export class HttpSession implements Transport {
     this.answer();
   }
 
+  /**
+   * The connection's inbox is full: the answers of `/send` wait (`accepting`) until it has
+   * room again, so a client that sends its next `/send` after the previous one is answered
+   * is slowed down as TCP backpressure slows a WebSocket client.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wake();
+  }
+
+  /** Resolves at once, or once the connection takes commands again, ends, or `maxMs` passed. */
+  accepting(maxMs: number): Promise<void> | undefined {
+    if (!this.paused || this.ended) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, maxMs);
+      this.unpaused.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private wake(): void {
+    const waiting = this.unpaused;
+    this.unpaused = [];
+    for (const w of waiting) w();
+  }
+
   get bufferedAmount(): number {
     return this.res ? this.res.writableLength : this.pendingBytes + (this.inflight?.body.length ?? 0);
   }
@@ -160,6 +195,17 @@ export class HttpSession implements Transport {
     this.waiter = { answer, timer };
     if (this.pending.length > 0) this.answer();
     return true;
+  }
+
+  /**
+   * The client asked to close (`POST /close`, on whichever node it landed): the close record
+   * (`1000`) and the end of the stream response (or the answer to a waiting poll), then the
+   * connection is told, as when the server closes it.
+   */
+  closeByClient(): void {
+    if (this.ended) return this.forget();
+    this.close(1000, 'client_closed');
+    this.conn?.closed(1000);
   }
 
   /** The client went away (it closed its stream, or a poller stopped polling). */
@@ -216,6 +262,7 @@ export class HttpSession implements Transport {
     this.forgotten = true;
     clearTimeout(this.idle);
     this.release();
+    this.wake();
     this.owner.forget(this.handle);
   }
 }

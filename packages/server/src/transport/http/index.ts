@@ -1,43 +1,43 @@
 import type { FastifyInstance } from 'fastify';
-import type { Broker, BrokerHandler } from '../../broker/broker.ts';
-import { MemoryBroker } from '../../broker/memory-broker.ts';
 import type { Node } from '../../node.ts';
 import { HttpSessions } from './sessions.ts';
-import { Relay, withNodeChannels } from './relay.ts';
+import { Relay } from './relay.ts';
+import { LiveNodes } from '../../cluster/live-nodes.ts';
 import { httpTransportsPlugin } from './routes.ts';
+import type { OpenConnection } from '../transport.ts';
 
 export type { HttpTransportName } from './http-session.ts';
 
 /**
- * The HTTP fallback transports of one gateway: build with the node's broker factory (so
- * node-addressed relay messages reach them), then `attach` once the node exists.
+ * The HTTP fallback transports of one gateway (`transports.http`): the sessions of this
+ * node, and in cluster mode the relay that serves and asks other nodes' sessions (its node
+ * service is registered here, before the server listens).
  */
 export class HttpTransports {
-  private relay: Relay | undefined;
-  private sessions: HttpSessions | undefined;
+  private readonly sessions: HttpSessions | undefined;
+  private readonly relay: Relay | undefined;
+  private readonly node: Node;
 
-  /** The broker factory to give the node: node channels go to the relay, the rest to the node. */
-  brokerFactory(factory: ((h: BrokerHandler) => Broker) | undefined): (h: BrokerHandler) => Broker {
-    return withNodeChannels(factory ?? ((h) => new MemoryBroker(h)), () => this.relay);
-  }
-
-  /** Sessions open on this node (HTTP transports). */
-  get size(): number {
-    return this.sessions?.size ?? 0;
-  }
-
-  /** Registers the routes and subscribes this node's relay channel (awaited before listening). */
-  async attach(http: FastifyInstance, node: Node): Promise<void> {
+  /** `openConnection`: opens a new client's connection (the wire protocol these transports carry). */
+  constructor(node: Node, openConnection: OpenConnection) {
+    this.node = node;
     if (!node.config.transports.http) return;
-    const sessions = new HttpSessions(node, { pollTimeoutMs: node.config.transports.pollTimeoutMs });
-    const relay = new Relay({ broker: node.broker, sessions, log: node.log });
-    this.sessions = sessions;
-    this.relay = relay;
-    await relay.start();
-    await http.register(httpTransportsPlugin, { node, sessions, relay });
+    this.sessions = new HttpSessions(node, { pollTimeoutMs: node.config.transports.pollTimeoutMs, openConnection });
+    // Cluster mode only (a node directory): a node alone has no other node to ask, and an id
+    // naming another node is answered `404` at once.
+    const directory = node.directory;
+    if (directory) {
+      const live = new LiveNodes({ read: async () => (await directory.nodes()).map((n) => n.id) });
+      this.relay = new Relay({
+        requests: node.requests, sessions: this.sessions, log: node.log, metrics: node.metrics,
+        isAlive: (id) => live.isAlive(id), maxInFlight: node.config.transports.maxRelayedRequests,
+      });
+    }
   }
 
-  close(): void {
-    this.relay?.close();
+  /** Registers the routes (`/stream`, `/sse`, `/poll`, `/send`, `/close`). */
+  async register(http: FastifyInstance): Promise<void> {
+    if (!this.sessions) return;
+    await http.register(httpTransportsPlugin, { node: this.node, sessions: this.sessions, ...(this.relay ? { relay: this.relay } : {}) });
   }
 }

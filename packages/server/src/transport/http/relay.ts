@@ -1,104 +1,97 @@
-import { randomBytes } from 'node:crypto';
-import type { Publication } from '@switchboard/protocol';
-import type { Broker, BrokerHandler } from '../../broker/broker.ts';
+import type { NodeRequests, RequestOutcome } from '../../cluster/node-requests.ts';
 import type { Logger } from '../../logger.ts';
-import type { HttpSessions, OpResult, SessionOp } from './sessions.ts';
+import type { Metrics } from '../../metrics.ts';
+import { UNKNOWN, type HttpSessions, type OpResult, type SessionOp } from './sessions.ts';
 
-/**
- * Broker channels that address one node (`$node:<id>`). `$` is not allowed in channel
- * names, so no client can subscribe or publish to them.
- */
-export const NODE_CHANNEL_PREFIX = '$node:';
+/** Too many requests relayed and waiting (`transports.maxRelayedRequests`): retry or reconnect. */
+const BUSY: OpResult = { status: 503, body: 'this node relays too many requests to other nodes right now; retry' };
 
-type RelayMessage =
-  | (SessionOp & { req: string; from: string })
-  | { op: 'reply'; req: string; status: number; body?: string };
+/** The node service that runs an operation on one of the node's HTTP-transport sessions. */
+export const HTTP_SESSION_SERVICE = 'http.session';
 
-/**
- * Wraps a broker factory so publications on node channels go to the relay (set later)
- * instead of the node's hub. Everything else passes through unchanged.
- */
-export function withNodeChannels(factory: (h: BrokerHandler) => Broker, relay: () => Relay | undefined): (h: BrokerHandler) => Broker {
-  return (h) => factory({
-    onPublication: (channel, pub) => (channel.startsWith(NODE_CHANNEL_PREFIX) ? relay()?.receive(pub) : h.onPublication(channel, pub)),
-    onControl: (msg) => h.onControl(msg),
-    ...(h.onGap ? { onGap: () => h.onGap!() } : {}),
-  });
+/** An operation as another node sent it, or undefined when it is not one (ignored). */
+function sessionOp(body: unknown): SessionOp | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const o = body as Record<string, unknown>;
+  if (typeof o.conn !== 'string') return undefined;
+  if (o.op === 'send' && typeof o.body === 'string') return { op: 'send', conn: o.conn, body: o.body };
+  if (o.op === 'poll' && typeof o.seq === 'number') return { op: 'poll', conn: o.conn, seq: o.seq };
+  if (o.op === 'close') return { op: 'close', conn: o.conn };
+  return undefined;
+}
+
+/** A relayed operation's outcome as the HTTP status the asking node answers with. */
+function resultOf(r: RequestOutcome): OpResult {
+  switch (r.kind) {
+    case 'reply': {
+      const b = r.body as Partial<OpResult> | null;
+      if (!b || typeof b.status !== 'number') return { status: 503 };
+      return typeof b.body === 'string' ? { status: b.status, body: b.body } : { status: b.status };
+    }
+    case 'error':
+      // The node is up but serves no HTTP transports (or failed): the id is not one it holds.
+      return r.error === 'unknown_service' ? { status: 404 } : { status: 503 };
+    case 'timeout':
+      return { status: 504 };
+    case 'unreachable':
+      return { status: 503 };
+    default: {
+      const never: never = r;
+      return never;
+    }
+  }
 }
 
 /**
  * No sticky sessions: a `/send`, `/poll` or `/close` for a session held by another node is
- * published on that node's channel; the owner runs it and publishes the result back on the
- * asker's channel. One node's messages to another arrive in order, and the asker answers
- * the client only after the owner took the frames, so one client's POSTs stay in order
- * whichever nodes they land on.
+ * a request to that node's `http.session` service (`NodeRequests`, over the broker's
+ * node-addressed control messages); the owner runs it and replies. One node's messages to
+ * another arrive in order, and the asker answers the client only after the owner took the
+ * frames, so one client's POSTs stay in order whichever nodes they land on.
  */
 export class Relay {
-  readonly node: string;
-  private readonly broker: Broker;
-  private readonly sessions: HttpSessions;
+  private readonly requests: NodeRequests;
   private readonly log: Logger;
-  private readonly pending = new Map<string, { resolve: (r: OpResult) => void; timer: ReturnType<typeof setTimeout> }>();
-  private next = 0;
+  private readonly isAlive: (node: string) => boolean | Promise<boolean>;
+  private readonly max: number;
+  private readonly metrics: Metrics;
 
-  constructor(o: { broker: Broker; sessions: HttpSessions; log: Logger }) {
-    this.broker = o.broker;
-    this.sessions = o.sessions;
-    this.node = o.sessions.ids.node;
+  constructor(o: {
+    requests: NodeRequests; sessions: HttpSessions; log: Logger; metrics: Metrics;
+    /** Whether a node is alive (`LiveNodes.isAlive`): an id naming one that is not is answered `404` at once. */
+    isAlive: (node: string) => boolean | Promise<boolean>;
+    /** Most requests relayed and waiting at once (`transports.maxRelayedRequests`). */
+    maxInFlight: number;
+  }) {
+    this.requests = o.requests;
     this.log = o.log;
-  }
-
-  /** Subscribes to this node's channel; resolves once other nodes can reach it. */
-  start(): Promise<void> {
-    return this.broker.subscribe(NODE_CHANNEL_PREFIX + this.node);
-  }
-
-  /** Runs an operation on another node's session; `504` when that node does not answer in time. */
-  request(toNode: string, op: SessionOp, timeoutMs: number): Promise<OpResult> {
-    const req = `${(++this.next).toString(36)}.${randomBytes(6).toString('base64url')}`;
-    return new Promise<OpResult>((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(req);
-        resolve({ status: 504 });
-      }, timeoutMs);
-      this.pending.set(req, { resolve, timer });
-      this.publish(toNode, { ...op, req, from: this.node }).catch((err) => {
-        this.log.warn({ err: (err as Error).message }, 'transport relay: publish failed');
-        clearTimeout(timer);
-        this.pending.delete(req);
-        resolve({ status: 503 });
-      });
+    this.isAlive = o.isAlive;
+    this.max = o.maxInFlight;
+    this.metrics = o.metrics;
+    o.requests.serve(HTTP_SESSION_SERVICE, (body) => {
+      const op = sessionOp(body);
+      if (!op) {
+        this.log.debug('transport relay: malformed operation ignored');
+        return { status: 400 };
+      }
+      return o.sessions.run(op);
     });
   }
 
-  /** A message on this node's channel: a request to run, or the answer to one of ours. */
-  receive(pub: Publication): void {
-    const m = pub.data as RelayMessage;
-    if (!m || typeof m !== 'object' || typeof m.req !== 'string') return;
-    if (m.op === 'reply') {
-      const p = this.pending.get(m.req);
-      if (!p) return;
-      this.pending.delete(m.req);
-      clearTimeout(p.timer);
-      p.resolve(m.body !== undefined ? { status: m.status, body: m.body } : { status: m.status });
-      return;
+  /**
+   * Runs an operation on another node's session: `404` at once when that node is not alive,
+   * `503` at once when `maxInFlight` requests are already waiting, `504` when the node does
+   * not answer in time.
+   */
+  async request(toNode: string, op: SessionOp, timeoutMs: number): Promise<OpResult> {
+    if (this.metrics.relayedInFlight >= this.max) return BUSY;
+    this.metrics.relayedInFlight++;
+    try {
+      const alive = this.isAlive(toNode);
+      if (alive !== true && !(await alive)) return UNKNOWN;
+      return resultOf(await this.requests.request(toNode, HTTP_SESSION_SERVICE, op, timeoutMs));
+    } finally {
+      this.metrics.relayedInFlight--;
     }
-    const { req, from, ...op } = m;
-    void Promise.resolve(this.sessions.run(op as SessionOp)).then((r) => this.publish(from, { op: 'reply', req, ...r })).catch((err) => {
-      this.log.warn({ err: (err as Error).message }, 'transport relay: reply failed');
-    });
-  }
-
-  close(): void {
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.resolve({ status: 503 });
-    }
-    this.pending.clear();
-  }
-
-  private publish(node: string, m: RelayMessage): Promise<void> {
-    const channel = NODE_CHANNEL_PREFIX + node;
-    return this.broker.publish(channel, { channel, data: m, ts: Date.now() });
   }
 }

@@ -43,6 +43,7 @@ export async function httpTransportsPlugin(app: FastifyInstance, o: HttpTranspor
   const { config } = node;
   const forward = forwardedHeaderNames(config);
   const perIp = new KeyedRateLimiter(config.limits.connectionsPerIpPerSecond, config.limits.connectionsPerIpPerSecond * 2);
+  const requestsPerIp = new KeyedRateLimiter(config.limits.httpRequestsPerIpPerSecond, config.limits.httpRequestsPerIpPerSecond * 2);
   // Command bodies are read raw (any content type: browsers send text/plain, which needs no preflight).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.limits.maxHttpBodyBytes }, (_req, body, done) => done(null, body));
@@ -59,6 +60,18 @@ export async function httpTransportsPlugin(app: FastifyInstance, o: HttpTranspor
   };
 
   const urlOf = (req: FastifyRequest) => new URL(req.url, 'http://gateway');
+
+  /**
+   * Checks shared by every request on an open connection (`/poll?conn=`, `/send`, `/close`):
+   * they need no credential to be made, so they are bounded per IP like the opening requests.
+   * Undefined once an error is sent.
+   */
+  const admitRequest = (req: FastifyRequest, reply: FastifyReply): Record<string, string> | undefined => {
+    const cors = corsFor(req, reply);
+    if (!cors) return undefined;
+    if (!requestsPerIp.take(clientIp(req.raw))) return void fail(reply.headers(cors), 429, 'too_many_requests', 'too many requests from this address; slow down');
+    return cors;
+  };
 
   /** Checks shared by every request that opens a connection; undefined once an error is sent. */
   const admit = (req: FastifyRequest, reply: FastifyReply): Record<string, string> | undefined => {
@@ -122,7 +135,7 @@ export async function httpTransportsPlugin(app: FastifyInstance, o: HttpTranspor
       const s = sessions.open('long-polling', upgradeContext(req.raw, url, config, forward), batchOf(url));
       return answer(reply, cors, { status: 200, body: s.opened().toString('utf8') });
     }
-    const cors = corsFor(req, reply);
+    const cors = admitRequest(req, reply);
     if (!cors) return reply;
     const seq = Number(url.searchParams.get('seq') ?? 'NaN');
     if (!Number.isSafeInteger(seq) || seq < 0) return fail(reply.headers(cors), 400, 'bad_request', 'seq must be the number of the last batch received (0 at first)');
@@ -131,7 +144,7 @@ export async function httpTransportsPlugin(app: FastifyInstance, o: HttpTranspor
   });
 
   app.post('/send', async (req, reply) => {
-    const cors = corsFor(req, reply);
+    const cors = admitRequest(req, reply);
     if (!cors) return reply;
     const conn = urlOf(req).searchParams.get('conn');
     if (conn === null) return fail(reply.headers(cors), 400, 'bad_request', 'conn (the connection id) is required');
@@ -141,7 +154,7 @@ export async function httpTransportsPlugin(app: FastifyInstance, o: HttpTranspor
   });
 
   app.post('/close', async (req, reply) => {
-    const cors = corsFor(req, reply);
+    const cors = admitRequest(req, reply);
     if (!cors) return reply;
     const conn = urlOf(req).searchParams.get('conn');
     if (conn === null) return fail(reply.headers(cors), 400, 'bad_request', 'conn (the connection id) is required');

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Node } from '../../node.ts';
-import type { UpgradeContext } from '../transport.ts';
+import type { OpenConnection, UpgradeContext } from '../transport.ts';
 import type { Metrics } from '../../metrics.ts';
 import { HttpSession, type HttpTransportName, type SessionOwner } from './http-session.ts';
 import { SessionIds } from './session-id.ts';
@@ -20,8 +20,16 @@ export interface OpResult {
   body?: string;
 }
 
+/**
+ * Longest a `/send` answer waits for a full inbox to make room (below the relay's 10 s, so a
+ * relayed `/send` is answered, not timed out). Past it the answer goes anyway, and a client
+ * that keeps sending meets the inbox's byte bound (`3013`), as on WebSocket.
+ */
+export const SEND_HOLD_MS = 5_000;
+
 /** `404` for an id this node does not hold (ended, expired, or never valid). */
 export const UNKNOWN: OpResult = { status: 404 };
+const ACCEPTED: OpResult = { status: 202 };
 
 /**
  * This node's HTTP-transport sessions by handle, and the operations on them. Ids are
@@ -31,14 +39,16 @@ export class HttpSessions implements SessionOwner {
   readonly ids: SessionIds;
   readonly metrics: Metrics;
   readonly pollTimeoutMs: number;
-  private readonly node: Node;
+  /** Opens the connection (its wire protocol) of a new session. */
+  private readonly openConnection: OpenConnection;
   private readonly sessions = new Map<string, HttpSession>();
 
-  constructor(node: Node, o: { pollTimeoutMs: number; ids?: SessionIds }) {
-    this.node = node;
+  constructor(node: Node, o: { pollTimeoutMs: number; openConnection: OpenConnection; ids?: SessionIds }) {
+    this.openConnection = o.openConnection;
     this.metrics = node.metrics;
     this.pollTimeoutMs = o.pollTimeoutMs;
-    this.ids = o.ids ?? new SessionIds();
+    // Ids name the node by its broker address, so the relay can route to it.
+    this.ids = o.ids ?? new SessionIds(node.id);
   }
 
   /** Sessions open on this node. */
@@ -52,13 +62,8 @@ export class HttpSessions implements SessionOwner {
     const s = new HttpSession({ name, id, handle, batch, owner: this });
     this.sessions.set(handle, s);
     if (res) s.attach(res);
-    s.conn = this.node.openConnection(s, ctx);
+    s.conn = this.openConnection(s, ctx);
     return s;
-  }
-
-  /** Whether an id names this node (else the relay routes it). */
-  isLocal(id: string): boolean {
-    return SessionIds.parse(id)?.node === this.ids.node;
   }
 
   forget(handle: string): void {
@@ -71,11 +76,13 @@ export class HttpSessions implements SessionOwner {
     const s = parsed && this.ids.verify(parsed) ? this.sessions.get(parsed.handle) : undefined;
     if (!s) return UNKNOWN;
     switch (o.op) {
-      case 'send':
+      case 'send': {
         this.receive(s, Buffer.from(o.body));
-        return { status: 202 };
+        const held = s.accepting(SEND_HOLD_MS);
+        return held ? held.then(() => ACCEPTED) : ACCEPTED;
+      }
       case 'close':
-        s.gone();
+        s.closeByClient();
         return { status: 204 };
       case 'poll': {
         if (s.name !== 'long-polling') return { status: 400, body: 'not a long-polling connection' };
