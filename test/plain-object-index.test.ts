@@ -14,8 +14,8 @@ const ALLOWED: Record<string, { count: number; why: string }> = {
   'packages/server/src/api/openapi.ts': { count: 1, why: 'route names from API_METHODS' },
   'packages/server/src/config.ts': { count: 2, why: 'operator configuration (file, environment)' },
   'packages/server/src/cli.ts': { count: 1, why: 'fixed flag names' },
-  'packages/server/src/connection/connection.ts': { count: 1, why: 'reply(): fixed ack field names' },
-  'packages/server/src/connection/commands/publish.ts': { count: 1, why: 'fixed ack field names' },
+  'packages/server/src/protocols/v1/replies.ts': { count: 1, why: 'reply(): fixed ack field names' },
+  'packages/server/src/protocols/v1/commands/publish.ts': { count: 1, why: 'fixed ack field names' },
 };
 
 const ROOT = join(import.meta.dirname, '..');

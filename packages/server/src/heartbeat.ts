@@ -1,4 +1,4 @@
-import { CloseCode, Disconnect, encodeFrame } from '@switchboard/protocol';
+import { CloseCode, Disconnect } from '@switchboard/protocol';
 import type { Config } from './config.ts';
 import type { Connection } from './connection/connection.ts';
 
@@ -7,8 +7,6 @@ export interface HeartbeatHost {
   readonly config: Config;
   readonly connections: Iterable<Connection>;
 }
-
-const PING = Buffer.from(encodeFrame({ type: 'ping' }));
 
 /**
  * One timer for every connection of a node: server pings (spread over the interval so they
@@ -63,7 +61,7 @@ export class Heartbeat {
         }
         if (!conn.expiringNoticeSent && now >= exp - config.auth.expiringNoticeMs) {
           conn.expiringNoticeSent = true;
-          conn.sendFrame({ type: 'token_expiring', expiresAt: Math.floor(exp / 1000) });
+          conn.send({ type: 'token_expiring', expiresAt: Math.floor(exp / 1000) });
         }
       }
       if (intervalMs <= 0) continue;
@@ -74,7 +72,7 @@ export class Heartbeat {
       if (now >= conn.nextPingAt) {
         conn.pingSentAt = now;
         conn.nextPingAt = now + intervalMs;
-        conn.enqueue(PING);
+        conn.send({ type: 'ping' });
       }
     }
   }

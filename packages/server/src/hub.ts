@@ -1,10 +1,9 @@
 import type { Publication } from '@switchboard/protocol';
 import type { Connection, Subscription } from './connection/connection.ts';
-import { encodeMessage } from './message-frame.ts';
+import { EncodedOnce, type ProtocolEncoder } from './connection/protocol.ts';
 import { ChannelDelta } from './delta/channel-delta.ts';
 
 export type { Subscription } from './connection/connection.ts';
-export { encodeMessage } from './message-frame.ts';
 
 /**
  * A channel's local subscribers: the one subscription itself while there is only one (most
@@ -28,27 +27,53 @@ export function admit(sub: Subscription, pub: Publication): boolean {
   return true;
 }
 
+/**
+ * The `message` frames of one publication, encoded once per wire protocol among the
+ * channel's subscribers (nearly always one: the first subscriber's protocol is served
+ * without a lookup).
+ */
+class PublicationFrames {
+  private readonly pub: Publication;
+  private encoder: ProtocolEncoder | undefined;
+  private frame: Buffer | undefined;
+  private others: EncodedOnce | undefined;
+  constructor(pub: Publication) {
+    this.pub = pub;
+  }
+  for(e: ProtocolEncoder): Buffer {
+    if (e === this.encoder) return this.frame!;
+    if (this.encoder === undefined) {
+      this.encoder = e;
+      return (this.frame = e.publication(this.pub));
+    }
+    return (this.others ??= new EncodedOnce((x) => x.publication(this.pub))).for(e)!;
+  }
+}
+
 /** Hands a publication to one subscription: held while it recovers, else queued once admitted. */
-function offer(sub: Subscription, pub: Publication, frame: Buffer): void {
+function offer(sub: Subscription, pub: Publication, frames: PublicationFrames): void {
   if (sub.buffer) {
     sub.buffer.push(pub);
-    sub.bufferedBytes = (sub.bufferedBytes ?? 0) + frame.length;
-  } else if (admit(sub, pub)) sub.conn.enqueue(frame);
+    sub.bufferedBytes = (sub.bufferedBytes ?? 0) + frames.for(sub.conn.encoder).length;
+  } else if (admit(sub, pub)) sub.conn.enqueue(frames.for(sub.conn.encoder));
 }
 
 /** `offer` on a channel with delta subscribers: they get the delta frame when they are in step. */
-function offerDelta(sub: Subscription, pub: Publication, frame: Buffer, d: ChannelDelta): void {
+function offerDelta(sub: Subscription, pub: Publication, frames: PublicationFrames, d: ChannelDelta): void {
   if (sub.buffer) {
     sub.buffer.push(pub);
-    sub.bufferedBytes = (sub.bufferedBytes ?? 0) + frame.length;
-  } else if (admit(sub, pub)) sub.conn.enqueue(sub.delta === undefined ? frame : d.frameFor(sub));
+    sub.bufferedBytes = (sub.bufferedBytes ?? 0) + frames.for(sub.conn.encoder).length;
+  } else if (admit(sub, pub)) {
+    const full = frames.for(sub.conn.encoder);
+    sub.conn.enqueue(sub.delta === undefined ? full : d.frameFor(sub, full));
+  }
 }
 
 /** `Hub.deliver` on a channel with delta subscribers. */
-function deliverDelta(subs: Subscribers, pub: Publication, frame: Buffer, d: ChannelDelta): number {
-  d.begin(pub, frame);
-  if (!(subs instanceof Map)) offerDelta(subs, pub, frame, d);
-  else for (const sub of subs.values()) offerDelta(sub, pub, frame, d);
+function deliverDelta(subs: Subscribers, pub: Publication, frames: PublicationFrames, d: ChannelDelta): number {
+  d.begin(pub);
+  if (!(subs instanceof Map)) offerDelta(subs, pub, frames, d);
+  else for (const sub of subs.values()) offerDelta(sub, pub, frames, d);
   d.end();
   return subs instanceof Map ? subs.size : 1;
 }
@@ -162,34 +187,22 @@ export class Hub {
 
   /**
    * Delivers a publication to every local subscriber of its channel, in the order calls
-   * arrive. Encoded once; subscriptions still recovering hold it in their buffer; history
+   * arrive. Encoded once per wire protocol; subscriptions still recovering hold it in their buffer; history
    * subscriptions skip what they were already given (see `admit`). On a channel with delta
    * subscribers the delta is computed once too, against the previous publication delivered.
    */
   deliver(channel: string, pub: Publication): number {
     const subs = this.channels.get(channel);
     if (subs === undefined) return 0;
-    const frame = encodeMessage(pub);
+    const frames = new PublicationFrames(pub);
     const d = this.deltas.size === 0 ? undefined : this.deltas.get(channel);
-    if (d !== undefined) return deliverDelta(subs, pub, frame, d);
+    if (d !== undefined) return deliverDelta(subs, pub, frames, d);
     if (!(subs instanceof Map)) {
-      offer(subs, pub, frame);
+      offer(subs, pub, frames);
       return 1;
     }
-    for (const sub of subs.values()) offer(sub, pub, frame);
+    for (const sub of subs.values()) offer(sub, pub, frames);
     return subs.size;
-  }
-
-  /** Sends one encoded frame to every local connection of a user. */
-  sendToUser(user: string, frame: Buffer): number {
-    const had = this.users.get(user);
-    if (had === undefined) return 0;
-    if (!(had instanceof Set)) {
-      had.enqueue(frame);
-      return 1;
-    }
-    for (const conn of had) conn.enqueue(frame);
-    return had.size;
   }
 
   /** The user's authenticated local connections (a snapshot when there is one). */

@@ -1,6 +1,7 @@
 /** Internals for tests; not a stable API. */
 export { Node } from './node.ts';
-export { Hub, encodeMessage } from './hub.ts';
+export { Hub } from './hub.ts';
+export { encodeMessage } from './protocols/v1/encoder.ts';
 export { Connection } from './connection/connection.ts';
 export { ChannelResolver } from './channels.ts';
 export { JwtVerifier } from './auth/jwt.ts';

@@ -13,10 +13,10 @@ import type { PresenceStore, PresenceUser } from './presence/presence-store.ts';
 import { PresenceTracker } from './presence/presence-tracker.ts';
 import { forgetAutoSubscription } from './direct/personal-channel.ts';
 import { Connection, type ConnectionHost } from './connection/connection.ts';
-import { dispatch } from './connection/dispatch.ts';
 import type { CommandContext, PublishMeta, PublishResult, SubscribeResult } from './connection/command-context.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
-import { Hub, admit, encodeMessage, type Subscription } from './hub.ts';
+import { EncodedOnce, type WireProtocol } from './connection/protocol.ts';
+import { Hub, admit, type Subscription } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
@@ -27,7 +27,7 @@ import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
 import { accessRefusal, type AccessRefusal, type AccessStore } from './access/access-store.ts';
 import type { Stores } from './store-set.ts';
-import { UnavailableReporter } from './unavailable.ts';
+import { unavailableReporter, type UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
 import { limited } from './log-limit.ts';
@@ -112,6 +112,8 @@ export class Node implements BrokerHandler, CommandContext {
   private readonly brokerJoins = new Map<string, Promise<void>>();
   /** Turns store/broker failures into temporary errors, logged at most once a second. */
   readonly failures: UnavailableReporter;
+  /** Cluster mode: the backend's own readiness check (`Stores.probe`), asked by `/readyz`. */
+  readonly probeBackend: (() => Promise<void>) | undefined;
   /** What each connection of this node is handed: limits, metrics and the command table. */
   private readonly connectionHost: ConnectionHost;
 
@@ -135,7 +137,8 @@ export class Node implements BrokerHandler, CommandContext {
       offlineGraceMs: o.config.presence.offlineGraceMs, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}),
     });
     this.metrics.setWebhookSource(this.webhooks);
-    this.failures = new UnavailableReporter({ log: o.log });
+    this.failures = unavailableReporter(o.log);
+    this.probeBackend = stores.probe;
     this.broker = this.metrics.timed('broker', stores.broker(this));
     this.id = this.broker.nodeId;
     this.requests = new NodeRequests({ nodeId: this.id, publish: (msg, toNode) => this.broker.publishControl(msg, toNode), log: o.log });
@@ -163,7 +166,6 @@ export class Node implements BrokerHandler, CommandContext {
       limits: o.config.limits,
       metrics: this.metrics,
       log: o.log,
-      dispatch: (conn, frame) => dispatch(this, conn, frame),
       closed: (conn, code) => this.onConnectionClosed(conn, code),
     };
   }
@@ -174,15 +176,18 @@ export class Node implements BrokerHandler, CommandContext {
 
   // ---- connections -------------------------------------------------------------------
 
-  /** A new socket; authenticates at once when the upgrade request carried a token. */
-  openConnection(transport: Transport, upgrade: UpgradeContext): Connection {
+  /**
+   * A new socket speaking `protocol`; the protocol may authenticate at once (protocol v1 does
+   * when the upgrade request carried a token).
+   */
+  openConnection(transport: Transport, upgrade: UpgradeContext, protocol: WireProtocol<Connection>): Connection {
     // The connection keeps its upgrade context for hooks and logs, but not the token: a
     // credential held for the connection's whole life would only cost memory.
     const { token, ...kept } = upgrade;
-    const conn = new Connection(this.connectionHost, transport, kept);
+    const conn = new Connection(this.connectionHost, transport, kept, protocol);
     this.connections.add(conn);
     this.heartbeat.start();
-    if (token !== undefined) conn.receiveAuth({ token, session: upgrade.session });
+    protocol.opened(conn, { ...(token !== undefined ? { token } : {}), ...(upgrade.session !== undefined ? { session: upgrade.session } : {}) });
     return conn;
   }
 
@@ -306,7 +311,7 @@ export class Node implements BrokerHandler, CommandContext {
       const last = result.more ? undefined : result.publications?.at(-1);
       sub.position = { epoch: result.epoch, offset: last?.offset ?? result.offset ?? 0 };
     }
-    for (const pub of held) if (admit(sub, pub)) conn.enqueue(encodeMessage(pub));
+    for (const pub of held) if (admit(sub, pub)) conn.enqueue(conn.encoder.publication(pub));
     // Those went out with full data, outside the hub's delta sequence: the next message is full too.
     if (sub.delta !== undefined) sub.delta = -1;
   }
@@ -445,10 +450,12 @@ export class Node implements BrokerHandler, CommandContext {
         return;
       }
       case 'all': {
-        // Server API push `all`: one frame, encoded once by the sending node, to every
-        // authenticated connection here.
-        const frame = Buffer.from(msg.frame);
-        for (const conn of this.hub.clients.values()) conn.enqueue(frame);
+        // Server API push `all`: to every authenticated connection here, encoded once per protocol.
+        const frames = new EncodedOnce((e) => e.event({ type: 'broadcast', data: msg.data, ts: msg.ts }));
+        for (const conn of this.hub.clients.values()) {
+          const frame = frames.for(conn.encoder);
+          if (frame !== undefined) conn.enqueue(frame);
+        }
         return;
       }
       case 'request': {

@@ -7,12 +7,15 @@ import { Node } from './node.ts';
 import { createStores, type Stores } from './stores.ts';
 import { attachWebSocket } from './transport/ws.ts';
 import { HttpTransports } from './transport/http/index.ts';
+import type { OpenConnection } from './transport/transport.ts';
+import { V1Protocol } from './protocols/v1/protocol.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
 import { apiPlugin } from './api/index.ts';
 import { createAdmin } from './admin/admin.ts';
 import { startOutbox } from './outbox/outbox.ts';
 import { adminPlugin } from './admin/admin-plugin.ts';
+import { unavailableReporter } from './unavailable.ts';
 
 export interface ServerOptions {
   /** Configuration (validated here); `config` wins when both are given. */
@@ -63,7 +66,10 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
       await stores.close();
       throw err;
     });
-  const transports = new HttpTransports(node);
+  // Wire protocols, each bound to the endpoints that speak it (docs/architecture.md).
+  const v1 = new V1Protocol(node);
+  const openV1: OpenConnection = (transport, upgrade) => node.openConnection(transport, upgrade, v1);
+  const transports = new HttpTransports(node, openV1);
   // A handshake or request whose headers never complete is cut off (checked every second at most).
   const handshake = config.limits.handshakeTimeoutMs;
   const timeouts = { headersTimeout: handshake, requestTimeout: Math.max(30_000, handshake), connectionsCheckingInterval: Math.min(1000, handshake) };
@@ -84,7 +90,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   http.get('/readyz', async (_req, reply) => {
     const r = await readiness(node);
     if (r.ready) return { status: 'ready' };
-    if (r.reason === 'stores_unreachable') log.warn({ detail: r.detail }, 'not ready: stores unreachable');
+    if (r.reason === 'stores_unreachable') unavailableReporter(log).report(new Error(r.detail ?? 'stores unreachable'), 'readiness probe');
     return reply.code(503).send({ status: r.reason });
   });
   http.get('/metrics', async (_req, reply) => {
@@ -97,7 +103,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   // The admin web UI (docs/admin.md): only with admin.password; otherwise /admin/ is a 404.
   if (admin?.plugin) http.register(adminPlugin, { prefix: '/admin', ...admin.plugin });
 
-  attachWebSocket(http.server, node);
+  attachWebSocket(http.server, node, new Map([['/ws', openV1]]));
   // HTTP-streaming, SSE and long-polling (docs/transports.md).
   await transports.register(http);
   let closed = false;

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import {
-  ReplyError, encodeFrame, matchChannelPattern, personalChannel,
+  ReplyError, matchChannelPattern, personalChannel,
 } from '@switchboard/protocol';
 import type { Node } from '../node.ts';
 import { assertOwnerOnly, type ResolvedChannel } from '../channels.ts';
@@ -9,9 +9,6 @@ import type { Operations } from './operations.ts';
 import type {
   AccessResponse, BroadcastResponse, ChannelsResponse, HistoryRequest, HistoryResponse, InfoResponse, PresenceResponse, PublishResponse,
 } from './schemas.ts';
-
-/** The channel `sendToAll` frames carry: not a valid channel name, so it never collides with one. */
-const ALL_CHANNEL = '*';
 
 function publishAnswer(r: { epoch?: string; offset?: number; duplicate: boolean }): PublishResponse {
   return { ...(r.epoch !== undefined ? { epoch: r.epoch } : {}), ...(r.offset !== undefined ? { offset: r.offset } : {}), duplicate: r.duplicate };
@@ -73,9 +70,8 @@ export class NodeOperations implements Operations {
   }
 
   async sendToAll(data: unknown): Promise<{ connections: number }> {
-    const frame = encodeFrame({ type: 'message', channel: ALL_CHANNEL, data, ts: Date.now() });
     // Every node (this one included) gets it once over the broker's control channel.
-    await this.guard('push all', this.node.broker.publishControl({ type: 'all', frame }));
+    await this.guard('push all', this.node.broker.publishControl({ type: 'all', data, ts: Date.now() }));
     // Cluster mode: every live node's clients as last announced (this node's are current).
     const nodes = await this.node.directory?.nodes().catch(() => undefined);
     return { connections: nodes ? nodes.reduce((n, x) => n + x.clients, 0) : this.node.hub.clients.size };

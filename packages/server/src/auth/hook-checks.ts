@@ -1,4 +1,4 @@
-import { CloseCode, Disconnect, ReplyError, type AuthFrame, type FrameId } from '@switchboard/protocol';
+import { CloseCode, Disconnect, ReplyError, type AuthFrame } from '@switchboard/protocol';
 import type { Connection } from '../connection/connection.ts';
 import type { CommandContext } from '../connection/command-context.ts';
 import { assertCanPublish, assertCanSubscribe, type ResolvedChannel } from '../channels.ts';
@@ -113,7 +113,7 @@ async function askPublishHook(ctx: CommandContext, conn: Connection, ch: Resolve
  * `refresh` without a token: the refresh hook re-validates the connection (e.g. its cookie
  * session) and may extend its expiry and change its info and grants.
  */
-export async function refreshWithHook(ctx: CommandContext, conn: Connection, id: FrameId | undefined): Promise<void> {
+export async function refreshWithHook(ctx: CommandContext, conn: Connection): Promise<void> {
   if (!ctx.hooks.has('refresh')) throw new ReplyError('bad_request', 'refresh needs a token (no refresh hook is configured)');
   const identity = conn.identity!;
   const outcome = await ctx.hooks.call('refresh', {
@@ -130,6 +130,4 @@ export async function refreshWithHook(ctx: CommandContext, conn: Connection, id:
     if (v.publish !== undefined) identity.grants.publish = v.publish;
     if (v.expiresAt !== undefined) conn.expiringNoticeSent = false;
   }
-  const exp = identity.expiresAtMs;
-  conn.reply(id, exp !== undefined ? { expiresAt: Math.floor(exp / 1000) } : {});
 }

@@ -15,8 +15,8 @@ export type ControlMessage =
   | { type: 'subscribe'; user: string; channel: string; persist: boolean }
   | { type: 'user_event'; event: 'online' | 'offline'; user: string }
   | { type: 'presence'; event: 'join' | 'leave'; channel: string; user: string; client: string; info?: unknown }
-  /** A frame (encoded JSON text) for every authenticated connection: the server API's push `all`. */
-  | { type: 'all'; frame: string }
+  /** The server API's push `all`: `data` for every authenticated connection (`ts`: when it was sent). */
+  | { type: 'all'; data: unknown; ts: number }
   /**
    * A request to a node service (`cluster/node-requests.ts`): addressed to one node, or to
    * every node (a survey). Each node that receives it answers with a `reply` addressed to `from`.

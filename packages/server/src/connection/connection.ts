@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import {
-  CloseCode, Disconnect, ReplyError, decodeClientFrame, encodeFrame,
-  type ClientFrame, type FrameId, type Publication, type ServerFrame,
+  CloseCode, Disconnect, ReplyError,
+  type FrameId, type Publication,
 } from '@switchboard/protocol';
 import type { Transport, UpgradeContext } from '../transport/transport.ts';
 import type { Config } from '../config.ts';
@@ -11,7 +11,8 @@ import type { Metrics } from '../metrics.ts';
 import { joinBatch, scheduleFlush, type Flushable } from './outbox.ts';
 import { TokenBucket } from '../rate-limit.ts';
 import { limited } from '../log-limit.ts';
-import { classify, closeReason, disconnectFrame, errorFrame } from '../errors.ts';
+import { classify, closeReason } from '../errors.ts';
+import type { ProtocolEncoder, ServerEvent, WireProtocol } from './protocol.ts';
 
 /** A connection's subscription to one channel. */
 export interface Subscription {
@@ -58,14 +59,13 @@ export interface Identity {
 
 /**
  * What a connection needs of the gateway that owns it (`Node` builds one per gateway). The
- * connection knows neither the node nor the command table: commands run through `dispatch`.
+ * connection knows neither the node nor any protocol's commands: its `WireProtocol` handles
+ * each frame.
  */
 export interface ConnectionHost {
   readonly limits: Config['limits'];
   readonly metrics: Pick<Metrics, 'error'>;
   readonly log: Logger;
-  /** Runs one decoded command; throws ReplyError or Disconnect (see `fail`). */
-  dispatch(conn: Connection, frame: ClientFrame): Promise<void>;
   /** The connection ended (either side closed it); called once. */
   closed(conn: Connection, code: number): void;
 }
@@ -91,6 +91,10 @@ export class Connection implements Flushable {
   readonly id = `c_${randomBytes(9).toString('base64url')}`;
   private readonly host: ConnectionHost;
   readonly transport: Transport;
+  /** The wire protocol this connection speaks (chosen by the endpoint it connected to). */
+  readonly protocol: WireProtocol<Connection>;
+  /** `protocol.encoder`: how what the gateway sends is written for this connection. */
+  readonly encoder: ProtocolEncoder;
   readonly upgrade: UpgradeContext;
   readonly connectedAt = Date.now();
   state: ConnectionState = 'auth_pending';
@@ -107,16 +111,19 @@ export class Connection implements Flushable {
   private queue: Buffer[] = [];
   private queuedBytes = 0;
   private flushScheduled = false;
-  private readonly inbox: Array<Buffer | ClientFrame> = [];
+  /** Frames (and tasks, see `runInOrder`) waiting for the command before them. */
+  private readonly inbox: Array<Buffer | (() => Promise<void>)> = [];
   private inboxBytes = 0;
   private busy = false;
   private readingPaused = false;
   /** The command rate (`limits.commandsPerSecond`, bursts of twice that). */
   private readonly commands: TokenBucket;
 
-  constructor(host: ConnectionHost, transport: Transport, upgrade: UpgradeContext) {
+  constructor(host: ConnectionHost, transport: Transport, upgrade: UpgradeContext, protocol: WireProtocol<Connection>) {
     this.host = host;
     this.transport = transport;
+    this.protocol = protocol;
+    this.encoder = protocol.encoder;
     this.upgrade = upgrade;
     const rate = host.limits.commandsPerSecond;
     this.commands = new TokenBucket(rate, rate * 2);
@@ -139,9 +146,10 @@ export class Connection implements Flushable {
     }
   }
 
-  /** Encodes and queues one frame. */
-  sendFrame(frame: ServerFrame): void {
-    this.enqueue(Buffer.from(encodeFrame(frame)));
+  /** Queues an event, written in the connection's protocol (nothing when the protocol has no frame for it). */
+  send(e: ServerEvent): void {
+    const frame = this.encoder.event(e);
+    if (frame !== undefined) this.enqueue(frame);
   }
 
   flush(): void {
@@ -169,14 +177,9 @@ export class Connection implements Flushable {
     }
   }
 
-  reply(id: FrameId | undefined, extra: Record<string, unknown> = {}): void {
-    if (id === undefined) return;
-    this.sendFrame({ type: 'ack', id, ...extra });
-  }
-
-  replyError(id: FrameId | undefined, err: ReplyError): void {
+  private replyError(id: FrameId | undefined, err: ReplyError): void {
     this.host.metrics.error(err.code);
-    this.sendFrame(errorFrame(id, err));
+    this.send({ type: 'error', ...(id !== undefined ? { id } : {}), error: err });
   }
 
   // ---- inbound -----------------------------------------------------------------------
@@ -215,22 +218,24 @@ export class Connection implements Flushable {
       return false;
     }
     // The refusal names the command it refuses, so the client knows which one to retry.
-    const decoded = decodeClientFrame(frame.toString('utf8'));
-    const id = decoded.ok ? decoded.frame.id : decoded.fatal ? undefined : decoded.id;
-    this.replyError(id, new ReplyError('too_many_requests', 'command rate limit exceeded; slow down'));
+    this.replyError(this.protocol.idOf(frame), new ReplyError('too_many_requests', 'command rate limit exceeded; slow down'));
     return false;
   }
 
-  /** Authenticates with credentials from the upgrade request, in order with later frames. */
-  receiveAuth(creds: { token?: string; session?: string }): void {
-    const frame: ClientFrame = { type: 'auth', ...creds };
-    if (this.busy) this.inbox.push(frame);
-    else void this.run(frame);
+  /**
+   * Runs `task` as if it were the next inbound frame: after the commands before it, before
+   * those after it (protocol v1 authenticates with the upgrade's credentials so). It handles
+   * its own errors (`fail`).
+   */
+  runInOrder(task: () => Promise<void>): void {
+    if (this.state === 'closed') return;
+    if (this.busy) this.inbox.push(task);
+    else void this.run(task);
   }
 
-  private async run(first: Buffer | ClientFrame): Promise<void> {
+  private async run(first: Buffer | (() => Promise<void>)): Promise<void> {
     this.busy = true;
-    let next: Buffer | ClientFrame | undefined = first;
+    let next: Buffer | (() => Promise<void>) | undefined = first;
     while (next !== undefined && this.state !== 'closed') {
       await this.handle(next);
       next = this.inbox.shift();
@@ -243,21 +248,11 @@ export class Connection implements Flushable {
     this.busy = false;
   }
 
-  private async handle(data: Buffer | ClientFrame): Promise<void> {
-    let frame: ClientFrame;
-    if (Buffer.isBuffer(data)) {
-      const decoded = decodeClientFrame(data.toString('utf8'));
-      if (!decoded.ok) {
-        if (decoded.fatal) this.terminate(new Disconnect(CloseCode.bad_request, decoded.message));
-        else this.replyError(decoded.id, decoded.error);
-        return;
-      }
-      frame = decoded.frame;
-    } else frame = data;
+  private async handle(next: Buffer | (() => Promise<void>)): Promise<void> {
     try {
-      await this.host.dispatch(this, frame);
+      await (Buffer.isBuffer(next) ? this.protocol.handle(this, next) : next());
     } catch (err) {
-      this.fail(frame.id, err);
+      this.fail(undefined, err); // protocols answer their commands' errors; this is the safety net
     }
   }
 
@@ -274,7 +269,8 @@ export class Connection implements Flushable {
   /** Refuses authentication: `auth_failed`, then the close frame with the same code. */
   rejectAuth(code: number, reason: string): void {
     if (this.state === 'closed') return;
-    this.queue.push(Buffer.from(encodeFrame({ type: 'auth_failed', code, reason })));
+    const frame = this.encoder.event({ type: 'auth_failed', code, reason });
+    if (frame !== undefined) this.queue.push(frame);
     this.flushNow();
     this.transport.close(code, reason);
     this.closed(code);
@@ -284,11 +280,13 @@ export class Connection implements Flushable {
   terminate(d: Disconnect): void {
     if (this.state === 'closed') return;
     if (d.code !== CloseCode.slow_consumer) {
-      this.queue.push(Buffer.from(encodeFrame(disconnectFrame(d))));
+      const frame = this.encoder.event({ type: 'disconnect', disconnect: d });
+      if (frame !== undefined) this.queue.push(frame);
       this.flushNow();
     }
-    this.transport.close(d.code, closeReason(d));
-    this.closed(d.code);
+    const { code, reason } = this.encoder.close?.(d) ?? { code: d.code, reason: closeReason(d) };
+    this.transport.close(code, reason);
+    this.closed(d.code); // metrics count the gateway's codes, whatever the protocol sent
   }
 
   /** Writes the queue in one go: one frame, one batch frame, or several frames corked. */

@@ -1,7 +1,7 @@
 import { createDelta } from 'fossil-delta';
 import type { Publication } from '@switchboard/protocol';
 import type { Subscription } from '../connection/connection.ts';
-import { encodeMessage } from '../message-frame.ts';
+import type { ProtocolEncoder } from '../connection/protocol.ts';
 
 /** How many deltas this process computed (tests pin "once per publication per channel" with it). */
 export const deltaStats = { computed: 0 };
@@ -31,7 +31,7 @@ function fossilDelta(source: Uint8Array, target: Uint8Array): string {
  * when the last publication it received is the channel's immediately previous one.
  *
  * Each delta is computed once per publication (lazily, by the first subscriber that can use
- * it) and encoded once: every delta subscriber in step shares the same frame.
+ * it) and encoded once per protocol: every delta subscriber in step shares the same frame.
  */
 export class ChannelDelta {
   /** Local delta subscribers of the channel. */
@@ -43,44 +43,51 @@ export class ChannelDelta {
   /** The previous publication's data bytes, while the current one is delivered. */
   private previous: Buffer | undefined;
   private pub: Publication | undefined;
-  private full: Buffer | undefined;
-  private frame: Buffer | undefined;
+  /** The current publication's delta (computed once), and its frame in the protocol that asked for it. */
+  private delta: string | null | undefined;
+  private frame: { encoder: ProtocolEncoder; frame: Buffer } | undefined;
 
-  /** A publication is being delivered; `full` is its plain `message` frame. */
-  begin(pub: Publication, full: Buffer): void {
+  /** A publication is being delivered. */
+  begin(pub: Publication): void {
     this.seq++;
     this.previous = this.base;
     this.base = deltaBase(pub.data);
     this.pub = pub;
-    this.full = full;
+    this.delta = undefined;
     this.frame = undefined;
   }
 
   /**
-   * The frame for a delta subscriber that is being given the current publication, and
-   * records that it was: the delta frame when its last one was the previous publication
-   * and the delta is smaller, else the full frame.
+   * The frame for a delta subscriber that is being given the current publication (`full`:
+   * its plain frame in the subscriber's protocol), and records that it was: the delta frame
+   * when its last one was the previous publication and the delta is smaller, else `full`.
    */
-  frameFor(sub: Subscription): Buffer {
+  frameFor(sub: Subscription, full: Buffer): Buffer {
     const last = sub.delta;
     sub.delta = this.seq;
-    if (last !== this.seq - 1 || this.previous === undefined) return this.full!;
-    return (this.frame ??= this.encode());
+    if (last !== this.seq - 1 || this.previous === undefined) return full;
+    const encoder = sub.conn.encoder;
+    if (this.frame?.encoder !== encoder) this.frame = { encoder, frame: this.encode(encoder, full) };
+    return this.frame.frame;
   }
 
   /** The delivery is over: only the base is kept. */
   end(): void {
-    this.previous = this.pub = this.full = this.frame = undefined;
+    this.previous = this.pub = this.delta = this.frame = undefined;
   }
 
-  private encode(): Buffer {
-    deltaStats.computed++;
-    let frame: Buffer;
+  private encode(encoder: ProtocolEncoder, full: Buffer): Buffer {
     try {
-      frame = encodeMessage(this.pub!, fossilDelta(this.previous!, this.base!));
+      if (this.delta === undefined) {
+        deltaStats.computed++;
+        this.delta = fossilDelta(this.previous!, this.base!);
+      }
+      if (this.delta === null) return full;
+      const frame = encoder.publication(this.pub!, this.delta);
+      return frame.length < full.length ? frame : full;
     } catch {
-      return this.full!; // never expected; full data is always correct, and fan-out must go on
+      this.delta = null;
+      return full; // never expected; full data is always correct, and fan-out must go on
     }
-    return frame.length < this.full!.length ? frame : this.full!;
   }
 }

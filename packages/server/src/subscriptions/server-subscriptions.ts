@@ -21,7 +21,7 @@ export async function subscribeOnBehalf(node: CommandContext, conn: Connection, 
   }
   const result = await node.subscribe(conn, ch, undefined);
   if (!conn.subscriptions.has(ch.name)) return; // closed or unsubscribed meanwhile
-  conn.sendFrame({
+  conn.send({
     type: 'subscribed', channel: ch.name,
     ...(result.epoch !== undefined ? { epoch: result.epoch, offset: result.offset ?? 0 } : {}),
     persist,
@@ -32,7 +32,7 @@ export async function subscribeOnBehalf(node: CommandContext, conn: Connection, 
 
 /** Removes a server-side (or any) subscription of a local connection and tells it with `unsubscribed`. */
 export function unsubscribeOnBehalf(node: CommandContext, conn: Connection, channel: string): void {
-  if (node.unsubscribe(conn, channel)) conn.sendFrame({ type: 'unsubscribed', channel });
+  if (node.unsubscribe(conn, channel)) conn.send({ type: 'unsubscribed', channel });
 }
 
 /**
@@ -64,7 +64,7 @@ export async function subscribePersisted(node: CommandContext, conn: Connection)
     try {
       await subscribeOnBehalf(node, conn, ch, true);
     } catch (err) {
-      node.log.warn({ err, client: conn.id, channel: name }, 'persistent server-side subscription failed');
+      if (!(err instanceof ReplyError)) node.failures.report(err, 'persistent server-side subscription');
     }
   }
 }

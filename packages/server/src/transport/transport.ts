@@ -36,7 +36,7 @@ export interface UpgradeContext {
 
 /**
  * The protocol session a transport feeds: one per client connection, returned by
- * `TransportHost.openConnection`. It never learns which transport carries it.
+ * `OpenConnection`. It never learns which transport carries it.
  */
 export interface TransportSession {
   readonly id: string;
@@ -46,10 +46,15 @@ export interface TransportSession {
   closed(code: number): void;
 }
 
+/**
+ * Opens the protocol session of a new client on one endpoint. The composition root
+ * (`server.ts`) binds each endpoint to a wire protocol, so transports never learn which
+ * protocol they carry.
+ */
+export type OpenConnection = (transport: Transport, upgrade: UpgradeContext) => TransportSession;
+
 /** The gateway as a transport adapter sees it (`Node` implements it). */
 export interface TransportHost {
   /** False once shutdown began: refuse new connections (503). */
   readonly accepting: boolean;
-  /** A new client connection; authenticates at once when `upgrade.token` is set. */
-  openConnection(transport: Transport, upgrade: UpgradeContext): TransportSession;
 }

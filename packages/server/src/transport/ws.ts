@@ -5,7 +5,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { BATCH_QUERY_FLAG, BATCH_SUBPROTOCOL, CloseCode, SUBPROTOCOL } from '@switchboard/protocol';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { Transport, TransportHost, TransportSession } from './transport.ts';
+import type { OpenConnection, Transport, TransportHost, TransportSession } from './transport.ts';
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
 import type { Metrics } from '../metrics.ts';
@@ -151,11 +151,13 @@ export interface WebSocketHost extends TransportHost {
 }
 
 /**
- * Serves WebSocket upgrades at `/ws` on an HTTP server: origin allow-list, per-IP connection
- * rate, credentials from `?token=`/`Authorization`, batching by `?batch=1` or subprotocol.
- * Query strings and tokens are never logged; refusals are logged rate-limited, values clipped.
+ * Serves WebSocket upgrades on an HTTP server at each path of `endpoints` (path → how a
+ * client there is opened, i.e. which wire protocol it speaks): origin allow-list, per-IP
+ * connection rate, credentials from `?token=`/`Authorization`, batching by `?batch=1` or
+ * subprotocol. Other paths get `404`. Query strings and tokens are never logged; refusals
+ * are logged rate-limited, values clipped.
  */
-export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSocketServer {
+export function attachWebSocket(server: HttpServer, node: WebSocketHost, endpoints: ReadonlyMap<string, OpenConnection>): WebSocketServer {
   const { config } = node;
   const wss = new WebSocketServer({
     noServer: true,
@@ -188,7 +190,8 @@ export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSoc
     } catch {
       return reject(socket, 400, 'Bad Request');
     }
-    if (url.pathname !== '/ws') return reject(socket, 404, 'Not Found');
+    const open = endpoints.get(url.pathname);
+    if (!open) return reject(socket, 404, 'Not Found');
     if (!node.accepting) return reject(socket, 503, 'Service Unavailable');
     const ip = clientIp(req);
     const origin = req.headers.origin;
@@ -207,7 +210,7 @@ export function attachWebSocket(server: HttpServer, node: WebSocketHost): WebSoc
       const batch = ws.protocol === BATCH_SUBPROTOCOL || flag === '1' || flag === 'true';
       const deflateFrom = deflating.has(req) ? config.compression.threshold : Infinity;
       ws.endpoint = node;
-      ws.conn = node.openConnection(new WsTransport(ws, socket, batch, node.metrics, deflateFrom), ctx);
+      ws.conn = open(new WsTransport(ws, socket, batch, node.metrics, deflateFrom), ctx);
       ws.on('message', onMessage);
       ws.on('close', onClose);
       ws.on('error', onError);

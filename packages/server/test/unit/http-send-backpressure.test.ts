@@ -18,7 +18,7 @@ describe('unit: POST /send backpressure', () => {
   it('answers a small body at once; holds the answer of a body that filled the inbox until it has room; never closes', async () => {
     const gw = await unitGateway({ auth: { allowAnonymous: true }, namespaces: { chat: { allowSubscribe: true, allowPublish: true, history: { size: 1000, ttl: '1h' } } } });
     close.push(() => gw.close());
-    const sessions = new HttpSessions(gw.node, { pollTimeoutMs: 30_000 });
+    const sessions = new HttpSessions(gw.node, { pollTimeoutMs: 30_000, openConnection: gw.openConnection });
     const s = sessions.open('long-polling', { ip: '127.0.0.1', headers: {} }, false);
     s.opened();
 

@@ -1,9 +1,10 @@
-import type { Transport, UpgradeContext } from '../../src/transport/transport.ts';
+import type { OpenConnection, Transport, UpgradeContext } from '../../src/transport/transport.ts';
 import { Node } from '../../src/node.ts';
 import { parseConfig, type ConfigInput } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createStores } from '../../src/stores.ts';
 import type { Connection } from '../../src/connection/connection.ts';
+import { V1Protocol } from '../../src/protocols/v1/protocol.ts';
 
 /**
  * A transport that collects what the core sends (batches unpacked) and how it closed: the
@@ -68,17 +69,25 @@ export interface TestClient {
 let ids = 0;
 
 /** A gateway node on memory stores, no sockets, no HTTP: the unit layer's gateway. */
-export async function unitGateway(input: ConfigInput = {}): Promise<{ node: Node; connect(upgrade?: Partial<UpgradeContext>, o?: { batch?: boolean }): TestClient; close(): Promise<void> }> {
+export async function unitGateway(input: ConfigInput = {}): Promise<{
+  node: Node;
+  /** Opens a protocol v1 connection on a transport (what `server.ts` gives the transports). */
+  openConnection: OpenConnection;
+  connect(upgrade?: Partial<UpgradeContext>, o?: { batch?: boolean }): TestClient;
+  close(): Promise<void>;
+}> {
   const config = parseConfig({ storage: 'memory', ...input, auth: { jwtSecret: 'unit-secret-0123456789abcdef', ...input.auth } });
   const log = createLogger('silent');
   const stores = await createStores(config, log);
   const node = new Node({ config, log, stores });
+  const v1 = new V1Protocol(node);
   await node.broker.ready;
   return {
     node,
+    openConnection: (t, u) => node.openConnection(t, u, v1),
     connect(upgrade = {}, o = {}) {
       const t = new TestTransport(o);
-      const conn = node.openConnection(t, { ip: '127.0.0.1', headers: {}, ...upgrade });
+      const conn = node.openConnection(t, { ip: '127.0.0.1', headers: {}, ...upgrade }, v1);
       const send = (frame: Record<string, unknown>) => conn.receive(Buffer.from(JSON.stringify(frame)), false);
       return {
         conn, t, send,

@@ -4,6 +4,7 @@ import { HttpSessions } from './sessions.ts';
 import { Relay } from './relay.ts';
 import { LiveNodes } from '../../cluster/live-nodes.ts';
 import { httpTransportsPlugin } from './routes.ts';
+import type { OpenConnection } from '../transport.ts';
 
 export type { HttpTransportName } from './http-session.ts';
 
@@ -17,10 +18,11 @@ export class HttpTransports {
   private readonly relay: Relay | undefined;
   private readonly node: Node;
 
-  constructor(node: Node) {
+  /** `openConnection`: opens a new client's connection (the wire protocol these transports carry). */
+  constructor(node: Node, openConnection: OpenConnection) {
     this.node = node;
     if (!node.config.transports.http) return;
-    this.sessions = new HttpSessions(node, { pollTimeoutMs: node.config.transports.pollTimeoutMs });
+    this.sessions = new HttpSessions(node, { pollTimeoutMs: node.config.transports.pollTimeoutMs, openConnection });
     // Cluster mode only (a node directory): a node alone has no other node to ask, and an id
     // naming another node is answered `404` at once.
     const directory = node.directory;

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Node } from '../../node.ts';
-import type { UpgradeContext } from '../transport.ts';
+import type { OpenConnection, UpgradeContext } from '../transport.ts';
 import type { Metrics } from '../../metrics.ts';
 import { HttpSession, type HttpTransportName, type SessionOwner } from './http-session.ts';
 import { SessionIds } from './session-id.ts';
@@ -39,11 +39,12 @@ export class HttpSessions implements SessionOwner {
   readonly ids: SessionIds;
   readonly metrics: Metrics;
   readonly pollTimeoutMs: number;
-  private readonly node: Node;
+  /** Opens the connection (its wire protocol) of a new session. */
+  private readonly openConnection: OpenConnection;
   private readonly sessions = new Map<string, HttpSession>();
 
-  constructor(node: Node, o: { pollTimeoutMs: number; ids?: SessionIds }) {
-    this.node = node;
+  constructor(node: Node, o: { pollTimeoutMs: number; openConnection: OpenConnection; ids?: SessionIds }) {
+    this.openConnection = o.openConnection;
     this.metrics = node.metrics;
     this.pollTimeoutMs = o.pollTimeoutMs;
     // Ids name the node by its broker address, so the relay can route to it.
@@ -61,7 +62,7 @@ export class HttpSessions implements SessionOwner {
     const s = new HttpSession({ name, id, handle, batch, owner: this });
     this.sessions.set(handle, s);
     if (res) s.attach(res);
-    s.conn = this.node.openConnection(s, ctx);
+    s.conn = this.openConnection(s, ctx);
     return s;
   }
 

@@ -1,8 +1,9 @@
 import { ReplyError, type RefreshFrame } from '@switchboard/protocol';
-import type { Connection } from '../connection.ts';
-import type { CommandContext } from '../command-context.ts';
-import { TokenError } from '../../auth/jwt.ts';
-import { refreshWithHook } from '../../auth/hook-checks.ts';
+import type { Connection } from '../../../connection/connection.ts';
+import type { CommandContext } from '../../../connection/command-context.ts';
+import { TokenError } from '../../../auth/jwt.ts';
+import { refreshWithHook } from '../../../auth/hook-checks.ts';
+import { reply } from '../replies.ts';
 
 /**
  * `refresh`: a new token for the live connection (same user), no reconnect. New grants and
@@ -13,7 +14,11 @@ import { refreshWithHook } from '../../auth/hook-checks.ts';
 export async function handleRefresh(ctx: CommandContext, conn: Connection, frame: RefreshFrame): Promise<void> {
   const id = conn.identity!;
   if (id.anonymous) throw new ReplyError('bad_request', 'anonymous connections have no token to refresh');
-  if (frame.token === undefined) return refreshWithHook(ctx, conn, frame.id);
+  if (frame.token === undefined) {
+    await refreshWithHook(ctx, conn);
+    const exp = id.expiresAtMs;
+    return reply(conn, frame.id, exp !== undefined ? { expiresAt: Math.floor(exp / 1000) } : {});
+  }
   let claims;
   try {
     claims = await ctx.jwt.verify(frame.token);
@@ -30,5 +35,5 @@ export async function handleRefresh(ctx: CommandContext, conn: Connection, frame
   id.sendTo = claims.send;
   if (claims.info !== undefined) id.info = claims.info;
   conn.expiringNoticeSent = false;
-  conn.reply(frame.id, { ...(claims.expiresAt !== undefined ? { expiresAt: claims.expiresAt } : {}) });
+  reply(conn, frame.id, { ...(claims.expiresAt !== undefined ? { expiresAt: claims.expiresAt } : {}) });
 }

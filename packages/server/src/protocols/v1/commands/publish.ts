@@ -1,9 +1,10 @@
 import { personalChannel, type PublishFrame, type SendFrame } from '@switchboard/protocol';
-import type { Connection } from '../connection.ts';
-import type { CommandContext } from '../command-context.ts';
-import { assertCanSend } from '../../direct/personal-channel.ts';
-import { authorizePublish, filterSend } from '../../auth/hook-checks.ts';
-import type { PublishResult } from '../command-context.ts';
+import type { Connection } from '../../../connection/connection.ts';
+import type { CommandContext } from '../../../connection/command-context.ts';
+import { assertCanSend } from '../../../direct/personal-channel.ts';
+import { authorizePublish, filterSend } from '../../../auth/hook-checks.ts';
+import type { PublishResult } from '../../../connection/command-context.ts';
+import { reply } from '../replies.ts';
 
 function ackOf(r: PublishResult): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -22,7 +23,7 @@ export async function handlePublish(ctx: CommandContext, conn: Connection, frame
   const ch = node.resolve(frame.channel);
   const data = await authorizePublish(ctx, conn, ch, frame.data);
   const r = await node.publish(ch, data, { from: conn.user, id: frame.id });
-  conn.reply(frame.id, ackOf(r));
+  reply(conn, frame.id, ackOf(r));
 }
 
 /**
@@ -39,5 +40,5 @@ export async function handleSend(ctx: CommandContext, conn: Connection, frame: S
     const own = node.resolve(personalChannel(me));
     await node.publish(own, data, { from: me, ...(frame.id !== undefined ? { id: frame.id } : {}) });
   }
-  conn.reply(frame.id, ackOf(r));
+  reply(conn, frame.id, ackOf(r));
 }

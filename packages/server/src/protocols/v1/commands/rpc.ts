@@ -1,8 +1,9 @@
 import { ReplyError, type RpcFrame } from '@switchboard/protocol';
-import type { Connection } from '../connection.ts';
-import type { CommandContext } from '../command-context.ts';
-import { TokenBucket } from '../../rate-limit.ts';
-import { MAX_DATA_DEPTH, withinDepth } from '../../json-depth.ts';
+import type { Connection } from '../../../connection/connection.ts';
+import type { CommandContext } from '../../../connection/command-context.ts';
+import { TokenBucket } from '../../../rate-limit.ts';
+import { MAX_DATA_DEPTH, withinDepth } from '../../../json-depth.ts';
+import { reply, sendV1 } from '../replies.ts';
 
 /** Per connection: the call rate and how many calls wait for the backend. */
 interface RpcState {
@@ -39,9 +40,9 @@ export async function handleRpc(ctx: CommandContext, conn: Connection, frame: Rp
     user: id.user, client: conn.id, ...(id.info !== undefined ? { info: id.info } : {}),
     ip: u.ip, ...(u.origin !== undefined ? { origin: u.origin } : {}), ...(u.userAgent !== undefined ? { userAgent: u.userAgent } : {}),
   }).then((outcome) => {
-    if (outcome.kind === 'result') return conn.reply(frame.id, { result: outcome.result });
+    if (outcome.kind === 'result') return reply(conn, frame.id, { result: outcome.result });
     if (outcome.kind === 'failed') return conn.fail(frame.id, new ReplyError('backend_unavailable', `rpc ${frame.method}: ${outcome.why}`));
-    conn.sendFrame({
+    sendV1(conn, {
       type: 'error', id: frame.id, code: 'rpc_error', message: outcome.message, temporary: false,
       details: { ...(outcome.code !== undefined ? { code: outcome.code } : {}), ...(outcome.data !== undefined ? { data: outcome.data } : {}) },
     });

@@ -1,7 +1,8 @@
 import { ReplyError, type HistoryFrame } from '@switchboard/protocol';
-import type { Connection } from '../connection.ts';
-import type { CommandContext } from '../command-context.ts';
-import { assertCanSubscribe } from '../../channels.ts';
+import type { Connection } from '../../../connection/connection.ts';
+import type { CommandContext } from '../../../connection/command-context.ts';
+import { assertCanSubscribe } from '../../../channels.ts';
+import { reply } from '../replies.ts';
 
 /**
  * `history`: pages through a channel's retained publications; needs subscribe permission.
@@ -23,5 +24,5 @@ export async function handleHistory(ctx: CommandContext, conn: Connection, frame
     throw node.failures.unavailable(err, 'history read');
   });
   if (!r.recoverable) throw new ReplyError('unrecoverable_position', `position not retained; current is ${r.position.epoch}/${r.position.offset}`);
-  conn.reply(frame.id, { epoch: r.position.epoch, offset: r.position.offset, publications: r.publications, ...(r.more ? { more: true } : {}) });
+  reply(conn, frame.id, { epoch: r.position.epoch, offset: r.position.offset, publications: r.publications, ...(r.more ? { more: true } : {}) });
 }

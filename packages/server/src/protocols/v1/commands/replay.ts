@@ -1,8 +1,7 @@
 import { CloseCode, Disconnect, type Publication } from '@switchboard/protocol';
-import type { Connection } from '../connection.ts';
-import type { CommandContext, SubscribeResult } from '../command-context.ts';
-import type { ResolvedChannel } from '../../channels.ts';
-import { encodeMessage } from '../../hub.ts';
+import type { Connection } from '../../../connection/connection.ts';
+import type { CommandContext, SubscribeResult } from '../../../connection/command-context.ts';
+import type { ResolvedChannel } from '../../../channels.ts';
 
 /**
  * A recovery without `id` has no ack to carry the replay: it goes out as `message` frames,
@@ -20,7 +19,7 @@ export async function sendReplay(ctx: CommandContext, conn: Connection, ch: Reso
   let pubs: Publication[] = result.publications ?? [];
   let next = result.more ? result.next : undefined;
   for (;;) {
-    for (const pub of pubs) conn.enqueue(encodeMessage(pub));
+    for (const pub of pubs) conn.enqueue(conn.encoder.publication(pub));
     if (!next || !ch.history) return;
     await conn.whenWritable(ctx.historyReads.maxBytes);
     if (conn.state === 'closed' || conn.subscriptions.get(ch.name) !== sub || !sub) return;

@@ -1,6 +1,7 @@
 import { ReplyError, type ClientFrame } from '@switchboard/protocol';
-import type { Connection } from './connection.ts';
-import type { CommandContext } from './command-context.ts';
+import type { Connection } from '../../connection/connection.ts';
+import type { CommandContext } from '../../connection/command-context.ts';
+import { sendV1 } from './replies.ts';
 import { handleAuth } from './commands/auth.ts';
 import { handleSubscribe } from './commands/subscribe.ts';
 import { handleUnsubscribe } from './commands/unsubscribe.ts';
@@ -13,7 +14,7 @@ import { handleRpc } from './commands/rpc.ts';
 /** Routes one decoded command to its handler. Handlers throw ReplyError or Disconnect. */
 export async function dispatch(ctx: CommandContext, conn: Connection, frame: ClientFrame): Promise<void> {
   if (frame.type === 'ping') {
-    conn.sendFrame(frame.id !== undefined ? { type: 'pong', id: frame.id } : { type: 'pong' });
+    sendV1(conn, frame.id !== undefined ? { type: 'pong', id: frame.id } : { type: 'pong' });
     return;
   }
   if (frame.type === 'pong') return;

@@ -1,10 +1,11 @@
 import { ReplyError, type SubscribeFrame } from '@switchboard/protocol';
-import type { Connection } from '../connection.ts';
-import type { CommandContext } from '../command-context.ts';
-import { adoptAutoSubscription, isAutoSubscription } from '../../direct/personal-channel.ts';
-import { assertCanSubscribe, type ResolvedChannel } from '../../channels.ts';
+import type { Connection } from '../../../connection/connection.ts';
+import type { CommandContext } from '../../../connection/command-context.ts';
+import { adoptAutoSubscription, isAutoSubscription } from '../../../direct/personal-channel.ts';
+import { assertCanSubscribe, type ResolvedChannel } from '../../../channels.ts';
 import { sendReplay } from './replay.ts';
-import { authorizeSubscribe } from '../../auth/hook-checks.ts';
+import { authorizeSubscribe } from '../../../auth/hook-checks.ts';
+import { reply } from '../replies.ts';
 
 /** `rewind` checked: 0 when absent; bad_request without history, limit_exceeded past `limits.maxRewind`. */
 function checkRewind(ctx: CommandContext, ch: ResolvedChannel, rewind: number | undefined): number {
@@ -50,7 +51,7 @@ export async function handleSubscribe(ctx: CommandContext, conn: Connection, fra
     if (!adopted) throw new ReplyError('bad_request', `already subscribed to ${ch.name}`);
     const sub = conn.subscriptions.get(ch.name);
     if (delta && sub) node.hub.enableDelta(sub);
-    conn.reply(frame.id, { ...adopted, ...granted });
+    reply(conn, frame.id, { ...adopted, ...granted });
     return;
   }
   if (conn.subscriptions.size >= node.config.limits.maxChannelsPerConnection) {
@@ -67,7 +68,7 @@ export async function handleSubscribe(ctx: CommandContext, conn: Connection, fra
   }
   if (!conn.subscriptions.has(ch.name)) return; // closed or unsubscribed meanwhile
   try {
-    if (frame.id !== undefined) conn.reply(frame.id, { ...result, ...granted });
+    if (frame.id !== undefined) reply(conn, frame.id, { ...result, ...granted });
     // Without an id there is no ack to carry the replay (or rewind): it goes out as messages
     // instead, paced page by page; live ones wait in the buffer until it is done.
     else await sendReplay(ctx, conn, ch, result);

@@ -1,14 +1,15 @@
 import { AuthFailure, ReplyError, isValidUserId, type AuthFrame } from '@switchboard/protocol';
-import type { Connection, Identity } from '../connection.ts';
-import type { CommandContext } from '../command-context.ts';
-import { TokenError, type TokenClaims } from '../../auth/jwt.ts';
-import { isSessionIdShape } from '../../session/session-id.ts';
-import type { Session } from '../../session/session-store.ts';
-import { autoPersonalChannel, autoSubscribePersonal } from '../../direct/personal-channel.ts';
-import { HookDenied } from '../../auth/hooks.ts';
-import { limited } from '../../log-limit.ts';
-import { subscribePersisted } from '../../subscriptions/server-subscriptions.ts';
-import { connectWithHook, usesConnectHook } from '../../auth/hook-checks.ts';
+import type { Connection, Identity } from '../../../connection/connection.ts';
+import type { CommandContext } from '../../../connection/command-context.ts';
+import { TokenError, type TokenClaims } from '../../../auth/jwt.ts';
+import { isSessionIdShape } from '../../../session/session-id.ts';
+import type { Session } from '../../../session/session-store.ts';
+import { autoPersonalChannel, autoSubscribePersonal } from '../../../direct/personal-channel.ts';
+import { HookDenied } from '../../../auth/hooks.ts';
+import { limited } from '../../../log-limit.ts';
+import { subscribePersisted } from '../../../subscriptions/server-subscriptions.ts';
+import { connectWithHook, usesConnectHook } from '../../../auth/hook-checks.ts';
+import { sendV1 } from '../replies.ts';
 
 /** Thrown inside authentication to refuse it with an `auth_failed` reason. */
 class AuthRefused extends Error {
@@ -71,7 +72,7 @@ export async function handleAuth(ctx: CommandContext, conn: Connection, frame: A
     node.hub.addClient(conn);
     node.sso.authenticated(conn);
     if (node.accessChanges !== accessChanges) node.recheckAccess(conn);
-    conn.sendFrame({
+    sendV1(conn, {
       type: 'auth_success',
       client: conn.id,
       session: session.id,
@@ -88,7 +89,7 @@ export async function handleAuth(ctx: CommandContext, conn: Connection, frame: A
       try {
         await autoSubscribePersonal(ctx, conn, personal);
       } catch (err) {
-        node.log.warn({ err, client: conn.id }, 'automatic personal subscription failed');
+        if (!(err instanceof ReplyError)) node.failures.report(err, 'automatic personal subscription');
       } finally {
         node.sso.settle(conn, personal.namespace);
       }
