@@ -91,13 +91,24 @@ describe('admin UI over HTTP', () => {
     expect((await fetch(`${g.url}/admin/api/session`, { headers: { cookie: session } })).status).toBe(401);
   });
 
-  it('refuses state-changing requests without a same-origin Origin (CSRF)', async () => {
+  it('refuses state-changing requests without a same-origin Origin, or with a body that is not JSON (CSRF)', async () => {
     const session = await login(g);
     const noOrigin = await fetch(`${g.url}/admin/api/disconnect`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: session }, body: '{"user":"alice"}' });
     expect(noOrigin.status).toBe(403);
     expect((await post(g, '/admin/api/disconnect', { user: 'alice' }, { cookie: session, origin: 'https://evil.example' })).status).toBe(403);
     expect((await post(g, '/admin/api/disconnect', { user: 'alice' }, { cookie: session, 'sec-fetch-site': 'cross-site' })).status).toBe(403);
     expect((await post(g, '/admin/api/login', { password: PASSWORD }, { origin: 'https://evil.example' })).status).toBe(403);
+    // A body that is not JSON: 415, even same-origin (a cross-site HTML form cannot post).
+    for (const [path, type, body] of [
+      ['/admin/api/disconnect', 'text/plain', '{"user":"alice"}'],
+      ['/admin/api/block', 'text/plain;charset=UTF-8', '{"user":"alice"}'],
+      ['/admin/api/disconnect', 'application/x-www-form-urlencoded', 'user=alice'],
+      ['/admin/api/login', 'text/plain', `{"password":"${PASSWORD}"}`],
+    ] as const) {
+      const r = await fetch(`${g.url}${path}`, { method: 'POST', headers: { 'content-type': type, origin: g.url, cookie: session }, body });
+      expect({ path, type, status: r.status }).toEqual({ path, type, status: 415 });
+      expect((await r.json()).error.message).toMatch(/application\/json/);
+    }
     expect((await post(g, '/admin/api/disconnect', { user: 'alice' }, { cookie: session })).status).toBe(200);
   });
 

@@ -59,6 +59,9 @@ export function checkSameOrigin(req: FastifyRequest): void {
 export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app: FastifyInstance, o) => {
   await app.register(cookie);
   app.setErrorHandler(makeErrorHandler(o.log));
+  // JSON bodies only (fastify also parses text/plain by default): anything else is 415, so a
+  // cross-site HTML form (text/plain, urlencoded, multipart) can never reach a handler.
+  app.removeContentTypeParser('text/plain');
   app.addHook('onSend', async (_req, reply, payload) => {
     void reply.headers(SECURITY_HEADERS);
     return payload;

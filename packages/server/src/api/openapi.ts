@@ -16,6 +16,7 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'Unknown namespace, or the feature (history, presence) is not enabled for the channel.',
   410: 'The `since` position is no longer retained (or belongs to another epoch).',
   413: 'Request body larger than limits.maxHttpBodyBytes.',
+  415: 'The body is not `Content-Type: application/json`.',
   503: 'Temporary failure (storage or broker): retry; or no API key is configured.',
 };
 
@@ -25,7 +26,7 @@ function operation(name: string, summary: string, req: z.ZodType, res: z.ZodType
   const responses: Record<string, unknown> = {
     200: { description: 'OK', content: { 'application/json': { schema: schemaOf(res, 'output') } } },
   };
-  for (const status of [400, 401, ...extra, 413, 503]) responses[status] = { description: STATUS_TEXT[status], content: errorContent };
+  for (const status of [400, 401, ...extra, 413, 415, 503]) responses[status] = { description: STATUS_TEXT[status], content: errorContent };
   return {
     post: {
       operationId: name,
@@ -45,16 +46,16 @@ export function buildOpenApi(version: string): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
   for (const m of API_METHODS) paths[`/api/${m.name}`] = operation(m.name, m.summary, m.request, m.response, m.errors);
   paths['/api/push'] = operation('push', 'Push in the shape {"type": "single"|"room"|"all", "pointer", "content"}: send / publish / every connection.', PushRequest, PushResponse, [404]);
-  paths['/api/openapi.json'] = {
-    get: { operationId: 'openapi', summary: 'This document.', security: [], responses: { 200: { description: 'OpenAPI 3.1 document', content: { 'application/json': { schema: { type: 'object' } } } } } },
-  };
   return {
     openapi: '3.1.0',
     info: {
       title: 'Switchboard server API',
       version,
-      description: 'Backends publish, send, disconnect and inspect the gateway. JSON in and out; errors are {"error": {"code", "message", "field"?}}.',
+      description: 'Backends publish, send, disconnect and inspect the gateway. JSON in and out; errors are {"error": {"code", "message", "field"?}}. This document is served by the gateway at GET /api/openapi.json (no key needed).',
+      license: { name: 'MIT', identifier: 'MIT' },
     },
+    // Relative: the gateway that serves this document (its scheme, host and port).
+    servers: [{ url: '/', description: 'The gateway serving this document' }],
     components: {
       securitySchemes: {
         apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },

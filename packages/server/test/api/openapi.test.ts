@@ -1,3 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startGateway } from '../helpers.ts';
 
@@ -27,8 +32,8 @@ afterAll(async () => {
   await gw.close();
 });
 
-it('documents every /api route the server serves, and serves every documented route', () => {
-  const served = [...servedRoutes()].filter((r) => r.split(' ')[1]!.startsWith('/api/'));
+it('documents every /api route the server serves (but the document itself), and serves every documented route', () => {
+  const served = [...servedRoutes()].filter((r) => r.split(' ')[1]!.startsWith('/api/') && r !== 'GET /api/openapi.json');
   const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
     .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
   expect(served.length).toBeGreaterThanOrEqual(11);
@@ -43,6 +48,9 @@ it('every documented POST answers with its key (not 404), and its error shape is
     const res = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: '{}' });
     expect({ path, ok: res.status === 200 || res.status === 400 }).toEqual({ path, ok: true });
     expect(ops.post.responses['401'].content['application/json'].schema.$ref).toBe('#/components/schemas/Error');
+    expect(ops.post.responses['415'].content['application/json'].schema.$ref).toBe('#/components/schemas/Error');
+    const wrongType = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-api-key': KEY }, body: '{}' });
+    expect({ path, status: wrongType.status }).toEqual({ path, status: 415 });
     expect(ops.post.requestBody.content['application/json'].schema.type).toBe('object');
   }
 });
@@ -56,4 +64,25 @@ it('request schemas come from the validators: required fields and limits match',
   const push = doc.paths['/api/push'].post.requestBody.content['application/json'].schema;
   expect(push.properties.type.enum).toEqual(['single', 'room', 'all']);
   expect(doc.paths['/api/history'].post.responses['410']).toBeDefined();
+});
+
+it('lints clean with Redocly CLI (recommended rules: no error, no warning), offline', () => {
+  expect(doc.servers).toEqual([{ url: '/', description: expect.any(String) }]);
+  expect(doc.info.license).toEqual({ name: 'MIT', identifier: 'MIT' });
+  const dir = mkdtempSync(join(tmpdir(), 'sb-openapi-'));
+  try {
+    const file = join(dir, 'openapi.json');
+    writeFileSync(file, JSON.stringify(doc, null, 2));
+    const cli = join(dirname(createRequire(import.meta.url).resolve('@redocly/cli/package.json')), 'bin', 'cli.js');
+    const r = spawnSync(process.execPath, [cli, 'lint', '--extends', 'recommended', '--format', 'stylish', file], {
+      cwd: dir, encoding: 'utf8', timeout: 60_000,
+      env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' },
+    });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(r.status, out).toBe(0);
+    expect(out).toMatch(/openapi\.json: validated/);
+    expect(out).not.toMatch(/warning|error/i);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

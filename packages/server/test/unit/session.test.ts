@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CloseCode } from '@switchboard/protocol';
 import { unitGateway } from './test-transport.ts';
@@ -48,6 +49,22 @@ describe('unit: commands', () => {
     const a = gw.connect();
     a.conn.receive(Buffer.from('not json'), false);
     expect(await a.t.closed()).toBe(CloseCode.bad_request);
+  });
+});
+
+describe('unit: auth while a store fails', () => {
+  it('answers a temporary error (as docs/protocol.md says), keeps the connection, and a retried auth succeeds', async () => {
+    const gw = await gateway();
+    vi.spyOn(gw.node.sessions, 'create').mockRejectedValueOnce(new Error('store down'));
+    const a = gw.connect();
+    const answer = await a.request({ type: 'auth', name: 'ann' });
+    expect(answer).toEqual({ type: 'error', id: expect.any(String), code: 'internal', message: 'storage or broker temporarily unavailable; retry', temporary: true });
+    expect(a.t.closeCode).toBeUndefined();
+    a.send({ type: 'auth', name: 'ann' });
+    expect(await a.t.next((f) => f.type === 'auth_success')).toMatchObject({ user: expect.stringContaining('ann') });
+    const doc = readFileSync(new URL('../../../../docs/protocol.md', import.meta.url), 'utf8');
+    const answers = doc.slice(doc.indexOf('### Answers'), doc.indexOf('## Commands'));
+    expect(answers).toContain('{"type":"error","id":1,"code":"internal","message":"storage or broker temporarily unavailable; retry","temporary":true}');
   });
 });
 
