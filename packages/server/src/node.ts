@@ -26,7 +26,7 @@ import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
 import { accessRefusal, type AccessRefusal, type AccessStore } from './access/access-store.ts';
 import type { Stores } from './store-set.ts';
-import { UnavailableReporter } from './unavailable.ts';
+import { unavailableReporter, type UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
 import { limited } from './log-limit.ts';
@@ -112,6 +112,8 @@ export class Node implements BrokerHandler, CommandContext {
   readonly directory: NodeDirectory | undefined;
   /** Turns store/broker failures into temporary errors, logged at most once a second. */
   readonly failures: UnavailableReporter;
+  /** Cluster mode: the backend's own readiness check (`Stores.probe`), asked by `/readyz`. */
+  readonly probeBackend: (() => Promise<void>) | undefined;
   /** What each connection of this node is handed: limits, metrics and the command table. */
   private readonly connectionHost: ConnectionHost;
 
@@ -135,7 +137,8 @@ export class Node implements BrokerHandler, CommandContext {
       offlineGraceMs: o.config.presence.offlineGraceMs, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}),
     });
     this.metrics.setWebhookSource(this.webhooks);
-    this.failures = new UnavailableReporter({ log: o.log });
+    this.failures = unavailableReporter(o.log);
+    this.probeBackend = stores.probe;
     this.broker = this.metrics.timed('broker', stores.broker(this));
     this.id = this.broker.nodeId;
     this.requests = new NodeRequests({ nodeId: this.id, publish: (msg, toNode) => this.broker.publishControl(msg, toNode), log: o.log });

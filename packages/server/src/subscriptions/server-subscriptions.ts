@@ -60,7 +60,7 @@ export async function subscribePersisted(node: CommandContext, conn: Connection)
     try {
       await subscribeOnBehalf(node, conn, ch, true);
     } catch (err) {
-      node.log.warn({ err, client: conn.id, channel: name }, 'persistent server-side subscription failed');
+      if (!(err instanceof ReplyError)) node.failures.report(err, 'persistent server-side subscription');
     }
   }
 }
