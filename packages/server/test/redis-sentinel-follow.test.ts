@@ -13,7 +13,8 @@ import { RedisKeys } from '../src/redis/keys.ts';
  * replicated (`WAIT` falls short), and no connection breaks or answers `READONLY`. The
  * shortfall must make the node ask the sentinels again and move to the primary they name.
  * Real processes: a primary, two replicas, a sentinel; the old primary is made a lone
- * primary again (`REPLICAOF NO ONE`) right after the sentinel switched away from it.
+ * primary again (`REPLICAOF NO ONE`, and forgotten by the sentinel) once the sentinel switched
+ * away from it.
  */
 let group: RedisSentinelProcess;
 let conn: RedisConnection;
@@ -44,8 +45,12 @@ describe('WAIT falls short behind Sentinel', () => {
     const sentinel = group.sentinels[0]!.port;
     await ask(sentinel, (r) => r.call('SENTINEL', 'FAILOVER', group.master));
     await waitFor(async () => (await group.primaryPort()) !== old, 60_000, 'the sentinel to switch the primary');
-    // The old primary, as if it never heard of the switch: a primary without replicas.
+    // The old primary, as if it never heard of the switch: a primary without replicas. The
+    // sentinel forgets it (RESET rediscovers the replicas from the new primary), as sentinels
+    // cut off from it would leave it alone.
+    await group.settled();
     await ask(old, (r) => r.call('REPLICAOF', 'NO', 'ONE'));
+    for (const s of group.sentinels) await ask(s.port, (r) => r.call('SENTINEL', 'RESET', group.master));
     expect(await conn.redis.info('server').then((i) => /run_id:(\w+)/.exec(i)![1])).toBe(await runId(old));
 
     // Writes there are refused (not replicated) until the node has moved; then acknowledged.
