@@ -1,24 +1,27 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { freePort, waitFor } from './ports.ts';
+import { ask, baseArgs as base, freeClusterPort, requireRedis, startRedisNode as startNode, type RedisNodeProcess } from './redis-node.ts';
 
-/** One `redis-server` process of a cluster or a Sentinel group. */
-export interface RedisNodeProcess {
-  port: number;
-  /** SIGKILL (a crash); resolves once the process is gone. */
-  kill(): Promise<void>;
-  /** Starts it again on the same port with the same files (after `kill`). */
-  restart(): Promise<void>;
-}
+export { freeClusterPort, type RedisNodeProcess } from './redis-node.ts';
 
 export interface RedisClusterProcess {
   /** `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,…` (every primary as a seed). */
   url: string;
+  /** Every node, primaries first (in creation order, before any failover). */
   nodes: RedisNodeProcess[];
+  /** The live nodes that hold slots now (roles change with failovers). */
+  primaries(): Promise<RedisNodeProcess[]>;
+  /** The node whose slots include `key`'s now. */
+  primaryOf(key: string): Promise<RedisNodeProcess>;
+  /**
+   * Resolves once every live node reports `cluster_state:ok`, every slot is served by a live
+   * primary, and (with `replicas`) every primary has that many replicas in sync: after a
+   * failover, the state in which the next one can happen.
+   */
+  settled(o?: { replicas?: number; timeoutMs?: number }): Promise<void>;
   /** SIGKILLs every node and removes their files. */
   stop(): Promise<void>;
 }
@@ -43,97 +46,95 @@ export interface RedisSentinelProcess {
   stop(): Promise<void>;
 }
 
-function requireRedis(): void {
-  if (spawnSync('redis-server', ['--version']).status !== 0) {
-    throw new Error('redis-server is not installed: run the README test command (npm test), which installs it');
-  }
-}
-
-const portIsFree = (port: number) => new Promise<boolean>((resolve) => {
-  const srv = createServer();
-  srv.unref();
-  srv.once('error', () => resolve(false));
-  srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-});
-
-/** A free port whose cluster bus port (port + 10000) is free too. */
-export async function freeClusterPort(): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = await freePort();
-    if (port + 10_000 <= 65_535 && (await portIsFree(port + 10_000))) return port;
-  }
-  throw new Error('no free port with a free bus port (port + 10000) found');
-}
-
-/** True once a Redis on `port` answers `check` (a fresh short-lived connection each time). */
-async function ask<T>(port: number, run: (r: Redis) => Promise<T>): Promise<T> {
-  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return await run(r);
-  } finally {
-    r.disconnect();
-  }
-}
-
-/** Runs `redis-server <args>` on `port` (restartable); waits until it answers PING. */
-async function startNode(port: number, args: () => string[], what: string): Promise<RedisNodeProcess> {
-  let proc: ChildProcess | undefined;
-  const launch = async () => {
-    const p = spawn('redis-server', args(), { stdio: 'ignore' });
-    proc = p;
-    await waitFor(async () => {
-      if (p.exitCode !== null) throw new Error(`${what} on ${port} exited with ${p.exitCode}`);
-      return (await ask(port, (r) => r.ping())) === 'PONG';
-    }, 20_000, `${what} on ${port}`);
-  };
-  await launch();
-  return {
-    port,
-    restart: launch,
-    async kill() {
-      const p = proc;
-      if (!p || p.exitCode !== null || p.signalCode !== null) return;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
-
-const base = (port: number, dir: string) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'];
+type SlotRange = [number, number, [string, number, ...unknown[]], ...unknown[]];
 
 /**
- * Starts a real Redis Cluster of `primaries` primaries (no replicas) on free loopback ports,
- * each with its bus port free, and waits until every node reports `cluster_state:ok`.
- * Slots are spread evenly by `redis-cli --cluster create`.
+ * Starts a real Redis Cluster of `primaries` primaries, each with `replicas` replicas
+ * (default none), on free loopback ports, each with its bus port free, and waits until
+ * every node reports `cluster_state:ok` (and the replicas are in sync). Slots are spread
+ * evenly by `redis-cli --cluster create`. A primary that dies (`kill`) is replaced by its
+ * replica after `cluster-node-timeout` (3 s) and an election; a killed node that is
+ * restarted rejoins as a replica of whoever took its slots.
  */
-export async function startRedisCluster(primaries = 3): Promise<RedisClusterProcess> {
+export async function startRedisCluster(primaries = 3, o: { replicas?: number } = {}): Promise<RedisClusterProcess> {
   requireRedis();
+  const replicas = o.replicas ?? 0;
   const dir = mkdtempSync(join(tmpdir(), 'sb-redis-cluster-'));
   const nodes: RedisNodeProcess[] = [];
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.kill()));
     rmSync(dir, { recursive: true, force: true });
   };
+  const live = () => nodes.filter((n) => n.alive());
+  /** CLUSTER SLOTS from the first live node that answers. */
+  const slots = async (): Promise<SlotRange[]> => {
+    let last: unknown;
+    for (const n of live()) {
+      try {
+        return (await ask(n.port, (r) => r.call('CLUSTER', 'SLOTS'))) as SlotRange[];
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new Error(`no cluster node answers CLUSTER SLOTS: ${(last as Error | undefined)?.message}`);
+  };
+  const byPort = (port: number) => {
+    const node = nodes.find((n) => n.port === port);
+    if (!node) throw new Error(`no node on port ${port}`);
+    return node;
+  };
+  const settled = (s: { replicas?: number; timeoutMs?: number } = {}) => waitFor(async () => {
+    for (const n of live()) {
+      if (!/cluster_state:ok/.test(await ask(n.port, (r) => r.cluster('INFO')))) return false;
+    }
+    const ranges = await slots();
+    const covered = ranges.reduce((sum, [lo, hi]) => sum + hi - lo + 1, 0);
+    if (covered !== 16_384) return false;
+    const owners = new Set(ranges.map((r) => r[2][1]));
+    for (const port of owners) {
+      const node = byPort(port);
+      if (!node.alive()) return false;
+      const info = await ask(port, (r) => r.info('replication'));
+      if (!/role:master/.test(info)) return false;
+      const online = info.match(/^slave\d+:.*state=online/gm)?.length ?? 0;
+      if (online < (s.replicas ?? 0)) return false;
+    }
+    return true;
+  }, s.timeoutMs ?? 120_000, 'the Redis Cluster to settle (every slot on a live primary)').then(() => undefined);
   try {
-    for (let i = 0; i < primaries; i++) {
+    for (let i = 0; i < primaries * (1 + replicas); i++) {
       const port = await freeClusterPort();
       nodes.push(await startNode(port, () => [
         ...base(port, dir), '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '3000',
+        // A replica may always take over, however long its link to the primary was down.
+        '--cluster-replica-validity-factor', '0',
       ], 'cluster node'));
     }
-    const create = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 });
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 });
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
-    for (const n of nodes) {
-      await waitFor(async () => /cluster_state:ok/.test(await ask(n.port, (r) => r.cluster('INFO'))), 30_000, `cluster_state:ok on ${n.port}`);
-    }
+    await settled({ replicas });
   } catch (err) {
     await stop();
     throw err;
   }
-  return { url: `redis+cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`, nodes, stop };
+  const primaryNodes = nodes.slice(0, primaries);
+  return {
+    url: `redis+cluster://${primaryNodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
+    nodes,
+    async primaries() {
+      return [...new Set((await slots()).map((r) => r[2][1]))].map(byPort);
+    },
+    async primaryOf(key) {
+      const any = live()[0];
+      if (!any) throw new Error('no live cluster node');
+      const slot = Number(await ask(any.port, (r) => r.call('CLUSTER', 'KEYSLOT', key)));
+      const range = (await slots()).find(([lo, hi]) => slot >= lo && slot <= hi);
+      if (!range) throw new Error(`slot ${slot} is not served`);
+      return byPort(range[2][1]);
+    },
+    settled,
+    stop,
+  };
 }
 
 /**

@@ -5,12 +5,9 @@ import { startRedisSentinel, type RedisSentinelProcess } from './redis-cluster.t
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.ts';
 import { SECRET } from '../../packages/server/test/helpers.ts';
 
-/** An answer of the server API: status, `Retry-After` and the JSON body. */
-export interface ApiAnswer {
-  status: number;
-  retryAfter: string | null;
-  body: any;
-}
+import { apiCaller, type ApiAnswer } from './retrying-publishers.ts';
+
+export type { ApiAnswer } from './retrying-publishers.ts';
 
 /**
  * A primary, two replicas and a sentinel on free ports, and a real gateway process on
@@ -35,13 +32,7 @@ export async function startSentinelGateway(o: { config: unknown; apiKey: string 
   return {
     group,
     gw,
-    async api(method, body) {
-      const r = await fetch(`${gw.url}/api/${method}`, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: `apikey ${o.apiKey}` }, body: JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
-      });
-      return { status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.json() };
-    },
+    api: apiCaller(gw.url, o.apiKey),
     async stop() {
       await gw.kill();
       await group.stop();

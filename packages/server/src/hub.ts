@@ -15,6 +15,14 @@ type Subscribers = Subscription | Map<Connection, Subscription>;
 type UserConnections = Connection | Set<Connection>;
 
 /**
+ * A connection's subscription records, writable: the hub is where they are kept; everyone
+ * else reads them through `Connection.subscriptions` (a ReadonlyMap).
+ */
+function recordsOf(conn: Connection): Map<string, Subscription> {
+  return conn.subscriptions as Map<string, Subscription>;
+}
+
+/**
  * True when `pub` may go to `sub`, advancing the subscription's position: always on channels
  * without history, and for history channels only past the position already given.
  */
@@ -104,11 +112,10 @@ export class Hub {
     else if (had !== conn) this.users.set(user, new Set([had, conn]));
   }
 
-  /** Removes a client and its subscriptions; returns the channels whose last local subscriber it was. */
+  /** Removes a client and its subscriptions (closed); returns the channels whose last local subscriber it was. */
   removeClient(conn: Connection): string[] {
     const emptied: string[] = [];
-    for (const channel of conn.subscriptions.keys()) if (this.removeSubscriber(conn, channel)) emptied.push(channel);
-    conn.subscriptions.clear();
+    for (const channel of [...conn.subscriptions.keys()]) if (this.removeSubscriber(conn, channel)) emptied.push(channel);
     if (this.clients.delete(conn.id)) {
       const user = conn.user!;
       const had = this.users.get(user);
@@ -126,9 +133,12 @@ export class Hub {
     const { conn, channel } = sub;
     const had = this.channels.get(channel);
     const replaced = conn.subscriptions.get(channel);
-    if (replaced !== undefined && replaced !== sub && replaced.delta !== undefined) this.deltaLeft(channel);
+    if (replaced !== undefined && replaced !== sub) {
+      replaced.state = 'closed';
+      if (replaced.delta !== undefined) this.deltaLeft(channel);
+    }
     if (sub.delta !== undefined && replaced !== sub) this.deltaJoined(channel);
-    conn.subscriptions.set(channel, sub);
+    recordsOf(conn).set(channel, sub);
     if (had === undefined) {
       this.channels.set(channel, sub);
       this.subscriptionCount++;
@@ -150,20 +160,22 @@ export class Hub {
     return false;
   }
 
-  /** Removes a subscription; true when the channel has no local subscriber left. */
+  /** Removes a subscription (it is closed for good); true when the channel has no local subscriber left. */
   removeSubscriber(conn: Connection, channel: string): boolean {
     const had = this.channels.get(channel);
     if (had === undefined) return false;
     const sub = had instanceof Map ? had.get(conn) : had.conn === conn ? had : undefined;
-    if (sub?.delta !== undefined) this.deltaLeft(channel);
+    if (sub === undefined) return false;
+    sub.state = 'closed';
+    sub.buffer = null;
+    if (sub.delta !== undefined) this.deltaLeft(channel);
     if (had instanceof Map) {
-      if (!had.delete(conn)) return false;
+      had.delete(conn);
       if (had.size === 1) this.channels.set(channel, had.values().next().value!);
-    } else if (had.conn === conn) this.channels.delete(channel);
-    else return false;
+    } else this.channels.delete(channel);
     this.subscriptionCount--;
     this.changes++;
-    conn.subscriptions.delete(channel);
+    recordsOf(conn).delete(channel);
     return !this.channels.has(channel);
   }
 

@@ -11,7 +11,6 @@ import type { LoginRegistry } from './session/login-registry.ts';
 import { SingleSignOn } from './session/single-sign-on.ts';
 import type { PresenceStore, PresenceUser } from './presence/presence-store.ts';
 import { PresenceTracker } from './presence/presence-tracker.ts';
-import { forgetAutoSubscription } from './direct/personal-channel.ts';
 import { Connection, type ConnectionHost } from './connection/connection.ts';
 import type { CommandContext, PublishMeta, PublishResult, SubscribeResult } from './connection/command-context.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
@@ -27,7 +26,7 @@ import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
 import { accessRefusal, type AccessRefusal, type AccessStore } from './access/access-store.ts';
 import type { Stores } from './store-set.ts';
-import { UnavailableReporter } from './unavailable.ts';
+import { unavailableReporter, type UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
 import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
 import { limited } from './log-limit.ts';
@@ -35,6 +34,7 @@ import { readRewind } from './history/rewind.ts';
 import { HistoryReads } from './history/history-reads.ts';
 import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import { subscribeOnBehalf, unsubscribeOnBehalf } from './subscriptions/server-subscriptions.ts';
+import { Subscriptions } from './subscriptions/subscriptions.ts';
 import { NodeRequests } from './cluster/node-requests.ts';
 
 export interface NodeOptions {
@@ -92,6 +92,8 @@ export class Node implements BrokerHandler, CommandContext {
   readonly sso: SingleSignOn;
   /** Channel presence, join/leave and online/offline. */
   readonly tracker: PresenceTracker;
+  /** Every way a connection is subscribed to a channel: the subscription state machine. */
+  readonly subscriptions: Subscriptions;
   readonly channels: ChannelResolver;
   readonly jwt: JwtVerifier;
   readonly metrics: Metrics;
@@ -108,10 +110,10 @@ export class Node implements BrokerHandler, CommandContext {
   private readonly heartbeat: Heartbeat;
   /** The deployment's live nodes (cluster mode), for the server API's `info`; undefined on a single node. */
   readonly directory: NodeDirectory | undefined;
-  /** channel → the broker subscription still being set up for it. */
-  private readonly brokerJoins = new Map<string, Promise<void>>();
   /** Turns store/broker failures into temporary errors, logged at most once a second. */
   readonly failures: UnavailableReporter;
+  /** Cluster mode: the backend's own readiness check (`Stores.probe`), asked by `/readyz`. */
+  readonly probeBackend: (() => Promise<void>) | undefined;
   /** What each connection of this node is handed: limits, metrics and the command table. */
   private readonly connectionHost: ConnectionHost;
 
@@ -135,7 +137,8 @@ export class Node implements BrokerHandler, CommandContext {
       offlineGraceMs: o.config.presence.offlineGraceMs, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}),
     });
     this.metrics.setWebhookSource(this.webhooks);
-    this.failures = new UnavailableReporter({ log: o.log });
+    this.failures = unavailableReporter(o.log);
+    this.probeBackend = stores.probe;
     this.broker = this.metrics.timed('broker', stores.broker(this));
     this.id = this.broker.nodeId;
     this.requests = new NodeRequests({ nodeId: this.id, publish: (msg, toNode) => this.broker.publishControl(msg, toNode), log: o.log });
@@ -149,6 +152,10 @@ export class Node implements BrokerHandler, CommandContext {
       // One node: the presence settlement's events. Cluster: the occupancy store's (`user`).
       onUserEvent: (event, user) => this.webhooks.usersFromPresence && this.webhooks.emit(event === 'online' ? 'user.online' : 'user.offline', { user }),
       onLocalUser: (event, user) => this.webhooks.user(event, user),
+    });
+    this.subscriptions = new Subscriptions({
+      config: o.config, hub: this.hub, broker: this.broker, historyReads: this.historyReads, channels: this.channels,
+      tracker: this.tracker, sso: this.sso, webhooks: this.webhooks, failures: this.failures,
     });
     this.webhooks.start();
     this.heartbeat = new Heartbeat({ config: o.config, connections: this.connections });
@@ -196,8 +203,7 @@ export class Node implements BrokerHandler, CommandContext {
     if (this.hub.clients.has(conn.id)) {
       this.sessions.touch(conn.identity!.session, this.config.sessions.idleTtl).catch((err) => this.failures.report(err, 'session touch'));
     }
-    const emptied = this.hub.removeClient(conn);
-    for (const ch of emptied) this.vacated(ch);
+    this.subscriptions.connectionClosed(conn);
     if (this.connections.size === 0) this.heartbeat.stop();
     this.metrics.closed(code);
     this.log.debug({ client: conn.id, user: conn.user, code }, 'connection closed');
@@ -231,95 +237,6 @@ export class Node implements BrokerHandler, CommandContext {
 
   resolve(channel: unknown): ResolvedChannel {
     return this.channels.resolve(channel);
-  }
-
-  /**
-   * Subscribes a connection. With history, the subscription buffers live publications while
-   * it reads history (after the broker subscription is in place, so nothing published later
-   * can be missed); `releaseBuffer` then sends only what lies past the replayed position:
-   * no gap, no duplicate, whatever arrives meanwhile and however late the broker brings it.
-   * `delta`: a delta subscription (the caller checked the namespace allows it).
-   */
-  async subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0, delta = false): Promise<SubscribeResult> {
-    // A handler may have awaited (a hook) while the socket closed: never subscribe the dead.
-    if (conn.state === 'closed') return {};
-    const sub: Subscription = { conn, channel: ch.name, buffer: ch.history ? [] : null, position: undefined, delta: delta ? -1 : undefined };
-    // Later subscribers wait for the first one's broker subscription too: reading history
-    // before it is in place could miss a publication made in between.
-    const first = this.hub.addSubscriber(sub);
-    if (first && ch.owner === undefined) this.webhooks.channel('occupied', ch.name);
-    let joining = this.brokerJoins.get(ch.name);
-    if (first) {
-      const p = this.broker.subscribe(ch.name);
-      this.brokerJoins.set(ch.name, (joining = p));
-      // Settled either way: forgotten before any waiter below resumes.
-      const forget = () => void (this.brokerJoins.get(ch.name) === p && this.brokerJoins.delete(ch.name));
-      void p.then(forget, forget);
-    }
-    if (joining) {
-      try {
-        await joining;
-      } catch (err) {
-        if (this.hub.removeSubscriber(conn, ch.name) && ch.owner === undefined) this.webhooks.channel('vacated', ch.name);
-        throw this.failures.unavailable(err, 'broker subscribe', 'subscription failed, try again');
-      }
-    }
-    if (!ch.history) return {};
-    let result: SubscribeResult;
-    try {
-      if (rewind > 0 && !since) {
-        // The last `rewind` publications, oldest first; later ones come live (releaseBuffer).
-        const back = await readRewind(this.historyReads, ch.name, { count: rewind, maxBytes: this.config.limits.maxRewindBytes, retention: ch.history });
-        return { epoch: back.position.epoch, offset: back.position.offset, publications: back.publications };
-      }
-      const read = await this.historyReads.read(ch.name, { since, limit: since ? ch.history.size : 0, retention: ch.history });
-      result = { epoch: read.position.epoch, offset: read.position.offset };
-      if (since) {
-        result.recovered = read.recoverable;
-        result.publications = read.publications;
-        // Cut at the byte bound: the client pages the rest (up to `offset`) with `history`.
-        const last = read.publications.at(-1);
-        if (read.more && last) {
-          result.more = true;
-          result.next = { epoch: last.epoch!, offset: last.offset! };
-        }
-      }
-    } catch (err) {
-      this.unsubscribe(conn, ch.name);
-      throw this.failures.unavailable(err, 'history read', 'history not available, try again');
-    }
-    return result;
-  }
-
-  /**
-   * Ends the recovery buffering of a subscription once its `ack` is queued. From here on the
-   * connection is at `result`'s position (the last replayed publication, else the stream's
-   * current offset; with `more`, the offset the client pages up to): buffered and later live
-   * publications are sent only past it, so what the ack replayed (or the client pages) is
-   * never sent twice, even when the broker delivers it late.
-   */
-  releaseBuffer(conn: Connection, channel: string, result: SubscribeResult): void {
-    const sub = conn.subscriptions.get(channel);
-    if (!sub || !sub.buffer) return;
-    const held = sub.buffer;
-    sub.buffer = null;
-    sub.bufferedBytes = 0;
-    if (result.epoch !== undefined) {
-      const last = result.more ? undefined : result.publications?.at(-1);
-      sub.position = { epoch: result.epoch, offset: last?.offset ?? result.offset ?? 0 };
-    }
-    for (const pub of held) if (admit(sub, pub)) conn.enqueue(conn.encoder.publication(pub));
-    // Those went out with full data, outside the hub's delta sequence: the next message is full too.
-    if (sub.delta !== undefined) sub.delta = -1;
-  }
-
-  unsubscribe(conn: Connection, channel: string): boolean {
-    if (!conn.subscriptions.has(channel)) return false;
-    if (this.hub.removeSubscriber(conn, channel)) this.vacated(channel);
-    this.tracker.left(conn, channel);
-    forgetAutoSubscription(conn, channel);
-    this.sso.settle(conn, this.channels.resolve(channel).namespace);
-    return true;
   }
 
   /**
@@ -383,12 +300,6 @@ export class Node implements BrokerHandler, CommandContext {
   /** A `publication` webhook for namespaces with `publicationWebhooks`. */
   private publicationWebhook(ch: ResolvedChannel, pub: Publication): void {
     if (ch.options.publicationWebhooks) this.webhooks.emit('publication', { channel: ch.name, publication: pub });
-  }
-
-  /** The channel's last local subscriber left: stop receiving it; `channel.vacated` (not for personal channels). */
-  private vacated(channel: string): void {
-    void this.broker.unsubscribe(channel).catch((err) => this.failures.report(err, 'broker unsubscribe'));
-    if (!channel.startsWith('#')) this.webhooks.channel('vacated', channel);
   }
 
   onPublication(channel: string, pub: Publication): void {

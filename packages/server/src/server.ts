@@ -15,6 +15,7 @@ import { apiPlugin } from './api/index.ts';
 import { createAdmin } from './admin/admin.ts';
 import { startOutbox } from './outbox/outbox.ts';
 import { adminPlugin } from './admin/admin-plugin.ts';
+import { unavailableReporter } from './unavailable.ts';
 
 export interface ServerOptions {
   /** Configuration (validated here); `config` wins when both are given. */
@@ -89,7 +90,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   http.get('/readyz', async (_req, reply) => {
     const r = await readiness(node);
     if (r.ready) return { status: 'ready' };
-    if (r.reason === 'stores_unreachable') log.warn({ detail: r.detail }, 'not ready: stores unreachable');
+    if (r.reason === 'stores_unreachable') unavailableReporter(log).report(new Error(r.detail ?? 'stores unreachable'), 'readiness probe');
     return reply.code(503).send({ status: r.reason });
   });
   http.get('/metrics', async (_req, reply) => {
@@ -120,8 +121,10 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     async close() {
       if (closed) return;
       closed = true;
-      // The outbox's batch in progress commits (or rolls back) while the stores still answer.
-      await outbox?.consumer.stop();
+      // New connections are refused at once; the outbox's batch in progress commits (or
+      // rolls back) while the stores still answer.
+      node.accepting = false;
+      if (outbox) await outbox.consumer.stop();
       // The node refuses new connections at once; the admin sampler stops while it drains.
       const stopping = node.close();
       await admin?.close();

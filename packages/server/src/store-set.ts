@@ -50,6 +50,13 @@ export interface Stores {
    * (called once, by the node's constructor). Absent on a single node, which reports itself.
    */
   directory?: (local: LocalNodeView) => NodeDirectory;
+  /**
+   * Cluster mode: resolves while every part of the shared backend this node needs can be
+   * used, rejects saying what cannot (on a Redis Cluster: a slot without a reachable
+   * primary; the broker's subscriptions not all in place). `/readyz` asks it. Absent: the
+   * readiness probe's store reads are enough.
+   */
+  probe?: () => Promise<void>;
   /** Releases what the stores share (the SQLite database); call after the stores' own `close`. */
   close(): Promise<void>;
 }

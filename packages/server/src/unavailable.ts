@@ -61,3 +61,16 @@ export class UnavailableReporter {
     this.timer = undefined;
   }
 }
+
+const shared = new WeakMap<Logger, UnavailableReporter>();
+
+/**
+ * The reporter of a logger: one per logger, so the node's commands and its background work
+ * (presence refreshes, the node directory, the channel index, readiness probes…) share one
+ * window. During an outage the node writes one warn line a second, whatever is failing.
+ */
+export function unavailableReporter(log: Logger): UnavailableReporter {
+  let r = shared.get(log);
+  if (!r) shared.set(log, (r = new UnavailableReporter({ log })));
+  return r;
+}

@@ -35,8 +35,8 @@ afterAll(async () => {
 });
 
 const fresh = () => new RedisKeys(`t${randomBytes(4).toString('hex')}:`);
-const conn = async (subscriber = false) => {
-  const c = await connectRedis({ url: cluster.url, name: 'test', subscriber });
+const conn = async () => {
+  const c = await connectRedis({ url: cluster.url, name: 'test' });
   opened.push(c);
   return c;
 };
@@ -56,7 +56,7 @@ describe('on a 3-primary Redis Cluster', () => {
     runBrokerContract({
       multiNode: true,
       async create(h) {
-        const b = new RedisBroker(h, { publisher: await conn(), subscriber: await conn(true), keys });
+        const b = new RedisBroker(h, { publisher: await conn(), subscriber: await conn(), keys });
         await b.ready;
         return b;
       },
@@ -184,7 +184,7 @@ describe('on a 3-primary Redis Cluster', () => {
   it('a publication crosses only its shard: SPUBLISH reaches the subscriber through the primary that owns the slot', async () => {
     const h = new RecordingHandler();
     const keys = fresh();
-    const broker = new RedisBroker(h, { publisher: await conn(), subscriber: await conn(true), keys });
+    const broker = new RedisBroker(h, { publisher: await conn(), subscriber: await conn(), keys });
     await broker.ready;
     const channels = Array.from({ length: 9 }, (_, i) => `chat:shard-${i}`);
     for (const ch of channels) await broker.subscribe(ch);

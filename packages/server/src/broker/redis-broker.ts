@@ -4,6 +4,9 @@ import { RedisKeys } from '../redis/keys.ts';
 import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
 import type { Logger } from '../logger.ts';
 import { limited } from '../log-limit.ts';
+import { ClusterSubscriber } from './redis-cluster-subscriber.ts';
+import { readSlotRanges } from '../redis/cluster-slots.ts';
+import type { Cluster } from 'ioredis';
 import { newNodeId } from '../cluster/node-id.ts';
 
 const parseJson = (text: string): unknown => {
@@ -43,13 +46,20 @@ export interface RedisBrokerOptions {
  *   published inside the storing script, so they arrive in offset order across all nodes.
  * - At-most-once: messages published while this node is cut off from Redis are lost. When
  *   the subscriber connection comes back (ioredis re-subscribes first), `onGap` tells the
- *   node so clients recover from history.
+ *   node so clients recover from history. On a Redis Cluster the same holds per primary:
+ *   `ClusterSubscriber` moves the subscriptions of a failed primary to the replica promoted
+ *   in its place, and the broker calls `onGap` once they are all in place again.
+ * - One loss, one `lost` and one `back` warn line, one `onGap`: however many connection
+ *   attempts fail in between. Publications that may follow a hole (subscribed again during
+ *   the loss) are not delivered live: the clients recover them from history after `onGap`.
  */
 export class RedisBroker implements Broker {
   readonly nodeId: string;
   private readonly handler: BrokerHandler;
   private readonly pub: RedisClient;
   private readonly sub: RedisClient;
+  /** On a Redis Cluster: the subscriber connections, one per primary. */
+  private readonly cluster: ClusterSubscriber | undefined;
   private readonly sharded: boolean;
   private readonly keys: RedisKeys;
   private readonly log: Logger | undefined;
@@ -70,13 +80,34 @@ export class RedisBroker implements Broker {
     this.keys = o.keys ?? new RedisKeys();
     this.log = o.log;
     this.nodeChannel = this.keys.nodeControl(this.nodeId);
-    this.sub.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => this.onMessage(channel, message));
-    if (this.sharded) this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
-    const lose = () => {
+    const lose = (reason?: string) => {
       if (this.closed || this.lost) return;
       this.lost = true;
-      this.log?.warn('redis broker: subscriber connection lost; publications may be missed until it is back');
+      this.log?.warn(reason ? { reason } : {}, 'redis broker: subscriber connection lost; publications may be missed until it is back');
     };
+    if (o.subscriber.topology === 'cluster') {
+      // The Cluster client only reads the slot map; the subscriptions are ClusterSubscriber's.
+      const topology = this.sub as Cluster;
+      const cluster = new ClusterSubscriber({
+        topology: () => readSlotRanges(() => topology.cluster('SLOTS')),
+        connectionOptions: (host, port) => ({ ...topology.options.redisOptions, host, port }),
+        control: this.keys.control(),
+        onMessage: (channel, message) => this.onMessage(channel, message),
+        onLost: lose,
+        onBack: () => {
+          if (!this.lost || this.closed) return;
+          this.lost = false;
+          this.log?.warn('redis broker: subscriber connection back; clients recover from history');
+          this.handler.onGap?.();
+        },
+      });
+      this.cluster = cluster;
+      this.ready = cluster.start().then(() => cluster.subscribe(this.nodeChannel));
+      return;
+    }
+    this.cluster = undefined;
+    this.sub.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => this.onMessage(channel, message));
+    if (this.sharded) this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     const back = () => {
       if (!this.lost || this.closed) return;
       this.lost = false;
@@ -90,15 +121,8 @@ export class RedisBroker implements Broker {
         () => {},
       );
     };
-    this.sub.on('close', lose);
+    this.sub.on('close', () => lose());
     this.sub.on('ready', back);
-    if (o.subscriber.topology === 'cluster') {
-      // A Redis Cluster keeps one sharded subscriber per primary: one of them going away
-      // (its primary failed or the slots moved) loses that shard's publications until
-      // ioredis has re-subscribed on the shard's new primary ('subscribersReady').
-      this.sub.on('-node', lose);
-      this.sub.on('subscribersReady', back);
-    }
     this.ready = Promise.all([
       this.sub.subscribe(this.keys.control()),
       this.sharded ? this.sub.ssubscribe(this.nodeChannel) : this.sub.subscribe(this.nodeChannel),
@@ -120,6 +144,9 @@ export class RedisBroker implements Broker {
       }
       const name = this.keys.channelOf(channel);
       if (name === undefined) return;
+      // Subscribed again after a loss that is not over: what arrives may follow a hole. Not
+      // delivered live; the clients recover it from history once `onGap` asks them to.
+      if (this.lost && (this.cluster ? this.cluster.suspect(channel) : true)) return;
       const pub = parseJson(message);
       if (!isRecord(pub) || typeof pub.ts !== 'number' || (pub.offset !== undefined && typeof pub.offset !== 'number') || (pub.epoch !== undefined && typeof pub.epoch !== 'string')) {
         return this.ignore('publication', message);
@@ -141,15 +168,22 @@ export class RedisBroker implements Broker {
     else await this.pub.publish(key, body);
   }
 
+  /** True while some subscription is not in place (publications may be missed): not ready. */
+  get degraded(): boolean {
+    return this.lost;
+  }
+
   async subscribe(channel: string): Promise<void> {
     const key = this.keys.pubsub(channel);
-    if (this.sharded) await this.sub.ssubscribe(key);
+    if (this.cluster) await this.cluster.subscribe(key);
+    else if (this.sharded) await this.sub.ssubscribe(key);
     else await this.sub.subscribe(key);
   }
 
   async unsubscribe(channel: string): Promise<void> {
     const key = this.keys.pubsub(channel);
-    if (this.sharded) await this.sub.sunsubscribe(key);
+    if (this.cluster) await this.cluster.unsubscribe(key);
+    else if (this.sharded) await this.sub.sunsubscribe(key);
     else await this.sub.unsubscribe(key);
   }
 
@@ -163,6 +197,7 @@ export class RedisBroker implements Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.cluster?.close();
     await Promise.all([closeRedis(this.sub), closeRedis(this.pub)]);
   }
 }

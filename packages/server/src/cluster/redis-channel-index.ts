@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis/connect.ts';
 import type { Logger } from '../logger.ts';
+import { unavailableReporter } from '../unavailable.ts';
 
 /** Fields per HSET command on a full rewrite (keeps each command small). */
 const CHUNK = 1000;
@@ -61,7 +62,7 @@ export class RedisChannelIndex {
     if (this.flushing) return this.flushing;
     const p = this.write().catch((err) => {
       this.written = undefined;
-      this.log?.warn({ err: (err as Error).message }, 'channel index: flush failed; rewriting it next interval');
+      if (this.log) unavailableReporter(this.log).report(err, 'channel index flush (rewritten next interval)');
     });
     this.flushing = p.finally(() => (this.flushing = undefined));
     return this.flushing;

@@ -3,6 +3,7 @@ import { closeRedis, type RedisClient, type RedisConnection } from '../redis/con
 import { RedisKeys } from '../redis/keys.ts';
 import type { Logger } from '../logger.ts';
 import { RedisChannelIndex } from './redis-channel-index.ts';
+import { unavailableReporter } from '../unavailable.ts';
 
 /**
  * Nodes announce themselves in one Redis hash (`<prefix>nodes`: node id → JSON of its
@@ -43,7 +44,7 @@ export class RedisNodeDirectory implements NodeDirectory {
       ...(o.channelsVersion ? { version: o.channelsVersion } : {}),
       ...(o.channelsIntervalMs !== undefined ? { intervalMs: o.channelsIntervalMs } : {}), ...(o.log ? { log: o.log } : {}),
     });
-    this.timer = setInterval(() => void this.announce().catch((err) => this.log?.warn({ err: (err as Error).message }, 'node directory: announce failed')), interval);
+    this.timer = setInterval(() => void this.announce().catch((err) => this.log && unavailableReporter(this.log).report(err, 'node directory announce')), interval);
     this.timer.unref();
     void this.announce().catch(() => {});
   }

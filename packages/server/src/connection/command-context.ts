@@ -15,6 +15,7 @@ import type { RpcBackend } from '../rpc/rpc-backend.ts';
 import type { UnavailableReporter } from '../unavailable.ts';
 import type { Hub } from '../hub.ts';
 import type { ServerSubscriptionStore } from '../subscriptions/server-subscription-store.ts';
+import type { Subscriptions } from '../subscriptions/subscriptions.ts';
 import type { Connection } from './connection.ts';
 
 /** Who published, for `from`, `id` and hooks. */
@@ -33,17 +34,7 @@ export interface PublishResult {
   duplicate: boolean;
 }
 
-/** What a subscribe acknowledges. */
-export interface SubscribeResult {
-  epoch?: string;
-  offset?: number;
-  recovered?: boolean;
-  publications?: Publication[];
-  /** The replay was cut at the byte bound: continue with `history` from `next` up to `offset`. */
-  more?: boolean;
-  /** Where the client continues the replay (the last publication in `publications`). */
-  next?: StreamPosition;
-}
+export type { SubscribeResult } from '../subscriptions/subscriptions.ts';
 
 /**
  * What the protocol session's commands (`connection/commands/*.ts`, `auth/hook-checks.ts`,
@@ -72,6 +63,8 @@ export interface CommandContext {
   readonly tracker: PresenceTracker;
   /** This node's authenticated connections and local fan-out. */
   readonly hub: Hub;
+  /** Subscribing and unsubscribing connections (the subscription state machine). */
+  readonly subscriptions: Subscriptions;
   /** Turns store and broker failures into temporary reply errors. */
   readonly failures: UnavailableReporter;
   /** Counts block/revoke control messages received (see `Node.accessChanges`). */
@@ -85,12 +78,6 @@ export interface CommandContext {
   recheckAccess(conn: Connection): void;
   /** When a newly authenticated connection gets its first ping. */
   heartbeatSchedule(now: number): number;
-  /** Subscribes a connection, recovering from `since` or rewinding `rewind` publications; `delta`: a delta subscription (see `Node.subscribe`). */
-  subscribe(conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind?: number, delta?: boolean): Promise<SubscribeResult>;
-  /** Ends the recovery buffering of a subscription once its `ack` is queued. */
-  releaseBuffer(conn: Connection, channel: string, result: SubscribeResult): void;
-  /** Leaves a channel; false when the connection was not subscribed. */
-  unsubscribe(conn: Connection, channel: string): boolean;
   /** Who is subscribed to a presence-enabled channel, on every node. */
   presence(channel: string): Promise<Record<string, PresenceUser>>;
   /** Stores (history namespaces) and publishes; resolves once stored. */

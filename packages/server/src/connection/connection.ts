@@ -14,29 +14,51 @@ import { limited } from '../log-limit.ts';
 import { classify, closeReason } from '../errors.ts';
 import type { ProtocolEncoder, ServerEvent, WireProtocol } from './protocol.ts';
 
-/** A connection's subscription to one channel. */
-export interface Subscription {
+/**
+ * Where a subscription is in its life (`subscriptions/subscriptions.ts` drives it):
+ * `pending` (in the hub, its broker subscription being set up), `recovering` (history read
+ * and replayed; live publications held in `buffer`), `live` (publications flow), `closed`
+ * (unsubscribed, failed, or the connection is gone; it never comes back).
+ */
+export type SubscriptionState = 'pending' | 'recovering' | 'live' | 'closed';
+
+/** A connection's subscription to one channel: a record the hub keeps (the connection reads it). */
+export class Subscription {
   /** The subscribed connection. */
-  conn: Connection;
-  channel: string;
+  readonly conn: Connection;
+  readonly channel: string;
+  state: SubscriptionState = 'pending';
   /**
-   * Non-null while the subscription is being recovered from history: live publications are
-   * held here and released (without those already replayed) once the replay is sent.
+   * Non-null while a history channel's subscription is pending or recovering: live
+   * publications are held here and released (without those already replayed) once the
+   * replay is sent.
    */
   buffer: Publication[] | null;
   /** Bytes of the encoded frames held in `buffer` so far (a long paced replay bounds it). */
-  bufferedBytes?: number;
+  bufferedBytes = 0;
   /**
-   * History channels: the stream position this connection has been given (set by the
-   * subscribe ack, advanced by each message). A publication at or below it in the same epoch
-   * is not sent again, whichever path (replay, buffer, a broker that lags) brings it.
+   * History channels: the stream position this connection has been given (set when it goes
+   * live, advanced by each message). A publication at or below it in the same epoch is not
+   * sent again, whichever path (replay, buffer, a broker that lags) brings it.
    */
-  position: { epoch: string | undefined; offset: number } | undefined;
+  position: { epoch: string | undefined; offset: number } | undefined = undefined;
   /**
    * Delta subscriptions (`subscribe` with `delta`): the number (`ChannelDelta`) of the last
    * publication the hub delivered to it, -1 before the first. Undefined: a plain subscription.
    */
   delta: number | undefined;
+  /**
+   * The automatic subscription to the user's personal channel, until an explicit `subscribe`
+   * adopts it: where its live delivery began (`direct/personal-channel.ts`).
+   */
+  auto: { epoch?: string; offset?: number } | undefined = undefined;
+
+  constructor(conn: Connection, channel: string, o: { history: boolean; delta: boolean }) {
+    this.conn = conn;
+    this.channel = channel;
+    this.buffer = o.history ? [] : null;
+    this.delta = o.delta ? -1 : undefined;
+  }
 }
 
 /** Who the connection is, once authenticated. */
@@ -99,8 +121,8 @@ export class Connection implements Flushable {
   readonly connectedAt = Date.now();
   state: ConnectionState = 'auth_pending';
   identity: Identity | undefined;
-  /** channel → subscription state (shared with the hub's channel map). */
-  readonly subscriptions = new Map<string, Subscription>();
+  /** channel → this connection's subscriptions; the hub keeps them (`Hub.addSubscriber`, `removeSubscriber`). */
+  readonly subscriptions: ReadonlyMap<string, Subscription> = new Map<string, Subscription>();
 
   /** Heartbeat: last inbound frame, next server ping, when the unanswered ping was sent. */
   lastSeenAt = Date.now();

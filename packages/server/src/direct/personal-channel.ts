@@ -7,15 +7,6 @@ import type { CommandContext } from '../connection/command-context.ts';
 import type { ResolvedChannel } from '../channels.ts';
 import { readRewind } from '../history/rewind.ts';
 
-/** Where live delivery of an automatic personal subscription began. */
-interface AutoSubscription {
-  channel: string;
-  epoch?: string;
-  offset?: number;
-}
-
-const autoSubscriptions = new WeakMap<Connection, AutoSubscription>();
-
 /** The user's personal channel when connections are subscribed to it on authentication. */
 export function autoPersonalChannel(ctx: CommandContext, conn: Connection): ResolvedChannel | undefined {
   const node = ctx;
@@ -29,12 +20,9 @@ export function autoPersonalChannel(ctx: CommandContext, conn: Connection): Reso
  * explicit `subscribe` with `since` replays exactly what came before it (see `adoptAutoSubscription`).
  */
 export async function autoSubscribePersonal(ctx: CommandContext, conn: Connection, ch: ResolvedChannel): Promise<void> {
-  const node = ctx;
-  const result = await node.subscribe(conn, ch, undefined);
-  if (!conn.subscriptions.has(ch.name)) return;
-  autoSubscriptions.set(conn, { channel: ch.name, epoch: result.epoch, offset: result.offset });
-  node.releaseBuffer(conn, ch.name, result);
-  node.tracker.joined(conn, ch);
+  await ctx.subscriptions.subscribe(conn, ch, {}, (sub, result) => {
+    sub.auto = { epoch: result.epoch, offset: result.offset };
+  });
 }
 
 /**
@@ -49,9 +37,10 @@ export async function autoSubscribePersonal(ctx: CommandContext, conn: Connectio
  * `rewind` retained ones up to that offset.
  */
 export async function adoptAutoSubscription(ctx: CommandContext, conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<Record<string, unknown> | undefined> {
-  const a = autoSubscriptions.get(conn);
-  if (!a || a.channel !== ch.name) return undefined;
-  autoSubscriptions.delete(conn);
+  const sub = conn.subscriptions.get(ch.name);
+  const a = sub?.auto;
+  if (!sub || !a) return undefined;
+  sub.auto = undefined;
   if (!ch.history || a.epoch === undefined || a.offset === undefined) return {};
   const start = { epoch: a.epoch, offset: a.offset };
   if (!since && rewind > 0) {
@@ -71,12 +60,7 @@ export async function adoptAutoSubscription(ctx: CommandContext, conn: Connectio
 
 /** True while `channel` is this connection's automatic personal subscription, not yet adopted by a `subscribe`. */
 export function isAutoSubscription(conn: Connection, channel: string): boolean {
-  return autoSubscriptions.get(conn)?.channel === channel;
-}
-
-/** Forgets the auto-subscription record (the connection unsubscribed from it). */
-export function forgetAutoSubscription(conn: Connection, channel: string): void {
-  if (autoSubscriptions.get(conn)?.channel === channel) autoSubscriptions.delete(conn);
+  return conn.subscriptions.get(channel)?.auto !== undefined;
 }
 
 /**

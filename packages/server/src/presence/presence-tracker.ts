@@ -5,6 +5,7 @@ import type { Hub } from '../hub.ts';
 import type { ResolvedChannel } from '../channels.ts';
 import type { Connection } from '../connection/connection.ts';
 import type { PresenceStore } from './presence-store.ts';
+import { unavailableReporter } from '../unavailable.ts';
 import { EncodedOnce, type ServerEvent } from '../connection/protocol.ts';
 
 type PresenceEvent = Extract<ControlMessage, { type: 'presence' }>;
@@ -64,7 +65,7 @@ export class PresenceTracker {
       if (!first) return;
       this.onUserEvent?.('online', user);
       return this.broker.publishControl({ type: 'user_event', event: 'online', user });
-    }).catch((err) => this.log.warn({ err }, 'presence: userUp failed'));
+    }).catch((err) => unavailableReporter(this.log).report(err, 'presence userUp'));
   }
 
   /** A subscription was acknowledged. */
@@ -82,7 +83,7 @@ export class PresenceTracker {
       this.store.add(ch.name, { client: conn.id, user: id.user, ...info }).then(() => {
         // Closed or unsubscribed while the store was written: take the entry back out.
         if (!this.tracked.get(conn)?.has(ch.name)) return this.store.remove(ch.name, conn.id);
-      }).catch((err) => this.log.warn({ err, channel: ch.name }, 'presence: add failed'));
+      }).catch((err) => unavailableReporter(this.log).report(err, 'presence add'));
     }
     if (joinLeave) this.announce({ type: 'presence', event: 'join', channel: ch.name, user: id.user, client: conn.id, ...info });
   }
@@ -98,7 +99,7 @@ export class PresenceTracker {
       const n = (this.watchers.get(conn) ?? 1) - 1;
       if (n > 0) this.watchers.set(conn, n);
       else this.watchers.delete(conn);
-      this.store.remove(channel, conn.id).catch((err) => this.log.warn({ err, channel }, 'presence: remove failed'));
+      this.store.remove(channel, conn.id).catch((err) => unavailableReporter(this.log).report(err, 'presence remove'));
     }
     if (t.joinLeave) this.announce({ type: 'presence', event: 'leave', channel, user: conn.user!, client: conn.id });
   }
@@ -114,7 +115,7 @@ export class PresenceTracker {
     if (this.hub.connectionsOf(user).size === 1) this.onLocalUser?.('down', user);
     this.store.userDown(user, conn.id).then((left) => {
       if (left === 0) this.startGrace(user);
-    }).catch((err) => this.log.warn({ err }, 'presence: userDown failed'));
+    }).catch((err) => unavailableReporter(this.log).report(err, 'presence userDown'));
   }
 
   /** Delivers a join/leave to this node's subscribers of the channel (not to the client it is about). */
@@ -148,7 +149,7 @@ export class PresenceTracker {
         if (!gone) return;
         this.onUserEvent?.('offline', user);
         return this.broker.publishControl({ type: 'user_event', event: 'offline', user });
-      }).catch((err) => this.log.warn({ err }, 'presence: settleOffline failed'));
+      }).catch((err) => unavailableReporter(this.log).report(err, 'presence settleOffline'));
     };
     const t = setTimeout(settle, this.config.presence.offlineGraceMs);
     t.unref();
@@ -156,7 +157,7 @@ export class PresenceTracker {
   }
 
   private announce(msg: PresenceEvent): void {
-    this.broker.publishControl(msg).catch((err) => this.log.warn({ err, channel: msg.channel }, 'presence: announce failed'));
+    this.broker.publishControl(msg).catch((err) => unavailableReporter(this.log).report(err, 'presence announce'));
   }
 }
 

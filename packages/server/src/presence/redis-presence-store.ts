@@ -4,6 +4,7 @@ import { RedisKeys } from '../redis/keys.ts';
 import { ExpiryRefresher } from '../redis/refresher.ts';
 import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
 import type { Logger } from '../logger.ts';
+import { unavailableReporter } from '../unavailable.ts';
 
 interface Scripts {
   sbPresenceGet(zset: string, hash: string, now: number): Promise<string[]>;
@@ -66,7 +67,7 @@ export class RedisPresenceStore implements PresenceStore {
     this.redis.defineCommand('sbUserUp', { numberOfKeys: 2, lua: USER_UP });
     this.redis.defineCommand('sbUserDown', { numberOfKeys: 1, lua: USER_DOWN });
     this.redis.defineCommand('sbSettle', { numberOfKeys: 2, lua: SETTLE });
-    this.sweeper = setInterval(() => void this.sweep().catch((err) => this.log?.warn({ err: (err as Error).message }, 'presence sweep failed')), refreshMs);
+    this.sweeper = setInterval(() => void this.sweep().catch((err) => this.log && unavailableReporter(this.log).report(err, 'presence sweep')), refreshMs);
     this.sweeper.unref();
   }
 

@@ -13,6 +13,11 @@ import { RedisOccupancy } from '../webhooks/redis-occupancy.ts';
 import type { Stores } from '../store-set.ts';
 import { connectRedis, closeRedis, redisTarget, type RedisConnection } from './connect.ts';
 import { RedisKeys } from './keys.ts';
+import { Cluster } from 'ioredis';
+import { checkClusterSlots } from './cluster-slots.ts';
+import { SentinelFollower } from './sentinel-follower.ts';
+import { parseRedisUrl } from './url.ts';
+import { unavailableReporter } from '../unavailable.ts';
 import { newNodeId } from '../cluster/node-id.ts';
 
 /**
@@ -28,7 +33,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
   // Opened together: on a Redis Cluster each one connects to every primary.
   // The subscriber is not auto-pipelined: ioredis keeps SUBSCRIBE out of its auto-pipelines
   // but not SSUBSCRIBE/SUNSUBSCRIBE, which belong on the subscriber connection as they are.
-  const settled = await Promise.allSettled(names.map((n) => connectRedis({ url, name: `switchboard:${n}`, subscriber: n === 'broker-sub', autoPipelining: n !== 'broker-sub' })));
+  const settled = await Promise.allSettled(names.map((n) => connectRedis({ url, name: `switchboard:${n}`, autoPipelining: n !== 'broker-sub' })));
   const opened = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = settled.find((r) => r.status === 'rejected');
   if (failed) {
@@ -42,11 +47,19 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
   let announceOffline: ((user: string) => void) | undefined;
   const presence = new RedisPresenceStore({ connection: presenceConn, keys, ...withLog, onUserExpired: (user) => announceOffline?.(user) });
   log?.info({ redis: redisTarget(url), topology: pub.topology, version: pub.version, sharded: pub.sharded }, 'cluster mode: connected to Redis');
+  let broker: RedisBroker | undefined;
+  // Behind Sentinel: a WAIT that falls short makes the node ask the sentinels again.
+  const follower = sentinelFollower(url, history, opened, log);
   return {
-    history: new RedisHistoryStore({ connection: history, keys, publish: true, ...replication }),
+    history: new RedisHistoryStore({ connection: history, keys, publish: true, ...replication, ...(follower ? { onShortfall: () => void follower.check() } : {}) }),
     sessions: new RedisSessionStore({ connection: sessions, keys }),
     access: new RedisAccessStore({ connection: accessConn, keys }),
-    broker: (handler) => new RedisBroker(handler, { publisher: pub, subscriber: sub, keys, nodeId: id, ...withLog }),
+    broker: (handler) => (broker = new RedisBroker(handler, { publisher: pub, subscriber: sub, keys, nodeId: id, ...withLog })),
+    // Not ready while the broker may miss publications, nor while a slot has no reachable primary.
+    probe: async () => {
+      if (broker?.degraded) throw new Error('the broker is restoring its Redis subscriptions');
+      if (history.redis instanceof Cluster) await checkClusterSlots(history.redis);
+    },
     presence,
     // Each store closes its own connection (the node closes them); nothing is shared.
     close: async () => {},
@@ -59,7 +72,7 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
       const startedAt = Date.now();
       announceOffline = (user) => {
         node.userExpired(user);
-        node.publishControl({ type: 'user_event', event: 'offline', user }).catch((err) => log?.warn({ err }, 'presence: offline announce failed'));
+        node.publishControl({ type: 'user_event', event: 'offline', user }).catch((err) => log && unavailableReporter(log).report(err, 'presence offline announce'));
       };
       return new RedisNodeDirectory({
         connection: nodesConn, keys, ...withLog,
@@ -69,4 +82,21 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
       });
     },
   };
+}
+
+/** Behind Sentinel, the follower that moves every connection of the node to the primary the sentinels name. */
+function sentinelFollower(url: string, probe: RedisConnection, connections: RedisConnection[], log: Logger | undefined): SentinelFollower | undefined {
+  const t = parseRedisUrl(url);
+  if (t.kind !== 'sentinel') return undefined;
+  const tls = t.tls ? { tls: {} } : {};
+  return new SentinelFollower({
+    target: {
+      sentinels: t.sentinels, master: t.master,
+      sentinelOptions: { ...(t.sentinelUsername ? { username: t.sentinelUsername } : {}), ...(t.sentinelPassword ? { password: t.sentinelPassword } : {}), ...tls },
+      primaryOptions: { ...(t.username ? { username: t.username } : {}), ...(t.password ? { password: t.password } : {}), ...tls },
+    },
+    probe: probe.redis,
+    connections: () => connections.map((c) => c.redis),
+    ...(log ? { log } : {}),
+  });
 }

@@ -27,11 +27,6 @@ export interface ConnectOptions {
   /** Connection attempt timeout at start-up (ms). Default 5000. */
   connectTimeoutMs?: number;
   /**
-   * The connection subscribes (the broker's subscriber): on a Redis Cluster, ioredis then
-   * keeps one sharded-subscriber connection per primary so `SSUBSCRIBE` reaches each shard.
-   */
-  subscriber?: boolean;
-  /**
    * Commands issued in the same event-loop turn go out in one write (ioredis
    * auto-pipelining): many concurrent publishes cost one round trip instead of one each.
    * Default true.
@@ -81,15 +76,21 @@ function createClient(t: RedisTopology, o: ConnectOptions): RedisClient {
         lazyConnect: true,
         enableOfflineQueue: false,
         enableAutoPipelining: autoPipelining,
-        shardedSubscribers: o.subscriber ?? false,
         // A command on a connection that closed may have run: report it (the caller retries
         // with its idempotency key) instead of re-sending it on the new primary.
         retryDelayOnFailover: 0,
+        // A node whose connection drops is not redialled (ioredis' default): it leaves the
+        // pool, the next command for its slots goes to another primary, whose MOVED answer
+        // names the replica promoted in its place (and makes ioredis re-read the slot map).
+        // Redialling it instead kept the dead primary in the slot map for good: every command
+        // for its slots failed until it came back at the same address.
+        // The slot map is also re-read every few seconds: slots that moved while no command
+        // went there (a node cut off by a partition, whose connection never drops).
+        slotsRefreshInterval: 5000,
         // Reading the slot map (CLUSTER SLOTS) gets as long as a connection attempt: the
         // default 1 s fails start-up on a busy machine.
         slotsRefreshTimeout: o.connectTimeoutMs ?? 5000,
         clusterRetryStrategy: backoff,
-        clusterNodeRetryStrategy: backoff,
         redisOptions: {
           ...redisOptions,
           ...(t.username ? { username: t.username } : {}), ...(t.password ? { password: t.password } : {}),

@@ -1,6 +1,7 @@
 import { Cluster } from 'ioredis';
 import type { RedisClient } from './connect.ts';
 import type { Logger } from '../logger.ts';
+import { unavailableReporter } from '../unavailable.ts';
 
 /** Commands in flight at once during a refresh (see `refresh`). */
 const REFRESH_CHUNK = 256;
@@ -128,7 +129,7 @@ export class ExpiryRefresher {
     } finally {
       this.refreshing = false;
     }
-    if (failed) this.log?.warn({ err: failed.message }, 'redis: refreshing presence entries failed; retrying next interval');
+    if (failed && this.log) unavailableReporter(this.log).report(failed, 'presence refresh (retried next interval)');
   }
 
   /**
@@ -160,7 +161,7 @@ export class ExpiryRefresher {
     } finally {
       this.refreshing = false;
     }
-    if (failed) this.log?.warn({ err: failed.message }, 'redis: refreshing presence entries failed; retrying next interval');
+    if (failed && this.log) unavailableReporter(this.log).report(failed, 'presence refresh (retried next interval)');
   }
 
   stop(): void {

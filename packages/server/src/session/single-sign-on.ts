@@ -6,6 +6,7 @@ import type { Broker } from '../broker/broker.ts';
 import type { ChannelResolver } from '../channels.ts';
 import type { Connection } from '../connection/connection.ts';
 import type { LoginLimit, LoginRegistry } from './login-registry.ts';
+import { unavailableReporter } from '../unavailable.ts';
 
 /** The registry scope of the deployment-wide policy. */
 const DEPLOYMENT_SCOPE = '*';
@@ -154,6 +155,6 @@ export class SingleSignOn {
 
   private release(conn: Connection, scope: string): void {
     const id = conn.identity!;
-    this.registry.release(scope, id.user, id.login, conn.id).catch((err) => this.log.warn({ err, scope }, 'login registry release failed'));
+    this.registry.release(scope, id.user, id.login, conn.id).catch((err) => unavailableReporter(this.log).report(err, 'login registry release'));
   }
 }

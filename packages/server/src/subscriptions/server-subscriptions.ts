@@ -19,20 +19,16 @@ export async function subscribeOnBehalf(node: CommandContext, conn: Connection, 
     node.log.warn({ client: conn.id, channel: ch.name }, 'server-side subscription skipped: connection at limits.maxChannelsPerConnection');
     return;
   }
-  const result = await node.subscribe(conn, ch, undefined);
-  if (!conn.subscriptions.has(ch.name)) return; // closed or unsubscribed meanwhile
-  conn.send({
+  await node.subscriptions.subscribe(conn, ch, {}, (_sub, result) => conn.send({
     type: 'subscribed', channel: ch.name,
     ...(result.epoch !== undefined ? { epoch: result.epoch, offset: result.offset ?? 0 } : {}),
     persist,
-  });
-  node.releaseBuffer(conn, ch.name, result);
-  node.tracker.joined(conn, ch);
+  }));
 }
 
 /** Removes a server-side (or any) subscription of a local connection and tells it with `unsubscribed`. */
 export function unsubscribeOnBehalf(node: CommandContext, conn: Connection, channel: string): void {
-  if (node.unsubscribe(conn, channel)) conn.send({ type: 'unsubscribed', channel });
+  if (node.subscriptions.close(conn, channel)) conn.send({ type: 'unsubscribed', channel });
 }
 
 /**
@@ -64,7 +60,7 @@ export async function subscribePersisted(node: CommandContext, conn: Connection)
     try {
       await subscribeOnBehalf(node, conn, ch, true);
     } catch (err) {
-      node.log.warn({ err, client: conn.id, channel: name }, 'persistent server-side subscription failed');
+      if (!(err instanceof ReplyError)) node.failures.report(err, 'persistent server-side subscription');
     }
   }
 }

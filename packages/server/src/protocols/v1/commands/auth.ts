@@ -89,7 +89,7 @@ export async function handleAuth(ctx: CommandContext, conn: Connection, frame: A
       try {
         await autoSubscribePersonal(ctx, conn, personal);
       } catch (err) {
-        node.log.warn({ err, client: conn.id }, 'automatic personal subscription failed');
+        if (!(err instanceof ReplyError)) node.failures.report(err, 'automatic personal subscription');
       } finally {
         node.sso.settle(conn, personal.namespace);
       }

@@ -1,5 +1,5 @@
 import { CloseCode, Disconnect, type Publication } from '@switchboard/protocol';
-import type { Connection } from '../../../connection/connection.ts';
+import type { Subscription } from '../../../connection/connection.ts';
 import type { CommandContext, SubscribeResult } from '../../../connection/command-context.ts';
 import type { ResolvedChannel } from '../../../channels.ts';
 
@@ -8,13 +8,13 @@ import type { ResolvedChannel } from '../../../channels.ts';
  * page by page (`result` holds the first, cut at the byte bound when `more`). Each further
  * page is read only once the client took the previous one (`Connection.whenWritable`), so the
  * replay never fills the outbound queue, however long it is. Live publications wait in the
- * subscription's buffer meanwhile and follow past `result.offset` (`releaseBuffer`): a client
+ * subscription's buffer meanwhile and follow past `result.offset` (when it goes live): a client
  * that cannot take even those (more than `limits.maxQueueBytes` of them held) is a slow
  * consumer (`3008`). A replay that becomes unrecoverable midway (retention, a reset stream)
  * stops there, like a failed recovery without `id`: live delivery follows.
  */
-export async function sendReplay(ctx: CommandContext, conn: Connection, ch: ResolvedChannel, result: SubscribeResult): Promise<void> {
-  const sub = conn.subscriptions.get(ch.name);
+export async function sendReplay(ctx: CommandContext, sub: Subscription, ch: ResolvedChannel, result: SubscribeResult): Promise<void> {
+  const { conn } = sub;
   const top = result.offset ?? 0;
   let pubs: Publication[] = result.publications ?? [];
   let next = result.more ? result.next : undefined;
@@ -22,8 +22,8 @@ export async function sendReplay(ctx: CommandContext, conn: Connection, ch: Reso
     for (const pub of pubs) conn.enqueue(conn.encoder.publication(pub));
     if (!next || !ch.history) return;
     await conn.whenWritable(ctx.historyReads.maxBytes);
-    if (conn.state === 'closed' || conn.subscriptions.get(ch.name) !== sub || !sub) return;
-    if ((sub.bufferedBytes ?? 0) > ctx.config.limits.maxQueueBytes) {
+    if (sub.state === 'closed') return;
+    if (sub.bufferedBytes > ctx.config.limits.maxQueueBytes) {
       conn.terminate(new Disconnect(CloseCode.slow_consumer, 'slow_consumer'));
       return;
     }

@@ -50,7 +50,7 @@ export async function handleSubscribe(ctx: CommandContext, conn: Connection, fra
     const adopted = await adoptAutoSubscription(ctx, conn, ch, frame.since, rewind);
     if (!adopted) throw new ReplyError('bad_request', `already subscribed to ${ch.name}`);
     const sub = conn.subscriptions.get(ch.name);
-    if (delta && sub) node.hub.enableDelta(sub);
+    if (delta && sub) node.subscriptions.enableDelta(sub);
     reply(conn, frame.id, { ...adopted, ...granted });
     return;
   }
@@ -60,21 +60,14 @@ export async function handleSubscribe(ctx: CommandContext, conn: Connection, fra
   await authorizeSubscribe(ctx, conn, ch);
   if (conn.state !== 'ready' || conn.subscriptions.has(ch.name)) return; // closed (or subscribed) while a hook answered
   await node.sso.enterNamespace(conn, ch.namespace);
-  let result;
   try {
-    result = await node.subscribe(conn, ch, frame.since, rewind, delta === true);
+    await node.subscriptions.subscribe(conn, ch, { since: frame.since, rewind, delta: delta === true }, async (sub, result) => {
+      if (frame.id !== undefined) reply(conn, frame.id, { ...result, ...granted });
+      // Without an id there is no ack to carry the replay (or rewind): it goes out as messages
+      // instead, paced page by page; live ones are held until it is done.
+      else await sendReplay(ctx, sub, ch, result);
+    });
   } finally {
     node.sso.settle(conn, ch.namespace);
   }
-  if (!conn.subscriptions.has(ch.name)) return; // closed or unsubscribed meanwhile
-  try {
-    if (frame.id !== undefined) reply(conn, frame.id, { ...result, ...granted });
-    // Without an id there is no ack to carry the replay (or rewind): it goes out as messages
-    // instead, paced page by page; live ones wait in the buffer until it is done.
-    else await sendReplay(ctx, conn, ch, result);
-  } finally {
-    node.releaseBuffer(conn, ch.name, result);
-  }
-  if (!conn.subscriptions.has(ch.name)) return; // closed or left during the replay
-  node.tracker.joined(conn, ch);
 }

@@ -6,6 +6,6 @@ import { reply } from '../replies.ts';
 /** `unsubscribe`: leaves a channel; unsubscribing from a channel not subscribed is an error. */
 export async function handleUnsubscribe(ctx: CommandContext, conn: Connection, frame: UnsubscribeFrame): Promise<void> {
   const ch = ctx.resolve(frame.channel);
-  if (!ctx.unsubscribe(conn, ch.name)) throw new ReplyError('bad_request', `not subscribed to ${ch.name}`);
+  if (!ctx.subscriptions.close(conn, ch.name)) throw new ReplyError('bad_request', `not subscribed to ${ch.name}`);
   reply(conn, frame.id);
 }
