@@ -12,6 +12,7 @@ import { SingleSignOn } from './session/single-sign-on.ts';
 import type { PresenceStore, PresenceUser } from './presence/presence-store.ts';
 import { PresenceTracker } from './presence/presence-tracker.ts';
 import { Connection, type ConnectionHost } from './connection/connection.ts';
+import { Outbox } from './connection/outbox.ts';
 import type { CommandContext, PublishMeta, PublishResult, SubscribeResult } from './connection/command-context.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
 import { EncodedOnce, type WireProtocol } from './connection/protocol.ts';
@@ -114,6 +115,8 @@ export class Node implements BrokerHandler, CommandContext {
   readonly failures: UnavailableReporter;
   /** Cluster mode: the backend's own readiness check (`Stores.probe`), asked by `/readyz`. */
   readonly probeBackend: (() => Promise<void>) | undefined;
+  /** The write path: every connection's writes of a turn in one pass, with one fan-out encoder. */
+  readonly outbox = new Outbox();
   /** What each connection of this node is handed: limits, metrics and the command table. */
   private readonly connectionHost: ConnectionHost;
 
@@ -170,6 +173,7 @@ export class Node implements BrokerHandler, CommandContext {
       limits: o.config.limits,
       metrics: this.metrics,
       log: o.log,
+      outbox: this.outbox,
       closed: (conn, code) => this.onConnectionClosed(conn, code),
     };
   }

@@ -8,7 +8,7 @@ import type { Transport, UpgradeContext } from '../transport/transport.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { joinBatch, scheduleFlush, type Flushable } from './outbox.ts';
+import type { Flushable, Outbox } from './outbox.ts';
 import { TokenBucket } from '../rate-limit.ts';
 import { limited } from '../log-limit.ts';
 import { classify, closeReason } from '../errors.ts';
@@ -88,6 +88,8 @@ export interface ConnectionHost {
   readonly limits: Config['limits'];
   readonly metrics: Pick<Metrics, 'error'>;
   readonly log: Logger;
+  /** The node's write path: batches this connection's writes per turn (one per node). */
+  readonly outbox: Outbox;
   /** The connection ended (either side closed it); called once. */
   closed(conn: Connection, code: number): void;
 }
@@ -102,9 +104,6 @@ export type ConnectionState = 'auth_pending' | 'ready' | 'closed';
 const MAX_INBOX = 256;
 /** Bytes held beyond which the connection is closed `3013` (a client that ignores backpressure). */
 const MAX_INBOX_BYTES = 4 * 1024 * 1024;
-/** How often `whenWritable` looks again at a connection whose client is still reading (ms). */
-const WRITABLE_POLL_MS = 10;
-
 /**
  * One socket's life: authentication, commands (processed one at a time, in order), its
  * subscriptions, heartbeat bookkeeping and the batched outbound queue.
@@ -164,7 +163,7 @@ export class Connection implements Flushable {
     this.queuedBytes += frame.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      scheduleFlush(this);
+      this.host.outbox.schedule(this);
     }
   }
 
@@ -183,7 +182,7 @@ export class Connection implements Flushable {
       this.terminate(new Disconnect(CloseCode.slow_consumer, 'slow_consumer'));
       return;
     }
-    this.flushNow();
+    this.flushNow(true);
   }
 
   /**
@@ -195,7 +194,10 @@ export class Connection implements Flushable {
   async whenWritable(maxBytes: number): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     while (this.state !== 'closed' && this.transport.bufferedAmount + this.queuedBytes > maxBytes) {
-      await new Promise((resolve) => setTimeout(resolve, WRITABLE_POLL_MS));
+      // What is queued here leaves at the end of this turn (the outbox); what the transport
+      // holds leaves when it drains (its signal, no timer).
+      if (this.queuedBytes > 0) await new Promise((resolve) => setImmediate(resolve));
+      else await this.transport.drained();
     }
   }
 
@@ -311,15 +313,20 @@ export class Connection implements Flushable {
     this.closed(d.code); // metrics count the gateway's codes, whatever the protocol sent
   }
 
-  /** Writes the queue in one go: one frame, one batch frame, or several frames corked. */
-  private flushNow(): void {
+  /**
+   * Writes the queue in one go: one frame, one batch frame, or several frames corked.
+   * `inPass`: called by the outbox's flush pass (else: at once, as the connection closes).
+   */
+  private flushNow(inPass = false): void {
     const q = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
     if (q.length === 0) return;
-    if (q.length === 1) this.transport.send(q[0]!);
-    else if (this.transport.batch) this.transport.send(joinBatch(q));
-    else this.transport.sendMany(q);
+    const outbox = this.host.outbox;
+    if (!inPass) outbox.usedOutsidePass();
+    if (q.length === 1) this.transport.send(q[0]!, outbox.encoder);
+    else if (this.transport.batch) this.transport.send(outbox.joinBatch(q), outbox.encoder);
+    else this.transport.sendMany(q, outbox.encoder);
   }
 
   /** The socket is gone (either side closed it). Idempotent. */

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Publication } from '@switchboard/protocol';
 import { Connection, type ConnectionHost, type Subscription } from '../../src/connection/connection.ts';
 import { Hub } from '../../src/hub.ts';
+import { Outbox } from '../../src/connection/outbox.ts';
 import { Subscriptions } from '../../src/subscriptions/subscriptions.ts';
 import { HistoryReads } from '../../src/history/history-reads.ts';
 import { MemoryHistoryStore } from '../../src/history/memory-history-store.ts';
@@ -73,7 +74,7 @@ function setup() {
     sso: { settle: () => {} },
     webhooks: { channel: (e, ch) => void events.push(`${e} ${ch}`) },
   });
-  const host: ConnectionHost = { limits: config.limits, metrics: { error() {} }, log, closed: () => {} };
+  const host: ConnectionHost = { limits: config.limits, metrics: { error() {} }, log, outbox: new Outbox(), closed: () => {} };
   const v1 = new V1Protocol({} as CommandContext);
   const connect = () => {
     const t = new TestTransport();
