@@ -94,7 +94,30 @@ export interface ConnectionHost {
   closed(conn: Connection, code: number): void;
 }
 
-export type ConnectionState = 'auth_pending' | 'ready' | 'closed';
+/**
+ * Where a connection is in its life, with what each phase knows: no identity before
+ * authentication, an identity from `authenticating` on (credentials accepted; single
+ * sign-on and the access check still to pass), `ready` once it takes commands, and `closed`
+ * (keeping the identity it had, if any). Transitions: `beginAuthentication`, `becomeReady`,
+ * `closed`; nothing goes back.
+ */
+export type ConnectionPhase =
+  | { readonly state: 'auth_pending' }
+  | { readonly state: 'authenticating'; readonly identity: Identity }
+  | { readonly state: 'ready'; readonly identity: Identity }
+  | { readonly state: 'closed'; readonly identity: Identity | undefined };
+
+export type ConnectionState = ConnectionPhase['state'];
+
+/** A connection whose identity is known: authenticating, ready, or closed after that. */
+export type AuthenticatedConnection = Connection & { readonly identity: Identity; readonly user: string };
+
+/** Narrows a connection to one whose identity is known (it stays known, even once closed). */
+export function isAuthenticated(conn: Connection): conn is AuthenticatedConnection {
+  return conn.identity !== undefined;
+}
+
+const AUTH_PENDING: ConnectionPhase = { state: 'auth_pending' };
 
 /**
  * Inbound frames held while an earlier command of the same connection is still running.
@@ -118,8 +141,7 @@ export class Connection implements Flushable {
   readonly encoder: ProtocolEncoder;
   readonly upgrade: UpgradeContext;
   readonly connectedAt = Date.now();
-  state: ConnectionState = 'auth_pending';
-  identity: Identity | undefined;
+  private phase: ConnectionPhase = AUTH_PENDING;
   /** channel → this connection's subscriptions; the hub keeps them (`Hub.addSubscriber`, `removeSubscriber`). */
   readonly subscriptions: ReadonlyMap<string, Subscription> = new Map<string, Subscription>();
 
@@ -150,8 +172,32 @@ export class Connection implements Flushable {
     this.commands = new TokenBucket(rate, rate * 2);
   }
 
+  /** `auth_pending`, `authenticating`, `ready` or `closed` (see `ConnectionPhase`). */
+  get state(): ConnectionState {
+    return this.phase.state;
+  }
+
+  /** Who the connection is, from `authenticating` on. */
+  get identity(): Identity | undefined {
+    return this.phase.state === 'auth_pending' ? undefined : this.phase.identity;
+  }
+
   get user(): string | undefined {
     return this.identity?.user;
+  }
+
+  /** `auth_pending` → `authenticating`: the credentials were accepted as `identity`. */
+  beginAuthentication(identity: Identity): this is AuthenticatedConnection {
+    if (this.phase.state !== 'auth_pending') return false;
+    this.phase = { state: 'authenticating', identity };
+    return true;
+  }
+
+  /** `authenticating` → `ready`: it takes commands now. False when it closed meanwhile. */
+  becomeReady(): boolean {
+    if (this.phase.state !== 'authenticating') return false;
+    this.phase = { state: 'ready', identity: this.phase.identity };
+    return true;
   }
 
   // ---- outbound ----------------------------------------------------------------------
@@ -332,7 +378,7 @@ export class Connection implements Flushable {
   /** The socket is gone (either side closed it). Idempotent. */
   closed(code: number): void {
     if (this.state === 'closed') return;
-    this.state = 'closed';
+    this.phase = { state: 'closed', identity: this.identity };
     this.queue = [];
     this.inbox.length = 0;
     this.inboxBytes = 0;

@@ -12,7 +12,7 @@ import { parseConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { UnavailableReporter } from '../../src/unavailable.ts';
 import { V1Protocol } from '../../src/protocols/v1/protocol.ts';
-import type { CommandContext } from '../../src/connection/command-context.ts';
+import type { CommandContext } from '../../src/protocols/command-context.ts';
 import { TestTransport } from './test-transport.ts';
 
 /**
@@ -76,9 +76,12 @@ function setup() {
   });
   const host: ConnectionHost = { limits: config.limits, metrics: { error() {} }, log, outbox: new Outbox(), closed: () => {} };
   const v1 = new V1Protocol({} as CommandContext);
+  let users = 0;
   const connect = () => {
     const t = new TestTransport();
     const conn = new Connection(host, t, { ip: '127.0.0.1', headers: {} }, v1);
+    const identity = { user: `u${++users}`, session: 's', login: 's', anonymous: true, info: undefined, expiresAtMs: undefined, grants: { subscribe: [], publish: [] } };
+    if (!conn.beginAuthentication(identity) || !conn.becomeReady()) throw new Error('not authenticated');
     return { conn, t };
   };
   const publish = async (channel: string, n: number) => {

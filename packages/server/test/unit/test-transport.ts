@@ -94,7 +94,7 @@ export async function unitGateway(input: ConfigInput = {}): Promise<{
   const log = createLogger('silent');
   const stores = await createStores(config, log);
   const node = new Node({ config, log, stores });
-  const v1 = new V1Protocol(node);
+  const v1 = new V1Protocol(node.services);
   await node.broker.ready;
   return {
     node,
