@@ -73,9 +73,9 @@ describe('switchboard serve --workers N', () => {
     expect(gw.output().split('DEVELOPMENT MODE').length - 1).toBe(1);
   });
 
-  it('refuses more than one worker without Redis', () => {
+  it('refuses more than one worker without a cluster backend (Redis or PostgreSQL)', () => {
     const r = spawnSync(process.execPath, [CLI, 'serve', '--dev', '--port', '0', '--workers', '2'], { encoding: 'utf8', timeout: 15_000 });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/without Redis.*--redis/s);
+    expect(r.stderr).toMatch(/without a cluster backend.*--redis.*--postgres/s);
   });
 });

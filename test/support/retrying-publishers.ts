@@ -104,7 +104,10 @@ export function wsPublisher(wsUrl: string, channel: string, user = 'ws-publisher
 export async function fullHistory(api: (method: string, body: unknown) => Promise<ApiAnswer>, channel: string, epoch: string): Promise<Publication[]> {
   const out: Publication[] = [];
   for (;;) {
-    const page = await api('history', { channel, since: { epoch, offset: out.at(-1)?.offset ?? 0 }, limit: 500 });
+    // The position of the last publication read (its own epoch: a promotion starts a new one).
+    const last = out.at(-1);
+    const since = last ? { epoch: last.epoch, offset: last.offset } : { epoch, offset: 0 };
+    const page = await api('history', { channel, since, limit: 500 });
     if (page.status !== 200) throw new Error(`history of ${channel}: ${page.status} ${JSON.stringify(page.body)}`);
     out.push(...page.body.publications);
     if (page.body.publications.length < 500) return out;

@@ -121,8 +121,10 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     async close() {
       if (closed) return;
       closed = true;
-      // The outbox's batch in progress commits (or rolls back) while the stores still answer.
-      await outbox?.consumer.stop();
+      // New connections are refused at once; the outbox's batch in progress commits (or
+      // rolls back) while the stores still answer.
+      node.accepting = false;
+      if (outbox) await outbox.consumer.stop();
       // The node refuses new connections at once; the admin sampler stops while it drains.
       const stopping = node.close();
       await admin?.close();

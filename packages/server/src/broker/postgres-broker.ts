@@ -67,6 +67,11 @@ export class PostgresBroker implements Broker {
   private readonly cleaner: NodeJS.Timeout;
   readonly ready: Promise<void>;
 
+  /** True while the LISTEN connection is down: notifications may be missed until it is back. */
+  get degraded(): boolean {
+    return !this.connected && !this.closed;
+  }
+
   constructor(handler: BrokerHandler, o: PostgresBrokerOptions) {
     this.handler = handler;
     this.nodeId = o.nodeId ?? newNodeId();

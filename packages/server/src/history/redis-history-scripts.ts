@@ -4,7 +4,20 @@
  * seen half-done, and publications reach every node in offset order.
  */
 
-/** Helpers: drop expired entries from a stream's head (ids are `<offset>-0`); read or create the meta. */
+/**
+ * Helpers: drop expired entries from a stream's head (ids are `<offset>-0`); read or create
+ * the meta; branches.
+ *
+ * Branches: the meta records (`r`) the replication id of the primary that writes the stream
+ * (`master_replid`, which a replica inherits and a promotion or a restart without RDB
+ * replaces). An append under another replication id means the primary changed: what the old
+ * one wrote past the last offset this one holds may have been discarded (a partition during
+ * a failover). The stream then forks: a new epoch continues the offsets, and the lineage
+ * (`l`: `<epoch>:<last offset of that epoch here>;…`, the last 8 forks) remembers where each
+ * earlier epoch ended on this branch. A position of an earlier epoch at or before that offset
+ * lies on this branch and recovers; one past it may lie on a discarded branch and does not
+ * (`recovered: false`), never a continuation from another timeline.
+ */
 const TRIM_EXPIRED = `
 local function trim_expired(stream, minTs)
   -- The common case: the oldest entry is still young, one cheap look.
@@ -26,14 +39,44 @@ local function trim_expired(stream, minTs)
     if #batch < 64 then return end
   end
 end
+local function replid()
+  return string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)') or ''
+end
+-- True when (epoch, offset) lies on this stream's branch through an earlier epoch.
+local function inherited(lineage, epoch, offset)
+  for e, last in string.gmatch(lineage or '', '([^:;]+):(%d+)') do
+    if e == epoch then return offset <= tonumber(last) end
+  end
+  return false
+end
+-- The meta for writing: created, or forked into a new epoch when another primary wrote it.
 local function meta(key, newEpoch, metaTtl)
-  local e = redis.call('HGET', key, 'e')
+  local m = redis.call('HMGET', key, 'e', 'o', 'r', 'l')
+  local e, o, r = m[1], tonumber(m[2] or '0'), replid()
   if not e then
     e = newEpoch
-    redis.call('HSET', key, 'e', e, 'o', 0)
+    redis.call('HSET', key, 'e', e, 'o', 0, 'r', r)
+  elseif m[3] == false then
+    redis.call('HSET', key, 'r', r)
+  elseif m[3] ~= r then
+    local lineage = (m[4] or '') .. e .. ':' .. o .. ';'
+    local _, forks = string.gsub(lineage, ';', '')
+    if forks > 8 then lineage = string.gsub(lineage, '^[^;]*;', '') end
+    e = newEpoch
+    redis.call('HSET', key, 'e', e, 'r', r, 'l', lineage)
   end
   redis.call('PEXPIRE', key, metaTtl)
-  return e, tonumber(redis.call('HGET', key, 'o'))
+  return e, o
+end
+-- The offset an idempotency key recorded, when its publication is on this branch.
+local function seenAt(key, idKey, epoch, now)
+  local seen = redis.call('GET', idKey)
+  if not seen then return nil end
+  local e, o, exp = string.match(seen, '^([^:]*):(%d+):(%d+)$')
+  if not e or tonumber(exp) <= now then return nil end
+  o = tonumber(o)
+  if e == epoch or inherited(redis.call('HGET', key, 'l'), e, o) then return o, e end
+  return nil
 end
 `;
 
@@ -44,17 +87,14 @@ end
  * The idempotency value is `<epoch>:<offset>:<expires at>`: the store's clock decides, and
  * Redis' own expiry (PX) only cleans up. Entry times are kept monotonic per stream (`t` in
  * the meta), so dropping expired entries from the head is exact even with skewed node clocks.
- * Returns {epoch, offset, duplicate (0/1)}.
+ * Returns {epoch, offset, duplicate (0/1)}; a duplicate answers the epoch it was stored in.
  */
 export const APPEND = `${TRIM_EXPIRED}
 local epoch, offset = meta(KEYS[1], ARGV[2], ARGV[6])
 local now = tonumber(ARGV[10])
 if ARGV[7] ~= '0' then
-  local seen = redis.call('GET', KEYS[3])
-  if seen then
-    local e, o, exp = string.match(seen, '^([^:]*):(%d+):(%d+)$')
-    if e == epoch and tonumber(exp) > now then return {epoch, tonumber(o), 1} end
-  end
+  local o, e = seenAt(KEYS[1], KEYS[3], epoch, now)
+  if o then return {e, o, 1} end
 end
 offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
 local t = tonumber(ARGV[9])
@@ -81,7 +121,8 @@ return {epoch, offset, 0}
  * now, then per publication: JSON without offset/epoch, dedup window ms (0: no key), ts,
  * publish ('1'/'0').
  * A key seen earlier in the same call is a duplicate, as it would be one call later.
- * Returns {epoch, offset 1, duplicate 1, offset 2, duplicate 2, …}.
+ * Returns {epoch, offset 1, duplicate 1, offset 2, duplicate 2, …}; a duplicate stored in an
+ * earlier epoch of this branch answers that epoch in place of its duplicate flag's 1.
  */
 export const APPEND_MANY = `${TRIM_EXPIRED}
 local epoch, offset = meta(KEYS[1], ARGV[1], ARGV[5])
@@ -93,17 +134,11 @@ for i = 0, (#ARGV - 7) / 4 - 1 do
   local a = 8 + i * 4
   local window = ARGV[a + 1]
   local idKey = KEYS[4 + i]
-  local dup = nil
-  if window ~= '0' then
-    local seen = redis.call('GET', idKey)
-    if seen then
-      local e, o, exp = string.match(seen, '^([^:]*):(%d+):(%d+)$')
-      if e == epoch and tonumber(exp) > now then dup = tonumber(o) end
-    end
-  end
+  local dup, dupEpoch = nil, nil
+  if window ~= '0' then dup, dupEpoch = seenAt(KEYS[1], idKey, epoch, now) end
   if dup then
     out[#out + 1] = dup
-    out[#out + 1] = 1
+    if dupEpoch == epoch then out[#out + 1] = 1 else out[#out + 1] = dupEpoch end
   else
     offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
     added = added + 1
@@ -149,6 +184,8 @@ return 1
  * Entries are fetched in small batches and the walk stops at `limit` publications or before
  * the one that would pass max bytes (the first always comes), so a read never loads far more
  * than it returns.
+ * A since of an earlier epoch of this branch (the lineage) at or before where that epoch
+ * ended here reads on as if it were of the current epoch; past it, it is not recoverable.
  * Returns {epoch, offset, recoverable (0/1), more (0/1), publication JSON…}; more: retained
  * publications lie beyond the last one returned, in the read's direction.
  */
@@ -165,8 +202,9 @@ trim_expired(KEYS[2], tonumber(ARGV[2]))
 local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
 local first = offset + 1
 if #head > 0 then first = tonumber(string.match(head[1][1], '^(%d+)')) end
-if hasSince and ARGV[4] ~= epoch and not (fromUnwritten and first == 1) then return {epoch, offset, 0, 0} end
-if hasSince and ARGV[4] == epoch and (since > offset or since < first - 1) then return {epoch, offset, 0, 0} end
+local sameBranch = ARGV[4] == epoch or (hasSince and inherited(redis.call('HGET', KEYS[1], 'l'), ARGV[4], since))
+if hasSince and not sameBranch and not (fromUnwritten and first == 1) then return {epoch, offset, 0, 0} end
+if hasSince and sameBranch and (since > offset or since < first - 1) then return {epoch, offset, 0, 0} end
 local limit = tonumber(ARGV[6])
 local maxBytes = tonumber(ARGV[8])
 local reverse = ARGV[7] == '1'

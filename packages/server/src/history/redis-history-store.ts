@@ -20,6 +20,11 @@ export interface ReplicationOptions {
   waitReplicas?: number;
   /** How long to wait for them (ms); fewer by then rejects with `ReplicationError`. Default 1000. */
   waitTimeoutMs?: number;
+  /**
+   * Called whenever fewer replicas than required confirmed a write (behind Sentinel: ask the
+   * sentinels whether this primary was replaced, `SentinelFollower`).
+   */
+  onShortfall?: () => void;
 }
 
 /**
@@ -67,7 +72,7 @@ interface Pipeline {
 
 interface Scripts {
   sbAppend(meta: string, stream: string, idKey: string, pubsub: string, ...argv: Array<string | number>): Promise<[string, number, number]>;
-  [sbAppendMany: `sbAppend${number}`]: (...args: Array<string | number>) => Promise<[string, ...number[]]>;
+  [sbAppendMany: `sbAppend${number}`]: (...args: Array<string | number>) => Promise<[string, ...Array<number | string>]>;
   sbRead(meta: string, stream: string, ...argv: Array<string | number>): Promise<[string, number, number, number, ...string[]]>;
   sbPosition(meta: string, ...argv: Array<string | number>): Promise<[string, number]>;
   sbClaim(key: string, now: number, windowMs: number): Promise<number>;
@@ -91,6 +96,7 @@ export class RedisHistoryStore implements HistoryStore {
   private readonly now: () => number;
   private readonly waitReplicas: number;
   private readonly waitTimeoutMs: number;
+  private readonly onShortfall: (() => void) | undefined;
   private readonly publishCommand: string;
   private readonly batcher: AppendBatcher | undefined;
   /** On a Redis Cluster a pipeline must stay on one shard. */
@@ -105,6 +111,7 @@ export class RedisHistoryStore implements HistoryStore {
     this.now = o.now ?? Date.now;
     this.waitReplicas = o.waitReplicas ?? 0;
     this.waitTimeoutMs = o.waitTimeoutMs ?? 1000;
+    this.onShortfall = o.onShortfall;
     this.redis.defineCommand('sbAppend', { numberOfKeys: 4, lua: APPEND });
     // `APPEND_MANY` for up to n publications is `sbAppend<n>`, n a power of two: a fixed key
     // count per command, so its first argument is a key and auto-pipelining on a Redis
@@ -162,11 +169,15 @@ export class RedisHistoryStore implements HistoryStore {
       for (const it of g.items) args.push(it.json, it.window, it.ts, it.publish ? '1' : '0');
       return { command: `sbAppend${size}` as const, args, n: g.items.length };
     });
-    const parse = (n: number, [epoch, ...rest]: [string, ...number[]]): AppendOutcome[] =>
-      Array.from({ length: n }, (_, i) => ({ epoch, offset: Number(rest[2 * i]), duplicate: Number(rest[2 * i + 1]) === 1 }));
+    // A duplicate stored in an earlier epoch of the stream's branch answers that epoch as its flag.
+    const parse = (n: number, [epoch, ...rest]: [string, ...Array<number | string>]): AppendOutcome[] =>
+      Array.from({ length: n }, (_, i) => {
+        const flag = rest[2 * i + 1];
+        return typeof flag === 'string' ? { epoch: flag, offset: Number(rest[2 * i]), duplicate: true } : { epoch, offset: Number(rest[2 * i]), duplicate: Number(flag) === 1 };
+      });
     if (this.cluster) {
       return calls.map(async ({ command, args, n }) => parse(n, this.waitReplicas > 0
-        ? await this.replicated<[string, ...number[]]>((p) => p[command](...args))
+        ? await this.replicated<[string, ...Array<number | string>]>((p) => p[command](...args))
         : await this.redis[command](...args)));
     }
     const p = this.redis.pipeline() as unknown as Pipeline;
@@ -176,13 +187,13 @@ export class RedisHistoryStore implements HistoryStore {
       const all = results ?? [];
       const [waitErr, confirmed] = this.waitReplicas > 0 ? all[calls.length] ?? [new Error('pipeline aborted'), 0] : [null, 0];
       if (waitErr) throw waitErr;
-      if (this.waitReplicas > 0 && Number(confirmed) < this.waitReplicas) throw new ReplicationError(Number(confirmed), this.waitReplicas);
+      if (this.waitReplicas > 0 && Number(confirmed) < this.waitReplicas) throw this.shortfall(Number(confirmed));
       return all;
     });
     return calls.map(async ({ n }, i) => {
       const [err, value] = (await done)[i] ?? [new Error('pipeline aborted'), undefined];
       if (err) throw err;
-      return parse(n, value as [string, ...number[]]);
+      return parse(n, value as [string, ...Array<number | string>]);
     });
   }
 
@@ -199,8 +210,13 @@ export class RedisHistoryStore implements HistoryStore {
     const [[writeErr, value] = [new Error('pipeline aborted'), undefined], [waitErr, confirmed] = [new Error('pipeline aborted'), 0]] = results;
     if (writeErr) throw writeErr;
     if (waitErr) throw waitErr;
-    if (Number(confirmed) < this.waitReplicas) throw new ReplicationError(Number(confirmed), this.waitReplicas);
+    if (Number(confirmed) < this.waitReplicas) throw this.shortfall(Number(confirmed));
     return value as T;
+  }
+
+  private shortfall(confirmed: number): ReplicationError {
+    this.onShortfall?.();
+    return new ReplicationError(confirmed, this.waitReplicas);
   }
 
   async read(channel: string, o: ReadOptions & { retention: HistoryOptions }): Promise<ReadResult> {

@@ -155,6 +155,10 @@ export class OutboxConsumer {
   private async batch(): Promise<number> {
     const c = await this.pool.connect();
     let broken: Error | undefined;
+    // A checked-out connection has no error listener of the pool's: the connection dying
+    // mid-batch (the database restarted) must reject the query, not end the process.
+    const onError = (err: Error) => (broken = err);
+    c.on('error', onError);
     try {
       await c.query('BEGIN');
       const { rows } = await c.query<{ id: string; channel: string; data: string; idempotency_key: string | null }>(CLAIM(this.names), [this.batchSize]);
@@ -194,6 +198,7 @@ export class OutboxConsumer {
       await c.query('ROLLBACK').catch((e: Error) => (broken = e));
       throw err;
     } finally {
+      c.removeListener('error', onError);
       c.release(broken);
     }
   }

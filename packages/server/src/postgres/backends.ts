@@ -57,13 +57,18 @@ export async function createPostgresBackends(url: string, log?: Logger, o: { sch
   // Users of a dead node: a surviving node announces them offline (once, cluster-wide).
   let announceOffline: ((user: string) => void) | undefined;
   const shared = { owns: false } as const;
+  let broker: PostgresBroker | undefined;
   log?.info({ postgres: pgTarget(url), schema }, 'cluster mode: connected to PostgreSQL');
   return {
     history: new PostgresHistoryStore({ pool: pools.history, ...shared, publish: names }),
     sessions: new PostgresSessionStore({ pool: pools.stores, ...shared }),
     access: new PostgresAccessStore({ pool: pools.stores, ...shared }),
     subscriptions: new PostgresServerSubscriptionStore({ pool: pools.stores, ...shared }),
-    broker: (handler) => new PostgresBroker(handler, { pool: pools.broker, ...shared, target, names, nodeId: id, ...withLog }),
+    broker: (handler) => (broker = new PostgresBroker(handler, { pool: pools.broker, ...shared, target, names, nodeId: id, ...withLog })),
+    // Not ready while the broker may miss notifications (its LISTEN connection is down).
+    probe: async () => {
+      if (broker?.degraded) throw new Error('the broker is restoring its LISTEN connection to PostgreSQL');
+    },
     presence: new PostgresPresenceStore({ pool: pools.cluster, ...shared, liveness, ...withLog, onUserExpired: (user) => announceOffline?.(user) }),
     logins: new PostgresLoginRegistry({ pool: pools.cluster, ...shared, liveness }),
     webhookOutbox: new PostgresWebhookOutbox({ pool: pools.cluster, ...shared }),

@@ -3,7 +3,6 @@ import pg from 'pg';
 import type { Logger } from '../logger.ts';
 
 export type PgPool = pg.Pool;
-export type PgClient = pg.Client;
 export type PgPoolClient = pg.PoolClient;
 
 /** How to reach the database: the URL, and optionally the schema the tables live in. */
@@ -75,6 +74,9 @@ export function pgTarget(url: string): string {
 export async function inTransaction<T>(pool: PgPool, fn: (c: PgPoolClient) => Promise<T>): Promise<T> {
   const c = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out connection has no error listener of the pool's: its death must reject, not throw.
+  const onError = (err: Error) => (broken = err);
+  c.on('error', onError);
   try {
     await c.query('BEGIN');
     const out = await fn(c);
@@ -84,6 +86,7 @@ export async function inTransaction<T>(pool: PgPool, fn: (c: PgPoolClient) => Pr
     await c.query('ROLLBACK').catch((e: Error) => (broken = e));
     throw err;
   } finally {
+    c.removeListener('error', onError);
     c.release(broken);
   }
 }

@@ -15,6 +15,8 @@ import { connectRedis, closeRedis, redisTarget, type RedisConnection } from './c
 import { RedisKeys } from './keys.ts';
 import { Cluster } from 'ioredis';
 import { checkClusterSlots } from './cluster-slots.ts';
+import { SentinelFollower } from './sentinel-follower.ts';
+import { parseRedisUrl } from './url.ts';
 import { unavailableReporter } from '../unavailable.ts';
 import { newNodeId } from '../cluster/node-id.ts';
 
@@ -46,8 +48,10 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
   const presence = new RedisPresenceStore({ connection: presenceConn, keys, ...withLog, onUserExpired: (user) => announceOffline?.(user) });
   log?.info({ redis: redisTarget(url), topology: pub.topology, version: pub.version, sharded: pub.sharded }, 'cluster mode: connected to Redis');
   let broker: RedisBroker | undefined;
+  // Behind Sentinel: a WAIT that falls short makes the node ask the sentinels again.
+  const follower = sentinelFollower(url, history, opened, log);
   return {
-    history: new RedisHistoryStore({ connection: history, keys, publish: true, ...replication }),
+    history: new RedisHistoryStore({ connection: history, keys, publish: true, ...replication, ...(follower ? { onShortfall: () => void follower.check() } : {}) }),
     sessions: new RedisSessionStore({ connection: sessions, keys }),
     access: new RedisAccessStore({ connection: accessConn, keys }),
     broker: (handler) => (broker = new RedisBroker(handler, { publisher: pub, subscriber: sub, keys, nodeId: id, ...withLog })),
@@ -78,4 +82,21 @@ export async function createRedisBackends(url: string, log?: Logger, keys = new 
       });
     },
   };
+}
+
+/** Behind Sentinel, the follower that moves every connection of the node to the primary the sentinels name. */
+function sentinelFollower(url: string, probe: RedisConnection, connections: RedisConnection[], log: Logger | undefined): SentinelFollower | undefined {
+  const t = parseRedisUrl(url);
+  if (t.kind !== 'sentinel') return undefined;
+  const tls = t.tls ? { tls: {} } : {};
+  return new SentinelFollower({
+    target: {
+      sentinels: t.sentinels, master: t.master,
+      sentinelOptions: { ...(t.sentinelUsername ? { username: t.sentinelUsername } : {}), ...(t.sentinelPassword ? { password: t.sentinelPassword } : {}), ...tls },
+      primaryOptions: { ...(t.username ? { username: t.username } : {}), ...(t.password ? { password: t.password } : {}), ...tls },
+    },
+    probe: probe.redis,
+    connections: () => connections.map((c) => c.redis),
+    ...(log ? { log } : {}),
+  });
 }
