@@ -72,13 +72,13 @@ const subscribers: Subscriber[] = Array.from({ length: Number(args.subscribers) 
 }));
 
 /** Takes a recovering (or first) subscribe's ack: the replay, the pages after it, the new position. */
-async function takeAck(c: SoakClient, st: ChannelState, channel: string, ack: any, recovering: boolean): Promise<void> {
-  if (recovering && ack.recovered === false) {
+async function takeAck(c: SoakClient, st: ChannelState, channel: string, ack: any, asked: Position | undefined): Promise<void> {
+  if (asked && ack.recovered === false) {
     totals.unrecovered++;
-    st.declareGap({ epoch: ack.epoch, offset: ack.offset });
+    st.declareGap(asked, { epoch: ack.epoch, offset: ack.offset });
     return;
   }
-  if (recovering) totals.recovered++;
+  if (asked) totals.recovered++;
   for (const p of ack.publications ?? []) st.add(p.epoch ?? ack.epoch, p.offset);
   let next: Position | undefined = ack.more ? ack.next : undefined;
   while (next && next.offset < ack.offset) {
@@ -118,11 +118,12 @@ async function connectSubscriber(s: Subscriber): Promise<void> {
     s.client = c;
     for (const ch of CHANNELS) {
       const st = s.channels.get(ch)!;
-      let since = st.position;
+      const asked = st.position;
+      let since = asked;
       if (since && !staleInjected) { staleInjected = true; since = { epoch: 'stale-epoch', offset: since.offset }; } // --inject stale
       const ack = await c.request({ type: 'subscribe', channel: ch, ...(since ? { since } : {}) });
       if (ack.type !== 'ack') throw new Error(`subscribe: ${ack.code}`);
-      await takeAck(c, st, ch, ack, since !== undefined);
+      await takeAck(c, st, ch, ack, asked);
     }
     s.connected = !ended;
   } catch (err) {
@@ -219,6 +220,18 @@ async function report(): Promise<void> {
 const reportTimer = setInterval(() => void report(), REPORT_MS);
 await new Promise((r) => setTimeout(r, MINUTES * 60_000));
 
+/** Offsets as runs: `3-7,9`. */
+function runs(xs: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < xs.length;) {
+    let j = i;
+    while (j + 1 < xs.length && xs[j + 1] === xs[j]! + 1) j++;
+    out.push(i === j ? `${xs[i]}` : `${xs[i]}-${xs[j]}`);
+    i = j + 1;
+  }
+  return out.join(',');
+}
+
 // ---- verdict -------------------------------------------------------------------------------
 /** Waits (bounded) for a state the run needs, never for a fixed time. */
 async function until(what: string, done: () => boolean, timeoutMs: number): Promise<void> {
@@ -246,10 +259,21 @@ await report();
 let lost = 0;
 let inGaps = 0;
 let duplicates = 0;
+/** Where the missing ones are: subscriber, channel, offsets (a few runs of them). */
+const missing: string[] = [];
 for (const s of subscribers) {
   for (const [ch, offs] of acked) {
     const st = s.channels.get(ch)!;
-    for (const o of offs) if (!st.has(o)) st.accounted(o) ? inGaps++ : lost++;
+    const here: number[] = [];
+    for (const o of offs) {
+      if (st.has(o)) continue;
+      if (st.accounted(o)) inGaps++;
+      else {
+        lost++;
+        here.push(o);
+      }
+    }
+    if (here.length > 0 && missing.length < 10) missing.push(`${s.name} ${ch} ${runs(here.sort((a, b) => a - b))} (position ${JSON.stringify(st.position)}, gaps ${JSON.stringify(st.gaps)})`);
     duplicates += st.duplicates;
   }
   s.client?.close();
@@ -268,6 +292,7 @@ console.log(`subscriber recoveries: ${totals.recovered} recovered, ${totals.unre
 console.log(judged.length >= 6
   ? `gateway heap once the ${DEDUP_WINDOW_MS / 60_000}-minute dedup window was full (min of first third → min of last third): ${mb(early)} MB → ${mb(late)} MB`
   : `gateway heap: not judged (it grows until the ${DEDUP_WINDOW_MS / 60_000}-minute dedup window is full; a verdict needs 6 reports after that: --minutes ${Math.ceil((DEDUP_WINDOW_MS + 7 * REPORT_MS) / 60_000)} or more)`);
+if (missing.length > 0) console.log(`missing: ${missing.join('; ')}`);
 const why = [
   lost > 0 ? `${lost} acknowledged deliveries missing` : '',
   totals.unrecovered > 0 ? `${totals.unrecovered} recoveries answered recovered: false` : '',

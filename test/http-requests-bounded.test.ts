@@ -1,3 +1,4 @@
+import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisProcess } from './support/redis.ts';
 import { waitFor } from './support/ports.ts';
@@ -30,9 +31,23 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([a, b, capped].filter(Boolean).map(async (g, i) => { const t = Date.now(); await g.close(); console.log("closed", i, Date.now() - t); }));
+  await Promise.all([a, b, capped].filter(Boolean).map((g) => g.close()));
   await redis?.stop();
-});
+}, 60_000);
+
+/** A request through `agent` (at most its `maxSockets` connections): status and error code. */
+function viaAgent(agent: Agent, url: string, method: 'GET' | 'POST', body?: string): Promise<{ status: number; error?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, agent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, ...(res.statusCode! >= 400 ? { error: JSON.parse(text).error } : {}) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 async function status(url: string, init?: RequestInit): Promise<{ status: number; error?: string }> {
   const r = await fetch(url, init);
@@ -50,14 +65,16 @@ async function quietPoller(g: Gateway, user: string): Promise<string> {
 }
 
 describe('requests on HTTP-transport connections are bounded', () => {
-  it('2,000 polls and sends from one IP naming a node that does not exist: each answered at once (404, or 429 past the per-IP rate), none relayed and held', async () => {
+  it('2,000 polls and sends from one IP at once (over 200 connections) naming a node that does not exist: each answered at once (404, or 429 past the per-IP rate), none relayed and held', async () => {
     const ghost = new SessionIds('ghostnode01234').mint().id; // well-formed, of a node that never existed
     const live = new SessionIds(b.node.id).mint().id; // a live node, but a forged connection
     const q = encodeURIComponent;
-    const requests = Array.from({ length: 2000 }, (_, i) => (i % 2 === 0
-      ? status(`${a.url}/poll?conn=${q(ghost)}&seq=0`)
-      : status(`${a.url}/send?conn=${q(i % 100 === 1 ? live : ghost)}`, { method: 'POST', body: '{"type":"ping"}' })));
-    const answers = await Promise.all(requests);
+    // 2,000 requests in flight at once, over at most 200 connections (a held one would hold its connection for 130 s)
+    const agent = new Agent({ keepAlive: true, maxSockets: 200 });
+    const answers = await Promise.all(Array.from({ length: 2000 }, (_, i) => (i % 2 === 0
+      ? viaAgent(agent, `${a.url}/poll?conn=${q(ghost)}&seq=0`, 'GET')
+      : viaAgent(agent, `${a.url}/send?conn=${q(i % 100 === 1 ? live : ghost)}`, 'POST', '{"type":"ping"}'))));
+    agent.destroy();
     const by = new Map<string, number>();
     for (const r of answers) by.set(`${r.status} ${r.error}`, (by.get(`${r.status} ${r.error}`) ?? 0) + 1);
     expect([...by.keys()].filter((k) => k !== '404 unknown_connection' && k !== '429 too_many_requests')).toEqual([]);

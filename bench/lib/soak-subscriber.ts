@@ -82,11 +82,15 @@ export class ChannelState {
     if (!this.position || this.position.epoch !== p.epoch || p.offset > this.position.offset) this.position = p;
   }
 
-  /** A `recovered: false` ack: what lay between the position and the stream's head is declared lost. */
-  declareGap(head: Position): void {
-    const from = this.position?.epoch === head.epoch ? this.position.offset + 1 : 1;
+  /**
+   * A `recovered: false` ack to a subscribe from position `asked`: what lay between it and the
+   * stream's head is declared lost. (Live messages after the head may already have been
+   * taken: they come in the same batch as the ack, and are handled before whoever awaits it.)
+   */
+  declareGap(asked: Position, head: Position): void {
+    const from = asked.epoch === head.epoch ? asked.offset + 1 : 1;
     if (head.offset >= from) this.gaps.push([from, head.offset]);
-    this.position = head;
+    this.advance(head);
   }
 
   has(offset: number): boolean {

@@ -134,4 +134,30 @@ describe('OutboxConsumer', () => {
       await gw.close();
     }
   });
+
+  it('a schema-qualified table (app.orders_outbox): init\'s DDL, its trigger and dead-letter table, consumed like the default', async () => {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    const gw = await startGateway({ storage: 'memory', namespaces: { live: { allowSubscribe: true } } });
+    const sub = await connectAuthed(gw.wsUrl, 'u');
+    await sub.request({ type: 'subscribe', channel: 'live:q' });
+    // A poll far away: only the trigger's notification can wake the consumer in time.
+    const consumer = new OutboxConsumer({ url, table: 'app.orders_outbox', pollIntervalMs: 600_000, publish: outboxPublisher(gw.node, 'app.orders_outbox') });
+    try {
+      await admin.query('CREATE SCHEMA app');
+      await admin.query(outboxDdl('app.orders_outbox'));
+      await consumer.start();
+      await admin.query(`INSERT INTO app.orders_outbox (channel, data, idempotency_key) VALUES ('live:q', '{"n":1}', 'k1'), ('no such:channel', '2', null), ('live:q', '{"n":3}', 'k1')`);
+      await waitFor(() => messages(sub, 'live:q').length === 1, 10_000, 'the row delivered');
+      await waitFor(async () => (await admin.query('SELECT count(*)::int AS n FROM app.orders_outbox')).rows[0].n === 0, 10_000, 'the table drained');
+      // The repeated idempotency key published once; the bad channel moved aside.
+      expect(messages(sub, 'live:q').map((m) => m.data)).toEqual([{ n: 1 }]);
+      expect((await admin.query('SELECT channel FROM app.orders_outbox_dead')).rows).toEqual([{ channel: 'no such:channel' }]);
+    } finally {
+      await consumer.stop();
+      await admin.end();
+      sub.close();
+      await gw.close();
+    }
+  });
 });

@@ -144,6 +144,12 @@ describe('Postgres stores', () => {
       expect(await aliveLogins.acquire('*', 'bob', 'B2', 'c3', one)).toEqual({ admitted: true, evicted: [] });
       expect(offline).toEqual(['bob']);
       expect(await alive.userUp('alice', 'c9')).toBe(false);
+      // Once it holds nothing (settled, swept), the dead node itself is forgotten; the live one stays.
+      await alive.sweep();
+      await la.forgetDead(0);
+      const p = pool(schema);
+      const { rows } = await p.query('SELECT id FROM sb_nodes').finally(() => p.end());
+      expect(rows.map((r) => r.id)).toEqual([la.id]);
     } finally {
       for (const s of [alive, dead, aliveLogins, deadLogins]) await s.close();
       await la.stop();

@@ -9,6 +9,7 @@ import type { AdminStore, NodeHeader, NodeStats, StatsSample } from './admin-sto
 export class PostgresAdminStore implements AdminStore {
   private readonly pool: PgPool;
   private readonly owns: boolean;
+  private reports = 0;
 
   constructor(o: { pool: PgPool; owns?: boolean }) {
     this.pool = o.pool;
@@ -32,6 +33,16 @@ export class PostgresAdminStore implements AdminStore {
   }
 
   async report(header: NodeHeader, sample: StatsSample, o: { keep: number; ttlMs: number }): Promise<void> {
+    // Now and then, nodes gone for an hour (each restart is a new node) and expired sessions go.
+    if (++this.reports % 500 === 0) {
+      const now = Date.now();
+      await this.pool.query(
+        `WITH gone AS (DELETE FROM sb_admin_nodes WHERE expires_at < $1 RETURNING id),
+         s AS (DELETE FROM sb_admin_samples WHERE node IN (SELECT id FROM gone))
+         DELETE FROM sb_admin_sessions WHERE expires_at <= $2`,
+        [now - 3_600_000, now],
+      ).catch(() => { /* next time */ });
+    }
     // One statement: the node's header, its new sample, and its older samples beyond `keep` deleted
     // (the statement's snapshot does not see the new one: keep - 1 of the old ones stay).
     await this.pool.query(

@@ -140,7 +140,16 @@ export class PostgresHistoryStore implements HistoryStore {
           more = true;
           break walk;
         }
-        const out = { ...(JSON.parse(r.body) as Publication), channel, offset: Number(r.offset), epoch: pos.epoch };
+        const offset = Number(r.offset);
+        // Forward offsets must follow on without a hole: one means appends trimmed the stream
+        // while this read walked it. At the start, `since` is no longer recoverable; further
+        // on, the read stops there and the next page (from the last one returned) says so.
+        if (!o.reverse && offset !== after + 1 && (since || publications.length > 0)) {
+          if (publications.length === 0) return { position: pos, publications: [], recoverable: false, more: false, ...(maxBytes !== Infinity ? { bytes: 0 } : {}) };
+          more = true;
+          break walk;
+        }
+        const out = { ...(JSON.parse(r.body) as Publication), channel, offset, epoch: pos.epoch };
         if (maxBytes !== Infinity) {
           const size = publicationBytes(out);
           if (publications.length > 0 && bytes + size > maxBytes) {

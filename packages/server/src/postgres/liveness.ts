@@ -17,6 +17,7 @@ export class PgNodeLiveness {
   private readonly timer: NodeJS.Timeout;
   private first: Promise<void> | undefined;
   private stopped = false;
+  private beats = 0;
 
   constructor(o: { pool: PgPool; owns?: boolean; id: string; ttlMs?: number; intervalMs?: number; info?: () => string | null; log?: Logger }) {
     this.pool = o.pool;
@@ -39,13 +40,35 @@ export class PgNodeLiveness {
     return this.first;
   }
 
-  /** Pushes this node's expiry forward (and its directory info). */
+  /** Pushes this node's expiry forward (and its directory info); now and then, forgets long-dead nodes. */
   async beat(): Promise<void> {
     if (this.stopped) return;
+    if (++this.beats % 60 === 0) await this.forgetDead().catch((err) => this.log?.warn({ err: (err as Error).message }, 'postgres: forgetting dead nodes failed'));
     await this.pool.query(
       `INSERT INTO sb_nodes (id, expires_at, info) VALUES ($1, $2, $3)
        ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, info = coalesce(excluded.info, sb_nodes.info)`,
       [this.id, Date.now() + this.ttlMs, this.info?.() ?? null],
+    );
+  }
+
+  /**
+   * Deletes nodes dead for `deadForMs` (10 minutes) that hold nothing any more (their presence, logins and
+   * occupancy were settled by the sweeps), with their directory channels: every restart makes
+   * a new node id, and the table must not grow with them. A missing row reads as dead.
+   */
+  async forgetDead(deadForMs = 600_000): Promise<void> {
+    const before = Date.now() - deadForMs;
+    await this.pool.query(
+      `WITH dead AS (
+         SELECT n.id FROM sb_nodes n WHERE n.expires_at < $1
+           AND NOT EXISTS (SELECT 1 FROM sb_presence p WHERE p.node = n.id)
+           AND NOT EXISTS (SELECT 1 FROM sb_user_conns c WHERE c.node = n.id)
+           AND NOT EXISTS (SELECT 1 FROM sb_login_clients l WHERE l.node = n.id)
+           AND NOT EXISTS (SELECT 1 FROM sb_occupancy_held h WHERE h.node = n.id)
+         LIMIT 1000),
+       d AS (DELETE FROM sb_directory_channels WHERE node IN (SELECT id FROM dead))
+       DELETE FROM sb_nodes WHERE id IN (SELECT id FROM dead)`,
+      [before],
     );
   }
 
