@@ -1,6 +1,6 @@
 import { CloseCode, Disconnect } from '@switchboard/protocol';
 import type { Config } from './config.ts';
-import type { Connection } from './connection/connection.ts';
+import { isAuthenticated, type Connection } from './connection/connection.ts';
 
 /** What the heartbeat watches: the node's configuration and every open connection. */
 export interface HeartbeatHost {
@@ -47,12 +47,12 @@ export class Heartbeat {
     const { config } = this.node;
     const { intervalMs, timeoutMs } = config.heartbeat;
     for (const conn of this.node.connections) {
-      if (conn.state === 'auth_pending') {
+      if (conn.state === 'auth_pending' || conn.state === 'authenticating') {
         if (now - conn.connectedAt > config.auth.timeoutMs) conn.rejectAuth(CloseCode.bad_request, 'auth_timeout');
         continue;
       }
-      if (conn.state !== 'ready') continue;
-      const exp = conn.identity!.expiresAtMs;
+      if (conn.state !== 'ready' || !isAuthenticated(conn)) continue;
+      const exp = conn.identity.expiresAtMs;
       if (exp !== undefined) {
         // The same tolerance as token verification: a token accepted within it is not closed at once.
         if (now >= exp + config.auth.clockToleranceSec * 1000) {

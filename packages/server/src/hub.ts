@@ -1,5 +1,5 @@
 import type { Publication } from '@switchboard/protocol';
-import type { Connection, Subscription } from './connection/connection.ts';
+import type { AuthenticatedConnection, Connection, Subscription } from './connection/connection.ts';
 import { EncodedOnce, type ProtocolEncoder } from './connection/protocol.ts';
 import { ChannelDelta } from './delta/channel-delta.ts';
 
@@ -12,7 +12,7 @@ export type { Subscription } from './connection/connection.ts';
  */
 type Subscribers = Subscription | Map<Connection, Subscription>;
 /** A user's authenticated local connections: the connection itself while there is only one. */
-type UserConnections = Connection | Set<Connection>;
+type UserConnections = AuthenticatedConnection | Set<AuthenticatedConnection>;
 
 /**
  * A connection's subscription records, writable: the hub is where they are kept; everyone
@@ -99,13 +99,14 @@ export class Hub {
   /** user → that user's authenticated local connections. */
   private readonly users = new Map<string, UserConnections>();
   /** client id → authenticated local connection. */
-  readonly clients = new Map<string, Connection>();
+  readonly clients = new Map<string, AuthenticatedConnection>();
   private subscriptionCount = 0;
   private changes = 0;
 
-  addClient(conn: Connection): void {
+  /** An authenticated connection: reachable by id and by user. */
+  addClient(conn: AuthenticatedConnection): void {
     this.clients.set(conn.id, conn);
-    const user = conn.user!;
+    const user = conn.user;
     const had = this.users.get(user);
     if (had === undefined) this.users.set(user, conn);
     else if (had instanceof Set) had.add(conn);
@@ -116,12 +117,13 @@ export class Hub {
   removeClient(conn: Connection): string[] {
     const emptied: string[] = [];
     for (const channel of [...conn.subscriptions.keys()]) if (this.removeSubscriber(conn, channel)) emptied.push(channel);
-    if (this.clients.delete(conn.id)) {
-      const user = conn.user!;
+    const client = this.clients.get(conn.id);
+    if (client === conn && this.clients.delete(conn.id)) {
+      const user = client.user;
       const had = this.users.get(user);
-      if (had === conn) this.users.delete(user);
+      if (had === client) this.users.delete(user);
       else if (had instanceof Set) {
-        had.delete(conn);
+        had.delete(client);
         if (had.size === 1) this.users.set(user, had.values().next().value!);
       }
     }
@@ -218,7 +220,7 @@ export class Hub {
   }
 
   /** The user's authenticated local connections (a snapshot when there is one). */
-  connectionsOf(user: string): ReadonlySet<Connection> {
+  connectionsOf(user: string): ReadonlySet<AuthenticatedConnection> {
     const had = this.users.get(user);
     return had === undefined ? new Set() : had instanceof Set ? had : new Set([had]);
   }

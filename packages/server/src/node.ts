@@ -1,7 +1,4 @@
-import {
-  CloseCode, Disconnect, ReplyError,
-  type FrameId, type Publication, type StreamPosition,
-} from '@switchboard/protocol';
+import { CloseCode, Disconnect, type Publication } from '@switchboard/protocol';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Broker, BrokerHandler, ControlMessage } from './broker/broker.ts';
@@ -9,13 +6,13 @@ import type { HistoryStore } from './history/history-store.ts';
 import type { SessionStore } from './session/session-store.ts';
 import type { LoginRegistry } from './session/login-registry.ts';
 import { SingleSignOn } from './session/single-sign-on.ts';
-import type { PresenceStore, PresenceUser } from './presence/presence-store.ts';
+import type { PresenceStore } from './presence/presence-store.ts';
 import { PresenceTracker } from './presence/presence-tracker.ts';
 import { Connection, type ConnectionHost } from './connection/connection.ts';
-import type { CommandContext, PublishMeta, PublishResult, SubscribeResult } from './connection/command-context.ts';
+import { Outbox } from './connection/outbox.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
-import { EncodedOnce, type WireProtocol } from './connection/protocol.ts';
-import { Hub, admit, type Subscription } from './hub.ts';
+import type { WireProtocol } from './connection/protocol.ts';
+import { Hub } from './hub.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
@@ -24,18 +21,18 @@ import { Webhooks } from './webhooks/webhooks.ts';
 import { MemoryWebhookOutbox } from './webhooks/webhook-outbox.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
-import { accessRefusal, type AccessRefusal, type AccessStore } from './access/access-store.ts';
+import type { AccessStore } from './access/access-store.ts';
+import { AccessControl } from './access/access-control.ts';
+import { Publisher, type PublishMeta, type PublishResult } from './publishing/publisher.ts';
 import type { Stores } from './store-set.ts';
 import { unavailableReporter, type UnavailableReporter } from './unavailable.ts';
 import { Metrics } from './metrics.ts';
-import { MAX_DATA_DEPTH, withinDepth } from './json-depth.ts';
-import { limited } from './log-limit.ts';
-import { readRewind } from './history/rewind.ts';
 import { HistoryReads } from './history/history-reads.ts';
 import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
-import { subscribeOnBehalf, unsubscribeOnBehalf } from './subscriptions/server-subscriptions.ts';
 import { Subscriptions } from './subscriptions/subscriptions.ts';
 import { NodeRequests } from './cluster/node-requests.ts';
+import { ControlMessages } from './control-messages.ts';
+import type { NodeServices } from './services.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -46,7 +43,9 @@ export interface NodeOptions {
   metrics?: Metrics;
 }
 
-export type { PublishMeta, PublishResult, SubscribeResult } from './connection/command-context.ts';
+export type { PublishMeta, PublishResult } from './publishing/publisher.ts';
+export type { NodeServices } from './services.ts';
+
 
 /**
  * Bytes of publications one subscribe ack or `history` reply carries: `limits.maxReplayBytes`,
@@ -60,7 +59,7 @@ function replayBytes(config: Config): number {
  * The gateway node: owns the hub, the broker and the stores, and is the only place they
  * meet. Connections call into it; brokers call back into it (`onPublication`, `onControl`).
  */
-export class Node implements BrokerHandler, CommandContext {
+export class Node implements BrokerHandler {
   /** This node's id in the deployment: its broker address (`Broker.nodeId`). */
   readonly id: string;
   readonly config: Config;
@@ -74,12 +73,14 @@ export class Node implements BrokerHandler, CommandContext {
   readonly logins: LoginRegistry;
   /** Blocked users and revoked tokens (server API `block`, `unblock`, `revoke`). */
   readonly access: AccessStore;
-  /**
-   * Counts the block and revoke control messages this node has received. An authentication
-   * that read the access store before one arrived checks again once it is in the hub, so a
-   * block that raced with it cannot let it through.
-   */
-  accessChanges = 0;
+  /** Blocks and revocations enforced at authentication and on live connections. */
+  readonly accessControl: AccessControl;
+  /** Storing and publishing, for clients, the server API and the outbox. */
+  readonly publisher: Publisher;
+  /** What the wire protocols' commands use (see `NodeServices`). */
+  readonly services: NodeServices;
+  /** What this node does with the control messages of every node. */
+  private readonly control: ControlMessages;
   /** Persistent server-side subscriptions (`POST /api/subscribe` with `persist`). */
   readonly serverSubscriptions: ServerSubscriptionStore;
   readonly broker: Broker;
@@ -114,6 +115,8 @@ export class Node implements BrokerHandler, CommandContext {
   readonly failures: UnavailableReporter;
   /** Cluster mode: the backend's own readiness check (`Stores.probe`), asked by `/readyz`. */
   readonly probeBackend: (() => Promise<void>) | undefined;
+  /** The write path: every connection's writes of a turn in one pass, with one fan-out encoder. */
+  readonly outbox = new Outbox();
   /** What each connection of this node is handed: limits, metrics and the command table. */
   private readonly connectionHost: ConnectionHost;
 
@@ -148,11 +151,13 @@ export class Node implements BrokerHandler, CommandContext {
     }));
     this.sso = new SingleSignOn({ config: o.config, registry: this.logins, broker: this.broker, channels: this.channels, log: o.log });
     this.tracker = new PresenceTracker({
-      config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log,
+      config: o.config, store: this.presenceStore, broker: this.broker, hub: this.hub, log: o.log, failures: this.failures,
       // One node: the presence settlement's events. Cluster: the occupancy store's (`user`).
       onUserEvent: (event, user) => this.webhooks.usersFromPresence && this.webhooks.emit(event === 'online' ? 'user.online' : 'user.offline', { user }),
       onLocalUser: (event, user) => this.webhooks.user(event, user),
     });
+    this.accessControl = new AccessControl({ store: this.access, failures: this.failures });
+    this.publisher = new Publisher({ history: this.history, broker: this.broker, webhooks: this.webhooks, failures: this.failures, dedupWindowMs: o.config.dedupWindow });
     this.subscriptions = new Subscriptions({
       config: o.config, hub: this.hub, broker: this.broker, historyReads: this.historyReads, channels: this.channels,
       tracker: this.tracker, sso: this.sso, webhooks: this.webhooks, failures: this.failures,
@@ -166,10 +171,18 @@ export class Node implements BrokerHandler, CommandContext {
       publishControl: (msg) => this.broker.publishControl(msg),
       userExpired: (user) => this.webhooks.usersFromPresence && this.webhooks.emit('user.offline', { user }),
     });
+    this.services = {
+      config: o.config, log: o.log, channels: this.channels, jwt: this.jwt, hooks: this.hooks, rpc: this.rpc,
+      sessions: this.sessions, historyReads: this.historyReads, sso: this.sso, serverSubscriptions: this.serverSubscriptions,
+      tracker: this.tracker, hub: this.hub, subscriptions: this.subscriptions, publisher: this.publisher,
+      access: this.accessControl, heartbeat: this.heartbeat, failures: this.failures,
+    };
+    this.control = new ControlMessages({ services: this.services, requests: this.requests });
     this.connectionHost = {
       limits: o.config.limits,
       metrics: this.metrics,
       log: o.log,
+      outbox: this.outbox,
       closed: (conn, code) => this.onConnectionClosed(conn, code),
     };
   }
@@ -200,8 +213,9 @@ export class Node implements BrokerHandler, CommandContext {
     this.tracker.disconnected(conn);
     this.sso.disconnected(conn);
     // A session is idle from its last connection's end, not from its last authentication.
-    if (this.hub.clients.has(conn.id)) {
-      this.sessions.touch(conn.identity!.session, this.config.sessions.idleTtl).catch((err) => this.failures.report(err, 'session touch'));
+    const client = this.hub.clients.get(conn.id);
+    if (client === conn) {
+      this.sessions.touch(client.identity.session, this.config.sessions.idleTtl).catch((err) => this.failures.report(err, 'session touch'));
     }
     this.subscriptions.connectionClosed(conn);
     if (this.connections.size === 0) this.heartbeat.stop();
@@ -209,97 +223,18 @@ export class Node implements BrokerHandler, CommandContext {
     this.log.debug({ client: conn.id, user: conn.user, code }, 'connection closed');
   }
 
-  /** When a newly authenticated connection gets its first ping. */
-  heartbeatSchedule(now: number): number {
-    return this.heartbeat.schedule(now);
-  }
-
-  /**
-   * Why the operator refuses this user or token now (block, or a revocation newer than the
-   * token's `iat`), or undefined. A store failure rejects with a temporary error.
-   */
-  async accessRefusal(user: string, issuedAt: number | null | undefined): Promise<AccessRefusal | undefined> {
-    const entry = await this.access.get(user).catch((err) => {
-      throw this.failures.unavailable(err, 'access check');
-    });
-    return accessRefusal(entry, issuedAt);
-  }
-
-  /** Checks a live connection again (a block or revocation raced with its authentication). */
-  recheckAccess(conn: Connection): void {
-    const id = conn.identity!;
-    this.accessRefusal(id.user, id.issuedAt).then((refusal) => {
-      if (refusal) conn.terminate(new Disconnect(CloseCode.blocked, refusal));
-    }, () => { /* reported by accessRefusal; the next block or revoke message closes it */ });
-  }
-
   // ---- channels ----------------------------------------------------------------------
 
+  /** Resolves a channel name (`bad_request`, `unknown_channel`): the server API's and the tests' door. */
   resolve(channel: unknown): ResolvedChannel {
     return this.channels.resolve(channel);
   }
 
-  /**
-   * Who is subscribed to a channel of a presence-enabled namespace, on every node: one
-   * entry per user with its public info and how many of its connections are subscribed.
-   */
-  async presence(channel: string): Promise<Record<string, PresenceUser>> {
-    return this.presenceStore.get(channel).catch((err) => {
-      throw this.failures.unavailable(err, 'presence');
-    });
-  }
-
   // ---- publishing --------------------------------------------------------------------
 
-  /**
-   * Publishes to a channel: stores it first when the namespace keeps history (the promise
-   * resolves only after it is stored), then hands it to the broker for every node.
-   * An `id` seen from the same publisher (`meta.from`, else the server API) within the dedup
-   * window is acknowledged as a duplicate and not delivered.
-   * A store or broker failure rejects with a temporary `ReplyError('internal')`.
-   */
-  async publish(ch: ResolvedChannel, data: unknown, meta: PublishMeta = {}): Promise<PublishResult> {
-    if (!withinDepth(data)) throw new ReplyError('bad_request', `data nests deeper than ${MAX_DATA_DEPTH} levels`);
-    try {
-      return await this.storeAndPublish(ch, data, meta);
-    } catch (err) {
-      throw this.failures.unavailable(err, 'publish');
-    }
-  }
-
-  private async storeAndPublish(ch: ResolvedChannel, data: unknown, meta: PublishMeta): Promise<PublishResult> {
-    const base: Publication = { channel: ch.name, data, ts: Date.now() };
-    if (meta.from !== undefined) base.from = meta.from;
-    if (meta.id !== undefined) base.id = meta.id;
-    // Idempotency keys are per publisher: a client's user, or the server API's own space.
-    const publisher = meta.from !== undefined ? `u:${meta.from}` : meta.publisher ?? 'api';
-    if (ch.history) {
-      const options = { ...ch.history, idempotencyKey: meta.id, publisher, dedupWindowMs: this.config.dedupWindow };
-      if (this.history.appendAndPublish) {
-        // The store published it atomically with storing it (offset order across nodes).
-        const r = await this.history.appendAndPublish(ch.name, base, options);
-        if (!r.duplicate) this.publicationWebhook(ch, { ...base, epoch: r.epoch, offset: r.offset });
-        return { epoch: r.epoch, offset: r.offset, duplicate: r.duplicate };
-      }
-      const r = await this.history.append(ch.name, base, options);
-      if (r.duplicate) return { epoch: r.epoch, offset: r.offset, duplicate: true };
-      base.epoch = r.epoch;
-      base.offset = r.offset;
-      await this.broker.publish(ch.name, base);
-      this.publicationWebhook(ch, base);
-      return { epoch: r.epoch, offset: r.offset, duplicate: false };
-    }
-    if (meta.id !== undefined && !(await this.history.claimKey(ch.name, meta.id, this.config.dedupWindow, publisher))) {
-      return { duplicate: true };
-    }
-    await this.broker.publish(ch.name, base);
-    this.publicationWebhook(ch, base);
-    return { duplicate: false };
-  }
-
-  /** A `publication` webhook for namespaces with `publicationWebhooks`. */
-  private publicationWebhook(ch: ResolvedChannel, pub: Publication): void {
-    if (ch.options.publicationWebhooks) this.webhooks.emit('publication', { channel: ch.name, publication: pub });
+  /** Publishes to a channel (see `Publisher.publish`): the server API's and the tests' door. */
+  publish(ch: ResolvedChannel, data: unknown, meta: PublishMeta = {}): Promise<PublishResult> {
+    return this.publisher.publish(ch, data, meta);
   }
 
   onPublication(channel: string, pub: Publication): void {
@@ -307,78 +242,7 @@ export class Node implements BrokerHandler, CommandContext {
   }
 
   onControl(msg: ControlMessage): void {
-    switch (msg.type) {
-      case 'disconnect': {
-        for (const conn of [...this.hub.connectionsOf(msg.user), ...this.sso.authenticatingOf(msg.user)]) {
-          const id = conn.identity!;
-          if (msg.session !== undefined && id.session !== msg.session) continue;
-          if (msg.login !== undefined && id.login !== msg.login) continue;
-          if (msg.exceptClient === conn.id) continue;
-          conn.terminate(new Disconnect(msg.code, msg.reason));
-        }
-        return;
-      }
-      case 'unsubscribe': {
-        for (const conn of [...this.hub.connectionsOf(msg.user)]) unsubscribeOnBehalf(this, conn, msg.channel);
-        return;
-      }
-      case 'subscribe': {
-        let ch: ResolvedChannel;
-        try {
-          ch = this.resolve(msg.channel);
-        } catch {
-          return; // another node's configuration knows a namespace this one does not
-        }
-        if (ch.owner !== undefined && ch.owner !== msg.user) {
-          // The API refuses it; a node of an older version (or anyone who can write to the broker) may not.
-          limited(this.log).warn({ channel: ch.name }, 'server-side subscribe to another user\'s personal channel refused');
-          return;
-        }
-        for (const conn of [...this.hub.connectionsOf(msg.user)]) {
-          subscribeOnBehalf(this, conn, ch, msg.persist).catch((err) => this.failures.report(err, 'server-side subscribe'));
-        }
-        return;
-      }
-      case 'access': {
-        // Written to the access store before it was sent: new authentications read it there.
-        this.accessChanges++;
-        const rule = msg.action === 'block' ? { blockedUntil: Infinity } : { revokedBefore: msg.before };
-        for (const conn of [...this.hub.connectionsOf(msg.user), ...this.sso.authenticatingOf(msg.user)]) {
-          const refusal = accessRefusal(rule, conn.identity!.issuedAt);
-          if (refusal) conn.terminate(new Disconnect(CloseCode.blocked, refusal));
-        }
-        return;
-      }
-      case 'user_event': {
-        this.tracker.deliverUserEvent(msg.event, msg.user);
-        return;
-      }
-      case 'presence': {
-        this.tracker.deliverPresenceEvent(msg);
-        return;
-      }
-      case 'all': {
-        // Server API push `all`: to every authenticated connection here, encoded once per protocol.
-        const frames = new EncodedOnce((e) => e.event({ type: 'broadcast', data: msg.data, ts: msg.ts }));
-        for (const conn of this.hub.clients.values()) {
-          const frame = frames.for(conn.encoder);
-          if (frame !== undefined) conn.enqueue(frame);
-        }
-        return;
-      }
-      case 'request': {
-        this.requests.onRequest(msg);
-        return;
-      }
-      case 'reply': {
-        this.requests.onReply(msg);
-        return;
-      }
-      default: {
-        const never: never = msg;
-        limited(this.log).warn({ type: (never as { type?: unknown }).type }, 'unknown control message');
-      }
-    }
+    this.control.handle(msg);
   }
 
   /**

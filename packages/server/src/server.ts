@@ -67,7 +67,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
       throw err;
     });
   // Wire protocols, each bound to the endpoints that speak it (docs/architecture.md).
-  const v1 = new V1Protocol(node);
+  const v1 = new V1Protocol(node.services);
   const openV1: OpenConnection = (transport, upgrade) => node.openConnection(transport, upgrade, v1);
   const transports = new HttpTransports(node, openV1);
   // A handshake or request whose headers never complete is cut off (checked every second at most).

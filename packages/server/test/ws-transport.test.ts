@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import * as wsModule from 'ws';
 import { RawClient, connectAuthed, startGateway, token } from './helpers.ts';
-import { joinBatch } from '../src/connection/outbox.ts';
-import { textFrame } from '../src/transport/ws.ts';
+import { Outbox } from '../src/connection/outbox.ts';
+import { TEXT_FRAME_SLOT, textFrame } from '../src/transport/ws.ts';
+import { FanoutEncoder } from '../src/transport/fanout.ts';
 
 const open = { allowSubscribe: true, allowPublish: true };
 /** Connects with `?batch=1` (or without) and waits for auth_success. */
@@ -31,7 +32,12 @@ describe('ws transport: pre-framed fan-out writes', () => {
       expect(len).toBe(n);
       expect(f.length).toBe(head + n);
       expect(f.subarray(head).equals(payload)).toBe(true);
-      expect(textFrame(payload)).toBe(f); // the same payload is framed once
+      // The write path frames a payload once for every socket sending it in a pass.
+      const fanout = new FanoutEncoder();
+      const once = fanout.memo(TEXT_FRAME_SLOT, payload);
+      expect(once.equals(f)).toBe(true);
+      expect(fanout.memo(TEXT_FRAME_SLOT, payload)).toBe(once);
+      expect(fanout.built(TEXT_FRAME_SLOT)).toBe(1);
     }
   });
 
@@ -82,6 +88,8 @@ describe('ws transport: pre-framed fan-out writes', () => {
     const a = Buffer.from('{"type":"message","n":1}');
     const b = Buffer.from('{"type":"message","n":2}');
     const q1 = [a, b];
+    const outbox = new Outbox();
+    const joinBatch = (q: Buffer[]) => outbox.joinBatch(q);
     const first = joinBatch(q1);
     expect(JSON.parse(first.toString())).toEqual([{ type: 'message', n: 1 }, { type: 'message', n: 2 }]);
     expect(joinBatch([a, b])).toBe(first);

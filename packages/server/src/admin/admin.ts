@@ -4,7 +4,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Node } from '../node.ts';
-import type { Connection } from '../connection/connection.ts';
+import type { AuthenticatedConnection } from '../connection/connection.ts';
 import type { Operations } from '../api/operations.ts';
 import { NodeOperations } from '../api/node-operations.ts';
 import { readiness } from '../health.ts';
@@ -37,7 +37,7 @@ export interface Admin {
 }
 
 /** A connection as the admin UI shows it. */
-export function viewOf(conn: Connection, nodeId: string): ConnectionView {
+export function viewOf(conn: AuthenticatedConnection, nodeId: string): ConnectionView {
   const channels: string[] = [];
   for (const ch of conn.subscriptions.keys()) {
     if (channels.length >= MAX_VIEW_CHANNELS) break;
@@ -45,8 +45,8 @@ export function viewOf(conn: Connection, nodeId: string): ConnectionView {
   }
   const ua = conn.upgrade.userAgent;
   return {
-    client: conn.id, user: conn.user!, node: nodeId, transport: conn.transport.kind ?? 'websocket', ip: conn.upgrade.ip,
-    since: conn.connectedAt, anonymous: conn.identity?.anonymous ?? false, channels, channelCount: conn.subscriptions.size,
+    client: conn.id, user: conn.user, node: nodeId, transport: conn.transport.kind ?? 'websocket', ip: conn.upgrade.ip,
+    since: conn.connectedAt, anonymous: conn.identity.anonymous, channels, channelCount: conn.subscriptions.size,
     ...(ua !== undefined ? { userAgent: ua.slice(0, 200) } : {}),
   };
 }

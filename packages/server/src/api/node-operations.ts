@@ -135,7 +135,7 @@ export class NodeOperations implements Operations {
   async presence(channel: string): Promise<PresenceResponse> {
     const ch = this.resolve(channel, 'channel');
     if (!ch.options.presence) throw new ApiError(404, 'not_available', `presence is not enabled in namespace "${ch.namespace}"`);
-    return { presence: await this.node.presence(ch.name) };
+    return { presence: await this.node.tracker.members(ch.name) };
   }
 
   async history(req: HistoryRequest): Promise<HistoryResponse> {

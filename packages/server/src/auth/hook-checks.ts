@@ -1,6 +1,12 @@
 import { CloseCode, Disconnect, ReplyError, type AuthFrame } from '@switchboard/protocol';
-import type { Connection } from '../connection/connection.ts';
-import type { CommandContext } from '../connection/command-context.ts';
+import type { AuthenticatedConnection, Connection } from '../connection/connection.ts';
+import type { BackendHooks } from './hooks.ts';
+import type { JwtVerifier } from './jwt.ts';
+
+/** What the hook checks use: the backend hooks (and, for `auth`, whether tokens are verified here). */
+interface HookContext {
+  hooks: BackendHooks;
+}
 import { assertCanPublish, assertCanSubscribe, type ResolvedChannel } from '../channels.ts';
 import type { TokenClaims } from './jwt.ts';
 import { HookDenied, type HookName, type HookOutcome, type HookRequestBase } from './hooks.ts';
@@ -10,7 +16,7 @@ import { HookDenied, type HookName, type HookOutcome, type HookRequestBase } fro
  * is configured and applies its `onError` policy, and does the usual check when it is not.
  */
 
-function base(ctx: CommandContext, conn: Connection, name: HookName): HookRequestBase {
+function base(ctx: HookContext, conn: Connection, name: HookName): HookRequestBase {
   const u = conn.upgrade;
   return {
     client: conn.id,
@@ -21,8 +27,8 @@ function base(ctx: CommandContext, conn: Connection, name: HookName): HookReques
   };
 }
 
-function userPart(conn: Connection): { user: string; info?: unknown } {
-  const id = conn.identity!;
+function userPart(conn: AuthenticatedConnection): { user: string; info?: unknown } {
+  const id = conn.identity;
   return { user: id.user, ...(id.info !== undefined ? { info: id.info } : {}) };
 }
 
@@ -38,7 +44,7 @@ function refusal(outcome: HookOutcome<HookName>): ReplyError | Disconnect | unde
 }
 
 /** True when `auth` should ask the connect hook: no token, or a token the gateway cannot verify itself. */
-export function usesConnectHook(ctx: CommandContext, conn: Connection, frame: AuthFrame): boolean {
+export function usesConnectHook(ctx: HookContext & { jwt: JwtVerifier }, conn: Connection, frame: AuthFrame): boolean {
   return ctx.hooks.has('connect') && (frame.token === undefined || !ctx.jwt.enabled);
 }
 
@@ -47,7 +53,7 @@ export function usesConnectHook(ctx: CommandContext, conn: Connection, frame: Au
  * undefined when the backend failed and `onError` is `allow` (the other methods then apply).
  * Throws HookDenied on a denial (default code 3500) or an `onError: deny` failure (3000, temporary).
  */
-export async function connectWithHook(ctx: CommandContext, conn: Connection, frame: AuthFrame): Promise<TokenClaims | undefined> {
+export async function connectWithHook(ctx: HookContext, conn: Connection, frame: AuthFrame): Promise<TokenClaims | undefined> {
   const session = frame.session ?? conn.upgrade.session;
   const outcome = await ctx.hooks.call('connect', {
     hook: 'connect', ...base(ctx, conn, 'connect'),
@@ -76,8 +82,8 @@ export async function connectWithHook(ctx: CommandContext, conn: Connection, fra
  * May the connection subscribe? Personal channels: only their owner (the hook is not asked).
  * With a subscribe hook the backend decides instead of token grants and `allowSubscribe`.
  */
-export async function authorizeSubscribe(ctx: CommandContext, conn: Connection, ch: ResolvedChannel): Promise<void> {
-  if (ch.owner !== undefined || !ctx.hooks.has('subscribe')) return assertCanSubscribe(conn.identity!, ch);
+export async function authorizeSubscribe(ctx: HookContext, conn: AuthenticatedConnection, ch: ResolvedChannel): Promise<void> {
+  if (ch.owner !== undefined || !ctx.hooks.has('subscribe')) return assertCanSubscribe(conn.identity, ch);
   const outcome = await ctx.hooks.call('subscribe', { hook: 'subscribe', ...base(ctx, conn, 'subscribe'), ...userPart(conn), channel: ch.name });
   const refused = refusal(outcome);
   if (refused) throw refused;
@@ -88,21 +94,21 @@ export async function authorizeSubscribe(ctx: CommandContext, conn: Connection, 
  * may replace it). Personal channels and namespaces without `clientPublish` are refused first;
  * with a publish hook the backend decides instead of token grants and `allowPublish`.
  */
-export async function authorizePublish(ctx: CommandContext, conn: Connection, ch: ResolvedChannel, data: unknown): Promise<unknown> {
+export async function authorizePublish(ctx: HookContext, conn: AuthenticatedConnection, ch: ResolvedChannel, data: unknown): Promise<unknown> {
   if (ch.owner !== undefined || !ch.options.clientPublish || !ctx.hooks.has('publish')) {
-    assertCanPublish(conn.identity!, ch);
+    assertCanPublish(conn.identity, ch);
     return data;
   }
   return askPublishHook(ctx, conn, ch, data);
 }
 
 /** A private message (`send`) to `#<to>`: the publish hook, when configured, sees it and may replace its data. */
-export async function filterSend(ctx: CommandContext, conn: Connection, ch: ResolvedChannel, data: unknown): Promise<unknown> {
+export async function filterSend(ctx: HookContext, conn: AuthenticatedConnection, ch: ResolvedChannel, data: unknown): Promise<unknown> {
   if (!ctx.hooks.has('publish')) return data;
   return askPublishHook(ctx, conn, ch, data);
 }
 
-async function askPublishHook(ctx: CommandContext, conn: Connection, ch: ResolvedChannel, data: unknown): Promise<unknown> {
+async function askPublishHook(ctx: HookContext, conn: AuthenticatedConnection, ch: ResolvedChannel, data: unknown): Promise<unknown> {
   const outcome = await ctx.hooks.call('publish', { hook: 'publish', ...base(ctx, conn, 'publish'), ...userPart(conn), channel: ch.name, data });
   const refused = refusal(outcome);
   if (refused) throw refused;
@@ -113,9 +119,9 @@ async function askPublishHook(ctx: CommandContext, conn: Connection, ch: Resolve
  * `refresh` without a token: the refresh hook re-validates the connection (e.g. its cookie
  * session) and may extend its expiry and change its info and grants.
  */
-export async function refreshWithHook(ctx: CommandContext, conn: Connection): Promise<void> {
+export async function refreshWithHook(ctx: HookContext, conn: AuthenticatedConnection): Promise<void> {
   if (!ctx.hooks.has('refresh')) throw new ReplyError('bad_request', 'refresh needs a token (no refresh hook is configured)');
-  const identity = conn.identity!;
+  const identity = conn.identity;
   const outcome = await ctx.hooks.call('refresh', {
     hook: 'refresh', ...base(ctx, conn, 'refresh'), ...userPart(conn),
     ...(identity.expiresAtMs !== undefined ? { expiresAt: Math.floor(identity.expiresAtMs / 1000) } : {}),

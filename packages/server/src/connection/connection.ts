@@ -8,7 +8,7 @@ import type { Transport, UpgradeContext } from '../transport/transport.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { joinBatch, scheduleFlush, type Flushable } from './outbox.ts';
+import type { Flushable, Outbox } from './outbox.ts';
 import { TokenBucket } from '../rate-limit.ts';
 import { limited } from '../log-limit.ts';
 import { classify, closeReason } from '../errors.ts';
@@ -88,11 +88,36 @@ export interface ConnectionHost {
   readonly limits: Config['limits'];
   readonly metrics: Pick<Metrics, 'error'>;
   readonly log: Logger;
+  /** The node's write path: batches this connection's writes per turn (one per node). */
+  readonly outbox: Outbox;
   /** The connection ended (either side closed it); called once. */
   closed(conn: Connection, code: number): void;
 }
 
-export type ConnectionState = 'auth_pending' | 'ready' | 'closed';
+/**
+ * Where a connection is in its life, with what each phase knows: no identity before
+ * authentication, an identity from `authenticating` on (credentials accepted; single
+ * sign-on and the access check still to pass), `ready` once it takes commands, and `closed`
+ * (keeping the identity it had, if any). Transitions: `beginAuthentication`, `becomeReady`,
+ * `closed`; nothing goes back.
+ */
+export type ConnectionPhase =
+  | { readonly state: 'auth_pending' }
+  | { readonly state: 'authenticating'; readonly identity: Identity }
+  | { readonly state: 'ready'; readonly identity: Identity }
+  | { readonly state: 'closed'; readonly identity: Identity | undefined };
+
+export type ConnectionState = ConnectionPhase['state'];
+
+/** A connection whose identity is known: authenticating, ready, or closed after that. */
+export type AuthenticatedConnection = Connection & { readonly identity: Identity; readonly user: string };
+
+/** Narrows a connection to one whose identity is known (it stays known, even once closed). */
+export function isAuthenticated(conn: Connection): conn is AuthenticatedConnection {
+  return conn.identity !== undefined;
+}
+
+const AUTH_PENDING: ConnectionPhase = { state: 'auth_pending' };
 
 /**
  * Inbound frames held while an earlier command of the same connection is still running.
@@ -102,9 +127,6 @@ export type ConnectionState = 'auth_pending' | 'ready' | 'closed';
 const MAX_INBOX = 256;
 /** Bytes held beyond which the connection is closed `3013` (a client that ignores backpressure). */
 const MAX_INBOX_BYTES = 4 * 1024 * 1024;
-/** How often `whenWritable` looks again at a connection whose client is still reading (ms). */
-const WRITABLE_POLL_MS = 10;
-
 /**
  * One socket's life: authentication, commands (processed one at a time, in order), its
  * subscriptions, heartbeat bookkeeping and the batched outbound queue.
@@ -119,8 +141,7 @@ export class Connection implements Flushable {
   readonly encoder: ProtocolEncoder;
   readonly upgrade: UpgradeContext;
   readonly connectedAt = Date.now();
-  state: ConnectionState = 'auth_pending';
-  identity: Identity | undefined;
+  private phase: ConnectionPhase = AUTH_PENDING;
   /** channel → this connection's subscriptions; the hub keeps them (`Hub.addSubscriber`, `removeSubscriber`). */
   readonly subscriptions: ReadonlyMap<string, Subscription> = new Map<string, Subscription>();
 
@@ -151,8 +172,32 @@ export class Connection implements Flushable {
     this.commands = new TokenBucket(rate, rate * 2);
   }
 
+  /** `auth_pending`, `authenticating`, `ready` or `closed` (see `ConnectionPhase`). */
+  get state(): ConnectionState {
+    return this.phase.state;
+  }
+
+  /** Who the connection is, from `authenticating` on. */
+  get identity(): Identity | undefined {
+    return this.phase.state === 'auth_pending' ? undefined : this.phase.identity;
+  }
+
   get user(): string | undefined {
     return this.identity?.user;
+  }
+
+  /** `auth_pending` → `authenticating`: the credentials were accepted as `identity`. */
+  beginAuthentication(identity: Identity): this is AuthenticatedConnection {
+    if (this.phase.state !== 'auth_pending') return false;
+    this.phase = { state: 'authenticating', identity };
+    return true;
+  }
+
+  /** `authenticating` → `ready`: it takes commands now. False when it closed meanwhile. */
+  becomeReady(): boolean {
+    if (this.phase.state !== 'authenticating') return false;
+    this.phase = { state: 'ready', identity: this.phase.identity };
+    return true;
   }
 
   // ---- outbound ----------------------------------------------------------------------
@@ -164,7 +209,7 @@ export class Connection implements Flushable {
     this.queuedBytes += frame.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      scheduleFlush(this);
+      this.host.outbox.schedule(this);
     }
   }
 
@@ -183,7 +228,7 @@ export class Connection implements Flushable {
       this.terminate(new Disconnect(CloseCode.slow_consumer, 'slow_consumer'));
       return;
     }
-    this.flushNow();
+    this.flushNow(true);
   }
 
   /**
@@ -195,7 +240,10 @@ export class Connection implements Flushable {
   async whenWritable(maxBytes: number): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     while (this.state !== 'closed' && this.transport.bufferedAmount + this.queuedBytes > maxBytes) {
-      await new Promise((resolve) => setTimeout(resolve, WRITABLE_POLL_MS));
+      // What is queued here leaves at the end of this turn (the outbox); what the transport
+      // holds leaves when it drains (its signal, no timer).
+      if (this.queuedBytes > 0) await new Promise((resolve) => setImmediate(resolve));
+      else await this.transport.drained();
     }
   }
 
@@ -311,21 +359,26 @@ export class Connection implements Flushable {
     this.closed(d.code); // metrics count the gateway's codes, whatever the protocol sent
   }
 
-  /** Writes the queue in one go: one frame, one batch frame, or several frames corked. */
-  private flushNow(): void {
+  /**
+   * Writes the queue in one go: one frame, one batch frame, or several frames corked.
+   * `inPass`: called by the outbox's flush pass (else: at once, as the connection closes).
+   */
+  private flushNow(inPass = false): void {
     const q = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
     if (q.length === 0) return;
-    if (q.length === 1) this.transport.send(q[0]!);
-    else if (this.transport.batch) this.transport.send(joinBatch(q));
-    else this.transport.sendMany(q);
+    const outbox = this.host.outbox;
+    if (!inPass) outbox.usedOutsidePass();
+    if (q.length === 1) this.transport.send(q[0]!, outbox.encoder);
+    else if (this.transport.batch) this.transport.send(outbox.joinBatch(q), outbox.encoder);
+    else this.transport.sendMany(q, outbox.encoder);
   }
 
   /** The socket is gone (either side closed it). Idempotent. */
   closed(code: number): void {
     if (this.state === 'closed') return;
-    this.state = 'closed';
+    this.phase = { state: 'closed', identity: this.identity };
     this.queue = [];
     this.inbox.length = 0;
     this.inboxBytes = 0;

@@ -2,16 +2,18 @@ import {
   ReplyError, isGranted, isValidUserId, personalChannel,
   type StreamPosition,
 } from '@switchboard/protocol';
-import type { Connection } from '../connection/connection.ts';
-import type { CommandContext } from '../connection/command-context.ts';
+import type { AuthenticatedConnection, Connection } from '../connection/connection.ts';
+import type { Config } from '../config.ts';
+import type { ChannelResolver } from '../channels.ts';
+import type { HistoryReads } from '../history/history-reads.ts';
+import type { Subscriptions } from '../subscriptions/subscriptions.ts';
 import type { ResolvedChannel } from '../channels.ts';
 import { readRewind } from '../history/rewind.ts';
 
 /** The user's personal channel when connections are subscribed to it on authentication. */
-export function autoPersonalChannel(ctx: CommandContext, conn: Connection): ResolvedChannel | undefined {
-  const node = ctx;
-  if (node.channels.namespace('#')?.autoSubscribe === false) return undefined;
-  return node.resolve(personalChannel(conn.user!));
+export function autoPersonalChannel(ctx: { channels: ChannelResolver }, conn: AuthenticatedConnection): ResolvedChannel | undefined {
+  if (ctx.channels.namespace('#')?.autoSubscribe === false) return undefined;
+  return ctx.channels.resolve(personalChannel(conn.user));
 }
 
 /**
@@ -19,7 +21,7 @@ export function autoPersonalChannel(ctx: CommandContext, conn: Connection): Reso
  * there from now on is delivered live. Remembers where live delivery began, so that a later
  * explicit `subscribe` with `since` replays exactly what came before it (see `adoptAutoSubscription`).
  */
-export async function autoSubscribePersonal(ctx: CommandContext, conn: Connection, ch: ResolvedChannel): Promise<void> {
+export async function autoSubscribePersonal(ctx: { subscriptions: Subscriptions }, conn: AuthenticatedConnection, ch: ResolvedChannel): Promise<void> {
   await ctx.subscriptions.subscribe(conn, ch, {}, (sub, result) => {
     sub.auto = { epoch: result.epoch, offset: result.offset };
   });
@@ -36,7 +38,7 @@ export async function autoSubscribePersonal(ctx: CommandContext, conn: Connectio
  * connection exactly once. With `rewind` (and no `since`), `publications` are the last
  * `rewind` retained ones up to that offset.
  */
-export async function adoptAutoSubscription(ctx: CommandContext, conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<Record<string, unknown> | undefined> {
+export async function adoptAutoSubscription(ctx: { historyReads: HistoryReads; config: Config }, conn: Connection, ch: ResolvedChannel, since: StreamPosition | undefined, rewind = 0): Promise<Record<string, unknown> | undefined> {
   const sub = conn.subscriptions.get(ch.name);
   const a = sub?.auto;
   if (!sub || !a) return undefined;
@@ -69,11 +71,11 @@ export function isAutoSubscription(conn: Connection, channel: string): boolean {
  * id patterns, `*` wildcard), `to` must match one of them. Sending to oneself is allowed
  * whenever direct messages are. Returns the recipient's personal channel.
  */
-export function assertCanSend(ctx: CommandContext, conn: Connection, to: unknown): ResolvedChannel {
+export function assertCanSend(ctx: { channels: ChannelResolver }, conn: AuthenticatedConnection, to: unknown): ResolvedChannel {
   if (!isValidUserId(to)) throw new ReplyError('bad_request', 'to must be a user id');
-  const target = ctx.resolve(personalChannel(to));
+  const target = ctx.channels.resolve(personalChannel(to));
   if (!target.options.directMessages) throw new ReplyError('permission_denied', 'private messages are disabled');
-  const id = conn.identity!;
+  const id = conn.identity;
   if (id.sendTo !== undefined && to !== id.user && !isGranted(id.sendTo, to)) {
     throw new ReplyError('permission_denied', `no grant to send to ${to}`);
   }

@@ -3,8 +3,9 @@ import type { Logger } from '../logger.ts';
 import type { Broker, ControlMessage } from '../broker/broker.ts';
 import type { Hub } from '../hub.ts';
 import type { ResolvedChannel } from '../channels.ts';
-import type { Connection } from '../connection/connection.ts';
-import type { PresenceStore } from './presence-store.ts';
+import { isAuthenticated, type AuthenticatedConnection, type Connection } from '../connection/connection.ts';
+import type { UnavailableReporter } from '../unavailable.ts';
+import type { PresenceStore, PresenceUser } from './presence-store.ts';
 import { unavailableReporter } from '../unavailable.ts';
 import { EncodedOnce, type ServerEvent } from '../connection/protocol.ts';
 
@@ -43,8 +44,10 @@ export class PresenceTracker {
   /** Called when this node's first connection of a user authenticated (`up`) or its last one closed (`down`). */
   private readonly onLocalUser: ((event: 'up' | 'down', user: string) => void) | undefined;
 
+  private readonly failures: UnavailableReporter;
+
   constructor(o: {
-    config: Config; store: PresenceStore; broker: Broker; hub: Hub; log: Logger;
+    config: Config; store: PresenceStore; broker: Broker; hub: Hub; log: Logger; failures: UnavailableReporter;
     onUserEvent?: (event: 'online' | 'offline', user: string) => void;
     onLocalUser?: (event: 'up' | 'down', user: string) => void;
   }) {
@@ -55,11 +58,23 @@ export class PresenceTracker {
     this.broker = o.broker;
     this.hub = o.hub;
     this.log = o.log;
+    this.failures = o.failures;
+  }
+
+  /**
+   * Who is subscribed to a channel of a presence-enabled namespace, on every node: one
+   * entry per user with its public info and how many of its connections are subscribed.
+   * A store failure rejects with a temporary error.
+   */
+  members(channel: string): Promise<Record<string, PresenceUser>> {
+    return this.store.get(channel).catch((err) => {
+      throw this.failures.unavailable(err, 'presence');
+    });
   }
 
   /** A connection authenticated. */
-  connected(conn: Connection): void {
-    const user = conn.user!;
+  connected(conn: AuthenticatedConnection): void {
+    const user = conn.user;
     if (this.hub.connectionsOf(user).size === 1) this.onLocalUser?.('up', user);
     this.store.userUp(user, conn.id).then((first) => {
       if (!first) return;
@@ -69,7 +84,7 @@ export class PresenceTracker {
   }
 
   /** A subscription was acknowledged. */
-  joined(conn: Connection, ch: ResolvedChannel): void {
+  joined(conn: AuthenticatedConnection, ch: ResolvedChannel): void {
     const { presence, joinLeave } = ch.options;
     if (!presence && !joinLeave) return;
     let chans = this.tracked.get(conn);
@@ -77,7 +92,7 @@ export class PresenceTracker {
     if (chans.has(ch.name)) return;
     chans.set(ch.name, { presence, joinLeave });
     if (presence) this.watchers.set(conn, (this.watchers.get(conn) ?? 0) + 1);
-    const id = conn.identity!;
+    const id = conn.identity;
     const info = id.info !== undefined ? { info: id.info } : {};
     if (presence) {
       this.store.add(ch.name, { client: conn.id, user: id.user, ...info }).then(() => {
@@ -89,7 +104,7 @@ export class PresenceTracker {
   }
 
   /** A subscription ended (unsubscribe). */
-  left(conn: Connection, channel: string): void {
+  left(conn: AuthenticatedConnection, channel: string): void {
     const chans = this.tracked.get(conn);
     const t = chans?.get(channel);
     if (!chans || !t) return;
@@ -101,15 +116,16 @@ export class PresenceTracker {
       else this.watchers.delete(conn);
       this.store.remove(channel, conn.id).catch((err) => unavailableReporter(this.log).report(err, 'presence remove'));
     }
-    if (t.joinLeave) this.announce({ type: 'presence', event: 'leave', channel, user: conn.user!, client: conn.id });
+    if (t.joinLeave) this.announce({ type: 'presence', event: 'leave', channel, user: conn.user, client: conn.id });
   }
 
   /** The connection is gone (call before the hub forgets its subscriptions). */
   disconnected(conn: Connection): void {
+    if (!isAuthenticated(conn)) return;
     const chans = this.tracked.get(conn);
     if (chans) for (const channel of [...chans.keys()]) this.left(conn, channel);
     this.watchers.delete(conn);
-    if (conn.identity === undefined || !this.hub.clients.has(conn.id)) return;
+    if (!this.hub.clients.has(conn.id)) return;
     const user = conn.identity.user;
     // Still in the hub: the user's last local connection is this one.
     if (this.hub.connectionsOf(user).size === 1) this.onLocalUser?.('down', user);

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import { limited } from '../log-limit.ts';
 import type { Broker } from '../broker/broker.ts';
 import type { ChannelResolver } from '../channels.ts';
-import type { Connection } from '../connection/connection.ts';
+import { isAuthenticated, type AuthenticatedConnection, type Connection } from '../connection/connection.ts';
 import type { LoginLimit, LoginRegistry } from './login-registry.ts';
 import { unavailableReporter } from '../unavailable.ts';
 
@@ -37,9 +37,9 @@ export class SingleSignOn {
   private readonly broker: Broker;
   private readonly channels: ChannelResolver;
   private readonly log: Logger;
-  private readonly held = new Map<Connection, Held>();
+  private readonly held = new Map<AuthenticatedConnection, Held>();
   /** user → connections admitted but not yet in the hub (a kick must reach them too). */
-  private readonly authenticating = new Map<string, Set<Connection>>();
+  private readonly authenticating = new Map<string, Set<AuthenticatedConnection>>();
 
   constructor(o: { config: Config; registry: LoginRegistry; broker: Broker; channels: ChannelResolver; log: Logger }) {
     this.config = o.config;
@@ -64,8 +64,8 @@ export class SingleSignOn {
    * `authenticated`, the connection is listed by `authenticatingOf`, so that a kick racing
    * with its authentication (another node evicting this login) still closes it.
    */
-  async admit(conn: Connection): Promise<boolean> {
-    const user = conn.identity!.user;
+  async admit(conn: AuthenticatedConnection): Promise<boolean> {
+    const user = conn.identity.user;
     let set = this.authenticating.get(user);
     if (!set) this.authenticating.set(user, (set = new Set()));
     set.add(conn);
@@ -75,14 +75,15 @@ export class SingleSignOn {
 
   /** The connection is in the hub now (or gone): kicks find it there. */
   authenticated(conn: Connection): void {
-    const user = conn.identity?.user;
-    const set = user === undefined ? undefined : this.authenticating.get(user);
+    if (!isAuthenticated(conn)) return;
+    const user = conn.identity.user;
+    const set = this.authenticating.get(user);
     if (!set || !set.delete(conn)) return;
-    if (set.size === 0) this.authenticating.delete(user!);
+    if (set.size === 0) this.authenticating.delete(user);
   }
 
   /** Connections of `user` still authenticating on this node. */
-  authenticatingOf(user: string): Iterable<Connection> {
+  authenticatingOf(user: string): Iterable<AuthenticatedConnection> {
     return this.authenticating.get(user) ?? [];
   }
 
@@ -90,7 +91,7 @@ export class SingleSignOn {
    * Before subscribing to a channel of `namespace`: takes the login's namespace slot.
    * Throws `limit_exceeded` when `reject_new` refuses. Pair every call with `settle`.
    */
-  async enterNamespace(conn: Connection, namespace: string): Promise<void> {
+  async enterNamespace(conn: AuthenticatedConnection, namespace: string): Promise<void> {
     const limit = this.limitOf(namespace);
     if (!limit) return;
     const h = this.holding(conn);
@@ -107,7 +108,7 @@ export class SingleSignOn {
    * After a subscribe finished (or failed) and after any unsubscribe: gives the namespace
    * slot back when the connection has no channel of it left.
    */
-  settle(conn: Connection, namespace: string): void {
+  settle(conn: AuthenticatedConnection, namespace: string): void {
     const h = this.held.get(conn);
     if (!h) return;
     const n = h.inflight.get(namespace);
@@ -124,6 +125,7 @@ export class SingleSignOn {
 
   /** The connection is gone: frees every slot it held. */
   disconnected(conn: Connection): void {
+    if (!isAuthenticated(conn)) return;
     this.authenticated(conn);
     const h = this.held.get(conn);
     if (!h) return;
@@ -131,14 +133,14 @@ export class SingleSignOn {
     for (const scope of h.scopes) this.release(conn, scope);
   }
 
-  private holding(conn: Connection): Held {
+  private holding(conn: AuthenticatedConnection): Held {
     let h = this.held.get(conn);
     if (!h) this.held.set(conn, (h = { scopes: new Set(), inflight: new Map() }));
     return h;
   }
 
-  private async acquire(conn: Connection, scope: string, limit: LoginLimit): Promise<boolean> {
-    const id = conn.identity!;
+  private async acquire(conn: AuthenticatedConnection, scope: string, limit: LoginLimit): Promise<boolean> {
+    const id = conn.identity;
     const r = await this.registry.acquire(scope, id.user, id.login, conn.id, limit);
     if (!r.admitted) return false;
     if (conn.state === 'closed') {
@@ -153,8 +155,8 @@ export class SingleSignOn {
     return true;
   }
 
-  private release(conn: Connection, scope: string): void {
-    const id = conn.identity!;
+  private release(conn: AuthenticatedConnection, scope: string): void {
+    const id = conn.identity;
     this.registry.release(scope, id.user, id.login, conn.id).catch((err) => unavailableReporter(this.log).report(err, 'login registry release'));
   }
 }

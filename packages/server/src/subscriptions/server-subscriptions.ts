@@ -1,6 +1,21 @@
 import { ReplyError } from '@switchboard/protocol';
-import type { Connection } from '../connection/connection.ts';
-import type { CommandContext } from '../connection/command-context.ts';
+import type { AuthenticatedConnection } from '../connection/connection.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { ChannelResolver } from '../channels.ts';
+import type { UnavailableReporter } from '../unavailable.ts';
+import type { ServerSubscriptionStore } from './server-subscription-store.ts';
+import type { Subscriptions } from './subscriptions.ts';
+
+/** What server-side subscriptions use of the node. */
+export interface ServerSubscriptionContext {
+  config: Config;
+  log: Logger;
+  channels: ChannelResolver;
+  subscriptions: Subscriptions;
+  serverSubscriptions: ServerSubscriptionStore;
+  failures: UnavailableReporter;
+}
 import { assertOwnerOnly, type ResolvedChannel } from '../channels.ts';
 
 /**
@@ -11,7 +26,7 @@ import { assertOwnerOnly, type ResolvedChannel } from '../channels.ts';
  * personal channel throws `permission_denied` (whoever asked: the API refuses it first, but a
  * control message from another node or an entry stored by an older version may still name it).
  */
-export async function subscribeOnBehalf(node: CommandContext, conn: Connection, ch: ResolvedChannel, persist: boolean): Promise<void> {
+export async function subscribeOnBehalf(node: Pick<ServerSubscriptionContext, 'config' | 'log' | 'subscriptions'>, conn: AuthenticatedConnection, ch: ResolvedChannel, persist: boolean): Promise<void> {
   if (conn.state !== 'ready') return;
   assertOwnerOnly(conn.user, ch);
   if (conn.subscriptions.has(ch.name)) return;
@@ -27,7 +42,7 @@ export async function subscribeOnBehalf(node: CommandContext, conn: Connection, 
 }
 
 /** Removes a server-side (or any) subscription of a local connection and tells it with `unsubscribed`. */
-export function unsubscribeOnBehalf(node: CommandContext, conn: Connection, channel: string): void {
+export function unsubscribeOnBehalf(node: Pick<ServerSubscriptionContext, 'subscriptions'>, conn: AuthenticatedConnection, channel: string): void {
   if (node.subscriptions.close(conn, channel)) conn.send({ type: 'unsubscribed', channel });
 }
 
@@ -37,10 +52,10 @@ export function unsubscribeOnBehalf(node: CommandContext, conn: Connection, chan
  * longer configured is skipped, another user's personal channel (stored by a version that did
  * not refuse it) is skipped and forgotten; a store failure is logged and the connection stays.
  */
-export async function subscribePersisted(node: CommandContext, conn: Connection): Promise<void> {
+export async function subscribePersisted(node: ServerSubscriptionContext, conn: AuthenticatedConnection): Promise<void> {
   let channels: string[];
   try {
-    channels = await node.serverSubscriptions.list(conn.user!, node.config.limits.maxChannelsPerConnection);
+    channels = await node.serverSubscriptions.list(conn.user, node.config.limits.maxChannelsPerConnection);
   } catch (err) {
     node.failures.report(err, 'server-side subscriptions read');
     return;
@@ -48,13 +63,13 @@ export async function subscribePersisted(node: CommandContext, conn: Connection)
   for (const name of channels) {
     let ch: ResolvedChannel;
     try {
-      ch = node.resolve(name);
+      ch = node.channels.resolve(name);
     } catch (err) {
       if (err instanceof ReplyError) continue;
       throw err;
     }
     if (ch.owner !== undefined && ch.owner !== conn.user) {
-      await node.serverSubscriptions.remove(conn.user!, name).catch((err: unknown) => node.failures.report(err, 'server-side subscriptions write'));
+      await node.serverSubscriptions.remove(conn.user, name).catch((err: unknown) => node.failures.report(err, 'server-side subscriptions write'));
       continue;
     }
     try {

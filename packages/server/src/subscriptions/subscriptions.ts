@@ -1,5 +1,5 @@
 import type { Publication, StreamPosition } from '@switchboard/protocol';
-import { Subscription, type Connection } from '../connection/connection.ts';
+import { Subscription, type AuthenticatedConnection, type Connection } from '../connection/connection.ts';
 import type { Config } from '../config.ts';
 import type { Broker } from '../broker/broker.ts';
 import type { ChannelResolver, ResolvedChannel } from '../channels.ts';
@@ -80,7 +80,7 @@ export class Subscriptions {
    * broker or the history store failed (the subscription is then closed).
    */
   async subscribe(
-    conn: Connection, ch: ResolvedChannel, options: SubscribeOptions,
+    conn: AuthenticatedConnection, ch: ResolvedChannel, options: SubscribeOptions,
     announce: (sub: Subscription, result: SubscribeResult) => void | Promise<void>,
   ): Promise<Subscription | undefined> {
     const opened = await this.open(conn, ch, options);
@@ -101,7 +101,7 @@ export class Subscriptions {
    * when the connection is closed (a hook answered after the socket went) or the
    * subscription was closed before it recovered.
    */
-  private async open(conn: Connection, ch: ResolvedChannel, options: SubscribeOptions): Promise<{ sub: Subscription; result: SubscribeResult } | undefined> {
+  private async open(conn: AuthenticatedConnection, ch: ResolvedChannel, options: SubscribeOptions): Promise<{ sub: Subscription; result: SubscribeResult } | undefined> {
     if (conn.state === 'closed') return undefined;
     const sub = new Subscription(conn, ch.name, { history: ch.history !== undefined, delta: options.delta === true });
     const { hub, broker, webhooks, failures } = this.o;
@@ -190,7 +190,7 @@ export class Subscriptions {
   }
 
   /** → `closed`: leaves a channel; false when the connection was not subscribed. */
-  close(conn: Connection, channel: string): boolean {
+  close(conn: AuthenticatedConnection, channel: string): boolean {
     if (!conn.subscriptions.has(channel)) return false;
     if (this.o.hub.removeSubscriber(conn, channel)) this.vacated(channel);
     this.o.tracker.left(conn, channel);

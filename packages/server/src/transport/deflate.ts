@@ -1,5 +1,6 @@
 import { constants, deflateRawSync } from 'node:zlib';
 import * as wsModule from 'ws';
+import { fanoutSlot } from './fanout.ts';
 
 /** `ws`'s public frame builder (see `ws.ts`); `@types/ws` does not declare it. */
 type FrameFn = (data: Buffer, o: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }) => Buffer[];
@@ -9,23 +10,14 @@ const DEFLATED_TEXT_FRAME = { fin: true, opcode: 0x01, mask: false, readOnly: fa
 /** The empty stored block a sync flush ends with; RFC 7692 §7.2.1 removes it from the wire. */
 const TAIL_LENGTH = 4;
 
-/** Compressed frames by payload: an encoded publication is compressed once for all its subscribers. */
-const framed = new WeakMap<Buffer, Buffer | null>();
-
-/** How many payloads were compressed (tests pin "once per publication" with it). */
-export const deflateStats = { compressed: 0 };
-
 /**
  * One complete permessage-deflate text frame for `payload`, valid on every connection that
  * negotiated `server_no_context_takeover` with a 32 KiB window: the message is compressed
  * on its own (no shared dictionary), so the same bytes decode on any of them. Null when
  * compression would not make it smaller (the caller sends it plain, which is always
- * allowed). The result is remembered for as long as the payload Buffer lives.
+ * allowed). A fan-out compresses each payload once (`DEFLATED_FRAME_SLOT`).
  */
 export function deflatedFrame(payload: Buffer): Buffer | null {
-  const hit = framed.get(payload);
-  if (hit !== undefined) return hit;
-  deflateStats.compressed++;
   const z = deflateRawSync(payload, { finishFlush: constants.Z_SYNC_FLUSH, windowBits: 15 });
   const body = z.subarray(0, z.length - TAIL_LENGTH);
   let frame: Buffer | null = null;
@@ -33,9 +25,11 @@ export function deflatedFrame(payload: Buffer): Buffer | null {
     const [head, rest] = frameWith(body, DEFLATED_TEXT_FRAME);
     frame = rest ? Buffer.concat([head!, rest], head!.length + rest.length) : head!;
   }
-  framed.set(payload, frame);
   return frame;
 }
+
+/** A fan-out's payload compressed once for every connection that takes it in the pass (`FanoutEncoder`). */
+export const DEFLATED_FRAME_SLOT = fanoutSlot('permessage-deflate frame', deflatedFrame);
 
 /**
  * Whether frames compressed by `deflatedFrame` may go to a connection, from the

@@ -1,16 +1,30 @@
+import type { FanoutEncoder } from './fanout.ts';
+
 /**
  * One client socket as the core sees it. The core only sends frames and closes; the
- * transport adapts a WebSocket library (see `ws.ts`) or a test double.
+ * transport adapts a WebSocket library (see `ws.ts`), an HTTP response (`http/`) or a test
+ * double. Every implementation passes the transport contract suite
+ * (`packages/server/test/transport.contract.ts`).
  */
 export interface Transport {
-  /** Sends one text frame. */
-  send(frame: Buffer): void;
+  /**
+   * Sends one text frame. `fanout`: the write path's encoder, where per-payload work (framing,
+   * compression) is done once for every connection sending the same payload in this pass.
+   */
+  send(frame: Buffer, fanout: FanoutEncoder): void;
   /** Sends several text frames in one write where the transport can (cork/uncork). */
-  sendMany(frames: readonly Buffer[]): void;
+  sendMany(frames: readonly Buffer[], fanout: FanoutEncoder): void;
   /** Closes with a WebSocket close code and reason. Idempotent. */
   close(code: number, reason: string): void;
   /** Bytes accepted by `send` and not yet written to the network. */
   readonly bufferedAmount: number;
+  /**
+   * The drain signal: resolves once what is buffered now may have left (written to the
+   * network, or taken by the client), and at once when nothing waits or the transport
+   * ended. Never rejects. Whoever waits for room (`Connection.whenWritable`) checks
+   * `bufferedAmount` again after it: nothing polls.
+   */
+  drained(): Promise<void>;
   /** The client asked for JSON-array batch frames (`?batch=1` or subprotocol). */
   readonly batch: boolean;
   /** What carries the connection, as the admin UI shows it (`websocket` when absent). */

@@ -9,7 +9,9 @@ import type { OpenConnection, Transport, TransportHost, TransportSession } from 
 import { KeyedRateLimiter } from '../rate-limit.ts';
 import { originAllowed } from './origin.ts';
 import type { Metrics } from '../metrics.ts';
-import { deflatedFrame, sharedDeflateAllowed } from './deflate.ts';
+import { DEFLATED_FRAME_SLOT, sharedDeflateAllowed } from './deflate.ts';
+import { fanoutSlot, type FanoutEncoder } from './fanout.ts';
+import { streamDrained } from './drain.ts';
 import { limited } from '../log-limit.ts';
 import { clientIp, forwardedHeaderNames, upgradeContext } from './context.ts';
 
@@ -21,29 +23,19 @@ type FrameFn = (data: Buffer, o: { fin: boolean; opcode: number; mask: boolean; 
 const frameWith: FrameFn = (wsModule as unknown as { Sender: { frame: FrameFn } }).Sender.frame;
 const TEXT_FRAME = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1: false };
 
-/** A payload framed once is written to every socket that sends it this turn (fan-out). */
-const CACHE_MAX_BYTES = 1 << 20;
-let lastPayload: Buffer | undefined;
-let lastFramed: Buffer | undefined;
-
-/**
- * One complete unmasked text frame (header and payload in one buffer) for a payload. The
- * publication that goes to 5,000 sockets is framed once, not 5,000 times.
- */
+/** One complete unmasked text frame (header and payload in one buffer) for a payload. */
 export function textFrame(payload: Buffer): Buffer {
-  if (payload === lastPayload) return lastFramed!;
   const [head, body] = frameWith(payload, TEXT_FRAME);
-  const framed = body ? Buffer.concat([head!, body], head!.length + body.length) : head!;
-  if (payload.length <= CACHE_MAX_BYTES) {
-    lastPayload = payload;
-    lastFramed = framed;
-  }
-  return framed;
+  return body ? Buffer.concat([head!, body], head!.length + body.length) : head!;
 }
+
+/** A fan-out's payload framed once for every socket that sends it in the pass (`FanoutEncoder`). */
+export const TEXT_FRAME_SLOT = fanoutSlot('websocket text frame', textFrame);
 
 /**
  * Adapts one `ws` socket to the core's Transport. Data frames are written already framed
- * (`textFrame`, shared by every socket of a fan-out) to the TCP socket that Node's
+ * (`textFrame`, built once per payload by the write path's `FanoutEncoder` and shared by
+ * every socket of a fan-out) to the TCP socket that Node's
  * `'upgrade'` event handed over — the same socket `ws` reads from and writes its control
  * frames to. `bufferedAmount` stays exact: `ws` counts that socket's write buffer.
  *
@@ -68,17 +60,20 @@ class WsTransport implements Transport {
     this.metrics = metrics;
     this.deflateFrom = deflateFrom;
   }
-  send(frame: Buffer): void {
+  send(frame: Buffer, fanout: FanoutEncoder): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.metrics.bytesOut += frame.length;
-    // Compressed once per payload for every connection (deflate.ts), like textFrame.
-    this.socket.write((frame.length >= this.deflateFrom && deflatedFrame(frame)) || textFrame(frame));
+    // Compressed once per payload for every connection (deflate.ts), like the text frame.
+    this.socket.write((frame.length >= this.deflateFrom && fanout.memo(DEFLATED_FRAME_SLOT, frame)) || fanout.memo(TEXT_FRAME_SLOT, frame));
   }
-  sendMany(frames: readonly Buffer[]): void {
+  sendMany(frames: readonly Buffer[], fanout: FanoutEncoder): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.socket.cork();
-    for (const f of frames) this.send(f);
+    for (const f of frames) this.send(f, fanout);
     this.socket.uncork();
+  }
+  drained(): Promise<void> {
+    return streamDrained(this.socket);
   }
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Publication } from '@switchboard/protocol';
 import { Connection, type ConnectionHost, type Subscription } from '../../src/connection/connection.ts';
 import { Hub } from '../../src/hub.ts';
+import { Outbox } from '../../src/connection/outbox.ts';
 import { Subscriptions } from '../../src/subscriptions/subscriptions.ts';
 import { HistoryReads } from '../../src/history/history-reads.ts';
 import { MemoryHistoryStore } from '../../src/history/memory-history-store.ts';
@@ -11,7 +12,7 @@ import { parseConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { UnavailableReporter } from '../../src/unavailable.ts';
 import { V1Protocol } from '../../src/protocols/v1/protocol.ts';
-import type { CommandContext } from '../../src/connection/command-context.ts';
+import type { CommandContext } from '../../src/protocols/command-context.ts';
 import { TestTransport } from './test-transport.ts';
 
 /**
@@ -73,11 +74,14 @@ function setup() {
     sso: { settle: () => {} },
     webhooks: { channel: (e, ch) => void events.push(`${e} ${ch}`) },
   });
-  const host: ConnectionHost = { limits: config.limits, metrics: { error() {} }, log, closed: () => {} };
+  const host: ConnectionHost = { limits: config.limits, metrics: { error() {} }, log, outbox: new Outbox(), closed: () => {} };
   const v1 = new V1Protocol({} as CommandContext);
+  let users = 0;
   const connect = () => {
     const t = new TestTransport();
     const conn = new Connection(host, t, { ip: '127.0.0.1', headers: {} }, v1);
+    const identity = { user: `u${++users}`, session: 's', login: 's', anonymous: true, info: undefined, expiresAtMs: undefined, grants: { subscribe: [], publish: [] } };
+    if (!conn.beginAuthentication(identity) || !conn.becomeReady()) throw new Error('not authenticated');
     return { conn, t };
   };
   const publish = async (channel: string, n: number) => {

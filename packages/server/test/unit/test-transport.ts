@@ -17,6 +17,7 @@ export class TestTransport implements Transport {
   readonly batch: boolean;
   bufferedAmount = 0;
   private waiters: Array<() => void> = [];
+  private drainWaiters: Array<() => void> = [];
 
   constructor(o: { batch?: boolean } = {}) {
     this.batch = o.batch ?? false;
@@ -33,7 +34,20 @@ export class TestTransport implements Transport {
     if (this.closeCode !== undefined) return;
     this.closeCode = code;
     this.closeReason = reason;
+    this.drain(0);
     this.wake();
+  }
+  /** Resolves when the test says the client took what was buffered (`drain`), or on close. */
+  drained(): Promise<void> {
+    if (this.bufferedAmount === 0 || this.closeCode !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+  /** The client took `bytes` (all by default) of what was buffered: `drained()` resolves. */
+  drain(bytes = this.bufferedAmount): void {
+    this.bufferedAmount = Math.max(0, this.bufferedAmount - bytes);
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
   }
   private wake(): void {
     const w = this.waiters;
@@ -80,7 +94,7 @@ export async function unitGateway(input: ConfigInput = {}): Promise<{
   const log = createLogger('silent');
   const stores = await createStores(config, log);
   const node = new Node({ config, log, stores });
-  const v1 = new V1Protocol(node);
+  const v1 = new V1Protocol(node.services);
   await node.broker.ready;
   return {
     node,

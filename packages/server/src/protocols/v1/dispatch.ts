@@ -1,6 +1,6 @@
 import { ReplyError, type ClientFrame } from '@switchboard/protocol';
-import type { Connection } from '../../connection/connection.ts';
-import type { CommandContext } from '../../connection/command-context.ts';
+import { isAuthenticated, type Connection } from '../../connection/connection.ts';
+import type { CommandContext } from '../command-context.ts';
 import { sendV1 } from './replies.ts';
 import { handleAuth } from './commands/auth.ts';
 import { handleSubscribe } from './commands/subscribe.ts';
@@ -11,7 +11,11 @@ import { handleHistory } from './commands/history.ts';
 import { handleRefresh } from './commands/refresh.ts';
 import { handleRpc } from './commands/rpc.ts';
 
-/** Routes one decoded command to its handler. Handlers throw ReplyError or Disconnect. */
+/**
+ * Routes one decoded command to its handler. Every command but `auth`, `ping` and `pong`
+ * needs a ready connection, and its handler gets it typed as authenticated. Handlers throw
+ * ReplyError or Disconnect.
+ */
 export async function dispatch(ctx: CommandContext, conn: Connection, frame: ClientFrame): Promise<void> {
   if (frame.type === 'ping') {
     sendV1(conn, frame.id !== undefined ? { type: 'pong', id: frame.id } : { type: 'pong' });
@@ -19,7 +23,7 @@ export async function dispatch(ctx: CommandContext, conn: Connection, frame: Cli
   }
   if (frame.type === 'pong') return;
   if (frame.type === 'auth') return handleAuth(ctx, conn, frame);
-  if (conn.state !== 'ready') throw new ReplyError('unauthorized', 'authenticate first: send {"type":"auth","token":"…"}');
+  if (conn.state !== 'ready' || !isAuthenticated(conn)) throw new ReplyError('unauthorized', 'authenticate first: send {"type":"auth","token":"…"}');
   switch (frame.type) {
     case 'subscribe': return handleSubscribe(ctx, conn, frame);
     case 'unsubscribe': return handleUnsubscribe(ctx, conn, frame);

@@ -1,7 +1,7 @@
 import { CloseCode, Disconnect, decodeClientFrame, type ClientFrame, type FrameId } from '@switchboard/protocol';
 import type { Connection } from '../../connection/connection.ts';
 import type { WireProtocol } from '../../connection/protocol.ts';
-import type { CommandContext } from '../../connection/command-context.ts';
+import type { CommandContext } from '../command-context.ts';
 import { v1Encoder } from './encoder.ts';
 import { dispatch } from './dispatch.ts';
 

@@ -1,5 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Transport, TransportSession } from '../transport.ts';
+import { fanoutSlot, type FanoutEncoder } from '../fanout.ts';
+import { streamDrained } from '../drain.ts';
 
 import type { Metrics } from '../../metrics.ts';
 
@@ -30,25 +32,19 @@ export function record(r: { transport: 'open' | 'close' | 'poll' } & Record<stri
   return Buffer.from(JSON.stringify(r));
 }
 
-/** The last frame encoded per format: a fan-out encodes each publication once, not once per client. */
-let lastLine: [Buffer, Buffer] | undefined;
-let lastEvent: [Buffer, Buffer] | undefined;
-
 /** One protocol frame (or record) as a line of the HTTP-streaming and long-polling formats. */
 export function line(frame: Buffer): Buffer {
-  if (lastLine?.[0] === frame) return lastLine[1];
-  const l = Buffer.concat([frame, NL]);
-  lastLine = [frame, l];
-  return l;
+  return Buffer.concat([frame, NL]);
 }
 
 /** One protocol frame (or record) as a server-sent event (`data: <json>` and a blank line). */
 export function sseEvent(frame: Buffer): Buffer {
-  if (lastEvent?.[0] === frame) return lastEvent[1];
-  const ev = Buffer.concat([DATA, frame, END_EVENT]);
-  lastEvent = [frame, ev];
-  return ev;
+  return Buffer.concat([DATA, frame, END_EVENT]);
 }
+
+/** A fan-out's frame as a line, and as an event: built once per payload (`FanoutEncoder`). */
+const LINE = fanoutSlot('http line', line);
+const SSE_EVENT = fanoutSlot('sse event', sseEvent);
 
 /**
  * One client of an HTTP transport, as the connection core sees it (the `Transport` seam).
@@ -74,6 +70,8 @@ export class HttpSession implements Transport {
   private inflight: { seq: number; body: Buffer } | undefined;
   private waiter: { answer: PollAnswer; timer: ReturnType<typeof setTimeout> } | undefined;
   private idle: ReturnType<typeof setTimeout> | undefined;
+  /** `drained()` callers of a long-polling session: woken by the next poll, or the end. */
+  private drainWaiters: Array<() => void> = [];
   /** Set while the connection takes no more commands (its inbox is full): `/send` answers wait. */
   private paused = false;
   private unpaused: Array<() => void> = [];
@@ -100,26 +98,26 @@ export class HttpSession implements Transport {
     return line(record({ transport: 'open', conn: this.id }));
   }
 
-  send(frame: Buffer): void {
+  send(frame: Buffer, fanout: FanoutEncoder): void {
     this.owner.metrics.bytesOut += frame.length;
-    if (this.res) this.write(frame);
+    if (this.res) this.write(frame, fanout);
     else if (this.name === 'long-polling' && !this.ended) {
-      this.hold(line(frame));
+      this.hold(fanout.memo(LINE, frame));
       this.answer();
     }
   }
 
-  sendMany(frames: readonly Buffer[]): void {
+  sendMany(frames: readonly Buffer[], fanout: FanoutEncoder): void {
     const res = this.res;
     if (res) {
       res.cork();
-      for (const f of frames) this.send(f);
+      for (const f of frames) this.send(f, fanout);
       res.uncork();
       return;
     }
     for (const f of frames) {
       this.owner.metrics.bytesOut += f.length;
-      this.hold(line(f));
+      this.hold(fanout.memo(LINE, f));
     }
     this.answer();
   }
@@ -171,6 +169,23 @@ export class HttpSession implements Transport {
     for (const w of waiting) w();
   }
 
+  /**
+   * Resolves once what is buffered now may have left: a stream's socket took it, or (long
+   * polling) the client polled again, taking or confirming a batch; at once when it ended.
+   */
+  drained(): Promise<void> {
+    const socket = this.res?.socket;
+    if (this.res) return socket ? streamDrained(socket) : Promise.resolve();
+    if (this.forgotten) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private wakeDrained(): void {
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+
   get bufferedAmount(): number {
     return this.res ? this.res.writableLength : this.pendingBytes + (this.inflight?.body.length ?? 0);
   }
@@ -194,6 +209,7 @@ export class HttpSession implements Transport {
     const timer = setTimeout(() => this.release(), this.owner.pollTimeoutMs);
     this.waiter = { answer, timer };
     if (this.pending.length > 0) this.answer();
+    this.wakeDrained();
     return true;
   }
 
@@ -216,8 +232,10 @@ export class HttpSession implements Transport {
     this.conn?.closed(1006);
   }
 
-  private write(frame: Buffer): void {
-    this.res!.write(this.name === 'sse' ? sseEvent(frame) : line(frame));
+  /** Writes a frame or record to the stream (through the fan-out encoder when it is a fan-out's). */
+  private write(frame: Buffer, fanout?: FanoutEncoder): void {
+    const sse = this.name === 'sse';
+    this.res!.write(fanout ? fanout.memo(sse ? SSE_EVENT : LINE, frame) : sse ? sseEvent(frame) : line(frame));
   }
 
   private hold(b: Buffer): void {
@@ -260,6 +278,7 @@ export class HttpSession implements Transport {
   private forget(): void {
     if (this.forgotten) return;
     this.forgotten = true;
+    this.wakeDrained();
     clearTimeout(this.idle);
     this.release();
     this.wake();

@@ -1,24 +1,15 @@
 import { AuthFailure, ReplyError, isValidUserId, type AuthFrame } from '@switchboard/protocol';
 import type { Connection, Identity } from '../../../connection/connection.ts';
-import type { CommandContext } from '../../../connection/command-context.ts';
+import type { AdmissionContext } from '../../../auth/admission.ts';
+import type { CommandContext } from '../../command-context.ts';
 import { TokenError, type TokenClaims } from '../../../auth/jwt.ts';
 import { isSessionIdShape } from '../../../session/session-id.ts';
 import type { Session } from '../../../session/session-store.ts';
-import { autoPersonalChannel, autoSubscribePersonal } from '../../../direct/personal-channel.ts';
 import { HookDenied } from '../../../auth/hooks.ts';
 import { limited } from '../../../log-limit.ts';
-import { subscribePersisted } from '../../../subscriptions/server-subscriptions.ts';
+import { AuthRefused, admitConnection } from '../../../auth/admission.ts';
 import { connectWithHook, usesConnectHook } from '../../../auth/hook-checks.ts';
 import { sendV1 } from '../replies.ts';
-
-/** Thrown inside authentication to refuse it with an `auth_failed` reason. */
-class AuthRefused extends Error {
-  readonly reason: keyof typeof AuthFailure;
-  constructor(reason: keyof typeof AuthFailure, message: string) {
-    super(message);
-    this.reason = reason;
-  }
-}
 
 /**
  * `auth`: a token (JWT), or a name where anonymous access is allowed, optionally with a
@@ -28,22 +19,21 @@ class AuthRefused extends Error {
  * connection is auto-subscribed to its personal channel; refused: `session_limit`), the
  * user's `online`, and the automatic subscription to `#<userId>`.
  */
-export async function handleAuth(ctx: CommandContext, conn: Connection, frame: AuthFrame): Promise<void> {
+export async function handleAuth(ctx: AdmissionContext & Pick<CommandContext, 'jwt' | 'hooks' | 'sessions'>, conn: Connection, frame: AuthFrame): Promise<void> {
   if (conn.state !== 'auth_pending') throw new ReplyError('bad_request', 'already authenticated; use "refresh" to present a new token');
   const node = ctx;
   try {
     const who = await identify(ctx, conn, frame);
     // A store failure (Redis outage) answers a temporary error; the client retries.
     const unavailable = (err: unknown): never => {
-      throw err instanceof AuthRefused ? err : node.failures.unavailable(err, 'auth');
+      throw err instanceof AuthRefused ? err : ctx.failures.unavailable(err, 'auth');
     };
     // Before single sign-on: a blocked user or a revoked token must never kick a live login.
-    const accessChanges = node.accessChanges;
-    const refusal = await node.accessRefusal(who.user, who.issuedAt);
+    const accessChanges = ctx.access.changes;
+    const refusal = await ctx.access.refusal(who.user, who.issuedAt);
     if (refusal === 'blocked') throw new AuthRefused('blocked', 'this user is blocked');
     if (refusal === 'token_revoked') throw new AuthRefused('token_revoked', 'this token was revoked: get a new one');
     const session = await resolveSession(ctx, who.user, frame.session ?? conn.upgrade.session).catch(unavailable);
-    if (conn.state !== 'auth_pending') return; // closed while we waited
     const identity: Identity = {
       user: who.user,
       session: session.id,
@@ -55,46 +45,23 @@ export async function handleAuth(ctx: CommandContext, conn: Connection, frame: A
       ...(who.send !== undefined ? { sendTo: who.send } : {}),
       ...(who.issuedAt !== undefined ? { issuedAt: who.issuedAt } : {}),
     };
-    conn.identity = identity;
-    if (!(await node.sso.admit(conn).catch(unavailable))) throw new AuthRefused('session_limit', 'this user has reached its limit of logins');
-    const personal = autoPersonalChannel(ctx, conn);
-    if (personal) {
-      try {
-        await node.sso.enterNamespace(conn, personal.namespace);
-      } catch (err) {
-        if (err instanceof ReplyError) throw new AuthRefused('session_limit', err.message);
-        throw err;
-      }
-    }
-    if (conn.state !== 'auth_pending') return; // closed (or replaced) while we waited
-    conn.state = 'ready';
-    conn.nextPingAt = node.heartbeatSchedule(Date.now());
-    node.hub.addClient(conn);
-    node.sso.authenticated(conn);
-    if (node.accessChanges !== accessChanges) node.recheckAccess(conn);
-    sendV1(conn, {
-      type: 'auth_success',
-      client: conn.id,
-      session: session.id,
-      user: identity.user,
-      ...(who.expiresAt !== undefined ? { expiresAt: who.expiresAt } : {}),
-      ping: Math.round(node.config.heartbeat.intervalMs / 1000),
-      permissions: identity.grants,
-      resumed: session.resumed,
-      ...(who.info !== undefined ? { info: who.info } : {}),
+    await admitConnection(ctx, conn, identity, {
+      accessChanges,
+      announce: (ready) => {
+        sendV1(ready, {
+          type: 'auth_success',
+          client: ready.id,
+          session: session.id,
+          user: identity.user,
+          ...(who.expiresAt !== undefined ? { expiresAt: who.expiresAt } : {}),
+          ping: Math.round(ctx.config.heartbeat.intervalMs / 1000),
+          permissions: identity.grants,
+          resumed: session.resumed,
+          ...(who.info !== undefined ? { info: who.info } : {}),
+        });
+        ctx.log.debug({ client: ready.id, user: identity.user, resumed: session.resumed }, 'authenticated');
+      },
     });
-    node.log.debug({ client: conn.id, user: identity.user, resumed: session.resumed }, 'authenticated');
-    node.tracker.connected(conn);
-    if (personal) {
-      try {
-        await autoSubscribePersonal(ctx, conn, personal);
-      } catch (err) {
-        if (!(err instanceof ReplyError)) node.failures.report(err, 'automatic personal subscription');
-      } finally {
-        node.sso.settle(conn, personal.namespace);
-      }
-    }
-    await subscribePersisted(node, conn);
   } catch (err) {
     if (err instanceof AuthRefused) {
       limited(node.log).info({ client: conn.id, ip: conn.upgrade.ip, reason: err.reason }, 'authentication refused');
@@ -114,7 +81,7 @@ interface Who extends TokenClaims {
   anonymous: boolean;
 }
 
-async function identify(ctx: CommandContext, conn: Connection, frame: AuthFrame): Promise<Who> {
+async function identify(ctx: Pick<CommandContext, 'config' | 'hooks' | 'jwt' | 'sessions'>, conn: Connection, frame: AuthFrame): Promise<Who> {
   const node = ctx;
   const auth = node.config.auth;
   if (usesConnectHook(ctx, conn, frame)) {
@@ -141,7 +108,7 @@ async function identify(ctx: CommandContext, conn: Connection, frame: AuthFrame)
   throw new AuthRefused('unauthorized', 'no credentials: send a token');
 }
 
-async function resolveSession(ctx: CommandContext, user: string, presented: string | undefined): Promise<Session & { resumed: boolean }> {
+async function resolveSession(ctx: Pick<CommandContext, 'config' | 'sessions'>, user: string, presented: string | undefined): Promise<Session & { resumed: boolean }> {
   const { sessions, config } = ctx;
   const ttl = config.sessions.idleTtl;
   if (presented !== undefined && isSessionIdShape(presented)) {

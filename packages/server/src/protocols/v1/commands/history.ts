@@ -1,6 +1,6 @@
 import { ReplyError, type HistoryFrame } from '@switchboard/protocol';
-import type { Connection } from '../../../connection/connection.ts';
-import type { CommandContext } from '../../../connection/command-context.ts';
+import type { AuthenticatedConnection } from '../../../connection/connection.ts';
+import type { CommandContext } from '../../command-context.ts';
 import { assertCanSubscribe } from '../../../channels.ts';
 import { reply } from '../replies.ts';
 
@@ -12,15 +12,15 @@ import { reply } from '../replies.ts';
  * (`whenWritable`), so pipelined reads never pile up in the outbound queue, and at most
  * `limits.historyReadsInFlight` reads run at once on the node.
  */
-export async function handleHistory(ctx: CommandContext, conn: Connection, frame: HistoryFrame): Promise<void> {
+export async function handleHistory(ctx: Pick<CommandContext, 'channels' | 'config' | 'historyReads' | 'failures'>, conn: AuthenticatedConnection, frame: HistoryFrame): Promise<void> {
   const node = ctx;
-  const ch = node.resolve(frame.channel);
-  if (!conn.subscriptions.has(ch.name)) assertCanSubscribe(conn.identity!, ch); // subscribed: already authorized (grants or hook)
+  const ch = node.channels.resolve(frame.channel);
+  if (!conn.subscriptions.has(ch.name)) assertCanSubscribe(conn.identity, ch); // subscribed: already authorized (grants or hook)
   if (!ch.history) throw new ReplyError('not_available', `channel ${ch.name} keeps no history`);
   const limit = Math.min(frame.limit ?? 100, node.config.limits.historyLimit);
   await conn.whenWritable(node.historyReads.maxBytes);
   if (conn.state === 'closed') return;
-  const r = await node.historyReads.read(ch.name, { since: frame.since, limit, reverse: frame.reverse, retention: ch.history }).catch((err) => {
+  const r = await node.historyReads.read(ch.name, { since: frame.since, limit, reverse: frame.reverse, retention: ch.history }).catch((err: unknown) => {
     throw node.failures.unavailable(err, 'history read');
   });
   if (!r.recoverable) throw new ReplyError('unrecoverable_position', `position not retained; current is ${r.position.epoch}/${r.position.offset}`);

@@ -1,9 +1,8 @@
 import { personalChannel, type PublishFrame, type SendFrame } from '@switchboard/protocol';
-import type { Connection } from '../../../connection/connection.ts';
-import type { CommandContext } from '../../../connection/command-context.ts';
+import type { AuthenticatedConnection } from '../../../connection/connection.ts';
+import type { CommandContext, PublishResult } from '../../command-context.ts';
 import { assertCanSend } from '../../../direct/personal-channel.ts';
 import { authorizePublish, filterSend } from '../../../auth/hook-checks.ts';
-import type { PublishResult } from '../../../connection/command-context.ts';
 import { reply } from '../replies.ts';
 
 function ackOf(r: PublishResult): Record<string, unknown> {
@@ -18,11 +17,10 @@ function ackOf(r: PublishResult): Record<string, unknown> {
  * `publish`: the `ack` comes only after the publication is stored (history namespaces);
  * the `id` is its idempotency key.
  */
-export async function handlePublish(ctx: CommandContext, conn: Connection, frame: PublishFrame): Promise<void> {
-  const node = ctx;
-  const ch = node.resolve(frame.channel);
+export async function handlePublish(ctx: Pick<CommandContext, 'channels' | 'hooks' | 'publisher'>, conn: AuthenticatedConnection, frame: PublishFrame): Promise<void> {
+  const ch = ctx.channels.resolve(frame.channel);
   const data = await authorizePublish(ctx, conn, ch, frame.data);
-  const r = await node.publish(ch, data, { from: conn.user, id: frame.id });
+  const r = await ctx.publisher.publish(ch, data, { from: conn.user, id: frame.id });
   reply(conn, frame.id, ackOf(r));
 }
 
@@ -30,15 +28,14 @@ export async function handlePublish(ctx: CommandContext, conn: Connection, frame
  * `send`: a private message to a user's personal channel `#<to>` (and a copy to the sender's
  * own, so the sender's other tabs see it). The ack carries the recipient channel's offset.
  */
-export async function handleSend(ctx: CommandContext, conn: Connection, frame: SendFrame): Promise<void> {
-  const node = ctx;
+export async function handleSend(ctx: Pick<CommandContext, 'channels' | 'hooks' | 'publisher'>, conn: AuthenticatedConnection, frame: SendFrame): Promise<void> {
   const target = assertCanSend(ctx, conn, frame.to);
-  const me = conn.user!;
+  const me = conn.user;
   const data = await filterSend(ctx, conn, target, frame.data);
-  const r = await node.publish(target, data, { from: me, id: frame.id });
+  const r = await ctx.publisher.publish(target, data, { from: me, id: frame.id });
   if (frame.to !== me && !r.duplicate) {
-    const own = node.resolve(personalChannel(me));
-    await node.publish(own, data, { from: me, ...(frame.id !== undefined ? { id: frame.id } : {}) });
+    const own = ctx.channels.resolve(personalChannel(me));
+    await ctx.publisher.publish(own, data, { from: me, ...(frame.id !== undefined ? { id: frame.id } : {}) });
   }
   reply(conn, frame.id, ackOf(r));
 }

@@ -1,6 +1,6 @@
 import { ReplyError, type RefreshFrame } from '@switchboard/protocol';
-import type { Connection } from '../../../connection/connection.ts';
-import type { CommandContext } from '../../../connection/command-context.ts';
+import type { AuthenticatedConnection } from '../../../connection/connection.ts';
+import type { CommandContext } from '../../command-context.ts';
 import { TokenError } from '../../../auth/jwt.ts';
 import { refreshWithHook } from '../../../auth/hook-checks.ts';
 import { reply } from '../replies.ts';
@@ -11,8 +11,8 @@ import { reply } from '../replies.ts';
  * leaves them or the server API removes them. Without a token, the refresh hook decides
  * (connections authenticated by a cookie session through the connect hook).
  */
-export async function handleRefresh(ctx: CommandContext, conn: Connection, frame: RefreshFrame): Promise<void> {
-  const id = conn.identity!;
+export async function handleRefresh(ctx: Pick<CommandContext, 'hooks' | 'jwt' | 'access'>, conn: AuthenticatedConnection, frame: RefreshFrame): Promise<void> {
+  const id = conn.identity;
   if (id.anonymous) throw new ReplyError('bad_request', 'anonymous connections have no token to refresh');
   if (frame.token === undefined) {
     await refreshWithHook(ctx, conn);
@@ -27,7 +27,7 @@ export async function handleRefresh(ctx: CommandContext, conn: Connection, frame
     throw err;
   }
   if (claims.user !== id.user) throw new ReplyError('permission_denied', 'a refreshed token must be for the same user');
-  const refusal = await ctx.accessRefusal(claims.user, claims.issuedAt);
+  const refusal = await ctx.access.refusal(claims.user, claims.issuedAt);
   if (refusal) throw new ReplyError('unauthorized', refusal === 'blocked' ? 'this user is blocked' : 'this token was revoked: get a new one');
   id.issuedAt = claims.issuedAt;
   id.expiresAtMs = claims.expiresAt !== undefined ? claims.expiresAt * 1000 : undefined;

@@ -1,6 +1,6 @@
 import { CloseCode, Disconnect, type Publication } from '@switchboard/protocol';
 import type { Subscription } from '../../../connection/connection.ts';
-import type { CommandContext, SubscribeResult } from '../../../connection/command-context.ts';
+import type { CommandContext, SubscribeResult } from '../../command-context.ts';
 import type { ResolvedChannel } from '../../../channels.ts';
 
 /**
@@ -13,7 +13,7 @@ import type { ResolvedChannel } from '../../../channels.ts';
  * consumer (`3008`). A replay that becomes unrecoverable midway (retention, a reset stream)
  * stops there, like a failed recovery without `id`: live delivery follows.
  */
-export async function sendReplay(ctx: CommandContext, sub: Subscription, ch: ResolvedChannel, result: SubscribeResult): Promise<void> {
+export async function sendReplay(ctx: Pick<CommandContext, 'historyReads' | 'config' | 'failures'>, sub: Subscription, ch: ResolvedChannel, result: SubscribeResult): Promise<void> {
   const { conn } = sub;
   const top = result.offset ?? 0;
   let pubs: Publication[] = result.publications ?? [];

@@ -1,6 +1,6 @@
 import { ReplyError, type RpcFrame } from '@switchboard/protocol';
-import type { Connection } from '../../../connection/connection.ts';
-import type { CommandContext } from '../../../connection/command-context.ts';
+import type { AuthenticatedConnection } from '../../../connection/connection.ts';
+import type { CommandContext } from '../../command-context.ts';
 import { TokenBucket } from '../../../rate-limit.ts';
 import { MAX_DATA_DEPTH, withinDepth } from '../../../json-depth.ts';
 import { reply, sendV1 } from '../replies.ts';
@@ -10,7 +10,7 @@ interface RpcState {
   rate: TokenBucket;
   inflight: number;
 }
-const states = new WeakMap<Connection, RpcState>();
+const states = new WeakMap<AuthenticatedConnection, RpcState>();
 
 /**
  * `rpc`: forwards `{method, data}` with the caller's identity to `hooks.rpc.url` and answers
@@ -21,7 +21,7 @@ const states = new WeakMap<Connection, RpcState>();
  * waiting at once per connection (`too_many_requests`), `limits.maxFrameBytes` for the request
  * and `hooks.rpc.maxResponseBytes` for the answer.
  */
-export async function handleRpc(ctx: CommandContext, conn: Connection, frame: RpcFrame): Promise<void> {
+export async function handleRpc(ctx: Pick<CommandContext, 'rpc'>, conn: AuthenticatedConnection, frame: RpcFrame): Promise<void> {
   const rpc = ctx.rpc;
   if (!rpc.enabled) throw new ReplyError('not_available', 'rpc is not enabled on this gateway (hooks.rpc.url)');
   if (!withinDepth(frame.data)) throw new ReplyError('bad_request', `data nests deeper than ${MAX_DATA_DEPTH} levels`);
@@ -31,7 +31,7 @@ export async function handleRpc(ctx: CommandContext, conn: Connection, frame: Rp
     throw new ReplyError('too_many_requests', `rpc: at most ${rpc.config.maxInflight} calls may wait for the backend at once (hooks.rpc.maxInflight)`);
   }
   if (!state.rate.take()) throw new ReplyError('too_many_requests', `rpc: at most ${rpc.config.perSecond} calls a second (hooks.rpc.perSecond)`);
-  const id = conn.identity!;
+  const id = conn.identity;
   const u = conn.upgrade;
   state.inflight++;
   const s = state;

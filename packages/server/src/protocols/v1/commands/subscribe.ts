@@ -1,6 +1,6 @@
 import { ReplyError, type SubscribeFrame } from '@switchboard/protocol';
-import type { Connection } from '../../../connection/connection.ts';
-import type { CommandContext } from '../../../connection/command-context.ts';
+import type { AuthenticatedConnection } from '../../../connection/connection.ts';
+import type { CommandContext } from '../../command-context.ts';
 import { adoptAutoSubscription, isAutoSubscription } from '../../../direct/personal-channel.ts';
 import { assertCanSubscribe, type ResolvedChannel } from '../../../channels.ts';
 import { sendReplay } from './replay.ts';
@@ -8,7 +8,7 @@ import { authorizeSubscribe } from '../../../auth/hook-checks.ts';
 import { reply } from '../replies.ts';
 
 /** `rewind` checked: 0 when absent; bad_request without history, limit_exceeded past `limits.maxRewind`. */
-function checkRewind(ctx: CommandContext, ch: ResolvedChannel, rewind: number | undefined): number {
+function checkRewind(ctx: Pick<CommandContext, 'config'>, ch: ResolvedChannel, rewind: number | undefined): number {
   if (rewind === undefined || rewind === 0) return 0;
   if (!ch.history) throw new ReplyError('bad_request', `channel ${ch.name} keeps no history to rewind`);
   const max = ctx.config.limits.maxRewind;
@@ -26,9 +26,12 @@ function deltaGranted(ch: ResolvedChannel, frame: SubscribeFrame): boolean | und
 }
 
 /** `subscribe`: checks permission and limits, joins the channel, recovers from `since`. */
-export async function handleSubscribe(ctx: CommandContext, conn: Connection, frame: SubscribeFrame): Promise<void> {
+export async function handleSubscribe(
+  ctx: Pick<CommandContext, 'channels' | 'config' | 'historyReads' | 'failures' | 'hooks' | 'sso' | 'subscriptions'>,
+  conn: AuthenticatedConnection, frame: SubscribeFrame,
+): Promise<void> {
   const node = ctx;
-  const ch = node.resolve(frame.channel);
+  const ch = node.channels.resolve(frame.channel);
   if (frame.since && !ch.history) throw new ReplyError('bad_request', `channel ${ch.name} keeps no history to recover from`);
   const rewind = checkRewind(ctx, ch, frame.rewind);
   const delta = deltaGranted(ch, frame);
@@ -40,7 +43,7 @@ export async function handleSubscribe(ctx: CommandContext, conn: Connection, fra
     if (conn.state !== 'ready') return;
   }
   if (conn.subscriptions.has(ch.name)) {
-    assertCanSubscribe(conn.identity!, ch);
+    assertCanSubscribe(conn.identity, ch);
     // The automatic subscription already delivers live messages: what came before them can
     // only ride in the ack, which a subscribe without `id` does not get. Say so, keep the
     // automatic subscription as it is (a retry with an `id` still replays).

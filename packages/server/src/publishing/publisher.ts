@@ -1,0 +1,98 @@
+import { ReplyError, type FrameId, type Publication } from '@switchboard/protocol';
+import type { Broker } from '../broker/broker.ts';
+import type { ResolvedChannel } from '../channels.ts';
+import type { HistoryStore } from '../history/history-store.ts';
+import type { UnavailableReporter } from '../unavailable.ts';
+import type { Webhooks } from '../webhooks/webhooks.ts';
+import { MAX_DATA_DEPTH, withinDepth } from '../json-depth.ts';
+
+/** Who published, for `from`, `id` and hooks. */
+export interface PublishMeta {
+  from?: string;
+  /** Idempotency key. */
+  id?: FrameId;
+  /** Whose idempotency keys `id` is among when there is no `from` (default `api`, the server API's). */
+  publisher?: string;
+}
+
+/** What a publication's ack carries. */
+export interface PublishResult {
+  epoch?: string;
+  offset?: number;
+  duplicate: boolean;
+}
+
+/** What publishing needs: the history store (and idempotency), the broker, webhooks. */
+export interface PublisherOptions {
+  history: HistoryStore;
+  broker: Pick<Broker, 'publish'>;
+  webhooks: Pick<Webhooks, 'emit'>;
+  failures: UnavailableReporter;
+  /** How long an idempotency key is remembered (ms, `dedupWindow`). */
+  dedupWindowMs: number;
+}
+
+/**
+ * Publishing, whoever publishes (a client's `publish`/`send`, the server API, the
+ * transactional outbox): stored first where the namespace keeps history, deduplicated by
+ * idempotency key, then handed to the broker for every node.
+ */
+export class Publisher {
+  private readonly o: PublisherOptions;
+
+  constructor(o: PublisherOptions) {
+    this.o = o;
+  }
+
+  /**
+   * Publishes to a channel: stores it first when the namespace keeps history (the promise
+   * resolves only after it is stored), then hands it to the broker for every node.
+   * An `id` seen from the same publisher (`meta.from`, else the server API) within the dedup
+   * window is acknowledged as a duplicate and not delivered.
+   * A store or broker failure rejects with a temporary `ReplyError('internal')`.
+   */
+  async publish(ch: ResolvedChannel, data: unknown, meta: PublishMeta = {}): Promise<PublishResult> {
+    if (!withinDepth(data)) throw new ReplyError('bad_request', `data nests deeper than ${MAX_DATA_DEPTH} levels`);
+    try {
+      return await this.storeAndPublish(ch, data, meta);
+    } catch (err) {
+      throw this.o.failures.unavailable(err, 'publish');
+    }
+  }
+
+  private async storeAndPublish(ch: ResolvedChannel, data: unknown, meta: PublishMeta): Promise<PublishResult> {
+    const base: Publication = { channel: ch.name, data, ts: Date.now() };
+    if (meta.from !== undefined) base.from = meta.from;
+    if (meta.id !== undefined) base.id = meta.id;
+    // Idempotency keys are per publisher: a client's user, or the server API's own space.
+    const publisher = meta.from !== undefined ? `u:${meta.from}` : meta.publisher ?? 'api';
+    if (ch.history) {
+      const options = { ...ch.history, idempotencyKey: meta.id, publisher, dedupWindowMs: this.o.dedupWindowMs };
+      if (this.o.history.appendAndPublish) {
+        // The store published it atomically with storing it (offset order across nodes).
+        const r = await this.o.history.appendAndPublish(ch.name, base, options);
+        if (!r.duplicate) this.publicationWebhook(ch, { ...base, epoch: r.epoch, offset: r.offset });
+        return { epoch: r.epoch, offset: r.offset, duplicate: r.duplicate };
+      }
+      const r = await this.o.history.append(ch.name, base, options);
+      if (r.duplicate) return { epoch: r.epoch, offset: r.offset, duplicate: true };
+      base.epoch = r.epoch;
+      base.offset = r.offset;
+      await this.o.broker.publish(ch.name, base);
+      this.publicationWebhook(ch, base);
+      return { epoch: r.epoch, offset: r.offset, duplicate: false };
+    }
+    if (meta.id !== undefined && !(await this.o.history.claimKey(ch.name, meta.id, this.o.dedupWindowMs, publisher))) {
+      return { duplicate: true };
+    }
+    await this.o.broker.publish(ch.name, base);
+    this.publicationWebhook(ch, base);
+    return { duplicate: false };
+  }
+
+  /** A `publication` webhook for namespaces with `publicationWebhooks`. */
+  private publicationWebhook(ch: ResolvedChannel, pub: Publication): void {
+    if (ch.options.publicationWebhooks) this.o.webhooks.emit('publication', { channel: ch.name, publication: pub });
+  }
+
+}
