@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type PusherClient from 'pusher-js';
 import { Switchboard, MemoryStorage } from '@switchboard/client';
 import { startGateway, token, RawClient } from '../packages/server/test/helpers.ts';
 import { waitFor } from './support/ports.ts';
-import { PUSHER_APP, connected, pusherClient, pusherServer, subscribed } from './support/pusher.ts';
+import { PUSHER_APP, type PusherClient, connected, pusherClient, pusherServer, subscribed } from './support/pusher.ts';
 
 // One gateway for the file; pusher-js clients, the pusher server SDK and a Switchboard SDK
 // client all speak to it. Every client is closed at the end.

@@ -1,5 +1,12 @@
 import PusherServer from 'pusher';
-import PusherClient from 'pusher-js';
+import * as PusherJs from 'pusher-js';
+
+/** pusher-js's class (a CommonJS module whose typings say `export default`: either shape at run time). */
+type PusherJsClass = typeof import('pusher-js').default;
+const PusherJsCtor: PusherJsClass = ((PusherJs as unknown as { default?: { default?: PusherJsClass } & PusherJsClass }).default?.default
+  ?? (PusherJs as unknown as { default: PusherJsClass }).default);
+/** A pusher-js client. */
+export type PusherClient = InstanceType<PusherJsClass>;
 
 /** The Pusher app the tests configure (`pusher.apps`). */
 export const PUSHER_APP = { id: 'app-1', key: 'app-key-1', secret: 'app-secret-0123456789', namespace: 'px' } as const;
@@ -17,20 +24,20 @@ export function pusherServer(port: number, app: { id: string; key: string; secre
  */
 export function pusherClient(port: number, o: { server?: PusherServer; presence?: { user_id: string; user_info?: unknown }; user?: { id: string; user_info?: unknown; watchlist?: string[] }; key?: string } = {}): PusherClient {
   const server = o.server;
-  return new PusherClient(o.key ?? PUSHER_APP.key, {
+  return new PusherJsCtor(o.key ?? PUSHER_APP.key, {
     cluster: 'local', wsHost: '127.0.0.1', wsPort: port, forceTLS: false, enabledTransports: ['ws'],
     channelAuthorization: {
       endpoint: '/unused', transport: 'ajax',
       customHandler: ({ socketId, channelName }, callback) => {
         if (!server) return callback(new Error('no server SDK to authorize with'), null);
-        callback(null, server.authorizeChannel(socketId, channelName, channelName.startsWith('presence-') ? o.presence : undefined) as never);
+        callback(null, server.authorizeChannel(socketId, channelName, channelName.startsWith('presence-') ? o.presence as never : undefined));
       },
     },
     userAuthentication: {
       endpoint: '/unused', transport: 'ajax',
       customHandler: ({ socketId }, callback) => {
         if (!server || !o.user) return callback(new Error('no user to sign in'), null);
-        callback(null, server.authenticateUser(socketId, o.user) as never);
+        callback(null, server.authenticateUser(socketId, o.user as never));
       },
     },
   });

@@ -7,18 +7,11 @@ import type { PusherApps } from './apps.ts';
 import { PusherClose } from './codes.ts';
 import { pusherEncoder } from './encoder.ts';
 import { socketIdOf } from './socket-id.ts';
-import { PusherSessions, pusherError, sendPusher, type PusherSession } from './session.ts';
+import { PusherSessions, pusherError, sendPusher, type PusherMessage, type PusherSession } from './session.ts';
 import { handleSubscribe, handleUnsubscribe } from './commands/subscribe.ts';
 import { handleClientEvent } from './commands/client-event.ts';
 import { handleSignin } from './commands/signin.ts';
 import type { PusherHooks } from './hooks.ts';
-
-/** A Pusher frame from a client: an event name, its data, its channel. */
-export interface PusherMessage {
-  event: string;
-  data?: unknown;
-  channel?: unknown;
-}
 
 const GUEST: Identity = {
   user: '', session: '', login: '', anonymous: true, guest: true, info: undefined, expiresAtMs: undefined,

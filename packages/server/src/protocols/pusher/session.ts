@@ -3,6 +3,13 @@ import { TokenBucket } from '../../rate-limit.ts';
 import type { PusherApp } from './apps.ts';
 import { pusherFrame } from './encoder.ts';
 
+/** A Pusher frame from a client: an event name, its data, its channel. */
+export interface PusherMessage {
+  event: string;
+  data?: unknown;
+  channel?: unknown;
+}
+
 /** What a Pusher connection keeps beside the gateway's connection. */
 export interface PusherSession {
   readonly app: PusherApp;

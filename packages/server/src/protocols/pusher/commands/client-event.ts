@@ -4,9 +4,8 @@ import { TokenBucket } from '../../../rate-limit.ts';
 import { pusherChannel } from '../apps.ts';
 import { PusherError } from '../codes.ts';
 import { publicationData, textOf } from '../events.ts';
-import { pusherError, type PusherSession } from '../session.ts';
+import { pusherError, type PusherMessage, type PusherSession } from '../session.ts';
 import type { PusherHooks } from '../hooks.ts';
-import type { PusherMessage } from '../protocol.ts';
 
 /** The longest event name (Pusher's). */
 export const MAX_EVENT_NAME = 200;
