@@ -181,6 +181,20 @@ describe('on a 3-primary Redis Cluster', () => {
     expect(primaries.size).toBe(3);
   });
 
+  it('control messages still arrive after every channel on every shard was unsubscribed', async () => {
+    const keys = fresh();
+    const h = new RecordingHandler();
+    const broker = new RedisBroker(h, { publisher: await conn(), subscriber: await conn(), keys });
+    const other = new RedisBroker(new RecordingHandler(), { publisher: await conn(), subscriber: await conn(), keys });
+    await Promise.all([broker.ready, other.ready]);
+    const channels = Array.from({ length: 9 }, (_, i) => `chat:ctl-${i}`);
+    for (const ch of channels) await broker.subscribe(ch);
+    for (const ch of channels) await broker.unsubscribe(ch);
+    await other.publishControl({ type: 'user_event', event: 'online', user: 'after' });
+    await waitFor(() => h.controls.some((m) => m.type === 'user_event' && m.user === 'after'), 10_000, 'the control message');
+    await Promise.all([broker.close(), other.close()]);
+  });
+
   it('a publication crosses only its shard: SPUBLISH reaches the subscriber through the primary that owns the slot', async () => {
     const h = new RecordingHandler();
     const keys = fresh();

@@ -21,6 +21,12 @@ export interface ClusterSubscriberOptions {
 /** One subscriber connection to one primary. */
 interface Link {
   node: string;
+  /**
+   * `shard`: sharded channels; `control`: the control channel alone. Never both on one
+   * connection: a `SUNSUBSCRIBE` answering "0 sharded channels left" makes ioredis take the
+   * connection out of subscriber mode, and the control channel's messages would be dropped.
+   */
+  role: 'shard' | 'control';
   redis: Redis;
   /** Resolves once connected; rejects when the connection attempt fails. */
   ready: Promise<void>;
@@ -146,8 +152,8 @@ export class ClusterSubscriber {
   }
 
   /** The connection to `node`, opened when there is none (refused while the node is marked down). */
-  private link(node: string): Link {
-    const existing = this.links.get(node);
+  private link(node: string, role: Link['role'] = 'shard'): Link {
+    const existing = this.links.get(`${role}|${node}`);
     if (existing) return existing;
     if ((this.downUntil.get(node) ?? 0) > Date.now()) throw new Error(`Redis Cluster node ${node} is unreachable`);
     const sep = node.lastIndexOf(':');
@@ -155,7 +161,7 @@ export class ClusterSubscriber {
       ...this.o.connectionOptions(node.slice(0, sep), Number(node.slice(sep + 1))),
       lazyConnect: true, retryStrategy: () => null, autoResubscribe: false, enableOfflineQueue: false, enableReadyCheck: false,
     });
-    const link: Link = { node, redis, up: false, channels: new Set(), ready: Promise.resolve(), pending: 0, retired: false };
+    const link: Link = { node, role, redis, up: false, channels: new Set(), ready: Promise.resolve(), pending: 0, retired: false };
     link.ready = redis.connect().then(() => {
       link.up = true;
       this.downUntil.delete(node);
@@ -173,7 +179,7 @@ export class ClusterSubscriber {
       void this.sync();
     });
     redis.on('close', () => this.dropped(link));
-    this.links.set(node, link);
+    this.links.set(`${role}|${node}`, link);
     return link;
   }
 
@@ -213,13 +219,13 @@ export class ClusterSubscriber {
   /** Closes a connection on purpose (nothing on it, or shutting down). */
   private retire(link: Link): void {
     link.retired = true;
-    if (this.links.get(link.node) === link) this.links.delete(link.node);
+    if (this.links.get(`${link.role}|${link.node}`) === link) this.links.delete(`${link.role}|${link.node}`);
     link.redis.disconnect();
   }
 
   private dropped(link: Link): void {
     link.up = false;
-    if (this.links.get(link.node) === link) this.links.delete(link.node);
+    if (this.links.get(`${link.role}|${link.node}`) === link) this.links.delete(`${link.role}|${link.node}`);
     if (this.closed || link.retired) return;
     this.forget(link, `subscriber connection to ${link.node} lost`);
     void this.sync();
@@ -319,7 +325,7 @@ export class ClusterSubscriber {
     let last: unknown = new Error('the Redis Cluster slot map lists no primary');
     for (const node of new Set(this.ranges.map((r) => key(r.host, r.port)))) {
       try {
-        const link = this.link(node);
+        const link = this.link(node, 'control');
         await link.ready;
         await link.redis.subscribe(this.o.control);
         this.controlLink = link;
