@@ -61,7 +61,7 @@ const postgresUrl = z.string().refine((v) => {
   }
 }, { message: 'expected a PostgreSQL URL: postgres://user:password@host:5432/database' });
 
-export const ConfigSchema = z.strictObject({
+const ConfigSchema = z.strictObject({
   port: z.int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('0.0.0.0'),
   dev: z.boolean().default(false),
