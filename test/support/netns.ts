@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 /** One host of a test network: a network namespace with one address on the test bridge. */
-export interface NetHost {
+interface NetHost {
   name: string;
   /** The namespace (`ip netns`). */
   ns: string;
@@ -26,7 +26,7 @@ export interface TestNetwork {
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
 /** Throws, saying what is missing, when this machine cannot make network namespaces. */
-export function requireNetns(): void {
+function requireNetns(): void {
   if (spawnSync('ip', ['netns', 'list']).status !== 0) throw new Error('iproute2 (`ip netns`) is missing or not permitted: the partition tests need it and root');
 }
 
