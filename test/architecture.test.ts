@@ -1,30 +1,45 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cruise } from 'dependency-cruiser';
 
 const root = join(import.meta.dirname, '..');
 
-/** Every TypeScript source file under `packages/<pkg>/src`. */
-function sourceFiles(): string[] {
+/** Every TypeScript file under the given directories (node_modules and build output left out). */
+function tsFiles(dirs: string[]): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
+    if (!existsSync(dir)) return;
     for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.name === 'node_modules' || e.name === 'dist') continue;
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith('.ts')) out.push(p);
     }
   };
-  for (const pkg of readdirSync(join(root, 'packages'))) walk(join(root, 'packages', pkg, 'src'));
+  for (const d of dirs) walk(d);
   return out;
 }
 
+const packages = readdirSync(join(root, 'packages'));
+/** Every TypeScript source file under `packages/<pkg>/src`. */
+const sourceFiles = () => tsFiles(packages.map((pkg) => join(root, 'packages', pkg, 'src')));
+/** Every test and test-support file: the packages', the cross-package ones, the examples', the bench's. */
+const testFiles = () => tsFiles([
+  ...packages.map((pkg) => join(root, 'packages', pkg, 'test')),
+  join(root, 'test'),
+  ...readdirSync(join(root, 'examples')).map((ex) => join(root, 'examples', ex, 'test')),
+  join(root, 'bench'),
+]).filter((f) => f !== import.meta.filename);
+
 describe('architecture', () => {
-  it('reads no private (`_`-prefixed) field of a library object', () => {
+  it('reads no private (`_`-prefixed) field of a library object, in sources, tests or benches', () => {
     // Our own code names nothing with a leading underscore, so any `._x` / `['_x']` is a
     // reach into another package's internals (e.g. ws's `_sender`, `_socket`).
     const hits: string[] = [];
-    for (const file of sourceFiles()) {
+    const tests = testFiles();
+    expect(tests.length).toBeGreaterThan(100); // the tests are scanned too
+    for (const file of [...sourceFiles(), ...tests]) {
       readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
         if (/\.\s*_[A-Za-z]\w*|\[\s*['"`]_[A-Za-z]/.test(line)) hits.push(`${relative(root, file)}:${i + 1}: ${line.trim()}`);
       });

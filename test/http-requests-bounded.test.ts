@@ -42,7 +42,7 @@ function viaAgent(agent: Agent, url: string, method: 'GET' | 'POST', body?: stri
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, ...(res.statusCode! >= 400 ? { error: JSON.parse(text).error } : {}) }));
+      res.on('end', () => resolve({ status: res.statusCode!, ...(res.statusCode! >= 400 ? { error: JSON.parse(text).error.code } : {}) }));
     });
     req.on('error', reject);
     req.end(body);
@@ -52,7 +52,7 @@ function viaAgent(agent: Agent, url: string, method: 'GET' | 'POST', body?: stri
 async function status(url: string, init?: RequestInit): Promise<{ status: number; error?: string }> {
   const r = await fetch(url, init);
   const text = await r.text();
-  return { status: r.status, ...(r.status >= 400 ? { error: JSON.parse(text).error } : {}) };
+  return { status: r.status, ...(r.status >= 400 ? { error: JSON.parse(text).error.code } : {}) };
 }
 
 /** A long-polling connection opened on `g`, authenticated, its first batch taken: its next poll is held. */

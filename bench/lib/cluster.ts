@@ -13,7 +13,7 @@ export const SECRET = 'bench-secret-0123456789abcdef';
  * Clients per source address: each loopback address gives ~28k ephemeral ports, and the
  * ports of closed connections stay in TIME_WAIT for a minute, so runs leave room.
  */
-export const PER_ADDRESS = 10_000;
+const PER_ADDRESS = 10_000;
 // Moves 11 addresses every 10 s, so back-to-back runs do not start on the same addresses.
 let nextAddress = (Math.floor(Date.now() / 10_000) * 11) % 253;
 /** File descriptors a process keeps for itself beyond its sockets. */
@@ -182,7 +182,7 @@ export class Publisher {
 }
 
 /** Only loopback targets: the harness never loads another machine. */
-export function assertLoopback(base: string): void {
+function assertLoopback(base: string): void {
   const host = new URL(base).hostname;
   if (!/^127\.\d+\.\d+\.\d+$/.test(host)) throw new Error(`refusing to load ${host}: only 127.0.0.0/8 targets`);
 }

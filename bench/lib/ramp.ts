@@ -26,7 +26,7 @@ export interface Step {
 }
 
 /** A step is sustained when nearly everything arrives, p99 stays under this, and nobody was cut off. */
-export const SUSTAIN = { minDeliveredShare: 0.99, maxP99Ms: 1000 };
+const SUSTAIN = { minDeliveredShare: 0.99, maxP99Ms: 1000 };
 
 /** Runs one step: reset counters, publish for `durationMs`, wait for stragglers (bounded), collect. */
 export async function runStep(server: ServerUnderTest, load: LoadWorkers, pub: Publisher, o: { rate: number; durationMs: number; target: PublishTarget; padding: number }): Promise<Step> {

@@ -4,7 +4,7 @@ import type { Comparison, ScenarioResult } from '../scenarios/types.ts';
 import type { MachineInfo } from './machine.ts';
 
 /** Switchboard's value divided by the peer's (null when either is missing or zero). */
-export function ratio(c: Comparison, peer: Peer): number | null {
+function ratio(c: Comparison, peer: Peer): number | null {
   const a = c.values.switchboard;
   const b = c.values[peer];
   if (a === null || a === undefined || b === null || b === undefined || b === 0) return null;
@@ -12,7 +12,7 @@ export function ratio(c: Comparison, peer: Peer): number | null {
 }
 
 /** Whether a ratio meets its target (undefined when there is none). */
-export function meets(c: Comparison, peer: Peer): boolean | undefined {
+function meets(c: Comparison, peer: Peer): boolean | undefined {
   const t = c.targets?.[peer];
   const r = ratio(c, peer);
   if (!t || r === null) return undefined;

@@ -50,7 +50,7 @@ const MARK = Buffer.from('"t":');
  * `"t":<µs timestamp>`, so one scan finds each message of a batch and its latency. The same
  * scan serves every peer, so the receiving side costs the same whatever the server.
  */
-export function scanDeliveries(buf: Buffer, hist: Histogram): number {
+function scanDeliveries(buf: Buffer, hist: Histogram): number {
   let n = 0;
   let i = buf.indexOf(MARK);
   if (i === -1) return 0;
@@ -120,7 +120,7 @@ export abstract class BenchClient {
 }
 
 /** Switchboard over the raw protocol: token in the URL, batch frames, answers pings. */
-export class SwitchboardClient extends BenchClient {
+class SwitchboardClient extends BenchClient {
   private ws: WebSocket | undefined;
   private acks = 0;
   private reconnectAfterMs: number | undefined;
@@ -169,7 +169,7 @@ export class SwitchboardClient extends BenchClient {
 }
 
 /** Bare `ws`: token in the URL (checked at upgrade), `{"sub":[…]}` answered `{"ok":1}`. */
-export class WsClient extends BenchClient {
+class WsClient extends BenchClient {
   private ws: WebSocket | undefined;
 
   start(): void {
@@ -204,7 +204,7 @@ export class WsClient extends BenchClient {
  * events `42["m",{…}]`. Same receive cost as the other peers' clients; the server is the
  * unmodified default Socket.IO server.
  */
-export class SocketIoRawClient extends BenchClient {
+class SocketIoRawClient extends BenchClient {
   private ws: WebSocket | undefined;
 
   start(): void {
@@ -244,7 +244,7 @@ export class SocketIoRawClient extends BenchClient {
  * Socket.IO 4 client: WebSocket transport only (the default would start every client with
  * HTTP long-polling), its own default reconnection; `sub` with an ack joins rooms.
  */
-export class SocketIoClient extends BenchClient {
+class SocketIoClient extends BenchClient {
   private socket: Socket | undefined;
 
   start(): void {

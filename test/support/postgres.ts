@@ -24,7 +24,7 @@ export interface PostgresProcess {
 }
 
 /** The newest `/usr/lib/postgresql/<version>/bin` with `initdb`, or undefined. */
-export function postgresBin(): string | undefined {
+function postgresBin(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { freePort, waitFor } from './ports.ts';
 import { ask, baseArgs as base, freeClusterPort, requireRedis, startRedisNode as startNode, type RedisNodeProcess } from './redis-node.ts';
 
-export { freeClusterPort, type RedisNodeProcess } from './redis-node.ts';
+export { type RedisNodeProcess } from './redis-node.ts';
 
 export interface RedisClusterProcess {
   /** `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,…` (every primary as a seed). */

@@ -35,7 +35,7 @@ export interface Publisher {
 }
 
 /** Runs `publishOnce(n)` for n = 0, 1, … retrying each n (50 ms apart) until acknowledged. */
-export function runPublisher(publishOnce: (n: number) => Promise<{ offset: number; epoch: string } | { refusal: unknown }>): Publisher {
+function runPublisher(publishOnce: (n: number) => Promise<{ offset: number; epoch: string } | { refusal: unknown }>): Publisher {
   let stopping = false;
   const p: Publisher = { acks: [], refusals: [], ackedAt: [], refusedAt: [], stop: async () => { stopping = true; await loop; } };
   const loop = (async () => {

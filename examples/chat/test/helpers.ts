@@ -8,13 +8,13 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { startGatewayProcess, type GatewayProcess } from '../../../test/support/gateway-process.ts';
 import { startChatServer, type ChatServer, TOKEN_STORAGE_KEY } from '../src/chat-server.ts';
 
-export const SECRET = 'chat-test-secret-0123456789abcdef';
-export const API_KEY = 'chat-test-api-key-0123456789';
-export const CONFIG = fileURLToPath(new URL('../switchboard.config.json', import.meta.url));
+const SECRET = 'chat-test-secret-0123456789abcdef';
+const API_KEY = 'chat-test-api-key-0123456789';
+const CONFIG = fileURLToPath(new URL('../switchboard.config.json', import.meta.url));
 export { TOKEN_STORAGE_KEY };
 
 /** Builds the SDK's browser bundle (what `npm run build -w packages/client` puts in dist/) into a temp dir. */
-export async function buildBundle(dir: string): Promise<void> {
+async function buildBundle(dir: string): Promise<void> {
   await build({
     entryPoints: [fileURLToPath(new URL('../../../packages/client/src/index.ts', import.meta.url))],
     bundle: true, format: 'esm', platform: 'browser', target: 'es2022', minify: true, logLevel: 'warning',

@@ -1,6 +1,9 @@
 /** A listener of one event. */
 export type Listener<T> = (event: T) => void;
 
+/** What `once` registers: the caller's listener, wrapped to remove itself; `off(listener)` finds it. */
+type OnceWrapper = Listener<never> & { readonly original: Listener<never> };
+
 /**
  * A small typed event emitter (no dependency on Node's `events` or the DOM's `EventTarget`,
  * so the same code runs in browsers and Node).
@@ -20,18 +23,28 @@ export class Emitter<Events extends object> {
     return () => this.off(name, listener);
   }
 
-  /** Adds a listener that runs once. */
+  /** Adds a listener that runs once; `off(name, listener)` removes it before it ran, too. */
   once<K extends keyof Events>(name: K, listener: Listener<Events[K]>): () => void {
-    const off = this.on(name, (event) => {
-      off();
+    const wrapper = Object.assign((event: Events[K]) => {
+      this.listeners.get(name)?.delete(wrapper as OnceWrapper);
       listener(event);
-    });
-    return off;
+    }, { original: listener as Listener<never> });
+    let set = this.listeners.get(name);
+    if (!set) this.listeners.set(name, (set = new Set()));
+    set.add(wrapper as OnceWrapper);
+    return () => void this.listeners.get(name)?.delete(wrapper as OnceWrapper);
   }
 
-  /** Removes a listener. */
+  /** Removes a listener, whether added with `on` or `once` (one registration per call). */
   off<K extends keyof Events>(name: K, listener: Listener<Events[K]>): void {
-    this.listeners.get(name)?.delete(listener as Listener<never>);
+    const set = this.listeners.get(name);
+    if (!set || set.delete(listener as Listener<never>)) return;
+    for (const l of set) {
+      if ((l as Partial<OnceWrapper>).original === listener) {
+        set.delete(l);
+        return;
+      }
+    }
   }
 
   /** Resolves with the next event of this name. */

@@ -24,7 +24,7 @@ export interface TokenSourceOptions {
 }
 
 /** Name of the BroadcastChannel on which tabs announce token changes. */
-export const tokenChannelName = (key: string) => `switchboard:token:${key}`;
+const tokenChannelName = (key: string) => `switchboard:token:${key}`;
 
 /**
  * Where the client's token comes from: a fixed string, a provider function, and/or a

@@ -60,6 +60,29 @@ describe('small parts', () => {
     expect(got).toEqual([1]);
     expect(errors).toHaveLength(1);
   });
+  it('emitter: off removes a listener added with once (before it ran), and once runs once', () => {
+    class E extends Emitter<{ x: number }> { fire(n: number) { this.emit('x', n); } }
+    const e = new E();
+    const got: string[] = [];
+    const a = (n: number) => got.push(`a${n}`);
+    const b = (n: number) => got.push(`b${n}`);
+    e.once('x', a);
+    e.once('x', b);
+    e.off('x', a);
+    e.fire(1);
+    e.fire(2);
+    expect(got).toEqual(['b1']);
+    // The function once returns removes it too; a listener on both on and once is removed one registration at a time.
+    const c = (n: number) => got.push(`c${n}`);
+    e.once('x', c)();
+    e.on('x', c);
+    e.once('x', c);
+    e.off('x', c);
+    e.fire(3);
+    e.off('x', c);
+    e.fire(4);
+    expect(got).toEqual(['b1', 'c3']);
+  });
   it('reads a JWT exp without verifying; opaque tokens have none', () => {
     const payload = Buffer.from(JSON.stringify({ sub: 'a', exp: 1767225600 })).toString('base64url');
     expect(jwtExpiry(`h.${payload}.s`)).toBe(1767225600);

@@ -29,7 +29,7 @@ export function withApiOptions(c: Command): Command {
 }
 
 /** One line for a failed server API call: what the gateway said, or why it could not be reached. */
-export function apiFailure(command: string, err: unknown): ConfigError {
+function apiFailure(command: string, err: unknown): ConfigError {
   if (err instanceof SwitchboardApiError) {
     const where = err.status === 0 ? 'cannot reach the gateway' : `the gateway answered ${err.status}`;
     return new ConfigError(`${command}: ${where}: ${err.message}`);

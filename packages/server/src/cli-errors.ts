@@ -17,7 +17,7 @@ export interface ListenTarget {
  * CLI can meet at start-up or in a command. Unknown errors still get one line (their message);
  * `SWITCHBOARD_DEBUG=1` adds the stack for a bug report.
  */
-export function explain(err: unknown, listen?: ListenTarget): string {
+function explain(err: unknown, listen?: ListenTarget): string {
   if (err instanceof ConfigError || err instanceof DatabaseInUseError || err instanceof UsageError) {
     // "invalid configuration:\n  key: problem\n  key: problem" on one line: "…: key: problem; key: problem"
     const [head, ...issues] = err.message.split('\n').map((l) => l.trim()).filter(Boolean);

@@ -3,7 +3,7 @@ import { UsageError } from './cli-errors.ts';
 import { outboxDdl } from './outbox/outbox-ddl.ts';
 
 /** Flags of `switchboard outbox init`. */
-export interface OutboxInitFlags {
+interface OutboxInitFlags {
   url?: string;
   table?: string;
   config?: string;
@@ -17,7 +17,7 @@ export interface OutboxInitFlags {
  * application's own migrations instead. The URL and table come from the flags, else
  * `SWITCHBOARD_OUTBOX_URL` and the config file's `outbox`.
  */
-export async function outboxInit(flags: OutboxInitFlags, loadOutbox: (configPath?: string) => { postgres: string | null; table: string }): Promise<void> {
+async function outboxInit(flags: OutboxInitFlags, loadOutbox: (configPath?: string) => { postgres: string | null; table: string }): Promise<void> {
   const fromConfig = loadOutbox(flags.config);
   const table = flags.table ?? fromConfig.table;
   let ddl: string;

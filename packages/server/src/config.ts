@@ -86,7 +86,7 @@ const PusherAppSchema = z.strictObject({
 });
 export type PusherAppConfig = z.output<typeof PusherAppSchema>;
 
-export const ConfigSchema = z.strictObject({
+const ConfigSchema = z.strictObject({
   port: z.int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('0.0.0.0'),
   dev: z.boolean().default(false),

@@ -1,7 +1,7 @@
 import type { Logger } from './logger.ts';
 
 /** Longest attacker-supplied string written to a log line (an `Origin`, a user agent, a reason). */
-export const MAX_LOGGED_VALUE = 200;
+const MAX_LOGGED_VALUE = 200;
 
 /**
  * An attacker-sized value cut for a log line: at most `max` characters, with how much was

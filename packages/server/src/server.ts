@@ -13,6 +13,7 @@ import { pusherEndpoint } from './protocols/pusher/index.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
 import { apiPlugin } from './api/index.ts';
+import { ApiError, makeErrorHandler } from './api/errors.ts';
 import { createAdmin } from './admin/admin.ts';
 import { startOutbox } from './outbox/outbox.ts';
 import { adminPlugin } from './admin/admin-plugin.ts';
@@ -82,6 +83,13 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     requestTimeout: timeouts.requestTimeout,
     connectionTimeout: 0,
   }) as unknown as FastifyInstance;
+
+  // One error shape on every route (`{"error": {"code", "message"}}`, as the server API's):
+  // unknown paths and fastify's own refusals (a body too large for the HTTP transports) too.
+  http.setErrorHandler(makeErrorHandler(log));
+  http.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(new ApiError(404, 'not_found', `no such route: ${req.method} ${req.url.split('?')[0]}`).toBody());
+  });
 
   http.get('/healthz', async (_req, reply) => {
     if (!node.accepting) return reply.code(503).send({ status: 'draining' });

@@ -10,7 +10,7 @@ import type { WebhookOutbox } from './webhooks/webhook-outbox.ts';
 import type { Occupancy } from './webhooks/occupancy.ts';
 
 /** What cluster backends see of the node they serve (to announce it in the node directory). */
-export interface LocalNodeView {
+interface LocalNodeView {
   /** This node's hub counts. */
   stats(): { clients: number; users: number; channels: number; subscriptions: number };
   /** This node's channels and their local subscriber counts. */

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { createServer, mintToken, type ConfigInput, type ServerOptions, type SwitchboardServer } from '../src/index.ts';
 import { createLogger } from '../src/logger.ts';
@@ -38,9 +39,14 @@ export class RawClient {
   private waiters: Array<() => void> = [];
   readonly opened: Promise<void>;
   readonly closedP: Promise<number>;
+  /** The client's TCP socket (from ws's public `upgrade` event): tests pause, cork or count bytes on it. */
+  socket: Socket | undefined;
 
   constructor(url: string, options: WebSocket.ClientOptions & { protocols?: string[] } = {}) {
     this.ws = new WebSocket(url, options.protocols ?? [], options);
+    this.ws.once('upgrade', (res) => {
+      this.socket = res.socket as Socket;
+    });
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
       this.ws.once('error', reject);

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** What a test hook handler answers: a JSON body (status 200 unless given), or `hang` to never answer. */
-export type HookAnswer = { status?: number; body?: unknown } | 'hang';
+type HookAnswer = { status?: number; body?: unknown } | 'hang';
 export type HookHandler = (body: any, req: IncomingMessage) => HookAnswer | Promise<HookAnswer>;
 
 /**

@@ -95,7 +95,7 @@ describe('defences', () => {
   it('refuses a disallowed origin with 403 and no CORS header; echoes an allowed one', async () => {
     const bad = new HttpRawClient(gw.url, 'stream', '', { origin: 'https://evil.example' });
     await expect(bad.ready).rejects.toThrow('403');
-    expect(bad.refused!.body.error).toBe('origin_not_allowed');
+    expect(bad.refused!.body.error.code).toBe('origin_not_allowed');
     expect(bad.refused!.headers.get('access-control-allow-origin')).toBeNull();
     const good = await fetch(`${gw.url}/poll`, { headers: { origin: 'https://app.example.com' } });
     expect(good.status).toBe(200);
@@ -104,19 +104,26 @@ describe('defences', () => {
     expect(pre.status).toBe(403);
   });
 
+  it('answers errors in the server\'s one shape: a body too large, an unknown path', async () => {
+    const big = await fetch(`${gw.url}/send?conn=x`, { method: 'POST', body: 'x'.repeat(1024 * 1024 + 1) });
+    expect([big.status, (await big.json()).error]).toMatchObject([413, { code: 'limit_exceeded' }]);
+    const none = await fetch(`${gw.url}/nope`);
+    expect([none.status, (await none.json()).error]).toMatchObject([404, { code: 'not_found' }]);
+  });
+
   it('refuses malformed, forged and unknown connection ids with documented errors', async () => {
     const c = await open('stream');
     const post = async (conn: string) => {
       const r = await fetch(`${gw.url}/send?conn=${encodeURIComponent(conn)}`, { method: 'POST', body: '{"type":"ping"}' });
       return { status: r.status, body: await r.json() };
     };
-    expect(await post('nope')).toMatchObject({ status: 400, body: { error: 'bad_request' } });
+    expect(await post('nope')).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
     const [node, handle, mac] = c.conn.split('.');
     const forged = `${node}.${handle}.${mac!.slice(0, -2)}${mac!.endsWith('AA') ? 'BB' : 'AA'}`;
-    expect(await post(forged)).toMatchObject({ status: 404, body: { error: 'unknown_connection' } });
+    expect(await post(forged)).toMatchObject({ status: 404, body: { error: { code: 'unknown_connection' } } });
     expect(await post(`${node}.zzzzzzzzzz.${mac}`)).toMatchObject({ status: 404 });
     // A node alone: an id naming another node is unknown here, at once (nothing to relay to).
-    expect(await post(`n_othernode.${handle}.${mac}`)).toMatchObject({ status: 404, body: { error: 'unknown_connection' } });
+    expect(await post(`n_othernode.${handle}.${mac}`)).toMatchObject({ status: 404, body: { error: { code: 'unknown_connection' } } });
     expect((await fetch(`${gw.url}/send`, { method: 'POST', body: '' })).status).toBe(400);
     expect((await fetch(`${gw.url}/poll?conn=${encodeURIComponent(c.conn)}&seq=x`)).status).toBe(400);
     c.drop();

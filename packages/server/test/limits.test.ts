@@ -1,4 +1,3 @@
-import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RawClient, connectAuthed, startGateway } from './helpers.ts';
@@ -94,7 +93,7 @@ describe('outbound queue cap (slow consumer)', () => {
     const slow = await connectAuthed(gw.wsUrl, 'slow', { channels: ['chat:*'] });
     const ack = await slow.request({ type: 'subscribe', channel: 'chat:flood' });
     const serverSide = [...gw.node.connections][0]!;
-    const socket = (slow.ws as unknown as { _socket: Duplex })._socket;
+    const socket = slow.socket!;
     socket.pause(); // stops reading: the kernel buffers fill, then the gateway's queue
 
     const ch = gw.node.resolve('chat:flood');

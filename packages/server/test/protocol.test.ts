@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SignJWT, generateKeyPair, exportSPKI } from 'jose';
 import { SECRET, RawClient, connectAuthed, startGateway, token } from './helpers.ts';
+import { waitFor } from '../../../test/support/ports.ts';
 
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
 
@@ -318,7 +319,8 @@ describe('heartbeat', () => {
   test('a client that answers pings stays connected across several intervals', async () => {
     const g = await startGateway({ heartbeat: { intervalMs: 100, timeoutMs: 100 } });
     const a = await connectAuthed(g.wsUrl, 'alive'); // RawClient answers pings
-    await new Promise((r) => setTimeout(r, 700));
+    // Several intervals have passed once the fourth ping arrived: three were answered in time.
+    await waitFor(() => a.closeCode !== undefined || a.frames.filter((f) => f.type === 'ping').length >= 4, 10_000, 'four pings');
     expect(a.frames.filter((f) => f.type === 'ping').length).toBeGreaterThanOrEqual(3);
     expect(a.closeCode).toBeUndefined();
     a.close();
@@ -342,12 +344,13 @@ describe('batching', () => {
     const ws = new WebSocket(`${gw.wsUrl}?batch=1&token=${t}`);
     const raw: string[] = [];
     ws.on('message', (d) => raw.push(d.toString()));
+    const received = () => raw.flatMap((s) => { const v = JSON.parse(s); return Array.isArray(v) ? v : [v]; });
     await new Promise((r) => ws.on('open', r));
     ws.send(JSON.stringify({ type: 'subscribe', id: 's', channel: 'live:batch' }));
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => received().some((f) => f.type === 'ack' && f.id === 's'), 10_000, 'the subscribe ack');
     for (let i = 0; i < 20; i++) ws.send(JSON.stringify({ type: 'publish', id: `b${i}`, channel: 'live:batch', data: i }));
-    await new Promise((r) => setTimeout(r, 300));
-    const frames = raw.flatMap((s) => { const v = JSON.parse(s); return Array.isArray(v) ? v : [v]; });
+    await waitFor(() => received().filter((f) => f.type === 'message').length >= 20 && received().some((f) => f.type === 'ack' && f.id === 'b19'), 10_000, '20 messages');
+    const frames = received();
     expect(frames.filter((f) => f.type === 'message').map((f) => f.data)).toEqual([...Array(20).keys()]);
     expect(raw.some((s) => s.startsWith('['))).toBe(true);
     ws.close();

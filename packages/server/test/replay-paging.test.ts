@@ -1,4 +1,3 @@
-import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/support/ports.ts';
 import { connectAuthed, startGateway } from './helpers.ts';
@@ -81,7 +80,7 @@ describe('paged recovery (raw protocol)', () => {
     const epochs = new Map<string, string>();
     for (const ch of channels) epochs.set(ch, await fill(ch, 5)); // 300 KB each: 12 MB in all, the queue holds 1 MiB
     const c = await connectAuthed(gw.wsUrl, 'many');
-    const socket = (c.ws as unknown as { _socket: Duplex })._socket;
+    const socket = c.socket!;
     socket.pause();
     channels.forEach((ch, i) => c.send({ type: 'subscribe', id: `m${i}`, channel: ch, since: { epoch: epochs.get(ch), offset: 0 } }));
     await waitFor(() => [...gw.node.connections].find((k) => k.user === 'many' && k.transport.bufferedAmount > MAX_REPLAY), 30_000, 'the socket backed up');

@@ -162,9 +162,9 @@ describe('ws transport: inbound backpressure', () => {
     stops.push(() => c.close());
     // One write of 3,000 commands: far more than the 256 held before the server pauses reading.
     const frames = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ type: 'publish', id: `p${i}`, channel: 'f:x', data: { i } }));
-    (c.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket.cork();
+    c.socket!.cork();
     for (const f of frames) c.ws.send(f);
-    (c.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket.uncork();
+    c.socket!.uncork();
     await c.next((f) => f.type === 'ack' && f.id === 'p2999', 20_000);
     const acks = c.frames.filter((f) => f.type === 'ack').map((f) => f.id);
     expect(acks).toEqual(frames.map((_, i) => `p${i}`));

@@ -5,16 +5,16 @@ export interface StatsSample {
   publications: number; deliveries: number; bytesIn: number; bytesOut: number; errors: number;
   p99: number | null; rss: number; heapUsed: number; cpu: number;
 }
-export interface NodeHeader { id: string; name: string; pid: number; version: string; startedAt: number; broker: string; status: string; seenAt: number }
-export interface NodeStats { node: NodeHeader; samples: StatsSample[] }
+interface NodeHeader { id: string; name: string; pid: number; version: string; startedAt: number; broker: string; status: string; seenAt: number }
+interface NodeStats { node: NodeHeader; samples: StatsSample[] }
 /** The transactional outbox's lag (docs/postgres.md), when the gateway consumes one. */
-export interface OutboxLag { table: string; rows: number; seconds: number }
+interface OutboxLag { table: string; rows: number; seconds: number }
 export interface Overview { now: number; intervalMs: number; cluster: StatsSample[]; nodes: NodeStats[]; outbox?: OutboxLag }
 export interface ConnectionView {
   client: string; user: string; node: string; transport: string; ip: string; since: number;
   anonymous: boolean; channels: string[]; channelCount: number; userAgent?: string;
 }
-export interface Publication { channel: string; data: unknown; offset?: number; epoch?: string; from?: string; ts: number }
+interface Publication { channel: string; data: unknown; offset?: number; epoch?: string; from?: string; ts: number }
 export interface ChannelDetail {
   channel: string;
   subscribers: number;

@@ -36,7 +36,7 @@ function send(req: FastifyRequest, reply: FastifyReply, a: Asset, cache: string)
  * `Sec-Fetch-Site`, when present, says `same-origin`. Together with the SameSite=Strict
  * cookie and JSON-only bodies, this is the CSRF defence.
  */
-export function checkSameOrigin(req: FastifyRequest): void {
+function checkSameOrigin(req: FastifyRequest): void {
   const origin = req.headers.origin;
   const host = req.headers.host;
   let originHost: string | undefined;

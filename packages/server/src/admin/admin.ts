@@ -37,7 +37,7 @@ export interface Admin {
 }
 
 /** A connection as the admin UI shows it. */
-export function viewOf(conn: AuthenticatedConnection, nodeId: string): ConnectionView {
+function viewOf(conn: AuthenticatedConnection, nodeId: string): ConnectionView {
   const channels: string[] = [];
   for (const ch of conn.subscriptions.keys()) {
     if (channels.length >= MAX_VIEW_CHANNELS) break;
@@ -52,7 +52,7 @@ export function viewOf(conn: AuthenticatedConnection, nodeId: string): Connectio
 }
 
 /** This node's authenticated connections for a query: a user's, or the newest `limit`. */
-export function localConnections(node: Node, nodeId: string, q: ConnectionQuery): ConnectionView[] {
+function localConnections(node: Node, nodeId: string, q: ConnectionQuery): ConnectionView[] {
   const conns = q.user !== undefined ? [...node.hub.connectionsOf(q.user)] : [...node.hub.clients.values()].slice(-q.limit);
   return conns.slice(0, q.limit).map((c) => viewOf(c, nodeId));
 }

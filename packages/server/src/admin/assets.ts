@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 /** Where `admin-ui/build.ts` writes the admin UI (git-ignored). */
-export const DEFAULT_ASSETS_DIR = fileURLToPath(new URL('../../admin-ui/dist/', import.meta.url));
+const DEFAULT_ASSETS_DIR = fileURLToPath(new URL('../../admin-ui/dist/', import.meta.url));
 
 const TYPES = new Map<string, string>([
   ['.html', 'text/html; charset=utf-8'],

@@ -2,7 +2,7 @@ import type { NodeRequests } from '../cluster/node-requests.ts';
 import { MAX_VIEW_CONNECTIONS, type ConnectionQuery, type ConnectionView } from './connection-view.ts';
 
 /** The node service that answers the admin UI's connection queries (`NodeRequests`). */
-export const ADMIN_CONNECTIONS_SERVICE = 'admin.connections';
+const ADMIN_CONNECTIONS_SERVICE = 'admin.connections';
 
 export interface NodeQueriesOptions {
   /** This node's requests to the other nodes (and its own services). */

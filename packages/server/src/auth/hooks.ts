@@ -15,7 +15,7 @@ export interface HookRequestBase {
   origin?: string;
   userAgent?: string;
 }
-export interface ConnectHookRequest extends HookRequestBase {
+interface ConnectHookRequest extends HookRequestBase {
   hook: 'connect';
   /** The gateway session the client asks to resume (`s_…`), if any. */
   session?: string;
@@ -24,9 +24,9 @@ export interface ConnectHookRequest extends HookRequestBase {
   /** A token the gateway does not verify itself (no JWT key configured): the backend may. */
   token?: string;
 }
-export interface SubscribeHookRequest extends HookRequestBase { hook: 'subscribe'; user: string; info?: unknown; channel: string }
-export interface PublishHookRequest extends HookRequestBase { hook: 'publish'; user: string; info?: unknown; channel: string; data: unknown }
-export interface RefreshHookRequest extends HookRequestBase { hook: 'refresh'; user: string; info?: unknown; expiresAt?: number }
+interface SubscribeHookRequest extends HookRequestBase { hook: 'subscribe'; user: string; info?: unknown; channel: string }
+interface PublishHookRequest extends HookRequestBase { hook: 'publish'; user: string; info?: unknown; channel: string; data: unknown }
+interface RefreshHookRequest extends HookRequestBase { hook: 'refresh'; user: string; info?: unknown; expiresAt?: number }
 export type HookRequest = ConnectHookRequest | SubscribeHookRequest | PublishHookRequest | RefreshHookRequest;
 
 const grants = z.array(z.string().min(1).max(255)).max(1000);
@@ -47,7 +47,7 @@ const RefreshAllow = z.object({ allow: z.literal(true), info: z.unknown().option
 const ALLOW = { connect: ConnectAllow, subscribe: SubscribeAllow, publish: PublishAllow, refresh: RefreshAllow } as const;
 
 /** What each hook answers when it allows. */
-export interface HookAllows {
+interface HookAllows {
   connect: z.output<typeof ConnectAllow>;
   subscribe: z.output<typeof SubscribeAllow>;
   publish: z.output<typeof PublishAllow> & { dataReplaced: boolean };

@@ -4,7 +4,7 @@ import type { Component } from '../postgres/migrations.ts';
  * Most bytes of a notification payload sent inline: PostgreSQL refuses payloads of 8000
  * bytes or more, so larger messages travel by reference (`sb_notify`).
  */
-export const MAX_INLINE_PAYLOAD = 7900;
+const MAX_INLINE_PAYLOAD = 7900;
 
 /**
  * The broker's table and `sb_notify`, which every notifying statement goes through (the

@@ -77,7 +77,7 @@ function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
 }
 
 /** `[f1,f2,…]`: the frames joined into one JSON array, in one allocation. */
-export function buildBatch(frames: readonly Buffer[]): Buffer {
+function buildBatch(frames: readonly Buffer[]): Buffer {
   let size = frames.length + 1; // "[", "]" and the commas between
   for (let i = 0; i < frames.length; i++) size += frames[i]!.length;
   const out = Buffer.allocUnsafe(size);

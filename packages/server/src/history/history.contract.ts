@@ -3,7 +3,7 @@ import { UNWRITTEN_EPOCH, type Publication } from '@switchboard/protocol';
 import { publicationBytes, type AppendOptions, type HistoryOptions, type HistoryStore } from './history-store.ts';
 
 /** A clock the contract moves by hand, so windows and ttl are tested without waiting. */
-export interface ManualClock {
+interface ManualClock {
   now: () => number;
   advance(ms: number): void;
 }

@@ -118,7 +118,7 @@ export class PgNames {
 }
 
 /** Publication shards: each Switchboard channel maps to one notification channel of these. */
-export const SHARDS = 64;
+const SHARDS = 64;
 
 /** The shard of a channel (FNV-1a of its UTF-16 code units; stable across nodes and versions). */
 export function shardOf(channel: string): number {

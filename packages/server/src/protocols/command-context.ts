@@ -9,5 +9,5 @@ import type { NodeServices } from '../services.ts';
  */
 export type CommandContext = NodeServices;
 
-export type { PublishMeta, PublishResult } from '../publishing/publisher.ts';
+export type { PublishResult } from '../publishing/publisher.ts';
 export type { SubscribeResult } from '../subscriptions/subscriptions.ts';

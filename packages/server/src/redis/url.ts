@@ -18,13 +18,13 @@ export type RedisTopology =
     username?: string; password?: string; sentinelUsername?: string; sentinelPassword?: string;
   };
 
-export interface HostPort {
+interface HostPort {
   host: string;
   port: number;
 }
 
 /** A `redis` URL that cannot be used; the message says why (never with the password). */
-export class RedisUrlError extends Error {}
+class RedisUrlError extends Error {}
 
 const MULTI = /^(rediss?)\+(cluster|sentinel):\/\/(?:([^@/?#]*)@)?([^/?#]+)(\/[^?#]*)?(\?[^#]*)?$/;
 

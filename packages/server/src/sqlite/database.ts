@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
 /** How hard a commit is pushed to disk. */
-export type SqliteSynchronous = 'normal' | 'full';
+type SqliteSynchronous = 'normal' | 'full';
 
 export interface SqliteOptions {
   /**

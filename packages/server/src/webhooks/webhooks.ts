@@ -18,12 +18,12 @@ export interface WebhooksConfig {
 }
 
 /** Header carrying `v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`. */
-export const SIGNATURE_HEADER = 'x-switchboard-signature';
+const SIGNATURE_HEADER = 'x-switchboard-signature';
 /** Header carrying the Unix seconds the signature was made at. */
-export const TIMESTAMP_HEADER = 'x-switchboard-timestamp';
+const TIMESTAMP_HEADER = 'x-switchboard-timestamp';
 
 /** The signature of one delivery: hex HMAC-SHA256 over `"<timestamp>.<body>"`. */
-export function signWebhook(secret: string, timestamp: number, body: string): string {
+function signWebhook(secret: string, timestamp: number, body: string): string {
   return createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
 }
 

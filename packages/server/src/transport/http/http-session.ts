@@ -28,17 +28,17 @@ const END_EVENT = Buffer.from('\n\n');
  * A transport record (not a protocol frame): one JSON object with a `transport` key.
  * `open` carries the connection id, `close` the close code and reason, `poll` the batch number.
  */
-export function record(r: { transport: 'open' | 'close' | 'poll' } & Record<string, unknown>): Buffer {
+function record(r: { transport: 'open' | 'close' | 'poll' } & Record<string, unknown>): Buffer {
   return Buffer.from(JSON.stringify(r));
 }
 
 /** One protocol frame (or record) as a line of the HTTP-streaming and long-polling formats. */
-export function line(frame: Buffer): Buffer {
+function line(frame: Buffer): Buffer {
   return Buffer.concat([frame, NL]);
 }
 
 /** One protocol frame (or record) as a server-sent event (`data: <json>` and a blank line). */
-export function sseEvent(frame: Buffer): Buffer {
+function sseEvent(frame: Buffer): Buffer {
   return Buffer.concat([DATA, frame, END_EVENT]);
 }
 

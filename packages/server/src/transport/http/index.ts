@@ -6,7 +6,7 @@ import { LiveNodes } from '../../cluster/live-nodes.ts';
 import { httpTransportsPlugin } from './routes.ts';
 import type { OpenConnection } from '../transport.ts';
 
-export type { HttpTransportName } from './http-session.ts';
+
 
 /**
  * The HTTP fallback transports of one gateway (`transports.http`): the sessions of this

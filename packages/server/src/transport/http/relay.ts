@@ -7,7 +7,7 @@ import { UNKNOWN, type HttpSessions, type OpResult, type SessionOp } from './ses
 const BUSY: OpResult = { status: 503, body: 'this node relays too many requests to other nodes right now; retry' };
 
 /** The node service that runs an operation on one of the node's HTTP-transport sessions. */
-export const HTTP_SESSION_SERVICE = 'http.session';
+const HTTP_SESSION_SERVICE = 'http.session';
 
 /** An operation as another node sent it, or undefined when it is not one (ignored). */
 function sessionOp(body: unknown): SessionOp | undefined {

@@ -18,9 +18,12 @@ export interface HttpTransportOptions {
   relay?: Relay;
 }
 
-/** One error answer: a documented `error` code and a human message (docs/transports.md). */
-function fail(reply: FastifyReply, status: number, error: string, message: string): FastifyReply {
-  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ error, message }));
+/**
+ * One error answer in the server's one error shape, `{"error": {"code", "message"}}` (as the
+ * server API's): a documented code and a human message (docs/transports.md).
+ */
+function fail(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ error: { code, message } }));
 }
 
 const STATUS_ERRORS = new Map<number, [string, string]>([

@@ -25,7 +25,7 @@ export interface OpResult {
  * relayed `/send` is answered, not timed out). Past it the answer goes anyway, and a client
  * that keeps sending meets the inbox's byte bound (`3013`), as on WebSocket.
  */
-export const SEND_HOLD_MS = 5_000;
+const SEND_HOLD_MS = 5_000;
 
 /** `404` for an id this node does not hold (ended, expired, or never valid). */
 export const UNKNOWN: OpResult = { status: 404 };
