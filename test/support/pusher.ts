@@ -3,7 +3,7 @@ import * as PusherJs from 'pusher-js';
 
 /** pusher-js's class (a CommonJS module whose typings say `export default`: either shape at run time). */
 type PusherJsClass = typeof import('pusher-js').default;
-const PusherJsCtor: PusherJsClass = ((PusherJs as unknown as { default?: { default?: PusherJsClass } & PusherJsClass }).default?.default
+export const pusherJsClass: PusherJsClass = ((PusherJs as unknown as { default?: { default?: PusherJsClass } & PusherJsClass }).default?.default
   ?? (PusherJs as unknown as { default: PusherJsClass }).default);
 /** A pusher-js client. */
 export type PusherClient = InstanceType<PusherJsClass>;
@@ -24,7 +24,7 @@ export function pusherServer(port: number, app: { id: string; key: string; secre
  */
 export function pusherClient(port: number, o: { server?: PusherServer; presence?: { user_id: string; user_info?: unknown }; user?: { id: string; user_info?: unknown; watchlist?: string[] }; key?: string } = {}): PusherClient {
   const server = o.server;
-  return new PusherJsCtor(o.key ?? PUSHER_APP.key, {
+  return new pusherJsClass(o.key ?? PUSHER_APP.key, {
     cluster: 'local', wsHost: '127.0.0.1', wsPort: port, forceTLS: false, enabledTransports: ['ws'],
     channelAuthorization: {
       endpoint: '/unused', transport: 'ajax',
@@ -67,7 +67,7 @@ export function subscribed(client: PusherClient, channel: string): Promise<{ cha
 }
 
 /** Collects the events a channel's binding gets (name → data list). */
-export function collect(ch: { bind_global(cb: (event: string, data: unknown) => void): unknown }): Array<{ event: string; data: any }> {
+function collect(ch: { bind_global(cb: (event: string, data: unknown) => void): unknown }): Array<{ event: string; data: any }> {
   const got: Array<{ event: string; data: any }> = [];
   ch.bind_global((event, data) => {
     if (!event.startsWith('pusher:') && !event.startsWith('pusher_internal:')) got.push({ event, data });

@@ -62,7 +62,7 @@ const postgresUrl = z.string().refine((v) => {
 }, { message: 'expected a PostgreSQL URL: postgres://user:password@host:5432/database' });
 
 /** The events a Pusher app's webhooks may ask for (Pusher's names). */
-export const PUSHER_WEBHOOK_EVENTS = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss'] as const;
+const PUSHER_WEBHOOK_EVENTS = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss'] as const;
 
 /** One Pusher Channels app (docs/pusher.md): its credentials and the namespace its channels live in. */
 const PusherAppSchema = z.strictObject({

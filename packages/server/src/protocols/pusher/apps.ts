@@ -5,7 +5,7 @@ import type { Config, PusherAppConfig } from '../../config.ts';
 export type PusherApp = PusherAppConfig;
 
 /** The kinds of Pusher channel, by prefix. */
-export type PusherChannelKind = 'public' | 'private' | 'encrypted' | 'presence' | 'user';
+type PusherChannelKind = 'public' | 'private' | 'encrypted' | 'presence' | 'user';
 
 /** A Pusher channel name checked and mapped onto its Switchboard channel. */
 export interface PusherChannel {
@@ -23,7 +23,7 @@ export interface PusherChannel {
 /** Characters of a Pusher channel name (Pusher's alphabet). */
 const NAME_RE = /^[A-Za-z0-9_\-=@,.;]+$/;
 /** The longest Pusher channel name (as Pusher's server libraries check it). */
-export const MAX_PUSHER_CHANNEL = 200;
+const MAX_PUSHER_CHANNEL = 200;
 const USER_PREFIX = '#server-to-user-';
 
 const KINDS: ReadonlyArray<[prefix: string, kind: PusherChannelKind, cache: boolean]> = [
@@ -37,15 +37,10 @@ const KINDS: ReadonlyArray<[prefix: string, kind: PusherChannelKind, cache: bool
 ];
 
 /** Kind and cache flag of a Pusher channel name. */
-export function kindOf(name: string): { kind: PusherChannelKind; cache: boolean } {
+function kindOf(name: string): { kind: PusherChannelKind; cache: boolean } {
   if (name.startsWith(USER_PREFIX)) return { kind: 'user', cache: false };
   for (const [prefix, kind, cache] of KINDS) if (name.startsWith(prefix)) return { kind, cache };
   return { kind: 'public', cache: false };
-}
-
-/** True when a Pusher channel name (without namespace) is a cache channel's. */
-export function isCacheName(name: string): boolean {
-  return kindOf(name).cache;
 }
 
 /**

@@ -15,7 +15,7 @@ export function pusherFrame(frame: Record<string, unknown>): Buffer {
  * the extension field `position` (`{epoch, offset}`), which stock clients ignore and a
  * recovering client sends back as `since` (docs/pusher.md, "Extensions").
  */
-export function encodePublication(pub: Publication): Buffer {
+function encodePublication(pub: Publication): Buffer {
   const { event, data } = pusherEventOf(pub.data);
   const channel = pusherNameOf(pub.channel);
   const frame: Record<string, unknown> = { event, channel, data };
@@ -27,7 +27,7 @@ export function encodePublication(pub: Publication): Buffer {
 const PING = pusherFrame({ event: 'pusher:ping', data: {} });
 
 /** `pusher:error`: `code` a number (or null), `message` text. */
-export function errorFrame(code: number | null, message: string): Buffer {
+function errorFrame(code: number | null, message: string): Buffer {
   return pusherFrame({ event: 'pusher:error', data: { code, message } });
 }
 

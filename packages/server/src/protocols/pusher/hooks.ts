@@ -1,7 +1,7 @@
 import type { PusherApp } from './apps.ts';
 
 /** A client event as Pusher's `client_event` webhook reports it. */
-export interface ClientEventReport {
+interface ClientEventReport {
   /** The Pusher channel name. */
   channel: string;
   event: string;

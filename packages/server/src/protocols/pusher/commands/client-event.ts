@@ -8,7 +8,7 @@ import { pusherError, type PusherMessage, type PusherSession } from '../session.
 import type { PusherHooks } from '../hooks.ts';
 
 /** The longest event name (Pusher's). */
-export const MAX_EVENT_NAME = 200;
+const MAX_EVENT_NAME = 200;
 
 /**
  * A client event (`client-*`): only where the app allows them (`clientEvents`), only on

@@ -1,8 +1,8 @@
 import type { PusherApp } from '../apps.ts';
-import { md5, sign, verify } from '../signatures.ts';
+import { md5, verify } from '../signatures.ts';
 
 /** How far `auth_timestamp` may be from the server's clock (Pusher's: 600 s). */
-export const MAX_CLOCK_SKEW_SEC = 600;
+const MAX_CLOCK_SKEW_SEC = 600;
 
 /** A refused HTTP API request: Pusher's status and plain-text message. */
 export class PusherHttpError extends Error {
@@ -53,12 +53,4 @@ export function checkSignedRequest(app: PusherApp, method: string, rawUrl: strin
   if (!verify(app.secret, text, signature)) {
     throw new PusherHttpError(401, `Invalid signature: you should have sent HmacSHA256Hex(${JSON.stringify(text)}, your_secret)`);
   }
-}
-
-/** Signs a request as Pusher's server libraries do (tests, tools). */
-export function signedQuery(app: Pick<PusherApp, 'key' | 'secret'>, method: string, path: string, params: Record<string, string>, body?: string, now = Date.now()): string {
-  const all: Record<string, string> = { ...params, auth_key: app.key, auth_timestamp: String(Math.floor(now / 1000)), auth_version: '1.0' };
-  if (body) all.body_md5 = md5(body);
-  const query = Object.keys(all).sort().map((k) => `${k}=${all[k]}`).join('&');
-  return `${query}&auth_signature=${sign(app.secret, `${method}\n${path}\n${query}`)}`;
 }
