@@ -47,6 +47,11 @@ export class PresenceTracker {
 
   /** Called on the one node that announces a user online or offline (webhooks). */
   private readonly onUserEvent: ((event: 'online' | 'offline', user: string) => void) | undefined;
+  /**
+   * Called on the one node whose connection made it: a user's first connection joined a
+   * presence channel (`added`), or its last one there left (`removed`), as the store decided.
+   */
+  private readonly onMember: ((event: 'added' | 'removed', channel: string, user: string) => void) | undefined;
   /** Called when this node's first connection of a user authenticated (`up`) or its last one closed (`down`). */
   private readonly onLocalUser: ((event: 'up' | 'down', user: string) => void) | undefined;
 
@@ -56,7 +61,9 @@ export class PresenceTracker {
     config: Config; store: PresenceStore; broker: Broker; hub: Hub; log: Logger; failures: UnavailableReporter;
     onUserEvent?: (event: 'online' | 'offline', user: string) => void;
     onLocalUser?: (event: 'up' | 'down', user: string) => void;
+    onMember?: (event: 'added' | 'removed', channel: string, user: string) => void;
   }) {
+    this.onMember = o.onMember;
     this.onUserEvent = o.onUserEvent;
     this.onLocalUser = o.onLocalUser;
     this.config = o.config;
@@ -114,9 +121,10 @@ export class PresenceTracker {
     chans.set(ch.name, t);
     t.joined = this.store.add(ch.name, { client: conn.id, user, ...info }).then((first) => {
       // Unsubscribed (or closed) while the store was written: `left` takes it out, nobody hears of it.
-      if (this.tracked.get(conn)?.get(ch.name) !== t || !joinLeave) return;
+      if (this.tracked.get(conn)?.get(ch.name) !== t) return;
       t.announced = true;
-      this.announce({ ...join, first });
+      if (first) this.onMember?.('added', ch.name, user);
+      if (joinLeave) this.announce({ ...join, first });
     }, (err) => {
       unavailableReporter(this.log).report(err, 'presence add');
       if (!joinLeave) return;
@@ -142,10 +150,12 @@ export class PresenceTracker {
     else this.watchers.delete(conn);
     // After the join settled: the leave never overtakes it (nor its store write).
     void t.joined.then(() => this.store.remove(channel, conn.id)).then((last) => {
-      if (t.announced) this.announce({ ...leave, last });
+      if (!t.announced) return;
+      if (last) this.onMember?.('removed', channel, t.user);
+      if (t.joinLeave) this.announce({ ...leave, last });
     }, (err) => {
       unavailableReporter(this.log).report(err, 'presence remove');
-      if (t.announced) this.announce(leave);
+      if (t.announced && t.joinLeave) this.announce(leave);
     });
   }
 
