@@ -23,12 +23,16 @@ export interface GatewayProcess {
  * Runs the real `switchboard serve` CLI as a child process on a free port (for crash,
  * restart and multi-node tests). `env` adds to the environment; `args` to the command line.
  */
-export async function startGatewayProcess(o: { args?: string[]; env?: Record<string, string>; port?: number; startTimeoutMs?: number } = {}): Promise<GatewayProcess> {
+export async function startGatewayProcess(o: { args?: string[]; env?: Record<string, string>; port?: number; startTimeoutMs?: number; host?: string; wrap?: string[] } = {}): Promise<GatewayProcess> {
   const port = o.port ?? (await freePort());
+  // `host`/`wrap`: listen on another address, run under a prefix (`ip netns exec <ns>`).
+  const host = o.host ?? '127.0.0.1';
+  const wrap = o.wrap ?? [];
   let out = '';
   let proc!: ChildProcess;
   const launch = async () => {
-    proc = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', ...(o.args ?? [])], {
+    const argv = [process.execPath, CLI, 'serve', '--port', String(port), '--host', host, ...(o.args ?? [])];
+    proc = spawn([...wrap, ...argv][0]!, [...wrap, ...argv].slice(1), {
       env: { ...process.env, SWITCHBOARD_LOG_LEVEL: 'warn', ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -39,7 +43,7 @@ export async function startGatewayProcess(o: { args?: string[]; env?: Record<str
       // Generous: on a loaded two-core machine a cold start (type stripping, imports) is slow.
       await waitFor(async () => {
         if (current.exitCode !== null) throw new Error(`gateway exited ${current.exitCode}: ${out.slice(-2000)}`);
-        const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        const r = await fetch(`http://${host}:${port}/healthz`).catch(() => undefined);
         return r?.ok;
       }, o.startTimeoutMs ?? 60_000, `gateway on ${port}`);
     } catch (err) {
@@ -52,8 +56,8 @@ export async function startGatewayProcess(o: { args?: string[]; env?: Record<str
   await launch();
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
-    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    url: `http://${host}:${port}`,
+    wsUrl: `ws://${host}:${port}/ws`,
     get proc() { return proc; },
     output: () => out,
     async kill() { const e = exit(proc); proc.kill('SIGKILL'); await e; },

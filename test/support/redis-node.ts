@@ -49,8 +49,11 @@ export async function ask<T>(port: number, run: (r: Redis) => Promise<T>, host =
   }
 }
 
-/** Common `redis-server` arguments: loopback (or `host`), no persistence, files in `dir`. */
-export const baseArgs = (port: number, dir: string, host = '127.0.0.1') => ['--port', String(port), '--bind', host, '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'];
+/**
+ * Common `redis-server` arguments: loopback (or `host`: an address in a test network
+ * namespace, where protected mode would refuse every client), no persistence, files in `dir`.
+ */
+export const baseArgs = (port: number, dir: string, host = '127.0.0.1') => ['--port', String(port), '--bind', host, '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', host === '127.0.0.1' ? 'yes' : 'no'];
 
 /**
  * Runs `redis-server <args>` on `port` (restartable); waits until it answers PING on `host`.

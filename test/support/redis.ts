@@ -1,4 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, waitFor } from './ports.ts';
 import { Redis } from 'ioredis';
 
@@ -21,9 +24,11 @@ export async function startRedis(): Promise<RedisProcess> {
     throw new Error('redis-server is not installed: run the README test command (npm test), which installs it');
   }
   const port = await freePort();
+  // Its own directory: a server made a replica writes dump.rdb there, never into the repository.
+  const dir = mkdtempSync(join(tmpdir(), 'sb-redis-'));
   let proc: ChildProcess | undefined;
   const launch = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: 'ignore' });
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: 'ignore' });
     await waitFor(async () => {
       const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       r.on('error', () => {});
@@ -43,5 +48,9 @@ export async function startRedis(): Promise<RedisProcess> {
     await exited;
   };
   await launch();
-  return { url: `redis://127.0.0.1:${port}`, port, kill: killNow, restart: launch, stop: killNow };
+  const stop = async () => {
+    await killNow();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { url: `redis://127.0.0.1:${port}`, port, kill: killNow, restart: launch, stop };
 }

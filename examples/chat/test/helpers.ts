@@ -78,7 +78,8 @@ export async function logIn(page: Page, user: string): Promise<void> {
 }
 
 export async function expectConnected(page: Page, user: string): Promise<void> {
-  await expect.poll(() => page.locator('#status-text').textContent(), { timeout: 10_000 }).toBe(`Connected as ${user}`);
+  // After a restart the SDK may be in its backoff (up to its maximum delay) before it tries again.
+  await expect.poll(() => page.locator('#status-text').textContent(), { timeout: 60_000 }).toBe(`Connected as ${user}`);
 }
 
 /** Types a message into the composer and presses Enter. */

@@ -138,7 +138,15 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
       await admin?.close();
       await stopping;
       await stores.close();
-      await http.close();
+      // Node stops cutting off silent connections once the server closes, and waits for
+      // them: one that never sends its headers would hold the shutdown forever. Past the
+      // handshake timeout (when it would have been cut off anyway) it is closed.
+      const silent = setTimeout(() => http.server.closeAllConnections(), config.limits.handshakeTimeoutMs);
+      try {
+        await http.close();
+      } finally {
+        clearTimeout(silent);
+      }
     },
   };
 }

@@ -16,6 +16,9 @@ export class HttpRawClient {
   private waiters: Array<() => void> = [];
   private abort = new AbortController();
   private seq = 0;
+  /** Set while the client takes nothing (`pause`): the stream is not read, no poll is made. */
+  private paused: Promise<void> | undefined;
+  private unpause: (() => void) | undefined;
   readonly ready: Promise<void>;
 
   readonly base: string;
@@ -52,6 +55,7 @@ export class HttpRawClient {
     let buf = '';
     try {
       for (;;) {
+        if (this.paused) await this.paused;
         const { value, done } = await reader.read();
         if (done) break;
         buf += dec.decode(value, { stream: true });
@@ -69,6 +73,7 @@ export class HttpRawClient {
 
   private async pollLoop(): Promise<void> {
     while (this.closeCode === undefined) {
+      if (this.paused) await this.paused;
       let res: Response;
       try {
         res = await fetch(`${this.base}/poll?conn=${encodeURIComponent(this.conn)}&seq=${this.seq}`, { signal: this.abort.signal, headers: this.headers });
@@ -153,6 +158,17 @@ export class HttpRawClient {
     await this.next(() => this.closeCode !== undefined, timeoutMs, 0, true).catch(() => {});
     if (this.closeCode === undefined) throw new Error('no close');
     return this.closeCode;
+  }
+
+  /** Stops taking data (a client whose reader is busy): the stream is not read, no poll is made. */
+  pause(): void {
+    this.paused ??= new Promise((resolve) => (this.unpause = resolve));
+  }
+
+  /** Takes data again after `pause`. */
+  resume(): void {
+    this.unpause?.();
+    this.paused = this.unpause = undefined;
   }
 
   /** Drops the stream (or stops polling) without a word, like a cut network. */

@@ -249,6 +249,17 @@ describe('sizes, floods and stalls', () => {
     expect(gw.node.connections.size).toBe(0);
   });
 
+  it('a connection that never sends a request holds a shutdown no longer than the handshake timeout', async () => {
+    const g = await startGateway({ limits: { handshakeTimeoutMs: 500 } });
+    const { port } = new URL(g.url);
+    const sock = tcpConnect(Number(port), '127.0.0.1');
+    sock.on('error', () => {});
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    const closedSock = new Promise<void>((r) => sock.once('close', () => r()));
+    await g.close(); // resolves (it waited for the silent socket forever before)
+    await closedSock;
+  });
+
   it('closes a WebSocket that never authenticates after auth.timeoutMs', async () => {
     gw = await startGateway({ auth: { jwtSecret: SECRET, timeoutMs: 300 } });
     const c = new RawClient(gw.wsUrl);

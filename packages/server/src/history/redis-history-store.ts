@@ -21,8 +21,9 @@ export interface ReplicationOptions {
   /** How long to wait for them (ms); fewer by then rejects with `ReplicationError`. Default 1000. */
   waitTimeoutMs?: number;
   /**
-   * Called whenever fewer replicas than required confirmed a write (behind Sentinel: ask the
-   * sentinels whether this primary was replaced, `SentinelFollower`).
+   * Called whenever fewer replicas than required confirmed a write, or a write timed out
+   * (behind Sentinel: ask the sentinels whether this primary was replaced, `SentinelFollower`;
+   * a primary cut off by a partition answers nothing, and its connection never breaks).
    */
   onShortfall?: () => void;
 }
@@ -131,7 +132,16 @@ export class RedisHistoryStore implements HistoryStore {
     return this.store(channel, pub, o, false);
   }
 
-  private async store(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions, publish: boolean): Promise<AppendResult> {
+  private store(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions, publish: boolean): Promise<AppendResult> {
+    const stored = this.storeOnce(channel, pub, o, publish);
+    if (!this.onShortfall) return stored;
+    return stored.catch((err: unknown) => {
+      if (err instanceof Error && err.message === 'Command timed out') this.onShortfall?.();
+      throw err;
+    });
+  }
+
+  private async storeOnce(channel: string, pub: Omit<Publication, 'offset' | 'epoch'>, o: AppendOptions, publish: boolean): Promise<AppendResult> {
     const { offset: _o, epoch: _e, ...rest } = pub as Publication;
     const json = JSON.stringify({ ...rest, channel });
     const key = o.idempotencyKey !== undefined ? idempotencyKeyOf(o.idempotencyKey, o.publisher) : '';

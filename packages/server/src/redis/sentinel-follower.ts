@@ -37,7 +37,7 @@ const runId = (info: string) => /run_id:(\w+)/.exec(info)?.[1] ?? '';
  * sentinels and its replicas (a partition), while another was promoted. Connections only ask
  * the sentinels again when they break or a write answers `READONLY`; neither happens there.
  *
- * `check()` (called on each shortfall, at most once per `minIntervalMs`) asks every sentinel
+ * `check()` (called on each shortfall or timed-out write, at most once per `minIntervalMs`) asks every sentinel
  * it reaches which primary is current (the answer with the highest config epoch wins), and
  * when that is not the server `probe` is connected to (compared by `run_id`), drops every
  * connection of the node: each reconnects through the sentinels, to the primary they name.
@@ -82,7 +82,8 @@ export class SentinelFollower {
     if (!host || !port) return false;
     const [named, ours] = await Promise.all([
       once({ ...this.target.primaryOptions, host, port }, async (r) => runId(await r.info('server'))),
-      this.probe.info('server').then(runId),
+      // A primary cut off by a partition does not answer (the command times out): not it.
+      this.probe.info('server').then(runId, () => ''),
     ]);
     if (!named || named === ours) return false;
     this.log?.warn({ primary: `${host}:${port}` }, 'redis: a write was not replicated and the sentinels name another primary; reconnecting there');

@@ -68,6 +68,13 @@ export class FanoutEncoder {
     }
   }
 
+  /** How many times any slot was computed by this encoder. */
+  totalBuilt(): number {
+    let n = 0;
+    for (const r of this.slots) n += r?.built ?? 0;
+    return n;
+  }
+
   /** How many times `slot` was computed by this encoder (tests pin "once per publication" with it). */
   built(slot: FanoutSlot<unknown>): number {
     return this.slots[slot.index]?.built ?? 0;

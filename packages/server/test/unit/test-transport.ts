@@ -23,6 +23,7 @@ export class TestTransport implements Transport {
     this.batch = o.batch ?? false;
   }
   send(frame: Buffer): void {
+    if (this.closeCode !== undefined) return; // closed: later sends are dropped, like a socket's
     const v = JSON.parse(frame.toString('utf8'));
     for (const f of Array.isArray(v) ? v : [v]) this.frames.push(f);
     this.wake();

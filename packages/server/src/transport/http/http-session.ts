@@ -99,15 +99,17 @@ export class HttpSession implements Transport {
   }
 
   send(frame: Buffer, fanout: FanoutEncoder): void {
+    if (this.ended) return; // closed: nothing more goes out (the close record was the last)
     this.owner.metrics.bytesOut += frame.length;
     if (this.res) this.write(frame, fanout);
-    else if (this.name === 'long-polling' && !this.ended) {
+    else if (this.name === 'long-polling') {
       this.hold(fanout.memo(LINE, frame));
       this.answer();
     }
   }
 
   sendMany(frames: readonly Buffer[], fanout: FanoutEncoder): void {
+    if (this.ended) return;
     const res = this.res;
     if (res) {
       res.cork();
