@@ -9,7 +9,7 @@ import { PACKAGES, ROOT } from '../build/packages.ts';
 interface Manifest { name: string; version: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string>; peerDependencies?: Record<string, string> }
 
 /** The newest released version in CHANGELOG.md (the first `## x.y.z` heading after `## Unreleased`). */
-export function changelogVersion(text = readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8')): string | undefined {
+function changelogVersion(text = readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8')): string | undefined {
   return text.match(/^## (\d+\.\d+\.\d+(?:-[\w.]+)?)\s*$/m)?.[1];
 }
 
