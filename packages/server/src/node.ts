@@ -214,7 +214,7 @@ export class Node implements BrokerHandler {
     this.sso.disconnected(conn);
     // A session is idle from its last connection's end, not from its last authentication.
     const client = this.hub.clients.get(conn.id);
-    if (client === conn) {
+    if (client === conn && !client.identity.guest) {
       this.sessions.touch(client.identity.session, this.config.sessions.idleTtl).catch((err) => this.failures.report(err, 'session touch'));
     }
     this.subscriptions.connectionClosed(conn);

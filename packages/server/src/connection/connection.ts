@@ -77,6 +77,12 @@ export interface Identity {
   sendTo?: string[];
   /** The token's `iat` (Unix s; null: none), for revocations; undefined without a token. See `accessRefusal`. */
   issuedAt?: number | null;
+  /**
+   * A connection a protocol admitted without a user (a Pusher socket before it signs in):
+   * `user` is `''`, it is not reachable by user, has no user presence, personal channel or
+   * server-side subscriptions, until it becomes a user (`Connection.becomeUser`).
+   */
+  guest?: boolean;
 }
 
 /**
@@ -197,6 +203,16 @@ export class Connection implements Flushable {
   becomeReady(): boolean {
     if (this.phase.state !== 'authenticating') return false;
     this.phase = { state: 'ready', identity: this.phase.identity };
+    return true;
+  }
+
+  /**
+   * `ready` as a guest → `ready` as `identity` (a protocol's sign-in, e.g. Pusher's
+   * `pusher:signin`). False when the connection is not a ready guest.
+   */
+  becomeUser(identity: Identity): boolean {
+    if (this.phase.state !== 'ready' || !this.phase.identity.guest || identity.guest) return false;
+    this.phase = { state: 'ready', identity };
     return true;
   }
 
