@@ -20,6 +20,8 @@ function client(o: Parameters<typeof pusherClient>[1] = {}): PusherClient {
 beforeAll(async () => {
   gateway = await startGateway({
     apiKeys: ['pusher-test-api-key-0123456789'],
+    allowedOrigins: ['http://app.example'],
+    limits: { commandsPerSecond: 50 },
     namespaces: { px: { history: { size: 100, ttl: '1h' }, allowSubscribe: true } },
     pusher: { apps: [{ ...PUSHER_APP, clientEvents: true }, { id: 'app-2', key: 'app-key-2', secret: 'another-secret-0123', namespace: 'other' }] },
   });
@@ -215,5 +217,36 @@ describe('Pusher protocol 7 with pusher-js and the pusher server SDK', () => {
       codes.push(await raw.waitClose());
     }
     expect(codes).toEqual([4001, 4008, 4007, 4006]);
+  });
+
+  it('the native defences hold: origin allow-list, command and client event rates, event size, blocks', async () => {
+    const base = `ws://127.0.0.1:${port}/app/${PUSHER_APP.key}?protocol=7`;
+    await expect(new RawClient(base, { headers: { origin: 'http://evil.example' } }).opened).rejects.toThrow(/403/);
+    const raw = new RawClient(base, { headers: { origin: 'http://app.example' } });
+    const hello = await raw.next((f) => f.event === 'pusher:connection_established');
+    const socketId = JSON.parse(hello.data).socket_id as string;
+    const server = pusherServer(port);
+    raw.send({ event: 'pusher:subscribe', data: { channel: 'private-chat', auth: server.authorizeChannel(socketId, 'private-chat').auth } });
+    await raw.next((f) => f.event === 'pusher_internal:subscription_succeeded');
+    // Client events: the app's 10 a second (burst 10), then pusher:error 4301; too large: refused.
+    for (let i = 0; i < 15; i++) raw.send({ event: 'client-x', channel: 'private-chat', data: { i } });
+    await raw.next((f) => f.event === 'pusher:error' && f.data.code === 4301);
+    raw.send({ event: 'client-big', channel: 'private-chat', data: 'x'.repeat(11_000) });
+    await raw.next((f) => f.event === 'pusher:error' && /data over 10240 bytes/.test(f.data.message));
+    // Commands far past limits.commandsPerSecond: refused, then the connection is closed 4100 (reconnect after a backoff).
+    for (let i = 0; i < 400; i++) raw.send({ event: 'pusher:ping', data: {} });
+    expect(await raw.waitClose()).toBe(4100);
+
+    // A signed-in user who gets blocked is closed 4009; signing in or joining presence as that user is refused.
+    const eve = client({ user: { id: 'eve' }, presence: { user_id: 'eve' } });
+    await connected(eve);
+    eve.signin();
+    await eve.user.signinDonePromise;
+    const closed = new Promise<number>((resolve) => eve.connection.bind('error', (e: { data?: { code?: number } }) => e.data?.code && resolve(e.data.code)));
+    const block = await fetch(`${gateway.url}/api/block`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': gateway.config.apiKeys[0]! }, body: JSON.stringify({ user: 'eve' }) });
+    expect(block.status).toBe(200);
+    expect(await closed).toBe(4009);
+    const again = client({ presence: { user_id: 'eve' } });
+    await expect(subscribed(again, 'presence-room')).rejects.toThrow(/subscription_error/);
   });
 });
