@@ -1,6 +1,20 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * In-repo runs resolve the workspace packages (`@switchboard/*`) to their TypeScript sources
+ * through this export condition; installed packages resolve to their built JavaScript
+ * (DEVELOPERS.md, "Packages: sources in the repository, JavaScript when installed").
+ */
+const SOURCE = 'switchboard-source';
+// Child processes the tests start (gateways, fixtures, examples) resolve the same way. `.npmrc`
+// sets it for everything npm starts; this covers a direct `node node_modules/vitest/vitest.mjs`.
+if (!(process.env.NODE_OPTIONS ?? '').includes(`--conditions=${SOURCE}`)) {
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --conditions=${SOURCE}`.trim();
+}
+
 export default defineConfig({
+  resolve: { conditions: [SOURCE, 'module', 'browser', 'development|production'] },
+  ssr: { resolve: { conditions: [SOURCE, 'module', 'node', 'development|production'], externalConditions: [SOURCE] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts', 'bench/**/*.test.ts'],
     testTimeout: 30_000,

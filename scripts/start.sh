@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 
-bundle=packages/client/dist/switchboard.browser.js
+bundle=packages/client/dist/switchboard.mjs
 if [ ! -f "$bundle" ] || [ -n "$(find packages/client/src packages/protocol/src -name '*.ts' -newer "$bundle" | head -n 1)" ]; then
   echo "[switchboard] building the client SDK bundle…" >&2
   node packages/client/scripts/build.ts >&2

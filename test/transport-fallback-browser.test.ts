@@ -24,7 +24,7 @@ let browser: Browser;
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>sb</title>
 <script type="module">
-  import { Switchboard } from '/switchboard.browser.js';
+  import { Switchboard } from '/switchboard.mjs';
   window.Switchboard = Switchboard;
   window.loaded = true;
 </script>`;
@@ -39,9 +39,9 @@ beforeAll(async () => {
   ]);
   const targets = nodes.map((n) => n.url);
   [proxy, buffering] = await Promise.all([startHttpProxy({ targets }), startHttpProxy({ targets, buffer: true })]);
-  const bundle = readFileSync(join(dist, 'switchboard.browser.js'));
+  const bundle = readFileSync(join(dist, 'switchboard.mjs'));
   web = createServer((req, res) => {
-    if (req.url === '/switchboard.browser.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+    if (req.url === '/switchboard.mjs') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
     else res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
   });
   await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));

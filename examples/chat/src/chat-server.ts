@@ -7,7 +7,7 @@ import { readStatic } from './static-files.ts';
 export interface ChatServerOptions {
   /** The gateway's HS256 secret (the same `auth.jwtSecret`). */
   secret: string;
-  /** Directory holding the SDK's browser bundle `switchboard.browser.js` (the client package's `dist/`). */
+  /** Directory holding the SDK's browser bundle `switchboard.mjs` (the client package's `dist/`). */
   sdkDir: string;
   /** Port (default 0: any free port) and address to listen on (default 127.0.0.1). */
   port?: number;

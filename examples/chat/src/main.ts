@@ -19,7 +19,7 @@ if (!secret) {
   process.exit(2);
 }
 const sdkDir = env.CHAT_SDK_DIR ?? fileURLToPath(new URL('../../../packages/client/dist/', import.meta.url));
-if (!existsSync(join(sdkDir, 'switchboard.browser.js'))) {
+if (!existsSync(join(sdkDir, 'switchboard.mjs'))) {
   console.error(`chat: no SDK bundle in ${sdkDir}: run \`npm run build -w packages/client\` (npm start does it for you)`);
   process.exit(2);
 }

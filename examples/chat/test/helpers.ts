@@ -17,8 +17,8 @@ export { TOKEN_STORAGE_KEY };
 async function buildBundle(dir: string): Promise<void> {
   await build({
     entryPoints: [fileURLToPath(new URL('../../../packages/client/src/index.ts', import.meta.url))],
-    bundle: true, format: 'esm', platform: 'browser', target: 'es2022', minify: true, logLevel: 'warning',
-    outfile: join(dir, 'switchboard.browser.js'),
+    bundle: true, format: 'esm', platform: 'browser', target: 'es2022', minify: true, logLevel: 'warning', conditions: ['switchboard-source'],
+    outfile: join(dir, 'switchboard.mjs'),
   });
 }
 

@@ -14,6 +14,8 @@ export async function buildExample(outDir: string, o: { production?: boolean } =
   await build({
     entryPoints: [here('./main.tsx')],
     bundle: true, format: 'esm', platform: 'browser', target: 'es2022', jsx: 'automatic', logLevel: 'warning',
+    // the workspace packages from their sources (DEVELOPERS.md); an application installs their builds
+    conditions: ['switchboard-source'],
     define: { 'process.env.NODE_ENV': JSON.stringify(o.production ? 'production' : 'development') },
     minify: Boolean(o.production), sourcemap: !o.production,
     outfile: join(outDir, 'app.js'),

@@ -17,7 +17,7 @@ let browser: Browser;
 /** The page every test opens: loads the browser bundle from a `<script type="module">`. */
 const PAGE = `<!doctype html><meta charset="utf-8"><title>sb</title>
 <script type="module">
-  import { Switchboard } from '/switchboard.browser.js';
+  import { Switchboard } from '/switchboard.mjs';
   window.Switchboard = Switchboard;
   window.loaded = true;
 </script>`;
@@ -25,9 +25,9 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>sb</title>
 beforeAll(async () => {
   let dist: string;
   [gw, dist, browser] = await Promise.all([startGateway({ namespaces: NAMESPACES }), buildClient(), launchChromium()]);
-  const bundle = readFileSync(join(dist, 'switchboard.browser.js'));
+  const bundle = readFileSync(join(dist, 'switchboard.mjs'));
   web = createServer((req, res) => {
-    if (req.url === '/switchboard.browser.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+    if (req.url === '/switchboard.mjs') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
     else if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
     else res.writeHead(404).end();
   });

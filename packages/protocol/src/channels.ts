@@ -5,7 +5,7 @@ export const MAX_USER_ID_LENGTH = 128;
 
 const USER_ID_RE = /^[A-Za-z0-9_.@=+-]+$/;
 const NAMESPACE_RE = /^[A-Za-z0-9_-]+$/;
-const NAME_RE = /^[A-Za-z0-9_.@=+,:-]+$/;
+const NAME_RE = /^[A-Za-z0-9_.@=+,;:-]+$/;
 
 export interface ParsedChannel {
   /** `''` for channels without a namespace, `'#'` for personal channels. */
@@ -26,7 +26,7 @@ export function isValidUserId(id: unknown): id is string {
  * - `namespace:name`: a channel in a namespace (`name` may contain further `:`).
  * - `name`: a channel without a namespace (namespace `''`).
  *
- * Allowed characters: `A-Z a-z 0-9 _ . @ = + , : -`. Pattern characters (`*`, `?`), spaces,
+ * Allowed characters: `A-Z a-z 0-9 _ . @ = + , ; : -` (`;` so that every Pusher channel name is one). Pattern characters (`*`, `?`), spaces,
  * slashes and control characters are refused, so a name can never act as a wildcard or a path.
  */
 export function parseChannel(channel: unknown, maxLength = MAX_CHANNEL_LENGTH): ParsedChannel | string {
@@ -37,7 +37,7 @@ export function parseChannel(channel: unknown, maxLength = MAX_CHANNEL_LENGTH): 
     if (!isValidUserId(owner)) return 'personal channel must be # followed by a valid user id';
     return { namespace: '#', owner };
   }
-  if (!NAME_RE.test(channel)) return 'channel name has characters outside A-Z a-z 0-9 _ . @ = + , : -';
+  if (!NAME_RE.test(channel)) return 'channel name has characters outside A-Z a-z 0-9 _ . @ = + , ; : -';
   const colon = channel.indexOf(':');
   if (colon === -1) return { namespace: '' };
   const namespace = channel.slice(0, colon);

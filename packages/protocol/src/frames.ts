@@ -85,6 +85,11 @@ export interface Publication {
   id?: FrameId;
   /** Server time in ms when it was accepted. */
   ts: number;
+  /**
+   * A connection id (`c_…`) this publication is not delivered to live (a Pusher trigger's
+   * `socket_id`, a client event's sender). Never sent to clients.
+   */
+  except?: string;
 }
 /**
  * A publication on the wire. `delta: true` (delta subscriptions only): `data` is a string

@@ -23,9 +23,15 @@ const PERSONAL_DEFAULTS: NamespaceOptions = {
   presence: false, joinLeave: false, clientPublish: false, directMessages: true, allowSubscribe: false, allowPublish: false, publicationWebhooks: false, delta: null,
 };
 
+/** What a Pusher cache channel keeps when its namespace keeps no history: the last event, 30 minutes (Pusher's). */
+const PUSHER_CACHE_RETENTION: HistoryOptions = { size: 1, ttlMs: 30 * 60_000 };
+const CACHE_PREFIXES = ['cache-', 'private-cache-', 'presence-cache-', 'private-encrypted-cache-'];
+
 /** Resolves channel names against the configured namespaces. */
 export class ChannelResolver {
   private readonly config: Config;
+  /** Namespaces of Pusher apps (`pusher.apps`): their cache channels keep at least their last event. */
+  private readonly pusherNamespaces: ReadonlySet<string>;
   private readonly cache = new Map<string, ResolvedChannel>();
   /** The configured `#` namespace with the personal default retention (built once). */
   private personal: NamespaceOptions | undefined;
@@ -33,6 +39,18 @@ export class ChannelResolver {
 
   constructor(config: Config) {
     this.config = config;
+    this.pusherNamespaces = new Set(config.pusher.apps.map((a) => a.namespace));
+  }
+
+  /**
+   * Retention of a channel: its namespace's; a Pusher cache channel (`<ns>:cache-…` of a
+   * Pusher app's namespace) keeps at least its last event for 30 minutes (docs/pusher.md).
+   */
+  private retentionOf(options: NamespaceOptions, namespace: string, name: string): HistoryOptions | undefined {
+    const r = this.retention(options);
+    if (r || this.pusherNamespaces.size === 0 || !this.pusherNamespaces.has(namespace)) return r;
+    const local = name.slice(namespace.length + 1);
+    return CACHE_PREFIXES.some((p) => local.startsWith(p)) ? PUSHER_CACHE_RETENTION : undefined;
   }
 
   /** The options of a namespace, or undefined when it is not configured. */
@@ -70,7 +88,7 @@ export class ChannelResolver {
     }
     // One literal shape (no spread, owner always present) and one retention object per
     // namespace: the cache holds an entry per channel, personal channels included.
-    const resolved: ResolvedChannel = { namespace: parsed.namespace, owner: parsed.owner, name: channel as string, options, history: this.retention(options) };
+    const resolved: ResolvedChannel = { namespace: parsed.namespace, owner: parsed.owner, name: channel as string, options, history: this.retentionOf(options, parsed.namespace, channel as string) };
     if (this.cache.size > 50_000) this.cache.clear();
     this.cache.set(resolved.name, resolved);
     return resolved;

@@ -61,6 +61,31 @@ const postgresUrl = z.string().refine((v) => {
   }
 }, { message: 'expected a PostgreSQL URL: postgres://user:password@host:5432/database' });
 
+/** The events a Pusher app's webhooks may ask for (Pusher's names). */
+const PUSHER_WEBHOOK_EVENTS = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss'] as const;
+
+/** One Pusher Channels app (docs/pusher.md): its credentials and the namespace its channels live in. */
+const PusherAppSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'app ids are 1-64 of A-Z a-z 0-9 _ . -'),
+  key: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'app keys are 1-128 of A-Z a-z 0-9 _ . -'),
+  secret: z.string().min(8, 'the app secret must be at least 8 characters'),
+  /** Pusher channel `orders` of this app is Switchboard channel `<namespace>:orders`. */
+  namespace: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a namespace name: A-Z a-z 0-9 _ -'),
+  /** `client-*` events on private and presence channels. */
+  clientEvents: z.boolean().default(false),
+  /** Client events per connection per second (Pusher's: 10); past it `pusher:error` 4301. */
+  clientEventsPerSecond: z.int().min(1).max(10_000).default(10),
+  /** Members of one presence channel (Pusher's: 100); more than 100 is an extension. */
+  maxPresenceMembers: z.int().min(1).max(1_000_000).default(100),
+  /** Bytes of one event's data (Pusher's: 10 KB); more is an extension (at most `limits.maxFrameBytes` for client events). */
+  maxEventBytes: z.int().min(64).max(16 * 1024 * 1024).default(10_240),
+  webhooks: z.strictObject({
+    url: z.url().nullable().default(null),
+    events: z.array(z.enum(PUSHER_WEBHOOK_EVENTS)).default([]),
+  }).prefault({}),
+});
+export type PusherAppConfig = z.output<typeof PusherAppSchema>;
+
 const ConfigSchema = z.strictObject({
   port: z.int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('0.0.0.0'),
@@ -203,6 +228,18 @@ const ConfigSchema = z.strictObject({
      */
     maxQueued: z.int().min(1).default(100_000),
   }).prefault({}).refine((w) => w.url === null || w.secret !== null, { message: 'webhooks.url needs webhooks.secret (at least 16 characters)', path: ['secret'] }),
+  /** Pusher Channels protocol 7 and HTTP API (docs/pusher.md): the apps this gateway serves. */
+  pusher: z.strictObject({
+    apps: z.array(PusherAppSchema).max(1000).default([]).superRefine((apps, ctx) => {
+      for (const field of ['id', 'key'] as const) {
+        const seen = new Set<string>();
+        for (const [i, app] of apps.entries()) {
+          if (seen.has(app[field])) ctx.addIssue({ code: 'custom', path: [i, field], message: `two apps have the ${field} "${app[field]}"` });
+          seen.add(app[field]);
+        }
+      }
+    }),
+  }).prefault({}),
   /** The admin web UI at `/admin/` (docs/admin.md); off (404) while `password` is null. */
   admin: z.strictObject({
     password: z.string().min(12, 'the admin password must be at least 12 characters').nullable().default(null),
@@ -233,7 +270,14 @@ const ConfigSchema = z.strictObject({
     reconnectSpreadMs: z.int().min(0).default(5_000),
   }).prefault({}),
 }).refine((c) => !(c.redis && c.postgres), { message: 'redis and postgres are both set: choose one cluster backend', path: ['postgres'] })
-  .transform((c) => ({ ...c, storage: c.storage ?? (c.redis ? 'redis' : c.postgres ? 'postgres' : 'sqlite:./data/switchboard.db') }));
+  .transform((c) => ({
+    ...c,
+    storage: c.storage ?? (c.redis ? 'redis' : c.postgres ? 'postgres' : 'sqlite:./data/switchboard.db'),
+    // A Pusher app's namespace that is not configured is a namespace with the defaults.
+    namespaces: c.pusher.apps.some((a) => !Object.hasOwn(c.namespaces, a.namespace))
+      ? { ...Object.fromEntries(c.pusher.apps.map((a) => [a.namespace, NamespaceSchema.parse({})])), ...c.namespaces }
+      : c.namespaces,
+  }));
 
 /** Configuration as written by users (every key optional). */
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -285,7 +329,38 @@ export function configFromEnv(env: Env): Record<string, unknown> {
   if (env.SWITCHBOARD_REDIS_WAIT_REPLICAS !== undefined) out.redisWaitReplicas = num('SWITCHBOARD_REDIS_WAIT_REPLICAS', env.SWITCHBOARD_REDIS_WAIT_REPLICAS);
   if (env.SWITCHBOARD_LOG_LEVEL !== undefined) out.logLevel = env.SWITCHBOARD_LOG_LEVEL;
   if (env.SWITCHBOARD_ADMIN_PASSWORD !== undefined && env.SWITCHBOARD_ADMIN_PASSWORD !== '') out.admin = { password: env.SWITCHBOARD_ADMIN_PASSWORD };
+  const pusher = pusherFromEnv(env);
+  if (pusher) out.pusher = { apps: pusher };
   return out;
+}
+
+/**
+ * `pusher.apps` from the environment: `SWITCHBOARD_PUSHER_APPS` (a JSON array of apps), or
+ * one app from `SWITCHBOARD_PUSHER_APP_ID`, `_KEY`, `_SECRET`, `_NAMESPACE` (default
+ * `pusher`), `_CLIENT_EVENTS` (`true`/`false`), `_WEBHOOK_URL` and `_WEBHOOK_EVENTS`
+ * (comma-separated). Undefined when none is set.
+ */
+function pusherFromEnv(env: Env): unknown[] | undefined {
+  if (env.SWITCHBOARD_PUSHER_APPS !== undefined) {
+    try {
+      const apps = JSON.parse(env.SWITCHBOARD_PUSHER_APPS) as unknown;
+      if (!Array.isArray(apps)) throw new Error('not an array');
+      return apps;
+    } catch (err) {
+      throw new ConfigError(`invalid configuration:\n  SWITCHBOARD_PUSHER_APPS: not a JSON array of apps (${(err as Error).message})`);
+    }
+  }
+  const id = env.SWITCHBOARD_PUSHER_APP_ID;
+  if (id === undefined) return undefined;
+  const flag = env.SWITCHBOARD_PUSHER_APP_CLIENT_EVENTS;
+  if (flag !== undefined && flag !== 'true' && flag !== 'false') throw new ConfigError(`invalid configuration:\n  SWITCHBOARD_PUSHER_APP_CLIENT_EVENTS: "true" or "false", not ${JSON.stringify(flag)}`);
+  const url = env.SWITCHBOARD_PUSHER_APP_WEBHOOK_URL;
+  return [{
+    id, key: env.SWITCHBOARD_PUSHER_APP_KEY, secret: env.SWITCHBOARD_PUSHER_APP_SECRET,
+    namespace: env.SWITCHBOARD_PUSHER_APP_NAMESPACE ?? 'pusher',
+    ...(flag !== undefined ? { clientEvents: flag === 'true' } : {}),
+    ...(url ? { webhooks: { url, events: list(env.SWITCHBOARD_PUSHER_APP_WEBHOOK_EVENTS ?? 'channel_occupied,channel_vacated,member_added,member_removed') } } : {}),
+  }];
 }
 
 /** Reads a JSON configuration file; a missing or malformed file is a ConfigError. */

@@ -60,6 +60,7 @@ class PublicationFrames {
 
 /** Hands a publication to one subscription: held while it recovers, else queued once admitted. */
 function offer(sub: Subscription, pub: Publication, frames: PublicationFrames): void {
+  if (pub.except !== undefined && pub.except === sub.conn.id) return;
   if (sub.buffer) {
     sub.buffer.push(pub);
     sub.bufferedBytes = (sub.bufferedBytes ?? 0) + frames.for(sub.conn.encoder).length;
@@ -68,6 +69,7 @@ function offer(sub: Subscription, pub: Publication, frames: PublicationFrames): 
 
 /** `offer` on a channel with delta subscribers: they get the delta frame when they are in step. */
 function offerDelta(sub: Subscription, pub: Publication, frames: PublicationFrames, d: ChannelDelta): void {
+  if (pub.except !== undefined && pub.except === sub.conn.id) return;
   if (sub.buffer) {
     sub.buffer.push(pub);
     sub.bufferedBytes = (sub.bufferedBytes ?? 0) + frames.for(sub.conn.encoder).length;
@@ -103,9 +105,18 @@ export class Hub {
   private subscriptionCount = 0;
   private changes = 0;
 
-  /** An authenticated connection: reachable by id and by user. */
+  /** An authenticated connection: reachable by id and (unless a guest) by user. */
   addClient(conn: AuthenticatedConnection): void {
     this.clients.set(conn.id, conn);
+    if (!conn.identity.guest) this.indexUser(conn);
+  }
+
+  /** A guest connection in the hub became a user (`Connection.becomeUser`): reachable by user from now on. */
+  userIdentified(conn: AuthenticatedConnection): void {
+    if (this.clients.get(conn.id) === conn && !conn.identity.guest) this.indexUser(conn);
+  }
+
+  private indexUser(conn: AuthenticatedConnection): void {
     const user = conn.user;
     const had = this.users.get(user);
     if (had === undefined) this.users.set(user, conn);
@@ -118,7 +129,7 @@ export class Hub {
     const emptied: string[] = [];
     for (const channel of [...conn.subscriptions.keys()]) if (this.removeSubscriber(conn, channel)) emptied.push(channel);
     const client = this.clients.get(conn.id);
-    if (client === conn && this.clients.delete(conn.id)) {
+    if (client === conn && this.clients.delete(conn.id) && !client.identity.guest) {
       const user = client.user;
       const had = this.users.get(user);
       if (had === client) this.users.delete(user);
@@ -200,8 +211,8 @@ export class Hub {
   }
 
   /**
-   * Delivers a publication to every local subscriber of its channel, in the order calls
-   * arrive. Encoded once per wire protocol; subscriptions still recovering hold it in their buffer; history
+   * Delivers a publication to every local subscriber of its channel (but the connection
+   * `pub.except` names), in the order calls arrive. Encoded once per wire protocol; subscriptions still recovering hold it in their buffer; history
    * subscriptions skip what they were already given (see `admit`). On a channel with delta
    * subscribers the delta is computed once too, against the previous publication delivered.
    */

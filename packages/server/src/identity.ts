@@ -14,4 +14,10 @@ export interface Identity {
   sendTo?: string[];
   /** The token's `iat` (Unix s; null: none), for revocations; undefined without a token. See `accessRefusal`. */
   issuedAt?: number | null;
+  /**
+   * A connection a protocol admitted without a user (a Pusher socket before it signs in):
+   * `user` is `''`, it is not reachable by user, has no user presence, personal channel or
+   * server-side subscriptions, until it becomes a user (`Connection.becomeUser`).
+   */
+  guest?: boolean;
 }

@@ -19,6 +19,7 @@ import { BackendHooks } from './auth/hooks.ts';
 import { RpcBackend } from './rpc/rpc-backend.ts';
 import { Webhooks } from './webhooks/webhooks.ts';
 import { MemoryWebhookOutbox } from './webhooks/webhook-outbox.ts';
+import type { WebhookSink } from './webhooks/webhook-sink.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
 import type { AccessStore } from './access/access-store.ts';
@@ -41,6 +42,8 @@ export interface NodeOptions {
   stores: Omit<Stores, 'close'>;
   /** Prometheus metrics (the server creates one per gateway); a private one when absent. */
   metrics?: Metrics;
+  /** Webhook destinations of their own format beside `webhooks.url` (a Pusher app's). */
+  webhookSinks?: readonly WebhookSink[];
 }
 
 export type { PublishMeta, PublishResult } from './publishing/publisher.ts';
@@ -136,7 +139,7 @@ export class Node implements BrokerHandler {
     this.serverSubscriptions = stores.subscriptions;
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
     this.rpc = new RpcBackend({ config: o.config.hooks.rpc, log: o.log });
-    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log,
+    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log, sinks: o.webhookSinks ?? [],
       offlineGraceMs: o.config.presence.offlineGraceMs, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}),
     });
     this.metrics.setWebhookSource(this.webhooks);
@@ -155,6 +158,7 @@ export class Node implements BrokerHandler {
       // One node: the presence settlement's events. Cluster: the occupancy store's (`user`).
       onUserEvent: (event, user) => this.webhooks.usersFromPresence && this.webhooks.emit(event === 'online' ? 'user.online' : 'user.offline', { user }),
       onLocalUser: (event, user) => this.webhooks.user(event, user),
+      onMember: (event, channel, user) => this.webhooks.emit(event === 'added' ? 'member.added' : 'member.removed', { channel, user }),
     });
     this.accessControl = new AccessControl({ store: this.access, failures: this.failures });
     this.publisher = new Publisher({ history: this.history, broker: this.broker, webhooks: this.webhooks, failures: this.failures, dedupWindowMs: o.config.dedupWindow });
@@ -214,7 +218,7 @@ export class Node implements BrokerHandler {
     this.sso.disconnected(conn);
     // A session is idle from its last connection's end, not from its last authentication.
     const client = this.hub.clients.get(conn.id);
-    if (client === conn) {
+    if (client === conn && !client.identity.guest) {
       this.sessions.touch(client.identity.session, this.config.sessions.idleTtl).catch((err) => this.failures.report(err, 'session touch'));
     }
     this.subscriptions.connectionClosed(conn);

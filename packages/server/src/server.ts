@@ -9,6 +9,7 @@ import { attachWebSocket } from './transport/ws.ts';
 import { HttpTransports } from './transport/http/index.ts';
 import type { OpenConnection } from './transport/transport.ts';
 import { V1Protocol } from './protocols/v1/protocol.ts';
+import { pusherEndpoint, pusherWebhookSinks } from './protocols/pusher/index.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
 import { apiPlugin } from './api/index.ts';
@@ -51,7 +52,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config, log);
   const metrics = new Metrics();
-  const node = new Node({ config, log, metrics, stores: opts.broker ? { ...stores, broker: opts.broker } : stores });
+  const node = new Node({ config, log, metrics, stores: opts.broker ? { ...stores, broker: opts.broker } : stores, webhookSinks: pusherWebhookSinks(config) });
   // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect, a
   // relayed request) sent once this node is up must reach it, so wait for the broker's control
   // subscriptions. The admin UI and the HTTP transports offer node services (cluster-wide
@@ -111,7 +112,9 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   // The admin web UI (docs/admin.md): only with admin.password; otherwise /admin/ is a 404.
   if (admin?.plugin) http.register(adminPlugin, { prefix: '/admin', ...admin.plugin });
 
-  attachWebSocket(http.server, node, new Map([['/ws', openV1]]));
+  // Pusher Channels protocol 7 at /app/<key> and its HTTP API, when pusher.apps lists any.
+  const pusher = pusherEndpoint(node, http);
+  attachWebSocket(http.server, node, new Map([['/ws', openV1], ...(pusher ? [[pusher.path, pusher.open] as const] : [])]));
   // HTTP-streaming, SSE and long-polling (docs/transports.md).
   await transports.register(http);
   let closed = false;

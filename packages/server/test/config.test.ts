@@ -8,7 +8,8 @@ import { jwtVerify } from 'jose';
 import { ConfigError, configFromEnv, parseConfig } from '../src/config.ts';
 import { loadConfig } from '../src/cli.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+// The command as installed (bin/), which also resolves the workspace to its sources in a checkout.
+const CLI = fileURLToPath(new URL('../bin/switchboard.js', import.meta.url));
 const run = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8', timeout: 120_000 });
 

@@ -82,3 +82,33 @@ export async function admitConnection(
   }
   await subscribePersisted(ctx, conn);
 }
+
+/**
+ * Admits a connection without a user (`Identity.guest`): a protocol whose sockets connect
+ * before anyone says who they are (Pusher). Heartbeats and the hub only: no single sign-on,
+ * user presence, personal channel or server-side subscriptions. False when it closed.
+ */
+export function admitGuest(ctx: Pick<AdmissionContext, 'hub' | 'heartbeat'>, conn: Connection, identity: Identity): conn is AuthenticatedConnection {
+  if (!identity.guest || !conn.beginAuthentication(identity) || !conn.becomeReady()) return false;
+  conn.nextPingAt = ctx.heartbeat.schedule(Date.now());
+  ctx.hub.addClient(conn);
+  return true;
+}
+
+/**
+ * A guest connection says who it is (Pusher's `pusher:signin`): unless the user is blocked
+ * (`AuthRefused blocked`), it becomes that user — reachable by user (kicks, blocks,
+ * disconnects), with user presence (`online`). False when it is not a ready guest any more.
+ * A store failure rejects with a temporary error.
+ */
+export async function identifyGuest(
+  ctx: Pick<AdmissionContext, 'access' | 'hub' | 'tracker' | 'failures'>, conn: AuthenticatedConnection, identity: Identity,
+): Promise<boolean> {
+  const accessChanges = ctx.access.changes;
+  if ((await ctx.access.refusal(identity.user, identity.issuedAt)) === 'blocked') throw new AuthRefused('blocked', 'this user is blocked');
+  if (!conn.becomeUser(identity)) return false;
+  ctx.hub.userIdentified(conn);
+  if (ctx.access.changes !== accessChanges) ctx.access.recheck(conn);
+  ctx.tracker.connected(conn);
+  return true;
+}

@@ -14,7 +14,12 @@ export type ControlMessage =
   /** Server API subscribe: every local connection of the user joins the channel (`subscribed` frame). */
   | { type: 'subscribe'; user: string; channel: string; persist: boolean }
   | { type: 'user_event'; event: 'online' | 'offline'; user: string }
-  | { type: 'presence'; event: 'join' | 'leave'; channel: string; user: string; client: string; info?: unknown }
+  /**
+   * A connection joined or left a channel's presence. `first` (join): the user had no other
+   * connection in the channel; `last` (leave): it has none left. Absent where unknown
+   * (`joinLeave` without `presence`, a store failure).
+   */
+  | { type: 'presence'; event: 'join' | 'leave'; channel: string; user: string; client: string; info?: unknown; first?: boolean; last?: boolean }
   /** The server API's push `all`: `data` for every authenticated connection (`ts`: when it was sent). */
   | { type: 'all'; data: unknown; ts: number }
   /**

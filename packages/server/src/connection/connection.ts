@@ -64,7 +64,6 @@ export class Subscription {
 
 export type { Identity } from '../identity.ts';
 
-
 /**
  * What a connection needs of the gateway that owns it (`Node` builds one per gateway). The
  * connection knows neither the node nor any protocol's commands: its `WireProtocol` handles
@@ -183,6 +182,16 @@ export class Connection implements Flushable {
   becomeReady(): boolean {
     if (this.phase.state !== 'authenticating') return false;
     this.phase = { state: 'ready', identity: this.phase.identity };
+    return true;
+  }
+
+  /**
+   * `ready` as a guest → `ready` as `identity` (a protocol's sign-in, e.g. Pusher's
+   * `pusher:signin`). False when the connection is not a ready guest.
+   */
+  becomeUser(identity: Identity): boolean {
+    if (this.phase.state !== 'ready' || !this.phase.identity.guest || identity.guest) return false;
+    this.phase = { state: 'ready', identity };
     return true;
   }
 

@@ -6,9 +6,13 @@ import type { Disconnect, FrameId, Publication, ReplyError } from '@switchboard/
  * the frame of the same name; another protocol may map or drop it).
  */
 export type ServerEvent =
-  /** Presence (`joinLeave` namespaces): a connection joined or left a channel this one is subscribed to. */
-  | { type: 'join'; channel: string; user: string; client: string; info?: unknown }
-  | { type: 'leave'; channel: string; user: string; client: string }
+  /**
+   * Presence (`joinLeave` namespaces): a connection joined or left a channel this one is
+   * subscribed to. `first`: the user's first connection in the channel; `last`: its last one
+   * left (absent where the presence store was not asked).
+   */
+  | { type: 'join'; channel: string; user: string; client: string; info?: unknown; first?: boolean }
+  | { type: 'leave'; channel: string; user: string; client: string; last?: boolean }
   /** User presence: a watched user's first connection authenticated, or its last one is gone. */
   | { type: 'online' | 'offline'; user: string }
   /** The backend subscribed this connection (`POST /api/subscribe`); `epoch`/`offset`: where live delivery begins. */

@@ -10,22 +10,33 @@ function countOf(clients: string | Set<string> | undefined): number {
   return clients === undefined ? 0 : typeof clients === 'string' ? 1 : clients.size;
 }
 
+/** True when a connection other than `except` of `user` is among `members`. */
+function hasUser(members: ReadonlyMap<string, PresenceMember>, user: string, except: string): boolean {
+  for (const m of members.values()) if (m.user === user && m.client !== except) return true;
+  return false;
+}
+
 /** Presence in this process's memory: exact for one node. */
 export class MemoryPresenceStore implements PresenceStore {
   /** channel → client → member. */
   private readonly channels = new Map<string, Map<string, PresenceMember>>();
   private readonly users = new Map<string, UserState>();
 
-  async add(channel: string, member: PresenceMember): Promise<void> {
+  async add(channel: string, member: PresenceMember): Promise<boolean> {
     let members = this.channels.get(channel);
     if (!members) this.channels.set(channel, (members = new Map()));
+    const first = !hasUser(members, member.user, member.client);
     members.set(member.client, { ...member });
+    return first;
   }
 
-  async remove(channel: string, client: string): Promise<void> {
+  async remove(channel: string, client: string): Promise<boolean> {
     const members = this.channels.get(channel);
-    if (!members || !members.delete(client)) return;
+    const gone = members?.get(client);
+    if (!members || !gone) return false;
+    members.delete(client);
     if (members.size === 0) this.channels.delete(channel);
+    return !hasUser(members, gone.user, client);
   }
 
   async get(channel: string): Promise<Record<string, PresenceUser>> {

@@ -54,17 +54,28 @@ export class PostgresPresenceStore implements PresenceStore {
     this.sweeper.unref();
   }
 
-  async add(channel: string, member: PresenceMember): Promise<void> {
+  async add(channel: string, member: PresenceMember): Promise<boolean> {
     await this.liveness.ensure();
-    await this.pool.query(
-      `INSERT INTO sb_presence (channel, client, "user", info, node) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (channel, client) DO UPDATE SET "user" = excluded."user", info = excluded.info, node = excluded.node`,
-      [channel, member.client, member.user, member.info === undefined ? null : JSON.stringify(member.info), this.liveness.id],
+    const { rows } = await this.pool.query<{ first: boolean }>(
+      `WITH ins AS (
+         INSERT INTO sb_presence (channel, client, "user", info, node) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (channel, client) DO UPDATE SET "user" = excluded."user", info = excluded.info, node = excluded.node
+         RETURNING 1)
+       SELECT NOT EXISTS (SELECT 1 FROM sb_presence p WHERE p.channel = $1 AND p."user" = $3 AND p.client <> $2 AND sb_live(p.node, $6)) AS first
+       FROM ins`,
+      [channel, member.client, member.user, member.info === undefined ? null : JSON.stringify(member.info), this.liveness.id, Date.now()],
     );
+    return rows[0]?.first ?? false;
   }
 
-  async remove(channel: string, client: string): Promise<void> {
-    await this.pool.query('DELETE FROM sb_presence WHERE channel = $1 AND client = $2', [channel, client]);
+  async remove(channel: string, client: string): Promise<boolean> {
+    const { rows } = await this.pool.query<{ last: boolean }>(
+      `WITH del AS (DELETE FROM sb_presence WHERE channel = $1 AND client = $2 RETURNING "user")
+       SELECT NOT EXISTS (SELECT 1 FROM sb_presence p, del WHERE p.channel = $1 AND p."user" = del."user" AND p.client <> $2 AND sb_live(p.node, $3)) AS last
+       FROM del`,
+      [channel, client, Date.now()],
+    );
+    return rows[0]?.last ?? false;
   }
 
   async get(channel: string): Promise<Record<string, PresenceUser>> {

@@ -18,7 +18,10 @@ export interface PresenceUser {
  * (is the user announced online, how many connections does it have).
  *
  * Contract (`runPresenceStoreContract`):
- * - `add`/`remove` are idempotent per (channel, client); `get` of an empty or unknown
+ * - `add`/`remove` are idempotent per (channel, client) and answer whether the user's first
+ *   connection in the channel came (`add`) or its last one went (`remove`), atomically per
+ *   channel (Redis, memory; PostgreSQL per statement: two connections of one user joining at
+ *   the same instant on two nodes may both be told first); `get` of an empty or unknown
  *   channel is `{}`, keyed by user id, and never lists a user with zero connections.
  * - `userUp` is atomic per user: it records the connection and answers true exactly when
  *   the user was not announced online (the caller then announces it, once, cluster-wide).
@@ -49,8 +52,13 @@ export function groupByUser(members: Iterable<{ user: string; info?: unknown }>)
 }
 
 export interface PresenceStore {
-  add(channel: string, member: PresenceMember): Promise<void>;
-  remove(channel: string, client: string): Promise<void>;
+  /**
+   * Adds a connection to a channel's presence. True when its user had no other (live)
+   * connection there: the user's first (a protocol announces users, not connections, from it).
+   */
+  add(channel: string, member: PresenceMember): Promise<boolean>;
+  /** Removes a connection. True when it was there and its user has no (live) connection left in the channel. */
+  remove(channel: string, client: string): Promise<boolean>;
   get(channel: string): Promise<Record<string, PresenceUser>>;
   userUp(user: string, client: string): Promise<boolean>;
   userDown(user: string, client: string): Promise<number>;

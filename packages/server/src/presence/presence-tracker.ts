@@ -14,6 +14,12 @@ type PresenceEvent = Extract<ControlMessage, { type: 'presence' }>;
 interface Tracked {
   presence: boolean;
   joinLeave: boolean;
+  /** Who the connection is in this channel's presence (its own user unless the subscription named a member). */
+  user: string;
+  /** Settles once the join is in the store and announced: the leave follows it. */
+  joined: Promise<void>;
+  /** The join was announced (a leave is announced only then). */
+  announced: boolean;
 }
 
 /**
@@ -41,6 +47,11 @@ export class PresenceTracker {
 
   /** Called on the one node that announces a user online or offline (webhooks). */
   private readonly onUserEvent: ((event: 'online' | 'offline', user: string) => void) | undefined;
+  /**
+   * Called on the one node whose connection made it: a user's first connection joined a
+   * presence channel (`added`), or its last one there left (`removed`), as the store decided.
+   */
+  private readonly onMember: ((event: 'added' | 'removed', channel: string, user: string) => void) | undefined;
   /** Called when this node's first connection of a user authenticated (`up`) or its last one closed (`down`). */
   private readonly onLocalUser: ((event: 'up' | 'down', user: string) => void) | undefined;
 
@@ -50,7 +61,9 @@ export class PresenceTracker {
     config: Config; store: PresenceStore; broker: Broker; hub: Hub; log: Logger; failures: UnavailableReporter;
     onUserEvent?: (event: 'online' | 'offline', user: string) => void;
     onLocalUser?: (event: 'up' | 'down', user: string) => void;
+    onMember?: (event: 'added' | 'removed', channel: string, user: string) => void;
   }) {
+    this.onMember = o.onMember;
     this.onUserEvent = o.onUserEvent;
     this.onLocalUser = o.onLocalUser;
     this.config = o.config;
@@ -83,24 +96,41 @@ export class PresenceTracker {
     }).catch((err) => unavailableReporter(this.log).report(err, 'presence userUp'));
   }
 
-  /** A subscription was acknowledged. */
-  joined(conn: AuthenticatedConnection, ch: ResolvedChannel): void {
+  /**
+   * A subscription was acknowledged. `member`: who the connection is in this channel's
+   * presence when the protocol names members per channel (else its identity's user and info).
+   */
+  joined(conn: AuthenticatedConnection, ch: ResolvedChannel, member?: { user: string; info?: unknown }): void {
     const { presence, joinLeave } = ch.options;
     if (!presence && !joinLeave) return;
     let chans = this.tracked.get(conn);
     if (!chans) this.tracked.set(conn, (chans = new Map()));
     if (chans.has(ch.name)) return;
-    chans.set(ch.name, { presence, joinLeave });
-    if (presence) this.watchers.set(conn, (this.watchers.get(conn) ?? 0) + 1);
     const id = conn.identity;
-    const info = id.info !== undefined ? { info: id.info } : {};
-    if (presence) {
-      this.store.add(ch.name, { client: conn.id, user: id.user, ...info }).then(() => {
-        // Closed or unsubscribed while the store was written: take the entry back out.
-        if (!this.tracked.get(conn)?.has(ch.name)) return this.store.remove(ch.name, conn.id);
-      }).catch((err) => unavailableReporter(this.log).report(err, 'presence add'));
+    const user = member?.user ?? id.user;
+    const infoOf = member ? member.info : id.info;
+    const info = infoOf !== undefined ? { info: infoOf } : {};
+    const join = { type: 'presence', event: 'join', channel: ch.name, user, client: conn.id, ...info } as const;
+    if (!presence) {
+      chans.set(ch.name, { presence, joinLeave, user, joined: Promise.resolve(), announced: true });
+      this.announce(join);
+      return;
     }
-    if (joinLeave) this.announce({ type: 'presence', event: 'join', channel: ch.name, user: id.user, client: conn.id, ...info });
+    this.watchers.set(conn, (this.watchers.get(conn) ?? 0) + 1);
+    const t: Tracked = { presence, joinLeave, user, joined: Promise.resolve(), announced: false };
+    chans.set(ch.name, t);
+    t.joined = this.store.add(ch.name, { client: conn.id, user, ...info }).then((first) => {
+      // Unsubscribed (or closed) while the store was written: `left` takes it out, nobody hears of it.
+      if (this.tracked.get(conn)?.get(ch.name) !== t) return;
+      t.announced = true;
+      if (first) this.onMember?.('added', ch.name, user);
+      if (joinLeave) this.announce({ ...join, first });
+    }, (err) => {
+      unavailableReporter(this.log).report(err, 'presence add');
+      if (!joinLeave) return;
+      t.announced = true;
+      this.announce(join);
+    });
   }
 
   /** A subscription ended (unsubscribe). */
@@ -110,13 +140,23 @@ export class PresenceTracker {
     if (!chans || !t) return;
     chans.delete(channel);
     if (chans.size === 0) this.tracked.delete(conn);
-    if (t.presence) {
-      const n = (this.watchers.get(conn) ?? 1) - 1;
-      if (n > 0) this.watchers.set(conn, n);
-      else this.watchers.delete(conn);
-      this.store.remove(channel, conn.id).catch((err) => unavailableReporter(this.log).report(err, 'presence remove'));
+    const leave = { type: 'presence', event: 'leave', channel, user: t.user, client: conn.id } as const;
+    if (!t.presence) {
+      if (t.joinLeave) this.announce(leave);
+      return;
     }
-    if (t.joinLeave) this.announce({ type: 'presence', event: 'leave', channel, user: conn.user, client: conn.id });
+    const n = (this.watchers.get(conn) ?? 1) - 1;
+    if (n > 0) this.watchers.set(conn, n);
+    else this.watchers.delete(conn);
+    // After the join settled: the leave never overtakes it (nor its store write).
+    void t.joined.then(() => this.store.remove(channel, conn.id)).then((last) => {
+      if (!t.announced) return;
+      if (last) this.onMember?.('removed', channel, t.user);
+      if (t.joinLeave) this.announce({ ...leave, last });
+    }, (err) => {
+      unavailableReporter(this.log).report(err, 'presence remove');
+      if (t.announced && t.joinLeave) this.announce(leave);
+    });
   }
 
   /** The connection is gone (call before the hub forgets its subscriptions). */
@@ -125,7 +165,7 @@ export class PresenceTracker {
     const chans = this.tracked.get(conn);
     if (chans) for (const channel of [...chans.keys()]) this.left(conn, channel);
     this.watchers.delete(conn);
-    if (!this.hub.clients.has(conn.id)) return;
+    if (!this.hub.clients.has(conn.id) || conn.identity.guest) return;
     const user = conn.identity.user;
     // Still in the hub: the user's last local connection is this one.
     if (this.hub.connectionsOf(user).size === 1) this.onLocalUser?.('down', user);
@@ -139,8 +179,8 @@ export class PresenceTracker {
     const subs = this.hub.subscribers(msg.channel);
     if (!subs) return;
     const event: ServerEvent = msg.event === 'join'
-      ? { type: 'join', channel: msg.channel, user: msg.user, client: msg.client, ...(msg.info !== undefined ? { info: msg.info } : {}) }
-      : { type: 'leave', channel: msg.channel, user: msg.user, client: msg.client };
+      ? { type: 'join', channel: msg.channel, user: msg.user, client: msg.client, ...(msg.info !== undefined ? { info: msg.info } : {}), ...(msg.first !== undefined ? { first: msg.first } : {}) }
+      : { type: 'leave', channel: msg.channel, user: msg.user, client: msg.client, ...(msg.last !== undefined ? { last: msg.last } : {}) };
     sendToEach(subs.keys(), event, msg.client);
   }
 

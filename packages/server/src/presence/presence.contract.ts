@@ -38,6 +38,20 @@ export function runPresenceStoreContract(o: { name: string; create(): Promise<Pr
       }
     }));
 
+    it('add says whether the user\'s first connection came, remove whether its last one went', () => withStore(async (s) => {
+      expect(await s.add('chat:f', { client: 'c1', user: 'alice', info: { n: 1 } })).toBe(true);
+      expect(await s.add('chat:f', { client: 'c2', user: 'alice', info: { n: 1 } })).toBe(false);
+      expect(await s.add('chat:f', { client: 'c2', user: 'alice', info: { n: 1 } })).toBe(false);
+      expect(await s.add('chat:f', { client: 'c3', user: 'alice2' })).toBe(true); // a prefix of another id is another user
+      expect(await s.add('chat:g', { client: 'c4', user: 'alice' })).toBe(true);
+      expect(await s.remove('chat:f', 'c1')).toBe(false);
+      expect(await s.remove('chat:f', 'c1')).toBe(false); // not there any more
+      expect(await s.remove('chat:f', 'c2')).toBe(true);
+      expect(await s.remove('chat:f', 'c3')).toBe(true);
+      expect(await s.remove('chat:zzz', 'c9')).toBe(false);
+      expect(await s.add('chat:f', { client: 'c5', user: 'alice' })).toBe(true);
+    }));
+
     it('add and remove are idempotent; a user with no connection is not listed', () => withStore(async (s) => {
       await s.add('chat:a', { client: 'c1', user: 'alice' });
       await s.add('chat:a', { client: 'c1', user: 'alice' });

@@ -16,6 +16,59 @@ prune(KEYS[1], KEYS[2], ARGV[1])
 return redis.call('HVALS', KEYS[2])
 `;
 
+/**
+ * True when a member of the hash other than \`client\` belongs to the user whose JSON value
+ * starts with \`prefix\` (\`{"user":<json string>\`, written first by the store).
+ */
+const HAS_USER = `
+local function hasUser(hash, prefix, client)
+  local all = redis.call('HGETALL', hash)
+  for i = 1, #all, 2 do
+    if all[i] ~= client then
+      local v = all[i + 1]
+      if string.sub(v, 1, #prefix) == prefix then
+        local nextc = string.sub(v, #prefix + 1, #prefix + 1)
+        if nextc == ',' or nextc == '}' then return true end
+      end
+    end
+  end
+  return false
+end
+`;
+
+/**
+ * KEYS: members zset, member hash. ARGV: client, value JSON, expiry, now, ttl, user prefix.
+ * Adds the member; 1 when no other live connection of its user is in the channel.
+ */
+export const ADD = `${PRUNE}${HAS_USER}
+prune(KEYS[1], KEYS[2], ARGV[4])
+local first = 1
+if hasUser(KEYS[2], ARGV[6], ARGV[1]) then first = 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return first
+`;
+
+/**
+ * KEYS: members zset, member hash. ARGV: client, now. Removes the member; 1 when it was
+ * there and no other live connection of its user is left in the channel.
+ */
+export const REMOVE = `${PRUNE}${HAS_USER}
+local v = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+if not v then return 0 end
+prune(KEYS[1], KEYS[2], ARGV[2])
+-- User ids carry no quote or backslash: the id's JSON string ends at the next quote after '{"user":"'.
+local close = string.find(v, '"', 10, true)
+if not close then return 0 end
+local prefix = string.sub(v, 1, close)
+if hasUser(KEYS[2], prefix, ARGV[1]) then return 0 end
+return 1
+`;
+
 /** KEYS: connections zset, announced flag. ARGV: client, expiry, now, key ttl. 1 when the user must be announced online. */
 export const USER_UP = `${PRUNE}
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])

@@ -1,5 +1,5 @@
 import { groupByUser, type PresenceMember, type PresenceStore, type PresenceUser } from './presence-store.ts';
-import { GET, SETTLE, USER_DOWN, USER_UP } from './redis-presence-scripts.ts';
+import { ADD, GET, REMOVE, SETTLE, USER_DOWN, USER_UP } from './redis-presence-scripts.ts';
 import { RedisKeys } from '../redis/keys.ts';
 import { ExpiryRefresher } from '../redis/refresher.ts';
 import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
@@ -7,6 +7,8 @@ import type { Logger } from '../logger.ts';
 import { unavailableReporter } from '../unavailable.ts';
 
 interface Scripts {
+  sbPresenceAdd(zset: string, hash: string, client: string, json: string, expiry: number, now: number, ttl: number, prefix: string): Promise<number>;
+  sbPresenceRemove(zset: string, hash: string, client: string, now: number): Promise<number>;
   sbPresenceGet(zset: string, hash: string, now: number): Promise<string[]>;
   sbUserUp(conns: string, flag: string, client: string, expiry: number, now: number, keyTtl: number): Promise<number>;
   sbUserDown(conns: string, client: string, now: number): Promise<number>;
@@ -64,6 +66,8 @@ export class RedisPresenceStore implements PresenceStore {
     const refreshMs = o.refreshMs ?? 10_000;
     this.refresher = new ExpiryRefresher({ redis: this.redis, ttlMs: o.entryTtlMs ?? 30_000, intervalMs: refreshMs, ...(o.log ? { log: o.log } : {}) });
     this.redis.defineCommand('sbPresenceGet', { numberOfKeys: 2, lua: GET });
+    this.redis.defineCommand('sbPresenceAdd', { numberOfKeys: 2, lua: ADD });
+    this.redis.defineCommand('sbPresenceRemove', { numberOfKeys: 2, lua: REMOVE });
     this.redis.defineCommand('sbUserUp', { numberOfKeys: 2, lua: USER_UP });
     this.redis.defineCommand('sbUserDown', { numberOfKeys: 1, lua: USER_DOWN });
     this.redis.defineCommand('sbSettle', { numberOfKeys: 2, lua: SETTLE });
@@ -71,23 +75,21 @@ export class RedisPresenceStore implements PresenceStore {
     this.sweeper.unref();
   }
 
-  async add(channel: string, member: PresenceMember): Promise<void> {
+  async add(channel: string, member: PresenceMember): Promise<boolean> {
     const zset = this.keys.presence(channel);
+    const user = JSON.stringify(member.user);
     const value = JSON.stringify({ user: member.user, ...(member.info !== undefined ? { info: member.info } : {}) });
-    await this.redis.multi()
-      .zadd(zset, this.refresher.expiry(), member.client)
-      .hset(this.keys.presenceMembers(channel), member.client, value)
-      .pexpire(zset, this.refresher.ttlMs * 2)
-      .pexpire(this.keys.presenceMembers(channel), this.refresher.ttlMs * 2)
-      .exec();
+    const first = await this.redis.sbPresenceAdd(zset, this.keys.presenceMembers(channel), member.client, value,
+      this.refresher.expiry(), Date.now(), this.refresher.ttlMs * 2, `{"user":${user}`);
     // The members' hash expires with the sorted set, so it must be refreshed with it.
     this.refresher.track(zset, member.client, [this.keys.presenceMembers(channel)]);
+    return first === 1;
   }
 
-  async remove(channel: string, client: string): Promise<void> {
+  async remove(channel: string, client: string): Promise<boolean> {
     const zset = this.keys.presence(channel);
     this.refresher.untrack(zset, client);
-    await this.redis.multi().zrem(zset, client).hdel(this.keys.presenceMembers(channel), client).exec();
+    return (await this.redis.sbPresenceRemove(zset, this.keys.presenceMembers(channel), client, Date.now())) === 1;
   }
 
   async get(channel: string): Promise<Record<string, PresenceUser>> {

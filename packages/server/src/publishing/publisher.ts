@@ -13,6 +13,8 @@ export interface PublishMeta {
   id?: FrameId;
   /** Whose idempotency keys `id` is among when there is no `from` (default `api`, the server API's). */
   publisher?: string;
+  /** A connection id not to deliver it to live (its sender; a Pusher trigger's `socket_id`). */
+  except?: string;
 }
 
 /** What a publication's ack carries. */
@@ -64,6 +66,7 @@ export class Publisher {
     const base: Publication = { channel: ch.name, data, ts: Date.now() };
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
+    if (meta.except !== undefined) base.except = meta.except;
     // Idempotency keys are per publisher: a client's user, or the server API's own space.
     const publisher = meta.from !== undefined ? `u:${meta.from}` : meta.publisher ?? 'api';
     if (ch.history) {
@@ -92,7 +95,9 @@ export class Publisher {
 
   /** A `publication` webhook for namespaces with `publicationWebhooks`. */
   private publicationWebhook(ch: ResolvedChannel, pub: Publication): void {
-    if (ch.options.publicationWebhooks) this.o.webhooks.emit('publication', { channel: ch.name, publication: pub });
+    if (!ch.options.publicationWebhooks) return;
+    const { except: _except, ...publication } = pub; // a connection id is nobody's business
+    this.o.webhooks.emit('publication', { channel: ch.name, publication });
   }
 
 }

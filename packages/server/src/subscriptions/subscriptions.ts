@@ -32,6 +32,18 @@ export interface SubscribeOptions {
   since?: StreamPosition | undefined;
   rewind?: number;
   delta?: boolean;
+  /**
+   * Who this subscription is in the channel's presence, when the protocol names members per
+   * channel (Pusher's presence channels: `channel_data`); absent: the connection's identity.
+   * Presence is tracked as `ch.options` say (a protocol may pass options of its own).
+   */
+  member?: PresenceMemberOf;
+}
+
+/** A subscription's presence member: user id and public info. */
+export interface PresenceMemberOf {
+  user: string;
+  info?: unknown;
 }
 
 /** What the subscriptions of a node need. */
@@ -92,7 +104,7 @@ export class Subscriptions {
       this.goLive(sub, result);
     }
     if (isClosed(sub)) return undefined;
-    this.o.tracker.joined(conn, ch);
+    this.o.tracker.joined(conn, ch, options.member);
     return sub;
   }
 
@@ -179,7 +191,7 @@ export class Subscriptions {
       sub.position = { epoch: result.epoch, offset: last?.offset ?? result.offset ?? 0 };
     }
     const { conn } = sub;
-    for (const pub of held) if (admit(sub, pub)) conn.enqueue(conn.encoder.publication(pub));
+    for (const pub of held) if (pub.except !== conn.id && admit(sub, pub)) conn.enqueue(conn.encoder.publication(pub));
     // Those went out with full data, outside the hub's delta sequence: the next message is full too.
     if (sub.delta !== undefined) sub.delta = -1;
   }

@@ -33,8 +33,16 @@ export function upgradeContext(req: IncomingMessage, url: URL, config: Config, f
   const bearer = typeof auth === 'string' && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, '').trim() : undefined;
   const queryToken = config.auth.allowQueryToken ? url.searchParams.get('token') ?? undefined : undefined;
   const origin = req.headers.origin;
+  const query = Object.create(null) as Record<string, string>;
+  let params = 0;
+  for (const [k, v] of url.searchParams) {
+    if (k === 'token' || k === 'session' || ++params > 32) continue;
+    query[k] = v.slice(0, 256);
+  }
   return {
     ip: clientIp(req),
+    path: url.pathname,
+    query,
     headers: pickHeaders(req, forward),
     ...(bearer || queryToken ? { token: bearer || queryToken } : {}),
     ...(url.searchParams.get('session') ? { session: url.searchParams.get('session')! } : {}),

@@ -38,6 +38,13 @@ export interface Transport {
 /** What the gateway learned from the upgrade request, before any frame. */
 export interface UpgradeContext {
   ip: string;
+  /** The request path (`/ws`, `/app/<key>`): a protocol may read parameters from it. */
+  path?: string;
+  /**
+   * The query parameters, without the credentials (`token`, `session`); no prototype. A
+   * protocol may read its parameters (Pusher's `protocol` version) from it. Never logged.
+   */
+  query?: Record<string, string>;
   /** `?token=` or `Authorization: Bearer`; never logged. */
   token?: string;
   /** `?session=`; never logged. */

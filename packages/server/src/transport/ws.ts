@@ -146,8 +146,20 @@ export interface WebSocketHost extends TransportHost {
 }
 
 /**
- * Serves WebSocket upgrades on an HTTP server at each path of `endpoints` (path → how a
- * client there is opened, i.e. which wire protocol it speaks): origin allow-list, per-IP
+ * The endpoint serving `path`: its exact entry, else the entry of its folder with a last
+ * segment of `*` (`/app/*` serves `/app/<key>`; the protocol reads the segment from
+ * `UpgradeContext.path`).
+ */
+function endpointOf(endpoints: ReadonlyMap<string, OpenConnection>, path: string): OpenConnection | undefined {
+  const exact = endpoints.get(path);
+  if (exact) return exact;
+  const slash = path.lastIndexOf('/');
+  return slash > 0 && slash < path.length - 1 ? endpoints.get(`${path.slice(0, slash)}/*`) : undefined;
+}
+
+/**
+ * Serves WebSocket upgrades on an HTTP server at each path of `endpoints` (path, or a folder
+ * ending in `/*`, → how a client there is opened, i.e. which wire protocol it speaks): origin allow-list, per-IP
  * connection rate, credentials from `?token=`/`Authorization`, batching by `?batch=1` or
  * subprotocol. Other paths get `404`. Query strings and tokens are never logged; refusals
  * are logged rate-limited, values clipped.
@@ -185,7 +197,7 @@ export function attachWebSocket(server: HttpServer, node: WebSocketHost, endpoin
     } catch {
       return reject(socket, 400, 'Bad Request');
     }
-    const open = endpoints.get(url.pathname);
+    const open = endpointOf(endpoints, url.pathname);
     if (!open) return reject(socket, 404, 'Not Found');
     if (!node.accepting) return reject(socket, 503, 'Service Unavailable');
     const ip = clientIp(req);

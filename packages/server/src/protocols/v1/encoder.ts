@@ -36,7 +36,9 @@ const PING = encodeV1({ type: 'ping' });
 function frameOf(e: ServerEvent): ServerFrame {
   switch (e.type) {
     case 'join':
+      return { type: 'join', channel: e.channel, user: e.user, client: e.client, ...(e.info !== undefined ? { info: e.info } : {}) };
     case 'leave':
+      return { type: 'leave', channel: e.channel, user: e.user, client: e.client };
     case 'online':
     case 'offline':
     case 'subscribed':

@@ -1,0 +1,219 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Switchboard, MemoryStorage } from '@switchboard/client';
+import { startGateway, token, RawClient } from '../packages/server/test/helpers.ts';
+import { waitFor } from './support/ports.ts';
+import { PUSHER_APP, type PusherClient, connected, pusherClient, pusherServer, subscribed } from './support/pusher.ts';
+
+// One gateway for the file; pusher-js clients, the pusher server SDK and a Switchboard SDK
+// client all speak to it. Every client is closed at the end.
+let gateway: Awaited<ReturnType<typeof startGateway>>;
+let port: number;
+const clients: PusherClient[] = [];
+const sdks: Switchboard[] = [];
+
+function client(o: Parameters<typeof pusherClient>[1] = {}): PusherClient {
+  const c = pusherClient(port, { server: pusherServer(port), ...o });
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  gateway = await startGateway({
+    apiKeys: ['pusher-test-api-key-0123456789'],
+    namespaces: { px: { history: { size: 100, ttl: '1h' }, allowSubscribe: true } },
+    pusher: { apps: [{ ...PUSHER_APP, clientEvents: true }, { id: 'app-2', key: 'app-key-2', secret: 'another-secret-0123', namespace: 'other' }] },
+  });
+  port = Number(new URL(gateway.url).port);
+});
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  for (const s of sdks) s.close();
+  await gateway?.close();
+});
+
+describe('Pusher protocol 7 with pusher-js and the pusher server SDK', () => {
+  it('a public channel gets what the server SDK triggers, in order, once; data arrives parsed', async () => {
+    const c = client();
+    await connected(c);
+    expect(c.connection.socket_id).toMatch(/^\d+\.\d+$/);
+    const { events: got } = await subscribed(c, 'orders');
+    const server = pusherServer(port);
+    for (let i = 0; i < 5; i++) await server.trigger('orders', 'created', { n: i });
+    await server.trigger(['orders', 'elsewhere;with=odd@chars'], 'text', 'plain words');
+    await waitFor(() => got.length >= 6);
+    expect(got.slice(0, 5)).toEqual([0, 1, 2, 3, 4].map((n) => ({ event: 'created', data: { n } })));
+    expect(got[5]).toEqual({ event: 'text', data: 'plain words' });
+    await server.trigger('orders', 'last', {});
+    await waitFor(() => got.length >= 7);
+    expect(got).toHaveLength(7);
+  });
+
+  it('a Switchboard SDK subscriber and a Pusher client on one channel see the same events', async () => {
+    const c = client();
+    const { events: fromPusher } = await subscribed(c, 'shared');
+    const sdk = new Switchboard(gateway.wsUrl, { token: await token('sdk-user', { channels: ['px:*'] }), storage: new MemoryStorage(), window: null });
+    sdks.push(sdk);
+    const fromSdk: unknown[] = [];
+    const sub = sdk.subscribe('px:shared');
+    sub.on('message', (m: { data: unknown }) => fromSdk.push(m.data));
+    await new Promise<void>((resolve) => sub.on('subscribed', () => resolve()));
+    await pusherServer(port).trigger('shared', 'price', { sku: 'a', cents: 120 });
+    // The server API publishes in Switchboard's terms: {event, data} is that event, anything else `message`.
+    const api = async (data: unknown) => {
+      const res = await fetch(`${gateway.url}/api/publish`, { method: 'POST', headers: { 'content-type': 'application/json', "x-api-key": gateway.config.apiKeys[0]! }, body: JSON.stringify({ channel: 'px:shared', data }) });
+      expect(res.status).toBe(200);
+    };
+    await api({ event: 'price', data: { sku: 'b', cents: 80 } });
+    await api({ text: 'not a pusher event' });
+    await waitFor(() => fromPusher.length >= 3 && fromSdk.length >= 3);
+    expect(fromSdk).toEqual([
+      { event: 'price', data: { sku: 'a', cents: 120 } },
+      { event: 'price', data: { sku: 'b', cents: 80 } },
+      { text: 'not a pusher event' },
+    ]);
+    expect(fromPusher).toEqual([
+      { event: 'price', data: { sku: 'a', cents: 120 } },
+      { event: 'price', data: { sku: 'b', cents: 80 } },
+      { event: 'message', data: { text: 'not a pusher event' } },
+    ]);
+  });
+
+  it('a trigger with socket_id skips that socket; info answers subscription counts', async () => {
+    const a = client();
+    const b = client();
+    const [sa] = await Promise.all([connected(a), connected(b)]);
+    const ga = (await subscribed(a, 'skip')).events;
+    const gb = (await subscribed(b, 'skip')).events;
+    const server = pusherServer(port);
+    const res = await server.trigger('skip', 'e', { x: 1 }, { socket_id: sa, info: 'subscription_count' });
+    expect(await res.json()).toEqual({ channels: { skip: { subscription_count: 2 } } });
+    await server.trigger('skip', 'e', { x: 2 });
+    await waitFor(() => gb.length >= 2 && ga.length >= 1);
+    expect(ga).toEqual([{ event: 'e', data: { x: 2 } }]);
+    expect(gb).toEqual([{ event: 'e', data: { x: 1 } }, { event: 'e', data: { x: 2 } }]);
+  });
+
+  it('private channels need a valid signature; a wrong one is refused', async () => {
+    const good = client();
+    const { events: got } = await subscribed(good, 'private-account');
+    const forger = pusherClient(port, { server: pusherServer(port, { id: PUSHER_APP.id, key: PUSHER_APP.key, secret: 'not-the-secret-000000' }) });
+    clients.push(forger);
+    await expect(subscribed(forger, 'private-account')).rejects.toThrow(/subscription_error/);
+    await pusherServer(port).trigger('private-account', 'balance', { cents: 5 });
+    await waitFor(() => got.length >= 1);
+    expect(got).toEqual([{ event: 'balance', data: { cents: 5 } }]);
+    // A signature for another socket is refused too (raw frames: pusher-js would sign for its own socket).
+    const raw = new RawClient(`ws://127.0.0.1:${port}/app/${PUSHER_APP.key}?protocol=7&client=js&version=8.4.0`);
+    const hello = await raw.next((f) => f.event === 'pusher:connection_established');
+    expect(JSON.parse(hello.data).activity_timeout).toBeGreaterThan(0);
+    const auth = pusherServer(port).authorizeChannel('123.456', 'private-account');
+    raw.send({ event: 'pusher:subscribe', data: { channel: 'private-account', auth: auth.auth } });
+    const err = await raw.next((f) => f.event === 'pusher:subscription_error');
+    expect(err.data).toMatchObject({ type: 'AuthError', status: 401 });
+    raw.close();
+  });
+
+  it('presence channels: members, member_added/removed once per user, client events not echoed', async () => {
+    const alice = client({ presence: { user_id: 'alice', user_info: { name: 'Alice' } } });
+    const bob = client({ presence: { user_id: 'bob', user_info: { name: 'Bob' } } });
+    const bob2 = client({ presence: { user_id: 'bob', user_info: { name: 'Bob' } } });
+    const first = await subscribed(alice, 'presence-room');
+    expect(first.data.count).toBe(1);
+    expect(first.data.me).toEqual({ id: 'alice', info: { name: 'Alice' } });
+    const added: string[] = [];
+    const removed: string[] = [];
+    first.channel.bind('pusher:member_added', (m: { id: string }) => added.push(m.id));
+    first.channel.bind('pusher:member_removed', (m: { id: string }) => removed.push(m.id));
+    const second = await subscribed(bob, 'presence-room');
+    expect(second.data.count).toBe(2);
+    expect(second.data.members).toEqual({ alice: { name: 'Alice' }, bob: { name: 'Bob' } });
+    await subscribed(bob2, 'presence-room');
+    await waitFor(() => added.length >= 1);
+
+    const atAlice: Array<{ event: string; data: unknown; userId?: string }> = [];
+    first.channel.bind('client-typing', (data: unknown, meta: { user_id?: string }) => atAlice.push({ event: 'client-typing', data, ...(meta?.user_id ? { userId: meta.user_id } : {}) }));
+    const atBob: unknown[] = [];
+    second.channel.bind('client-typing', (data: unknown) => atBob.push(data));
+    expect(second.channel.trigger('client-typing', { on: true })).toBe(true);
+    await waitFor(() => atAlice.length >= 1);
+    expect(atAlice).toEqual([{ event: 'client-typing', data: { on: true }, userId: 'bob' }]);
+
+    bob2.disconnect();
+    // bob is still there with his other connection: no member_removed yet.
+    await pusherServer(port).trigger('presence-room', 'sync', {});
+    await new Promise<void>((resolve) => first.channel.bind('sync', () => resolve()));
+    expect(removed).toEqual([]);
+    bob.disconnect();
+    await waitFor(() => removed.length >= 1);
+    expect(added).toEqual(['bob']);
+    expect(removed).toEqual(['bob']);
+    expect(atBob).toEqual([]); // never echoed to its sender
+    const users = await (await pusherServer(port).get({ path: '/channels/presence-room/users' })).json();
+    expect(users).toEqual({ users: [{ id: 'alice' }] });
+  });
+
+  it('the HTTP API answers channel queries and refuses a wrong signature on every route', async () => {
+    const c = client({ presence: { user_id: 'carol' } });
+    await subscribed(c, 'presence-lobby');
+    await subscribed(c, 'news');
+    const server = pusherServer(port);
+    await waitFor(async () => (await (await server.get({ path: '/channels/news', params: { info: 'subscription_count' } })).json()).subscription_count === 1);
+    expect(await (await server.get({ path: '/channels/presence-lobby', params: { info: 'user_count,subscription_count' } })).json())
+      .toEqual({ occupied: true, user_count: 1, subscription_count: 1 });
+    expect(await (await server.get({ path: '/channels/nobody-here' })).json()).toEqual({ occupied: false });
+    const all = await (await server.get({ path: '/channels' })).json();
+    expect(Object.keys(all.channels)).toEqual(expect.arrayContaining(['news', 'presence-lobby']));
+    const present = await (await server.get({ path: '/channels', params: { filter_by_prefix: 'presence-', info: 'user_count' } })).json();
+    expect(present.channels['presence-lobby']).toEqual({ user_count: 1 });
+    expect(Object.keys(present.channels).every((n) => n.startsWith('presence-'))).toBe(true);
+    await expect(server.get({ path: '/channels', params: { info: 'user_count' } })).rejects.toMatchObject({ status: 400 });
+
+    const wrong = pusherServer(port, { id: PUSHER_APP.id, key: PUSHER_APP.key, secret: 'not-the-secret-000000' });
+    for (const call of [
+      () => wrong.trigger('news', 'x', {}),
+      () => wrong.triggerBatch([{ channel: 'news', name: 'x', data: {} }]),
+      () => wrong.get({ path: '/channels' }),
+      () => wrong.get({ path: '/channels/news' }),
+      () => wrong.get({ path: '/channels/presence-lobby/users' }),
+      () => wrong.terminateUserConnections('carol'),
+    ]) await expect(call()).rejects.toMatchObject({ status: 401 });
+    const unknown = pusherServer(port, { id: 'nope', key: PUSHER_APP.key, secret: PUSHER_APP.secret });
+    await expect(unknown.trigger('news', 'x', {})).rejects.toMatchObject({ status: 404 });
+    // The other app's credentials do not reach this app's channels.
+    const other = pusherServer(port, { id: 'app-2', key: PUSHER_APP.key, secret: PUSHER_APP.secret });
+    await expect(other.trigger('news', 'x', {})).rejects.toMatchObject({ status: 401 });
+  });
+
+  it('batch events, cache channels (cache_miss, then the last event) and user sign-in with terminate_connections', async () => {
+    const server = pusherServer(port);
+    const c = client({ user: { id: 'dave', user_info: { name: 'Dave' } } });
+    const miss = new Promise<void>((resolve) => c.subscribe('cache-prices').bind('pusher:cache_miss', () => resolve()));
+    await miss;
+    await server.triggerBatch([{ channel: 'cache-prices', name: 'tick', data: { p: 1 } }, { channel: 'cache-prices', name: 'tick', data: { p: 2 } }]);
+    const late = client();
+    const { events: got } = await subscribed(late, 'cache-prices');
+    await waitFor(() => got.length >= 1);
+    expect(got).toEqual([{ event: 'tick', data: { p: 2 } }]);
+
+    c.signin();
+    await new Promise<void>((resolve) => c.user.signinDonePromise.then(() => resolve()));
+    const toUser: unknown[] = [];
+    c.user.bind('note', (d: unknown) => toUser.push(d));
+    await waitFor(async () => {
+      await server.sendToUser('dave', 'note', { hi: 1 });
+      return toUser.length > 0;
+    });
+    const closed = new Promise<number>((resolve) => c.connection.bind('error', (e: { data?: { code?: number } }) => e.data?.code && resolve(e.data.code)));
+    await server.terminateUserConnections('dave');
+    expect(await closed).toBe(4009);
+  });
+
+  it('refuses unknown app keys and protocol versions with Pusher close codes', async () => {
+    const codes: number[] = [];
+    for (const url of [`/app/no-such-key?protocol=7`, `/app/${PUSHER_APP.key}`, `/app/${PUSHER_APP.key}?protocol=4`, `/app/${PUSHER_APP.key}?protocol=x`]) {
+      const raw = new RawClient(`ws://127.0.0.1:${port}${url}`);
+      codes.push(await raw.waitClose());
+    }
+    expect(codes).toEqual([4001, 4008, 4007, 4006]);
+  });
+});
