@@ -120,7 +120,8 @@ describe('Laravel Echo (Pusher connector) and pusher-js in Chromium', () => {
     await new Promise<void>((resolve) => carol.subscribe('cache-hooks').bind('pusher:cache_miss', () => resolve()));
     erin.disconnect();
     carol.disconnect();
-    await waitFor(() => hooked('channel_vacated', 'presence-hooks') && hooked('member_removed', 'presence-hooks'), 15_000);
+    const count = (name: string) => backend.webhooks.flatMap((w) => w.events).filter((e) => e.name === name && e.channel === 'presence-hooks').length;
+    await waitFor(() => hooked('channel_vacated', 'presence-hooks') && count('member_removed') === 2 && hooked('channel_vacated', 'cache-hooks'), 15_000);
     expect(backend.webhooks.every((w) => w.valid && w.key === PUSHER_APP.key)).toBe(true);
     const events = backend.webhooks.flatMap((w) => w.events).filter((e) => e.channel === 'presence-hooks' || e.channel === 'cache-hooks');
     const names = events.filter((e) => e.channel === 'presence-hooks').map((e) => e.name);
