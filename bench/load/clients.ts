@@ -173,7 +173,7 @@ class SwitchboardClient extends BenchClient {
 }
 
 /** The Pusher app key of the bench server (`servers/switchboard-pusher.ts`): its namespace is `bench`. */
-export const BENCH_PUSHER_KEY = 'bench-key';
+const BENCH_PUSHER_KEY = 'bench-key';
 const PUSHER_PING = Buffer.from('"pusher:ping"');
 const PUSHER_PONG = '{"event":"pusher:pong","data":{}}';
 
