@@ -115,6 +115,23 @@ describe('Pusher protocol 7 with pusher-js and the pusher server SDK', () => {
     raw.close();
   });
 
+  it('end-to-end encrypted channels: the gateway relays the ciphertext, pusher-js decrypts it', async () => {
+    const encryption = { encryptionMasterKeyBase64: Buffer.alloc(32, 7).toString('base64') };
+    const server = pusherServer(port, PUSHER_APP, encryption);
+    const c = pusherClient(port, { server });
+    clients.push(c);
+    const { events } = await subscribed(c, 'private-encrypted-vault');
+    await server.trigger('private-encrypted-vault', 'secret', { code: 1234 });
+    await waitFor(() => events.length >= 1);
+    expect(events).toEqual([{ event: 'secret', data: { code: 1234 } }]);
+    // What the gateway stored is ciphertext: a Switchboard reader sees nonce and ciphertext, never the code.
+    const history = await fetch(`${gateway.url}/api/history`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': gateway.config.apiKeys[0]! }, body: JSON.stringify({ channel: 'px:private-encrypted-vault' }) });
+    const stored = (await history.json()).publications[0].data;
+    expect(stored.event).toBe('secret');
+    expect(Object.keys(stored.data).sort()).toEqual(['ciphertext', 'nonce']);
+    expect(JSON.stringify(stored)).not.toContain('1234');
+  });
+
   it('presence channels: members, member_added/removed once per user, client events not echoed', async () => {
     const alice = client({ presence: { user_id: 'alice', user_info: { name: 'Alice' } } });
     const bob = client({ presence: { user_id: 'bob', user_info: { name: 'Bob' } } });
