@@ -22,6 +22,7 @@ beforeAll(async () => {
     apiKeys: ['pusher-test-api-key-0123456789'],
     allowedOrigins: ['http://app.example'],
     limits: { commandsPerSecond: 50 },
+    presence: { offlineGraceMs: 200 },
     namespaces: { px: { history: { size: 100, ttl: '1h' }, allowSubscribe: true } },
     pusher: { apps: [{ ...PUSHER_APP, clientEvents: true }, { id: 'app-2', key: 'app-key-2', secret: 'another-secret-0123', namespace: 'other' }] },
   });
@@ -225,6 +226,33 @@ describe('Pusher protocol 7 with pusher-js and the pusher server SDK', () => {
     const closed = new Promise<number>((resolve) => c.connection.bind('error', (e: { data?: { code?: number } }) => e.data?.code && resolve(e.data.code)));
     await server.terminateUserConnections('dave');
     expect(await closed).toBe(4009);
+  });
+
+  it('watchlists: who is online at sign-in, then online and offline of each watched user', async () => {
+    const signIn = async (id: string, watchlist?: string[]) => {
+      const c = client({ user: { id, ...(watchlist ? { watchlist } : {}) } });
+      await connected(c);
+      c.signin();
+      await c.user.signinDonePromise;
+      return c;
+    };
+    const gina = await signIn('gina');
+    const frank = client({ user: { id: 'frank', watchlist: ['gina', 'hank', 'not a valid id'] } });
+    const seen: string[] = [];
+    frank.user.watchlist.bind('online', (e: { user_ids: string[] }) => seen.push(`online ${e.user_ids.join(',')}`));
+    frank.user.watchlist.bind('offline', (e: { user_ids: string[] }) => seen.push(`offline ${e.user_ids.join(',')}`));
+    await connected(frank);
+    frank.signin();
+    await waitFor(() => seen.length >= 1);
+    expect(seen).toEqual(['online gina']);
+    const hank = await signIn('hank');
+    await waitFor(() => seen.length >= 2);
+    hank.disconnect();
+    await waitFor(() => seen.length >= 3);
+    expect(seen).toEqual(['online gina', 'online hank', 'offline hank']);
+    gina.disconnect();
+    await waitFor(() => seen.length >= 4);
+    expect(seen.at(-1)).toBe('offline gina');
   });
 
   it('refuses unknown app keys and protocol versions with Pusher close codes', async () => {
