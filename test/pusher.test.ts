@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Switchboard, MemoryStorage } from '@switchboard/client';
 import { startGateway, token, RawClient } from '../packages/server/test/helpers.ts';
 import { waitFor } from './support/ports.ts';
+import { startGatewayProcess } from './support/gateway-process.ts';
 import { PUSHER_APP, type PusherClient, connected, pusherClient, pusherServer, subscribed } from './support/pusher.ts';
 
 // One gateway for the file; pusher-js clients, the pusher server SDK and a Switchboard SDK
@@ -294,4 +295,23 @@ describe('Pusher protocol 7 with pusher-js and the pusher server SDK', () => {
     const again = client({ presence: { user_id: 'eve' } });
     await expect(subscribed(again, 'presence-room')).rejects.toThrow(/subscription_error/);
   });
+});
+
+describe('a gateway configured from the environment alone', () => {
+  it('serves the Pusher app SWITCHBOARD_PUSHER_APP_* describe (the CLI, no JWT secret, no file)', async () => {
+    const gw = await startGatewayProcess({ env: {
+      SWITCHBOARD_STORAGE: 'memory', SWITCHBOARD_PUSHER_APP_ID: 'env-app', SWITCHBOARD_PUSHER_APP_KEY: 'env-key', SWITCHBOARD_PUSHER_APP_SECRET: 'env-secret-0123',
+    } });
+    try {
+      const app = { id: 'env-app', key: 'env-key', secret: 'env-secret-0123' };
+      const c = pusherClient(gw.port, { key: app.key });
+      clients.push(c);
+      const { events } = await subscribed(c, 'orders');
+      await pusherServer(gw.port, app).trigger('orders', 'created', { id: 1 });
+      await waitFor(() => events.length > 0);
+      expect(events).toEqual([{ event: 'created', data: { id: 1 } }]);
+    } finally {
+      await gw.stop();
+    }
+  }, 90_000);
 });

@@ -46,7 +46,7 @@ async function serve(flags: Record<string, any>): Promise<void> {
   if (!hasAuthMethod(config)) {
     console.error(
       'switchboard: refusing to start: no way to authenticate connections: set SWITCHBOARD_JWT_SECRET (or --jwt-secret), ' +
-        'auth.publicKey, auth.jwksUrl or hooks.connect.url in the config file, or run `switchboard serve --dev` for local development',
+        'auth.publicKey, auth.jwksUrl, hooks.connect.url or pusher.apps (SWITCHBOARD_PUSHER_APP_ID/KEY/SECRET) in the config file, or run `switchboard serve --dev` for local development',
     );
     process.exit(2);
   }

@@ -408,7 +408,7 @@ export function devDefaults(): Record<string, unknown> {
   };
 }
 
-/** True when some way of authenticating connections is configured. */
+/** True when some way of authenticating connections is configured (a Pusher app: its key and signatures). */
 export function hasAuthMethod(c: Config): boolean {
-  return Boolean(c.auth.jwtSecret || c.auth.jwksUrl || c.auth.publicKey || c.auth.allowAnonymous || c.hooks.connect.url);
+  return Boolean(c.auth.jwtSecret || c.auth.jwksUrl || c.auth.publicKey || c.auth.allowAnonymous || c.hooks.connect.url || c.pusher.apps.length > 0);
 }
