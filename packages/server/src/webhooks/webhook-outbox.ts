@@ -15,6 +15,11 @@ export interface WebhookEvent {
   channel?: string;
   /** `publication` events: the publication as subscribers got it. */
   publication?: unknown;
+  /**
+   * While tracing: the W3C trace context of what emitted it, sent as the `traceparent`
+   * header (never in the body) when it is delivered.
+   */
+  traceparent?: string;
 }
 
 /** A new event with a fresh random id (`evt_` and 16 base64url characters), stamped `now`. */

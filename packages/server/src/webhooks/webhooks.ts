@@ -3,6 +3,7 @@ import type { Logger } from '../logger.ts';
 import { LimitedLog } from '../log-limit.ts';
 import { newWebhookEvent, type OutboxEntry, type WebhookEvent, type WebhookEventType, type WebhookOutbox } from './webhook-outbox.ts';
 import { transitionType, type Occupancy, type Subject, type TransitionEventFor } from './occupancy.ts';
+import { TRACING_OFF, traceHeaders, type Tracing } from '../tracing/tracing.ts';
 
 /** `webhooks` as configured. */
 export interface WebhooksConfig {
@@ -71,7 +72,10 @@ export class Webhooks {
   private readonly eventFor: TransitionEventFor = (type, subject) =>
     (this.wanted.has(type) ? newWebhookEvent(type, subject.kind === 'channel' ? { channel: subject.name } : { user: subject.name }) : undefined);
 
-  constructor(o: { config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch; occupancy?: Occupancy; offlineGraceMs?: number }) {
+  private readonly tracing: Tracing;
+
+  constructor(o: { config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch; occupancy?: Occupancy; offlineGraceMs?: number; tracing?: Tracing }) {
+    this.tracing = o.tracing ?? TRACING_OFF;
     this.occupancy = o.occupancy;
     this.graceMs = o.offlineGraceMs ?? 0;
     this.loopFailures = new LimitedLog(o.log, { perWindow: 1, windowMs: 30_000 });
@@ -179,6 +183,11 @@ export class Webhooks {
       return;
     }
     const event: WebhookEvent = newWebhookEvent(type, fields);
+    // Traced: the delivery (later, perhaps by another node) continues the trace that emitted it.
+    if (this.tracing.enabled) {
+      const traceparent = this.tracing.traceparent();
+      if (traceparent !== undefined) event.traceparent = traceparent;
+    }
     this.queuedSeen.size++;
     this.outbox.add(event).then(() => this.kick(), (err) => this.log.error({ err, type }, 'webhook outbox: event could not be stored'));
     // After the add: a store that adds at once (SQLite, memory) is read with this event in it.
@@ -267,7 +276,17 @@ export class Webhooks {
 
   /** One attempt; true when the receiver accepted it (or it was dropped after maxAttempts). */
   private async deliver(entry: OutboxEntry): Promise<boolean> {
+    if (!this.tracing.enabled) return this.attempt(entry);
     const { event } = entry;
+    return this.tracing.span(`switchboard webhook ${event.type}`, {
+      kind: 'client', parent: event.traceparent,
+      attributes: { 'http.request.method': 'POST', 'switchboard.webhook.event': event.type, 'switchboard.webhook.attempt': entry.attempts + 1 },
+    }, () => this.attempt(entry));
+  }
+
+  private async attempt(entry: OutboxEntry): Promise<boolean> {
+    // The trace context travels in the traceparent header, not in the body.
+    const { traceparent: _trace, ...event } = entry.event;
     const body = JSON.stringify(event);
     const timestamp = Math.floor(Date.now() / 1000);
     let why: string;
@@ -280,6 +299,7 @@ export class Webhooks {
           'x-switchboard-event-id': event.id,
           [TIMESTAMP_HEADER]: String(timestamp),
           [SIGNATURE_HEADER]: `v1=${signWebhook(this.config.secret!, timestamp, body)}`,
+          ...traceHeaders(this.tracing),
         },
         body,
         redirect: 'manual',
