@@ -9,8 +9,12 @@
 # file SWITCHBOARD_CONFIG names (default: deploy/switchboard.json, SQLite in /data; mount your
 # own over /etc/switchboard/switchboard.json). test/image.test.ts runs this file's steps.
 
+# The base: Node 24 with npm, and a `node` user (uid 1000). Another base with those works:
+# `--build-arg NODE_IMAGE=…` (test/image-podman.test.ts builds on one made by debootstrap).
+ARG NODE_IMAGE=node:24-bookworm-slim
+
 # ---- build: the tarballs, exactly as `npm run release` makes them -------------------------
-FROM node:24-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
 COPY packages/protocol/package.json packages/protocol/
@@ -25,7 +29,7 @@ RUN npm run build \
  && for p in protocol api-client server; do npm pack --ignore-scripts --pack-destination /tarballs -w packages/$p; done
 
 # ---- runtime: the server package and its runtime dependencies, nothing else ---------------
-FROM node:24-bookworm-slim
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
     SWITCHBOARD_CONFIG=/etc/switchboard/switchboard.json
 WORKDIR /app
