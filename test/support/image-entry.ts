@@ -6,7 +6,7 @@ import { freePort, waitFor } from './ports.ts';
 import type { ImageRuntime } from './dockerfile.ts';
 
 /** The unprivileged user the image's entry command runs as here (the image's `node` user is not on this machine). */
-export const NOBODY = { uid: 65534, gid: 65534 };
+const NOBODY = { uid: 65534, gid: 65534 };
 
 /** A running entry command of the image. */
 export interface ImageProcess {

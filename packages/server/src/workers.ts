@@ -64,7 +64,7 @@ export function runWorkers(o: WorkersOptions): void {
 export const WORKER_SEMI_SPACE_MB = 16;
 
 /** True when the flags or `NODE_OPTIONS` set the young generation's size already. */
-export function semiSpaceSet(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+function semiSpaceSet(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
   return [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((a) => a.startsWith('--max-semi-space-size'));
 }
 
