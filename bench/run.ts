@@ -11,7 +11,7 @@ import { SCENARIOS } from './scenarios/index.ts';
 import type { ScenarioContext } from './scenarios/types.ts';
 
 const USAGE = `usage: npm run bench -- <${Object.keys(SCENARIOS).join('|')}> [--peers ${PEERS.join(',')}] [--profile] [flags]
-  fanout  [--deflate: plain and permessage-deflate Switchboard side by side] --subscribers 5000 --rates 4,8,16,… --step 4 (s per rate) --common-rate N --padding 64
+  fanout  [--deflate: plain and permessage-deflate Switchboard side by side] (peers: switchboard, socketio, ws, switchboard-pusher: Pusher protocol 7 subscribers) --subscribers 5000 --rates 4,8,16,… --step 4 (s per rate) --common-rate N --padding 64
   rooms   --clients 10000 --group 10 --rates 1000,2000,… --step 4
   idle    --sizes 10000,50000 --hold 5 (s)
   storm   --clients 10000
@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<string> {
   const name = positionals[0];
   const scenario = name ? SCENARIOS[name] : undefined;
   if (!scenario) throw new Error(`${name ? `unknown scenario "${name}"\n` : ''}${USAGE}`);
-  const peersArg = typeof values.peers === 'string' ? values.peers : name === 'hold' || name === 'delta' || name === 'cluster-publish' || name === 'history-flood' || name === 'outbox' ? 'switchboard' : name === 'memory' ? 'switchboard,ws' : values.deflate ? 'switchboard' : DEFAULT_PEERS.join(',');
+  const peersArg = typeof values.peers === 'string' ? values.peers : name === 'hold' || name === 'delta' || name === 'cluster-publish' || name === 'history-flood' || name === 'outbox' ? 'switchboard' : name === 'memory' ? 'switchboard,ws' : values.deflate ? 'switchboard' : name === 'fanout' ? [...DEFAULT_PEERS, 'switchboard-pusher'].join(',') : DEFAULT_PEERS.join(',');
   const peers = peersArg.split(',').map((p) => p.trim()) as Peer[];
   // `--deflate`: Switchboard with permessage-deflate (and clients offering it) runs beside the others.
   if (values.deflate && !peers.includes('switchboard-deflate')) peers.push('switchboard-deflate');

@@ -4,7 +4,7 @@ import Echo from 'laravel-echo';
 import { startGateway } from '../packages/server/test/helpers.ts';
 import { launchChromium } from './support/chromium.ts';
 import { waitFor } from './support/ports.ts';
-import { PUSHER_APP, pusherJsClass, pusherServer } from './support/pusher.ts';
+import { PUSHER_APP, pusherClient, pusherJsClass, pusherServer, subscribed } from './support/pusher.ts';
 import { startPusherBackend, type PusherBackend } from './support/pusher-backend.ts';
 
 // One gateway, one application backend (channel authorization with the `pusher` SDK, as
@@ -26,9 +26,11 @@ function echo(user: string): Echo<'pusher'> {
 }
 
 beforeAll(async () => {
-  gateway = await startGateway({ pusher: { apps: [{ ...PUSHER_APP, clientEvents: true }] } });
+  // The backend only signs and verifies with the SDK: any port will do for its client.
+  [backend, browser] = await Promise.all([startPusherBackend(pusherServer(1)), launchChromium()]);
+  const webhooks = { url: `${backend.url}/webhooks`, events: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss'] as const };
+  gateway = await startGateway({ pusher: { apps: [{ ...PUSHER_APP, clientEvents: true, webhooks: { ...webhooks, events: [...webhooks.events] } }] } });
   port = Number(new URL(gateway.url).port);
-  [backend, browser] = await Promise.all([startPusherBackend(pusherServer(port)), launchChromium()]);
 }, 60_000);
 afterAll(async () => {
   for (const e of echoes) e.disconnect();
@@ -105,5 +107,32 @@ describe('Laravel Echo (Pusher connector) and pusher-js in Chromium', () => {
     } finally {
       await page.close();
     }
+  });
+
+  it('webhooks arrive in Pusher\'s format, one per event, and verify with the pusher SDK', async () => {
+    const server = pusherServer(port);
+    const carol = pusherClient(port, { server, presence: { user_id: 'carol', user_info: { n: 3 } } });
+    const erin = pusherClient(port, { server, presence: { user_id: 'erin' } });
+    const hooked = (name: string, channel: string) => backend.webhooks.find((w) => w.events.some((e) => e.name === name && e.channel === channel));
+    const room = await subscribed(carol, 'presence-hooks');
+    await subscribed(erin, 'presence-hooks');
+    (room.channel as unknown as { trigger(e: string, d: unknown): boolean }).trigger('client-ping', { x: 1 });
+    await new Promise<void>((resolve) => carol.subscribe('cache-hooks').bind('pusher:cache_miss', () => resolve()));
+    erin.disconnect();
+    carol.disconnect();
+    const count = (name: string) => backend.webhooks.flatMap((w) => w.events).filter((e) => e.name === name && e.channel === 'presence-hooks').length;
+    await waitFor(() => hooked('channel_vacated', 'presence-hooks') && count('member_removed') === 2 && hooked('channel_vacated', 'cache-hooks'), 15_000);
+    expect(backend.webhooks.every((w) => w.valid && w.key === PUSHER_APP.key)).toBe(true);
+    const events = backend.webhooks.flatMap((w) => w.events).filter((e) => e.channel === 'presence-hooks' || e.channel === 'cache-hooks');
+    const names = events.filter((e) => e.channel === 'presence-hooks').map((e) => e.name);
+    // Occupied first; each member added once and removed once; the client event once; vacated once.
+    expect(names[0]).toBe('channel_occupied');
+    expect([...names].sort()).toEqual(['channel_occupied', 'channel_vacated', 'client_event', 'member_added', 'member_added', 'member_removed', 'member_removed']);
+    expect(events.find((e) => e.name === 'client_event')).toMatchObject({ event: 'client-ping', data: '{"x":1}', user_id: 'carol', socket_id: expect.stringMatching(/^\d+\.\d+$/) });
+    expect(events.filter((e) => e.name === 'member_added').map((e) => e.user_id)).toEqual(['carol', 'erin']);
+    expect(events.filter((e) => e.channel === 'cache-hooks').map((e) => e.name)).toEqual(['channel_occupied', 'cache_miss', 'channel_vacated']);
+    // A forged webhook (another secret) does not verify.
+    const forged = pusherServer(1, { id: PUSHER_APP.id, key: PUSHER_APP.key, secret: 'not-the-secret-000000' });
+    expect(forged.webhook({ headers: { 'x-pusher-key': PUSHER_APP.key, 'x-pusher-signature': 'f'.repeat(64), 'content-type': 'application/json' }, rawBody: '{"time_ms":1,"events":[]}' }).isValid()).toBe(false);
   });
 });

@@ -20,6 +20,9 @@ function client(o: Parameters<typeof pusherClient>[1] = {}): PusherClient {
 beforeAll(async () => {
   gateway = await startGateway({
     apiKeys: ['pusher-test-api-key-0123456789'],
+    allowedOrigins: ['http://app.example'],
+    limits: { commandsPerSecond: 50 },
+    presence: { offlineGraceMs: 200 },
     namespaces: { px: { history: { size: 100, ttl: '1h' }, allowSubscribe: true } },
     pusher: { apps: [{ ...PUSHER_APP, clientEvents: true }, { id: 'app-2', key: 'app-key-2', secret: 'another-secret-0123', namespace: 'other' }] },
   });
@@ -111,6 +114,23 @@ describe('Pusher protocol 7 with pusher-js and the pusher server SDK', () => {
     const err = await raw.next((f) => f.event === 'pusher:subscription_error');
     expect(err.data).toMatchObject({ type: 'AuthError', status: 401 });
     raw.close();
+  });
+
+  it('end-to-end encrypted channels: the gateway relays the ciphertext, pusher-js decrypts it', async () => {
+    const encryption = { encryptionMasterKeyBase64: Buffer.alloc(32, 7).toString('base64') };
+    const server = pusherServer(port, PUSHER_APP, encryption);
+    const c = pusherClient(port, { server });
+    clients.push(c);
+    const { events } = await subscribed(c, 'private-encrypted-vault');
+    await server.trigger('private-encrypted-vault', 'secret', { code: 1234 });
+    await waitFor(() => events.length >= 1);
+    expect(events).toEqual([{ event: 'secret', data: { code: 1234 } }]);
+    // What the gateway stored is ciphertext: a Switchboard reader sees nonce and ciphertext, never the code.
+    const history = await fetch(`${gateway.url}/api/history`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': gateway.config.apiKeys[0]! }, body: JSON.stringify({ channel: 'px:private-encrypted-vault' }) });
+    const stored = (await history.json()).publications[0].data;
+    expect(stored.event).toBe('secret');
+    expect(Object.keys(stored.data).sort()).toEqual(['ciphertext', 'nonce']);
+    expect(JSON.stringify(stored)).not.toContain('1234');
   });
 
   it('presence channels: members, member_added/removed once per user, client events not echoed', async () => {
@@ -208,6 +228,33 @@ describe('Pusher protocol 7 with pusher-js and the pusher server SDK', () => {
     expect(await closed).toBe(4009);
   });
 
+  it('watchlists: who is online at sign-in, then online and offline of each watched user', async () => {
+    const signIn = async (id: string, watchlist?: string[]) => {
+      const c = client({ user: { id, ...(watchlist ? { watchlist } : {}) } });
+      await connected(c);
+      c.signin();
+      await c.user.signinDonePromise;
+      return c;
+    };
+    const gina = await signIn('gina');
+    const frank = client({ user: { id: 'frank', watchlist: ['gina', 'hank', 'not a valid id'] } });
+    const seen: string[] = [];
+    frank.user.watchlist.bind('online', (e: { user_ids: string[] }) => seen.push(`online ${e.user_ids.join(',')}`));
+    frank.user.watchlist.bind('offline', (e: { user_ids: string[] }) => seen.push(`offline ${e.user_ids.join(',')}`));
+    await connected(frank);
+    frank.signin();
+    await waitFor(() => seen.length >= 1);
+    expect(seen).toEqual(['online gina']);
+    const hank = await signIn('hank');
+    await waitFor(() => seen.length >= 2);
+    hank.disconnect();
+    await waitFor(() => seen.length >= 3);
+    expect(seen).toEqual(['online gina', 'online hank', 'offline hank']);
+    gina.disconnect();
+    await waitFor(() => seen.length >= 4);
+    expect(seen.at(-1)).toBe('offline gina');
+  });
+
   it('refuses unknown app keys and protocol versions with Pusher close codes', async () => {
     const codes: number[] = [];
     for (const url of [`/app/no-such-key?protocol=7`, `/app/${PUSHER_APP.key}`, `/app/${PUSHER_APP.key}?protocol=4`, `/app/${PUSHER_APP.key}?protocol=x`]) {
@@ -215,5 +262,36 @@ describe('Pusher protocol 7 with pusher-js and the pusher server SDK', () => {
       codes.push(await raw.waitClose());
     }
     expect(codes).toEqual([4001, 4008, 4007, 4006]);
+  });
+
+  it('the native defences hold: origin allow-list, command and client event rates, event size, blocks', async () => {
+    const base = `ws://127.0.0.1:${port}/app/${PUSHER_APP.key}?protocol=7`;
+    await expect(new RawClient(base, { headers: { origin: 'http://evil.example' } }).opened).rejects.toThrow(/403/);
+    const raw = new RawClient(base, { headers: { origin: 'http://app.example' } });
+    const hello = await raw.next((f) => f.event === 'pusher:connection_established');
+    const socketId = JSON.parse(hello.data).socket_id as string;
+    const server = pusherServer(port);
+    raw.send({ event: 'pusher:subscribe', data: { channel: 'private-chat', auth: server.authorizeChannel(socketId, 'private-chat').auth } });
+    await raw.next((f) => f.event === 'pusher_internal:subscription_succeeded');
+    // Client events: the app's 10 a second (burst 10), then pusher:error 4301; too large: refused.
+    for (let i = 0; i < 15; i++) raw.send({ event: 'client-x', channel: 'private-chat', data: { i } });
+    await raw.next((f) => f.event === 'pusher:error' && f.data.code === 4301);
+    raw.send({ event: 'client-big', channel: 'private-chat', data: 'x'.repeat(11_000) });
+    await raw.next((f) => f.event === 'pusher:error' && /data over 10240 bytes/.test(f.data.message));
+    // Commands far past limits.commandsPerSecond: refused, then the connection is closed 4100 (reconnect after a backoff).
+    for (let i = 0; i < 400; i++) raw.send({ event: 'pusher:ping', data: {} });
+    expect(await raw.waitClose()).toBe(4100);
+
+    // A signed-in user who gets blocked is closed 4009; signing in or joining presence as that user is refused.
+    const eve = client({ user: { id: 'eve' }, presence: { user_id: 'eve' } });
+    await connected(eve);
+    eve.signin();
+    await eve.user.signinDonePromise;
+    const closed = new Promise<number>((resolve) => eve.connection.bind('error', (e: { data?: { code?: number } }) => e.data?.code && resolve(e.data.code)));
+    const block = await fetch(`${gateway.url}/api/block`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': gateway.config.apiKeys[0]! }, body: JSON.stringify({ user: 'eve' }) });
+    expect(block.status).toBe(200);
+    expect(await closed).toBe(4009);
+    const again = client({ presence: { user_id: 'eve' } });
+    await expect(subscribed(again, 'presence-room')).rejects.toThrow(/subscription_error/);
   });
 });

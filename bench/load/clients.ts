@@ -4,12 +4,14 @@ import type { Histogram } from '../lib/histogram.ts';
 import { nowMicros } from '../lib/histogram.ts';
 
 /** The systems the harness compares. */
-export type Peer = 'switchboard' | 'switchboard-deflate' | 'socketio' | 'ws';
+export type Peer = 'switchboard' | 'switchboard-deflate' | 'switchboard-pusher' | 'socketio' | 'ws';
 /**
  * Every peer the harness knows. `switchboard-deflate` is Switchboard with permessage-deflate
  * on and clients that offer it (as browsers do), run beside plain `switchboard` by `--deflate`.
+ * `switchboard-pusher` is Switchboard with subscribers speaking Pusher protocol 7 (`/app/<key>`;
+ * `fanout` only), the publisher on the native protocol.
  */
-export const PEERS: readonly Peer[] = ['switchboard', 'switchboard-deflate', 'socketio', 'ws'];
+export const PEERS: readonly Peer[] = ['switchboard', 'switchboard-deflate', 'switchboard-pusher', 'socketio', 'ws'];
 /** The peers a run compares when `--peers` is not given. */
 export const DEFAULT_PEERS: readonly Peer[] = ['switchboard', 'socketio', 'ws'];
 
@@ -44,19 +46,21 @@ const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true } as con
 const DEFLATE_WS_OPTIONS = { ...WS_OPTIONS, perMessageDeflate: true } as const;
 
 const MARK = Buffer.from('"t":');
+/** The same mark inside a Pusher event's data, which is a JSON string (quotes escaped). */
+const PUSHER_MARK = Buffer.from('\\"t\\":');
 
 /**
  * Counts deliveries in a received text frame without parsing it: every payload carries
  * `"t":<µs timestamp>`, so one scan finds each message of a batch and its latency. The same
  * scan serves every peer, so the receiving side costs the same whatever the server.
  */
-function scanDeliveries(buf: Buffer, hist: Histogram): number {
+function scanDeliveries(buf: Buffer, hist: Histogram, mark: Buffer = MARK): number {
   let n = 0;
-  let i = buf.indexOf(MARK);
+  let i = buf.indexOf(mark);
   if (i === -1) return 0;
   const now = nowMicros();
   while (i !== -1) {
-    let j = i + 4;
+    let j = i + mark.length;
     let v = 0;
     for (; j < buf.length; j++) {
       const c = buf[j]!;
@@ -65,7 +69,7 @@ function scanDeliveries(buf: Buffer, hist: Histogram): number {
     }
     hist.record(now - v);
     n++;
-    i = buf.indexOf(MARK, j);
+    i = buf.indexOf(mark, j);
   }
   return n;
 }
@@ -160,6 +164,55 @@ class SwitchboardClient extends BenchClient {
   /** Publishes one message (the client is the publisher). */
   publish(channel: string, data: string): void {
     this.ws!.send(`{"type":"publish","channel":${JSON.stringify(channel)},"data":${data}}`);
+  }
+
+  close(): void {
+    this.closing = true;
+    this.ws?.terminate();
+  }
+}
+
+/** The Pusher app key of the bench server (`servers/switchboard-pusher.ts`): its namespace is `bench`. */
+const BENCH_PUSHER_KEY = 'bench-key';
+const PUSHER_PING = Buffer.from('"pusher:ping"');
+const PUSHER_PONG = '{"event":"pusher:pong","data":{}}';
+
+/**
+ * Pusher protocol 7 over a bare `ws` client, as pusher-js speaks it: `/app/<key>?protocol=7`,
+ * `pusher:subscribe` once `pusher:connection_established` arrives, ready at
+ * `pusher_internal:subscription_succeeded`, `pusher:pong` to the server's `pusher:ping`.
+ * Channels are `bench:<name>` (the app's namespace), subscribed as `<name>`.
+ */
+class PusherWsClient extends BenchClient {
+  private ws: WebSocket | undefined;
+  private acks = 0;
+
+  start(): void {
+    this.acks = 0;
+    const url = `${this.spec.base.replace('http', 'ws')}/app/${BENCH_PUSHER_KEY}?protocol=7&client=bench&version=1`;
+    const ws = (this.ws = new WebSocket(url, { ...WS_OPTIONS, localAddress: this.spec.localAddress }));
+    ws.on('message', (buf: Buffer) => {
+      if (this.isReady) {
+        this.tally.delivered += scanDeliveries(buf, this.tally.hist, PUSHER_MARK);
+        if (buf.indexOf(PUSHER_PING) !== -1) ws.send(PUSHER_PONG);
+        return;
+      }
+      const f = JSON.parse(buf.toString()) as { event: string };
+      if (f.event === 'pusher:connection_established') {
+        if (this.spec.channels.length === 0) this.ready();
+        for (const ch of this.spec.channels) {
+          if (!ch.startsWith('bench:')) throw new Error(`switchboard-pusher: channel ${ch} is not in the bench namespace`);
+          ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: ch.slice(6) } }));
+        }
+      } else if (f.event === 'pusher_internal:subscription_succeeded' && ++this.acks === this.spec.channels.length) this.ready();
+      else if (f.event === 'pusher:ping') ws.send(PUSHER_PONG);
+      else if (f.event === 'pusher:subscription_error') throw new Error(`switchboard-pusher refused: ${buf.toString()}`);
+    });
+    ws.on('error', () => {});
+    ws.on('close', (code) => {
+      this.lost(code);
+      this.retry();
+    });
   }
 
   close(): void {
@@ -282,6 +335,8 @@ export function createClient(spec: ClientSpec, tally: Tally, onReady: (c: BenchC
   switch (spec.peer) {
     case 'switchboard':
     case 'switchboard-deflate': return new SwitchboardClient(spec, tally, onReady);
+    // Subscribers speak Pusher; the publisher publishes on the native protocol (it has no channels).
+    case 'switchboard-pusher': return spec.channels.length === 0 ? new SwitchboardClient(spec, tally, onReady) : Object.assign(new PusherWsClient(spec, tally, onReady), { publish: (): void => { throw new Error('Pusher subscribers do not publish'); } });
     case 'socketio': return spec.sioClient === 'official' ? new SocketIoClient(spec, tally, onReady) : new SocketIoRawClient(spec, tally, onReady);
     case 'ws': return new WsClient(spec, tally, onReady);
     default: {

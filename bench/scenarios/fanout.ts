@@ -111,8 +111,33 @@ function result(ctx: ScenarioContext, out: Partial<Record<Peer, PeerFanout>>, pa
       { metric: `server CPU at ${common} pub/s`, unit: 'cores', higherIsBetter: false, values: val((p) => p.atCommonRate?.serverCpu) },
       { metric: `server CPU per delivery at ${common} pub/s`, unit: 'µs', higherIsBetter: false, values: val((p) => p.atCommonRate?.serverCpuUsPerDelivery) },
     ],
-    notes: ['a step is sustained when >= 99% of deliveries arrive, p99 <= 1000 ms and no client is disconnected; peers take turns at each rate', ...deflateNotes(out, common)],
+    notes: ['a step is sustained when >= 99% of deliveries arrive, p99 <= 1000 ms and no client is disconnected; peers take turns at each rate', ...deflateNotes(out, common), ...pusherNotes(out, common)],
   };
+}
+
+/**
+ * `switchboard-pusher`: server CPU per delivery with Pusher protocol 7 subscribers ÷ native
+ * ones, at every rate both ran (the target, issue 27: at most 1.2x at the common rate).
+ */
+function pusherNotes(out: Partial<Record<Peer, PeerFanout>>, common: number): string[] {
+  return cpuRatios(out.switchboard, out['switchboard-pusher'], common, 'Pusher protocol 7', 'native', 1.2);
+}
+
+/** Server CPU per delivery of `b` ÷ `a` at each rate both ran; `target` at the common rate. */
+function cpuRatios(a: PeerFanout | undefined, b: PeerFanout | undefined, common: number, bName: string, aName: string, target: number): string[] {
+  if (!a || !b) return [];
+  const at = (p: PeerFanout, rate: number) => p.steps.filter((s) => s.rate === rate).map((s) => s.serverCpuUsPerDelivery);
+  const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
+  const lines: string[] = [];
+  for (const rate of [...new Set(a.steps.map((s) => s.rate))].sort((x, y) => x - y)) {
+    const xa = at(a, rate);
+    const xb = at(b, rate);
+    if (xa.length === 0 || xb.length === 0) continue;
+    const r = mean(xb) / mean(xa);
+    const t = rate === common ? ` (target <= ${target}x ${r <= target ? '✓' : '✗'})` : '';
+    lines.push(`${bName} at ${rate} pub/s: server CPU per delivery ${mean(xb).toFixed(2)} µs ÷ ${aName} ${mean(xa).toFixed(2)} µs = ${r.toFixed(2)}x${t}`);
+  }
+  return lines;
 }
 
 /**
@@ -120,19 +145,5 @@ function result(ctx: ScenarioContext, out: Partial<Record<Peer, PeerFanout>>, pa
  * common rate (the target, issue 17: at most 1.5x) and at every other rate both ran.
  */
 function deflateNotes(out: Partial<Record<Peer, PeerFanout>>, common: number): string[] {
-  const plain = out.switchboard;
-  const deflate = out['switchboard-deflate'];
-  if (!plain || !deflate) return [];
-  const at = (p: PeerFanout, rate: number) => p.steps.filter((s) => s.rate === rate).map((s) => s.serverCpuUsPerDelivery);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const lines: string[] = [];
-  for (const rate of [...new Set(plain.steps.map((s) => s.rate))].sort((a, b) => a - b)) {
-    const a = at(plain, rate);
-    const b = at(deflate, rate);
-    if (a.length === 0 || b.length === 0) continue;
-    const r = mean(b) / mean(a);
-    const target = rate === common ? ` (target <= 1.5x ${r <= 1.5 ? '✓' : '✗'})` : '';
-    lines.push(`permessage-deflate at ${rate} pub/s: server CPU per delivery ${mean(b).toFixed(2)} µs ÷ plain ${mean(a).toFixed(2)} µs = ${r.toFixed(2)}x${target}`);
-  }
-  return lines;
+  return cpuRatios(out.switchboard, out['switchboard-deflate'], common, 'permessage-deflate', 'plain', 1.5);
 }

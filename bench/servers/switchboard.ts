@@ -26,6 +26,8 @@ const server = await createServer({
     // The load generator is one user on a few addresses publishing as fast as it can.
     // history-flood `--max-replay`: the bytes of one history reply (default: the gateway's).
     limits: { commandsPerSecond: 1_000_000, connectionsPerIpPerSecond: 1_000_000, ...(process.env.BENCH_MAX_REPLAY ? { maxReplayBytes: Number(process.env.BENCH_MAX_REPLAY) } : {}) },
+    // Peer `switchboard-pusher` (servers/switchboard-pusher.ts): a Pusher app on the `bench` namespace.
+    ...(process.env.BENCH_PUSHER === '1' ? { pusher: { apps: [{ id: 'bench', key: 'bench-key', secret: 'bench-secret-0123456789', namespace: 'bench' }] } } : {}),
     // Clients come back within 0.5–1.5 s after a restart, as Socket.IO's default reconnection does.
     shutdown: { reconnectSpreadMs: 1500 },
   },

@@ -12,8 +12,8 @@ export type PusherClient = InstanceType<PusherJsClass>;
 export const PUSHER_APP = { id: 'app-1', key: 'app-key-1', secret: 'app-secret-0123456789', namespace: 'px' } as const;
 
 /** The real `pusher` server SDK pointed at a gateway: only host, port, useTLS and the app's credentials. */
-export function pusherServer(port: number, app: { id: string; key: string; secret: string } = PUSHER_APP): PusherServer {
-  return new PusherServer({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(port), useTLS: false });
+export function pusherServer(port: number, app: { id: string; key: string; secret: string } = PUSHER_APP, o: { encryptionMasterKeyBase64?: string } = {}): PusherServer {
+  return new PusherServer({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(port), useTLS: false, ...o });
 }
 
 /**

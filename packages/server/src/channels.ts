@@ -1,7 +1,14 @@
 import { ReplyError, isGranted, parseChannel, type ParsedChannel } from '@switchboard/protocol';
 import type { Config, NamespaceOptions } from './config.ts';
-import type { Identity } from './connection/connection.ts';
-import type { HistoryOptions } from './history/history-store.ts';
+import type { Identity } from './identity.ts';
+
+/** Retention of one channel's stream. */
+export interface HistoryOptions {
+  /** Keep at most this many publications. */
+  size: number;
+  /** Keep each publication at most this long (ms). */
+  ttlMs: number;
+}
 
 /** A channel name checked and resolved to its namespace's options. */
 export interface ResolvedChannel extends ParsedChannel {

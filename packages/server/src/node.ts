@@ -19,6 +19,7 @@ import { BackendHooks } from './auth/hooks.ts';
 import { RpcBackend } from './rpc/rpc-backend.ts';
 import { Webhooks } from './webhooks/webhooks.ts';
 import { MemoryWebhookOutbox } from './webhooks/webhook-outbox.ts';
+import type { WebhookSink } from './webhooks/webhook-sink.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { NodeDirectory } from './cluster/node-directory.ts';
 import type { AccessStore } from './access/access-store.ts';
@@ -45,6 +46,8 @@ export interface NodeOptions {
   metrics?: Metrics;
   /** Traces (docs/tracing.md); off when absent. */
   tracing?: Tracing;
+  /** Webhook destinations of their own format beside `webhooks.url` (a Pusher app's). */
+  webhookSinks?: readonly WebhookSink[];
 }
 
 export type { PublishMeta, PublishResult } from './publishing/publisher.ts';
@@ -143,7 +146,7 @@ export class Node implements BrokerHandler {
     this.tracing = o.tracing ?? TRACING_OFF;
     this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log, tracing: this.tracing });
     this.rpc = new RpcBackend({ config: o.config.hooks.rpc, log: o.log });
-    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log, tracing: this.tracing,
+    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log, sinks: o.webhookSinks ?? [], tracing: this.tracing,
       offlineGraceMs: o.config.presence.offlineGraceMs, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}),
     });
     this.metrics.setWebhookSource(this.webhooks);
@@ -162,6 +165,7 @@ export class Node implements BrokerHandler {
       // One node: the presence settlement's events. Cluster: the occupancy store's (`user`).
       onUserEvent: (event, user) => this.webhooks.usersFromPresence && this.webhooks.emit(event === 'online' ? 'user.online' : 'user.offline', { user }),
       onLocalUser: (event, user) => this.webhooks.user(event, user),
+      onMember: (event, channel, user) => this.webhooks.emit(event === 'added' ? 'member.added' : 'member.removed', { channel, user }),
     });
     this.accessControl = new AccessControl({ store: this.access, failures: this.failures });
     this.publisher = new Publisher({ history: this.history, broker: this.broker, webhooks: this.webhooks, failures: this.failures, dedupWindowMs: o.config.dedupWindow, tracing: this.tracing });

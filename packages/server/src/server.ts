@@ -9,7 +9,7 @@ import { attachWebSocket } from './transport/ws.ts';
 import { HttpTransports } from './transport/http/index.ts';
 import type { OpenConnection } from './transport/transport.ts';
 import { V1Protocol } from './protocols/v1/protocol.ts';
-import { pusherEndpoint } from './protocols/pusher/index.ts';
+import { pusherEndpoint, pusherWebhookSinks } from './protocols/pusher/index.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
 import { apiPlugin } from './api/index.ts';
@@ -54,7 +54,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const stores = await createStores(config, log);
   const metrics = new Metrics();
   const tracing = await createTracing(config.tracing, log);
-  const node = new Node({ config, log, metrics, tracing, stores: opts.broker ? { ...stores, broker: opts.broker } : stores });
+  const node = new Node({ config, log, metrics, tracing, stores: opts.broker ? { ...stores, broker: opts.broker } : stores, webhookSinks: pusherWebhookSinks(config) });
   // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect, a
   // relayed request) sent once this node is up must reach it, so wait for the broker's control
   // subscriptions. The admin UI and the HTTP transports offer node services (cluster-wide

@@ -1,3 +1,4 @@
+import type { HistoryOptions } from '../channels.ts';
 import { UNWRITTEN_EPOCH, type FrameId, type Publication, type StreamPosition } from '@switchboard/protocol';
 
 /**
@@ -10,13 +11,7 @@ export function idempotencyKeyOf(k: FrameId, publisher?: string): string {
   return publisher === undefined ? id : `p${publisher.length}:${publisher}|${id}`;
 }
 
-/** Retention of one channel's stream. */
-export interface HistoryOptions {
-  /** Keep at most this many publications. */
-  size: number;
-  /** Keep each publication at most this long (ms). */
-  ttlMs: number;
-}
+export type { HistoryOptions } from '../channels.ts';
 
 /** What `append` answers. */
 export interface AppendResult extends StreamPosition {

@@ -70,6 +70,10 @@ export class MemoryPresenceStore implements PresenceStore {
     return true;
   }
 
+  async online(users: readonly string[]): Promise<string[]> {
+    return users.filter((u) => this.users.get(u)?.announced === true);
+  }
+
   async close(): Promise<void> {
     this.channels.clear();
     this.users.clear();

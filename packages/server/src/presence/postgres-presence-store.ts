@@ -106,6 +106,12 @@ export class PostgresPresenceStore implements PresenceStore {
     return rows[0]!.settled;
   }
 
+  async online(users: readonly string[]): Promise<string[]> {
+    if (users.length === 0) return [];
+    const { rows } = await this.pool.query<{ user: string }>('SELECT "user" FROM sb_user_announced WHERE "user" = ANY($1::text[])', [users]);
+    return rows.map((r) => r.user);
+  }
+
   /**
    * Settles users whose every connection was on dead nodes (true from `settleOffline`: this
    * node won the race to announce them offline), and deletes dead nodes' channel entries.

@@ -63,5 +63,7 @@ export interface PresenceStore {
   userUp(user: string, client: string): Promise<boolean>;
   userDown(user: string, client: string): Promise<number>;
   settleOffline(user: string): Promise<boolean>;
+  /** Those of `users` announced online now (`userUp` answered true, no `settleOffline` since), in no order. */
+  online(users: readonly string[]): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -20,6 +20,8 @@ interface Tracked {
   joined: Promise<void>;
   /** The join was announced (a leave is announced only then). */
   announced: boolean;
+  /** It made the connection a watcher of every user's online/offline. */
+  watcher: boolean;
 }
 
 /**
@@ -43,10 +45,18 @@ export class PresenceTracker {
   private readonly tracked = new Map<Connection, Map<string, Tracked>>();
   /** Connections with at least one presence-enabled channel: they receive online/offline. */
   private readonly watchers = new Map<Connection, number>();
+  /** user → connections watching that user alone (a Pusher watchlist), and the reverse. */
+  private readonly watching = new Map<string, Set<Connection>>();
+  private readonly watchlists = new Map<Connection, readonly string[]>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
 
   /** Called on the one node that announces a user online or offline (webhooks). */
   private readonly onUserEvent: ((event: 'online' | 'offline', user: string) => void) | undefined;
+  /**
+   * Called on the one node whose connection made it: a user's first connection joined a
+   * presence channel (`added`), or its last one there left (`removed`), as the store decided.
+   */
+  private readonly onMember: ((event: 'added' | 'removed', channel: string, user: string) => void) | undefined;
   /** Called when this node's first connection of a user authenticated (`up`) or its last one closed (`down`). */
   private readonly onLocalUser: ((event: 'up' | 'down', user: string) => void) | undefined;
 
@@ -56,7 +66,9 @@ export class PresenceTracker {
     config: Config; store: PresenceStore; broker: Broker; hub: Hub; log: Logger; failures: UnavailableReporter;
     onUserEvent?: (event: 'online' | 'offline', user: string) => void;
     onLocalUser?: (event: 'up' | 'down', user: string) => void;
+    onMember?: (event: 'added' | 'removed', channel: string, user: string) => void;
   }) {
+    this.onMember = o.onMember;
     this.onUserEvent = o.onUserEvent;
     this.onLocalUser = o.onLocalUser;
     this.config = o.config;
@@ -105,18 +117,20 @@ export class PresenceTracker {
     const info = infoOf !== undefined ? { info: infoOf } : {};
     const join = { type: 'presence', event: 'join', channel: ch.name, user, client: conn.id, ...info } as const;
     if (!presence) {
-      chans.set(ch.name, { presence, joinLeave, user, joined: Promise.resolve(), announced: true });
+      chans.set(ch.name, { presence, joinLeave, user, joined: Promise.resolve(), announced: true, watcher: false });
       this.announce(join);
       return;
     }
-    this.watchers.set(conn, (this.watchers.get(conn) ?? 0) + 1);
-    const t: Tracked = { presence, joinLeave, user, joined: Promise.resolve(), announced: false };
+    // A protocol that names members per channel (Pusher) watches users by its watchlist, not all of them.
+    if (!member) this.watchers.set(conn, (this.watchers.get(conn) ?? 0) + 1);
+    const t: Tracked = { presence, joinLeave, user, joined: Promise.resolve(), announced: false, watcher: !member };
     chans.set(ch.name, t);
     t.joined = this.store.add(ch.name, { client: conn.id, user, ...info }).then((first) => {
       // Unsubscribed (or closed) while the store was written: `left` takes it out, nobody hears of it.
-      if (this.tracked.get(conn)?.get(ch.name) !== t || !joinLeave) return;
+      if (this.tracked.get(conn)?.get(ch.name) !== t) return;
       t.announced = true;
-      this.announce({ ...join, first });
+      if (first) this.onMember?.('added', ch.name, user);
+      if (joinLeave) this.announce({ ...join, first });
     }, (err) => {
       unavailableReporter(this.log).report(err, 'presence add');
       if (!joinLeave) return;
@@ -137,15 +151,19 @@ export class PresenceTracker {
       if (t.joinLeave) this.announce(leave);
       return;
     }
-    const n = (this.watchers.get(conn) ?? 1) - 1;
-    if (n > 0) this.watchers.set(conn, n);
-    else this.watchers.delete(conn);
+    if (t.watcher) {
+      const n = (this.watchers.get(conn) ?? 1) - 1;
+      if (n > 0) this.watchers.set(conn, n);
+      else this.watchers.delete(conn);
+    }
     // After the join settled: the leave never overtakes it (nor its store write).
     void t.joined.then(() => this.store.remove(channel, conn.id)).then((last) => {
-      if (t.announced) this.announce({ ...leave, last });
+      if (!t.announced) return;
+      if (last) this.onMember?.('removed', channel, t.user);
+      if (t.joinLeave) this.announce({ ...leave, last });
     }, (err) => {
       unavailableReporter(this.log).report(err, 'presence remove');
-      if (t.announced) this.announce(leave);
+      if (t.announced && t.joinLeave) this.announce(leave);
     });
   }
 
@@ -155,6 +173,7 @@ export class PresenceTracker {
     const chans = this.tracked.get(conn);
     if (chans) for (const channel of [...chans.keys()]) this.left(conn, channel);
     this.watchers.delete(conn);
+    this.unwatch(conn);
     if (!this.hub.clients.has(conn.id) || conn.identity.guest) return;
     const user = conn.identity.user;
     // Still in the hub: the user's last local connection is this one.
@@ -174,10 +193,41 @@ export class PresenceTracker {
     sendToEach(subs.keys(), event, msg.client);
   }
 
-  /** Delivers online/offline to this node's presence watchers. */
+  /** Delivers online/offline to this node's presence watchers and to the connections watching that user. */
   deliverUserEvent(event: 'online' | 'offline', user: string): void {
-    if (this.watchers.size === 0) return;
-    sendToEach(this.watchers.keys(), { type: event, user });
+    const some = this.watching.size === 0 ? undefined : this.watching.get(user);
+    if (this.watchers.size === 0 && !some) return;
+    const all = some ? new Set([...this.watchers.keys(), ...some]) : this.watchers.keys();
+    sendToEach(all, { type: event, user });
+  }
+
+  /**
+   * A connection watches these users (a Pusher watchlist): it gets their online/offline
+   * from now on (whatever its channels), until it closes. Resolves with those of them online
+   * now. A store failure rejects with a temporary error.
+   */
+  async watch(conn: AuthenticatedConnection, users: readonly string[]): Promise<string[]> {
+    this.unwatch(conn);
+    if (users.length === 0 || conn.state === 'closed') return [];
+    this.watchlists.set(conn, users);
+    for (const user of users) {
+      let set = this.watching.get(user);
+      if (!set) this.watching.set(user, (set = new Set()));
+      set.add(conn);
+    }
+    return this.store.online(users).catch((err) => {
+      throw this.failures.unavailable(err, 'presence');
+    });
+  }
+
+  private unwatch(conn: Connection): void {
+    const users = this.watchlists.get(conn);
+    if (!users) return;
+    this.watchlists.delete(conn);
+    for (const user of users) {
+      const set = this.watching.get(user);
+      if (set?.delete(conn) && set.size === 0) this.watching.delete(user);
+    }
   }
 
   /** Stops pending offline timers (node shutdown). */

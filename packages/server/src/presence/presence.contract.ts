@@ -38,6 +38,16 @@ export function runPresenceStoreContract(o: { name: string; create(): Promise<Pr
       }
     }));
 
+    it('online answers which of some users are announced online', () => withStore(async (s) => {
+      expect(await s.online([])).toEqual([]);
+      expect(await s.userUp('ann', 'c1')).toBe(true);
+      expect(await s.userUp('ben', 'c2')).toBe(true);
+      expect((await s.online(['ann', 'ben', 'cid'])).sort()).toEqual(['ann', 'ben']);
+      expect(await s.userDown('ben', 'c2')).toBe(0);
+      expect(await s.settleOffline('ben')).toBe(true);
+      expect(await s.online(['ann', 'ben'])).toEqual(['ann']);
+    }));
+
     it('add says whether the user\'s first connection came, remove whether its last one went', () => withStore(async (s) => {
       expect(await s.add('chat:f', { client: 'c1', user: 'alice', info: { n: 1 } })).toBe(true);
       expect(await s.add('chat:f', { client: 'c2', user: 'alice', info: { n: 1 } })).toBe(false);

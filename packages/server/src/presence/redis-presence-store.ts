@@ -125,6 +125,12 @@ export class RedisPresenceStore implements PresenceStore {
     return (await this.redis.sbSettle(this.keys.userConnections(user), this.keys.userAnnounced(user), Date.now())) === 1;
   }
 
+  async online(users: readonly string[]): Promise<string[]> {
+    // One key per user, each in its own slot under Redis Cluster: one command each, sent together.
+    const found = await Promise.all(users.map((u) => this.redis.exists(this.keys.userAnnounced(u))));
+    return users.filter((_, i) => found[i] === 1);
+  }
+
   /**
    * Settles users whose every connection expired (their nodes stopped refreshing): true
    * from `settleOffline` means this node won the race to announce them offline.

@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
 
 /** The events a deployment may ask for in `webhooks.events`. */
-export const WEBHOOK_EVENTS = ['user.online', 'user.offline', 'channel.occupied', 'channel.vacated', 'publication'] as const;
-export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
+export const WEBHOOK_EVENTS = ['user.online', 'user.offline', 'channel.occupied', 'channel.vacated', 'member.added', 'member.removed', 'publication'] as const;
+/**
+ * Event types: those of `webhooks.events`, and those only other destinations take (a Pusher
+ * app's `client_event` and `cache_miss`, see `WebhookSink`).
+ */
+export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number] | 'pusher.client_event' | 'pusher.cache_miss';
 
 /** One event as delivered: the JSON body of the POST. */
 export interface WebhookEvent {
@@ -20,10 +24,17 @@ export interface WebhookEvent {
    * header (never in the body) when it is delivered.
    */
   traceparent?: string;
+  /** More fields of the event for the destinations that render it (a client event's name, data, socket id). */
+  detail?: Record<string, unknown>;
+  /**
+   * Where it goes: destination ids (`switchboard`: `webhooks.url`; a `WebhookSink`'s id, such
+   * as `pusher:<app id>`). Absent: `webhooks.url` alone.
+   */
+  to?: string[];
 }
 
 /** A new event with a fresh random id (`evt_` and 16 base64url characters), stamped `now`. */
-export function newWebhookEvent(type: WebhookEventType, fields: Pick<WebhookEvent, 'user' | 'channel' | 'publication'>, now = Date.now()): WebhookEvent {
+export function newWebhookEvent(type: WebhookEventType, fields: Pick<WebhookEvent, 'user' | 'channel' | 'publication' | 'detail' | 'to'>, now = Date.now()): WebhookEvent {
   return { id: `evt_${randomBytes(12).toString('base64url')}`, type, ts: now, ...fields };
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.ts';
 import { LimitedLog } from '../log-limit.ts';
 import { newWebhookEvent, type OutboxEntry, type WebhookEvent, type WebhookEventType, type WebhookOutbox } from './webhook-outbox.ts';
 import { transitionType, type Occupancy, type Subject, type TransitionEventFor } from './occupancy.ts';
+import { SWITCHBOARD_DESTINATION, type WebhookRequest, type WebhookSink } from './webhook-sink.ts';
 import { TRACING_OFF, traceHeaders, type Tracing } from '../tracing/tracing.ts';
 
 /** `webhooks` as configured. */
@@ -69,13 +70,25 @@ export class Webhooks {
   private maintainer: NodeJS.Timeout | undefined;
   /** Loop and maintenance failures (an unreachable Redis) log once in 30 s each, with how many were suppressed. */
   private readonly loopFailures: LimitedLog;
-  private readonly eventFor: TransitionEventFor = (type, subject) =>
-    (this.wanted.has(type) ? newWebhookEvent(type, subject.kind === 'channel' ? { channel: subject.name } : { user: subject.name }) : undefined);
+  /** Destinations besides `webhooks.url`, by id (a Pusher app's webhooks). */
+  private readonly sinks = new Map<string, WebhookSink>();
+  private readonly eventFor: TransitionEventFor = (type, subject) => {
+    const channel = subject.kind === 'channel' ? subject.name : undefined;
+    const to = this.destinations(type, channel);
+    return to ? newWebhookEvent(type, { ...(channel !== undefined ? { channel } : { user: subject.name }), ...to }) : undefined;
+  };
 
   private readonly tracing: Tracing;
 
-  constructor(o: { config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch; occupancy?: Occupancy; offlineGraceMs?: number; tracing?: Tracing }) {
+  constructor(o: {
+    config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch; occupancy?: Occupancy; offlineGraceMs?: number;
+    /** Destinations of their own format (`WebhookSink`), beside `config.url`. */
+    sinks?: readonly WebhookSink[];
+    /** Traces: each delivery a client span of the trace that emitted the event (docs/tracing.md). */
+    tracing?: Tracing;
+  }) {
     this.tracing = o.tracing ?? TRACING_OFF;
+    for (const sink of o.sinks ?? []) this.sinks.set(sink.id, sink);
     this.occupancy = o.occupancy;
     this.graceMs = o.offlineGraceMs ?? 0;
     this.loopFailures = new LimitedLog(o.log, { perWindow: 1, windowMs: 30_000 });
@@ -89,17 +102,25 @@ export class Webhooks {
 
   /** Events waiting in the outbox (cluster mode: the deployment's); 0 without webhooks. */
   async queued(): Promise<number> {
-    return this.wanted.size === 0 || this.closed ? 0 : this.outbox.size();
+    return (this.wanted.size === 0 && this.sinks.size === 0) || this.closed ? 0 : this.outbox.size();
   }
 
-  /** True when events of this type are sent. */
-  wants(type: WebhookEventType): boolean {
-    return this.wanted.has(type);
+  /**
+   * Where an event of `type` about `channel` goes: `{}` when only to `webhooks.url`, `{to}`
+   * when a sink takes it too (or alone), undefined when nobody takes it.
+   */
+  private destinations(type: WebhookEventType, channel: string | undefined): { to?: string[] } | undefined {
+    const mine = this.wanted.has(type);
+    if (this.sinks.size === 0) return mine ? {} : undefined;
+    const to = mine ? [SWITCHBOARD_DESTINATION] : [];
+    for (const sink of this.sinks.values()) if (sink.wants(type, channel)) to.push(sink.id);
+    if (to.length === 0) return undefined;
+    return mine && to.length === 1 ? {} : { to };
   }
 
   /** Starts delivering what the outbox holds (events left by an earlier run included). */
   start(): void {
-    if (this.wanted.size > 0) this.kick();
+    if (this.wanted.size > 0 || this.sinks.size > 0) this.kick();
     if (this.occupancy && (this.wantsKind('channel') || this.wantsKind('user'))) {
       const o = this.occupancy;
       // At once (the node is live from its start, and settles nodes that died meanwhile), then periodically.
@@ -114,7 +135,9 @@ export class Webhooks {
 
   /** True when either event of a kind of subject is sent. */
   private wantsKind(kind: Subject['kind']): boolean {
-    return this.wanted.has(transitionType(kind, true)) || this.wanted.has(transitionType(kind, false));
+    if (this.wanted.has(transitionType(kind, true)) || this.wanted.has(transitionType(kind, false))) return true;
+    // Sinks take channel events only (a channel of theirs: decided per event).
+    return kind === 'channel' && this.sinks.size > 0;
   }
 
   /** True when user events come from the presence settlement (`emit`), not from `user` (cluster occupancy). */
@@ -174,15 +197,17 @@ export class Webhooks {
    * most once in 30 s). The size is read from the store at most once a second and counted
    * up by this node's adds in between; in cluster mode other nodes' adds show at the next read.
    */
-  emit(type: WebhookEventType, fields: Pick<WebhookEvent, 'user' | 'channel' | 'publication'>): void {
-    if (!this.wanted.has(type) || this.closed) return;
+  emit(type: WebhookEventType, fields: Pick<WebhookEvent, 'user' | 'channel' | 'publication' | 'detail'>): void {
+    if (this.closed) return;
+    const to = this.destinations(type, fields.channel);
+    if (!to) return;
     const max = this.config.maxQueued ?? Infinity;
     if (this.queuedSeen.size >= max) {
       this.dropped++;
       this.fullLog.error({ type, maxQueued: max }, 'webhook dropped: the outbox holds webhooks.maxQueued events (is the receiver down?)');
       return;
     }
-    const event: WebhookEvent = newWebhookEvent(type, fields);
+    const event: WebhookEvent = newWebhookEvent(type, { ...fields, ...to });
     // Traced: the delivery (later, perhaps by another node) continues the trace that emitted it.
     if (this.tracing.enabled) {
       const traceparent = this.tracing.traceparent();
@@ -274,7 +299,32 @@ export class Webhooks {
     this.timer.unref();
   }
 
-  /** One attempt; true when the receiver accepted it (or it was dropped after maxAttempts). */
+  /** The request delivering `event` to destination `to` (undefined: a destination no longer configured). */
+  private requestFor(event: WebhookEvent, to: string): WebhookRequest | undefined {
+    if (to !== SWITCHBOARD_DESTINATION) return this.sinks.get(to)?.request(event);
+    if (!this.config.url || !this.config.secret) return undefined;
+    // The trace context travels in the traceparent header, not in the body.
+    const { to: _to, traceparent: _trace, ...shown } = event;
+    const body = JSON.stringify(shown);
+    const timestamp = Math.floor(Date.now() / 1000);
+    return {
+      url: this.config.url,
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'x-switchboard-event': event.type,
+        'x-switchboard-event-id': event.id,
+        [TIMESTAMP_HEADER]: String(timestamp),
+        [SIGNATURE_HEADER]: `v1=${signWebhook(this.config.secret, timestamp, body)}`,
+      },
+    };
+  }
+
+  /**
+   * One attempt: the event to each of its destinations in turn; true when every one accepted
+   * it (or it was dropped after maxAttempts). A destination that fails has the whole event
+   * retried: those that accepted it before may get it again (delivery is at least once).
+   */
   private async deliver(entry: OutboxEntry): Promise<boolean> {
     if (!this.tracing.enabled) return this.attempt(entry);
     const { event } = entry;
@@ -285,36 +335,18 @@ export class Webhooks {
   }
 
   private async attempt(entry: OutboxEntry): Promise<boolean> {
-    // The trace context travels in the traceparent header, not in the body.
-    const { traceparent: _trace, ...event } = entry.event;
-    const body = JSON.stringify(event);
-    const timestamp = Math.floor(Date.now() / 1000);
-    let why: string;
-    try {
-      const res = await this.fetchImpl(this.config.url!, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-switchboard-event': event.type,
-          'x-switchboard-event-id': event.id,
-          [TIMESTAMP_HEADER]: String(timestamp),
-          [SIGNATURE_HEADER]: `v1=${signWebhook(this.config.secret!, timestamp, body)}`,
-          ...traceHeaders(this.tracing),
-        },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.config.timeoutMs),
-      });
-      await res.body?.cancel();
-      if (res.status >= 200 && res.status <= 299) {
-        this.delivered++;
-        await this.outbox.done(event.id);
-        return true;
-      }
-      why = `HTTP ${res.status}`;
-    } catch (err) {
-      const e = err as Error;
-      why = e.name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : 'receiver unreachable';
+    const { event } = entry;
+    let why: string | undefined;
+    for (const to of event.to ?? [SWITCHBOARD_DESTINATION]) {
+      const req = this.requestFor(event, to);
+      if (!req) continue; // configured away since it was stored: nobody to send it to
+      why = await this.post(req);
+      if (why !== undefined) break;
+    }
+    if (why === undefined) {
+      this.delivered++;
+      await this.outbox.done(event.id);
+      return true;
     }
     this.failed++;
     const attempts = entry.attempts + 1;
@@ -328,5 +360,18 @@ export class Webhooks {
     this.log.warn({ event: event.id, type: event.type, attempts, why, retryInMs: delay }, 'webhook delivery failed; will retry');
     await this.outbox.retry(event.id, attempts, Date.now() + delay);
     return false;
+  }
+
+  /** POSTs one request; undefined when the receiver answered 2xx, else why not. */
+  private async post(req: WebhookRequest): Promise<string | undefined> {
+    try {
+      const res = await this.fetchImpl(req.url, {
+        method: 'POST', headers: { ...req.headers, ...traceHeaders(this.tracing) }, body: req.body, redirect: 'manual', signal: AbortSignal.timeout(this.config.timeoutMs),
+      });
+      await res.body?.cancel();
+      return res.status >= 200 && res.status <= 299 ? undefined : `HTTP ${res.status}`;
+    } catch (err) {
+      return (err as Error).name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : 'receiver unreachable';
+    }
   }
 }

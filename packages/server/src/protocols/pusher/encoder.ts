@@ -60,6 +60,8 @@ function eventFrame(e: ServerEvent): Buffer | undefined {
       return errorFrame(4009, e.reason);
     case 'online':
     case 'offline':
+      // Only connections watching the user get it (a signed-in user's watchlist).
+      return pusherFrame({ event: 'pusher_internal:watchlist_events', data: JSON.stringify({ events: [{ name: e.type, user_ids: [e.user] }] }) });
     case 'subscribed':
     case 'unsubscribed':
     case 'token_expiring':

@@ -19,6 +19,3 @@ export interface PusherHooks {
   /** A client event was accepted (`client_event`). */
   clientEvent(app: PusherApp, report: ClientEventReport): void;
 }
-
-/** Reports nothing (no app has webhooks). */
-export const noPusherHooks: PusherHooks = { cacheMiss() {}, clientEvent() {} };

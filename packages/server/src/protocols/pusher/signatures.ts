@@ -5,7 +5,7 @@ import { createHmac, createHash, timingSafeEqual } from 'node:crypto';
  * (channel authorization), `socket_id::user::user_data` (user authentication), the request
  * (HTTP API) and the body (webhooks). Every check compares in constant time.
  */
-function sign(secret: string, text: string): string {
+export function sign(secret: string, text: string): string {
   return createHmac('sha256', secret).update(text, 'utf8').digest('hex');
 }
 

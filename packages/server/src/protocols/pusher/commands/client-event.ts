@@ -25,10 +25,10 @@ export async function handleClientEvent(ctx: Pick<CommandContext, 'config' | 'ch
   if (typeof pc === 'string') return pusherError(conn, null, `Client event rejected: ${pc}`);
   if (pc.kind !== 'private' && pc.kind !== 'presence') return pusherError(conn, null, 'Client event rejected: only on private and presence channels');
   if (conn.subscriptions.get(pc.channel)?.state !== 'live') return pusherError(conn, null, `Client event rejected: not subscribed to ${pc.name}`);
-  const bucket = (s.clientEvents ??= new TokenBucket(app.clientEventsPerSecond, app.clientEventsPerSecond));
-  if (!bucket.take()) return pusherError(conn, PusherError.client_event_rate, 'Client event rejected due to rate limit');
   const text = textOf(msg.data);
   if (Buffer.byteLength(text) > app.maxEventBytes) return pusherError(conn, null, `Client event rejected: data over ${app.maxEventBytes} bytes`);
+  const bucket = (s.clientEvents ??= new TokenBucket(app.clientEventsPerSecond, app.clientEventsPerSecond));
+  if (!bucket.take()) return pusherError(conn, PusherError.client_event_rate, 'Client event rejected due to rate limit');
   const userId = pc.kind === 'presence' ? s.members.get(pc.channel) : undefined;
   await ctx.publisher.publish(ctx.channels.resolve(pc.channel), publicationData(msg.event, msg.data ?? null), {
     ...(userId !== undefined ? { from: userId } : {}), except: conn.id, publisher: `pusher:${app.id}`,
