@@ -15,7 +15,7 @@ const USAGE = `usage: npm run bench -- <${Object.keys(SCENARIOS).join('|')}> [--
   rooms   --clients 10000 --group 10 --rates 1000,2000,… --step 4
   idle    --sizes 10000,50000 --hold 5 (s)
   storm   --clients 10000
-  memory  --connections 3000 --rounds 3 --hold 3 (s)   (Switchboard and bare ws side by side)
+  memory  --connections 3000 --rounds 3 --hold 3 (s) --young pinned|default|serve --fit-from N   (Switchboard and bare ws side by side)
   delta   --subscribers 200 --publications 300 --warmup 20 --size 5000 (bytes)   (Switchboard only: plain, delta, each with and without deflate)
   history-flood --connections 50 --parallel 8 --publications 200 --size 30000 (bytes) --seconds 5 --interval 20 (ms) --max-replay (bytes)   (Switchboard only: ping latency idle and under a history read flood)
   hold    --clients 100000 --duration 300 (s) --heartbeat 25000 (ms) --concurrency 200 --workers N|auto --servers N|auto   (Switchboard only unless --peers)

@@ -28,8 +28,8 @@ export const LAYERS: ReadonlyArray<{ name: string; paths: RegExp[] }> = [
   },
   { name: 'the connection core and the transport seam', paths: [/^connection\//, /^transport\/(transport|fanout|drain)\.ts$/] },
   {
-    name: 'foundation: configuration, logging, errors, metrics, limits, channel names',
-    paths: [/^(config|logger|errors|metrics|rate-limit|log-limit|json-depth|duration|unavailable|channels|identity|fast-histogram)\.ts$/, /^types\//],
+    name: 'foundation: configuration, logging, errors, metrics, tracing, limits, channel names',
+    paths: [/^(config|logger|errors|metrics|rate-limit|log-limit|json-depth|duration|unavailable|channels|identity|fast-histogram)\.ts$/, /^types\//, /^tracing\//],
   },
 ];
 

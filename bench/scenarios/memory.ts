@@ -12,6 +12,19 @@ import { num, type Comparison, type ScenarioContext, type ScenarioResult } from 
  */
 const PINNED_YOUNG_GENERATION = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
 
+/**
+ * `--young`: `pinned` (the default) as above; `default`: no flag for any server (V8 sizes the
+ * young generation by the machine, what a process started plainly gets); `serve`: each server
+ * as its own command starts it: Switchboard with the `--max-semi-space-size=16` that
+ * `switchboard serve` adds (packages/server/src/workers.ts), bare `ws` with none.
+ */
+function youngFlags(mode: string, peer: string): string[] {
+  if (mode === 'pinned') return PINNED_YOUNG_GENERATION;
+  if (mode === 'default') return [];
+  if (mode === 'serve') return peer.startsWith('switchboard') ? ['--max-semi-space-size=16'] : [];
+  throw new Error(`--young: expected pinned, default or serve, got ${JSON.stringify(mode)}`);
+}
+
 interface MemoryRound {
   /** Bytes per connection: least-squares slope of RSS (after a full GC) over connections, from the second slice of eight on. */
   rssPerConn: number;
@@ -41,11 +54,14 @@ export async function memory(ctx: ScenarioContext): Promise<ScenarioResult> {
   const rounds = Math.max(1, num(ctx, 'rounds', 3));
   const holdMs = num(ctx, 'hold', 3) * 1000;
   const slices = 8;
+  const young = typeof ctx.args.young === 'string' ? ctx.args.young : 'pinned';
+  // `--fit-from N`: fit the slope over the readings from N connections on (default: from the second slice).
+  const fitFrom = num(ctx, 'fit-from', 0);
   assertFdBudget(n * ctx.peers.length);
   const out: Partial<Record<Peer, MemoryRound[]>> = {};
   for (let r = 1; r <= rounds; r++) {
     ctx.log(`memory: round ${r}/${rounds}, ${n} connections to each of ${ctx.peers.join(', ')}`);
-    const live = ctx.peers.map((peer) => ({ peer, server: new ServerUnderTest(peer, ctx, { execArgv: PINNED_YOUNG_GENERATION }) }));
+    const live = ctx.peers.map((peer) => ({ peer, server: new ServerUnderTest(peer, ctx, { execArgv: youngFlags(young, peer) }) }));
     const loads: LoadWorkers[] = [];
     try {
       await Promise.all(live.map((l) => l.server.start()));
@@ -71,7 +87,7 @@ export async function memory(ctx: ScenarioContext): Promise<ScenarioResult> {
       }
       for (const [i, l] of live.entries()) {
         // The first slice carries one-time costs (compiled code, caches): the slope is fitted over the others.
-        const fit = points[i]!.slice(1);
+        const fit = fitFrom > 0 ? points[i]!.filter((q) => q.conns >= fitFrom) : points[i]!.slice(1);
         const after = points[i]!.at(-1)!.m;
         const p: MemoryRound = {
           rssPerConn: Math.round(slope(fit.map((q) => [q.conns, q.m.rss]))),
@@ -94,6 +110,8 @@ export async function memory(ctx: ScenarioContext): Promise<ScenarioResult> {
     { metric: `RSS growth over the empty server per connection (median of ${rounds})`, unit: 'bytes', higherIsBetter: false, values: value((p) => p.rssPerConnFromStart) },
     { metric: `JS heap per idle connection (median of ${rounds})`, unit: 'bytes', higherIsBetter: false, values: value((p) => p.heapPerConn) },
   ];
-  const notes = [`every server runs with ${PINNED_YOUNG_GENERATION.join(' ')} (young generation at full size from the start; see bench/scenarios/memory.ts)`];
-  return { scenario: 'memory', params: { connections: n, rounds, holdMs }, peers: out, comparisons, notes };
+  const notes = [young === 'pinned'
+    ? `every server runs with ${PINNED_YOUNG_GENERATION.join(' ')} (young generation at full size from the start; see bench/scenarios/memory.ts)`
+    : `--young ${young}: ${ctx.peers.map((p) => `${p} ${youngFlags(young, p).join(' ') || '(no flag)'}`).join(', ')}`];
+  return { scenario: 'memory', params: { connections: n, rounds, holdMs, young, fitFrom }, peers: out, comparisons, notes };
 }

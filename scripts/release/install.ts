@@ -39,12 +39,13 @@ export async function packAll(dirs: Record<PackageName, string>, dest: string): 
 
 /**
  * A new project in an empty folder outside the repository, with the tarballs (and `extra`
- * registry packages) installed; returns its directory.
+ * registry packages) installed (`omitDev`: runtime dependencies only, as the image does);
+ * returns its directory.
  */
-export async function installInEmptyFolder(tarballs: string[], extra: string[] = []): Promise<string> {
+export async function installInEmptyFolder(tarballs: string[], extra: string[] = [], o: { omitDev?: boolean } = {}): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-install-'));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs, ...extra], {
+  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...(o.omitDev ? ['--omit=dev'] : []), ...tarballs, ...extra], {
     cwd: dir, env: cleanEnv(), encoding: 'utf8', timeout: 600_000, maxBuffer: 16 << 20,
   });
   return dir;

@@ -8,7 +8,7 @@ import { publishCommand } from './cli-publish.ts';
 import { devBanner } from './dev-banner.ts';
 import { availableParallelism } from 'node:os';
 import { createLogger } from './logger.ts';
-import { isWorkersPrimary, runWorkers } from './workers.ts';
+import { execLeanIfNeeded, isWorkersPrimary, runWorkers } from './workers.ts';
 import { addAccessCommands, withApiOptions } from './cli-api.ts';
 import { addOutboxCommands } from './cli-outbox.ts';
 
@@ -58,6 +58,8 @@ async function serve(flags: Record<string, any>): Promise<void> {
     );
     process.exit(2);
   }
+  // Lean by default: a single process caps V8's young generation as workers do.
+  if (!isWorkersPrimary(workers)) execLeanIfNeeded();
   if (isWorkersPrimary(workers)) {
     // Every worker must use the same secret (dev mode: the one from the development secrets file).
     const env: Record<string, string> = config.dev && config.auth.jwtSecret ? { SWITCHBOARD_JWT_SECRET: config.auth.jwtSecret } : {};

@@ -210,6 +210,19 @@ const ConfigSchema = z.strictObject({
       maxResponseBytes: z.int().min(64).max(16 * 1024 * 1024).default(65_536),
     }).prefault({}),
   }).prefault({}),
+  /** OpenTelemetry traces (docs/tracing.md): off by default. */
+  tracing: z.strictObject({
+    enabled: z.boolean().default(false),
+    /**
+     * The OTLP/HTTP traces URL (`…/v1/traces`); null: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+     * else OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`, else `http://localhost:4318/v1/traces`.
+     */
+    endpoint: z.url().nullable().default(null),
+    /** `service.name` of the spans (OTEL_SERVICE_NAME wins). */
+    serviceName: z.string().min(1).max(200).default('switchboard'),
+    /** Share of traces started here that are recorded; a `traceparent` received decides for its own. */
+    sampleRatio: z.number().min(0).max(1).default(1),
+  }).prefault({}),
   webhooks: z.strictObject({
     url: z.url().nullable().default(null),
     /** HMAC-SHA256 key of the signature header (docs/webhooks.md). */
@@ -317,6 +330,11 @@ export function configFromEnv(env: Env): Record<string, unknown> {
     if (v.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`invalid configuration:\n  ${name}: not a number: ${JSON.stringify(v)}`);
     return n;
   };
+  const bool = (name: string, v: string) => {
+    if (/^(1|true|yes|on)$/i.test(v.trim())) return true;
+    if (/^(0|false|no|off)?$/i.test(v.trim())) return false;
+    throw new ConfigError(`invalid configuration:\n  ${name}: expected true or false, got ${JSON.stringify(v)}`);
+  };
   if (env.SWITCHBOARD_PORT !== undefined) out.port = num('SWITCHBOARD_PORT', env.SWITCHBOARD_PORT);
   if (env.SWITCHBOARD_HOST !== undefined) out.host = env.SWITCHBOARD_HOST;
   if (env.SWITCHBOARD_JWT_SECRET !== undefined) out.auth = { jwtSecret: env.SWITCHBOARD_JWT_SECRET };
@@ -328,6 +346,7 @@ export function configFromEnv(env: Env): Record<string, unknown> {
   if (env.SWITCHBOARD_OUTBOX_URL !== undefined) out.outbox = { postgres: env.SWITCHBOARD_OUTBOX_URL };
   if (env.SWITCHBOARD_REDIS_WAIT_REPLICAS !== undefined) out.redisWaitReplicas = num('SWITCHBOARD_REDIS_WAIT_REPLICAS', env.SWITCHBOARD_REDIS_WAIT_REPLICAS);
   if (env.SWITCHBOARD_LOG_LEVEL !== undefined) out.logLevel = env.SWITCHBOARD_LOG_LEVEL;
+  if (env.SWITCHBOARD_TRACING !== undefined) out.tracing = { enabled: bool('SWITCHBOARD_TRACING', env.SWITCHBOARD_TRACING) };
   if (env.SWITCHBOARD_ADMIN_PASSWORD !== undefined && env.SWITCHBOARD_ADMIN_PASSWORD !== '') out.admin = { password: env.SWITCHBOARD_ADMIN_PASSWORD };
   const pusher = pusherFromEnv(env);
   if (pusher) out.pusher = { apps: pusher };

@@ -34,6 +34,8 @@ import { Subscriptions } from './subscriptions/subscriptions.ts';
 import { NodeRequests } from './cluster/node-requests.ts';
 import { ControlMessages } from './control-messages.ts';
 import type { NodeServices } from './services.ts';
+import { TRACING_OFF, type Tracing } from './tracing/tracing.ts';
+import type { TracedPublication } from './publishing/publisher.ts';
 
 export interface NodeOptions {
   config: Config;
@@ -42,6 +44,8 @@ export interface NodeOptions {
   stores: Omit<Stores, 'close'>;
   /** Prometheus metrics (the server creates one per gateway); a private one when absent. */
   metrics?: Metrics;
+  /** Traces (docs/tracing.md); off when absent. */
+  tracing?: Tracing;
   /** Webhook destinations of their own format beside `webhooks.url` (a Pusher app's). */
   webhookSinks?: readonly WebhookSink[];
 }
@@ -80,6 +84,8 @@ export class Node implements BrokerHandler {
   readonly accessControl: AccessControl;
   /** Storing and publishing, for clients, the server API and the outbox. */
   readonly publisher: Publisher;
+  /** Traces (docs/tracing.md). */
+  readonly tracing: Tracing;
   /** What the wire protocols' commands use (see `NodeServices`). */
   readonly services: NodeServices;
   /** What this node does with the control messages of every node. */
@@ -137,9 +143,10 @@ export class Node implements BrokerHandler {
     this.logins = this.metrics.timed('logins', stores.logins);
     this.access = this.metrics.timed('access', stores.access);
     this.serverSubscriptions = stores.subscriptions;
-    this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log });
+    this.tracing = o.tracing ?? TRACING_OFF;
+    this.hooks = new BackendHooks({ hooks: o.config.hooks, log: o.log, tracing: this.tracing });
     this.rpc = new RpcBackend({ config: o.config.hooks.rpc, log: o.log });
-    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log, sinks: o.webhookSinks ?? [],
+    this.webhooks = new Webhooks({ config: o.config.webhooks, outbox: stores.webhookOutbox ?? new MemoryWebhookOutbox(), log: o.log, sinks: o.webhookSinks ?? [], tracing: this.tracing,
       offlineGraceMs: o.config.presence.offlineGraceMs, ...(stores.occupancy ? { occupancy: stores.occupancy } : {}),
     });
     this.metrics.setWebhookSource(this.webhooks);
@@ -161,7 +168,7 @@ export class Node implements BrokerHandler {
       onMember: (event, channel, user) => this.webhooks.emit(event === 'added' ? 'member.added' : 'member.removed', { channel, user }),
     });
     this.accessControl = new AccessControl({ store: this.access, failures: this.failures });
-    this.publisher = new Publisher({ history: this.history, broker: this.broker, webhooks: this.webhooks, failures: this.failures, dedupWindowMs: o.config.dedupWindow });
+    this.publisher = new Publisher({ history: this.history, broker: this.broker, webhooks: this.webhooks, failures: this.failures, dedupWindowMs: o.config.dedupWindow, tracing: this.tracing });
     this.subscriptions = new Subscriptions({
       config: o.config, hub: this.hub, broker: this.broker, historyReads: this.historyReads, channels: this.channels,
       tracker: this.tracker, sso: this.sso, webhooks: this.webhooks, failures: this.failures,
@@ -179,7 +186,7 @@ export class Node implements BrokerHandler {
       config: o.config, log: o.log, channels: this.channels, jwt: this.jwt, hooks: this.hooks, rpc: this.rpc,
       sessions: this.sessions, historyReads: this.historyReads, sso: this.sso, serverSubscriptions: this.serverSubscriptions,
       tracker: this.tracker, hub: this.hub, subscriptions: this.subscriptions, publisher: this.publisher,
-      access: this.accessControl, heartbeat: this.heartbeat, failures: this.failures,
+      access: this.accessControl, heartbeat: this.heartbeat, failures: this.failures, tracing: this.tracing,
     };
     this.control = new ControlMessages({ services: this.services, requests: this.requests });
     this.connectionHost = {
@@ -242,7 +249,18 @@ export class Node implements BrokerHandler {
   }
 
   onPublication(channel: string, pub: Publication): void {
+    if (this.tracing.enabled && (pub as TracedPublication).traceparent !== undefined) return this.tracedFanout(channel, pub as TracedPublication);
     this.metrics.delivered(this.hub.deliver(channel, pub), pub.ts);
+  }
+
+  /** Fan-out as a span of the publication's trace (it came with its `traceparent`, from any node). */
+  private tracedFanout(channel: string, traced: TracedPublication): void {
+    const { traceparent, ...pub } = traced;
+    void this.tracing.span('switchboard fanout', { kind: 'consumer', parent: traceparent, attributes: { 'messaging.destination.name': channel, 'switchboard.node': this.id } }, (span) => {
+      const subscribers = this.hub.deliver(channel, pub);
+      span.setAttribute('switchboard.subscribers', subscribers);
+      this.metrics.delivered(subscribers, pub.ts);
+    });
   }
 
   onControl(msg: ControlMessage): void {

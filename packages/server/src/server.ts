@@ -18,6 +18,7 @@ import { createAdmin } from './admin/admin.ts';
 import { startOutbox } from './outbox/outbox.ts';
 import { adminPlugin } from './admin/admin-plugin.ts';
 import { unavailableReporter } from './unavailable.ts';
+import { createTracing } from './tracing/create-tracing.ts';
 
 export interface ServerOptions {
   /** Configuration (validated here); `config` wins when both are given. */
@@ -52,7 +53,8 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config, log);
   const metrics = new Metrics();
-  const node = new Node({ config, log, metrics, stores: opts.broker ? { ...stores, broker: opts.broker } : stores, webhookSinks: pusherWebhookSinks(config) });
+  const tracing = await createTracing(config.tracing, log);
+  const node = new Node({ config, log, metrics, tracing, stores: opts.broker ? { ...stores, broker: opts.broker } : stores, webhookSinks: pusherWebhookSinks(config) });
   // Not healthy before it can be kicked: a control message (SSO kick, server API disconnect, a
   // relayed request) sent once this node is up must reach it, so wait for the broker's control
   // subscriptions. The admin UI and the HTTP transports offer node services (cluster-wide
@@ -66,6 +68,7 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
       await outbox?.consumer.stop();
       await node.close().catch(() => {});
       await stores.close();
+      await tracing.shutdown().catch(() => {});
       throw err;
     });
   // Wire protocols, each bound to the endpoints that speak it (docs/architecture.md).
@@ -149,6 +152,8 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
         await http.close();
       } finally {
         clearTimeout(silent);
+        // The spans of the drain go out before the process exits (a dead collector: logged, not waited for).
+        await tracing.shutdown().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'tracing: the last spans could not be exported'));
       }
     },
   };

@@ -1,3 +1,4 @@
+import type { Tracing } from './tracing/tracing.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { ChannelResolver } from './channels.ts';
@@ -52,4 +53,6 @@ export interface NodeServices {
   readonly heartbeat: Pick<Heartbeat, 'schedule'>;
   /** Turns store and broker failures into temporary reply errors. */
   readonly failures: UnavailableReporter;
+  /** Traces (docs/tracing.md); `enabled` false unless configured. */
+  readonly tracing: Tracing;
 }

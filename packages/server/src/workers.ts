@@ -60,19 +60,36 @@ export function runWorkers(o: WorkersOptions): void {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-/** V8's young generation cap for workers, MiB per semi-space (see `workerExecArgv`). */
+/** V8's young generation cap for gateway processes, MiB per semi-space (see `workerExecArgv`). */
 export const WORKER_SEMI_SPACE_MB = 16;
 
+/** True when the flags or `NODE_OPTIONS` set the young generation's size already. */
+function semiSpaceSet(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+  return [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((a) => a.startsWith('--max-semi-space-size'));
+}
+
 /**
- * Node flags for the workers: the primary's, plus `--max-semi-space-size=16` unless the
- * operator set one (in the flags or `NODE_OPTIONS`). V8 sizes the young generation by the
- * machine's memory (on a 24 GiB machine it grew to 128 MiB after a connect storm) and keeps
- * it resident: per process, so N workers paid it N times — the larger part of why a worker
- * cost twice a single node per connection.
+ * Node flags for a gateway process (each worker, and a single `serve`): the given ones, plus
+ * `--max-semi-space-size=16` unless the operator set one (in the flags or `NODE_OPTIONS`).
+ * V8 sizes the young generation by the machine's memory (on a 24 GiB machine it grew to
+ * 128 MiB after a connect storm) and keeps it resident: per process, so N workers paid it N
+ * times, and a single process tripled its memory per idle connection (docs/performance.md).
  */
 export function workerExecArgv(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
-  const set = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((a) => a.startsWith('--max-semi-space-size'));
-  return set ? [...execArgv] : [...execArgv, `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`];
+  return semiSpaceSet(execArgv, nodeOptions) ? [...execArgv] : [...execArgv, `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`];
+}
+
+/**
+ * A single `serve` process started without a young-generation size restarts itself in place
+ * with the workers' (`process.execve`: the same process id, so a container's PID 1 and its
+ * signals are unchanged; Node 22.15+ and 23.11+, not on Windows). Not under a supervisor that
+ * talks to it over IPC (`npm start`), where an exec would cut the channel. Returns only when
+ * it does not restart.
+ */
+export function execLeanIfNeeded(env: NodeJS.ProcessEnv = process.env): void {
+  const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
+  if (typeof execve !== 'function' || process.send !== undefined || semiSpaceSet(process.execArgv, env.NODE_OPTIONS)) return;
+  execve(process.execPath, [process.execPath, ...workerExecArgv(process.execArgv, env.NODE_OPTIONS), ...process.argv.slice(1)], env);
 }
 
 /** True in the primary of `serve --workers N` (N > 1): it forks and supervises, it does not serve. */

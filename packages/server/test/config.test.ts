@@ -36,6 +36,14 @@ describe('configuration', () => {
     expect(parseConfig({ outbox: { postgres: 'postgres://db/app', table: 'app.orders_outbox' } }).outbox.table).toBe('app.orders_outbox');
   });
 
+  test('tracing: off by default; SWITCHBOARD_TRACING turns it on; a bad value names the variable', () => {
+    expect(parseConfig({}).tracing).toEqual({ enabled: false, endpoint: null, serviceName: 'switchboard', sampleRatio: 1 });
+    expect(configFromEnv({ SWITCHBOARD_TRACING: 'true' })).toEqual({ tracing: { enabled: true } });
+    expect(configFromEnv({ SWITCHBOARD_TRACING: '0' })).toEqual({ tracing: { enabled: false } });
+    expect(() => configFromEnv({ SWITCHBOARD_TRACING: 'maybe' })).toThrow(/SWITCHBOARD_TRACING/);
+    expect(() => parseConfig({ tracing: { enabled: true, sampleRatio: 2 } })).toThrow(/tracing\.sampleRatio/);
+  });
+
   test('durations parse; bad values and unknown keys name the key', () => {
     expect(parseConfig({ namespaces: { chat: { history: { size: 5, ttl: '24h' } } } }).namespaces.chat!.history!.ttl).toBe(86_400_000);
     const bad: Array<[unknown, RegExp]> = [

@@ -8,6 +8,7 @@ import { NodeOperations } from './node-operations.ts';
 import type { Operations } from './operations.ts';
 import { PushRequest, runPush } from './push.ts';
 import { buildOpenApi } from './openapi.ts';
+import { traceparentHeader } from '../tracing/tracing.ts';
 
 export interface ApiPluginOptions {
   node: Node;
@@ -55,8 +56,13 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (app: Fasti
 
   app.register(async (secured) => {
     secured.addHook('onRequest', async (req) => keys.check(req));
+    const { tracing } = node;
     for (const m of API_METHODS) {
-      secured.post(`/${m.name}`, async (req) => m.run(ops, parse(m.request, req.body)));
+      const run = (body: unknown) => m.run(ops, parse(m.request, body));
+      // Traced: a server span per call, continuing the caller's `traceparent` (docs/tracing.md).
+      secured.post(`/${m.name}`, async (req) => (tracing.enabled
+        ? tracing.span(`POST /api/${m.name}`, { kind: 'server', parent: traceparentHeader(req.headers), attributes: { 'http.request.method': 'POST', 'http.route': `/api/${m.name}` } }, () => run(req.body))
+        : run(req.body)));
     }
     secured.post('/push', async (req) => runPush(ops, parse(PushRequest, req.body)));
   });

@@ -3,6 +3,7 @@ import { isValidUserId } from '@switchboard/protocol';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { limited } from '../log-limit.ts';
+import { TRACING_OFF, traceHeaders, type Tracing } from '../tracing/tracing.ts';
 
 /** The four backend hooks (what Centrifugo calls proxies). */
 export type HookName = 'connect' | 'subscribe' | 'publish' | 'refresh';
@@ -93,6 +94,8 @@ export interface BackendHooksOptions {
   hooks: Config['hooks'];
   log: Logger;
   fetch?: typeof fetch;
+  /** Traces: each call a client span, its `traceparent` sent to the backend (docs/tracing.md). */
+  tracing?: Tracing;
 }
 
 /**
@@ -106,11 +109,13 @@ export class BackendHooks {
   private readonly hooks: Config['hooks'];
   private readonly log: Logger;
   private readonly fetchImpl: typeof fetch;
+  private readonly tracing: Tracing;
 
   constructor(o: BackendHooksOptions) {
     this.hooks = o.hooks;
     this.log = o.log;
     this.fetchImpl = o.fetch ?? fetch;
+    this.tracing = o.tracing ?? TRACING_OFF;
   }
 
   /** True when the hook has a URL. */
@@ -126,6 +131,15 @@ export class BackendHooks {
   }
 
   async call<N extends HookName>(name: N, request: HookRequest & { hook: N }): Promise<HookOutcome<N>> {
+    if (!this.tracing.enabled) return this.callBackend(name, request);
+    return this.tracing.span(`switchboard hook ${name}`, { kind: 'client', attributes: { 'http.request.method': 'POST', 'switchboard.hook': name } }, async (span) => {
+      const outcome = await this.callBackend(name, request);
+      span.setAttribute('switchboard.hook.outcome', outcome.kind);
+      return outcome;
+    });
+  }
+
+  private async callBackend<N extends HookName>(name: N, request: HookRequest & { hook: N }): Promise<HookOutcome<N>> {
     const hook = this.hooks[name];
     const failed = (why: string): HookOutcome<N> => {
       limited(this.log).warn({ hook: name, why, onError: hook.onError }, 'backend hook failed');
@@ -137,7 +151,7 @@ export class BackendHooks {
     try {
       res = await this.fetchImpl(hook.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...traceHeaders(this.tracing) },
         body: JSON.stringify(request),
         redirect: 'manual',
         signal: AbortSignal.timeout(hook.timeoutMs),

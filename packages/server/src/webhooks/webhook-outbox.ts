@@ -19,6 +19,11 @@ export interface WebhookEvent {
   channel?: string;
   /** `publication` events: the publication as subscribers got it. */
   publication?: unknown;
+  /**
+   * While tracing: the W3C trace context of what emitted it, sent as the `traceparent`
+   * header (never in the body) when it is delivered.
+   */
+  traceparent?: string;
   /** More fields of the event for the destinations that render it (a client event's name, data, socket id). */
   detail?: Record<string, unknown>;
   /**

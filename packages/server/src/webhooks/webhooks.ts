@@ -4,6 +4,7 @@ import { LimitedLog } from '../log-limit.ts';
 import { newWebhookEvent, type OutboxEntry, type WebhookEvent, type WebhookEventType, type WebhookOutbox } from './webhook-outbox.ts';
 import { transitionType, type Occupancy, type Subject, type TransitionEventFor } from './occupancy.ts';
 import { SWITCHBOARD_DESTINATION, type WebhookRequest, type WebhookSink } from './webhook-sink.ts';
+import { TRACING_OFF, traceHeaders, type Tracing } from '../tracing/tracing.ts';
 
 /** `webhooks` as configured. */
 export interface WebhooksConfig {
@@ -77,11 +78,16 @@ export class Webhooks {
     return to ? newWebhookEvent(type, { ...(channel !== undefined ? { channel } : { user: subject.name }), ...to }) : undefined;
   };
 
+  private readonly tracing: Tracing;
+
   constructor(o: {
     config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch; occupancy?: Occupancy; offlineGraceMs?: number;
     /** Destinations of their own format (`WebhookSink`), beside `config.url`. */
     sinks?: readonly WebhookSink[];
+    /** Traces: each delivery a client span of the trace that emitted the event (docs/tracing.md). */
+    tracing?: Tracing;
   }) {
+    this.tracing = o.tracing ?? TRACING_OFF;
     for (const sink of o.sinks ?? []) this.sinks.set(sink.id, sink);
     this.occupancy = o.occupancy;
     this.graceMs = o.offlineGraceMs ?? 0;
@@ -202,6 +208,11 @@ export class Webhooks {
       return;
     }
     const event: WebhookEvent = newWebhookEvent(type, { ...fields, ...to });
+    // Traced: the delivery (later, perhaps by another node) continues the trace that emitted it.
+    if (this.tracing.enabled) {
+      const traceparent = this.tracing.traceparent();
+      if (traceparent !== undefined) event.traceparent = traceparent;
+    }
     this.queuedSeen.size++;
     this.outbox.add(event).then(() => this.kick(), (err) => this.log.error({ err, type }, 'webhook outbox: event could not be stored'));
     // After the add: a store that adds at once (SQLite, memory) is read with this event in it.
@@ -292,7 +303,8 @@ export class Webhooks {
   private requestFor(event: WebhookEvent, to: string): WebhookRequest | undefined {
     if (to !== SWITCHBOARD_DESTINATION) return this.sinks.get(to)?.request(event);
     if (!this.config.url || !this.config.secret) return undefined;
-    const { to: _to, ...shown } = event;
+    // The trace context travels in the traceparent header, not in the body.
+    const { to: _to, traceparent: _trace, ...shown } = event;
     const body = JSON.stringify(shown);
     const timestamp = Math.floor(Date.now() / 1000);
     return {
@@ -314,6 +326,15 @@ export class Webhooks {
    * retried: those that accepted it before may get it again (delivery is at least once).
    */
   private async deliver(entry: OutboxEntry): Promise<boolean> {
+    if (!this.tracing.enabled) return this.attempt(entry);
+    const { event } = entry;
+    return this.tracing.span(`switchboard webhook ${event.type}`, {
+      kind: 'client', parent: event.traceparent,
+      attributes: { 'http.request.method': 'POST', 'switchboard.webhook.event': event.type, 'switchboard.webhook.attempt': entry.attempts + 1 },
+    }, () => this.attempt(entry));
+  }
+
+  private async attempt(entry: OutboxEntry): Promise<boolean> {
     const { event } = entry;
     let why: string | undefined;
     for (const to of event.to ?? [SWITCHBOARD_DESTINATION]) {
@@ -345,7 +366,7 @@ export class Webhooks {
   private async post(req: WebhookRequest): Promise<string | undefined> {
     try {
       const res = await this.fetchImpl(req.url, {
-        method: 'POST', headers: req.headers, body: req.body, redirect: 'manual', signal: AbortSignal.timeout(this.config.timeoutMs),
+        method: 'POST', headers: { ...req.headers, ...traceHeaders(this.tracing) }, body: req.body, redirect: 'manual', signal: AbortSignal.timeout(this.config.timeoutMs),
       });
       await res.body?.cancel();
       return res.status >= 200 && res.status <= 299 ? undefined : `HTTP ${res.status}`;

@@ -17,7 +17,15 @@ function ackOf(r: PublishResult): Record<string, unknown> {
  * `publish`: the `ack` comes only after the publication is stored (history namespaces);
  * the `id` is its idempotency key.
  */
-export async function handlePublish(ctx: Pick<CommandContext, 'channels' | 'hooks' | 'publisher'>, conn: AuthenticatedConnection, frame: PublishFrame): Promise<void> {
+export async function handlePublish(ctx: Pick<CommandContext, 'channels' | 'hooks' | 'publisher' | 'tracing'>, conn: AuthenticatedConnection, frame: PublishFrame): Promise<void> {
+  // Traced: the command is the trace's root span; the publish hook and the publication its children.
+  if (ctx.tracing.enabled) {
+    return ctx.tracing.span('switchboard command publish', { kind: 'server', attributes: { 'messaging.destination.name': frame.channel } }, () => publish(ctx, conn, frame));
+  }
+  return publish(ctx, conn, frame);
+}
+
+async function publish(ctx: Pick<CommandContext, 'channels' | 'hooks' | 'publisher'>, conn: AuthenticatedConnection, frame: PublishFrame): Promise<void> {
   const ch = ctx.channels.resolve(frame.channel);
   const data = await authorizePublish(ctx, conn, ch, frame.data);
   const r = await ctx.publisher.publish(ch, data, { from: conn.user, id: frame.id });
