@@ -25,7 +25,7 @@ beforeAll(async () => {
     limits: { commandsPerSecond: 50 },
     presence: { offlineGraceMs: 200 },
     namespaces: { px: { history: { size: 100, ttl: '1h' }, allowSubscribe: true } },
-    pusher: { apps: [{ ...PUSHER_APP, clientEvents: true }, { id: 'app-2', key: 'app-key-2', secret: 'another-secret-0123', namespace: 'other' }] },
+    pusher: { apps: [{ ...PUSHER_APP, clientEvents: true }, { id: 'app-2', key: 'app-key-2', secret: 'another-secret-0123', namespace: 'other', maxPresenceMembers: 2, maxEventBytes: 20_000 }] },
   });
   port = Number(new URL(gateway.url).port);
 });
@@ -254,6 +254,23 @@ describe('Pusher protocol 7 with pusher-js and the pusher server SDK', () => {
     gina.disconnect();
     await waitFor(() => seen.length >= 4);
     expect(seen.at(-1)).toBe('offline gina');
+  });
+
+  it('limits per app: presence members (Pusher\'s 100, or what the app allows) and event size (10 KB, or more)', async () => {
+    const app2 = { id: 'app-2', key: 'app-key-2', secret: 'another-secret-0123' };
+    const server2 = pusherServer(port, app2);
+    const member = (user_id: string) => client({ key: app2.key, server: server2, presence: { user_id } });
+    await subscribed(member('m1'), 'presence-small');
+    await subscribed(member('m2'), 'presence-small');
+    await subscribed(member('m1'), 'presence-small'); // a member already there may open another connection
+    await expect(subscribed(member('m3'), 'presence-small')).rejects.toMatchObject({ detail: { type: 'LimitReached', status: 4100 } });
+    const big = 'x'.repeat(15_000);
+    await expect(pusherServer(port).trigger('news', 'big', big)).rejects.toMatchObject({ status: 413 });
+    const c = client({ key: app2.key, server: server2 });
+    const { events } = await subscribed(c, 'bulletins');
+    await server2.trigger('bulletins', 'big', big);
+    await waitFor(() => events.length > 0);
+    expect(events[0]!.data).toBe(big);
   });
 
   it('refuses unknown app keys and protocol versions with Pusher close codes', async () => {
