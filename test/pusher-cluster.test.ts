@@ -1,39 +1,54 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient, startGateway } from '../packages/server/test/helpers.ts';
-import { startRedis, type RedisProcess } from './support/redis.ts';
+import { startRedis } from './support/redis.ts';
+import { startPostgres } from './support/postgres.ts';
 import { waitFor } from './support/ports.ts';
 import { PUSHER_APP, connected, pusherClient, pusherServer, subscribed, type PusherClient } from './support/pusher.ts';
 
-// Two gateway nodes on one real redis-server: Pusher clients on node A, the pusher SDK
-// triggering through node B (and the other way round).
-let redis: RedisProcess;
-let a: Awaited<ReturnType<typeof startGateway>>;
-let b: Awaited<ReturnType<typeof startGateway>>;
-const clients: PusherClient[] = [];
-const portOf = (g: { url: string }) => Number(new URL(g.url).port);
+// Two gateway nodes on each cluster backend (a real redis-server, a real PostgreSQL server):
+// Pusher clients on node A, the pusher SDK triggering through node B (and the other way round).
+const BACKENDS = {
+  Redis: async () => {
+    const redis = await startRedis();
+    return { options: { redis: redis.url, storage: 'redis' }, stop: () => redis.stop() };
+  },
+  PostgreSQL: async () => {
+    const pg = await startPostgres();
+    return { options: { postgres: await pg.database('switchboard'), storage: 'postgres' }, stop: () => pg.stop() };
+  },
+} as const;
 
-beforeAll(async () => {
-  redis = await startRedis();
-  const options = {
-    redis: redis.url, storage: 'redis',
-    namespaces: { px: { history: { size: 50, ttl: '1h' } } },
-    pusher: { apps: [{ ...PUSHER_APP, clientEvents: true }] },
-  };
-  [a, b] = await Promise.all([startGateway(options), startGateway(options)]);
-}, 60_000);
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  await Promise.all([a?.close(), b?.close()]);
-  await redis?.stop();
-});
+describe.each(Object.keys(BACKENDS) as Array<keyof typeof BACKENDS>)('Pusher in cluster mode (two nodes on %s)', (backend) => {
+  let stopBackend: (() => Promise<void>) | undefined;
+  let a: Awaited<ReturnType<typeof startGateway>>;
+  let b: Awaited<ReturnType<typeof startGateway>>;
+  const clients: PusherClient[] = [];
+  const portOf = (g: { url: string }) => Number(new URL(g.url).port);
 
-function client(node: { url: string }, o: Parameters<typeof pusherClient>[1] = {}): PusherClient {
-  const c = pusherClient(portOf(node), { server: pusherServer(portOf(node)), ...o });
-  clients.push(c);
-  return c;
-}
+  beforeAll(async () => {
+    const started = await BACKENDS[backend]();
+    stopBackend = started.stop;
+    const options = {
+      ...started.options,
+      namespaces: { px: { history: { size: 50, ttl: '1h' } } },
+      pusher: { apps: [{ ...PUSHER_APP, clientEvents: true }] },
+    };
+    // One after the other: the second finds the schema in place.
+    a = await startGateway(options);
+    b = await startGateway(options);
+  }, 90_000);
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await Promise.all([a?.close(), b?.close()]);
+    await stopBackend?.();
+  });
 
-describe('Pusher in cluster mode (two nodes on Redis)', () => {
+  function client(node: { url: string }, o: Parameters<typeof pusherClient>[1] = {}): PusherClient {
+    const c = pusherClient(portOf(node), { server: pusherServer(portOf(node)), ...o });
+    clients.push(c);
+    return c;
+  }
+
   it('a client on node A gets what the SDK triggers on node B, in order, once, except the socket_id it names', async () => {
     const onA = client(a);
     const alsoOnA = client(a);
