@@ -5,6 +5,7 @@ import { mintToken } from './auth/mint.ts';
 import { devSecretsPath, loadDevSecrets, readDevSecrets } from './dev-secrets.ts';
 import { report } from './cli-errors.ts';
 import { publishCommand } from './cli-publish.ts';
+import { initCommand } from './cli-init.ts';
 import { devBanner } from './dev-banner.ts';
 import { availableParallelism } from 'node:os';
 import { createLogger } from './logger.ts';
@@ -157,6 +158,10 @@ async function token(flags: Record<string, any>): Promise<void> {
 
 export function program(): Command {
   const p = new Command('switchboard').description('Switchboard real-time messaging gateway');
+  p.command('init')
+    .description('write a production-ready switchboard.config.json (fresh secrets, namespaces, origins to fill in); never overwrites')
+    .option('-c, --config <path>', 'where to write it', 'switchboard.config.json')
+    .action((flags) => initCommand(flags));
   p.command('serve')
     .description('run the gateway')
     .option('-c, --config <path>', 'JSON configuration file (also SWITCHBOARD_CONFIG)')
@@ -191,6 +196,7 @@ export function program(): Command {
     .argument('<channel>', 'channel name, e.g. chat:lobby')
     .argument('<json>', `the data, as JSON: '{"text":"hello"}'`))
     .option('--dev', "use the development API key `npm start` keeps (data/dev-secrets.json, or SWITCHBOARD_DEV_SECRETS)")
+    .option('-c, --config <path>', 'take the API key and port from this config file (its first apiKeys entry)')
     .option('--idempotency-key <key>', 'publish at most once under this key')
     .action((channel: string, json: string, flags) => publishCommand(channel, json, flags));
   addAccessCommands(p);
