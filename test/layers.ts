@@ -11,7 +11,7 @@ export const LAYERS: ReadonlyArray<{ name: string; paths: RegExp[] }> = [
   },
   {
     name: 'adapters: transports, wire protocols, the server API, the admin UI, the transactional outbox',
-    paths: [/^transport\/(ws|deflate|context|origin)\.ts$/, /^transport\/http\//, /^protocols\//, /^api\//, /^admin\/(?!.*-store|connection-view)/, /^outbox\//, /^health\.ts$/],
+    paths: [/^transport\/(ws|deflate|context|origin)\.ts$/, /^transport\/http\//, /^protocols\//, /^api\//, /^admin\/(?!.*-store|connection-view)/, /^outbox\//, /^health\.ts$/, /^browser-bundle\.ts$/],
   },
   { name: 'the node: services built around the hub, the broker and the stores', paths: [/^node\.ts$/, /^services\.ts$/, /^control-messages\.ts$/] },
   {
@@ -29,7 +29,7 @@ export const LAYERS: ReadonlyArray<{ name: string; paths: RegExp[] }> = [
   { name: 'the connection core and the transport seam', paths: [/^connection\//, /^transport\/(transport|fanout|drain)\.ts$/] },
   {
     name: 'foundation: configuration, logging, errors, metrics, tracing, limits, channel names',
-    paths: [/^(config|logger|errors|metrics|rate-limit|log-limit|json-depth|duration|unavailable|channels|identity|fast-histogram)\.ts$/, /^types\//, /^tracing\//],
+    paths: [/^(config|logger|errors|metrics|rate-limit|log-limit|json-depth|duration|unavailable|channels|identity|fast-histogram|lenience)\.ts$/, /^types\//, /^tracing\//],
   },
 ];
 

@@ -441,14 +441,19 @@ export function mergeConfig(...layers: Array<Record<string, unknown> | undefined
   return out;
 }
 
-/** Dev-mode additions (`switchboard serve --dev`): anonymous allowed, history and presence everywhere, SQLite in `./data/`. */
+/**
+ * Dev-mode additions (`switchboard serve --dev`): loopback only, anonymous allowed, SQLite in
+ * `./data/`, history and presence in the default namespace. Every other namespace is open too
+ * (`ChannelResolver`: an unconfigured one gets history and presence), and grants are not
+ * enforced: what production would refuse is allowed and logged (`DevLenience`).
+ */
 export function devDefaults(): Record<string, unknown> {
-  const ns = { history: { size: 1000, ttl: '24h' }, presence: true, joinLeave: true, allowSubscribe: true, allowPublish: true };
   return {
     dev: true,
+    host: '127.0.0.1',
     storage: 'sqlite:./data/switchboard.db',
     auth: { allowAnonymous: true },
-    namespaces: { '': ns, chat: ns, '#': { history: { size: 1000, ttl: '7d' }, presence: false } },
+    namespaces: { '': { history: { size: 1000, ttl: '24h' }, presence: true, joinLeave: true }, '#': { history: { size: 1000, ttl: '7d' }, presence: false } },
   };
 }
 
