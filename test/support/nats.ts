@@ -14,7 +14,7 @@ function natsServerBinary(): string {
 }
 
 /** One `nats-server` of a test cluster. */
-export interface NatsNode {
+interface NatsNode {
   name: string;
   /** Client port. */
   port: number;
@@ -114,7 +114,7 @@ export async function startNatsCluster(o: { size?: number; hosts?: string[]; wra
 }
 
 /** Waits until JetStream answers on `url` (the cluster has a meta leader). */
-export async function jetStreamReady(url: string, timeoutMs = 30_000): Promise<void> {
+async function jetStreamReady(url: string, timeoutMs = 30_000): Promise<void> {
   await waitFor(async () => {
     const nc = await connect({ servers: url.split(','), reconnect: false, timeout: 1000 });
     try {

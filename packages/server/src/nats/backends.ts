@@ -32,12 +32,12 @@ export interface NatsBackendOptions {
 }
 
 /** The servers of a `nats.url` (`host:port` entries are `nats://host:port`). */
-export function natsServers(url: string): string[] {
+function natsServers(url: string): string[] {
   return url.split(',').map((u) => u.trim()).filter(Boolean);
 }
 
 /** Connects to the servers of `s` (reconnecting for ever); the error names the servers, never credentials. */
-export async function connectNats(s: NatsSettings, name: string): Promise<NatsConnection> {
+async function connectNats(s: NatsSettings, name: string): Promise<NatsConnection> {
   const servers = natsServers(s.url);
   try {
     return await connect({

@@ -93,7 +93,7 @@ export function token(s: string): string {
 }
 
 /** The string back from `token`. */
-export function untoken(t: string): string {
+function untoken(t: string): string {
   return t === '=' ? '' : Buffer.from(t, 'base64url').toString('utf8');
 }
 
