@@ -7,7 +7,7 @@
 export const LAYERS: ReadonlyArray<{ name: string; paths: RegExp[] }> = [
   {
     name: 'composition: entry points and the wiring of everything below',
-    paths: [/^server\.ts$/, /^cli[-.]/, /^workers\.ts$/, /^index\.ts$/, /^internal\.ts$/, /^dev-/, /^stores\.ts$/, /^(redis|postgres)\/backends\.ts$/],
+    paths: [/^server\.ts$/, /^cli[-.]/, /^workers\.ts$/, /^index\.ts$/, /^internal\.ts$/, /^dev-/, /^stores\.ts$/, /^(redis|postgres|nats)\/backends\.ts$/],
   },
   {
     name: 'adapters: transports, wire protocols, the server API, the admin UI, the transactional outbox',
@@ -24,7 +24,7 @@ export const LAYERS: ReadonlyArray<{ name: string; paths: RegExp[] }> = [
   },
   {
     name: 'ports and their implementations (stores, brokers, directories) and the backends\' clients',
-    paths: [/^(broker|history|session|presence|access|cluster|webhooks|subscriptions|admin|redis|postgres|sqlite)\//, /^store-set\.ts$/, /^contract-fixtures\.ts$/],
+    paths: [/^(broker|history|session|presence|access|cluster|webhooks|subscriptions|admin|redis|postgres|nats|sqlite)\//, /^store-set\.ts$/, /^contract-fixtures\.ts$/],
   },
   { name: 'the connection core and the transport seam', paths: [/^connection\//, /^transport\/(transport|fanout|drain)\.ts$/] },
   {

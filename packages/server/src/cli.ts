@@ -27,12 +27,13 @@ export function loadConfig(flags: Record<string, any>, env: NodeJS.ProcessEnv = 
   if (flags.storage !== undefined) fromFlags.storage = flags.storage;
   if (flags.redis !== undefined) fromFlags.redis = flags.redis;
   if (flags.postgres !== undefined) fromFlags.postgres = flags.postgres;
+  if (flags.nats !== undefined) fromFlags.nats = { url: flags.nats };
   if (flags.logLevel !== undefined) fromFlags.logLevel = flags.logLevel;
   if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) fromFlags.tls = { cert: flags.tlsCert, key: flags.tlsKey };
   const given = mergeConfig(file ? readConfigFile(file) : {}, configFromEnv(env), fromFlags);
   const merged = mergeConfig(flags.dev ? devDefaults() : {}, given);
-  // Cluster mode (`redis` or `postgres` set) keeps everything there unless storage was chosen explicitly.
-  if ((merged.redis || merged.postgres) && given.storage === undefined) delete merged.storage;
+  // Cluster mode (`redis`, `postgres` or `nats` set) keeps everything there unless storage was chosen explicitly.
+  if ((merged.redis || merged.postgres || merged.nats) && given.storage === undefined) delete merged.storage;
   // Dev mode without a secret: the development secrets file (made once), so a restart keeps logins.
   if (flags.dev && !(merged.auth as Record<string, unknown> | undefined)?.jwtSecret) {
     const secrets = loadDevSecrets(devSecretsPath(env));
@@ -52,7 +53,7 @@ async function serve(flags: Record<string, any>): Promise<void> {
     process.exit(2);
   }
   const workers = parseWorkers(flags.workers);
-  if (workers !== undefined && workers > 1 && !config.redis && !config.postgres) {
+  if (workers !== undefined && workers > 1 && !config.redis && !config.postgres && !config.nats) {
     console.error(
       `switchboard: refusing to start ${workers} workers without a cluster backend (workers share clients, history and sessions only through Redis or PostgreSQL): ` +
         'add --redis redis://HOST:6379 (or SWITCHBOARD_REDIS_URL) or --postgres postgres://HOST/DB (or SWITCHBOARD_POSTGRES_URL), or drop --workers',
@@ -174,6 +175,7 @@ export function program(): Command {
     .option('--storage <storage>', 'memory | sqlite:<path> | redis | postgres (SWITCHBOARD_STORAGE)')
     .option('--redis <url>', 'Redis URL: cluster mode (SWITCHBOARD_REDIS_URL)')
     .option('--postgres <url>', 'PostgreSQL URL: cluster mode on Postgres alone (SWITCHBOARD_POSTGRES_URL)')
+    .option('--nats <urls>', 'NATS server URLs, comma-separated: cluster mode on NATS JetStream (SWITCHBOARD_NATS_URL)')
     .option('--workers <n>', 'run N gateway processes sharing the port (or "auto": one per CPU); needs --redis')
     .addOption(new Option('--log-level <level>', 'log level (SWITCHBOARD_LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
     .option('--tls-cert <path>', 'TLS certificate (PEM): serve wss:// and https://')
