@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runWebhookOutboxContract } from '../src/webhooks/webhook-outbox.contract.ts';
-import { RedisWebhookOutbox } from '../src/webhooks/redis-webhook-outbox.ts';
+import { outboxKeys, RedisWebhookOutbox } from '../src/webhooks/redis-webhook-outbox.ts';
 import { RedisOccupancy } from '../src/webhooks/redis-occupancy.ts';
 import type { Subject, TransitionEventFor } from '../src/webhooks/occupancy.ts';
 import { newWebhookEvent } from '../src/webhooks/webhook-outbox.ts';
@@ -59,12 +59,29 @@ for (const topology of ['redis-server', '3-primary Redis Cluster'] as const) {
       },
     });
 
+    it('events stored before ordering keys (state "<attempts>:<nextAt>") get theirs from the event', async () => {
+      const keys = new RedisKeys(`t${randomBytes(4).toString('hex')}:`);
+      const c = await conn();
+      const k = outboxKeys(keys);
+      for (const [i, ev] of [{ id: 'e1', channel: 'chat:a' }, { id: 'e2', channel: 'chat:a' }, { id: 'e3', user: 'alice' }].entries()) {
+        await c.redis.zadd(k.queue, i + 1, ev.id);
+        await c.redis.hset(k.events, ev.id, JSON.stringify({ ...ev, type: 'user.online', ts: 1000 }));
+        await c.redis.hset(k.state, ev.id, '0:1000');
+      }
+      const outbox = new RedisWebhookOutbox({ connection: c, keys });
+      expect((await outbox.due(2000, 10, 100)).map((e) => e.event.id)).toEqual(['e1', 'e3']);
+      await outbox.retry('e3', 1, 5000);
+      await outbox.done('e1');
+      expect((await outbox.due(2200, 10, 60_000)).map((e) => e.event.id)).toEqual(['e2']);
+      expect((await outbox.due(5000, 10, 100)).map((e) => [e.event.id, e.attempts])).toEqual([['e3', 1]]);
+    });
+
     /** Nodes of one deployment: one key prefix, one outbox, one occupancy store per node. */
     async function deployment(nodes: number, o: { ttlMs?: number; intervalMs?: number } = {}) {
       const keys = new RedisKeys(`t${randomBytes(4).toString('hex')}:`);
       const outbox = new RedisWebhookOutbox({ connection: await conn(), keys });
       const occ = await Promise.all(Array.from({ length: nodes }, async (_, i) => new RedisOccupancy({ connection: await conn(), keys, node: `n${i}`, ...o })));
-      const queued = async () => (await outbox.due(Date.now() + 3_600_000, 100, 0)).map((e) => [e.event.type, e.event.channel ?? e.event.user]);
+      const queued = async () => (await outbox.due(Date.now() + 3_600_000, 100, 0, 100)).map((e) => [e.event.type, e.event.channel ?? e.event.user]);
       return { outbox, occ, queued };
     }
 

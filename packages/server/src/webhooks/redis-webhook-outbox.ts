@@ -1,11 +1,11 @@
 import { RedisKeys } from '../redis/keys.ts';
 import { closeRedis, type RedisClient, type RedisConnection } from '../redis/connect.ts';
 import { ADD, DUE, RETRY } from './redis-webhook-scripts.ts';
-import type { OutboxEntry, WebhookEvent, WebhookOutbox } from './webhook-outbox.ts';
+import { DUE_WINDOW, outboxKey, type OutboxEntry, type WebhookEvent, type WebhookOutbox } from './webhook-outbox.ts';
 
 interface Scripts {
-  sbHookAdd(seq: string, queue: string, events: string, state: string, id: string, json: string, nextAt: number): Promise<number>;
-  sbHookDue(queue: string, events: string, state: string, now: number, limit: number, until: number): Promise<string[]>;
+  sbHookAdd(seq: string, queue: string, events: string, state: string, id: string, json: string, nextAt: number, key: string): Promise<number>;
+  sbHookDue(queue: string, events: string, state: string, now: number, limit: number, until: number, perKey: number, window: number): Promise<string[]>;
   sbHookRetry(state: string, id: string, attempts: number, nextAt: number): Promise<number>;
 }
 
@@ -24,8 +24,9 @@ export function outboxKeys(keys: RedisKeys): OutboxKeys {
 
 /**
  * The webhook outbox in Redis, shared by every node of a cluster: a sorted set gives the
- * order (id → sequence), two hashes the events and their `attempts:nextAt`. `due` is one Lua
- * script, so two nodes asking at once never get the same entry; what it answers is leased
+ * order (id → sequence), two hashes the events and their `attempts:nextAt:key`. `due` is one
+ * Lua script (per key, the due entries from its oldest), so two nodes asking at once never get
+ * the same entry, nor entries of one key out of order; what it answers is leased
  * (its nextAt pushed `leaseMs` ahead), so a node killed while delivering only delays the
  * event: once the lease runs out, any node delivers it. Every key has the `{webhooks}` hash
  * tag, so it works unchanged on a Redis Cluster. Durable as far as Redis is (persistence,
@@ -45,11 +46,11 @@ export class RedisWebhookOutbox implements WebhookOutbox {
   }
 
   async add(event: WebhookEvent): Promise<void> {
-    await this.redis.sbHookAdd(this.k.seq, this.k.queue, this.k.events, this.k.state, event.id, JSON.stringify(event), event.ts);
+    await this.redis.sbHookAdd(this.k.seq, this.k.queue, this.k.events, this.k.state, event.id, JSON.stringify(event), event.ts, outboxKey(event));
   }
 
-  async due(now: number, limit: number, leaseMs: number): Promise<OutboxEntry[]> {
-    const flat = await this.redis.sbHookDue(this.k.queue, this.k.events, this.k.state, now, limit, now + leaseMs);
+  async due(now: number, limit: number, leaseMs: number, perKey = 1): Promise<OutboxEntry[]> {
+    const flat = await this.redis.sbHookDue(this.k.queue, this.k.events, this.k.state, now, limit, now + leaseMs, perKey, DUE_WINDOW);
     const out: OutboxEntry[] = [];
     for (let i = 0; i + 2 < flat.length; i += 3) {
       out.push({ event: JSON.parse(flat[i]!) as WebhookEvent, attempts: Number(flat[i + 1]), nextAt: Number(flat[i + 2]) });

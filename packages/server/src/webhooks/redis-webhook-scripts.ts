@@ -3,35 +3,58 @@
  * key they touch carries the `{webhooks}` hash tag: one Redis Cluster slot.
  *
  * Outbox keys: `seq` (counter), `queue` (sorted set id → seq: the order), `events` (hash
- * id → event JSON), `state` (hash id → `"<attempts>:<nextAt>"`).
+ * id → event JSON), `state` (hash id → `"<attempts>:<nextAt>:<key>"`, the key being the
+ * event's ordering key, `outboxKey`; entries stored before keys existed have no third part
+ * and get theirs from the event).
  */
 
-/** Adds an event once (a known id is a no-op); 1 when it was added. */
+/** Adds an event once (a known id is a no-op); 1 when it was added. A nil key is read from the event. */
 const ENQUEUE = `
-local function enqueue(seq, queue, events, state, id, json, nextAt)
+local function enqueue(seq, queue, events, state, id, json, nextAt, key)
   if redis.call('HEXISTS', events, id) == 1 then return 0 end
+  if not key then
+    local ev = cjson.decode(json)
+    if type(ev.channel) == 'string' then key = 'c:' .. ev.channel elseif type(ev.user) == 'string' then key = 'u:' .. ev.user else key = '' end
+  end
   redis.call('ZADD', queue, redis.call('INCR', seq), id)
   redis.call('HSET', events, id, json)
-  redis.call('HSET', state, id, '0:' .. nextAt)
+  redis.call('HSET', state, id, '0:' .. nextAt .. ':' .. key)
   return 1
 end
 `;
 
-/** KEYS: seq, queue, events, state. ARGV: id, json, nextAt. */
+/** KEYS: seq, queue, events, state. ARGV: id, json, nextAt, key. */
 export const ADD = `${ENQUEUE}
-return enqueue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3])
+return enqueue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+`;
+
+/** Splits a state value into attempts, nextAt and key (nil: stored before keys). */
+const PARSE_STATE = `
+local function parseState(st)
+  local a = string.find(st, ':', 1, true)
+  local b = string.find(st, ':', a + 1, true)
+  if not b then return string.sub(st, 1, a - 1), string.sub(st, a + 1), nil end
+  return string.sub(st, 1, a - 1), string.sub(st, a + 1, b - 1), string.sub(st, b + 1)
+end
 `;
 
 /**
- * KEYS: queue, events, state. ARGV: now, limit, leased until. The due head of the queue,
- * oldest first, stopping at the first entry not due; each one answered is leased (its
- * nextAt set to `leased until`). Returns `[json, attempts, nextAt, …]`.
+ * KEYS: queue, events, state. ARGV: now, limit, leased until, per key, window. Among the
+ * oldest `window` entries: per key, consecutive due entries from its oldest, at most `per
+ * key`, at most `limit` in all, oldest first (a key whose next entry is not due gives no
+ * more). Each one answered is leased (its nextAt set to `leased until`). Returns
+ * `[json, attempts, nextAt, …]`.
  */
-export const DUE = `
-local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+export const DUE = `${PARSE_STATE}
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[5]) - 1)
 local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local perKey = tonumber(ARGV[4])
+local taken = {}
+local got = 0
 local out = {}
 for _, id in ipairs(ids) do
+  if got >= limit then break end
   local st = redis.call('HGET', KEYS[3], id)
   local json = redis.call('HGET', KEYS[2], id)
   if not st or not json then
@@ -39,23 +62,39 @@ for _, id in ipairs(ids) do
     redis.call('HDEL', KEYS[2], id)
     redis.call('HDEL', KEYS[3], id)
   else
-    local sep = string.find(st, ':', 1, true)
-    local attempts = string.sub(st, 1, sep - 1)
-    local nextAt = string.sub(st, sep + 1)
-    if tonumber(nextAt) > now then break end
-    redis.call('HSET', KEYS[3], id, attempts .. ':' .. ARGV[3])
-    out[#out + 1] = json
-    out[#out + 1] = attempts
-    out[#out + 1] = nextAt
+    local attempts, nextAt, key = parseState(st)
+    if not key then
+      local ev = cjson.decode(json)
+      if type(ev.channel) == 'string' then key = 'c:' .. ev.channel elseif type(ev.user) == 'string' then key = 'u:' .. ev.user else key = '' end
+    end
+    local n = taken[key] or 0
+    if n >= 0 then
+      if n >= perKey or tonumber(nextAt) > now then
+        taken[key] = -1
+      else
+        taken[key] = n + 1
+        got = got + 1
+        redis.call('HSET', KEYS[3], id, attempts .. ':' .. ARGV[3] .. ':' .. key)
+        out[#out + 1] = json
+        out[#out + 1] = attempts
+        out[#out + 1] = nextAt
+      end
+    end
   end
 end
 return out
 `;
 
-/** KEYS: state. ARGV: id, attempts, nextAt. Updates an entry still there. */
-export const RETRY = `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+/** KEYS: state. ARGV: id, attempts, nextAt. Updates an entry still there (its key kept). */
+export const RETRY = `${PARSE_STATE}
+local st = redis.call('HGET', KEYS[1], ARGV[1])
+if not st then return 0 end
+local _, _, key = parseState(st)
+if key then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3] .. ':' .. key)
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+end
 return 1
 `;
 
@@ -79,7 +118,7 @@ redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], 'GT', ARGV[3], ARGV[1])
 if redis.call('SADD', KEYS[4], ARGV[2]) == 0 then return 0 end
-if ARGV[5] ~= '' then enqueue(KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[4], ARGV[5], ARGV[6]) end
+if ARGV[5] ~= '' then enqueue(KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[4], ARGV[5], ARGV[6], nil) end
 return 1
 `;
 
@@ -98,7 +137,7 @@ redis.call('SREM', KEYS[1], ARGV[1])
 redis.call('SREM', KEYS[2], ARGV[2])
 if redis.call('SCARD', KEYS[1]) > 0 then return 0 end
 if redis.call('SREM', KEYS[4], ARGV[2]) == 0 then return 0 end
-if ARGV[5] ~= '' then enqueue(KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[4], ARGV[5], ARGV[6]) end
+if ARGV[5] ~= '' then enqueue(KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[4], ARGV[5], ARGV[6], nil) end
 return 1
 `;
 
