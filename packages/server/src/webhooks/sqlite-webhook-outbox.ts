@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { migrate, transaction } from '../sqlite/database.ts';
-import { DUE_WINDOW, outboxKey, type OutboxEntry, type WebhookEvent, type WebhookOutbox } from './webhook-outbox.ts';
+import { DUE_WINDOW, outboxKey, pickDue, type OutboxEntry, type WebhookEvent, type WebhookOutbox } from './webhook-outbox.ts';
 
 const STEPS = [`
   CREATE TABLE sb_webhook_outbox (
@@ -19,15 +19,7 @@ const STEPS = [`
     ELSE '' END;
 `];
 
-/**
- * The selection of `due` (see `WebhookOutbox`) in SQL: among the oldest `DUE_WINDOW` rows, those
- * whose key has no later-due row before them (the running maximum of `next_at` over the key's
- * rows up to this one is due) and which are among the key's first `perKey`.
- */
-const DUE_SQL = `
-  WITH w AS (SELECT seq, id, key, event, attempts, next_at FROM sb_webhook_outbox ORDER BY seq LIMIT ${DUE_WINDOW}),
-  r AS (SELECT *, row_number() OVER k AS rn, max(next_at) OVER k AS upto FROM w WINDOW k AS (PARTITION BY key ORDER BY seq))
-  SELECT id, event, attempts, next_at FROM r WHERE upto <= ? AND rn <= ? ORDER BY seq LIMIT ?`;
+
 
 /**
  * The webhook outbox in the gateway's SQLite file: an event is committed (WAL) before `add`
@@ -37,6 +29,7 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
   private readonly db: DatabaseSync;
   private readonly insert: StatementSync;
   private readonly select: StatementSync;
+  private readonly read: StatementSync;
   private readonly lease: StatementSync;
   private readonly del: StatementSync;
   private readonly update: StatementSync;
@@ -46,7 +39,9 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
     this.db = db;
     migrate(db, 'webhook_outbox', STEPS);
     this.insert = db.prepare('INSERT INTO sb_webhook_outbox (id, event, attempts, next_at, key) VALUES (?, ?, 0, ?, ?) ON CONFLICT (id) DO NOTHING');
-    this.select = db.prepare(DUE_SQL);
+    // The oldest rows' order fields; `pickDue` chooses among them, then the chosen are read whole.
+    this.select = db.prepare(`SELECT seq, key, next_at FROM sb_webhook_outbox ORDER BY seq LIMIT ${DUE_WINDOW}`);
+    this.read = db.prepare('SELECT id, event, attempts, next_at FROM sb_webhook_outbox WHERE seq = ?');
     this.lease = db.prepare('UPDATE sb_webhook_outbox SET next_at = ? WHERE id = ?');
     this.del = db.prepare('DELETE FROM sb_webhook_outbox WHERE id = ?');
     this.update = db.prepare('UPDATE sb_webhook_outbox SET attempts = ?, next_at = ? WHERE id = ?');
@@ -59,9 +54,14 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
 
   async due(now: number, limit: number, leaseMs: number, perKey = 1): Promise<OutboxEntry[]> {
     const rows = transaction(this.db, () => {
-      const picked = this.select.all(now, perKey, limit) as Array<{ id: string; event: string; attempts: number; next_at: number }>;
-      for (const r of picked) this.lease.run(now + leaseMs, r.id);
-      return picked;
+      this.select.setReturnArrays(true);
+      const heads = this.select.iterate() as unknown as Iterable<[number, string, number]>;
+      const picked = pickDue(heads, { now, limit, perKey, key: (r) => r[1], nextAt: (r) => Number(r[2]) });
+      return picked.map(([seq]) => {
+        const r = this.read.get(seq) as { id: string; event: string; attempts: number; next_at: number };
+        this.lease.run(now + leaseMs, r.id);
+        return r;
+      });
     });
     return rows.map((r) => ({ event: JSON.parse(r.event) as WebhookEvent, attempts: Number(r.attempts), nextAt: Number(r.next_at) }));
   }

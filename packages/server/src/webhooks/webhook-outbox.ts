@@ -49,7 +49,7 @@ export function outboxKey(event: Pick<WebhookEvent, 'channel' | 'user'>): string
 }
 
 /**
- * How many of the oldest events `due` looks at (SQLite, Redis, Postgres): an event further back
+ * How many of the oldest events `due` looks at in SQLite and Postgres: an event further back
  * waits until the ones before it are delivered, so one call stays bounded however long the
  * queue (a key whose head is held up by a retry does not make every call read all of it).
  */
@@ -75,7 +75,7 @@ export interface OutboxEntry {
  *   that key's oldest entry: a key whose oldest entry is not due (`nextAt > now`: leased, or a
  *   retry waiting) gives nothing, so a key's events are never handed out out of order or
  *   while an earlier one is in flight, while other keys go on. What it answers is leased:
- *   not due again for `leaseMs`. It looks at the oldest `DUE_WINDOW` entries at most.
+ *   not due again for `leaseMs`. SQL stores look at the oldest `DUE_WINDOW` entries at most.
  * - `retry` updates attempts and `nextAt`; `done` removes (a missing id is a no-op).
  * - In a store shared by several nodes (Redis, Postgres: `shared`), `due` is atomic: an entry
  *   is handed to one node at a time, and a node that dies holding it only delays its key by

@@ -5,6 +5,7 @@ import { newWebhookEvent, type OutboxEntry, type WebhookEvent, type WebhookEvent
 import { transitionType, type Occupancy, type Subject, type TransitionEventFor } from './occupancy.ts';
 import { SWITCHBOARD_DESTINATION, type WebhookRequest, type WebhookSink } from './webhook-sink.ts';
 import { TRACING_OFF, traceHeaders, type Tracing } from '../tracing/tracing.ts';
+import { WebhookPoster } from './webhook-post.ts';
 
 /** `webhooks` as configured. */
 export interface WebhooksConfig {
@@ -64,7 +65,7 @@ export class Webhooks {
   private readonly fullLog: LimitedLog;
   private readonly outbox: WebhookOutbox;
   private readonly log: Logger;
-  private readonly fetchImpl: typeof fetch;
+  private readonly poster: WebhookPoster;
   private readonly wanted: ReadonlySet<WebhookEventType>;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -89,7 +90,7 @@ export class Webhooks {
   private readonly tracing: Tracing;
 
   constructor(o: {
-    config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch; occupancy?: Occupancy; offlineGraceMs?: number;
+    config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; occupancy?: Occupancy; offlineGraceMs?: number;
     /** Destinations of their own format (`WebhookSink`), beside `config.url`. */
     sinks?: readonly WebhookSink[];
     /** Traces: each delivery a client span of the trace that emitted the event (docs/tracing.md). */
@@ -104,7 +105,7 @@ export class Webhooks {
     this.config = o.config;
     this.outbox = o.outbox;
     this.log = o.log;
-    this.fetchImpl = o.fetch ?? fetch;
+    this.poster = new WebhookPoster({ maxSockets: Math.max(1, o.config.concurrency ?? 1) });
     this.wanted = new Set(o.config.url ? o.config.events : []);
   }
 
@@ -248,6 +249,7 @@ export class Webhooks {
     this.graceTimers.clear();
     await this.running;
     await Promise.all(this.jobs);
+    this.poster.close();
     await this.outbox.close();
   }
 
@@ -460,15 +462,7 @@ export class Webhooks {
   }
 
   /** POSTs one request; undefined when the receiver answered 2xx, else why not. */
-  private async post(req: WebhookRequest): Promise<string | undefined> {
-    try {
-      const res = await this.fetchImpl(req.url, {
-        method: 'POST', headers: { ...req.headers, ...traceHeaders(this.tracing) }, body: req.body, redirect: 'manual', signal: AbortSignal.timeout(this.config.timeoutMs),
-      });
-      await res.body?.cancel();
-      return res.status >= 200 && res.status <= 299 ? undefined : `HTTP ${res.status}`;
-    } catch (err) {
-      return (err as Error).name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : 'receiver unreachable';
-    }
+  private post(req: WebhookRequest): Promise<string | undefined> {
+    return this.poster.post(req, this.config.timeoutMs, traceHeaders(this.tracing));
   }
 }
