@@ -68,6 +68,9 @@ it('npm start: true URLs in the banner, a secrets file, the CLI publishes; kill 
   expect(out).toContain(`Gateway   ${gatewayUrl}   WebSocket ws://127.0.0.1:${ports.gateway}/ws`);
   expect(out).toContain(`Secrets   ${secretsFile}`);
   expect(out).toContain('npx switchboard token --dev --sub you');
+  // Loopback only: 127.0.0.2 is this machine too, but not the address bound.
+  expect(out).toContain('Listening 127.0.0.1 only');
+  for (const port of [ports.gateway, ports.chat]) expect(await fetch(`http://127.0.0.2:${port}/`).then(() => 'answered', () => 'refused')).toBe('refused');
   expect(out.split('DEVELOPMENT MODE').length - 1).toBe(1); // one banner for both servers
   const secrets = JSON.parse(readFileSync(secretsFile, 'utf8')) as { jwtSecret: string; apiKey: string };
   expect(statSync(secretsFile).mode & 0o777).toBe(0o600);

@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../logger.ts';
+import type { Stores } from '../store-set.ts';
+import { NatsBroker } from '../broker/nats-broker.ts';
+import { JetStreamHistoryStore } from '../history/jetstream-history-store.ts';
+import { NatsSessionStore } from '../session/nats-session-store.ts';
+import { NatsAccessStore } from '../access/nats-access-store.ts';
+import { NatsServerSubscriptionStore } from '../subscriptions/nats-server-subscription-store.ts';
+import { MemoryPresenceStore } from '../presence/memory-presence-store.ts';
+import { MemoryLoginRegistry } from '../session/memory-login-registry.ts';
+import { NatsNames } from './names.ts';
+import { openBucket } from './kv.ts';
+
+/** The `nats` setting. */
+export interface NatsSettings {
+  url: string;
+  replicas: number;
+  credentials: string | null;
+  prefix: string;
+}
+
+/** What the backends size themselves by. */
+export interface NatsBackendOptions {
+  nodeId: string;
+  /** The largest history `size` of any namespace: what a stream keeps per channel. */
+  maxPerChannel: number;
+  /** `dedupWindow` (ms): JetStream's duplicate window is at least this. */
+  dedupWindowMs: number;
+  /** `sessions.idleTtl` (ms): sessions untouched for twice this are removed by the bucket. */
+  sessionIdleMs: number;
+}
+
+/** The servers of a `nats.url` (`host:port` entries are `nats://host:port`). */
+function natsServers(url: string): string[] {
+  return url.split(',').map((u) => u.trim()).filter(Boolean);
+}
+
+/** Connects to the servers of `s` (reconnecting for ever); the error names the servers, never credentials. */
+async function connectNats(s: NatsSettings, name: string): Promise<NatsConnection> {
+  const servers = natsServers(s.url);
+  try {
+    return await connect({
+      servers,
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...(s.credentials ? { authenticator: credsAuthenticator(readFileSync(s.credentials)) } : {}),
+    });
+  } catch (err) {
+    const where = servers.map((u) => u.replace(/\/\/[^@/]*@/, '//')).join(',');
+    throw new Error(`nats: cannot connect to ${where}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Cluster mode on NATS JetStream: history on replicated streams (`JetStreamHistoryStore`),
+ * the broker on NATS (`NatsBroker`, delivering history publications from the streams),
+ * sessions, blocks and revocations, and server-side subscriptions in a KV bucket. One
+ * connection per node. Presence, logins (single sign-on limits) and webhook occupancy are
+ * still the node's own on NATS (docs/nats.md says what that means).
+ */
+export async function createNatsBackends(s: NatsSettings, log: Logger | undefined, o: NatsBackendOptions): Promise<Stores> {
+  const nc = await connectNats(s, `switchboard ${o.nodeId}`);
+  const names = new NatsNames(s.prefix);
+  try {
+    const history = new JetStreamHistoryStore({ nc, names, replicas: s.replicas, maxPerChannel: o.maxPerChannel, duplicateWindowMs: Math.max(o.dedupWindowMs, 120_000), publishes: true });
+    await history.prepare();
+    const state = openBucket(nc, names.bucket('state'), s.replicas);
+    const sessions = openBucket(nc, names.bucket('sessions'), s.replicas, o.sessionIdleMs * 2);
+    await Promise.all([state, sessions]);
+    const key = (kind: string) => (k: string) => names.key(kind, k);
+    log?.info({ nats: natsServers(s.url).map((u) => u.replace(/\/\/[^@/]*@/, '//')), replicas: s.replicas }, 'cluster mode: connected to NATS JetStream');
+    let broker: NatsBroker | undefined;
+    return {
+      history,
+      sessions: new NatsSessionStore({ kv: sessions, key: key('s') }),
+      access: new NatsAccessStore({ kv: state, key: key('a') }),
+      subscriptions: new NatsServerSubscriptionStore({ kv: state, key: key('u') }),
+      presence: new MemoryPresenceStore(),
+      logins: new MemoryLoginRegistry(),
+      broker: (handler) => (broker = new NatsBroker(handler, { nc, names, servers: natsServers(s.url), nodeId: o.nodeId, history: true, ...(log ? { log } : {}) })),
+      probe: async () => {
+        if (nc.isClosed() || nc.isDraining()) throw new Error('the NATS connection is closed');
+        if (!broker) return;
+        await nc.flush();
+      },
+      async close() {
+        await nc.drain().catch(() => nc.close());
+      },
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
