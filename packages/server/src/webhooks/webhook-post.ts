@@ -18,7 +18,7 @@ export class WebhookPoster {
   }
 
   /** Sends one request; undefined when the receiver answered 2xx, else why not (never the URL or body). */
-  post(req: WebhookRequest, timeoutMs: number, extraHeaders: Record<string, string> = {}): Promise<string | undefined> {
+  post(req: WebhookRequest, timeoutMs: number, extraHeaders?: Record<string, string>): Promise<string | undefined> {
     return new Promise((resolve) => {
       let settled = false;
       const finish = (why: string | undefined) => {
