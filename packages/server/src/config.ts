@@ -264,6 +264,10 @@ const ConfigSchema = z.strictObject({
      * checked at most once a second, so the outbox may go over by about a second's events.
      */
     maxQueued: z.int().min(1).default(100_000),
+    /** Requests in flight at once from each node; events of one channel or user never overlap (docs/webhooks.md). */
+    concurrency: z.int().min(1).max(1000).default(64),
+    /** Up to this many events per request, the body `{"events": [...]}`; 0: one event per request. */
+    batch: z.int().min(0).max(1000).default(0),
   }).prefault({}).refine((w) => w.url === null || w.secret !== null, { message: 'webhooks.url needs webhooks.secret (at least 16 characters)', path: ['secret'] }),
   /** Pusher Channels protocol 7 and HTTP API (docs/pusher.md): the apps this gateway serves. */
   pusher: z.strictObject({
