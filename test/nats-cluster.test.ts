@@ -12,7 +12,8 @@ import { RawClient, SECRET, connectAuthed, startGateway, token } from '../packag
  * its own JetStream directory, streams replicated 3 times) and two real gateway processes
  * started with `--nats` (no Redis anywhere), clients on both nodes, a node killed with
  * SIGKILL. The same checks `cluster.test.ts` makes of nodes on Redis: cross-node order,
- * recovery, session resume, idempotency, server API control messages.
+ * recovery, session resume, idempotency, single sign-on, presence, server API control
+ * messages.
  */
 const CONFIG = {
   namespaces: {
@@ -104,6 +105,37 @@ describe('cluster mode on NATS JetStream alone', () => {
     const live2 = await retry.request({ type: 'publish', id: 'dedup-2', channel: 'live:rec', data: 1 });
     expect([live1.duplicate, live2.duplicate]).toEqual([false, true]);
     for (const c of [retry, b, pub]) c.close();
+  });
+
+  it('kicks the older login on the other node (SSO), and shares presence and join/leave across nodes', async () => {
+    const first = await connect(nodes[0]!, 'lena');
+    const second = await connect(nodes[1]!, 'lena');
+    expect(await first.waitClose()).toBe(3504);
+    expect(second.closeCode).toBeUndefined();
+    const m = await connect(nodes[0]!, 'mona');
+    const n = await connect(nodes[1]!, 'nick');
+    await m.request({ type: 'subscribe', channel: 'room:r1' });
+    await n.request({ type: 'subscribe', channel: 'room:r1' });
+    await m.next((f) => f.type === 'join' && f.user === 'nick');
+    expect(Object.keys((await second.request({ type: 'presence', channel: 'room:r1' })).presence).sort()).toEqual(['mona', 'nick']);
+    n.close();
+    await m.next((f) => f.type === 'leave' && f.user === 'nick');
+    await waitFor(async () => Object.keys((await second.request({ type: 'presence', channel: 'room:r1' })).presence).join() === 'mona');
+    for (const c of [second, m]) c.close();
+  });
+
+  it('server API: disconnect on one node reaches the user on the other; info lists both nodes; channels sums them', async () => {
+    const o = await connect(nodes[1]!, 'olga');
+    expect((await api(nodes[0]!, 'disconnect', { user: 'olga', reason: 'banned' })).status).toBe(200);
+    expect(await o.waitClose()).toBe(3503);
+    const info = (await api(nodes[0]!, 'info')).body;
+    expect(new Set(info.nodes.map((n: any) => n.pid))).toEqual(new Set(nodes.map((n) => n.proc.pid)));
+    const t = await connect(nodes[0]!, 'tina');
+    const u = await connect(nodes[1]!, 'uma');
+    for (const c of [t, u]) await c.request({ type: 'subscribe', channel: 'chat:idx-a' });
+    const expected = JSON.stringify([{ channel: 'chat:idx-a', subscribers: 2 }]);
+    await waitFor(async () => JSON.stringify((await api(nodes[0]!, 'channels', { pattern: '*:idx-*' })).body.channels) === expected, 10_000, 'both nodes\' channels listed');
+    for (const c of [t, u]) c.close();
   });
 
   it('loses no acknowledged publication when a node is killed with SIGKILL mid-stream', async () => {

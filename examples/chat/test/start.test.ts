@@ -29,7 +29,7 @@ function npmStart(ports: { gateway: number; chat: number }) {
     detached: true, // its own process group: Ctrl-C reaches every process in it
     env: {
       ...process.env, SWITCHBOARD_PORT: String(ports.gateway), CHAT_PORT: String(ports.chat), SWITCHBOARD_STORAGE: 'memory',
-      SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_JWT_SECRET: '', SWITCHBOARD_DEV_SECRETS: join(dir, 'dev-secrets.json'),
+      SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_JWT_SECRET: '', SWITCHBOARD_DEV_SECRETS: join(dir, 'dev-secrets.json'), CHAT_USERS_FILE: join(dir, 'chat-users.json'),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -170,7 +170,7 @@ it('npm start whose parent goes away (npm stopped with SIGTERM, its sh -c gone):
     detached: true,
     env: {
       ...process.env, SWITCHBOARD_PORT: String(ports.gateway), CHAT_PORT: String(ports.chat), SWITCHBOARD_STORAGE: 'memory',
-      SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_JWT_SECRET: '', SWITCHBOARD_DEV_SECRETS: join(dir, 'dev-secrets.json'),
+      SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_JWT_SECRET: '', SWITCHBOARD_DEV_SECRETS: join(dir, 'dev-secrets.json'), CHAT_USERS_FILE: join(dir, 'chat-users.json'),
     },
     stdio: 'ignore',
   });

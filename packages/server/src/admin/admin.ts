@@ -79,6 +79,7 @@ export async function createAdmin(o: { config: Config; node: Node; metrics: Metr
     source: {
       gauges: () => ({ connections: node.connections.size, users: node.hub.stats.users, channels: node.hub.stats.channels, subscriptions: node.hub.stats.subscriptions }),
       counters: () => ({ publications: metrics.publications, deliveries: metrics.messagesOut, bytesIn: metrics.bytesIn, bytesOut: metrics.bytesOut, errors: metrics.errorReplies }),
+      errorCodes: () => metrics.errorRepliesByCode,
       latency: () => metrics.deliveryLatency(),
       status: async () => {
         const r = await readiness(node, 1000);

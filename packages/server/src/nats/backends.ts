@@ -7,8 +7,13 @@ import { JetStreamHistoryStore } from '../history/jetstream-history-store.ts';
 import { NatsSessionStore } from '../session/nats-session-store.ts';
 import { NatsAccessStore } from '../access/nats-access-store.ts';
 import { NatsServerSubscriptionStore } from '../subscriptions/nats-server-subscription-store.ts';
-import { MemoryPresenceStore } from '../presence/memory-presence-store.ts';
-import { MemoryLoginRegistry } from '../session/memory-login-registry.ts';
+import { NatsPresenceStore } from '../presence/nats-presence-store.ts';
+import { NatsLoginRegistry } from '../session/nats-login-registry.ts';
+import { CasBucket } from './cas-bucket.ts';
+import { NatsLiveness } from './liveness.ts';
+import { NatsNodeDirectory } from '../cluster/nats-node-directory.ts';
+import type { NodeInfo } from '../cluster/node-directory.ts';
+import { hostname } from 'node:os';
 import { NatsNames } from './names.ts';
 import { openBucket } from './kv.ts';
 
@@ -56,9 +61,10 @@ async function connectNats(s: NatsSettings, name: string): Promise<NatsConnectio
 /**
  * Cluster mode on NATS JetStream: history on replicated streams (`JetStreamHistoryStore`),
  * the broker on NATS (`NatsBroker`, delivering history publications from the streams),
- * sessions, blocks and revocations, and server-side subscriptions in a KV bucket. One
- * connection per node. Presence, logins (single sign-on limits) and webhook occupancy are
- * still the node's own on NATS (docs/nats.md says what that means).
+ * sessions, blocks and revocations, server-side subscriptions, presence and live logins in
+ * KV buckets (presence and logins changed exactly across nodes with `CasBucket`, counting
+ * while their node beats: `NatsLiveness`), the node directory. One connection per node.
+ * Webhook occupancy and outbox are still the node's own on NATS (docs/nats.md).
  */
 export async function createNatsBackends(s: NatsSettings, log: Logger | undefined, o: NatsBackendOptions): Promise<Stores> {
   const nc = await connectNats(s, `switchboard ${o.nodeId}`);
@@ -68,8 +74,15 @@ export async function createNatsBackends(s: NatsSettings, log: Logger | undefine
     await history.prepare();
     const state = openBucket(nc, names.bucket('state'), s.replicas);
     const sessions = openBucket(nc, names.bucket('sessions'), s.replicas, o.sessionIdleMs * 2);
-    await Promise.all([state, sessions]);
+    const cluster = openBucket(nc, names.bucket('cluster'), s.replicas);
+    await Promise.all([state, sessions, cluster]);
     const key = (kind: string) => (k: string) => names.key(kind, k);
+    const c = await cluster;
+    const cas = new CasBucket(nc, c, names.bucket('cluster'));
+    let self: (() => NodeInfo) | undefined;
+    const liveness = new NatsLiveness({ kv: c, cas, key: key('n'), id: o.nodeId, info: () => self?.(), ...(log ? { log } : {}) });
+    // Users of a dead node: a surviving node announces them offline (once, cluster-wide).
+    let announceOffline: ((user: string) => void) | undefined;
     log?.info({ nats: natsServers(s.url).map((u) => u.replace(/\/\/[^@/]*@/, '//')), replicas: s.replicas }, 'cluster mode: connected to NATS JetStream');
     let broker: NatsBroker | undefined;
     return {
@@ -77,8 +90,17 @@ export async function createNatsBackends(s: NatsSettings, log: Logger | undefine
       sessions: new NatsSessionStore({ kv: sessions, key: key('s') }),
       access: new NatsAccessStore({ kv: state, key: key('a') }),
       subscriptions: new NatsServerSubscriptionStore({ kv: state, key: key('u') }),
-      presence: new MemoryPresenceStore(),
-      logins: new MemoryLoginRegistry(),
+      presence: new NatsPresenceStore({ bucket: cas, key: key('p'), liveness, onUserExpired: (user) => announceOffline?.(user), ...(log ? { log } : {}) }),
+      logins: new NatsLoginRegistry({ bucket: cas, key: key('l'), liveness }),
+      directory(node) {
+        announceOffline = (user) => {
+          node.userExpired(user);
+          node.publishControl({ type: 'user_event', event: 'offline', user }).catch((err) => log?.warn({ err }, 'presence: offline announce failed'));
+        };
+        const startedAt = Date.now();
+        self = () => ({ id: o.nodeId, name: hostname(), pid: process.pid, uptimeMs: Date.now() - startedAt, ...node.stats() });
+        return new NatsNodeDirectory({ kv: c, key: key('d'), liveness, self, channels: () => node.channels(), channelsVersion: () => node.channelsVersion(), ...(log ? { log } : {}) });
+      },
       broker: (handler) => (broker = new NatsBroker(handler, { nc, names, servers: natsServers(s.url), nodeId: o.nodeId, history: true, ...(log ? { log } : {}) })),
       probe: async () => {
         if (nc.isClosed() || nc.isDraining()) throw new Error('the NATS connection is closed');
@@ -86,6 +108,7 @@ export async function createNatsBackends(s: NatsSettings, log: Logger | undefine
         await nc.flush();
       },
       async close() {
+        await liveness.stop(true);
         await nc.drain().catch(() => nc.close());
       },
     };
