@@ -26,6 +26,8 @@ export interface ChaosSubscriber {
 /** The publisher: what each room's acknowledged numbers are. */
 export interface ChaosPublisher {
   acked: Map<string, Set<number>>;
+  /** When each acknowledgement arrived (ms since the epoch). */
+  ackedAt: number[];
   /** Publications sent and not yet acknowledged. */
   pending(): number;
   /** Stops numbering new messages (unacknowledged ones are still retried). */
@@ -87,84 +89,92 @@ export async function subscriber(peer: ChaosPeer, port: number, room: string, na
 }
 
 /**
- * The publisher: `rate` messages per second over `rooms` (round robin), each numbered per
- * room and retried until acknowledged — with its idempotency key on Switchboard (the SDK
- * resends unanswered calls with the same id), by the client library's own means elsewhere
- * (Socket.IO buffers emits made while disconnected and the publisher re-emits after an ack
- * timeout; the `ws` publisher resends what is unacknowledged after a reconnect).
+ * The publisher: numbers messages at `rate` per second over `rooms` (round robin) and
+ * publishes each room's in order, one at a time, each retried until acknowledged (so that the
+ * order it publishes in is the order it numbered). Switchboard: `publish` with an idempotency
+ * key (`<room>-<n>`; the SDK itself resends an unanswered call after a reconnect); Socket.IO:
+ * an emit with an acknowledgement and a timeout; `ws`: a frame answered `{"ack":id}`. A
+ * failed attempt is retried after 250 ms. Numbers not yet sent when `stopNew` is called are
+ * dropped (never published, so owed to no one).
  */
 export async function publisher(peer: ChaosPeer, port: number, rooms: string[], rate: number): Promise<ChaosPublisher> {
   const acked = new Map(rooms.map((r) => [r, new Set<number>()]));
-  const next = new Map(rooms.map((r) => [r, 0]));
-  const inFlight = new Set<string>();
-  let k = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let send: (room: string, n: number) => void;
+  let sendOnce: (room: string, n: number) => Promise<boolean>;
   let close: () => void;
-  const ack = (room: string, n: number) => {
-    acked.get(room)!.add(n);
-    inFlight.delete(`${room}#${n}`);
-  };
   if (peer === 'switchboard') {
     const client = new Switchboard(`ws://127.0.0.1:${port}/ws`, { token: await token('publisher'), WebSocket: WebSocket as never, transports: ['websocket'], sessionStorageKey: null });
-    send = (room, n) => {
-      const attempt = (tries: number): void => {
-        client.publish(room, { n }, { id: `${room}-${n}` }).then(() => ack(room, n), () => { if (tries > 0 && inFlight.has(`${room}#${n}`)) setTimeout(() => attempt(tries - 1), 500); });
-      };
-      attempt(200);
-    };
+    sendOnce = (room, n) => client.publish(room, { n }, { id: `${room}-${n}` }).then(() => true, () => false);
     close = () => client.close();
   } else if (peer === 'socketio') {
     const socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'] });
-    send = (room, n) => {
-      const attempt = (tries: number): void => {
-        socket.timeout(10_000).emit('pub', room, { n }, (err: Error | null) => {
-          if (!err) ack(room, n);
-          else if (tries > 0 && inFlight.has(`${room}#${n}`)) attempt(tries - 1);
-        });
-      };
-      attempt(60);
-    };
+    sendOnce = (room, n) => new Promise((resolve) => {
+      socket.timeout(10_000).emit('pub', room, { n }, (err: Error | null) => resolve(!err));
+    });
     close = () => { socket.disconnect(); };
   } else {
-    const unacked = new Map<string, string>();
+    const waiting = new Map<string, (ok: boolean) => void>();
     let w: WebSocket | undefined;
     let closed = false;
     const open = () => {
       const sock = new WebSocket(`ws://127.0.0.1:${port}/`);
       w = sock;
-      sock.on('open', () => { for (const f of unacked.values()) sock.send(f); });
       sock.on('message', (d) => {
         const m = JSON.parse(d.toString()) as { ack?: string };
-        if (!m.ack) return;
-        unacked.delete(m.ack);
-        const at = m.ack.lastIndexOf('#');
-        ack(m.ack.slice(0, at), Number(m.ack.slice(at + 1)));
+        if (m.ack) waiting.get(m.ack)?.(true);
       });
       sock.on('error', () => {});
-      sock.on('close', () => { if (!closed) setTimeout(open, 1000); });
+      sock.on('close', () => {
+        for (const done of waiting.values()) done(false);
+        if (!closed) setTimeout(open, 1000);
+      });
     };
     open();
-    send = (room, n) => {
+    sendOnce = (room, n) => new Promise((resolve) => {
       const id = `${room}#${n}`;
-      const f = JSON.stringify({ pub: room, id, data: { n } });
-      unacked.set(id, f);
-      if (w?.readyState === WebSocket.OPEN) w.send(f);
-    };
+      if (w?.readyState !== WebSocket.OPEN) { resolve(false); return; }
+      const t = setTimeout(() => done(false), 10_000);
+      const done = (ok: boolean) => { clearTimeout(t); waiting.delete(id); resolve(ok); };
+      waiting.set(id, done);
+      w.send(JSON.stringify({ pub: room, id, data: { n } }));
+    });
     close = () => { closed = true; w?.terminate(); };
   }
-  const tick = 1000 / rate;
-  timer = setInterval(() => {
-    const room = rooms[k++ % rooms.length]!;
-    const n = next.get(room)! + 1;
-    next.set(room, n);
-    inFlight.add(`${room}#${n}`);
-    send(room, n);
-  }, tick);
+  const queues = new Map(rooms.map((r) => [r, [] as number[]]));
+  const ackedAt: number[] = [];
+  const busy = new Set<string>();
+  let closed = false;
+  let numbered = 0;
+  /** Publishes a room's queue in order, one at a time; each until acknowledged (or the publisher is closed). */
+  const drain = async (room: string) => {
+    if (busy.has(room)) return;
+    busy.add(room);
+    const q = queues.get(room)!;
+    while (q.length > 0 && !closed) {
+      const n = q[0]!;
+      while (!closed && !(await sendOnce(room, n))) await new Promise((r) => setTimeout(r, 250));
+      if (!closed) { acked.get(room)!.add(n); ackedAt.push(Date.now()); }
+      q.shift();
+    }
+    busy.delete(room);
+  };
+  const counters = new Map(rooms.map((r) => [r, 0]));
+  let timer: NodeJS.Timeout | undefined = setInterval(() => {
+    const room = rooms[numbered++ % rooms.length]!;
+    const n = counters.get(room)! + 1;
+    counters.set(room, n);
+    queues.get(room)!.push(n);
+    void drain(room);
+  }, 1000 / rate);
   return {
     acked,
-    pending: () => inFlight.size,
-    stopNew: () => { clearInterval(timer); timer = undefined; },
-    close: () => { clearInterval(timer); close(); },
+    ackedAt,
+    pending: () => busy.size,
+    stopNew: () => {
+      clearInterval(timer);
+      timer = undefined;
+      // What was numbered but not yet sent is never published; the one in flight is finished.
+      for (const q of queues.values()) q.splice(1);
+    },
+    close: () => { closed = true; clearInterval(timer); close(); },
   };
 }

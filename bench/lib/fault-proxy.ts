@@ -83,8 +83,8 @@ interface Pair { client: Socket; server: Socket; up: Lane; down: Lane; stalledUn
  * the benchmark breaks on command: `rst()` (both ends reset at once), `drop()` (silent: no
  * byte and no close ever passes again on the current connections; each end finds out by its
  * own heartbeat), `stall(ms)` (half-open for `ms`, then what was sent meanwhile arrives, as TCP
- * retransmits it), `offline(true)` (new connections refused, current ones stalled until
- * `offline(false)`), `shape(…)` (latency and loss). Counts the connections it forwarded,
+ * retransmits it), `offline(true)` (the client's side of its connections fails, the server's
+ * hears nothing, new connections are refused until `offline(false)`), `shape(…)` (latency and loss). Counts the connections it forwarded,
  * with when (`connects`: the reconnect storm).
  */
 export class FaultProxy {
@@ -155,7 +155,6 @@ export class FaultProxy {
       });
     };
     this.pairs.add(pair);
-    if (this.refusing) pair.up.paused = pair.down.paused = true;
     attempt(list.length);
   }
 
@@ -182,26 +181,34 @@ export class FaultProxy {
     }
     const t = setTimeout(() => {
       this.timers.delete(t);
-      this.resume(false);
+      this.resume();
     }, ms);
     this.timers.add(t);
   }
 
-  private resume(all: boolean): void {
-    if (this.refusing) return;
+  private resume(): void {
     for (const p of this.pairs) {
-      if (!all && p.stalledUntil > Date.now()) continue;
+      // A timer may fire a few ms early by Date.now(): those within 20 ms are due.
+      if (p.stalledUntil > Date.now() + 20) continue;
       p.up.paused = p.down.paused = false;
       p.up.pump();
       p.down.pump();
     }
   }
 
-  /** The client's network goes away (new connections refused, current ones stall) or comes back. */
+  /**
+   * The client's network goes away or comes back. Away: its connections fail at once on its
+   * side (the phone's interface went down: the client's socket errors) while the server hears
+   * nothing (half-open until its heartbeat notices), and new connections are refused.
+   */
   offline(on: boolean): void {
     this.refusing = on;
-    if (on) for (const p of this.pairs) p.up.paused = p.down.paused = true;
-    else this.resume(true);
+    if (!on) return;
+    for (const p of this.pairs) {
+      p.up.drop();
+      p.down.drop();
+      p.client.resetAndDestroy();
+    }
   }
 
   /** Latency and loss on every connection from now on (`null`: none). */

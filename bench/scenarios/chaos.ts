@@ -38,7 +38,11 @@ export interface ChaosRow {
   duplicated: number;
   /** Received after a later number of the same room (first copies only). */
   reordered: number;
-  /** From the end of the fault until every subscriber held every acknowledged publication (null: not within `--settle`). */
+  /**
+   * From the end of the fault until every subscriber held every acknowledged publication
+   * (null: not within `--settle`); offline groups: from the group's return until it held what
+   * was acknowledged before it.
+   */
   recoverMs: number | null;
   /** Peak new connections per second through the subscribers' injectors (the reconnect storm). */
   stormPerSec: number;
@@ -47,6 +51,8 @@ export interface ChaosRow {
   /** Peak CPU of the server processes (% of one core, 1 s samples) and their peak resident memory (MB), fault and recovery. */
   cpuPeakPct: number;
   rssPeakMB: number;
+  /** The longest time without any acknowledgement while publishing (the publish outage). */
+  publishGapMs: number;
   /** Switchboard only: subscriptions the gateway said it could not recover (`gap`). */
   gaps: number;
 }
@@ -61,6 +67,8 @@ interface Phase {
   netem?: NetemLink;
   seconds: number;
   log: (l: string) => void;
+  /** offline: when each group came back (ms since the epoch). */
+  returned: Array<number | undefined>;
 }
 
 const pick = <T>(xs: T[], share: number): T[] => xs.filter(() => Math.random() < share);
@@ -140,8 +148,10 @@ async function inject(p: Phase): Promise<void> {
       const perRoom = p.subs.filter((s) => s.room === p.subs[0]!.room).length;
       await Promise.all(p.proxies.map(async (x, i) => {
         x.offline(true);
-        await sleep(d[offlineGroup(i, perRoom)]! * 1000);
+        const g = offlineGroup(i, perRoom);
+        await sleep(d[g]! * 1000);
         x.offline(false);
+        p.returned[g] = Date.now();
       }));
       return;
     }
@@ -154,7 +164,7 @@ function offlineGroup(i: number, perRoom: number): number {
 }
 
 /** Counts for some subscribers against the acknowledged publications of their rooms. */
-function count(subs: ChaosSubscriber[], acked: Map<string, Set<number>>): Pick<ChaosRow, 'acked' | 'deliveredOnce' | 'lost' | 'duplicated' | 'reordered' | 'gaps'> {
+export function countDeliveries(subs: ChaosSubscriber[], acked: Map<string, Set<number>>): Pick<ChaosRow, 'acked' | 'deliveredOnce' | 'lost' | 'duplicated' | 'reordered' | 'gaps'> {
   const r = { acked: 0, deliveredOnce: 0, lost: 0, duplicated: 0, reordered: 0, gaps: 0 };
   for (const s of subs) {
     const owed = acked.get(s.room)!;
@@ -259,8 +269,21 @@ async function runPhase(peer: ChaosPeer, fault: Fault, o: RunOptions): Promise<{
       lastAt = now;
     }, 1000);
     const connectsBefore = proxies.map((x) => x.connects.length);
+    // offline: each group's recovery, from its return until it holds what was acknowledged before it.
+    const returned: Array<number | undefined> = [];
+    const groupRecoverMs: Array<number | null> = [null, null, null];
+    const owedAtReturn: Array<Map<string, number[]> | undefined> = [];
+    const groupOf = (i: number) => offlineGroup(i, o.perRoom);
+    const watch = setInterval(() => {
+      for (let g = 0; g < 3; g++) {
+        if (returned[g] === undefined || groupRecoverMs[g] !== null) continue;
+        owedAtReturn[g] ??= new Map([...pub!.acked].map(([room, set]) => [room, [...set]]));
+        const caughtUp = subs.every((sub, i) => groupOf(i) !== g || owedAtReturn[g]!.get(sub.room)!.every((n) => sub.distinct.has(n)));
+        if (caughtUp) groupRecoverMs[g] = Date.now() - returned[g]!;
+      }
+    }, 100);
     o.log(`${peer} / ${fault}: ${subs.length} subscribers in ${rooms.length} rooms, ${o.rate} msg/s, ${system.topology}${inNs ? ' (servers in a network namespace, tc netem)' : fault === 'netem' ? ' (TCP proxy latency and loss)' : ''}`);
-    await inject({ peer, fault, system, proxies, subs, pub, netem: inNs ? o.netem : undefined, seconds: o.seconds, log: o.log });
+    await inject({ peer, fault, system, proxies, subs, pub, netem: inNs ? o.netem : undefined, seconds: o.seconds, log: o.log, returned });
     pub.stopNew();
     const ended = Date.now();
     // Recovery: every subscriber holds everything acknowledged, nothing left in flight (bounded by --settle).
@@ -273,18 +296,23 @@ async function runPhase(peer: ChaosPeer, fault: Fault, o: RunOptions): Promise<{
     // Late copies (a duplicate on its way) get a moment to show up before counting.
     await sleep(recoverMs === null ? 0 : 1000);
     clearInterval(sample);
+    clearInterval(watch);
     timeline.push({ t: Math.round((Date.now() - started) / 100) / 10, pct: completeness(subs, pub.acked) });
     const connects = proxies.flatMap((x, i) => x.connects.slice(connectsBefore[i]));
-    const common = { recoverMs, stormPerSec: peakPerSecond(connects), connections: connects.length, cpuPeakPct: Math.round(cpuPeak), rssPeakMB: Math.round(rssPeak / 1048576) };
+    const acks = pub.ackedAt.filter((t) => t <= ended);
+    const publishGapMs = Math.max(0, ...acks.map((t, i) => (i === 0 ? 0 : t - acks[i - 1]!)), ended - (acks.at(-1) ?? started));
+    const common = { recoverMs, publishGapMs, stormPerSec: peakPerSecond(connects), connections: connects.length, cpuPeakPct: Math.round(cpuPeak), rssPeakMB: Math.round(rssPeak / 1048576) };
     const rows: ChaosRow[] = [];
     if (fault === 'offline') {
       const names = Object.keys(offlineDurations(o.seconds));
       for (let g = 0; g < 3; g++) {
-        const mine = subs.filter((_, i) => offlineGroup(i, o.perRoom) === g);
-        rows.push({ peer, fault: names[g]!, ...count(mine, pub.acked), ...common, recoverMs: groupRecover(mine, pub, recoverMs) });
+        const mine = subs.filter((_, i) => groupOf(i) === g);
+        // A group that never got everything owed to it did not recover, whatever the time.
+        const done = completeness(mine, pub.acked) === 100;
+        rows.push({ peer, fault: names[g]!, ...countDeliveries(mine, pub.acked), ...common, recoverMs: done ? (groupRecoverMs[g] ?? Date.now() - returned[g]!) : null });
       }
-    } else rows.push({ peer, fault, ...count(subs, pub.acked), ...common });
-    for (const r of rows) o.log(`  ${r.fault}: acked ${r.acked}, once ${r.deliveredOnce}, lost ${r.lost}, dup ${r.duplicated}, reordered ${r.reordered}, recover ${r.recoverMs ?? 'never'} ms, storm ${r.stormPerSec}/s, cpu ${r.cpuPeakPct}%, rss ${r.rssPeakMB} MB`);
+    } else rows.push({ peer, fault, ...countDeliveries(subs, pub.acked), ...common });
+    for (const r of rows) o.log(`  ${r.fault}: acked ${r.acked}, once ${r.deliveredOnce}, lost ${r.lost}, dup ${r.duplicated}, reordered ${r.reordered}, recover ${r.recoverMs ?? 'never'} ms, publish gap ${r.publishGapMs} ms, storm ${r.stormPerSec}/s, cpu ${r.cpuPeakPct}%, rss ${r.rssPeakMB} MB`);
     return { rows, timeline };
   } finally {
     pub?.close();
@@ -292,11 +320,6 @@ async function runPhase(peer: ChaosPeer, fault: Fault, o: RunOptions): Promise<{
     await Promise.all([...proxies, pubProxy].map((x) => x.close()));
     await system.stop();
   }
-}
-
-/** A group's recovery: the phase's when the group is complete, else null. */
-function groupRecover(subs: ChaosSubscriber[], pub: ChaosPublisher, phase: number | null): number | null {
-  return completeness(subs, pub.acked) === 100 ? phase : null;
 }
 
 async function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -312,11 +335,11 @@ const pct = (r: ChaosRow) => (r.acked === 0 ? null : Math.round((r.deliveredOnce
 
 /** The Markdown table of a run's rows. */
 export function chaosTable(rows: ChaosRow[]): string {
-  const head = ['fault', 'peer', 'acked', 'delivered once', 'lost', 'duplicated', 'reordered', 'recover', 'storm (conn/s)', 'conns', 'server CPU peak', 'server RSS peak'];
+  const head = ['fault', 'peer', 'acked', 'delivered once', 'lost', 'duplicated', 'reordered', 'recover', 'publish gap', 'storm (conn/s)', 'conns', 'server CPU peak', 'server RSS peak'];
   const line = (c: Array<string | number>) => `| ${c.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map((r) => line([
     r.fault, r.peer, r.acked, `${r.deliveredOnce} (${pct(r) ?? '—'} %)`, r.lost, r.duplicated, r.reordered,
-    r.recoverMs === null ? 'never' : `${(r.recoverMs / 1000).toFixed(1)} s`, r.stormPerSec, r.connections, `${r.cpuPeakPct} %`, `${r.rssPeakMB} MB`,
+    r.recoverMs === null ? 'never' : `${(r.recoverMs / 1000).toFixed(1)} s`, `${(r.publishGapMs / 1000).toFixed(1)} s`, r.stormPerSec, r.connections, `${r.cpuPeakPct} %`, `${r.rssPeakMB} MB`,
   ]))].join('\n');
 }
 
@@ -374,7 +397,7 @@ export async function chaos(ctx: ScenarioContext): Promise<ScenarioResult> {
   notes.push(`offline durations (s): ${JSON.stringify(offlineDurations(seconds))} (10 s, 2 min, 10 min from --seconds 60 on)`);
   return {
     scenario: 'chaos',
-    params: { ...o, netem: netemMode, faults, offline: offlineDurations(seconds) },
+    params: { ...o, netem: netemMode, faults, offline: offlineDurations(seconds), table: `${dir}chaos-${when}.md`, plot: png },
     peers: Object.fromEntries(peers.map((p) => [p, rows.filter((r) => r.peer === p)])),
     results: rows.map(({ peer, fault, acked, deliveredOnce, lost, duplicated, reordered, recoverMs }) => ({ peer, fault, acked, deliveredOnce, lost, duplicated, reordered, recoverMs })),
     detail: rows,
