@@ -26,7 +26,7 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build \
  && mkdir /tarballs \
- && for p in protocol api-client server; do npm pack --ignore-scripts --pack-destination /tarballs -w packages/$p; done
+ && for p in protocol api-client client server; do npm pack --ignore-scripts --pack-destination /tarballs -w packages/$p; done
 
 # ---- runtime: the server package and its runtime dependencies, nothing else ---------------
 FROM ${NODE_IMAGE}

@@ -73,6 +73,22 @@ describe('bench harness', () => {
     }
   }, 90_000);
 
+  it('runs webhooks end to end (tiny): each storage\'s ceiling, and every event delivered once and in order in each mode', async () => {
+    const file = await main(['webhooks', '--events', '200', '--keys', '20', '--delay', '5', '--concurrency', '8', '--batch', '10', '--quiet']);
+    try {
+      const r = JSON.parse(readFileSync(file, 'utf8'));
+      expect(r.scenario).toBe('webhooks');
+      expect(Object.keys(r.peers.switchboard)).toEqual(['memory', 'sqlite', 'redis']);
+      for (const [storage, s] of Object.entries(r.peers.switchboard) as Array<[string, { ceiling: number; modes: Record<string, { events: number; unique: number; twice: number; outOfOrder: number }> }]>) {
+        expect(s.ceiling, storage).toBeGreaterThan(0);
+        expect(Object.keys(s.modes)).toEqual(['serial', 'parallel', 'batched']);
+        for (const [mode, m] of Object.entries(s.modes)) expect([m.unique, m.twice, m.outOfOrder], `${storage} ${mode}`).toEqual([m.events, 0, 0]);
+      }
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }, 120_000);
+
   it('runs outbox end to end (tiny): pgbench\'s ceiling, commit-to-delivery latency and sustained rows measured', async () => {
     const file = await main(['outbox', '--seconds', '1', '--writers', '2', '--rate', '100', '--channels', '2', '--subscribers', '1', '--quiet']);
     try {

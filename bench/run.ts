@@ -21,6 +21,7 @@ const USAGE = `usage: npm run bench -- <${Object.keys(SCENARIOS).join('|')}> [--
   hold    --clients 100000 --duration 300 (s) --heartbeat 25000 (ms) --concurrency 200 --workers N|auto --servers N|auto   (Switchboard only unless --peers)
   outbox  --seconds 5 --writers 8 --rate 500 --channels 16 --subscribers 4   (Switchboard only: pgbench's INSERT ceiling, commit-to-delivery p50/p99, sustained rows/s)
   chaos   --seconds 60 (each fault phase; offline 10 s, 2 min, 10 min at 60 and above, the long two scaled below) --settle 60 (s to recover) --faults reset,drop,stall,netem,kill,rolling,redis-restart,failover,offline --rooms 2 --subscribers 6 (per room) --rate 20 (msg/s) --heartbeat (Switchboard's, ms)
+  webhooks --events 5000 --keys 1000 --delay 50 (ms) --concurrency 64 --batch 100 --storages memory,sqlite,redis   (Switchboard only: the outbox's ceiling, then delivery to a receiver answering in --delay ms: one at a time, in parallel, batched)
   cluster-publish --seconds 5 --connections 512 --channels 96 --queued 4 --concurrency 512 --topologies one,cluster,postgres   (Switchboard only: backend ceiling vs end to end, one Redis, a 3-primary Redis Cluster, PostgreSQL)`;
 
 /** `--name value` and bare `--flag` (true) after the scenario name. */
@@ -44,7 +45,7 @@ export async function main(argv: string[]): Promise<string> {
   const name = positionals[0];
   const scenario = name ? SCENARIOS[name] : undefined;
   if (!scenario) throw new Error(`${name ? `unknown scenario "${name}"\n` : ''}${USAGE}`);
-  const peersArg = typeof values.peers === 'string' ? values.peers : name === 'hold' || name === 'delta' || name === 'cluster-publish' || name === 'history-flood' || name === 'outbox' ? 'switchboard' : name === 'memory' ? 'switchboard,ws' : values.deflate ? 'switchboard' : name === 'fanout' ? [...DEFAULT_PEERS, 'switchboard-pusher'].join(',') : DEFAULT_PEERS.join(',');
+  const peersArg = typeof values.peers === 'string' ? values.peers : name === 'hold' || name === 'delta' || name === 'cluster-publish' || name === 'history-flood' || name === 'outbox' || name === 'webhooks' ? 'switchboard' : name === 'memory' ? 'switchboard,ws' : values.deflate ? 'switchboard' : name === 'fanout' ? [...DEFAULT_PEERS, 'switchboard-pusher'].join(',') : DEFAULT_PEERS.join(',');
   const peers = peersArg.split(',').map((p) => p.trim()) as Peer[];
   // `--deflate`: Switchboard with permessage-deflate (and clients offering it) runs beside the others.
   if (values.deflate && !peers.includes('switchboard-deflate')) peers.push('switchboard-deflate');

@@ -46,7 +46,7 @@ const showBanner = () => {
   if (bannerShown || !gateway || !chat) return;
   bannerShown = true;
   const apiEnabled = Boolean(secretsFile || env.SWITCHBOARD_API_KEY);
-  console.log(devBanner({ gateway: { url: gateway.url, wsUrl: gateway.wsUrl ?? `${gateway.url.replace(/^http/, 'ws')}/ws` }, chatUrl: chat.url, apiEnabled, admin: Boolean(gateway.admin), ...(secretsFile ? { secretsFile } : {}) }));
+  console.log(devBanner({ gateway: { url: gateway.url, wsUrl: gateway.wsUrl ?? `${gateway.url.replace(/^http/, 'ws')}/ws`, ...(gateway.bound ? { bound: gateway.bound } : {}) }, chatUrl: chat.url, apiEnabled, admin: Boolean(gateway.admin), ...(secretsFile ? { secretsFile } : {}) }));
 };
 
 const failedStart = (name: string) => (code: number) => {

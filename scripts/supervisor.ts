@@ -5,6 +5,8 @@ export interface Listening {
   type: 'listening';
   url: string;
   wsUrl?: string;
+  /** The address the gateway is bound to (`127.0.0.1`, `0.0.0.0`…). */
+  bound?: string;
   /** The gateway's admin UI is on (`admin.password` set). */
   admin?: boolean;
 }

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite on a fresh machine. Installs what the tests need when missing:
-# npm dependencies, Debian's redis-server, postgresql and chromium (as root, with apt-get).
-# PostgreSQL tests start their own servers on free ports (never the machine's own on 5432).
+# npm dependencies, Debian's redis-server, nats-server, postgresql and chromium (as root, with apt-get).
+# PostgreSQL and NATS tests start their own servers on free ports (never the machine's own on
+# 5432 or 4222).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then

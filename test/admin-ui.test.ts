@@ -65,6 +65,25 @@ describe('the admin UI in Chromium', () => {
     await expect.poll(async () => (await paintedPixels(page)).filter((n) => n > 0).length).toBe(5);
     await page.screenshot({ path: screenshotPath('admin-overview.png') });
 
+    // Errors by code: a client asking for a namespace that is not configured gets unknown_channel
+    const lost = await client('bob', 'chat:lobby');
+    for (let i = 0; i < 3; i++) await lost.subscribe(`nope:${i}`).ready().catch(() => {});
+    await expect.poll(() => page.locator('figure[aria-label^="Errors per second, by code"]').getAttribute('aria-label'), { timeout: 20_000 }).toMatch(/unknown_channel/);
+    lost.close();
+    // Time axes stay readable at any width: labels at least 70 px apart (one is about 60 px wide)
+    for (const width of [1280, 420]) {
+      await page.setViewportSize({ width, height: 860 });
+      await expect.poll(() => page.evaluate((w) => [...(window.adminTimeLabels?.values() ?? [])].every((a) => a.width > 0 && a.width < w), width)).toBe(true);
+      const axes = await page.evaluate(() => [...(window.adminTimeLabels?.values() ?? [])]);
+      expect(axes).toHaveLength(5);
+      for (const a of axes) {
+        expect(a.labels.length).toBeGreaterThan(0);
+        expect(a.labels.length).toBeLessThanOrEqual(Math.floor(a.width / 70) + 1);
+        for (const l of a.labels) expect(l).toMatch(/^\d\d:\d\d:\d\d$/);
+      }
+    }
+    await page.setViewportSize({ width: 1280, height: 860 });
+
     await adminSection(page, 'Nodes');
     await expect.poll(() => page.locator('#nodes tbody tr').count()).toBe(1);
     expect(await page.locator('#nodes tbody tr').textContent()).toContain('ok');

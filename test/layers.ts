@@ -7,11 +7,11 @@
 export const LAYERS: ReadonlyArray<{ name: string; paths: RegExp[] }> = [
   {
     name: 'composition: entry points and the wiring of everything below',
-    paths: [/^server\.ts$/, /^cli[-.]/, /^workers\.ts$/, /^index\.ts$/, /^internal\.ts$/, /^dev-/, /^stores\.ts$/, /^(redis|postgres)\/backends\.ts$/],
+    paths: [/^server\.ts$/, /^cli[-.]/, /^workers\.ts$/, /^index\.ts$/, /^internal\.ts$/, /^dev-/, /^stores\.ts$/, /^(redis|postgres|nats)\/backends\.ts$/],
   },
   {
     name: 'adapters: transports, wire protocols, the server API, the admin UI, the transactional outbox',
-    paths: [/^transport\/(ws|deflate|context|origin)\.ts$/, /^transport\/http\//, /^protocols\//, /^api\//, /^admin\/(?!.*-store|connection-view)/, /^outbox\//, /^health\.ts$/],
+    paths: [/^transport\/(ws|deflate|context|origin)\.ts$/, /^transport\/http\//, /^protocols\//, /^api\//, /^admin\/(?!.*-store|connection-view)/, /^outbox\//, /^health\.ts$/, /^browser-bundle\.ts$/],
   },
   { name: 'the node: services built around the hub, the broker and the stores', paths: [/^node\.ts$/, /^services\.ts$/, /^control-messages\.ts$/] },
   {
@@ -24,12 +24,12 @@ export const LAYERS: ReadonlyArray<{ name: string; paths: RegExp[] }> = [
   },
   {
     name: 'ports and their implementations (stores, brokers, directories) and the backends\' clients',
-    paths: [/^(broker|history|session|presence|access|cluster|webhooks|subscriptions|admin|redis|postgres|sqlite)\//, /^store-set\.ts$/, /^contract-fixtures\.ts$/],
+    paths: [/^(broker|history|session|presence|access|cluster|webhooks|subscriptions|admin|redis|postgres|nats|sqlite)\//, /^store-set\.ts$/, /^contract-fixtures\.ts$/],
   },
   { name: 'the connection core and the transport seam', paths: [/^connection\//, /^transport\/(transport|fanout|drain)\.ts$/] },
   {
     name: 'foundation: configuration, logging, errors, metrics, tracing, limits, channel names',
-    paths: [/^(config|logger|errors|metrics|rate-limit|log-limit|json-depth|duration|unavailable|channels|identity|fast-histogram)\.ts$/, /^types\//, /^tracing\//],
+    paths: [/^(config|logger|errors|metrics|rate-limit|log-limit|json-depth|duration|unavailable|channels|identity|fast-histogram|lenience)\.ts$/, /^types\//, /^tracing\//],
   },
 ];
 

@@ -48,7 +48,7 @@ beforeAll(async () => {
   tarballs = await packAll(dirs, join(work, 'tarballs'));
   [dir, imageDir] = await Promise.all([
     installInEmptyFolder(Object.values(tarballs), ['ws@8', 'react@19', '@types/react@19', '@types/node@22']),
-    installInEmptyFolder([tarballs.protocol!, tarballs['api-client']!, tarballs.server!], [], { omitDev: true }),
+    installInEmptyFolder([tarballs.protocol!, tarballs['api-client']!, tarballs.client!, tarballs.server!], [], { omitDev: true }),
   ]);
   [node24, node22, node20] = [process.execPath, n22, n20];
 }, 600_000);
@@ -98,6 +98,16 @@ describe('npx switchboard serve from the installed tarball', () => {
     const script = html.match(/src="(\/admin\/assets\/[^"]+\.js)"/)?.[1];
     expect(script).toBeDefined();
     expect((await fetch(`${gw.url}${script}`)).status).toBe(200);
+  });
+
+  it('serves the installed client\'s browser bundles at /switchboard.js and /switchboard.mjs', async () => {
+    const version = JSON.parse(readFileSync(join(dir, 'node_modules/@switchboard/client/package.json'), 'utf8')).version as string;
+    for (const name of ['switchboard.js', 'switchboard.mjs']) {
+      const res = await fetch(`${gw.url}/${name}?v=${version}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toContain('immutable');
+      expect(Buffer.from(await res.arrayBuffer()).equals(readFileSync(join(dir, 'node_modules/@switchboard/client/dist', name)))).toBe(true);
+    }
   });
 
   for (const [node, kind] of [['24', 'esm'], ['24', 'cjs'], ['20', 'esm'], ['20', 'cjs']] as const) {

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import type { Publication } from '@switchboard/protocol';
 import type { RedisSentinelProcess } from './support/redis-cluster.ts';
 import type { GatewayProcess } from './support/gateway-process.ts';
@@ -135,13 +134,7 @@ describe('Sentinel failover with redisWaitReplicas=1', () => {
     await waitFor(() => http.acks.length >= 20 && ws.acks.length >= 20, 60_000, 'publications before the switch');
     const oldPrimary = await group.primaryPort();
     const before = { http: http.acks.length, ws: ws.acks.length };
-    const sentinel = new Redis({ host: '127.0.0.1', port: group.sentinels[0]!.port, lazyConnect: true });
-    try {
-      await sentinel.connect();
-      await sentinel.call('SENTINEL', 'FAILOVER', group.master);
-    } finally {
-      sentinel.disconnect();
-    }
+    await group.failover();
     await waitFor(async () => (await group.primaryPort()) !== oldPrimary, 60_000, 'the sentinel to switch the primary');
     await waitFor(() => http.acks.length >= before.http + 30 && ws.acks.length >= before.ws + 30, 90_000, 'publications acknowledged on the new primary').catch((err: Error) => {
       throw new Error(`${err.message}: HTTP ${http.acks.length} acks, last refusals ${JSON.stringify(http.refusals.slice(-2))}; WebSocket ${ws.acks.length} acks, last refusals ${JSON.stringify(ws.refusals.slice(-2))}`);

@@ -43,6 +43,8 @@ class App {
 }
 
 let redis: RedisProcess;
+/** The untraced gateway's own Redis: on the shared one it could deliver A's webhooks (exactly once cluster-wide), untraced. */
+let redisUntraced: RedisProcess;
 let receiver: OtlpReceiver;
 let app: App;
 let a: Awaited<ReturnType<typeof startGateway>>;
@@ -53,7 +55,7 @@ const parentOf = (traceparent: string | string[] | undefined) => String(tracepar
 const named = (spans: ReceivedSpan[], name: string) => spans.filter((s) => s.name === name);
 
 beforeAll(async () => {
-  [redis, receiver, app] = await Promise.all([startRedis(), new OtlpReceiver().start(), new App().start()]);
+  [redis, redisUntraced, receiver, app] = await Promise.all([startRedis(), startRedis(), new OtlpReceiver().start(), new App().start()]);
   const config = {
     redis: redis.url, storage: 'redis', apiKeys: [API_KEY],
     namespaces: { chat: { history: { size: 100, ttl: '1h' }, allowSubscribe: true, allowPublish: true, publicationWebhooks: true } },
@@ -62,11 +64,11 @@ beforeAll(async () => {
     tracing: { enabled: true, endpoint: receiver.url, serviceName: 'switchboard-test' },
   };
   [a, b] = await Promise.all([startGateway(config), startGateway(config)]);
-  untraced = await startGateway({ ...config, tracing: { enabled: false } });
+  untraced = await startGateway({ ...config, redis: redisUntraced.url, tracing: { enabled: false } });
 }, 60_000);
 afterAll(async () => {
   await Promise.all([a?.close(), b?.close(), untraced?.close()]);
-  await Promise.all([receiver?.close(), app?.close(), redis?.stop()]);
+  await Promise.all([receiver?.close(), app?.close(), redis?.stop(), redisUntraced?.stop()]);
 });
 
 /** A subscriber on gateway B, resolved with the first publication it gets. */

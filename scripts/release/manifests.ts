@@ -35,7 +35,7 @@ const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSy
 /** The bare packages the package's JavaScript imports or requires (node: built-ins left out). */
 function importedPackages(dir: string): Set<string> {
   const out = new Set<string>();
-  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)['"]([^'"./][^'"]*)['"]/gm;
+  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|\.resolve\s*\(\s*|^\s*import\s+)['"]([^'"./][^'"]*)['"]/gm;
   for (const file of files(dir).filter((f) => /\.(js|cjs|mjs)$/.test(f) && !f.includes('/admin-ui/') && !/switchboard\.m?js$/.test(f))) {
     for (const m of readFileSync(file, 'utf8').matchAll(re)) {
       const spec = m[1]!;

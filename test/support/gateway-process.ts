@@ -23,18 +23,20 @@ export interface GatewayProcess {
  * Runs the real `switchboard serve` CLI as a child process on a free port (for crash,
  * restart and multi-node tests). `env` adds to the environment; `args` to the command line.
  */
-export async function startGatewayProcess(o: { args?: string[]; env?: Record<string, string>; port?: number; startTimeoutMs?: number; host?: string; wrap?: string[] } = {}): Promise<GatewayProcess> {
+export async function startGatewayProcess(o: { args?: string[]; env?: Record<string, string>; port?: number; startTimeoutMs?: number; host?: string | null; wrap?: string[]; cwd?: string } = {}): Promise<GatewayProcess> {
   const port = o.port ?? (await freePort());
-  // `host`/`wrap`: listen on another address, run under a prefix (`ip netns exec <ns>`).
+  // `host`/`wrap`: listen on another address (null: no --host flag, reached at 127.0.0.1), run under a prefix (`ip netns exec <ns>`).
   const host = o.host ?? '127.0.0.1';
+  const hostArgs = o.host === null ? [] : ['--host', host];
   const wrap = o.wrap ?? [];
   let out = '';
   let proc!: ChildProcess;
   const launch = async () => {
-    const argv = [process.execPath, CLI, 'serve', '--port', String(port), '--host', host, ...(o.args ?? [])];
+    const argv = [process.execPath, CLI, 'serve', '--port', String(port), ...hostArgs, ...(o.args ?? [])];
     proc = spawn([...wrap, ...argv][0]!, [...wrap, ...argv].slice(1), {
       env: { ...process.env, SWITCHBOARD_LOG_LEVEL: 'warn', ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(o.cwd ? { cwd: o.cwd } : {}),
     });
     proc.stdout!.on('data', (d) => (out += d));
     proc.stderr!.on('data', (d) => (out += d));

@@ -43,6 +43,12 @@ export interface RedisSentinelProcess {
    * does not mean the failover is over.
    */
   settled(): Promise<void>;
+  /**
+   * Asks a sentinel for a planned failover (`SENTINEL FAILOVER`) once `settled()`, asking
+   * again while it answers `INPROG` or `NOGOODSLAVE` (a sentinel's view of a replica can lag
+   * its `settled()` state by one INFO round); resolves when one was accepted.
+   */
+  failover(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -211,9 +217,23 @@ export async function startRedisSentinel(o: { master?: string; sentinelCount?: n
       }
       return true;
     }, 120_000, 'the sentinels to finish the failover and see a replica in sync'); };
+    const failover = async () => {
+      await settled();
+      let refused = '';
+      await waitFor(async () => {
+        try {
+          await ask(sentinels[0]!.port, (r) => r.call('SENTINEL', 'FAILOVER', master));
+          return true;
+        } catch (err) {
+          refused = (err as Error).message;
+          if (/^(INPROG|NOGOODSLAVE)/.test(refused)) return false;
+          throw err;
+        }
+      }, 120_000, 'a sentinel to accept SENTINEL FAILOVER').catch((err: Error) => { throw new Error(`${err.message} (last answer: ${refused})`); });
+    };
     return {
       url: `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${master}`,
-      master, primary, replicas, sentinels, primaryPort: primaryPortNow, settled, stop,
+      master, primary, replicas, sentinels, primaryPort: primaryPortNow, settled, failover, stop,
     };
   } catch (err) {
     await stop();

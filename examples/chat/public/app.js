@@ -17,9 +17,18 @@ function show(view) {
   $('me').hidden = view !== 'chat';
   if (view === 'login') {
     $('kicked').hidden = true;
+    $('transport').hidden = true; // a transport only means something while connected
     setStatus('offline', 'Not logged in');
     $('login-user').focus();
   }
+}
+
+/** The composer works while the client can send (connected, or reconnecting: the SDK queues); not once it stopped. */
+function setComposer(enabled, why = '') {
+  $('text').disabled = !enabled;
+  $('composer').querySelector('button').disabled = !enabled;
+  $('text').title = why;
+  if (!enabled) $('text').placeholder = why;
 }
 
 function setStatus(state, text) {
@@ -66,9 +75,16 @@ function start(token) {
   client.on('kicked', () => {
     // Single sign-on: this login was replaced by a newer one elsewhere. The SDK does not reconnect.
     $('kicked').hidden = false;
+    setComposer(false, 'Disconnected: "Use the chat here" to write again');
     $('reclaim').focus();
   });
+  client.on('connected', () => {
+    setComposer(true);
+    view.update();
+    model.retryFailed(); // what failed while this window was disconnected is sent now
+  });
   client.on('closed', ({ reason }) => {
+    setComposer(false, 'Disconnected');
     if (reason === 'session_replaced') return setStatus('closed', 'Disconnected');
     stop(reason === 'logout' || reason === 'client_closed' ? '' : 'Please log in again.');
   });

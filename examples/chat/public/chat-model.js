@@ -4,6 +4,18 @@
 
 const HISTORY_PAGE = 100;
 
+/** Why a message was not sent, in plain words (the SDK's error codes are for programs). */
+export function plainFailure(err) {
+  switch (err?.code) {
+    case 'closed': return 'you were disconnected; it is sent again when you reconnect';
+    case 'queue_full': return 'too many messages waiting while offline; try again when connected';
+    case 'permission_denied': return 'you may not write here';
+    case 'too_many_requests': return 'too fast; wait a moment and send it again';
+    case 'bad_request': return 'the message was refused (too long?)';
+    default: return err?.temporary ? 'the server had a problem; it is sent again when you reconnect' : (err?.message ?? String(err));
+  }
+}
+
 /** A unique message id (the SDK's idempotency key): a retry is stored once. */
 export function newId() {
   return globalThis.crypto?.randomUUID?.() ?? `m-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
@@ -192,15 +204,36 @@ export class ChatModel {
     c.pending.set(id, pending);
     c.version++;
     this.changed();
+    await this.deliver(c, pending);
+  }
+
+  /** Sends a pending message (again: its id makes a retry land once). */
+  async deliver(c, pending) {
+    const { id, text } = pending;
     try {
       if (c.kind === 'room') await this.client.publish(`chat:${c.name}`, { text }, { id });
       else await this.client.send(c.name, { text, to: c.name }, { id });
     } catch (err) {
       if (!c.pending.has(id)) return;
-      pending.failed = err.message ?? String(err);
+      pending.failed = plainFailure(err);
+      pending.retry = err?.code === 'closed' || err?.temporary === true;
       c.version++;
       this.changed();
     }
+  }
+
+  /** Sends again the messages that failed for a reason a reconnect cures (called once connected). */
+  retryFailed() {
+    for (const c of this.conversations.values()) {
+      for (const p of c.pending.values()) {
+        if (!p.failed || !p.retry) continue;
+        p.failed = undefined;
+        p.retry = false;
+        c.version++;
+        void this.deliver(c, p);
+      }
+    }
+    this.changed();
   }
 
   // ---- unread -----------------------------------------------------------------------------

@@ -2,6 +2,17 @@
 
 const $ = (id) => document.getElementById(id);
 const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const date = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+/** Closer than this to the bottom of the list counts as "at the bottom" (following new messages). */
+const NEAR_BOTTOM_PX = 40;
+
+/** "Today", "Yesterday", or the date: the separator above a day's first message. */
+function dayLabel(ts, now = new Date()) {
+  const d = new Date(ts);
+  const midnight = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  const days = Math.round((midnight(now) - midnight(d)) / 86_400_000);
+  return days === 0 ? 'Today' : days === 1 ? 'Yesterday' : date.format(d);
+}
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -42,6 +53,19 @@ export class ChatView {
     $('composer').addEventListener('submit', this.onSubmit);
     this.onMenu = () => this.toggleMenu();
     $('menu').addEventListener('click', this.onMenu);
+    // Following the conversation: true while the list is scrolled to its end. A banner that
+    // shrinks the list, or new messages, keep it at the end; reading older ones stops that.
+    this.stick = true;
+    this.onScroll = () => {
+      const list = $('messages');
+      this.stick = list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX;
+      if (this.stick) $('new-messages').hidden = true;
+    };
+    $('messages').addEventListener('scroll', this.onScroll);
+    this.resized = new ResizeObserver(() => { if (this.stick) this.toBottom(); });
+    this.resized.observe($('messages'));
+    this.onNewMessages = () => { this.stick = true; this.toBottom(); $('messages').focus(); };
+    $('new-messages').addEventListener('click', this.onNewMessages);
     const saved = sessionStorage.getItem('switchboard-chat:active');
     if (saved?.startsWith('dm:')) model.dm(saved.slice(3));
     if (saved && model.conversations.has(saved)) model.active = saved;
@@ -54,8 +78,18 @@ export class ChatView {
     document.removeEventListener('visibilitychange', this.onVisible);
     $('composer').removeEventListener('submit', this.onSubmit);
     $('menu').removeEventListener('click', this.onMenu);
+    $('messages').removeEventListener('scroll', this.onScroll);
+    $('new-messages').removeEventListener('click', this.onNewMessages);
+    $('new-messages').hidden = true;
+    this.resized.disconnect();
     for (const id of ['rooms', 'people', 'messages']) $(id).replaceChildren();
     $('announcer').textContent = '';
+  }
+
+  toBottom() {
+    const list = $('messages');
+    list.scrollTop = list.scrollHeight;
+    $('new-messages').hidden = true;
   }
 
   current() {
@@ -133,11 +167,21 @@ export class ChatView {
     }
     if (this.shown.key === c.key && this.shown.version === c.version) return;
     const list = $('messages');
-    const atBottom = this.shown.key !== c.key || list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    const switched = this.shown.key !== c.key;
+    const before = list.querySelectorAll('li.msg').length;
+    if (switched) this.stick = true;
     this.shown = { key: c.key, version: c.version };
     const msgs = this.model.messagesOf(c);
-    list.replaceChildren(...(msgs.length ? msgs.map((m) => this.message(m)) : [el('li', { class: 'empty' }, c.kind === 'room' ? 'No messages yet. Say hello!' : `No messages with ${c.name} yet.`)]));
-    if (atBottom) list.scrollTop = list.scrollHeight;
+    const items = [];
+    let day;
+    for (const m of msgs) {
+      const label = dayLabel(m.ts);
+      if (label !== day) items.push(el('li', { class: 'day', role: 'separator' }, (day = label)));
+      items.push(this.message(m));
+    }
+    list.replaceChildren(...(items.length ? items : [el('li', { class: 'empty' }, c.kind === 'room' ? 'No messages yet. Say hello!' : `No messages with ${c.name} yet.`)]));
+    if (this.stick) this.toBottom();
+    else if (!switched && msgs.length > before) $('new-messages').hidden = false; // more below: the cue
   }
 
   message(m) {

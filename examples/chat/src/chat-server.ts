@@ -20,6 +20,8 @@ export interface ChatServerOptions {
   tokenTtlSec?: number;
   /** Login (cookie) lifetime in seconds (default 12 hours). */
   loginTtlSec?: number;
+  /** A JSON file that keeps the People list (every user who logged in) across restarts; absent: memory only. */
+  usersFile?: string;
   /** Rooms offered (channels `chat:<room>`). Default lobby, random, help. */
   rooms?: string[];
 }
@@ -59,7 +61,7 @@ export async function startChatServer(o: ChatServerOptions): Promise<ChatServer>
   const tokenTtlSec = o.tokenTtlSec ?? 300;
   const loginTtlSec = o.loginTtlSec ?? 12 * 3600;
   const rooms = o.rooms ?? ['lobby', 'random', 'help'];
-  const logins = new Logins({ secret: o.secret, tokenTtlSec, loginTtlSec });
+  const logins = new Logins({ secret: o.secret, tokenTtlSec, loginTtlSec, ...(o.usersFile ? { usersFile: o.usersFile } : {}) });
   const app = Fastify({ logger: false });
 
   app.get('/config.json', async (req) => ({

@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { SignJWT, jwtVerify } from 'jose';
 
 /** A user name the demo accepts: what the gateway accepts as a user id, kept short for the UI. */
@@ -17,7 +19,12 @@ export interface LoginsOptions {
   tokenTtlSec: number;
   /** Lifetime of a login (the cookie), in seconds. */
   loginTtlSec: number;
+  /** A JSON file that keeps the user directory across restarts (absent: memory only). */
+  usersFile?: string;
 }
+
+/** Most users the directory keeps (a demo's people list, not an account database). */
+const MAX_USERS = 1000;
 
 /**
  * Demo authentication: a login is a signed, HttpOnly cookie (`sub` + `sid`); the page trades
@@ -36,6 +43,33 @@ export class Logins {
     this.o = o;
     this.gatewayKey = new TextEncoder().encode(o.secret);
     this.cookieKey = createHash('sha256').update(`switchboard-chat-login:${o.secret}`).digest();
+    for (const user of this.stored()) this.users.add(user);
+  }
+
+  /** The users the file kept (none when there is no file yet, or it is unreadable). */
+  private stored(): string[] {
+    if (!this.o.usersFile) return [];
+    try {
+      const v: unknown = JSON.parse(readFileSync(this.o.usersFile, 'utf8'));
+      return Array.isArray(v) ? v.filter((u): u is string => typeof u === 'string' && USER_NAME.test(u)).slice(0, MAX_USERS) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** Adds a user to the directory, and to the file when there is one (written aside, then renamed). */
+  private remember(user: string): void {
+    if (this.users.has(user) || this.users.size >= MAX_USERS) return;
+    this.users.add(user);
+    if (!this.o.usersFile) return;
+    try {
+      mkdirSync(dirname(this.o.usersFile), { recursive: true });
+      const aside = `${this.o.usersFile}.${process.pid}.tmp`;
+      writeFileSync(aside, `${JSON.stringify([...this.users].sort())}\n`);
+      renameSync(aside, this.o.usersFile);
+    } catch (err) {
+      console.error(`chat: could not keep the user list in ${this.o.usersFile}: ${(err as Error).message}`);
+    }
   }
 
   /**
@@ -45,7 +79,7 @@ export class Logins {
    */
   async login(user: string, current?: Login): Promise<{ login: Login; cookie: string }> {
     const login = current?.user === user ? current : { user, sid: `l_${randomBytes(12).toString('base64url')}` };
-    this.users.add(user);
+    this.remember(user);
     const cookie = await new SignJWT({ sid: login.sid })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(user)
@@ -62,7 +96,7 @@ export class Logins {
     try {
       const { payload } = await jwtVerify(cookie, this.cookieKey, { audience: 'chat-login', algorithms: ['HS256'] });
       if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') return undefined;
-      this.users.add(payload.sub);
+      if (USER_NAME.test(payload.sub)) this.remember(payload.sub);
       return { user: payload.sub, sid: payload.sid };
     } catch {
       return undefined;

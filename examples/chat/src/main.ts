@@ -3,7 +3,8 @@
  *
  * Environment: `SWITCHBOARD_JWT_SECRET` (required: the gateway's secret), `CHAT_PORT`
  * (default 3000), `CHAT_HOST` (default 127.0.0.1), `SWITCHBOARD_PORT` (the gateway's port,
- * default 8080), `CHAT_GATEWAY_URL` (the gateway's WebSocket URL when the browser reaches it
+ * default 8080), `CHAT_USERS_FILE` (where the People list is kept, default
+ * data/chat-users.json), `CHAT_GATEWAY_URL` (the gateway's WebSocket URL when the browser reaches it
  * elsewhere), `CHAT_TOKEN_TTL` (gateway token lifetime in seconds, default 300),
  * `CHAT_SDK_DIR` (the SDK's built `dist/`, default packages/client/dist).
  */
@@ -43,6 +44,8 @@ const server = await startChatServer({
   port: port0,
   gatewayPort: number('SWITCHBOARD_PORT', 8080),
   tokenTtlSec: number('CHAT_TOKEN_TTL', 300),
+  // The People list survives a restart (data/ is git-ignored).
+  usersFile: env.CHAT_USERS_FILE || 'data/chat-users.json',
   ...(env.CHAT_GATEWAY_URL ? { gatewayUrl: env.CHAT_GATEWAY_URL } : {}),
 }).catch((err: NodeJS.ErrnoException) => {
   // One line that says what to do, not a stack trace.

@@ -5,7 +5,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../../../test/support/chromium.ts';
 import { waitFor } from '../../../test/support/ports.ts';
 import {
-  entry, expectConnected, logIn, openChat, openConversation, presence, recordSdk, say, sdkLog, sdkState, shown, startStack,
+  entry, expectConnected, logIn, openChat, openConversation, presence, publishApi, recordSdk, say, sdkLog, sdkState, shown, startStack,
   TOKEN_STORAGE_KEY, type Stack,
 } from './helpers.ts';
 
@@ -125,9 +125,19 @@ describe('the chat in Chromium', { timeout: 120_000 }, () => {
     await expectConnected(second, 'erin');
     expect((await presence(stack.gateway, 'chat:lobby')).erin).toBe(1);
 
-    // "Use the chat here" takes it back, and the other login is the one replaced now
+    // while kicked: the composer is off, and a message that could not go says so in plain words
+    expect(await first.locator('#text').isDisabled()).toBe(true);
+    expect(await first.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+    await first.evaluate(() => (window as any).chat.model.post((window as any).chat.view.current(), 'sent after the kick'));
+    await expect.poll(() => first.locator('#messages li.failed .state').textContent()).toBe('not sent: you were disconnected; it is sent again when you reconnect');
+
+    // "Use the chat here" takes it back (the failed message is sent), and the other login is the one replaced now
     await first.getByRole('button', { name: 'Use the chat here' }).click();
     await expectConnected(first, 'erin');
+    expect(await first.locator('#text').isDisabled()).toBe(false);
+    await expect.poll(() => shown(first)).toContain('sent after the kick');
+    expect(await first.locator('#messages li.failed').count()).toBe(0);
+    expect(errorsOf(first)).toEqual([]);
     await expect.poll(() => second.getByRole('alert').filter({ hasText: 'You logged in somewhere else' }).isVisible()).toBe(true);
   });
 
@@ -235,6 +245,31 @@ describe('the chat in Chromium', { timeout: 120_000 }, () => {
     await hank.reload();
     await expectConnected(hank, 'hank');
     await expect.poll(() => shown(hank)).toEqual(['before the crash', 'while hank was offline', 'during the restart', 'caught up']);
+  });
+
+  it('reading older messages: new ones show a cue instead of moving the list; the cue goes back down; days are separated', async () => {
+    const page = await openChat(await newBrowser({ width: 900, height: 500 }), stack.chat.url);
+    await logIn(page, 'quinn');
+    await openConversation(page, '#help');
+    const before = (await shown(page)).length; // earlier tests may have written here
+    for (let i = 0; i < 30; i++) await publishApi(stack.gateway, 'chat:help', { text: `line ${i}` });
+    await expect.poll(async () => (await shown(page)).length).toBe(before + 30);
+    expect(await page.locator('#messages li.day').allTextContents()).toEqual(['Today']);
+    const list = page.locator('#messages');
+    const atBottom = () => list.evaluate((l) => l.scrollHeight - l.scrollTop - l.clientHeight < 40);
+    expect(await atBottom()).toBe(true); // followed while at the end
+    await list.evaluate((l) => { l.scrollTop = 0; l.dispatchEvent(new Event('scroll')); });
+    await publishApi(stack.gateway, 'chat:help', { text: 'while reading' });
+    await expect.poll(() => shown(page)).toContain('while reading');
+    await expect.poll(() => page.getByRole('button', { name: 'New messages ↓' }).isVisible()).toBe(true);
+    expect(await list.evaluate((l) => l.scrollTop)).toBe(0); // not moved
+    await page.getByRole('button', { name: 'New messages ↓' }).click();
+    expect(await atBottom()).toBe(true);
+    expect(await page.getByRole('button', { name: 'New messages ↓' }).isVisible()).toBe(false);
+    // a banner that shrinks the list keeps the end in view
+    await page.evaluate(() => { document.getElementById('kicked')!.hidden = false; });
+    await expect.poll(atBottom).toBe(true);
+    expect(errorsOf(page)).toEqual([]);
   });
 
   it('takes the screenshot for the README', async () => {

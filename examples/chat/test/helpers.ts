@@ -60,11 +60,21 @@ export async function presence(gateway: GatewayProcess, channel: string): Promis
   return Object.fromEntries(Object.entries(body.presence).map(([u, p]) => [u, p.connections]));
 }
 
+/** Publishes through the gateway's server API, as a backend does. */
+export async function publishApi(gateway: GatewayProcess, channel: string, data: unknown): Promise<void> {
+  const r = await fetch(`${gateway.url}/api/publish`, {
+    method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ channel, data }),
+  });
+  if (!r.ok) throw new Error(`publish: ${r.status} ${await r.text()}`);
+}
+
 /** Opens the chat in a page; collects page errors so a test can assert there were none. */
 export async function openChat(context: BrowserContext, url: string): Promise<Page> {
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // Nothing the page asks for is missing (a /favicon.ico 404 included).
+  page.on('response', (r) => { if (r.status() === 404) errors.push(`404 ${new URL(r.url()).pathname}`); });
   (page as Page & { errors: string[] }).errors = errors;
   await page.goto(url);
   return page;

@@ -36,3 +36,23 @@ it('logging in again in the same browser keeps the login (its tabs never replace
   const forged = await login('uma', 'chat_login=not-a-login');
   expect(forged.sid).not.toBe(first.sid);
 });
+
+it('the People list survives a restart of the chat server (usersFile)', async () => {
+  const usersFile = join(dir, 'data', 'chat-users.json');
+  const secret = 'chat-logins-secret-0123456789abcdef';
+  const first = await startChatServer({ secret, sdkDir: dir, gatewayUrl: 'ws://127.0.0.1:1/ws', usersFile });
+  for (const user of ['vera', 'walt']) {
+    const r = await fetch(`${first.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) });
+    expect(r.status).toBe(200);
+  }
+  const cookie = (await fetch(`${first.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'xena' }) })).headers.get('set-cookie')!.split(';')[0]!;
+  await first.close();
+  const again = await startChatServer({ secret, sdkDir: dir, gatewayUrl: 'ws://127.0.0.1:1/ws', usersFile });
+  try {
+    const r = await fetch(`${again.url}/api/users`, { headers: { cookie } });
+    expect(r.status).toBe(200);
+    expect((await r.json() as { users: string[] }).users).toEqual(['vera', 'walt', 'xena']);
+  } finally {
+    await again.close();
+  }
+});

@@ -29,7 +29,7 @@ function npmStart(ports: { gateway: number; chat: number }) {
     detached: true, // its own process group: Ctrl-C reaches every process in it
     env: {
       ...process.env, SWITCHBOARD_PORT: String(ports.gateway), CHAT_PORT: String(ports.chat), SWITCHBOARD_STORAGE: 'memory',
-      SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_JWT_SECRET: '', SWITCHBOARD_DEV_SECRETS: join(dir, 'dev-secrets.json'),
+      SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_JWT_SECRET: '', SWITCHBOARD_DEV_SECRETS: join(dir, 'dev-secrets.json'), CHAT_USERS_FILE: join(dir, 'chat-users.json'),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -68,6 +68,9 @@ it('npm start: true URLs in the banner, a secrets file, the CLI publishes; kill 
   expect(out).toContain(`Gateway   ${gatewayUrl}   WebSocket ws://127.0.0.1:${ports.gateway}/ws`);
   expect(out).toContain(`Secrets   ${secretsFile}`);
   expect(out).toContain('npx switchboard token --dev --sub you');
+  // Loopback only: 127.0.0.2 is this machine too, but not the address bound.
+  expect(out).toContain('Listening 127.0.0.1 only');
+  for (const port of [ports.gateway, ports.chat]) expect(await fetch(`http://127.0.0.2:${port}/`).then(() => 'answered', () => 'refused')).toBe('refused');
   expect(out.split('DEVELOPMENT MODE').length - 1).toBe(1); // one banner for both servers
   const secrets = JSON.parse(readFileSync(secretsFile, 'utf8')) as { jwtSecret: string; apiKey: string };
   expect(statSync(secretsFile).mode & 0o777).toBe(0o600);
@@ -167,7 +170,7 @@ it('npm start whose parent goes away (npm stopped with SIGTERM, its sh -c gone):
     detached: true,
     env: {
       ...process.env, SWITCHBOARD_PORT: String(ports.gateway), CHAT_PORT: String(ports.chat), SWITCHBOARD_STORAGE: 'memory',
-      SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_JWT_SECRET: '', SWITCHBOARD_DEV_SECRETS: join(dir, 'dev-secrets.json'),
+      SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_JWT_SECRET: '', SWITCHBOARD_DEV_SECRETS: join(dir, 'dev-secrets.json'), CHAT_USERS_FILE: join(dir, 'chat-users.json'),
     },
     stdio: 'ignore',
   });

@@ -2,9 +2,14 @@
 import { useState, type FormEvent } from 'react';
 import { useConnectionState, usePresence, usePublish, useSubscription } from '@switchboard/react';
 
-/** One room: its messages (live, recovered after reconnects), who is in it, and a composer. */
+/** What this app publishes in a room (the type is the app's word: the SDK does not check it). */
+interface ChatMessage {
+  text: string;
+}
+
+/** One room: its last messages (20 from history on mount, then live, recovered after reconnects), who is in it, and a composer. */
 export function Room({ channel, me }: { channel: string; me: string }) {
-  const { messages, state } = useSubscription(channel);
+  const { messages, state } = useSubscription<ChatMessage>(channel, { rewind: 20 });
   const people = usePresence(channel);
   const publish = usePublish();
   const connection = useConnectionState();
@@ -33,7 +38,7 @@ export function Room({ channel, me }: { channel: string; me: string }) {
       <ol id="messages">
         {messages.map((m) => (
           <li key={`${m.epoch ?? ''}:${m.offset ?? m.id}`}>
-            <b>{m.from ?? 'server'}</b> {String((m.data as { text?: unknown } | null)?.text ?? JSON.stringify(m.data))}
+            <b>{m.from ?? 'server'}</b> {typeof m.data?.text === 'string' ? m.data.text : JSON.stringify(m.data)}
           </li>
         ))}
       </ol>

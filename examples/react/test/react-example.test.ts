@@ -79,6 +79,16 @@ it('the React example in Chromium (strict mode): one socket per tab, presence, l
   await ann.getByRole('button', { name: 'Send' }).click();
   for (const page of [ann, ben]) await expect.poll(() => texts(page)).toEqual(['ben hello from ben', 'server from the backend', 'ann hi ben']);
 
+  // cat comes later: the room's last messages are there on mount (rewind: 20), each once
+  // although strict mode ran the effect twice; then live ones follow
+  const cat = await open('cat');
+  await expect.poll(() => texts(cat)).toEqual(['ben hello from ben', 'server from the backend', 'ann hi ben']);
+  await cat.getByLabel('Message').fill('late but here');
+  await cat.getByRole('button', { name: 'Send' }).click();
+  for (const page of [ann, cat]) await expect.poll(() => texts(page)).toEqual(['ben hello from ben', 'server from the backend', 'ann hi ben', 'cat late but here']);
+  await cat.goto('about:blank');
+  expect(cat.errors).toEqual([]);
+
   // ben leaves: the provider closes its client, the gateway and ann's presence see it
   await ben.goto('about:blank');
   await waitFor(() => connectionsOf('ben').length === 0, 20_000, 'ben\'s socket closed');

@@ -22,21 +22,22 @@ import { fileURLToPath } from 'node:url';
 
 const pkgDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Builds the client into `out` (emptied first). */
-export async function buildClientPackage(out: string): Promise<void> {
-  const entry = join(pkgDir, 'src/index.ts');
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
+/** esbuild options every bundle of the client shares. */
+const common: BuildOptions = {
   // `mainFields`: the neutral platform resolves none by default, and fossil-delta (bundled in)
   // declares only `main`. The source condition: the protocol package from its sources.
-  const common: BuildOptions = {
-    bundle: true, target: 'es2022', sourcemap: true, logLevel: 'warning', legalComments: 'none',
-    mainFields: ['module', 'main'], conditions: ['switchboard-source'],
-  };
+  bundle: true, target: 'es2022', sourcemap: true, logLevel: 'warning', legalComments: 'none',
+  mainFields: ['module', 'main'], conditions: ['switchboard-source'],
+};
+
+/**
+ * The two browser files (`switchboard.mjs`, `switchboard.js`, with their maps) into `out`, and
+ * nothing else: what the gateway serves at `GET /switchboard.js` (tests build only these).
+ */
+export async function buildBrowserBundles(out: string): Promise<void> {
+  mkdirSync(out, { recursive: true });
   await Promise.all([
-    build({ ...common, entryPoints: [entry], format: 'esm', platform: 'neutral', outfile: join(out, 'index.js') }),
-    build({ ...common, entryPoints: [entry], format: 'cjs', platform: 'neutral', outfile: join(out, 'index.cjs') }),
-    build({ ...common, entryPoints: [entry], format: 'esm', platform: 'browser', minify: true, outfile: join(out, 'switchboard.mjs') }),
+    build({ ...common, entryPoints: [join(pkgDir, 'src/index.ts')], format: 'esm', platform: 'browser', minify: true, outfile: join(out, 'switchboard.mjs') }),
     build({
       ...common, format: 'iife', platform: 'browser', minify: true, outfile: join(out, 'switchboard.js'),
       stdin: {
@@ -44,6 +45,18 @@ export async function buildClientPackage(out: string): Promise<void> {
         resolveDir: pkgDir, sourcefile: 'switchboard-global.ts', loader: 'ts',
       },
     }),
+  ]);
+}
+
+/** Builds the client into `out` (emptied first). */
+export async function buildClientPackage(out: string): Promise<void> {
+  const entry = join(pkgDir, 'src/index.ts');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  await Promise.all([
+    build({ ...common, entryPoints: [entry], format: 'esm', platform: 'neutral', outfile: join(out, 'index.js') }),
+    build({ ...common, entryPoints: [entry], format: 'cjs', platform: 'neutral', outfile: join(out, 'index.cjs') }),
+    buildBrowserBundles(out),
   ]);
   emitDeclarations(out);
 }

@@ -500,16 +500,17 @@ export class Switchboard extends Emitter<ClientEvents> {
   /**
    * Subscribes to a channel (or returns the existing subscription). Kept across reconnects,
    * recovered from the last seen offset. Throws TypeError for an invalid channel name.
+   * `T` types its messages' `data` (`subscribe<ChatMessage>(…)`; the app's word, not checked).
    */
-  subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
+  subscribe<T = unknown>(channel: string, options: SubscribeOptions = {}): Subscription<T> {
     const parsed = parseChannel(channel);
     if (typeof parsed === 'string') throw new TypeError(`Switchboard: ${parsed}`);
     const existing = this.subs.get(channel);
-    if (existing) return existing;
+    if (existing) return existing as Subscription<T>;
     const sub = new Subscription(channel, this.host, options);
     this.subs.set(channel, sub);
     if (this.current === 'connected') this.sendSubscribe(sub);
-    return sub;
+    return sub as Subscription<T>;
   }
 
   /** The subscription to a channel, if any. */

@@ -3,7 +3,7 @@
  * See docs/client.md for every option and event.
  */
 export { Switchboard } from './client.ts';
-export { Subscription, type SubscriptionState, type SubscriptionEvents, type SubscribeOptions } from './subscription.ts';
+export { Subscription, type SubscriptionState, type SubscriptionEvents, type SubscribeOptions, type ChannelPublication } from './subscription.ts';
 export type { ClientEvents, ClientState, PublishResult, PresenceEntry, HistoryResult } from './events.ts';
 export type { SwitchboardOptions, TokenProvider, OverflowPolicy, WebSocketLike, WebSocketConstructor, EventSourceLike } from './options.ts';
 export { SwitchboardError, UnauthorizedError, isUnauthorizedError, type ClientErrorCode } from './errors.ts';

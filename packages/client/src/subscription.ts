@@ -7,14 +7,20 @@ import { DeltaReceiver, type IncomingMessage } from './delta.ts';
 /** `subscribing`: asked (or waiting to reconnect); `subscribed`: live; `unsubscribed`: not wanted or refused. */
 export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed';
 
-/** Events of a Subscription. */
-export interface SubscriptionEvents {
+/**
+ * A publication whose `data` is typed as the channel's payload `T` (`subscribe<T>(…)`). The
+ * SDK does not check it: `T` is what the application says its channel carries.
+ */
+export type ChannelPublication<T = unknown> = Omit<Publication, 'data'> & { data: T };
+
+/** Events of a Subscription (`T`: the channel's payload type, `unknown` unless given). */
+export interface SubscriptionEvents<T = unknown> {
   /** Every state change. */
   state: { state: SubscriptionState; previous: SubscriptionState };
   /** The server confirmed the subscription (first time, or again after a reconnect). */
   subscribed: { epoch?: string; offset?: number; resubscribed: boolean };
   /** A publication, live or replayed: in offset order, never twice. */
-  message: Publication;
+  message: ChannelPublication<T>;
   /** Someone subscribed (namespaces with `joinLeave`). */
   join: { user: string; client: string; info?: unknown };
   /** Someone left (namespaces with `joinLeave`). */
@@ -70,7 +76,7 @@ export interface SubscriptionHost {
  * on each new connection it subscribes again with `since` = the last position seen, so
  * missed publications are replayed (event `recovered`) or the loss is reported (`gap`).
  */
-export class Subscription extends Emitter<SubscriptionEvents> {
+export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   readonly channel: string;
   /**
    * True when the backend subscribed this connection (`POST /api/subscribe`): the client does
@@ -310,7 +316,7 @@ export class Subscription extends Emitter<SubscriptionEvents> {
       if (this.position && this.position.epoch === pub.epoch && pub.offset <= this.position.offset) return false;
       this.position = { epoch: pub.epoch, offset: pub.offset };
     }
-    this.emit('message', pub);
+    this.emit('message', pub as ChannelPublication<T>);
     return true;
   }
 

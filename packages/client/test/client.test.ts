@@ -21,9 +21,11 @@ describe('Switchboard client against the real gateway', () => {
   it('connects with the token in the auth frame, subscribes, publishes with an acked offset, receives it once', async () => {
     const c = makeClient(gw.wsUrl, { token: await token('alice') });
     const ev = record(c);
-    const sub = c.subscribe('chat:basic');
+    // typed payload: `m.data` is `{ text: string }` to the compiler (tsc checks this file)
+    const sub = c.subscribe<{ text: string }>('chat:basic');
     const got: Publication[] = [];
-    sub.on('message', (m) => got.push(m));
+    const texts: string[] = [];
+    sub.on('message', (m) => { got.push(m); texts.push(m.data.text); });
     await sub.ready();
     expect(c.state).toBe('connected');
     expect(c.user).toBe('alice');
@@ -35,6 +37,7 @@ describe('Switchboard client against the real gateway', () => {
     expect(r.id).toMatch(/^m-[0-9a-f]{32}$/);
     await waitFor(() => got.length === 1);
     expect(got[0]).toMatchObject({ channel: 'chat:basic', data: { text: 'hi' }, offset: 1, from: 'alice', id: r.id });
+    expect(texts).toEqual(['hi']);
     // the same id again is acknowledged as a duplicate and not delivered again
     expect(await c.publish('chat:basic', { text: 'hi' }, { id: r.id })).toMatchObject({ offset: 1, duplicate: true });
     await c.publish('chat:basic', { text: 'after' });

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import type { ClientState, DeltaFormat, PresenceEntry, Publication, PublishResult, SubscriptionState } from '@switchboard/client';
+import type { ChannelPublication, ClientState, DeltaFormat, PresenceEntry, Publication, PublishResult, Subscription, SubscriptionState } from '@switchboard/client';
 import { holdChannel } from './channels.ts';
 import { useSwitchboard } from './provider.ts';
 
@@ -10,12 +10,18 @@ export function useConnectionState(): ClientState {
   return useSyncExternalStore(subscribe, () => client?.state ?? 'disconnected', () => 'disconnected');
 }
 
-/** Options of `useSubscription`. */
-export interface UseSubscriptionOptions {
+/** Options of `useSubscription` (`T`: the channel's payload type). */
+export interface UseSubscriptionOptions<T = unknown> {
   /** Keep the last this many publications (default 100). */
   limit?: number;
-  /** Called for every publication (the latest function passed is used). */
-  onMessage?: (publication: Publication) => void;
+  /**
+   * On mount, show the channel's last `rewind` publications (read from its history, so the
+   * namespace needs `history`) before the live ones, oldest first, each once. Default 0: live
+   * publications only, from the moment the subscription is confirmed.
+   */
+  rewind?: number;
+  /** Called for every live publication (the latest function passed is used); not for those `rewind` loads. */
+  onMessage?: (publication: ChannelPublication<T>) => void;
   /**
    * `'fossil'`: ask for delta compression (namespaces with `delta: 'fossil'`); messages carry
    * full data either way. Applies when this component is the one that subscribes the channel
@@ -25,44 +31,86 @@ export interface UseSubscriptionOptions {
 }
 
 /** What `useSubscription` returns. */
-export interface SubscriptionView {
-  /** `idle` until the client exists (first render, server rendering). */
+export interface SubscriptionView<T = unknown> {
+  /** `idle` until the client exists (first render, server rendering) and when `channel` is empty. */
   state: SubscriptionState | 'idle';
-  /** The last `limit` publications, oldest first, each once (recovered after reconnects by the SDK). */
-  messages: Publication[];
-  /** Why the server refused the subscription, if it did. */
+  /**
+   * The last `limit` publications since this component subscribed (plus the `rewind` ones
+   * before them), oldest first, each once; recovered after reconnects by the SDK. Empty
+   * until one arrives; a new `channel` starts empty again.
+   */
+  messages: ChannelPublication<T>[];
+  /** Why the server refused the subscription (or the `rewind` read), if it did. */
   error: Error | undefined;
 }
 
+/** Where a publication sits in its stream (`epoch:offset`), or undefined on a channel without history. */
+const keyOf = (p: Publication) => (p.offset !== undefined ? `${p.epoch ?? ''}:${p.offset}` : undefined);
+
+/** `older` then `newer`, each publication once (by stream position), in offset order, the last `limit`. */
+function merge<T>(older: ChannelPublication<T>[], newer: ChannelPublication<T>[], limit: number): ChannelPublication<T>[] {
+  const seen = new Set<string>();
+  const out: ChannelPublication<T>[] = [];
+  for (const p of [...older, ...newer]) {
+    const k = keyOf(p);
+    if (k !== undefined) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+    }
+    out.push(p);
+  }
+  // One stream (one epoch): offset order. A new epoch restarts offsets: arrival order then.
+  if (out.every((p) => p.offset !== undefined && p.epoch === out[0]!.epoch)) out.sort((a, b) => a.offset! - b.offset!);
+  return out.slice(-limit);
+}
+
 /**
- * Subscribes to `channel` while the component is mounted (null or '' subscribes to nothing).
- * Components that want the same channel share one subscription; strict mode's double
- * effects subscribe once.
+ * Subscribes to `channel` while the component is mounted (null or '' subscribes to nothing)
+ * and returns `{ state, messages, error }`. `T` types the publications' `data`
+ * (`useSubscription<ChatMessage>('chat:lobby')`; not checked). Components that want the same
+ * channel share one subscription; strict mode's double effects subscribe once.
  */
-export function useSubscription(channel: string | null | undefined, options: UseSubscriptionOptions = {}): SubscriptionView {
+export function useSubscription<T = unknown>(channel: string | null | undefined, options: UseSubscriptionOptions<T> = {}): SubscriptionView<T> {
   const client = useSwitchboard();
   const limit = options.limit ?? 100;
+  const rewind = Math.max(0, Math.floor(options.rewind ?? 0));
   const onMessage = useRef(options.onMessage);
   onMessage.current = options.onMessage;
-  const [view, setView] = useState<SubscriptionView & { channel: string | null | undefined }>({ channel, state: 'idle', messages: [], error: undefined });
+  const [view, setView] = useState<SubscriptionView<T> & { channel: string | null | undefined }>({ channel, state: 'idle', messages: [], error: undefined });
 
   useEffect(() => {
     if (!client || !channel) return undefined;
     const { sub, release } = holdChannel(client, channel, options.delta ? { delta: options.delta } : undefined);
+    const typed = sub as unknown as Subscription<T>;
+    let live = true;
     setView((v) => (v.channel === channel ? { ...v, state: sub.state } : { channel, state: sub.state, messages: [], error: undefined }));
     const offs = [
-      sub.on('state', ({ state }) => setView((v) => ({ ...v, state }))),
-      sub.on('error', ({ error }) => setView((v) => ({ ...v, error }))),
-      sub.on('message', (m) => {
+      typed.on('state', ({ state }) => setView((v) => ({ ...v, state }))),
+      typed.on('error', ({ error }) => setView((v) => ({ ...v, error }))),
+      typed.on('message', (m) => {
         onMessage.current?.(m);
-        setView((v) => ({ ...v, messages: [...v.messages, m].slice(-limit) }));
+        setView((v) => ({ ...v, messages: merge(v.messages, [m], limit) }));
       }),
     ];
+    // The last `rewind` publications, read once subscribed (so none falls between the read
+    // and the live ones; those that are both are shown once).
+    if (rewind > 0) {
+      sub.ready()
+        .then(() => client.history(channel, { limit: rewind, reverse: true }))
+        .then((h) => {
+          if (!live) return;
+          const older = (h.publications as ChannelPublication<T>[]).slice().reverse();
+          setView((v) => ({ ...v, messages: merge(older, v.messages, limit) }));
+        }, (error: unknown) => {
+          if (live) setView((v) => ({ ...v, error: error instanceof Error ? error : new Error(String(error)) }));
+        });
+    }
     return () => {
+      live = false;
       for (const off of offs) off();
       release();
     };
-  }, [client, channel, limit, options.delta]);
+  }, [client, channel, limit, rewind, options.delta]);
 
   if (view.channel !== channel) return { state: 'idle', messages: [], error: undefined };
   return { state: view.state, messages: view.messages, error: view.error };

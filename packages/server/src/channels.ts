@@ -1,6 +1,7 @@
 import { ReplyError, isGranted, parseChannel, type ParsedChannel } from '@switchboard/protocol';
 import type { Config, NamespaceOptions } from './config.ts';
 import type { Identity } from './identity.ts';
+import type { DevLenience } from './lenience.ts';
 
 /** Retention of one channel's stream. */
 export interface HistoryOptions {
@@ -16,11 +17,25 @@ export interface ResolvedChannel extends ParsedChannel {
   options: NamespaceOptions;
   /** Retention when the namespace keeps history. */
   history: HistoryOptions | undefined;
+  /**
+   * Dev mode only (`serve --dev`): grants this channel's namespace requires are not enforced,
+   * and each command let through only because of that is logged (docs/configuration.md).
+   */
+  dev: DevLenience | undefined;
 }
 
 const PERSONAL_DEFAULTS: NamespaceOptions = {
   history: { size: 100, ttl: 7 * 86_400_000 },
   presence: false, joinLeave: false, clientPublish: false, directMessages: true, allowSubscribe: false, allowPublish: false, publicationWebhooks: false, delta: null,
+};
+
+/**
+ * A namespace that dev mode opens because it is not configured: history and presence, as
+ * the dev banner says (its grants are still checked, and a missing one only logged).
+ */
+const DEV_OPEN_NAMESPACE: NamespaceOptions = {
+  history: { size: 1000, ttl: 86_400_000 },
+  presence: true, joinLeave: true, clientPublish: true, directMessages: true, allowSubscribe: false, allowPublish: false, publicationWebhooks: false, delta: null,
 };
 
 /** What a Pusher cache channel keeps when its namespace keeps no history: the last event, 30 minutes (Pusher's). */
@@ -37,8 +52,12 @@ export class ChannelResolver {
   private personal: NamespaceOptions | undefined;
   private readonly retentions = new WeakMap<NamespaceOptions, HistoryOptions>();
 
-  constructor(config: Config) {
+  /** Dev mode: what it lets through that production would refuse, logged. */
+  private readonly dev: DevLenience | undefined;
+
+  constructor(config: Config, dev?: DevLenience) {
     this.config = config;
+    this.dev = config.dev ? dev : undefined;
     this.pusherNamespaces = new Set(config.pusher.apps.map((a) => a.namespace));
   }
 
@@ -82,13 +101,17 @@ export class ChannelResolver {
     }
     const parsed = parseChannel(channel, this.config.limits.maxChannelLength);
     if (typeof parsed === 'string') throw new ReplyError('bad_request', parsed);
-    const options = this.namespace(parsed.namespace);
+    let options = this.namespace(parsed.namespace);
+    if (!options && this.dev) {
+      options = DEV_OPEN_NAMESPACE;
+      this.dev.allowed('unconfigured_namespace', parsed.namespace, channel as string);
+    }
     if (!options) {
       throw new ReplyError('unknown_channel', parsed.namespace === '' ? 'channels without a namespace are not enabled' : `namespace "${parsed.namespace}" is not configured`);
     }
     // One literal shape (no spread, owner always present) and one retention object per
     // namespace: the cache holds an entry per channel, personal channels included.
-    const resolved: ResolvedChannel = { namespace: parsed.namespace, owner: parsed.owner, name: channel as string, options, history: this.retentionOf(options, parsed.namespace, channel as string) };
+    const resolved: ResolvedChannel = { namespace: parsed.namespace, owner: parsed.owner, name: channel as string, options, history: this.retentionOf(options, parsed.namespace, channel as string), dev: this.dev };
     if (this.cache.size > 50_000) this.cache.clear();
     this.cache.set(resolved.name, resolved);
     return resolved;
@@ -99,6 +122,7 @@ export class ChannelResolver {
 export function assertCanSubscribe(who: Identity, ch: ResolvedChannel): void {
   if (ch.owner !== undefined) return assertOwnerOnly(who.user, ch);
   if (ch.options.allowSubscribe || isGranted(who.grants.subscribe, ch.name)) return;
+  if (ch.dev) return ch.dev.allowed('subscribe_grant', ch.namespace, ch.name);
   throw new ReplyError('permission_denied', `no grant to subscribe to ${ch.name}`);
 }
 
@@ -117,5 +141,6 @@ export function assertCanPublish(who: Identity, ch: ResolvedChannel): void {
   if (ch.owner !== undefined) throw new ReplyError('permission_denied', 'publish to personal channels with "send"');
   if (!ch.options.clientPublish) throw new ReplyError('permission_denied', `clients may not publish in namespace "${ch.namespace}"`);
   if (ch.options.allowPublish || isGranted(who.grants.publish, ch.name)) return;
+  if (ch.dev) return ch.dev.allowed('publish_grant', ch.namespace, ch.name);
   throw new ReplyError('permission_denied', `no grant to publish to ${ch.name}`);
 }

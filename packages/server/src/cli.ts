@@ -5,6 +5,7 @@ import { mintToken } from './auth/mint.ts';
 import { devSecretsPath, loadDevSecrets, readDevSecrets } from './dev-secrets.ts';
 import { report } from './cli-errors.ts';
 import { publishCommand } from './cli-publish.ts';
+import { initCommand } from './cli-init.ts';
 import { devBanner } from './dev-banner.ts';
 import { availableParallelism } from 'node:os';
 import { createLogger } from './logger.ts';
@@ -26,12 +27,13 @@ export function loadConfig(flags: Record<string, any>, env: NodeJS.ProcessEnv = 
   if (flags.storage !== undefined) fromFlags.storage = flags.storage;
   if (flags.redis !== undefined) fromFlags.redis = flags.redis;
   if (flags.postgres !== undefined) fromFlags.postgres = flags.postgres;
+  if (flags.nats !== undefined) fromFlags.nats = { url: flags.nats };
   if (flags.logLevel !== undefined) fromFlags.logLevel = flags.logLevel;
   if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) fromFlags.tls = { cert: flags.tlsCert, key: flags.tlsKey };
   const given = mergeConfig(file ? readConfigFile(file) : {}, configFromEnv(env), fromFlags);
   const merged = mergeConfig(flags.dev ? devDefaults() : {}, given);
-  // Cluster mode (`redis` or `postgres` set) keeps everything there unless storage was chosen explicitly.
-  if ((merged.redis || merged.postgres) && given.storage === undefined) delete merged.storage;
+  // Cluster mode (`redis`, `postgres` or `nats` set) keeps everything there unless storage was chosen explicitly.
+  if ((merged.redis || merged.postgres || merged.nats) && given.storage === undefined) delete merged.storage;
   // Dev mode without a secret: the development secrets file (made once), so a restart keeps logins.
   if (flags.dev && !(merged.auth as Record<string, unknown> | undefined)?.jwtSecret) {
     const secrets = loadDevSecrets(devSecretsPath(env));
@@ -51,7 +53,7 @@ async function serve(flags: Record<string, any>): Promise<void> {
     process.exit(2);
   }
   const workers = parseWorkers(flags.workers);
-  if (workers !== undefined && workers > 1 && !config.redis && !config.postgres) {
+  if (workers !== undefined && workers > 1 && !config.redis && !config.postgres && !config.nats) {
     console.error(
       `switchboard: refusing to start ${workers} workers without a cluster backend (workers share clients, history and sessions only through Redis or PostgreSQL): ` +
         'add --redis redis://HOST:6379 (or SWITCHBOARD_REDIS_URL) or --postgres postgres://HOST/DB (or SWITCHBOARD_POSTGRES_URL), or drop --workers',
@@ -64,7 +66,7 @@ async function serve(flags: Record<string, any>): Promise<void> {
     // Every worker must use the same secret (dev mode: the one from the development secrets file).
     const env: Record<string, string> = config.dev && config.auth.jwtSecret ? { SWITCHBOARD_JWT_SECRET: config.auth.jwtSecret } : {};
     // The banner once, from the primary, when the first worker listens (workers print none).
-    const onListening = config.dev ? (port: number) => printDevBanner(config, urlsOf(config, port)) : undefined;
+    const onListening = config.dev ? (port: number) => printDevBanner(config, { ...urlsOf(config, port), bound: config.host }) : undefined;
     runWorkers({ count: workers!, log: createLogger(config.logLevel), shutdownTimeoutMs: config.shutdown.timeoutMs, env, ...(onListening ? { onListening } : {}) });
     return;
   }
@@ -80,7 +82,7 @@ async function serve(flags: Record<string, any>): Promise<void> {
     process.exit(2);
   }
   // Under `npm start` (scripts/start.ts) the supervisor prints one banner for gateway and chat.
-  if (process.send && process.env.SWITCHBOARD_SUPERVISED === '1') process.send({ type: 'listening', url: addr.url, wsUrl: addr.wsUrl, admin: config.admin.password !== null });
+  if (process.send && process.env.SWITCHBOARD_SUPERVISED === '1') process.send({ type: 'listening', url: addr.url, wsUrl: addr.wsUrl, bound: addr.host, admin: config.admin.password !== null });
   else if (config.dev && process.env.SWITCHBOARD_WORKER !== '1') printDevBanner(config, addr);
   server.log.info({ http: addr.url, ws: addr.wsUrl, storage: config.storage.split(':')[0], dev: config.dev }, 'switchboard listening');
   let stopping = false;
@@ -109,9 +111,10 @@ async function serve(flags: Record<string, any>): Promise<void> {
 }
 
 /** The `--dev` banner: where to connect, where the secrets are, how to get a token. */
-function printDevBanner(config: Config, addr: { url: string; wsUrl: string }): void {
+function printDevBanner(config: Config, addr: { url: string; wsUrl: string; host?: string; bound?: string }): void {
   const fromFile = process.env.SWITCHBOARD_JWT_SECRET ? undefined : devSecretsPath();
-  console.log(devBanner({ gateway: addr, apiEnabled: config.apiKeys.length > 0, admin: config.admin.password !== null, ...(fromFile ? { secretsFile: fromFile } : {}) }));
+  const bound = addr.bound ?? addr.host;
+  console.log(devBanner({ gateway: { url: addr.url, wsUrl: addr.wsUrl, ...(bound ? { bound } : {}) }, apiEnabled: config.apiKeys.length > 0, admin: config.admin.password !== null, ...(fromFile ? { secretsFile: fromFile } : {}) }));
 }
 
 /** The URLs of `--workers` from the primary, which does not listen itself. */
@@ -156,6 +159,10 @@ async function token(flags: Record<string, any>): Promise<void> {
 
 export function program(): Command {
   const p = new Command('switchboard').description('Switchboard real-time messaging gateway');
+  p.command('init')
+    .description('write a production-ready switchboard.config.json (fresh secrets, namespaces, origins to fill in); never overwrites')
+    .option('-c, --config <path>', 'where to write it', 'switchboard.config.json')
+    .action((flags) => initCommand(flags));
   p.command('serve')
     .description('run the gateway')
     .option('-c, --config <path>', 'JSON configuration file (also SWITCHBOARD_CONFIG)')
@@ -168,6 +175,7 @@ export function program(): Command {
     .option('--storage <storage>', 'memory | sqlite:<path> | redis | postgres (SWITCHBOARD_STORAGE)')
     .option('--redis <url>', 'Redis URL: cluster mode (SWITCHBOARD_REDIS_URL)')
     .option('--postgres <url>', 'PostgreSQL URL: cluster mode on Postgres alone (SWITCHBOARD_POSTGRES_URL)')
+    .option('--nats <urls>', 'NATS server URLs, comma-separated: cluster mode on NATS JetStream (SWITCHBOARD_NATS_URL)')
     .option('--workers <n>', 'run N gateway processes sharing the port (or "auto": one per CPU); needs --redis')
     .addOption(new Option('--log-level <level>', 'log level (SWITCHBOARD_LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
     .option('--tls-cert <path>', 'TLS certificate (PEM): serve wss:// and https://')
@@ -190,6 +198,7 @@ export function program(): Command {
     .argument('<channel>', 'channel name, e.g. chat:lobby')
     .argument('<json>', `the data, as JSON: '{"text":"hello"}'`))
     .option('--dev', "use the development API key `npm start` keeps (data/dev-secrets.json, or SWITCHBOARD_DEV_SECRETS)")
+    .option('-c, --config <path>', 'take the API key and port from this config file (its first apiKeys entry)')
     .option('--idempotency-key <key>', 'publish at most once under this key')
     .action((channel: string, json: string, flags) => publishCommand(channel, json, flags));
   addAccessCommands(p);

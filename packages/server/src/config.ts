@@ -52,6 +52,17 @@ const HookSchema = z.strictObject({
   onError: z.enum(['deny', 'allow']).default('deny'),
 });
 
+/** NATS server URLs, comma-separated: `nats://host:4222`, `tls://host:4222` or `host:4222`. */
+const natsUrls = z.string().refine((v) => v.split(',').every((u) => {
+  const t = u.trim();
+  if (t === '') return false;
+  try {
+    return ['nats:', 'tls:', 'ws:', 'wss:'].includes(new URL(t.includes('://') ? t : `nats://${t}`).protocol);
+  } catch {
+    return false;
+  }
+}), { message: 'expected NATS server URLs, comma-separated: nats://host:4222,nats://host2:4222' });
+
 /** A PostgreSQL connection URL (`postgres://` or `postgresql://`). */
 const postgresUrl = z.string().refine((v) => {
   try {
@@ -129,10 +140,23 @@ const ConfigSchema = z.strictObject({
     offlineGraceMs: z.int().min(0).default(3000),
   }).prefault({}),
   /**
-   * `memory`, `sqlite:<path>`, `redis` (uses `redis`) or `postgres` (uses `postgres`). Absent:
-   * `redis` or `postgres` when that is set (cluster mode), else `sqlite:./data/switchboard.db`.
+   * `memory`, `sqlite:<path>`, `redis` (uses `redis`), `postgres` (uses `postgres`) or `nats`
+   * (uses `nats`). Absent: the cluster backend that is set, else `sqlite:./data/switchboard.db`.
    */
-  storage: z.string().regex(/^(memory|redis|postgres|sqlite:.+)$/, 'storage must be "memory", "redis", "postgres" or "sqlite:<path>"').optional(),
+  storage: z.string().regex(/^(memory|redis|postgres|nats|sqlite:.+)$/, 'storage must be "memory", "redis", "postgres", "nats" or "sqlite:<path>"').optional(),
+  /**
+   * Cluster mode on NATS JetStream (docs/nats.md): `url` lists the servers
+   * (`nats://a:4222,nats://b:4222`; `tls://` for TLS, `user:password@` or a token in the URL),
+   * `replicas` the replication of every stream and bucket (a publication is acknowledged once a
+   * majority of them hold it), `credentials` a NATS `.creds` file, `prefix` the names of this
+   * deployment's streams, buckets and subjects.
+   */
+  nats: z.strictObject({
+    url: natsUrls,
+    replicas: z.int().min(1).max(5).default(3),
+    credentials: z.string().min(1).nullable().default(null),
+    prefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'nats.prefix must be 1–32 letters, digits, _ or -').default('sb'),
+  }).nullable().default(null),
   /**
    * Cluster mode: `redis://…` (one server), `redis+cluster://h:p,h:p` (Redis Cluster seeds) or
    * `redis+sentinel://h:p,h:p/<master>` (Sentinel); `rediss…` for TLS.
@@ -240,6 +264,10 @@ const ConfigSchema = z.strictObject({
      * checked at most once a second, so the outbox may go over by about a second's events.
      */
     maxQueued: z.int().min(1).default(100_000),
+    /** Requests in flight at once from each node; events of one channel or user never overlap (docs/webhooks.md). */
+    concurrency: z.int().min(1).max(1000).default(64),
+    /** Up to this many events per request, the body `{"events": [...]}`; 0: one event per request. */
+    batch: z.int().min(0).max(1000).default(0),
   }).prefault({}).refine((w) => w.url === null || w.secret !== null, { message: 'webhooks.url needs webhooks.secret (at least 16 characters)', path: ['secret'] }),
   /** Pusher Channels protocol 7 and HTTP API (docs/pusher.md): the apps this gateway serves. */
   pusher: z.strictObject({
@@ -282,10 +310,10 @@ const ConfigSchema = z.strictObject({
     /** Clients are told to reconnect after a random delay up to this, to spread the load. */
     reconnectSpreadMs: z.int().min(0).default(5_000),
   }).prefault({}),
-}).refine((c) => !(c.redis && c.postgres), { message: 'redis and postgres are both set: choose one cluster backend', path: ['postgres'] })
+}).refine((c) => [c.redis, c.postgres, c.nats].filter(Boolean).length <= 1, { message: 'more than one of redis, postgres and nats is set: choose one cluster backend', path: ['postgres'] })
   .transform((c) => ({
     ...c,
-    storage: c.storage ?? (c.redis ? 'redis' : c.postgres ? 'postgres' : 'sqlite:./data/switchboard.db'),
+    storage: c.storage ?? (c.redis ? 'redis' : c.postgres ? 'postgres' : c.nats ? 'nats' : 'sqlite:./data/switchboard.db'),
     // A Pusher app's namespace that is not configured is a namespace with the defaults.
     namespaces: c.pusher.apps.some((a) => !Object.hasOwn(c.namespaces, a.namespace))
       ? { ...Object.fromEntries(c.pusher.apps.map((a) => [a.namespace, NamespaceSchema.parse({})])), ...c.namespaces }
@@ -343,6 +371,7 @@ export function configFromEnv(env: Env): Record<string, unknown> {
   if (env.SWITCHBOARD_STORAGE !== undefined) out.storage = env.SWITCHBOARD_STORAGE;
   if (env.SWITCHBOARD_REDIS_URL !== undefined) out.redis = env.SWITCHBOARD_REDIS_URL;
   if (env.SWITCHBOARD_POSTGRES_URL !== undefined) out.postgres = env.SWITCHBOARD_POSTGRES_URL;
+  if (env.SWITCHBOARD_NATS_URL !== undefined) out.nats = { url: env.SWITCHBOARD_NATS_URL };
   if (env.SWITCHBOARD_OUTBOX_URL !== undefined) out.outbox = { postgres: env.SWITCHBOARD_OUTBOX_URL };
   if (env.SWITCHBOARD_REDIS_WAIT_REPLICAS !== undefined) out.redisWaitReplicas = num('SWITCHBOARD_REDIS_WAIT_REPLICAS', env.SWITCHBOARD_REDIS_WAIT_REPLICAS);
   if (env.SWITCHBOARD_LOG_LEVEL !== undefined) out.logLevel = env.SWITCHBOARD_LOG_LEVEL;
@@ -416,14 +445,19 @@ export function mergeConfig(...layers: Array<Record<string, unknown> | undefined
   return out;
 }
 
-/** Dev-mode additions (`switchboard serve --dev`): anonymous allowed, history and presence everywhere, SQLite in `./data/`. */
+/**
+ * Dev-mode additions (`switchboard serve --dev`): loopback only, anonymous allowed, SQLite in
+ * `./data/`, history and presence in the default namespace. Every other namespace is open too
+ * (`ChannelResolver`: an unconfigured one gets history and presence), and grants are not
+ * enforced: what production would refuse is allowed and logged (`DevLenience`).
+ */
 export function devDefaults(): Record<string, unknown> {
-  const ns = { history: { size: 1000, ttl: '24h' }, presence: true, joinLeave: true, allowSubscribe: true, allowPublish: true };
   return {
     dev: true,
+    host: '127.0.0.1',
     storage: 'sqlite:./data/switchboard.db',
     auth: { allowAnonymous: true },
-    namespaces: { '': ns, chat: ns, '#': { history: { size: 1000, ttl: '7d' }, presence: false } },
+    namespaces: { '': { history: { size: 1000, ttl: '24h' }, presence: true, joinLeave: true }, '#': { history: { size: 1000, ttl: '7d' }, presence: false } },
   };
 }
 

@@ -56,6 +56,8 @@ export class Metrics {
   publications = 0;
   /** `error` replies sent (all codes). */
   errorReplies = 0;
+  /** `error` replies sent, by code (the protocol's codes: a closed set). */
+  readonly errorRepliesByCode = new Map<string, number>();
   /** HTTP-transport requests relayed to another node and waiting for its answer. */
   relayedInFlight = 0;
 
@@ -153,6 +155,7 @@ export class Metrics {
   /** An `error` reply was sent. */
   error(code: string): void {
     this.errorReplies++;
+    this.errorRepliesByCode.set(code, (this.errorRepliesByCode.get(code) ?? 0) + 1);
     this.errors.inc({ code });
   }
 

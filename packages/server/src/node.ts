@@ -13,6 +13,7 @@ import { Outbox } from './connection/outbox.ts';
 import type { Transport, UpgradeContext } from './transport/transport.ts';
 import type { WireProtocol } from './connection/protocol.ts';
 import { Hub } from './hub.ts';
+import { DevLenience } from './lenience.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
@@ -137,7 +138,7 @@ export class Node implements BrokerHandler {
     this.history = this.metrics.timed('history', stores.history);
     this.historyReads = new HistoryReads({ store: this.history, inFlight: o.config.limits.historyReadsInFlight, maxBytes: replayBytes(o.config) });
     this.sessions = this.metrics.timed('sessions', stores.sessions);
-    this.channels = new ChannelResolver(o.config);
+    this.channels = new ChannelResolver(o.config, new DevLenience(o.log));
     this.jwt = new JwtVerifier(o.config.auth);
     this.presenceStore = this.metrics.timed('presence', stores.presence);
     this.logins = this.metrics.timed('logins', stores.logins);

@@ -12,6 +12,7 @@ import { V1Protocol } from './protocols/v1/protocol.ts';
 import { pusherEndpoint, pusherWebhookSinks } from './protocols/pusher/index.ts';
 import { Metrics } from './metrics.ts';
 import { readiness } from './health.ts';
+import { registerBrowserBundle } from './browser-bundle.ts';
 import { apiPlugin } from './api/index.ts';
 import { ApiError, makeErrorHandler } from './api/errors.ts';
 import { createAdmin } from './admin/admin.ts';
@@ -27,6 +28,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** Builds the broker (tests, cluster mode); the memory broker when absent. */
   broker?: Stores['broker'];
+  /** Where the client's built browser bundles are (`switchboard.js`, `.mjs`); the installed `@switchboard/client`'s `dist/` when absent. */
+  browserBundleDir?: string;
 }
 
 /** A running gateway. */
@@ -48,7 +51,7 @@ export interface SwitchboardServer {
  * Throws ConfigError (naming the key) on bad configuration.
  */
 export async function createServer(o: ServerOptions | ConfigInput = {}): Promise<SwitchboardServer> {
-  const opts: ServerOptions = 'config' in o || 'options' in o || 'logger' in o || 'broker' in o ? (o as ServerOptions) : { options: o as ConfigInput };
+  const opts: ServerOptions = 'config' in o || 'options' in o || 'logger' in o || 'broker' in o || 'browserBundleDir' in o ? (o as ServerOptions) : { options: o as ConfigInput };
   const config = opts.config ?? parseConfig(opts.options ?? {});
   const log = opts.logger ?? createLogger(config.logLevel);
   const stores = await createStores(config, log);
@@ -109,6 +112,9 @@ export async function createServer(o: ServerOptions | ConfigInput = {}): Promise
     const text = await metrics.text();
     return reply.header('content-type', metrics.contentType).send(text);
   });
+
+  // The client SDK's browser bundles: a page needs one <script src="…/switchboard.js">.
+  registerBrowserBundle(http, opts.browserBundleDir);
 
   // Server API for backends (`/api/*`, API keys); see docs/server-api.md.
   http.register(apiPlugin, { prefix: '/api', node });

@@ -12,6 +12,7 @@ import { MemoryAccessStore } from './access/memory-access-store.ts';
 import { SqliteAccessStore } from './access/sqlite-access-store.ts';
 import { createRedisBackends } from './redis/backends.ts';
 import { createPostgresBackends } from './postgres/backends.ts';
+import { createNatsBackends } from './nats/backends.ts';
 import { MemoryServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import { SqliteServerSubscriptionStore } from './subscriptions/sqlite-server-subscription-store.ts';
 import type { Stores } from './store-set.ts';
@@ -27,7 +28,7 @@ function local(nodeId: string): Pick<Stores, 'broker' | 'presence' | 'logins' | 
 
 /**
  * Builds the stores named by `config.storage`: `memory`, `sqlite:<path>` (one database file,
- * opened with `openSqlite`, shared by the history and session stores), `redis` or `postgres`.
+ * opened with `openSqlite`, shared by the history and session stores), `redis`, `postgres` or `nats`.
  * With `redis` (or `postgres`) set (cluster mode) storage must be that one: every node must
  * share history and sessions, so a node-local store is refused. `nodeId` is the node's
  * address on the broker (`Broker.nodeId`) and its id in the node directory and webhook occupancy.
@@ -45,6 +46,13 @@ export async function createStores(config: Config, log?: Logger, nodeId = newNod
       throw new ConfigError(`storage: "${storage}" cannot be combined with postgres (cluster mode): nodes must share history and sessions; remove storage or set it to "postgres"`);
     }
     return createPostgresBackends(config.postgres, log, { nodeId });
+  }
+  if (config.nats) {
+    if (storage !== 'nats') {
+      throw new ConfigError(`storage: "${storage}" cannot be combined with nats (cluster mode): nodes must share history and sessions; remove storage or set it to "nats"`);
+    }
+    const sizes = Object.values(config.namespaces).map((n) => n.history?.size ?? 1);
+    return createNatsBackends(config.nats, log, { nodeId, maxPerChannel: Math.max(1, ...sizes), dedupWindowMs: config.dedupWindow, sessionIdleMs: config.sessions.idleTtl });
   }
   if (storage === 'memory') return { ...local(nodeId), history: new MemoryHistoryStore(), sessions: new MemorySessionStore(), access: new MemoryAccessStore(), close: async () => {} };
   if (storage.startsWith('sqlite:')) {
@@ -66,5 +74,6 @@ export async function createStores(config: Config, log?: Logger, nodeId = newNod
     };
   }
   if (storage === 'postgres') throw new ConfigError('storage: "postgres" needs the postgres setting (SWITCHBOARD_POSTGRES_URL or --postgres postgres://…)');
+  if (storage === 'nats') throw new ConfigError('storage: "nats" needs the nats setting (SWITCHBOARD_NATS_URL or --nats nats://host:4222,…)');
   throw new ConfigError(`storage: "${storage}" needs the redis setting (SWITCHBOARD_REDIS_URL or --redis redis://…)`);
 }

@@ -38,6 +38,13 @@ describe('clusterSeries', () => {
     ]);
     expect(out.map((s) => [s.t, s.connections, s.bytesOut, s.p99])).toEqual([[1000, 1, 1, 5], [2000, 12, 12, 7], [3000, 20, 20, 3]]);
   });
+  it('sums errors by code across nodes, leaving the nodes\' samples as they were', () => {
+    const a = { ...sample(1000, 1), errorsByCode: { unknown_channel: 1, bad_request: 0.5 } };
+    const b = { ...sample(1000, 1), errorsByCode: { unknown_channel: 2 } };
+    const [out] = clusterSeries([{ node: header('a'), samples: [a] }, { node: header('b'), samples: [b] }]);
+    expect({ ...out!.errorsByCode }).toEqual({ unknown_channel: 3, bad_request: 0.5 });
+    expect(a.errorsByCode).toEqual({ unknown_channel: 1, bad_request: 0.5 });
+  });
 });
 
 describe('StatsSampler', () => {
@@ -69,6 +76,25 @@ describe('StatsSampler', () => {
     expect(node!.samples).toHaveLength(2);
     await sampler.stop();
     expect(await store.nodes()).toEqual([]);
+  });
+
+  it('breaks error replies down by code: the rate of each code seen in the interval', async () => {
+    const codes = new Map<string, number>([['permission_denied', 4]]);
+    const source: SamplerSource = {
+      gauges: () => ({ connections: 0, users: 0, channels: 0, subscriptions: 0 }),
+      counters: () => ({ publications: 0, deliveries: 0, bytesIn: 0, bytesOut: 0, errors: 0 }),
+      errorCodes: () => codes,
+      latency: () => ({ bounds: [0.001], counts: [0, 0] }),
+      status: async () => 'ok',
+    };
+    const sampler = new StatsSampler({ store: new MemoryAdminStore(), source, header: { id: 'n_2', name: 'h', pid: 1, version: '1', startedAt: 0, broker: 'memory' }, intervalMs: 1000 });
+    codes.set('unknown_channel', 1_000_000);
+    const first = await sampler.sampleAndReport();
+    expect(Object.keys(first.errorsByCode ?? {})).toEqual(['unknown_channel']); // permission_denied: none since the start
+    expect(first.errorsByCode!['unknown_channel']).toBeGreaterThan(0);
+    const second = await sampler.sampleAndReport();
+    expect(second.errorsByCode).toBeUndefined(); // nothing new
+    await sampler.stop();
   });
 });
 

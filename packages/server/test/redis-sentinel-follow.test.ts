@@ -42,8 +42,7 @@ describe('WAIT falls short behind Sentinel', () => {
     expect(await append(1)).toMatchObject({ offset: 1, duplicate: false });
 
     const old = await group.primaryPort();
-    const sentinel = group.sentinels[0]!.port;
-    await ask(sentinel, (r) => r.call('SENTINEL', 'FAILOVER', group.master));
+    await group.failover();
     await waitFor(async () => (await group.primaryPort()) !== old, 60_000, 'the sentinel to switch the primary');
     // The old primary, as if it never heard of the switch: a primary without replicas. The
     // sentinel forgets it (RESET rediscovers the replicas from the new primary), as sentinels

@@ -48,9 +48,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const byN = (events: any[], c: string) => events.filter((e) => e.channel === `chat:${c}`).map((e) => e.publication.data.n);
+
 describe('webhooks', () => {
   it('a backend receives signed online/occupied and offline/vacated webhooks despite two 500 answers', async () => {
-    receiver.answer = (n) => (n < 2 ? 500 : 204);
+    let refused = 0;
+    receiver.answer = (_n, body) => (body.type === 'user.online' && refused++ < 2 ? 500 : 204);
     const gw = await gateway(`w${db++}.db`);
     try {
       const alice = await connectAuthed(gw.wsUrl, 'alice');
@@ -59,11 +62,13 @@ describe('webhooks', () => {
       alice.close();
       await receiver.until(() => receiver.accepted().length >= 4);
       const accepted = receiver.accepted();
-      expect(accepted.map((e) => [e.type, e.user ?? e.channel])).toEqual([
-        ['user.online', 'alice'], ['channel.occupied', 'chat:lobby'], ['channel.vacated', 'chat:lobby'], ['user.offline', 'alice'],
-      ]);
-      // The first event was refused twice, then accepted: three deliveries of one id, in order.
-      expect(receiver.deliveries.slice(0, 3).map((d) => [d.status, d.body.id])).toEqual([[500, accepted[0].id], [500, accepted[0].id], [204, accepted[0].id]]);
+      // In order per user and per channel (a channel's events and a user's go in parallel).
+      expect(accepted.filter((e) => e.user).map((e) => [e.type, e.user])).toEqual([['user.online', 'alice'], ['user.offline', 'alice']]);
+      expect(accepted.filter((e) => e.channel).map((e) => [e.type, e.channel])).toEqual([['channel.occupied', 'chat:lobby'], ['channel.vacated', 'chat:lobby']]);
+      // user.online was refused twice, then accepted: three deliveries of one id, and alice's offline only after.
+      const online = accepted.find((e) => e.type === 'user.online');
+      const ofAlice = receiver.deliveries.filter((d) => d.body.user === 'alice');
+      expect(ofAlice.map((d) => [d.status, d.body.id])).toEqual([[500, online.id], [500, online.id], [204, online.id], [204, accepted.find((e) => e.type === 'user.offline').id]]);
       for (const d of receiver.deliveries) {
         expect(verify(SECRET, d.headers, d.raw)).toBe(true);
         expect(verify('another-secret-0123456789', d.headers, d.raw)).toBe(false);
@@ -138,6 +143,47 @@ describe('webhooks', () => {
       expect(receiver.accepted().map((e) => e.publication.data.n)).toEqual([1, 2, 3]);
     } finally {
       await gw.close();
+    }
+  });
+
+  it('in parallel, in order per channel: a channel whose receiver fails holds up only its own events; batches (webhooks.batch) are signed, in order', async () => {
+    // chat:slow's receiver refuses until every other channel's events arrived: they must not wait behind it.
+    receiver.answer = (_n, body) => (body.channel === 'chat:slow' && receiver.accepted().length < 15 ? 503 : 204);
+    const gw = await gateway(`w${db++}.db`, { webhooks: { url: receiver.url, secret: SECRET, retryDelayMs: 100, maxRetryDelayMs: 200, events: ['publication'], concurrency: 8 } });
+    try {
+      const erin = await connectAuthed(gw.wsUrl, 'erin');
+      clients.push(erin);
+      for (let n = 0; n < 5; n++) for (const c of ['slow', 'a', 'b', 'c']) expect((await erin.request({ type: 'publish', channel: `chat:${c}`, data: { n } })).type).toBe('ack');
+      await receiver.until(() => receiver.accepted().length >= 20);
+      const byChannel = (events: any[], c: string) => events.filter((e) => e.channel === `chat:${c}`).map((e) => e.publication.data.n);
+      for (const c of ['slow', 'a', 'b', 'c']) expect(byChannel(receiver.accepted(), c)).toEqual([0, 1, 2, 3, 4]);
+      // chat:slow was refused, retried, and none of its later events was sent before its first was accepted.
+      const slow = receiver.deliveries.filter((d) => d.body.channel === 'chat:slow');
+      expect(slow[0]!.status).toBe(503);
+      const firstOk = slow.findIndex((d) => d.status === 204);
+      expect(slow.slice(0, firstOk + 1).every((d) => d.body.publication.data.n === 0)).toBe(true);
+    } finally {
+      await gw.close();
+    }
+    receiver.deliveries.length = 0;
+    receiver.answer = () => 204;
+    const batched = await gateway(`w${db++}.db`, { webhooks: { url: receiver.url, secret: SECRET, events: ['publication'], batch: 50 } });
+    try {
+      const erin = await connectAuthed(batched.wsUrl, 'erin');
+      clients.push(erin);
+      for (let n = 0; n < 30; n++) expect((await erin.request({ type: 'publish', channel: `chat:${n % 3}`, data: { n } })).type).toBe('ack');
+      await receiver.until(() => receiver.deliveries.reduce((sum, d) => sum + d.body.events.length, 0) >= 30);
+      const events = receiver.deliveries.flatMap((d) => d.body.events);
+      for (const c of ['0', '1', '2']) expect(byN(events, c)).toEqual(Array.from({ length: 10 }, (_, i) => i * 3 + Number(c)));
+      expect(new Set(events.map((e: any) => e.id)).size).toBe(30);
+      for (const d of receiver.deliveries) {
+        expect(verify(SECRET, d.headers, d.raw)).toBe(true);
+        expect(d.headers['x-switchboard-event']).toBe('batch');
+        expect(d.headers['x-switchboard-batch-size']).toBe(String(d.body.events.length));
+        expect(d.body.events[0]).toMatchObject({ id: expect.stringMatching(/^evt_/), type: 'publication' });
+      }
+    } finally {
+      await batched.close();
     }
   });
 

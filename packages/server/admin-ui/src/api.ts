@@ -3,6 +3,8 @@
 export interface StatsSample {
   t: number; connections: number; users: number; channels: number; subscriptions: number;
   publications: number; deliveries: number; bytesIn: number; bytesOut: number; errors: number;
+  /** Error replies per second by code (codes seen in the interval). */
+  errorsByCode?: Record<string, number>;
   p99: number | null; rss: number; heapUsed: number; cpu: number;
 }
 interface NodeHeader { id: string; name: string; pid: number; version: string; startedAt: number; broker: string; status: string; seenAt: number }

@@ -18,10 +18,18 @@ export interface ChartProps {
   format: (v: number) => string;
 }
 
-/** Charts drawn on this page, for tests and for debugging in the console. */
+/** Charts drawn on this page, and the time labels each last drew with its width, for tests and for debugging in the console. */
 declare global {
-  interface Window { adminCharts?: Map<string, uPlot> }
+  interface Window {
+    adminCharts?: Map<string, uPlot>;
+    adminTimeLabels?: Map<string, { labels: string[]; width: number }>;
+  }
 }
+
+/** Time labels: 24-hour `HH:MM:SS` (8 characters, about 60 px), never a second line. */
+const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+/** Pixels between two time labels at least: wide enough for one label and a gap, at any chart width. */
+const TIME_LABEL_SPACE = 90;
 
 /**
  * A live time-series chart (uPlot). Created once per title and series set, resized with its
@@ -42,7 +50,14 @@ export function Chart({ title, times, series, format }: ChartProps) {
       legend: { show: true, live: false },
       scales: { x: { time: true } },
       axes: [
-        { stroke: '#555', grid: { stroke: '#eee' } },
+        {
+          stroke: '#555', grid: { stroke: '#eee' }, space: TIME_LABEL_SPACE,
+          values: (u, splits) => {
+            const labels = splits.map((t) => (t == null ? '' : clock.format(t * 1000)));
+            (window.adminTimeLabels ??= new Map()).set(title, { labels: labels.filter(Boolean), width: u.bbox.width / devicePixelRatio });
+            return labels;
+          },
+        },
         { stroke: '#555', grid: { stroke: '#eee' }, size: 76, values: (_u, vals) => vals.map((v) => (v == null ? '' : format(v))) },
       ],
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, value: (_u: uPlot, v: number | null) => (v == null ? '–' : format(v)) }))],

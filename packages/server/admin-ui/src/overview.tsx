@@ -12,9 +12,27 @@ const CHARTS: Array<{ title: string; format: (v: number) => string; lines: Array
   { title: 'Connections', format: num, lines: [['connections', (s) => s.connections], ['users', (s) => s.users], ['subscriptions', (s) => s.subscriptions]] },
   { title: 'Messages per second', format: num, lines: [['publications/s', (s) => s.publications], ['deliveries/s', (s) => s.deliveries]] },
   { title: 'Bytes per second', format: (v) => `${bytes(v)}/s`, lines: [['in', (s) => s.bytesIn], ['out', (s) => s.bytesOut]] },
-  { title: 'Errors per second', format: num, lines: [['error replies/s', (s) => s.errors]] },
   { title: 'Publish to delivery p99', format: (v) => `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`, lines: [['p99', (s) => s.p99]] },
 ];
+
+/** Most error codes drawn as their own line; the rest are summed as "other". */
+const TOP_CODES = 3;
+
+/**
+ * The error chart's lines: one per error code seen in the window (the most frequent
+ * `TOP_CODES`, the rest as "other"), so the cause shows without `/metrics`; one line of all
+ * errors while there are none.
+ */
+function errorLines(samples: StatsSample[]): Array<[string, Pick]> {
+  const totals = new Map<string, number>();
+  for (const s of samples) for (const [code, r] of Object.entries(s.errorsByCode ?? {})) totals.set(code, (totals.get(code) ?? 0) + r);
+  if (totals.size === 0) return [['error replies/s', (s) => s.errors]];
+  const codes = [...totals.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([c]) => c);
+  const top = codes.slice(0, TOP_CODES);
+  const lines: Array<[string, Pick]> = top.map((code) => [code, (s) => s.errorsByCode?.[code] ?? 0]);
+  if (codes.length > TOP_CODES) lines.push(['other', (s) => Math.max(0, s.errors - top.reduce((a, c) => a + (s.errorsByCode?.[c] ?? 0), 0))]);
+  return lines;
+}
 
 /** Live charts of the whole cluster or one node, and the current totals. */
 export function OverviewPage() {
@@ -60,7 +78,7 @@ export function OverviewPage() {
         )}
       </dl>
       <div class="charts">
-        {CHARTS.map((c) => {
+        {[...CHARTS.slice(0, 3), { title: 'Errors per second, by code', format: num, lines: errorLines(samples) }, ...CHARTS.slice(3)].map((c) => {
           const series: Series[] = c.lines.map(([label, pick], i) => ({ label, color: COLORS[i % COLORS.length]!, values: samples.map(pick) }));
           return <Chart key={`${scope}:${c.title}`} title={c.title} times={times} series={series} format={c.format} />;
         })}

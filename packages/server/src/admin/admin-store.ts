@@ -17,6 +17,8 @@ export interface StatsSample {
   bytesOut: number;
   /** Error replies sent, per second. */
   errors: number;
+  /** The same by error code (`unknown_channel`, `permission_denied`…), codes seen in the interval only. */
+  errorsByCode?: Record<string, number>;
   /** Publish-to-delivery latency p99 over the interval (ms); null without publications. */
   p99: number | null;
   /** Resident memory (bytes). */

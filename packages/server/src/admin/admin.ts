@@ -75,10 +75,11 @@ export async function createAdmin(o: { config: Config; node: Node; metrics: Metr
   let lastWarn = 0;
   const sampler = new StatsSampler({
     store,
-    header: { id: nodeId, name: hostname(), pid: process.pid, version: VERSION, startedAt: Date.now(), broker: config.redis ? 'redis' : config.postgres ? 'postgres' : 'memory' },
+    header: { id: nodeId, name: hostname(), pid: process.pid, version: VERSION, startedAt: Date.now(), broker: config.redis ? 'redis' : config.postgres ? 'postgres' : config.nats ? 'nats' : 'memory' },
     source: {
       gauges: () => ({ connections: node.connections.size, users: node.hub.stats.users, channels: node.hub.stats.channels, subscriptions: node.hub.stats.subscriptions }),
       counters: () => ({ publications: metrics.publications, deliveries: metrics.messagesOut, bytesIn: metrics.bytesIn, bytesOut: metrics.bytesOut, errors: metrics.errorReplies }),
+      errorCodes: () => metrics.errorRepliesByCode,
       latency: () => metrics.deliveryLatency(),
       status: async () => {
         const r = await readiness(node, 1000);

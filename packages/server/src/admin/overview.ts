@@ -13,10 +13,14 @@ export function clusterSeries(nodes: readonly NodeStats[]): StatsSample[] {
     for (const s of n.samples) {
       const acc = byTime.get(s.t);
       if (!acc) {
-        byTime.set(s.t, { ...s });
+        byTime.set(s.t, { ...s, ...(s.errorsByCode ? { errorsByCode: Object.assign(Object.create(null) as Record<string, number>, s.errorsByCode) } : {}) });
         continue;
       }
       for (const k of SUMMED) acc[k] += s[k];
+      for (const [code, r] of Object.entries(s.errorsByCode ?? {})) {
+        acc.errorsByCode ??= Object.create(null) as Record<string, number>;
+        acc.errorsByCode[code] = (acc.errorsByCode[code] ?? 0) + r;
+      }
       if (s.p99 !== null && (acc.p99 === null || s.p99 > acc.p99)) acc.p99 = s.p99;
     }
   }

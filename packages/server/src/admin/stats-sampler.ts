@@ -6,6 +6,8 @@ export interface SamplerSource {
   gauges(): { connections: number; users: number; channels: number; subscriptions: number };
   /** Monotonic totals since start. */
   counters(): { publications: number; deliveries: number; bytesIn: number; bytesOut: number; errors: number };
+  /** Error replies sent since start, by code (optional: without it a sample has no breakdown). */
+  errorCodes?(): ReadonlyMap<string, number>;
   /** Publish-to-delivery histogram: bucket bounds (seconds) and per-bucket counts (the last is +Inf). */
   latency(): { bounds: readonly number[]; counts: number[] };
   /** `ok`, or why the node's stores or broker do not answer. */
@@ -57,7 +59,7 @@ export class StatsSampler {
   readonly keep: number;
   private readonly o: StatsSamplerOptions;
   private timer: NodeJS.Timeout | undefined;
-  private last: { at: number; counters: ReturnType<SamplerSource['counters']>; latency: number[]; cpu: NodeJS.CpuUsage };
+  private last: { at: number; counters: ReturnType<SamplerSource['counters']>; latency: number[]; cpu: NodeJS.CpuUsage; codes: Map<string, number> };
   private running: Promise<void> = Promise.resolve();
   private lastT = 0;
 
@@ -65,7 +67,7 @@ export class StatsSampler {
     this.o = o;
     this.intervalMs = o.intervalMs ?? 2000;
     this.keep = o.keep ?? 300;
-    this.last = { at: Date.now(), counters: o.source.counters(), latency: o.source.latency().counts, cpu: process.cpuUsage() };
+    this.last = { at: Date.now(), counters: o.source.counters(), latency: o.source.latency().counts, cpu: process.cpuUsage(), codes: new Map(o.source.errorCodes?.()) };
   }
 
   /** Takes a first sample now, then one per interval. */
@@ -107,7 +109,15 @@ export class StatsSampler {
     const rate = (k: keyof typeof counters) => Math.max(0, counters[k] - prev.counters[k]) / secs;
     const cpuMicros = cpu.user - prev.cpu.user + cpu.system - prev.cpu.system;
     const delta = latency.counts.map((c, i) => Math.max(0, c - (prev.latency[i] ?? 0)));
-    this.last = { at: now, counters, latency: latency.counts, cpu };
+    const codes = new Map(s.errorCodes?.());
+    const round0 = (v: number) => Math.round(v * 100) / 100;
+    // Per code, the rate over the interval; codes with none left out (a closed set: the protocol's).
+    const errorsByCode = Object.create(null) as Record<string, number>;
+    for (const [code, n] of codes) {
+      const r = Math.max(0, n - (prev.codes.get(code) ?? 0)) / secs;
+      if (r > 0) errorsByCode[code] = round0(r);
+    }
+    this.last = { at: now, counters, latency: latency.counts, cpu, codes };
     const mem = process.memoryUsage();
     const round = (v: number) => Math.round(v * 100) / 100;
     const p99 = bucketQuantile(latency.bounds, delta, 0.99);
@@ -121,6 +131,7 @@ export class StatsSampler {
       bytesIn: round(rate('bytesIn')),
       bytesOut: round(rate('bytesOut')),
       errors: round(rate('errors')),
+      ...(Object.keys(errorsByCode).length > 0 ? { errorsByCode } : {}),
       p99: p99 === null ? null : round(p99),
       rss: mem.rss,
       heapUsed: mem.heapUsed,

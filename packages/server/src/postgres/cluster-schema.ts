@@ -189,5 +189,27 @@ export const CLUSTER_SCHEMA: Component = {
        sample text NOT NULL
      );
      CREATE INDEX sb_admin_samples_node ON sb_admin_samples (node, seq);`,
+    // Webhook events are ordered per key (outboxKey: c:<channel>, else u:<user>), not all in
+    // one line: due answers, per key, the due entries from its oldest (at most p_per_key),
+    // among the oldest p_window (the running max of next_at over a key's rows is due).
+    `ALTER TABLE sb_webhook_outbox ADD COLUMN key text GENERATED ALWAYS AS (CASE
+       WHEN (event::jsonb ->> 'channel') IS NOT NULL THEN 'c:' || (event::jsonb ->> 'channel')
+       WHEN (event::jsonb ->> 'user') IS NOT NULL THEN 'u:' || (event::jsonb ->> 'user')
+       ELSE '' END) STORED;
+     DROP FUNCTION sb_webhook_due(bigint, integer, bigint);
+     CREATE FUNCTION sb_webhook_due(p_now bigint, p_limit integer, p_until bigint, p_per_key integer, p_window integer)
+     RETURNS TABLE (r_event text, r_attempts integer, r_next_at bigint) LANGUAGE plpgsql AS $fn$
+     BEGIN
+       -- One caller at a time: a due entry goes to one node, leased.
+       PERFORM pg_advisory_xact_lock(1937007717, 0);
+       RETURN QUERY
+       WITH w AS (SELECT o.seq, o.key, o.next_at FROM sb_webhook_outbox o ORDER BY o.seq LIMIT p_window),
+       r AS (SELECT w.seq, w.next_at, row_number() OVER k AS rn, max(w.next_at) OVER k AS upto
+             FROM w WINDOW k AS (PARTITION BY w.key ORDER BY w.seq)),
+       pick AS (SELECT r.seq, r.next_at FROM r WHERE r.upto <= p_now AND r.rn <= p_per_key ORDER BY r.seq LIMIT p_limit),
+       upd AS (UPDATE sb_webhook_outbox o SET next_at = p_until FROM pick WHERE o.seq = pick.seq
+               RETURNING o.seq, o.event, o.attempts, pick.next_at AS was)
+       SELECT upd.event, upd.attempts, upd.was FROM upd ORDER BY upd.seq;
+     END $fn$;`,
   ],
 };

@@ -61,7 +61,7 @@ export class OtelTracing implements Tracing {
   }
 
   traceparent(): string | undefined {
-    const carrier: Record<string, string> = {};
+    const carrier: Record<string, string> = Object.create(null); // the propagator's own header names
     this.propagator.inject(context.active(), carrier, defaultTextMapSetter);
     return carrier.traceparent;
   }

@@ -6,11 +6,11 @@ import { outboxKeys, type OutboxKeys } from './redis-webhook-outbox.ts';
 import { transitionType, type Occupancy, type Subject, type TransitionEventFor } from './occupancy.ts';
 import type { WebhookEvent } from './webhook-outbox.ts';
 
-type Keys = [nodes: string, held: string, live: string, announced: string, seq: string, queue: string, events: string, state: string];
+type Keys = [nodes: string, held: string, live: string, announced: string, ready: string, queue: string, events: string, state: string];
 
 interface Scripts {
-  sbOccupy(...args: [...Keys, node: string, member: string, expiry: number, id: string, json: string, nextAt: number]): Promise<number>;
-  sbVacate(...args: [...Keys, node: string, member: string, now: number, id: string, json: string, nextAt: number, settling: '0' | '1']): Promise<number>;
+  sbOccupy(...args: [...Keys, node: string, member: string, expiry: number, id: string, json: string, nextAt: number, lists: string]): Promise<number>;
+  sbVacate(...args: [...Keys, node: string, member: string, now: number, id: string, json: string, nextAt: number, settling: '0' | '1', lists: string]): Promise<number>;
   sbForget(held: string, live: string, node: string, now: number): Promise<number>;
 }
 
@@ -72,8 +72,8 @@ export class RedisOccupancy implements Occupancy {
   }
 
   private keysOf(member: string, node: string): Keys {
-    const { seq, queue, events, state } = this.outbox;
-    return [this.keys.webhooks(member), this.nodeKey(node), this.keys.webhooks('live'), this.keys.webhooks('announced'), seq, queue, events, state];
+    const { ready, queue, events, state } = this.outbox;
+    return [this.keys.webhooks(member), this.nodeKey(node), this.keys.webhooks('live'), this.keys.webhooks('announced'), ready, queue, events, state];
   }
 
   async occupy(subject: Subject, event: WebhookEvent | undefined): Promise<boolean> {
@@ -84,7 +84,7 @@ export class RedisOccupancy implements Occupancy {
 
   private async take(member: string, event: WebhookEvent | undefined): Promise<boolean> {
     const e = encode(event);
-    return (await this.redis.sbOccupy(...this.keysOf(member, this.node), this.node, member, Date.now() + this.ttlMs, e.id, e.json, e.ts)) === 1;
+    return (await this.redis.sbOccupy(...this.keysOf(member, this.node), this.node, member, Date.now() + this.ttlMs, e.id, e.json, e.ts, this.outbox.lists)) === 1;
   }
 
   async vacate(subject: Subject, event: WebhookEvent | undefined): Promise<boolean> {
@@ -95,7 +95,7 @@ export class RedisOccupancy implements Occupancy {
 
   private async settle(member: string, node: string, event: WebhookEvent | undefined, settling: '0' | '1'): Promise<boolean> {
     const e = encode(event);
-    return (await this.redis.sbVacate(...this.keysOf(member, node), node, member, Date.now(), e.id, e.json, e.ts, settling)) === 1;
+    return (await this.redis.sbVacate(...this.keysOf(member, node), node, member, Date.now(), e.id, e.json, e.ts, settling, this.outbox.lists)) === 1;
   }
 
   /** The event for a member going up or down (none for a malformed member). */

@@ -5,6 +5,7 @@ import { newWebhookEvent, type OutboxEntry, type WebhookEvent, type WebhookEvent
 import { transitionType, type Occupancy, type Subject, type TransitionEventFor } from './occupancy.ts';
 import { SWITCHBOARD_DESTINATION, type WebhookRequest, type WebhookSink } from './webhook-sink.ts';
 import { TRACING_OFF, traceHeaders, type Tracing } from '../tracing/tracing.ts';
+import { WebhookPoster } from './webhook-post.ts';
 
 /** `webhooks` as configured. */
 export interface WebhooksConfig {
@@ -17,6 +18,10 @@ export interface WebhooksConfig {
   maxAttempts: number;
   /** Events the outbox may hold before new ones are dropped (absent: no bound). */
   maxQueued?: number;
+  /** Requests in flight at once from this node (absent: 1); events of one channel or user never overlap. */
+  concurrency?: number;
+  /** Events per request, the body `{"events": [...]}` (absent or 0: one event per request, the event itself). */
+  batch?: number;
 }
 
 /** Header carrying `v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`. */
@@ -31,15 +36,19 @@ function signWebhook(secret: string, timestamp: number, body: string): string {
 
 /**
  * Sends webhook events: `emit` stores an event in the durable outbox (never blocking the
- * caller), and one delivery loop POSTs due events, oldest first, signed. A 2xx answer removes
- * the event; anything else (another status, a redirect, no answer within `timeoutMs`) keeps
- * it for a retry after `retryDelayMs`, doubling up to `maxRetryDelayMs`, at most
- * `maxAttempts` tries (then it is dropped with an error log). A failing event holds up the
- * ones behind it, so a receiver sees them in order. Logs never carry the secret or bodies.
+ * caller), and a delivery loop POSTs due events, signed, up to `concurrency` requests at once
+ * (each one event, or up to `batch` events in one body). A 2xx answer removes the event;
+ * anything else (another status, a redirect, no answer within `timeoutMs`) keeps it for a
+ * retry after `retryDelayMs`, doubling up to `maxRetryDelayMs`, at most `maxAttempts` tries
+ * (then it is dropped with an error log). Events are ordered per key (the channel, else the
+ * user: `outboxKey`): the outbox hands out a key's next event only once the one before is
+ * done, so a failing event holds up the later ones of its channel or user, and a receiver
+ * sees those in order, while other channels and users go on. Logs never carry the secret or
+ * bodies.
  *
- * Cluster mode: the outbox is shared (Redis) and every node's loop polls it, taking one
- * event at a time under a lease; channel and user transitions go through `occupancy`,
- * which decides them cluster-wide and enqueues their events itself.
+ * Cluster mode: the outbox is shared (Redis, Postgres) and every node's loop polls it, taking
+ * due events under a lease; channel and user transitions go through `occupancy`, which
+ * decides them cluster-wide and enqueues their events itself.
  */
 export class Webhooks {
   readonly config: WebhooksConfig;
@@ -56,7 +65,7 @@ export class Webhooks {
   private readonly fullLog: LimitedLog;
   private readonly outbox: WebhookOutbox;
   private readonly log: Logger;
-  private readonly fetchImpl: typeof fetch;
+  private readonly poster: WebhookPoster;
   private readonly wanted: ReadonlySet<WebhookEventType>;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -81,7 +90,7 @@ export class Webhooks {
   private readonly tracing: Tracing;
 
   constructor(o: {
-    config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; fetch?: typeof fetch; occupancy?: Occupancy; offlineGraceMs?: number;
+    config: WebhooksConfig; outbox: WebhookOutbox; log: Logger; occupancy?: Occupancy; offlineGraceMs?: number;
     /** Destinations of their own format (`WebhookSink`), beside `config.url`. */
     sinks?: readonly WebhookSink[];
     /** Traces: each delivery a client span of the trace that emitted the event (docs/tracing.md). */
@@ -96,7 +105,7 @@ export class Webhooks {
     this.config = o.config;
     this.outbox = o.outbox;
     this.log = o.log;
-    this.fetchImpl = o.fetch ?? fetch;
+    this.poster = new WebhookPoster({ maxSockets: Math.max(1, o.config.concurrency ?? 1) });
     this.wanted = new Set(o.config.url ? o.config.events : []);
   }
 
@@ -239,6 +248,8 @@ export class Webhooks {
     for (const t of this.graceTimers.values()) clearTimeout(t);
     this.graceTimers.clear();
     await this.running;
+    await Promise.all(this.jobs);
+    this.poster.close();
     await this.outbox.close();
   }
 
@@ -262,25 +273,50 @@ export class Webhooks {
     });
   }
 
-  /** Delivers due events in order; on a failure, schedules the retry and waits for it. */
+  /** How long an entry handed to this node stays its own: every request it may take, and then some. */
+  private leaseMs(): number {
+    const perEvent = 1 + this.sinks.size;
+    return this.config.timeoutMs * (this.batchSize > 0 ? 1 + this.sinks.size * this.batchSize : perEvent) + 5000;
+  }
+
+  private get batchSize(): number {
+    return this.config.batch ?? 0;
+  }
+
+  /**
+   * Takes due events while requests are free and starts them: one event per request, or a
+   * batch of up to `batch` events (several of one key in order) per request. The outbox hands
+   * out a key's events only once the earlier ones are done, so events of one channel or user
+   * never overlap and arrive in order, while other keys go on in parallel. A finished request
+   * wakes the loop again.
+   */
   private async drain(): Promise<void> {
-    const lease = this.config.timeoutMs + 5000;
-    // Shared: one at a time, so the lease (one delivery's timeout and then some) never runs
-    // out while this node still holds an entry, and another node never sends it meanwhile.
-    const batchSize = this.outbox.shared ? 1 : 20;
+    const lease = this.leaseMs();
+    const concurrency = Math.max(1, this.config.concurrency ?? 1);
+    const batch = this.batchSize;
     for (;;) {
       if (this.closed) return;
-      const batch = await this.outbox.due(Date.now(), batchSize, lease);
-      if (batch.length === 0) break;
-      for (const [i, entry] of batch.entries()) {
-        if (this.closed || !(await this.deliver(entry))) {
-          // Hand the rest of the batch back at once: they wait behind the failed one.
-          for (const rest of batch.slice(i + 1)) await this.outbox.retry(rest.event.id, rest.attempts, Date.now());
-          return this.scheduleNext();
-        }
-      }
+      const free = concurrency - this.jobs.size;
+      if (free <= 0) return;
+      const entries = batch > 0 ? await this.outbox.due(Date.now(), batch, lease, batch) : await this.outbox.due(Date.now(), free, lease, 1);
+      if (entries.length === 0) break;
+      if (batch > 0) this.startJob(entries);
+      else for (const entry of entries) this.startJob([entry]);
     }
     await this.scheduleNext();
+  }
+
+  /** Requests in flight (close waits for them). */
+  private readonly jobs = new Set<Promise<void>>();
+
+  private startJob(entries: OutboxEntry[]): void {
+    const job: Promise<void> = (entries.length === 1 && this.batchSize === 0 ? this.deliver(entries[0]!) : this.deliverBatch(entries))
+      .then(() => undefined, (err) => this.loopFailures.error({ err: (err as Error).message }, 'webhook delivery could not be settled in the outbox; retried after its lease'))
+      .finally(() => {
+        this.jobs.delete(job);
+        this.kick();
+      });
+    this.jobs.add(job);
   }
 
   /**
@@ -349,6 +385,12 @@ export class Webhooks {
       return true;
     }
     this.failed++;
+    return this.failedAttempt(entry, why);
+  }
+
+  /** Counts a failed attempt of `entry`: retried later (false), or dropped after `maxAttempts` (true). */
+  private async failedAttempt(entry: OutboxEntry, why: string): Promise<boolean> {
+    const { event } = entry;
     const attempts = entry.attempts + 1;
     if (attempts >= this.config.maxAttempts) {
       this.dropped++;
@@ -362,16 +404,65 @@ export class Webhooks {
     return false;
   }
 
-  /** POSTs one request; undefined when the receiver answered 2xx, else why not. */
-  private async post(req: WebhookRequest): Promise<string | undefined> {
-    try {
-      const res = await this.fetchImpl(req.url, {
-        method: 'POST', headers: { ...req.headers, ...traceHeaders(this.tracing) }, body: req.body, redirect: 'manual', signal: AbortSignal.timeout(this.config.timeoutMs),
-      });
-      await res.body?.cancel();
-      return res.status >= 200 && res.status <= 299 ? undefined : `HTTP ${res.status}`;
-    } catch (err) {
-      return (err as Error).name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : 'receiver unreachable';
+  /** A batch of events as one attempt (see `attemptBatch`), traced as one client span. */
+  private async deliverBatch(entries: OutboxEntry[]): Promise<void> {
+    if (!this.tracing.enabled) return this.attemptBatch(entries);
+    return this.tracing.span('switchboard webhook batch', {
+      kind: 'client', parent: entries[0]!.event.traceparent,
+      attributes: { 'http.request.method': 'POST', 'switchboard.webhook.events': entries.length },
+    }, () => this.attemptBatch(entries));
+  }
+
+  /**
+   * One attempt of a batch: the events for `webhooks.url` in one request, `{"events": [...]}`
+   * (in the order the outbox gave them: per key, oldest first), then each event to its other
+   * destinations. All accepted: every event is done. Any failure: every event is retried (or
+   * dropped after `maxAttempts`), so the receiver may get some again (at least once).
+   */
+  private async attemptBatch(entries: OutboxEntry[]): Promise<void> {
+    let why: string | undefined;
+    const mine = entries.filter((e) => (e.event.to ?? [SWITCHBOARD_DESTINATION]).includes(SWITCHBOARD_DESTINATION)).map((e) => e.event);
+    const req = mine.length > 0 ? this.batchRequestFor(mine) : undefined;
+    if (req) why = await this.post(req);
+    for (const { event } of entries) {
+      if (why !== undefined) break;
+      for (const to of event.to ?? []) {
+        if (to === SWITCHBOARD_DESTINATION) continue;
+        const sinkReq = this.requestFor(event, to);
+        if (sinkReq) why = await this.post(sinkReq);
+        if (why !== undefined) break;
+      }
     }
+    if (why === undefined) {
+      this.delivered += entries.length;
+      await Promise.all(entries.map((e) => this.outbox.done(e.event.id)));
+      return;
+    }
+    this.failed++;
+    const reason = why;
+    await Promise.all(entries.map((e) => this.failedAttempt(e, reason)));
+  }
+
+  /** The request delivering `events` to `webhooks.url` in one body (undefined: not configured any more). */
+  private batchRequestFor(events: WebhookEvent[]): WebhookRequest | undefined {
+    if (!this.config.url || !this.config.secret) return undefined;
+    const body = JSON.stringify({ events: events.map(({ to: _to, traceparent: _trace, ...shown }) => shown) });
+    const timestamp = Math.floor(Date.now() / 1000);
+    return {
+      url: this.config.url,
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'x-switchboard-event': 'batch',
+        'x-switchboard-batch-size': String(events.length),
+        [TIMESTAMP_HEADER]: String(timestamp),
+        [SIGNATURE_HEADER]: `v1=${signWebhook(this.config.secret, timestamp, body)}`,
+      },
+    };
+  }
+
+  /** POSTs one request; undefined when the receiver answered 2xx, else why not. */
+  private post(req: WebhookRequest): Promise<string | undefined> {
+    return this.poster.post(req, this.config.timeoutMs, traceHeaders(this.tracing));
   }
 }

@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../logger.ts';
+import type { Stores } from '../store-set.ts';
+import { NatsBroker } from '../broker/nats-broker.ts';
+import { JetStreamHistoryStore } from '../history/jetstream-history-store.ts';
+import { NatsSessionStore } from '../session/nats-session-store.ts';
+import { NatsAccessStore } from '../access/nats-access-store.ts';
+import { NatsServerSubscriptionStore } from '../subscriptions/nats-server-subscription-store.ts';
+import { NatsPresenceStore } from '../presence/nats-presence-store.ts';
+import { NatsLoginRegistry } from '../session/nats-login-registry.ts';
+import { CasBucket } from './cas-bucket.ts';
+import { NatsLiveness } from './liveness.ts';
+import { NatsNodeDirectory } from '../cluster/nats-node-directory.ts';
+import type { NodeInfo } from '../cluster/node-directory.ts';
+import { hostname } from 'node:os';
+import { NatsNames } from './names.ts';
+import { openBucket } from './kv.ts';
+
+/** The `nats` setting. */
+export interface NatsSettings {
+  url: string;
+  replicas: number;
+  credentials: string | null;
+  prefix: string;
+}
+
+/** What the backends size themselves by. */
+export interface NatsBackendOptions {
+  nodeId: string;
+  /** The largest history `size` of any namespace: what a stream keeps per channel. */
+  maxPerChannel: number;
+  /** `dedupWindow` (ms): JetStream's duplicate window is at least this. */
+  dedupWindowMs: number;
+  /** `sessions.idleTtl` (ms): sessions untouched for twice this are removed by the bucket. */
+  sessionIdleMs: number;
+}
+
+/** The servers of a `nats.url` (`host:port` entries are `nats://host:port`). */
+function natsServers(url: string): string[] {
+  return url.split(',').map((u) => u.trim()).filter(Boolean);
+}
+
+/** Connects to the servers of `s` (reconnecting for ever); the error names the servers, never credentials. */
+async function connectNats(s: NatsSettings, name: string): Promise<NatsConnection> {
+  const servers = natsServers(s.url);
+  try {
+    return await connect({
+      servers,
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...(s.credentials ? { authenticator: credsAuthenticator(readFileSync(s.credentials)) } : {}),
+    });
+  } catch (err) {
+    const where = servers.map((u) => u.replace(/\/\/[^@/]*@/, '//')).join(',');
+    throw new Error(`nats: cannot connect to ${where}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Cluster mode on NATS JetStream: history on replicated streams (`JetStreamHistoryStore`),
+ * the broker on NATS (`NatsBroker`, delivering history publications from the streams),
+ * sessions, blocks and revocations, server-side subscriptions, presence and live logins in
+ * KV buckets (presence and logins changed exactly across nodes with `CasBucket`, counting
+ * while their node beats: `NatsLiveness`), the node directory. One connection per node.
+ * Webhook occupancy and outbox are still the node's own on NATS (docs/nats.md).
+ */
+export async function createNatsBackends(s: NatsSettings, log: Logger | undefined, o: NatsBackendOptions): Promise<Stores> {
+  const nc = await connectNats(s, `switchboard ${o.nodeId}`);
+  const names = new NatsNames(s.prefix);
+  try {
+    const history = new JetStreamHistoryStore({ nc, names, replicas: s.replicas, maxPerChannel: o.maxPerChannel, duplicateWindowMs: Math.max(o.dedupWindowMs, 120_000), publishes: true });
+    await history.prepare();
+    const state = openBucket(nc, names.bucket('state'), s.replicas);
+    const sessions = openBucket(nc, names.bucket('sessions'), s.replicas, o.sessionIdleMs * 2);
+    const cluster = openBucket(nc, names.bucket('cluster'), s.replicas);
+    await Promise.all([state, sessions, cluster]);
+    const key = (kind: string) => (k: string) => names.key(kind, k);
+    const c = await cluster;
+    const cas = new CasBucket(nc, c, names.bucket('cluster'));
+    let self: (() => NodeInfo) | undefined;
+    const liveness = new NatsLiveness({ kv: c, cas, key: key('n'), id: o.nodeId, info: () => self?.(), ...(log ? { log } : {}) });
+    // Users of a dead node: a surviving node announces them offline (once, cluster-wide).
+    let announceOffline: ((user: string) => void) | undefined;
+    log?.info({ nats: natsServers(s.url).map((u) => u.replace(/\/\/[^@/]*@/, '//')), replicas: s.replicas }, 'cluster mode: connected to NATS JetStream');
+    let broker: NatsBroker | undefined;
+    return {
+      history,
+      sessions: new NatsSessionStore({ kv: sessions, key: key('s') }),
+      access: new NatsAccessStore({ kv: state, key: key('a') }),
+      subscriptions: new NatsServerSubscriptionStore({ kv: state, key: key('u') }),
+      presence: new NatsPresenceStore({ bucket: cas, key: key('p'), liveness, onUserExpired: (user) => announceOffline?.(user), ...(log ? { log } : {}) }),
+      logins: new NatsLoginRegistry({ bucket: cas, key: key('l'), liveness }),
+      directory(node) {
+        announceOffline = (user) => {
+          node.userExpired(user);
+          node.publishControl({ type: 'user_event', event: 'offline', user }).catch((err) => log?.warn({ err }, 'presence: offline announce failed'));
+        };
+        const startedAt = Date.now();
+        self = () => ({ id: o.nodeId, name: hostname(), pid: process.pid, uptimeMs: Date.now() - startedAt, ...node.stats() });
+        return new NatsNodeDirectory({ kv: c, key: key('d'), liveness, self, channels: () => node.channels(), channelsVersion: () => node.channelsVersion(), ...(log ? { log } : {}) });
+      },
+      broker: (handler) => (broker = new NatsBroker(handler, { nc, names, servers: natsServers(s.url), nodeId: o.nodeId, history: true, ...(log ? { log } : {}) })),
+      probe: async () => {
+        if (nc.isClosed() || nc.isDraining()) throw new Error('the NATS connection is closed');
+        if (!broker) return;
+        await nc.flush();
+      },
+      async close() {
+        await liveness.stop(true);
+        await nc.drain().catch(() => nc.close());
+      },
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
