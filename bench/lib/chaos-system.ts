@@ -18,7 +18,7 @@ const CLI = fileURLToPath(new URL('../../packages/server/src/cli.ts', import.met
 const server = (name: string) => fileURLToPath(new URL(`../servers/chaos-${name}.ts`, import.meta.url));
 
 /** One server process of the system under test: killed, stopped and started again on the same port. */
-export class NodeProcess {
+class NodeProcess {
   proc: ChildProcess | undefined;
   output = '';
   readonly name: string;

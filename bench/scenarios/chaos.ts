@@ -18,7 +18,7 @@ import { renderChaosPlot } from '../lib/chaos-plot.ts';
 import { num, type Comparison, type ScenarioContext, type ScenarioResult } from './types.ts';
 
 /** Every fault, in the order a run takes them. */
-export const FAULTS = ['reset', 'drop', 'stall', 'netem', 'kill', 'rolling', 'redis-restart', 'failover', 'offline'] as const;
+const FAULTS = ['reset', 'drop', 'stall', 'netem', 'kill', 'rolling', 'redis-restart', 'failover', 'offline'] as const;
 type Fault = (typeof FAULTS)[number];
 const TOPOLOGY: Record<Fault, Topology> = {
   reset: 'one', drop: 'one', stall: 'one', netem: 'one', kill: 'one', offline: 'one',
@@ -74,7 +74,7 @@ interface Phase {
 const pick = <T>(xs: T[], share: number): T[] => xs.filter(() => Math.random() < share);
 
 /** Offline durations (s): 10 s, 2 min and 10 min when `--seconds` ≥ 60; the long two scaled by seconds/60 below. */
-export function offlineDurations(seconds: number): Record<string, number> {
+function offlineDurations(seconds: number): Record<string, number> {
   const k = Math.min(1, seconds / 60);
   return { 'offline-10s': 10, 'offline-2m': Math.round(120 * k), 'offline-10m': Math.round(600 * k) };
 }
@@ -334,7 +334,7 @@ async function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise
 const pct = (r: ChaosRow) => (r.acked === 0 ? null : Math.round((r.deliveredOnce / r.acked) * 10_000) / 100);
 
 /** The Markdown table of a run's rows. */
-export function chaosTable(rows: ChaosRow[]): string {
+function chaosTable(rows: ChaosRow[]): string {
   const head = ['fault', 'peer', 'acked', 'delivered once', 'lost', 'duplicated', 'reordered', 'recover', 'publish gap', 'storm (conn/s)', 'conns', 'server CPU peak', 'server RSS peak'];
   const line = (c: Array<string | number>) => `| ${c.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map((r) => line([
