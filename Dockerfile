@@ -7,10 +7,11 @@
 #
 # Configuration: environment variables (SWITCHBOARD_*, docs/configuration.md) over the config
 # file SWITCHBOARD_CONFIG names (default: deploy/switchboard.json, SQLite in /data; mount your
-# own over /etc/switchboard/switchboard.json). test/image.test.ts runs this file's steps.
+# own over /etc/switchboard/switchboard.json). test/packages.test.ts runs this file's steps on
+# every npm test; `npm run test:image` builds and runs the image itself with podman.
 
 # The base: Node 24 with npm, and a `node` user (uid 1000). Another base with those works:
-# `--build-arg NODE_IMAGE=…` (test/image-podman.test.ts builds on one made by debootstrap).
+# `--build-arg NODE_IMAGE=…` (test/image/podman.test.ts builds on one made by debootstrap).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: the tarballs, exactly as `npm run release` makes them -------------------------

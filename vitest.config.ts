@@ -17,6 +17,9 @@ export default defineConfig({
   ssr: { resolve: { conditions: [SOURCE, 'module', 'node', 'development|production'], externalConditions: [SOURCE] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts', 'bench/**/*.test.ts'],
+    // The container image built and run with podman: `npm run test:image` (minutes of build;
+    // test/packages.test.ts runs the image's steps in every run).
+    exclude: ['**/node_modules/**', '**/dist/**', ...(process.env.SWITCHBOARD_TEST_IMAGE === '1' ? [] : ['test/image/**'])],
     testTimeout: 30_000,
     // expect.poll waits for what a real browser or socket does; 1 s (the default) is too short
     // on a loaded two-core machine.

@@ -83,6 +83,19 @@ describe('the admin UI in Chromium', () => {
       }
     }
     await page.setViewportSize({ width: 1280, height: 860 });
+    // Hidden (another tab): no poll waits for its turn; shown again: polling resumes at once
+    const setVisibility = (state: 'hidden' | 'visible') => page.evaluate((v) => {
+      Object.defineProperty(document, 'visibilityState', { value: v, configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, state);
+    await expect.poll(() => page.evaluate(() => window.adminPolling ?? 0)).toBeGreaterThan(0);
+    await setVisibility('hidden');
+    await expect.poll(() => page.evaluate(() => window.adminPolling ?? 0)).toBe(0);
+    const overviews = () => page.evaluate(() => performance.getEntriesByType('resource').filter((e) => e.name.includes('/admin/api/overview')).length);
+    const hiddenCount = await overviews();
+    await setVisibility('visible');
+    await expect.poll(overviews).toBeGreaterThan(hiddenCount);
+    await expect.poll(() => page.evaluate(() => window.adminPolling ?? 0)).toBeGreaterThan(0);
 
     await adminSection(page, 'Nodes');
     await expect.poll(() => page.locator('#nodes tbody tr').count()).toBe(1);
