@@ -19,6 +19,11 @@ export interface ScenarioResult {
   peers: Partial<Record<Peer, unknown>>;
   comparisons: Comparison[];
   notes: string[];
+  /** Rows a scenario reports beside its comparisons (chaos: one per peer and fault). */
+  results?: unknown[];
+  /** Anything else a scenario keeps in its result file (chaos: every row's detail, completeness over time). */
+  detail?: unknown;
+  timelines?: unknown;
 }
 
 export interface ScenarioContext extends RunOptions {

@@ -9,6 +9,8 @@ interface NetHost {
   ip: string;
   /** Prefix for a command run on this host: `ip netns exec <ns>`. */
   wrap: string[];
+  /** The host's veth on the bridge, in the machine's namespace (its peer is `eth0` inside). */
+  link: string;
 }
 
 export interface TestNetwork {
@@ -65,7 +67,7 @@ export function createTestNetwork(names: string[]): TestNetwork {
       ip('-n', ns, 'link', 'set', 'eth0', 'up');
       ip('-n', ns, 'link', 'set', 'lo', 'up');
       ip('-n', ns, 'route', 'add', 'default', 'via', `10.250.${subnet}.1`);
-      hosts[name] = { name, ns, ip: address, wrap: ['ip', 'netns', 'exec', ns] };
+      hosts[name] = { name, ns, ip: address, wrap: ['ip', 'netns', 'exec', ns], link: veth };
     });
   } catch (err) {
     destroy();

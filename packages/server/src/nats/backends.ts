@@ -50,6 +50,9 @@ async function connectNats(s: NatsSettings, name: string): Promise<NatsConnectio
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      // A server cut off by the network (no reset) is given up after ~10 s, not minutes.
+      pingInterval: 5000,
+      maxPingOut: 2,
       ...(s.credentials ? { authenticator: credsAuthenticator(readFileSync(s.credentials)) } : {}),
     });
   } catch (err) {
