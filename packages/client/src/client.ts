@@ -14,7 +14,7 @@ import { MemoryStorage } from './storage.ts';
 import { Subscription, type SubscribeOptions, type SubscriptionHost } from './subscription.ts';
 import { TokenSource } from './token.ts';
 import { Watchdog } from './watchdog.ts';
-import { checkPayload, checkRpc, publishResult, socketUrl } from './wire.ts';
+import { checkPayload, checkRpc, historyResult, publishResult, socketUrl, tagsField } from './wire.ts';
 import type { TransportName } from './transport-types.ts';
 import { TransportPlan } from './transport-plan.ts';
 
@@ -561,11 +561,11 @@ export class Switchboard extends Emitter<ClientEvents> {
    * with history); rejects with the server's error. The call's `id` (random unless given) is
    * its idempotency key: re-sent after a reconnect, it is stored once.
    */
-  async publish(channel: string, data: unknown, options: { id?: string } = {}): Promise<PublishResult> {
+  async publish(channel: string, data: unknown, options: { id?: string; tags?: Record<string, string> } = {}): Promise<PublishResult> {
     const parsed = parseChannel(channel);
     if (typeof parsed === 'string') throw new TypeError(`Switchboard: ${parsed}`);
     const id = checkPayload(data, options.id);
-    return publishResult(id, await this.command({ type: 'publish', id, channel, data }));
+    return publishResult(id, await this.command({ type: 'publish', id, channel, data, ...tagsField(options.tags) }));
   }
 
   /** Sends a private message to a user (their personal channel `#user`); resolves like `publish`. */
@@ -592,8 +592,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   }
 
   /** Pages through a channel's history (oldest first after `since`, or newest first with `reverse`); `more`: continue from the last. */
-  async history(channel: string, options: { since?: StreamPosition; limit?: number; reverse?: boolean } = {}): Promise<HistoryResult> {
-    const ack = await this.command({ type: 'history', channel, ...options });
-    return { epoch: ack.epoch ?? '', offset: ack.offset ?? 0, publications: ack.publications ?? [], more: ack.more === true };
+  async history(channel: string, options: { since?: StreamPosition; limit?: number; reverse?: boolean; filter?: string } = {}): Promise<HistoryResult> {
+    return historyResult(await this.command({ type: 'history', channel, ...options }));
   }
 }

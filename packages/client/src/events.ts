@@ -1,4 +1,4 @@
-import type { Permissions, Publication } from '@switchboard/protocol';
+import type { Permissions, Publication, StreamPosition } from '@switchboard/protocol';
 import type { TransportName } from './transport-types.ts';
 import type { Subscription } from './subscription.ts';
 
@@ -76,7 +76,10 @@ export interface HistoryResult {
   publications: Publication[];
   /**
    * More publications are retained in this direction: the reply was cut by `limit` or by the
-   * server's byte bound (`limits.maxReplayBytes`). Continue with `since` = the last one.
+   * server's byte bound (`limits.maxReplayBytes`). Continue with `since` = the last one
+   * (with a filter: `next`).
    */
   more: boolean;
+  /** With a filter: the position of the last publication read, matching or not (where to continue). */
+  next?: StreamPosition;
 }

@@ -6,10 +6,12 @@ interface HistoryPage {
   epoch: string;
   publications: Publication[];
   more: boolean;
+  /** With a filter: where the next page starts (the last publication read, matching or not). */
+  next?: StreamPosition | undefined;
 }
 
 /** Reads one `history` page on the live connection (the client's `history`). */
-export type HistoryReader = (channel: string, options: { since: StreamPosition; limit: number }) => Promise<HistoryPage>;
+export type HistoryReader = (channel: string, options: { since: StreamPosition; limit: number; filter?: string }) => Promise<HistoryPage>;
 
 /** Publications asked for per page; the server's byte bound (`limits.maxReplayBytes`) usually cuts first. */
 const PAGE_LIMIT = 1000;
@@ -38,13 +40,14 @@ export async function followReplay(
   upTo: StreamPosition,
   deliver: (pub: Publication) => void,
   stale: () => boolean,
+  filter?: string,
 ): Promise<boolean | undefined> {
   let since = next;
   if (since.epoch === upTo.epoch && since.offset >= upTo.offset) return true;
   for (;;) {
     let page: HistoryPage;
     try {
-      page = await read(channel, { since, limit: PAGE_LIMIT });
+      page = await read(channel, { since, limit: PAGE_LIMIT, ...(filter !== undefined ? { filter } : {}) });
     } catch (err) {
       if (stale()) return undefined;
       if (!(err instanceof SwitchboardError) || !err.temporary) return false;
@@ -62,6 +65,8 @@ export async function followReplay(
       if (stale()) return undefined; // a listener unsubscribed or closed the client
       last = pub.offset;
     }
+    // Filtered: the page may hold fewer (or none) of what was read; the server says where it stopped.
+    if (page.next !== undefined && page.next.epoch === upTo.epoch && page.next.offset > since.offset) last = Math.max(last ?? 0, page.next.offset);
     if (last !== undefined && last >= upTo.offset) return true;
     // Not there yet: go on from the last one, unless the server has nothing more to give.
     if (last === undefined || !page.more) return false;

@@ -56,6 +56,13 @@ export interface SubscribeOptions {
    * them: `message` events carry full data either way. See `Subscription.delta`.
    */
   delta?: DeltaFormat;
+  /**
+   * Only publications whose tags match this filter, evaluated by the server, e.g.
+   * `symbol in ["AAPL","MSFT"] && priority >= 2` (docs/protocol.md#filters): live, recovered
+   * and rewound, and the pages of a long replay. A filter that does not parse is refused
+   * (`bad_request` naming the position). Filtered subscriptions carry full data (no delta).
+   */
+  filter?: string;
 }
 
 /** What the client gives a Subscription so it can act. */
@@ -90,6 +97,8 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   private current: SubscriptionState = 'subscribing';
   private readonly recover: boolean;
   private readonly rewind: number;
+  /** The filter sent with every subscribe of this subscription, and with its replay's pages. */
+  readonly filter: string | undefined;
   private readonly host: SubscriptionHost;
   private confirmedOnce = false;
   private sentSince: StreamPosition | undefined;
@@ -109,6 +118,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     this.host = host;
     this.recover = options.recover ?? true;
     this.rewind = options.rewind ?? 0;
+    this.filter = options.filter;
     this.position = options.since;
     this.deltas = options.delta ? new DeltaReceiver(options.delta) : undefined;
   }
@@ -147,7 +157,8 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     const rewind = !this.sentSince && !this.confirmedOnce && this.rewind > 0 ? this.rewind : 0;
     this.held = this.sentSince || rewind > 0 ? [] : null;
     const delta = this.deltas ? { delta: this.deltas.format } : {};
-    return { type: 'subscribe', id, channel: this.channel, ...(this.sentSince ? { since: this.sentSince } : rewind > 0 ? { rewind } : {}), ...delta };
+    const filter = this.filter !== undefined ? { filter: this.filter } : {};
+    return { type: 'subscribe', id, channel: this.channel, ...(this.sentSince ? { since: this.sentSince } : rewind > 0 ? { rewind } : {}), ...delta, ...filter };
   }
 
   /**
@@ -200,7 +211,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     const deliver = (pub: Publication) => void (this.accept(pub) && count++);
     for (const pub of ack.publications ?? []) deliver(pub);
     const stale = () => attempt !== this.attempt || this.current === 'unsubscribed';
-    void followReplay(this.host.history, this.channel, next, upTo, deliver, stale).then((complete) => {
+    void followReplay(this.host.history, this.channel, next, upTo, deliver, stale, this.filter).then((complete) => {
       if (complete === undefined || stale()) return;
       const rest = this.held ?? [];
       this.held = null;

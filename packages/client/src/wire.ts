@@ -1,5 +1,6 @@
-import { BATCH_QUERY_FLAG, MAX_ID_LENGTH, type AckFrame } from '@switchboard/protocol';
-import type { PublishResult } from './events.ts';
+import { BATCH_QUERY_FLAG, MAX_ID_LENGTH, tagsProblem, type AckFrame } from '@switchboard/protocol';
+import type { HistoryResult, PublishResult } from './events.ts';
+import { positionOf } from './replay.ts';
 import { randomId } from './ids.ts';
 
 /** Builds the socket URL: `ws(s)://`, path `/ws` when none is given, and `?batch=1`. */
@@ -12,6 +13,20 @@ export function socketUrl(url: string): string {
   if (u.pathname === '/' || u.pathname === '') u.pathname = '/ws';
   u.searchParams.set(BATCH_QUERY_FLAG, '1');
   return u.toString();
+}
+
+/** What `history` resolves with, from its ack. */
+export function historyResult(ack: AckFrame): HistoryResult {
+  const next = positionOf(ack.next);
+  return { epoch: ack.epoch ?? '', offset: ack.offset ?? 0, publications: ack.publications ?? [], more: ack.more === true, ...(next ? { next } : {}) };
+}
+
+/** A publish's `tags` checked (TypeError when bad), as the frame's field. */
+export function tagsField(tags: Record<string, string> | undefined): { tags?: Record<string, string> } {
+  if (tags === undefined) return {};
+  const bad = tagsProblem(tags);
+  if (bad) throw new TypeError(`Switchboard: publish: ${bad}`);
+  return { tags };
 }
 
 /** Checks a publish/send payload and id; returns the id to use (random unless given). Throws TypeError. */

@@ -1,5 +1,6 @@
 import { DELTA_FORMATS, type ClientFrame, type FrameId, type ServerFrame, type StreamPosition } from './frames.ts';
 import { ReplyError } from './errors.ts';
+import { MAX_FILTER_LENGTH, tagsProblem } from './filter.ts';
 
 /** Longest accepted command id. */
 export const MAX_ID_LENGTH = 128;
@@ -42,6 +43,7 @@ function problem(f: Record<string, unknown>, type: ClientFrame['type']): string 
       if (f.rewind !== undefined && !(Number.isSafeInteger(f.rewind) && (f.rewind as number) >= 0)) return 'subscribe: rewind must be an integer >= 0';
       if (f.rewind !== undefined && f.since !== undefined) return 'subscribe: give since or rewind, not both';
       if (f.delta !== undefined && !DELTA_FORMATS.includes(f.delta as never)) return `subscribe: delta must be one of ${DELTA_FORMATS.map((d) => JSON.stringify(d)).join(', ')}`;
+      if (f.filter !== undefined && !(str(f.filter) && f.filter.length <= MAX_FILTER_LENGTH)) return `subscribe: filter must be a string of at most ${MAX_FILTER_LENGTH} characters`;
       return undefined;
     case 'unsubscribe':
     case 'presence':
@@ -50,6 +52,10 @@ function problem(f: Record<string, unknown>, type: ClientFrame['type']): string 
     case 'publish':
       if (!str(f.channel)) return 'publish: channel must be a string';
       if (!('data' in f)) return 'publish: data is required';
+      if (f.tags !== undefined) {
+        const bad = tagsProblem(f.tags);
+        if (bad) return `publish: ${bad}`;
+      }
       return undefined;
     case 'send':
       if (!str(f.to)) return 'send: to must be a user id string';
@@ -60,6 +66,7 @@ function problem(f: Record<string, unknown>, type: ClientFrame['type']): string 
       if (f.since !== undefined && !isPosition(f.since)) return 'history: since must be {epoch: string, offset: integer >= 0}';
       if (f.limit !== undefined && !(Number.isSafeInteger(f.limit) && (f.limit as number) >= 0)) return 'history: limit must be an integer >= 0';
       if (f.reverse !== undefined && typeof f.reverse !== 'boolean') return 'history: reverse must be a boolean';
+      if (f.filter !== undefined && !(str(f.filter) && f.filter.length <= MAX_FILTER_LENGTH)) return `history: filter must be a string of at most ${MAX_FILTER_LENGTH} characters`;
       return undefined;
     case 'refresh':
       if (!optStr(f.token)) return 'refresh: token must be a string';

@@ -25,9 +25,17 @@ export const DELTA_FORMATS: readonly DeltaFormat[] = ['fossil'];
  * against the previous message of the channel instead of the full data (the ack's `delta`
  * says whether it was granted; see `MessageFrame.delta`).
  */
-export interface SubscribeFrame { type: 'subscribe'; id?: FrameId; channel: string; since?: StreamPosition; rewind?: number; delta?: DeltaFormat }
+export interface SubscribeFrame {
+  type: 'subscribe'; id?: FrameId; channel: string; since?: StreamPosition; rewind?: number; delta?: DeltaFormat;
+  /**
+   * Only publications whose tags match this filter (see `compileFilter`: e.g.
+   * `symbol in ["AAPL","MSFT"] && priority >= 2`) are delivered: live, recovered and rewound.
+   */
+  filter?: string;
+}
 export interface UnsubscribeFrame { type: 'unsubscribe'; id?: FrameId; channel: string }
-export interface PublishFrame { type: 'publish'; id?: FrameId; channel: string; data: unknown }
+/** `tags`: string values by name, kept with the publication (history) and matched by subscribers' filters. */
+export interface PublishFrame { type: 'publish'; id?: FrameId; channel: string; data: unknown; tags?: Record<string, string> }
 export interface SendFrame { type: 'send'; id?: FrameId; to: string; data: unknown }
 export interface PresenceFrame { type: 'presence'; id?: FrameId; channel: string }
 /**
@@ -36,6 +44,12 @@ export interface PresenceFrame { type: 'presence'; id?: FrameId; channel: string
  */
 export interface HistoryFrame {
   type: 'history'; id?: FrameId; channel: string; since?: StreamPosition; limit?: number; reverse?: boolean;
+  /**
+   * Only publications whose tags match (as `SubscribeFrame.filter`). `limit` counts what is
+   * read before filtering; the ack's `next` is where the next page starts (the last
+   * publication read, matching or not).
+   */
+  filter?: string;
 }
 /** A new token; without one, the server's refresh hook re-validates the connection (cookie sessions). */
 export interface RefreshFrame { type: 'refresh'; id?: FrameId; token?: string }
@@ -85,6 +99,8 @@ export interface Publication {
   id?: FrameId;
   /** Server time in ms when it was accepted. */
   ts: number;
+  /** Tags the publisher gave (string values by name), matched by subscribers' filters. */
+  tags?: Record<string, string>;
   /**
    * A connection id (`c_…`) this publication is not delivered to live (a Pusher trigger's
    * `socket_id`, a client event's sender). Never sent to clients.

@@ -3,3 +3,4 @@ export * from './errors.ts';
 export * from './frames.ts';
 export * from './codec.ts';
 export * from './channels.ts';
+export * from './filter.ts';

@@ -79,6 +79,25 @@ function offerDelta(sub: Subscription, pub: Publication, frames: PublicationFram
   }
 }
 
+/**
+ * `Hub.deliver` on a channel with filtered subscribers: each filter is asked once, before the
+ * publication is held or queued; filtered subscriptions carry full data (no delta).
+ */
+function deliverFiltered(subs: Subscribers, pub: Publication, frames: PublicationFrames, d: ChannelDelta | undefined): number {
+  d?.begin(pub);
+  let n = 0;
+  for (const sub of subs instanceof Map ? subs.values() : [subs]) {
+    if (sub.filter !== undefined) {
+      if (!sub.filter(pub.tags)) continue;
+      offer(sub, pub, frames);
+    } else if (d !== undefined) offerDelta(sub, pub, frames, d);
+    else offer(sub, pub, frames);
+    n++;
+  }
+  d?.end();
+  return n;
+}
+
 /** `Hub.deliver` on a channel with delta subscribers. */
 function deliverDelta(subs: Subscribers, pub: Publication, frames: PublicationFrames, d: ChannelDelta): number {
   d.begin(pub);
@@ -98,6 +117,8 @@ export class Hub {
   private readonly channels = new Map<string, Subscribers>();
   /** channel → its delta state, while it has local delta subscribers (`Subscription.delta`). */
   private readonly deltas = new Map<string, ChannelDelta>();
+  /** channel → how many of its local subscriptions have a filter (`Subscription.filter`); absent: none. */
+  private readonly filtered = new Map<string, number>();
   /** user → that user's authenticated local connections. */
   private readonly users = new Map<string, UserConnections>();
   /** client id → authenticated local connection. */
@@ -149,8 +170,10 @@ export class Hub {
     if (replaced !== undefined && replaced !== sub) {
       replaced.state = 'closed';
       if (replaced.delta !== undefined) this.deltaLeft(channel);
+      if (replaced.filter !== undefined) this.filterLeft(channel);
     }
     if (sub.delta !== undefined && replaced !== sub) this.deltaJoined(channel);
+    if (sub.filter !== undefined && replaced !== sub) this.filtered.set(channel, (this.filtered.get(channel) ?? 0) + 1);
     recordsOf(conn).set(channel, sub);
     if (had === undefined) {
       this.channels.set(channel, sub);
@@ -182,6 +205,7 @@ export class Hub {
     sub.state = 'closed';
     sub.buffer = null;
     if (sub.delta !== undefined) this.deltaLeft(channel);
+    if (sub.filter !== undefined) this.filterLeft(channel);
     if (had instanceof Map) {
       had.delete(conn);
       if (had.size === 1) this.channels.set(channel, had.values().next().value!);
@@ -205,6 +229,12 @@ export class Hub {
     d.subscribers++;
   }
 
+  private filterLeft(channel: string): void {
+    const n = (this.filtered.get(channel) ?? 0) - 1;
+    if (n > 0) this.filtered.set(channel, n);
+    else this.filtered.delete(channel);
+  }
+
   private deltaLeft(channel: string): void {
     const d = this.deltas.get(channel);
     if (d !== undefined && --d.subscribers === 0) this.deltas.delete(channel);
@@ -215,12 +245,15 @@ export class Hub {
    * `pub.except` names), in the order calls arrive. Encoded once per wire protocol; subscriptions still recovering hold it in their buffer; history
    * subscriptions skip what they were already given (see `admit`). On a channel with delta
    * subscribers the delta is computed once too, against the previous publication delivered.
+   * Filtered subscriptions get only what their filter matches. Answers how many it reached.
    */
   deliver(channel: string, pub: Publication): number {
     const subs = this.channels.get(channel);
     if (subs === undefined) return 0;
     const frames = new PublicationFrames(pub);
     const d = this.deltas.size === 0 ? undefined : this.deltas.get(channel);
+    // Subscribers without a filter cost nothing more: one size check while no channel has a filtered one.
+    if (this.filtered.size !== 0 && this.filtered.has(channel)) return deliverFiltered(subs, pub, frames, d);
     if (d !== undefined) return deliverDelta(subs, pub, frames, d);
     if (!(subs instanceof Map)) {
       offer(subs, pub, frames);

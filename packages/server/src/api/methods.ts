@@ -25,12 +25,12 @@ export const API_METHODS: readonly ApiMethod[] = [
   method({
     name: 'publish', summary: 'Publish to a channel; answers once stored (history namespaces).',
     request: PublishRequest, response: PublishResponse, errors: [404],
-    run: (ops, b) => ops.publish(b.channel, b.data, b.idempotencyKey),
+    run: (ops, b) => ops.publish(b.channel, b.data, b.idempotencyKey, b.tags),
   }),
   method({
     name: 'broadcast', summary: 'Publish the same data to several channels; every name is checked first.',
     request: BroadcastRequest, response: BroadcastResponse, errors: [404],
-    run: (ops, b) => ops.broadcast(b.channels, b.data, b.idempotencyKey),
+    run: (ops, b) => ops.broadcast(b.channels, b.data, b.idempotencyKey, b.tags),
   }),
   method({
     name: 'send', summary: 'Send to a user: publishes to the personal channel #<user> (kept for offline users where it has history).',

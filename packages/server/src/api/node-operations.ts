@@ -1,3 +1,4 @@
+import { filteredPage, parseFilter } from '../subscriptions/filter.ts';
 import { hostname } from 'node:os';
 import {
   ReplyError, matchChannelPattern, personalChannel,
@@ -29,6 +30,16 @@ export class NodeOperations implements Operations {
     this.node = node;
   }
 
+  /** Runs `fn`; a `ReplyError` it throws is the API error naming `field`. */
+  private field<T>(field: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ReplyError) throw fromReplyError(err, field);
+      throw err;
+    }
+  }
+
   /** Resolves a channel name; a bad one is a 400 naming `field`, an unknown namespace a 404. */
   private resolve(channel: string, field: string): ResolvedChannel {
     try {
@@ -39,14 +50,14 @@ export class NodeOperations implements Operations {
     }
   }
 
-  async publish(channel: string, data: unknown, idempotencyKey?: string): Promise<PublishResponse> {
+  async publish(channel: string, data: unknown, idempotencyKey?: string, tags?: Record<string, string>): Promise<PublishResponse> {
     const ch = this.resolve(channel, 'channel');
-    return publishAnswer(await this.node.publish(ch, data, idempotencyKey !== undefined ? { id: idempotencyKey } : {}));
+    return publishAnswer(await this.node.publish(ch, data, { ...(idempotencyKey !== undefined ? { id: idempotencyKey } : {}), ...(tags !== undefined ? { tags } : {}) }));
   }
 
-  async broadcast(channels: readonly string[], data: unknown, idempotencyKey?: string): Promise<BroadcastResponse> {
+  async broadcast(channels: readonly string[], data: unknown, idempotencyKey?: string, tags?: Record<string, string>): Promise<BroadcastResponse> {
     const resolved = channels.map((c, i) => this.resolve(c, `channels.${i}`));
-    const meta = idempotencyKey !== undefined ? { id: idempotencyKey } : {};
+    const meta = { ...(idempotencyKey !== undefined ? { id: idempotencyKey } : {}), ...(tags !== undefined ? { tags } : {}) };
     const results = await Promise.all(resolved.map(async (ch) => {
       try {
         return { channel: ch.name, ...publishAnswer(await this.node.publish(ch, data, meta)) };
@@ -143,11 +154,12 @@ export class NodeOperations implements Operations {
     if (!ch.history) throw new ApiError(404, 'not_available', `channel ${ch.name} keeps no history (namespace "${ch.namespace}" has no history option)`);
     const max = this.node.config.limits.historyLimit;
     if (req.limit !== undefined && req.limit > max) throw new ApiError(400, 'bad_request', `limit: at most ${max} (limits.historyLimit)`, 'limit');
+    const filter = req.filter !== undefined ? this.field('filter', () => parseFilter(req.filter!, '')) : undefined;
     const r = await this.guard('history', this.node.historyReads.read(ch.name, { since: req.since, limit: req.limit ?? Math.min(100, max), reverse: req.reverse, retention: ch.history }));
     if (!r.recoverable) {
       throw new ApiError(410, 'unrecoverable_position', `since: position not retained; the stream is at ${r.position.epoch}/${r.position.offset}`);
     }
-    return { epoch: r.position.epoch, offset: r.position.offset, publications: r.publications, ...(r.more ? { more: true } : {}) };
+    return { epoch: r.position.epoch, offset: r.position.offset, ...filteredPage(r.publications, filter), ...(r.more ? { more: true } : {}) };
   }
 
   async channels(pattern?: string): Promise<ChannelsResponse> {

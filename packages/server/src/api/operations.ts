@@ -13,9 +13,9 @@ import type {
  */
 export interface Operations {
   /** Stores (where the namespace keeps history) and delivers; resolves once stored. */
-  publish(channel: string, data: unknown, idempotencyKey?: string): Promise<PublishResponse>;
+  publish(channel: string, data: unknown, idempotencyKey?: string, tags?: Record<string, string>): Promise<PublishResponse>;
   /** Publishes to each channel; every name is checked before anything is published. */
-  broadcast(channels: readonly string[], data: unknown, idempotencyKey?: string): Promise<BroadcastResponse>;
+  broadcast(channels: readonly string[], data: unknown, idempotencyKey?: string, tags?: Record<string, string>): Promise<BroadcastResponse>;
   /** Publishes to the user's personal channel `#<user>` (kept in history: offline users get it later). */
   send(user: string, data: unknown, idempotencyKey?: string): Promise<PublishResponse>;
   /**

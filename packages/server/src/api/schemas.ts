@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isValidUserId } from '@switchboard/protocol';
+import { isValidUserId, MAX_FILTER_LENGTH, MAX_TAGS, tagsProblem } from '@switchboard/protocol';
 import { MAX_DATA_DEPTH, withinDepth } from '../json-depth.ts';
 
 /**
@@ -20,11 +20,19 @@ const idempotencyKey = z.string().min(1).max(128)
   .describe('Publication id: a repeat within the dedup window is not stored or delivered again; the answer repeats the first offset with duplicate: true.');
 const position = z.strictObject({ epoch: z.string().min(1).max(64), offset: z.int().min(0) });
 
-export const PublishRequest = z.strictObject({ channel, data, idempotencyKey: idempotencyKey.optional() });
+const tags = z.record(z.string(), z.string()).superRefine((v, ctx) => {
+  const bad = tagsProblem(v);
+  if (bad) ctx.addIssue({ code: 'custom', message: bad });
+}).describe(`Tags: string values by name (at most ${MAX_TAGS}; names: a letter or _, then letters, digits, _ - . :), kept with the publication and matched by subscribers' filters (docs/protocol.md#filters).`);
+const filter = z.string().min(1).max(MAX_FILTER_LENGTH)
+  .describe('Only publications whose tags match, e.g. symbol in ["AAPL","MSFT"] && priority >= 2 (docs/protocol.md#filters); limit counts what is read before filtering.');
+
+export const PublishRequest = z.strictObject({ channel, data, idempotencyKey: idempotencyKey.optional(), tags: tags.optional() });
 export const BroadcastRequest = z.strictObject({
   channels: z.array(channel).min(1, 'must list at least one channel').max(1000, 'at most 1000 channels per broadcast'),
   data,
   idempotencyKey: idempotencyKey.optional(),
+  tags: tags.optional(),
 });
 export const SendRequest = z.strictObject({ user, data, idempotencyKey: idempotencyKey.optional() });
 export const DisconnectRequest = z.strictObject({
@@ -61,6 +69,7 @@ export const HistoryRequest = z.strictObject({
   since: position.optional().describe('Exclusive start position (exclusive end when reverse).'),
   limit: z.int().min(0).optional().describe('At most this many publications (default 100, at most limits.historyLimit).'),
   reverse: z.boolean().optional().describe('Newest first.'),
+  filter: filter.optional(),
 });
 export const ChannelsRequest = z.strictObject({
   pattern: z.string().min(1).max(255).optional().describe('Only channels matching this pattern; "*" matches any run of characters.'),
@@ -70,6 +79,7 @@ export const InfoRequest = z.strictObject({});
 const publication = z.object({
   channel: z.string(), data: z.unknown(), offset: z.int().optional(), epoch: z.string().optional(),
   from: z.string().optional(), id: z.union([z.string(), z.number()]).optional(), ts: z.int(),
+  tags: z.record(z.string(), z.string()).optional(),
 });
 const errorDetail = z.object({ code: z.string(), message: z.string(), temporary: z.boolean().optional() });
 
@@ -94,7 +104,8 @@ export const PresenceResponse = z.object({
 });
 export const HistoryResponse = z.object({
   epoch: z.string(), offset: z.int(), publications: z.array(publication),
-  more: z.boolean().optional().describe('True when more publications are retained in this direction (cut by limit or limits.maxReplayBytes): continue with since = the last one.'),
+  more: z.boolean().optional().describe('True when more publications are retained in this direction (cut by limit or limits.maxReplayBytes): continue with since = the last one (with a filter: since = next).'),
+  next: position.optional().describe('With a filter: the position of the last publication read, matching or not: where the next page starts.'),
 });
 export const ChannelsResponse = z.object({ channels: z.array(z.object({ channel: z.string(), subscribers: z.int() })) });
 const counts = { clients: z.int(), users: z.int(), channels: z.int(), subscriptions: z.int() };

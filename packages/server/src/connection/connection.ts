@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import {
   CloseCode, Disconnect, ReplyError,
-  type FrameId, type Publication,
+  type FrameId, type Publication, type TagFilter,
 } from '@switchboard/protocol';
 import type { Transport, UpgradeContext } from '../transport/transport.ts';
 import type { Config } from '../config.ts';
@@ -53,12 +53,19 @@ export class Subscription {
    * adopts it: where its live delivery began (`direct/personal-channel.ts`).
    */
   auto: { epoch?: string; offset?: number } | undefined = undefined;
+  /**
+   * A subscription with a filter (`subscribe` with `filter`): only publications whose tags it
+   * matches reach it, live and replayed. Undefined: every publication (the hub's fan-out then
+   * never looks at tags).
+   */
+  readonly filter: TagFilter | undefined;
 
-  constructor(conn: Connection, channel: string, o: { history: boolean; delta: boolean }) {
+  constructor(conn: Connection, channel: string, o: { history: boolean; delta: boolean; filter?: TagFilter }) {
     this.conn = conn;
     this.channel = channel;
     this.buffer = o.history ? [] : null;
     this.delta = o.delta ? -1 : undefined;
+    this.filter = o.filter;
   }
 }
 

@@ -110,12 +110,13 @@ export function runHistoryStoreContract(o: HistoryStoreContractOptions): void {
     it('round-trips every field of a publication', async () => {
       const { store, clock } = await setup();
       const data = { text: 'héllo ✓', n: [1, 2.5, null], nested: { ok: true } };
-      const a = await store.append('c:f', { channel: 'c:f', data, from: 'alice', id: 'm-1', ts: clock.now() }, opts({ idempotencyKey: 'm-1' }));
+      const tags = { symbol: 'AAPL', 'a.b': 'é ✓', priority: '2' };
+      const a = await store.append('c:f', { channel: 'c:f', data, from: 'alice', id: 'm-1', ts: clock.now(), tags }, opts({ idempotencyKey: 'm-1' }));
       await store.append('c:f', { channel: 'c:f', data: 'plain', id: 7, ts: clock.now() + 1 }, opts({ idempotencyKey: 7 }));
       await store.append('c:f', { channel: 'c:f', data: null, ts: clock.now() + 2 }, opts());
       const { publications } = await store.read('c:f', { limit: 10, retention: KEEP });
       expect(publications).toEqual([
-        { channel: 'c:f', data, from: 'alice', id: 'm-1', ts: clock.now(), offset: 1, epoch: a.epoch },
+        { channel: 'c:f', data, from: 'alice', id: 'm-1', ts: clock.now(), tags, offset: 1, epoch: a.epoch },
         { channel: 'c:f', data: 'plain', id: 7, ts: clock.now() + 1, offset: 2, epoch: a.epoch },
         { channel: 'c:f', data: null, ts: clock.now() + 2, offset: 3, epoch: a.epoch },
       ]);

@@ -35,12 +35,14 @@ const SCHEMA = [
      PRIMARY KEY (channel, key)
    ) WITHOUT ROWID;
    CREATE INDEX history_claims_expiry ON history_claims (expires_at);`,
+  // Publication tags (JSON), matched by subscribers' filters.
+  `ALTER TABLE history_pubs ADD COLUMN tags TEXT;`,
 ];
 
-interface PubRow { offset: number; ts: number; data: string | null; sender: string | null; pub_id: string | null }
+interface PubRow { offset: number; ts: number; data: string | null; sender: string | null; pub_id: string | null; tags: string | null }
 interface StreamRow { epoch: string; top: number }
 interface PendingAppend {
-  channel: string; ts: number; data: string | null; from: string | null; id: string | null; key: string | undefined;
+  channel: string; ts: number; data: string | null; from: string | null; id: string | null; tags: string | null; key: string | undefined;
   o: AppendOptions; now: number; resolve: (r: AppendResult) => void; reject: (err: unknown) => void;
 }
 
@@ -84,14 +86,14 @@ export class SqliteHistoryStore implements HistoryStore {
       updStream: p('UPDATE history_streams SET top = ? WHERE channel = ?'),
       selKey: p('SELECT "offset", expires_at FROM history_keys WHERE channel = ? AND key = ?'),
       upsKey: p('INSERT INTO history_keys (channel, key, "offset", expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (channel, key) DO UPDATE SET "offset" = excluded."offset", expires_at = excluded.expires_at'),
-      insPub: p('INSERT INTO history_pubs (channel, "offset", ts, data, sender, pub_id) VALUES (?, ?, ?, ?, ?, ?)'),
+      insPub: p('INSERT INTO history_pubs (channel, "offset", ts, data, sender, pub_id, tags) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       // Drops the oldest publications beyond `size` and those older than the ttl (a prefix:
       // everything before the first one still young enough). Stops scanning at that one.
       trim: p(`DELETE FROM history_pubs WHERE channel = ?1 AND "offset" < coalesce(
                  (SELECT "offset" FROM history_pubs WHERE channel = ?1 AND "offset" >= ?2 AND ts >= ?3 ORDER BY "offset" LIMIT 1), ?4)`),
       first: p('SELECT "offset" FROM history_pubs WHERE channel = ? ORDER BY "offset" LIMIT 1'),
-      forward: p('SELECT "offset", ts, data, sender, pub_id FROM history_pubs WHERE channel = ? AND "offset" > ? ORDER BY "offset" LIMIT ?'),
-      backward: p('SELECT "offset", ts, data, sender, pub_id FROM history_pubs WHERE channel = ? AND "offset" < ? ORDER BY "offset" DESC LIMIT ?'),
+      forward: p('SELECT "offset", ts, data, sender, pub_id, tags FROM history_pubs WHERE channel = ? AND "offset" > ? ORDER BY "offset" LIMIT ?'),
+      backward: p('SELECT "offset", ts, data, sender, pub_id, tags FROM history_pubs WHERE channel = ? AND "offset" < ? ORDER BY "offset" DESC LIMIT ?'),
       // Inserts the claim, or renews an expired one; changes = 0 means it is still live.
       claim: p(`INSERT INTO history_claims (channel, key, expires_at) VALUES (?1, ?2, ?3)
                 ON CONFLICT (channel, key) DO UPDATE SET expires_at = excluded.expires_at WHERE history_claims.expires_at <= ?4`),
@@ -126,7 +128,7 @@ export class SqliteHistoryStore implements HistoryStore {
       const data = pub.data === undefined ? null : JSON.stringify(pub.data);
       const id = pub.id === undefined ? null : JSON.stringify(pub.id);
       const key = o.idempotencyKey === undefined ? undefined : idempotencyKeyOf(o.idempotencyKey, o.publisher);
-      this.pending.push({ channel, ts: pub.ts, data, from: pub.from ?? null, id, key, o, now: this.now(), resolve, reject });
+      this.pending.push({ channel, ts: pub.ts, data, from: pub.from ?? null, id, tags: pub.tags !== undefined ? JSON.stringify(pub.tags) : null, key, o, now: this.now(), resolve, reject });
       if (this.pending.length === 1) setImmediate(this.flush);
     });
   }
@@ -164,7 +166,7 @@ export class SqliteHistoryStore implements HistoryStore {
       offset = 1;
       q.insStream.run(a.channel, epoch, offset);
     }
-    q.insPub.run(a.channel, offset, a.ts, a.data, a.from, a.id);
+    q.insPub.run(a.channel, offset, a.ts, a.data, a.from, a.id, a.tags);
     if (a.key !== undefined) q.upsKey.run(a.channel, a.key, offset, a.now + a.o.dedupWindowMs);
     q.trim.run(a.channel, offset - a.o.size + 1, a.now - a.o.ttlMs, offset + 1);
     return { epoch, offset, duplicate: false };
@@ -200,6 +202,7 @@ export class SqliteHistoryStore implements HistoryStore {
       const out: Publication = { channel, data: r.data === null ? undefined : JSON.parse(r.data), offset: r.offset, epoch: pos.epoch, ts: r.ts };
       if (r.sender !== null) out.from = r.sender;
       if (r.pub_id !== null) out.id = JSON.parse(r.pub_id);
+      if (r.tags !== null) out.tags = JSON.parse(r.tags);
       if (maxBytes !== Infinity) {
         // `data` is stored as JSON.stringify wrote it, which is what it encodes to again:
         // measure the rest of the publication and add the stored text (no second pass over data).

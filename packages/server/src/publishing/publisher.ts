@@ -24,6 +24,8 @@ export interface PublishMeta {
   publisher?: string;
   /** A connection id not to deliver it to live (its sender; a Pusher trigger's `socket_id`). */
   except?: string;
+  /** The publication's tags (checked by the caller: `tagsProblem`), matched by subscribers' filters. */
+  tags?: Record<string, string>;
 }
 
 /** What a publication's ack carries. */
@@ -108,6 +110,7 @@ export class Publisher {
     if (meta.from !== undefined) base.from = meta.from;
     if (meta.id !== undefined) base.id = meta.id;
     if (meta.except !== undefined) base.except = meta.except;
+    if (meta.tags !== undefined) base.tags = meta.tags;
     // Idempotency keys are per publisher: a client's user, or the server API's own space.
     const publisher = meta.from !== undefined ? `u:${meta.from}` : meta.publisher ?? 'api';
     if (ch.history) {

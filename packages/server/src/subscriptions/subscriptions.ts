@@ -1,4 +1,5 @@
-import type { Publication, StreamPosition } from '@switchboard/protocol';
+import type { Publication, StreamPosition, TagFilter } from '@switchboard/protocol';
+import { filterPublications } from './filter.ts';
 import { Subscription, type AuthenticatedConnection, type Connection } from '../connection/connection.ts';
 import type { Config } from '../config.ts';
 import type { Broker } from '../broker/broker.ts';
@@ -32,6 +33,8 @@ export interface SubscribeOptions {
   since?: StreamPosition | undefined;
   rewind?: number;
   delta?: boolean;
+  /** Only publications whose tags this matches, live and replayed (`parseFilter`). */
+  filter?: TagFilter;
   /**
    * Who this subscription is in the channel's presence, when the protocol names members per
    * channel (Pusher's presence channels: `channel_data`); absent: the connection's identity.
@@ -115,7 +118,7 @@ export class Subscriptions {
    */
   private async open(conn: AuthenticatedConnection, ch: ResolvedChannel, options: SubscribeOptions): Promise<{ sub: Subscription; result: SubscribeResult } | undefined> {
     if (conn.state === 'closed') return undefined;
-    const sub = new Subscription(conn, ch.name, { history: ch.history !== undefined, delta: options.delta === true });
+    const sub = new Subscription(conn, ch.name, { history: ch.history !== undefined, delta: options.delta === true, ...(options.filter ? { filter: options.filter } : {}) });
     const { hub, broker, webhooks, failures } = this.o;
     const first = hub.addSubscriber(sub);
     if (first && ch.owner === undefined) webhooks.channel('occupied', ch.name);
@@ -148,20 +151,24 @@ export class Subscriptions {
     return isClosed(sub) ? undefined : { sub, result };
   }
 
-  /** The history read of a recovering subscription: the replay from `since`, the rewind, or only the current position. */
+  /**
+   * The history read of a recovering subscription: the replay from `since`, the rewind, or only
+   * the current position. With a filter, what is replayed is what it matches (a rewind: of the
+   * last `rewind` publications); `next` stays the last publication read.
+   */
   private async recover(channel: string, history: HistoryOptions, options: SubscribeOptions): Promise<SubscribeResult> {
     const { historyReads, config } = this.o;
-    const { since, rewind = 0 } = options;
+    const { since, rewind = 0, filter } = options;
     if (rewind > 0 && !since) {
       // The last `rewind` publications, oldest first; later ones come live (goLive).
       const back = await readRewind(historyReads, channel, { count: rewind, maxBytes: config.limits.maxRewindBytes, retention: history });
-      return { epoch: back.position.epoch, offset: back.position.offset, publications: back.publications };
+      return { epoch: back.position.epoch, offset: back.position.offset, publications: filterPublications(back.publications, filter) };
     }
     const read = await historyReads.read(channel, { since, limit: since ? history.size : 0, retention: history });
     const result: SubscribeResult = { epoch: read.position.epoch, offset: read.position.offset };
     if (since) {
       result.recovered = read.recoverable;
-      result.publications = read.publications;
+      result.publications = filterPublications(read.publications, filter);
       // Cut at the byte bound: the client pages the rest (up to `offset`) with `history`.
       const last = read.publications.at(-1);
       if (read.more && last) {

@@ -22,6 +22,7 @@ export function encodeMessage(pub: Publication, delta?: string): Buffer {
   if (pub.from !== undefined) frame.from = pub.from;
   if (pub.id !== undefined) frame.id = pub.id;
   frame.ts = pub.ts;
+  if (pub.tags !== undefined) frame.tags = pub.tags;
   return Buffer.from(encodeFrame(frame as never));
 }
 

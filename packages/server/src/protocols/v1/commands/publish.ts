@@ -28,7 +28,7 @@ export async function handlePublish(ctx: Pick<CommandContext, 'channels' | 'hook
 async function publish(ctx: Pick<CommandContext, 'channels' | 'hooks' | 'publisher'>, conn: AuthenticatedConnection, frame: PublishFrame): Promise<void> {
   const ch = ctx.channels.resolve(frame.channel);
   const data = await authorizePublish(ctx, conn, ch, frame.data);
-  const r = await ctx.publisher.publish(ch, data, { from: conn.user, id: frame.id });
+  const r = await ctx.publisher.publish(ch, data, { from: conn.user, id: frame.id, ...(frame.tags !== undefined ? { tags: frame.tags } : {}) });
   reply(conn, frame.id, ackOf(r));
 }
 

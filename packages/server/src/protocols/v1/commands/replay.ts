@@ -2,6 +2,7 @@ import { CloseCode, Disconnect, type Publication } from '@switchboard/protocol';
 import type { Subscription } from '../../../connection/connection.ts';
 import type { CommandContext, SubscribeResult } from '../../command-context.ts';
 import type { ResolvedChannel } from '../../../channels.ts';
+import { filterPublications } from '../../../subscriptions/filter.ts';
 
 /**
  * A recovery without `id` has no ack to carry the replay: it goes out as `message` frames,
@@ -35,8 +36,9 @@ export async function sendReplay(ctx: Pick<CommandContext, 'historyReads' | 'con
       return;
     }
     if (!read.recoverable || read.position.epoch !== next.epoch) return;
-    pubs = read.publications.filter((p) => p.offset! <= top);
-    const last = pubs.at(-1);
+    const page = read.publications.filter((p) => p.offset! <= top);
+    pubs = filterPublications(page, sub.filter);
+    const last = page.at(-1);
     next = last && last.offset! < top && read.more ? { epoch: next.epoch, offset: last.offset! } : undefined;
   }
 }

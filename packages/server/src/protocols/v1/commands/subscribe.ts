@@ -6,6 +6,7 @@ import { assertCanSubscribe, type ResolvedChannel } from '../../../channels.ts';
 import { sendReplay } from './replay.ts';
 import { authorizeSubscribe } from '../../../auth/hook-checks.ts';
 import { reply } from '../replies.ts';
+import { parseFilter } from '../../../subscriptions/filter.ts';
 
 /** `rewind` checked: 0 when absent; bad_request without history, limit_exceeded past `limits.maxRewind`. */
 function checkRewind(ctx: Pick<CommandContext, 'config'>, ch: ResolvedChannel, rewind: number | undefined): number {
@@ -22,7 +23,8 @@ function checkRewind(ctx: Pick<CommandContext, 'config'>, ch: ResolvedChannel, r
  */
 function deltaGranted(ch: ResolvedChannel, frame: SubscribeFrame): boolean | undefined {
   if (frame.delta === undefined) return undefined;
-  return ch.options.delta === frame.delta;
+  // A filtered subscription skips publications: it carries full data.
+  return frame.filter === undefined && ch.options.delta === frame.delta;
 }
 
 /** `subscribe`: checks permission and limits, joins the channel, recovers from `since`. */
@@ -34,6 +36,7 @@ export async function handleSubscribe(
   const ch = node.channels.resolve(frame.channel);
   if (frame.since && !ch.history) throw new ReplyError('bad_request', `channel ${ch.name} keeps no history to recover from`);
   const rewind = checkRewind(ctx, ch, frame.rewind);
+  const filter = frame.filter !== undefined ? parseFilter(frame.filter) : undefined;
   const delta = deltaGranted(ch, frame);
   const granted = delta === undefined ? {} : { delta };
   if (frame.since || rewind > 0) {
@@ -44,6 +47,7 @@ export async function handleSubscribe(
   }
   if (conn.subscriptions.has(ch.name)) {
     assertCanSubscribe(conn.identity, ch);
+    if (filter) throw new ReplyError('bad_request', `filter: ${ch.name} is already subscribed (automatically or by an earlier subscribe); a filter is given with the first subscribe`);
     // The automatic subscription already delivers live messages: what came before them can
     // only ride in the ack, which a subscribe without `id` does not get. Say so, keep the
     // automatic subscription as it is (a retry with an `id` still replays).
@@ -64,7 +68,7 @@ export async function handleSubscribe(
   if (conn.state !== 'ready' || conn.subscriptions.has(ch.name)) return; // closed (or subscribed) while a hook answered
   await node.sso.enterNamespace(conn, ch.namespace);
   try {
-    await node.subscriptions.subscribe(conn, ch, { since: frame.since, rewind, delta: delta === true }, async (sub, result) => {
+    await node.subscriptions.subscribe(conn, ch, { since: frame.since, rewind, delta: delta === true, ...(filter ? { filter } : {}) }, async (sub, result) => {
       if (frame.id !== undefined) reply(conn, frame.id, { ...result, ...granted });
       // Without an id there is no ack to carry the replay (or rewind): it goes out as messages
       // instead, paced page by page; live ones are held until it is done.
