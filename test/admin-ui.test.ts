@@ -141,6 +141,20 @@ describe('the admin UI in Chromium', () => {
     await page.getByRole('button', { name: 'Yes, unblock' }).click();
     await expect.poll(() => page.locator('#user-access').textContent()).toMatch(/^Not blocked\./);
 
+    // Live: what happened to connections, newest first: alice joined, was disconnected (3503),
+    // was refused while blocked (3502); a bad token is refused (3500); a new client joins live
+    await adminSection(page, 'Live');
+    const rows = () => page.locator('#live-events tbody tr').allTextContents();
+    await expect.poll(async () => (await rows()).join('\n')).toMatch(/joined\s*alice/);
+    await expect.poll(async () => (await rows()).join('\n')).toMatch(/left\s*alice\s*3503 forced/);
+    await expect.poll(async () => (await rows()).join('\n')).toMatch(/refused\s*–\s*3502 blocked/);
+    const forged = new Switchboard(gateway.wsUrl, { token: 'not.a.jwt', storage: new MemoryStorage(), window: null });
+    clients.push(forged);
+    await expect.poll(async () => (await rows())[0]).toMatch(/refused\s*–\s*3500 invalid_token/);
+    await client('carol', 'chat:lobby');
+    await expect.poll(async () => (await rows())[0]).toMatch(/joined\s*carol\s*websocket/);
+    expect((await rows()).length).toBeLessThanOrEqual(100);
+
     expect(page.problems).toEqual([]);
   }, 240_000);
 });

@@ -38,7 +38,7 @@ export async function adminLogIn(page: Page, password = ADMIN_PASSWORD): Promise
 }
 
 /** Goes to one section of the admin UI through its navigation link. */
-export async function adminSection(page: Page, name: 'Overview' | 'Nodes' | 'Channels' | 'Users'): Promise<void> {
+export async function adminSection(page: Page, name: 'Overview' | 'Nodes' | 'Channels' | 'Users' | 'Live'): Promise<void> {
   await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name }).click();
   await expect.poll(() => page.locator('main h1').textContent()).toBe(name);
 }

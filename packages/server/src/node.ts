@@ -1,4 +1,4 @@
-import { CloseCode, Disconnect, type Publication } from '@switchboard/protocol';
+import { CloseCode, Disconnect, closeReason, type Publication } from '@switchboard/protocol';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Broker, BrokerHandler, ControlMessage } from './broker/broker.ts';
@@ -14,6 +14,7 @@ import type { Transport, UpgradeContext } from './transport/transport.ts';
 import type { WireProtocol } from './connection/protocol.ts';
 import { Hub } from './hub.ts';
 import { DevLenience } from './lenience.ts';
+import { ConnectionEventLog } from './presence/connection-events.ts';
 import { ChannelResolver, type ResolvedChannel } from './channels.ts';
 import { JwtVerifier } from './auth/jwt.ts';
 import { BackendHooks } from './auth/hooks.ts';
@@ -123,6 +124,8 @@ export class Node implements BrokerHandler {
   readonly directory: NodeDirectory | undefined;
   /** Turns store/broker failures into temporary errors, logged at most once a second. */
   readonly failures: UnavailableReporter;
+  /** This node's last connection events (joined, left, refused, closed): the admin UI's live view. */
+  readonly events = new ConnectionEventLog();
   /** Cluster mode: the backend's own readiness check (`Stores.probe`), asked by `/readyz`. */
   readonly probeBackend: (() => Promise<void>) | undefined;
   /** The write path: every connection's writes of a turn in one pass, with one fan-out encoder. */
@@ -186,7 +189,7 @@ export class Node implements BrokerHandler {
     this.services = {
       config: o.config, log: o.log, channels: this.channels, jwt: this.jwt, hooks: this.hooks, rpc: this.rpc,
       sessions: this.sessions, historyReads: this.historyReads, sso: this.sso, serverSubscriptions: this.serverSubscriptions,
-      tracker: this.tracker, hub: this.hub, subscriptions: this.subscriptions, publisher: this.publisher,
+      tracker: this.tracker, events: this.events, hub: this.hub, subscriptions: this.subscriptions, publisher: this.publisher,
       access: this.accessControl, heartbeat: this.heartbeat, failures: this.failures, tracing: this.tracing,
     };
     this.control = new ControlMessages({ services: this.services, requests: this.requests });
@@ -232,7 +235,15 @@ export class Node implements BrokerHandler {
     this.subscriptions.connectionClosed(conn);
     if (this.connections.size === 0) this.heartbeat.stop();
     this.metrics.closed(code);
+    this.recordClose(conn, code);
     this.log.debug({ client: conn.id, user: conn.user, code }, 'connection closed');
+  }
+
+  /** The close in the event log: `left` when it had joined (was admitted: heartbeats scheduled), `refused` when authentication closed it, else `closed`. */
+  private recordClose(conn: Connection, code: number): void {
+    const kind = conn.nextPingAt !== 0 ? 'left' : code >= 3500 && code < 4000 ? 'refused' : 'closed';
+    const user = conn.identity && !conn.identity.guest ? { user: conn.identity.user } : {};
+    this.events.record({ kind, client: conn.id, ...user, transport: conn.transport.kind ?? 'websocket', code, reason: closeReason(code) ?? '' });
   }
 
   // ---- channels ----------------------------------------------------------------------

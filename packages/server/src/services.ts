@@ -10,6 +10,7 @@ import type { HistoryReads } from './history/history-reads.ts';
 import type { SingleSignOn } from './session/single-sign-on.ts';
 import type { ServerSubscriptionStore } from './subscriptions/server-subscription-store.ts';
 import type { PresenceTracker } from './presence/presence-tracker.ts';
+import type { ConnectionEventLog } from './presence/connection-events.ts';
 import type { Hub } from './hub.ts';
 import type { Subscriptions } from './subscriptions/subscriptions.ts';
 import type { Publisher } from './publishing/publisher.ts';
@@ -41,6 +42,8 @@ export interface NodeServices {
   readonly serverSubscriptions: ServerSubscriptionStore;
   /** Channel and user presence. */
   readonly tracker: PresenceTracker;
+  /** This node's recent connection events (joined, left, refused, closed), for the admin UI. */
+  readonly events: ConnectionEventLog;
   /** This node's authenticated connections and local fan-out. */
   readonly hub: Hub;
   /** Subscribing and unsubscribing connections (the subscription state machine). */

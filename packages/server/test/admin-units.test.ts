@@ -9,6 +9,7 @@ import { MemoryBroker, MemoryBus } from '../src/broker/memory-broker.ts';
 import { NodeRequests } from '../src/cluster/node-requests.ts';
 import { createLogger } from '../src/logger.ts';
 import type { ConnectionView } from '../src/admin/connection-view.ts';
+import { ConnectionEventLog } from '../src/presence/connection-events.ts';
 
 describe('bucketQuantile', () => {
   const bounds = [0.001, 0.01, 0.1];
@@ -144,5 +145,16 @@ describe('NodeQueries', () => {
     const r = await a!.connections({ limit: 10 });
     expect(r.missing).toEqual(['n_b']);
     expect(r.connections.map((c) => c.node)).toEqual(['n_a', 'n_a']);
+  });
+});
+
+describe('ConnectionEventLog', () => {
+  it('keeps the last `capacity` events with increasing seq, and answers the ones after a seq', () => {
+    const log = new ConnectionEventLog(3);
+    for (let i = 1; i <= 5; i++) log.record({ kind: 'joined', client: `c_${i}`, user: `u${i}`, transport: 'websocket' });
+    const all = log.since(0);
+    expect(all.map((e) => [e.seq, e.client])).toEqual([[3, 'c_3'], [4, 'c_4'], [5, 'c_5']]);
+    expect(log.since(4).map((e) => e.client)).toEqual(['c_5']);
+    expect(log.since(0, 1).map((e) => e.client)).toEqual(['c_5']);
   });
 });

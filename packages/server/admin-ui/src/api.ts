@@ -24,6 +24,12 @@ export interface ChannelDetail {
   history: { epoch: string; offset: number; publications: Publication[] } | { error: string };
 }
 
+/** A connection event of a node: joined, left, refused (at authentication), closed (before it). */
+export interface ConnectionEvent {
+  node: string; seq: number; t: number; kind: 'joined' | 'left' | 'refused' | 'closed';
+  client: string; user?: string; transport: string; code?: number; reason?: string;
+}
+
 /** Whether a user is blocked (until when, why: Unix s) and since when its tokens are refused. */
 export interface AccessState { user: string; blocked: boolean; until?: number; reason?: string; revokedBefore?: number }
 
@@ -78,6 +84,7 @@ export const api = {
   channels: (pattern?: string) => call<{ channels: Array<{ channel: string; subscribers: number }>; total: number }>('GET', `channels${qs({ pattern })}`),
   channel: (name: string) => call<ChannelDetail>('GET', `channel${qs({ name })}`),
   publish: (channel: string, data: unknown) => call<{ offset?: number; epoch?: string }>('POST', 'publish', { channel, data }),
+  events: (since: number) => call<{ events: ConnectionEvent[]; missing: string[] }>('GET', `events${qs({ since: since > 0 ? String(since) : undefined })}`),
   connections: (user?: string) => call<{ connections: ConnectionView[]; missing: string[] }>('GET', `connections${qs({ user })}`),
   disconnect: (user: string) => call<object>('POST', 'disconnect', { user }),
   access: (user: string) => call<AccessState>('POST', 'access', { user }),

@@ -7,12 +7,14 @@ import { OverviewPage } from './overview.tsx';
 import { NodesPage } from './nodes.tsx';
 import { ChannelsPage } from './channels.tsx';
 import { UsersPage } from './users.tsx';
+import { LivePage } from './live.tsx';
 
 const PAGES = [
   { hash: '#/overview', label: 'Overview', page: OverviewPage },
   { hash: '#/nodes', label: 'Nodes', page: NodesPage },
   { hash: '#/channels', label: 'Channels', page: ChannelsPage },
   { hash: '#/users', label: 'Users', page: UsersPage },
+  { hash: '#/live', label: 'Live', page: LivePage },
 ];
 
 function useHash(): string {

@@ -90,6 +90,12 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (app: Fastify
     return o.ops.publish(body.channel, body.data, body.idempotencyKey);
   });
 
+  // The live view: every node's connection events after `since` (Unix ms; default: all kept).
+  app.get('/events', async (req) => {
+    const since = Number((req.query as { since?: unknown } | undefined)?.since ?? 0);
+    return o.queries.events(Number.isFinite(since) && since > 0 ? since : 0);
+  });
+
   app.get('/connections', async (req) => {
     const q = parse(ConnectionsQuery, req.query);
     return o.queries.connections({ limit: q.limit, ...(q.user !== undefined ? { user: q.user } : {}) });

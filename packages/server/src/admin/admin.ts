@@ -95,6 +95,7 @@ export async function createAdmin(o: { config: Config; node: Node; metrics: Metr
   const queries = new NodeQueries({
     requests: node.requests,
     local: (q) => localConnections(node, nodeId, q),
+    localEvents: (since) => node.events.since(0).filter((e) => e.t > since),
     liveNodes: () => store.nodeIds(),
   });
   sampler.start();

@@ -1,4 +1,5 @@
 import { AuthFailure, ReplyError } from '@switchboard/protocol';
+import type { ConnectionEventLog } from '../presence/connection-events.ts';
 import type { AuthenticatedConnection, Connection, Identity } from '../connection/connection.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -33,6 +34,8 @@ export interface AdmissionContext extends ServerSubscriptionContext {
   heartbeat: Pick<Heartbeat, 'schedule'>;
   tracker: PresenceTracker;
   failures: UnavailableReporter;
+  /** This node's recent connection events (the admin UI's live view). */
+  events?: ConnectionEventLog;
 }
 
 /**
@@ -70,6 +73,7 @@ export async function admitConnection(
   ctx.sso.authenticated(conn);
   if (ctx.access.changes !== o.accessChanges) ctx.access.recheck(conn);
   o.announce(conn);
+  ctx.events?.record({ kind: 'joined', client: conn.id, user: conn.user, transport: conn.transport.kind ?? 'websocket' });
   ctx.tracker.connected(conn);
   if (personal) {
     try {
