@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { startRedis } from './support/redis.ts';
 import { startRedisCluster } from './support/redis-cluster.ts';
 import { startPostgres } from './support/postgres.ts';
+import { startNatsCluster } from './support/nats.ts';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.ts';
 import { waitFor } from './support/ports.ts';
 import { RawClient, SECRET, connectAuthed } from '../packages/server/test/helpers.ts';
@@ -14,7 +15,8 @@ import { WebhookReceiver, type Delivery } from '../packages/server/test/webhook-
 
 /**
  * Webhooks in cluster mode end to end: a real redis-server (and a real 3-primary Redis
- * Cluster, and a real PostgreSQL server with `--postgres`), two real gateway processes
+ * Cluster, a real PostgreSQL server with `--postgres`, and a real 3-node NATS JetStream
+ * cluster with `--nats`), two real gateway processes
  * (`--redis`) posting to one real HTTP receiver. Each
  * event is sent once for the deployment, however many nodes the users and the channel
  * touch, and a node killed with SIGKILL while events wait in the (Redis) outbox loses none.
@@ -27,7 +29,7 @@ function signed(d: Delivery): boolean {
   return d.headers['x-switchboard-signature'] === expected;
 }
 
-for (const topology of ['redis-server', '3-primary Redis Cluster', 'PostgreSQL database'] as const) {
+for (const topology of ['redis-server', '3-primary Redis Cluster', 'PostgreSQL database', '3-node NATS JetStream cluster'] as const) {
   describe(`webhooks on two nodes sharing one ${topology}`, { timeout: 240_000 }, () => {
     const receiver = new WebhookReceiver();
     const dir = mkdtempSync(join(tmpdir(), 'sb-webhooks-cluster-'));
@@ -49,7 +51,8 @@ for (const topology of ['redis-server', '3-primary Redis Cluster', 'PostgreSQL d
 
     beforeAll(async () => {
       await receiver.start();
-      const redis = topology === 'redis-server' ? await startRedis() : topology === 'PostgreSQL database' ? await startPostgres() : await startRedisCluster(3);
+      const redis = topology === 'redis-server' ? await startRedis() : topology === 'PostgreSQL database' ? await startPostgres()
+        : topology === '3-node NATS JetStream cluster' ? await startNatsCluster() : await startRedisCluster(3);
       stopRedis = () => redis.stop();
       redisUrl = redis.url;
       const config = {
@@ -60,7 +63,8 @@ for (const topology of ['redis-server', '3-primary Redis Cluster', 'PostgreSQL d
         webhooks: { url: receiver.url, secret: HOOK_SECRET, timeoutMs: 2000, retryDelayMs: 50, maxRetryDelayMs: 200, maxAttempts: 100_000 },
       };
       writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-      const args = ['--config', join(dir, 'config.json'), topology === 'PostgreSQL database' ? '--postgres' : '--redis', redis.url, '--jwt-secret', SECRET];
+      const flag = topology === 'PostgreSQL database' ? '--postgres' : topology === '3-node NATS JetStream cluster' ? '--nats' : '--redis';
+      const args = ['--config', join(dir, 'config.json'), flag, redis.url, '--jwt-secret', SECRET];
       [a, b] = await Promise.all([startGatewayProcess({ args, startTimeoutMs: 150_000 }), startGatewayProcess({ args, startTimeoutMs: 150_000 })]);
     }, 240_000);
 

@@ -15,6 +15,8 @@ import { runLoginRegistryContract } from '../src/session/login-registry.contract
 import { NatsLoginRegistry } from '../src/session/nats-login-registry.ts';
 import { CasBucket } from '../src/nats/cas-bucket.ts';
 import { NatsLiveness } from '../src/nats/liveness.ts';
+import { runWebhookOutboxContract } from '../src/webhooks/webhook-outbox.contract.ts';
+import { NatsWebhookOutbox } from '../src/webhooks/nats-webhook-outbox.ts';
 import { startNatsCluster, type NatsCluster } from '../../../test/support/nats.ts';
 import { waitFor } from '../../../test/support/ports.ts';
 
@@ -87,6 +89,16 @@ describe('NATS KV stores on a 3-node cluster (R3)', () => {
       const key = space();
       const l = await node(key, 'n1');
       return withLiveness(new NatsLoginRegistry({ bucket: cas, key, liveness: l }), l);
+    },
+  });
+
+  runWebhookOutboxContract({
+    name: 'nats',
+    durable: true,
+    shared: true,
+    create() {
+      const key = space()('outbox');
+      return { outbox: new NatsWebhookOutbox({ bucket: cas, key }), reopen: async () => new NatsWebhookOutbox({ bucket: cas, key }) };
     },
   });
 

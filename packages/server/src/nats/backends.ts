@@ -12,6 +12,8 @@ import { NatsLoginRegistry } from '../session/nats-login-registry.ts';
 import { CasBucket } from './cas-bucket.ts';
 import { NatsLiveness } from './liveness.ts';
 import { NatsNodeDirectory } from '../cluster/nats-node-directory.ts';
+import { NatsWebhookOutbox } from '../webhooks/nats-webhook-outbox.ts';
+import { NatsOccupancy } from '../webhooks/nats-occupancy.ts';
 import type { NodeInfo } from '../cluster/node-directory.ts';
 import { hostname } from 'node:os';
 import { NatsNames } from './names.ts';
@@ -66,8 +68,8 @@ async function connectNats(s: NatsSettings, name: string): Promise<NatsConnectio
  * the broker on NATS (`NatsBroker`, delivering history publications from the streams),
  * sessions, blocks and revocations, server-side subscriptions, presence and live logins in
  * KV buckets (presence and logins changed exactly across nodes with `CasBucket`, counting
- * while their node beats: `NatsLiveness`), the node directory. One connection per node.
- * Webhook occupancy and outbox are still the node's own on NATS (docs/nats.md).
+ * while their node beats: `NatsLiveness`), the node directory, the webhook outbox and
+ * occupancy (each transition's webhook sent once cluster-wide). One connection per node.
  */
 export async function createNatsBackends(s: NatsSettings, log: Logger | undefined, o: NatsBackendOptions): Promise<Stores> {
   const nc = await connectNats(s, `switchboard ${o.nodeId}`);
@@ -88,7 +90,10 @@ export async function createNatsBackends(s: NatsSettings, log: Logger | undefine
     let announceOffline: ((user: string) => void) | undefined;
     log?.info({ nats: natsServers(s.url).map((u) => u.replace(/\/\/[^@/]*@/, '//')), replicas: s.replicas }, 'cluster mode: connected to NATS JetStream');
     let broker: NatsBroker | undefined;
+    const webhookOutbox = new NatsWebhookOutbox({ bucket: cas, key: key('w')('outbox') });
     return {
+      webhookOutbox,
+      occupancy: new NatsOccupancy({ bucket: cas, kv: c, key: key('o'), liveness, outbox: webhookOutbox, ...(log ? { log } : {}) }),
       history,
       sessions: new NatsSessionStore({ kv: sessions, key: key('s') }),
       access: new NatsAccessStore({ kv: state, key: key('a') }),
