@@ -105,7 +105,7 @@ export async function startNatsCluster(o: { size?: number; hosts?: string[]; wra
   };
   try {
     await Promise.all(nodes.map((n) => n.restart()));
-    await jetStreamReady(cluster.url);
+    await jetStreamReady(cluster.url, size);
   } catch (err) {
     await cluster.stop();
     throw err;
@@ -113,16 +113,18 @@ export async function startNatsCluster(o: { size?: number; hosts?: string[]; wra
   return cluster;
 }
 
-/** Waits until JetStream answers on `url` (the cluster has a meta leader). */
-async function jetStreamReady(url: string, timeoutMs = 30_000): Promise<void> {
+/** Waits until JetStream can place a stream on `replicas` servers (a meta leader, every peer known). */
+async function jetStreamReady(url: string, replicas: number, timeoutMs = 30_000): Promise<void> {
   await waitFor(async () => {
     const nc = await connect({ servers: url.split(','), reconnect: false, timeout: 1000 });
     try {
       const jsm = await jetstreamManager(nc, { timeout: 2000 });
-      await jsm.getAccountInfo();
+      const name = `ready_${Date.now().toString(36)}`;
+      await jsm.streams.add({ name, subjects: [`${name}.>`], num_replicas: replicas });
+      await jsm.streams.delete(name);
       return true;
     } finally {
       await nc.close();
     }
-  }, timeoutMs, 'JetStream to answer (a meta leader)');
+  }, timeoutMs, 'JetStream to place a stream on every server');
 }

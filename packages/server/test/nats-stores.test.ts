@@ -59,7 +59,7 @@ describe('NATS KV stores on a 3-node cluster (R3)', () => {
     name: 'nats',
     create() {
       const c = clock();
-      return { store: new NatsAccessStore({ kv: bucket, key: space(), now: c.now }), advance: c.advance };
+      return { store: new NatsAccessStore({ bucket: cas, key: space(), now: c.now }), advance: c.advance };
     },
   });
 
@@ -107,7 +107,7 @@ describe('NATS KV stores on a 3-node cluster (R3)', () => {
     durable: true,
     create() {
       const key = space();
-      return { store: new NatsServerSubscriptionStore({ kv: bucket, key }), reopen: async () => new NatsServerSubscriptionStore({ kv: bucket, key }) };
+      return { store: new NatsServerSubscriptionStore({ bucket: cas, key }), reopen: async () => new NatsServerSubscriptionStore({ bucket: cas, key }) };
     },
   });
 

@@ -1,29 +1,28 @@
-import type { KV } from '@nats-io/kv';
+import type { CasBucket } from '../nats/cas-bucket.ts';
 import { boundedReason, type AccessEntry, type AccessStore } from './access-store.ts';
 import { token } from '../nats/names.ts';
-import { updateKey } from '../nats/kv.ts';
 
 /** An entry as JSON keeps it: a block without end (`Infinity`) as `null`. */
 type Stored = Omit<AccessEntry, 'blockedUntil'> & { blockedUntil?: number | null };
 const encode = (e: AccessEntry): Stored => (e.blockedUntil === Infinity ? { ...e, blockedUntil: null } : e);
 const decode = (e: Stored): AccessEntry => (e.blockedUntil === null ? { ...e, blockedUntil: Infinity } : (e as AccessEntry));
 
-/** Blocks and revocations in a JetStream KV bucket shared by every node (one key per user). */
+/** Blocks and revocations in a JetStream KV bucket shared by every node (one key per user, changed with `CasBucket`). */
 export class NatsAccessStore implements AccessStore {
-  private readonly kv: Promise<KV>;
+  private readonly bucket: CasBucket;
   private readonly key: (k: string) => string;
   private readonly now: () => number;
 
-  constructor(o: { kv: Promise<KV>; key: (k: string) => string; now?: () => number }) {
-    this.kv = o.kv;
+  constructor(o: { bucket: CasBucket; key: (k: string) => string; now?: () => number }) {
+    this.bucket = o.bucket;
     this.key = o.key;
     this.now = o.now ?? Date.now;
   }
 
   private async change(user: string, f: (e: AccessEntry | undefined) => AccessEntry | undefined): Promise<void> {
-    await updateKey<Stored>(await this.kv, this.key(token(user)), (cur) => {
+    await this.bucket.update<Stored, void>(this.key(token(user)), (cur) => {
       const next = f(cur && decode(cur));
-      return next === undefined ? undefined : encode(next);
+      return { value: next === undefined ? undefined : encode(next), result: undefined };
     });
   }
 
@@ -46,9 +45,9 @@ export class NatsAccessStore implements AccessStore {
   }
 
   async get(user: string): Promise<AccessEntry | undefined> {
-    const got = await (await this.kv).get(this.key(token(user)));
-    if (!got || got.operation !== 'PUT') return undefined;
-    const e = decode(got.json<Stored>());
+    const got = await this.bucket.get<Stored>(this.key(token(user)));
+    if (!got) return undefined;
+    const e = decode(got);
     const out: AccessEntry = {};
     if (e.blockedUntil !== undefined && e.blockedUntil > this.now()) {
       out.blockedUntil = e.blockedUntil;

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
+import { openBucket } from '../nats/kv.ts';
+import { CasBucket } from '../nats/cas-bucket.ts';
 import type { FrameId, Publication, StreamPosition } from '@switchboard/protocol';
 import { UNWRITTEN, idempotencyKeyOf, readUnwritten, type AppendOptions, type AppendResult, type HistoryOptions, type HistoryStore, type ReadOptions, type ReadResult } from './history-store.ts';
 import { hashed, token, type NatsNames } from '../nats/names.ts';
@@ -51,7 +53,7 @@ interface KeyRecord {
  * append store once even when the first attempt's acknowledgement was lost; a key bucket
  * records each key's offset and the store's clock decides when a key is forgotten (the
  * message id carries the record's revision, so a key forgotten by the store is a new id).
- * Claims for channels without history are `create`/`update` on that bucket.
+ * Claims for channels without history are exact read-modify-writes on that bucket (`CasBucket`).
  * Reads go to the stream leader (`STREAM.MSG.GET`): what was acknowledged is read.
  */
 export class JetStreamHistoryStore implements HistoryStore {
@@ -60,7 +62,7 @@ export class JetStreamHistoryStore implements HistoryStore {
   private readonly msgs: JsMessages[];
   private readonly appenders: StreamAppender[];
   private jsm: Promise<JetStreamManager> | undefined;
-  private prepared: Promise<{ keys: KV }> | undefined;
+  private prepared: Promise<{ keys: KV; claims: CasBucket }> | undefined;
   readonly appendAndPublish?: HistoryStore['appendAndPublish'];
 
   constructor(o: JetStreamHistoryStoreOptions) {
@@ -79,7 +81,7 @@ export class JetStreamHistoryStore implements HistoryStore {
   }
 
   /** Creates (or widens) the streams and the key bucket, once; the backends call it at start. */
-  prepare(): Promise<{ keys: KV }> {
+  prepare(): Promise<{ keys: KV; claims: CasBucket }> {
     this.prepared ??= (async () => {
       const jsm = await this.manager();
       const dup = this.o.duplicateWindowMs ?? 120_000;
@@ -90,8 +92,8 @@ export class JetStreamHistoryStore implements HistoryStore {
         maxPerSubject: this.o.maxPerChannel ?? 10_000,
         duplicateWindowMs: dup,
       })));
-      const keys = await new Kvm(this.o.nc).create(this.o.names.bucket('keys'), { replicas: this.o.replicas, history: 1, ttl: Math.max(dup * 2, 600_000) });
-      return { keys };
+      const keys = await openBucket(this.o.nc, this.o.names.bucket('keys'), this.o.replicas, Math.max(dup * 2, 600_000));
+      return { keys, claims: new CasBucket(this.o.nc, keys, this.o.names.bucket('keys')) };
     })().catch((err) => {
       this.prepared = undefined;
       throw err;
@@ -149,24 +151,11 @@ export class JetStreamHistoryStore implements HistoryStore {
   }
 
   async claimKey(channel: string, key: FrameId, windowMs: number, publisher?: string): Promise<boolean> {
-    const { keys } = await this.prepare();
+    const { claims } = await this.prepare();
     const k = this.o.names.key('c', token(channel), hashed(idempotencyKeyOf(key, publisher)));
     const now = this.now();
-    const value = JSON.stringify({ exp: now + Math.max(1, windowMs) });
-    try {
-      await keys.create(k, value);
-      return true;
-    } catch {
-      // It exists (or was deleted): claim it again only once its window has passed.
-    }
-    const e = await keys.get(k);
-    if (e && e.operation === 'PUT' && e.json<{ exp: number }>().exp > now) return false;
-    try {
-      await keys.update(k, value, e?.revision ?? 0);
-      return true;
-    } catch {
-      return false;
-    }
+    // Exact across nodes (`CasBucket`): of two claims of one key at once, one wins.
+    return claims.update<{ exp: number }, boolean>(k, (cur) => (cur && cur.exp > now ? { value: cur, result: false } : { value: { exp: now + Math.max(1, windowMs) }, result: true }));
   }
 
   async remove(channel: string): Promise<void> {

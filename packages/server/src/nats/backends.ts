@@ -84,6 +84,7 @@ export async function createNatsBackends(s: NatsSettings, log: Logger | undefine
     const key = (kind: string) => (k: string) => names.key(kind, k);
     const c = await cluster;
     const cas = new CasBucket(nc, c, names.bucket('cluster'));
+    const stateCas = new CasBucket(nc, await state, names.bucket('state'));
     let self: (() => NodeInfo) | undefined;
     const liveness = new NatsLiveness({ kv: c, cas, key: key('n'), id: o.nodeId, info: () => self?.(), ...(log ? { log } : {}) });
     // Users of a dead node: a surviving node announces them offline (once, cluster-wide).
@@ -96,8 +97,8 @@ export async function createNatsBackends(s: NatsSettings, log: Logger | undefine
       occupancy: new NatsOccupancy({ bucket: cas, kv: c, key: key('o'), liveness, outbox: webhookOutbox, ...(log ? { log } : {}) }),
       history,
       sessions: new NatsSessionStore({ kv: sessions, key: key('s') }),
-      access: new NatsAccessStore({ kv: state, key: key('a') }),
-      subscriptions: new NatsServerSubscriptionStore({ kv: state, key: key('u') }),
+      access: new NatsAccessStore({ bucket: stateCas, key: key('a') }),
+      subscriptions: new NatsServerSubscriptionStore({ bucket: stateCas, key: key('u') }),
       presence: new NatsPresenceStore({ bucket: cas, key: key('p'), liveness, onUserExpired: (user) => announceOffline?.(user), ...(log ? { log } : {}) }),
       logins: new NatsLoginRegistry({ bucket: cas, key: key('l'), liveness }),
       directory(node) {
