@@ -38,6 +38,23 @@ export interface NatsBackendOptions {
   sessionIdleMs: number;
 }
 
+/**
+ * Runs `f` until it succeeds, for up to `ms`: at start JetStream may still be electing, or
+ * busy with other nodes creating the same streams (its API then times out).
+ */
+async function patiently<T>(what: string, f: () => Promise<T>, log: Logger | undefined, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await f();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      if (attempt === 0) log?.warn({ err: (err as Error).message }, `nats: ${what} failed; retrying`);
+      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 2000)));
+    }
+  }
+}
+
 /** The servers of a `nats.url` (`host:port` entries are `nats://host:port`). */
 function natsServers(url: string): string[] {
   return url.split(',').map((u) => u.trim()).filter(Boolean);
@@ -76,10 +93,10 @@ export async function createNatsBackends(s: NatsSettings, log: Logger | undefine
   const names = new NatsNames(s.prefix);
   try {
     const history = new JetStreamHistoryStore({ nc, names, replicas: s.replicas, maxPerChannel: o.maxPerChannel, duplicateWindowMs: Math.max(o.dedupWindowMs, 120_000), publishes: true });
-    await history.prepare();
-    const state = openBucket(nc, names.bucket('state'), s.replicas);
-    const sessions = openBucket(nc, names.bucket('sessions'), s.replicas, o.sessionIdleMs * 2);
-    const cluster = openBucket(nc, names.bucket('cluster'), s.replicas);
+    await patiently('creating the history streams', () => history.prepare(), log);
+    const state = patiently('opening the state bucket', () => openBucket(nc, names.bucket('state'), s.replicas), log);
+    const sessions = patiently('opening the sessions bucket', () => openBucket(nc, names.bucket('sessions'), s.replicas, o.sessionIdleMs * 2), log);
+    const cluster = patiently('opening the cluster bucket', () => openBucket(nc, names.bucket('cluster'), s.replicas), log);
     await Promise.all([state, sessions, cluster]);
     const key = (kind: string) => (k: string) => names.key(kind, k);
     const c = await cluster;

@@ -68,12 +68,14 @@ export class NatsLiveness {
     await this.kv.put(this.key(`live.${token(this.id)}`), JSON.stringify({ until: Date.now() + this.ttlMs, info: this.info?.() ?? null }));
   }
 
-  /** True while `node` beats (this node always is, until `stop`). Cached for a fraction of the ttl. */
+  /** True while `node` beats (this node always is, until `stop`). A live answer is cached for a fraction of the ttl. */
   async alive(node: string): Promise<boolean> {
     if (node === this.id) return !this.stopped;
     const now = Date.now();
     let c = this.cache.get(node);
-    if (!c || now - c.at > this.ttlMs / 4) {
+    // A live answer is kept for a fraction of the ttl; a dead one is asked again every time
+    // (a node that had not beaten yet when first asked must count as soon as it does).
+    if (!c || c.until <= now || now - c.at > this.ttlMs / 4) {
       const e = await this.kv.get(this.key(`live.${token(node)}`));
       const beat = e && e.operation === 'PUT' && e.length > 0 ? e.json<{ until: number; info: unknown }>() : undefined;
       c = { until: beat?.until ?? 0, at: now, info: beat?.info };
