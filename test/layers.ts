@@ -18,7 +18,7 @@ export const LAYERS: ReadonlyArray<{ name: string; paths: RegExp[] }> = [
     name: 'services: one concern each, over the ports',
     paths: [
       /^subscriptions\/(subscriptions|server-subscriptions)\.ts$/, /^publishing\//, /^auth\//, /^presence\/presence-tracker\.ts$/,
-      /^session\/single-sign-on\.ts$/, /^access\/access-control\.ts$/, /^direct\//, /^webhooks\/webhooks\.ts$/, /^hub\.ts$/, /^delta\//,
+      /^session\/single-sign-on\.ts$/, /^access\/access-control\.ts$/, /^direct\//, /^webhooks\/webhooks\.ts$/, /^hub\.ts$/, /^delta\//, /^conflation\//,
       /^heartbeat\.ts$/, /^rpc\//, /^cluster\/node-requests\.ts$/, /^history\/(history-reads|rewind)\.ts$/,
     ],
   },

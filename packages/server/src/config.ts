@@ -38,6 +38,15 @@ const NamespaceSchema = z.strictObject({
    * publication as a Fossil delta against the channel's previous one when that is smaller.
    */
   delta: z.enum(['fossil']).nullable().default(null),
+  /**
+   * Conflation (docs/protocol.md#conflation): live publications reach each subscriber at most
+   * once per `intervalMs`, only the latest per value of tag `key`; a subscriber that cannot
+   * keep up gets the latest values when it can instead of being closed 3008.
+   */
+  conflation: z.strictObject({
+    key: z.string().min(1).max(64).regex(/^[A-Za-z_][A-Za-z0-9_.:-]*$/, 'a tag name: a letter or _, then letters, digits, _ - . :'),
+    intervalMs: z.int().min(10).max(60_000),
+  }).nullable().default(null),
   /** Namespace `#` only: subscribe each connection to its own `#<userId>` on authentication (default true). */
   autoSubscribe: z.boolean().optional(),
 });

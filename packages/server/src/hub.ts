@@ -1,5 +1,6 @@
 import type { Publication } from '@switchboard/protocol';
-import type { AuthenticatedConnection, Connection, Subscription } from './connection/connection.ts';
+import { admit, type AuthenticatedConnection, type Connection, type Subscription } from './connection/connection.ts';
+import { ChannelConflation } from './conflation/channel-conflation.ts';
 import { EncodedOnce, type ProtocolEncoder } from './connection/protocol.ts';
 import { ChannelDelta } from './delta/channel-delta.ts';
 
@@ -20,19 +21,6 @@ type UserConnections = AuthenticatedConnection | Set<AuthenticatedConnection>;
  */
 function recordsOf(conn: Connection): Map<string, Subscription> {
   return conn.subscriptions as Map<string, Subscription>;
-}
-
-/**
- * True when `pub` may go to `sub`, advancing the subscription's position: always on channels
- * without history, and for history channels only past the position already given.
- */
-export function admit(sub: Subscription, pub: Publication): boolean {
-  const at = sub.position;
-  if (!at || pub.offset === undefined) return true;
-  if (pub.epoch === at.epoch && pub.offset <= at.offset) return false;
-  at.epoch = pub.epoch;
-  at.offset = pub.offset;
-  return true;
 }
 
 /**
@@ -98,6 +86,22 @@ function deliverFiltered(subs: Subscribers, pub: Publication, frames: Publicatio
   return n;
 }
 
+/**
+ * `Hub.deliver` on a conflated channel: held while a subscription recovers (released in full
+ * when it goes live), else waiting in the channel's conflation for its next tick.
+ */
+function deliverConflated(subs: Subscribers, pub: Publication, frames: PublicationFrames, c: ChannelConflation): number {
+  let n = 0;
+  for (const sub of subs instanceof Map ? subs.values() : [subs]) {
+    if (pub.except !== undefined && pub.except === sub.conn.id) continue;
+    if (sub.filter !== undefined && !sub.filter(pub.tags)) continue;
+    if (sub.buffer) offer(sub, pub, frames);
+    else c.hold(sub, pub);
+    n++;
+  }
+  return n;
+}
+
 /** `Hub.deliver` on a channel with delta subscribers. */
 function deliverDelta(subs: Subscribers, pub: Publication, frames: PublicationFrames, d: ChannelDelta): number {
   d.begin(pub);
@@ -119,6 +123,8 @@ export class Hub {
   private readonly deltas = new Map<string, ChannelDelta>();
   /** channel → how many of its local subscriptions have a filter (`Subscription.filter`); absent: none. */
   private readonly filtered = new Map<string, number>();
+  /** channel → its conflation, while it has local subscribers in a conflated namespace. */
+  private readonly conflations = new Map<string, ChannelConflation>();
   /** user → that user's authenticated local connections. */
   private readonly users = new Map<string, UserConnections>();
   /** client id → authenticated local connection. */
@@ -174,6 +180,12 @@ export class Hub {
     }
     if (sub.delta !== undefined && replaced !== sub) this.deltaJoined(channel);
     if (sub.filter !== undefined && replaced !== sub) this.filtered.set(channel, (this.filtered.get(channel) ?? 0) + 1);
+    if (sub.conflation !== undefined && replaced !== sub) {
+      let c = this.conflations.get(channel);
+      if (c === undefined) this.conflations.set(channel, (c = new ChannelConflation(sub.conflation)));
+      c.subscribers++;
+    }
+    if (replaced !== undefined && replaced !== sub && replaced.conflation !== undefined) this.conflationLeft(channel);
     recordsOf(conn).set(channel, sub);
     if (had === undefined) {
       this.channels.set(channel, sub);
@@ -206,6 +218,7 @@ export class Hub {
     sub.buffer = null;
     if (sub.delta !== undefined) this.deltaLeft(channel);
     if (sub.filter !== undefined) this.filterLeft(channel);
+    if (sub.conflation !== undefined) this.conflationLeft(channel);
     if (had instanceof Map) {
       had.delete(conn);
       if (had.size === 1) this.channels.set(channel, had.values().next().value!);
@@ -227,6 +240,14 @@ export class Hub {
     let d = this.deltas.get(channel);
     if (d === undefined) this.deltas.set(channel, (d = new ChannelDelta()));
     d.subscribers++;
+  }
+
+  private conflationLeft(channel: string): void {
+    const c = this.conflations.get(channel);
+    if (c !== undefined && --c.subscribers === 0) {
+      c.stop();
+      this.conflations.delete(channel);
+    }
   }
 
   private filterLeft(channel: string): void {
@@ -253,6 +274,10 @@ export class Hub {
     const frames = new PublicationFrames(pub);
     const d = this.deltas.size === 0 ? undefined : this.deltas.get(channel);
     // Subscribers without a filter cost nothing more: one size check while no channel has a filtered one.
+    if (this.conflations.size !== 0) {
+      const c = this.conflations.get(channel);
+      if (c !== undefined) return deliverConflated(subs, pub, frames, c);
+    }
     if (this.filtered.size !== 0 && this.filtered.has(channel)) return deliverFiltered(subs, pub, frames, d);
     if (d !== undefined) return deliverDelta(subs, pub, frames, d);
     if (!(subs instanceof Map)) {

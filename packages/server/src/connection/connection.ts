@@ -59,14 +59,30 @@ export class Subscription {
    * never looks at tags).
    */
   readonly filter: TagFilter | undefined;
+  /** A subscription of a conflated namespace (`conflation`): the hub's `ChannelConflation` paces it. */
+  readonly conflation: { key: string; intervalMs: number } | undefined;
 
-  constructor(conn: Connection, channel: string, o: { history: boolean; delta: boolean; filter?: TagFilter }) {
+  constructor(conn: Connection, channel: string, o: { history: boolean; delta: boolean; filter?: TagFilter; conflation?: { key: string; intervalMs: number } | null }) {
     this.conn = conn;
     this.channel = channel;
     this.buffer = o.history ? [] : null;
     this.delta = o.delta ? -1 : undefined;
     this.filter = o.filter;
+    this.conflation = o.conflation ?? undefined;
   }
+}
+
+/**
+ * True when `pub` may go to `sub`, advancing the subscription's position: always on channels
+ * without history, and for history channels only past the position already given.
+ */
+export function admit(sub: Subscription, pub: Publication): boolean {
+  const at = sub.position;
+  if (!at || pub.offset === undefined) return true;
+  if (pub.epoch === at.epoch && pub.offset <= at.offset) return false;
+  at.epoch = pub.epoch;
+  at.offset = pub.offset;
+  return true;
 }
 
 export type { Identity } from '../identity.ts';
@@ -231,6 +247,11 @@ export class Connection implements Flushable {
       return;
     }
     this.flushNow(true);
+  }
+
+  /** True while what waits to reach this client (here and in the transport) is at most `share` of `limits.maxQueueBytes`. */
+  hasRoom(share: number): boolean {
+    return this.transport.bufferedAmount + this.queuedBytes <= this.host.limits.maxQueueBytes * share;
   }
 
   /**

@@ -1,10 +1,10 @@
 import type { Publication, StreamPosition, TagFilter } from '@switchboard/protocol';
 import { filterPublications } from './filter.ts';
-import { Subscription, type AuthenticatedConnection, type Connection } from '../connection/connection.ts';
+import { Subscription, admit, type AuthenticatedConnection, type Connection } from '../connection/connection.ts';
 import type { Config } from '../config.ts';
 import type { Broker } from '../broker/broker.ts';
 import type { ChannelResolver, ResolvedChannel } from '../channels.ts';
-import { admit, type Hub } from '../hub.ts';
+import type { Hub } from '../hub.ts';
 import type { HistoryReads } from '../history/history-reads.ts';
 import type { HistoryOptions } from '../history/history-store.ts';
 import { readRewind } from '../history/rewind.ts';
@@ -118,7 +118,9 @@ export class Subscriptions {
    */
   private async open(conn: AuthenticatedConnection, ch: ResolvedChannel, options: SubscribeOptions): Promise<{ sub: Subscription; result: SubscribeResult } | undefined> {
     if (conn.state === 'closed') return undefined;
-    const sub = new Subscription(conn, ch.name, { history: ch.history !== undefined, delta: options.delta === true, ...(options.filter ? { filter: options.filter } : {}) });
+    const sub = new Subscription(conn, ch.name, {
+      history: ch.history !== undefined, delta: options.delta === true, ...(options.filter ? { filter: options.filter } : {}), conflation: ch.options.conflation,
+    });
     const { hub, broker, webhooks, failures } = this.o;
     const first = hub.addSubscriber(sub);
     if (first && ch.owner === undefined) webhooks.channel('occupied', ch.name);

@@ -23,8 +23,8 @@ function checkRewind(ctx: Pick<CommandContext, 'config'>, ch: ResolvedChannel, r
  */
 function deltaGranted(ch: ResolvedChannel, frame: SubscribeFrame): boolean | undefined {
   if (frame.delta === undefined) return undefined;
-  // A filtered subscription skips publications: it carries full data.
-  return frame.filter === undefined && ch.options.delta === frame.delta;
+  // A filtered or conflated subscription skips publications: it carries full data.
+  return frame.filter === undefined && ch.options.conflation === null && ch.options.delta === frame.delta;
 }
 
 /** `subscribe`: checks permission and limits, joins the channel, recovers from `since`. */
