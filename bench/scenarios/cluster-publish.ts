@@ -1,10 +1,13 @@
 /**
- * `npm run bench -- cluster-publish [--rounds 3] [--seconds 5] [--connections 512] [--channels 96] [--queued 4] [--concurrency 512] [--topologies one,cluster,postgres]`
+ * `npm run bench -- cluster-publish [--rounds 3] [--seconds 5] [--connections 512] [--channels 96] [--queued 4] [--concurrency 512] [--topologies one,cluster,postgres,nats]`
  *
  * Publish throughput of cluster mode against what the backend itself can do, for one Redis,
- * a 3-primary Redis Cluster and PostgreSQL (`postgres`: its ceiling is the history store
- * straight from this process, group-committed, as step 2 below), each started by the bench
- * on free loopback ports and stopped when it is done. Per topology, `--rounds` rounds of:
+ * a 3-primary Redis Cluster, PostgreSQL (`postgres`: its ceiling is the history store
+ * straight from this process, group-committed, as step 2 below) and a 3-node NATS JetStream
+ * cluster (`nats`: its ceiling is JetStream's own, plain publishes with a message id to a
+ * stream replicated 3 times, `--concurrency` in flight; step 2 is `JetStreamHistoryStore`
+ * from this process, its conditional appends), each started by the bench on free loopback
+ * ports and stopped when it is done. Per topology, `--rounds` rounds of:
  *
  * 1. Redis ceiling: the publish script (`APPEND`: offset, XADD, trim, idempotency key,
  *    SPUBLISH) once per publication, straight from this process on an auto-pipelined ioredis
@@ -38,10 +41,15 @@ import { startPostgres } from '../../test/support/postgres.ts';
 import { PostgresHistoryStore } from '../../packages/server/src/history/postgres-history-store.ts';
 import { createPool, PgNames } from '../../packages/server/src/postgres/connect.ts';
 import { preparePostgres } from '../../packages/server/src/postgres/backends.ts';
+import { startNatsCluster } from '../../test/support/nats.ts';
+import { connect as connectNats } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { JetStreamHistoryStore } from '../../packages/server/src/history/jetstream-history-store.ts';
+import { NatsNames } from '../../packages/server/src/nats/names.ts';
 import { num, type Comparison, type ScenarioContext, type ScenarioResult } from './types.ts';
 
-type Topology = 'one' | 'cluster' | 'postgres';
-const LABEL: Record<Topology, string> = { one: '1 Redis', cluster: '3-primary Redis Cluster', postgres: 'PostgreSQL' };
+type Topology = 'one' | 'cluster' | 'postgres' | 'nats';
+const LABEL: Record<Topology, string> = { one: '1 Redis', cluster: '3-primary Redis Cluster', postgres: 'PostgreSQL', nats: '3-node NATS JetStream (R3)' };
 const HISTORY = { size: 1000, ttl: '1h' };
 const RETENTION = { size: 1000, ttlMs: 3_600_000, dedupWindowMs: 120_000 };
 
@@ -93,6 +101,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 async function direct(url: string, ctx: ScenarioContext, channels: number, batch: boolean, topology: Topology): Promise<number> {
   if (topology === 'postgres') return directPostgres(url, ctx, channels);
+  if (topology === 'nats') return directNats(url, ctx, channels, batch);
   const connection = await connectRedis({ url, name: 'bench:ceiling' });
   const store = new RedisHistoryStore({ connection, publish: true, batch, keys: new RedisKeys(`sbceil${batch ? 'b' : ''}:`) });
   try {
@@ -125,6 +134,40 @@ async function directPostgres(url: string, ctx: ScenarioContext, channels: numbe
     ));
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * NATS JetStream: without `store`, JetStream's own ceiling (a plain publish with a message id
+ * per publication to a stream replicated 3 times, a subject per channel); with it, the
+ * history store as the gateway uses it (conditional appends, one at a time per stream).
+ */
+async function directNats(url: string, ctx: ScenarioContext, channels: number, store: boolean): Promise<number> {
+  const nc = await connectNats({ servers: url.split(',') });
+  const run = `${Date.now().toString(36)}`;
+  try {
+    if (store) {
+      const history = new JetStreamHistoryStore({ nc, names: new NatsNames(`sbceil${run}`), replicas: 3, maxPerChannel: 1000 });
+      await history.prepare();
+      return await rate(num(ctx, 'seconds', 5), num(ctx, 'concurrency', 512), (loop, n) => history.append(
+        channelName(loop % channels),
+        { channel: '', data: { text: 'hello world', n }, ts: Date.now(), from: `p${loop}`, id: `${run}-${loop}-${n}` },
+        { ...RETENTION, idempotencyKey: `${run}-${loop}-${n}`, publisher: `u:p${loop}` },
+      ));
+    }
+    const jsm = await jetstreamManager(nc);
+    const stream = `ceil_${run}`;
+    await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], num_replicas: 3, max_msgs_per_subject: 1000, duplicate_window: 120_000_000_000 });
+    const js = jetstream(nc);
+    try {
+      return await rate(num(ctx, 'seconds', 5), num(ctx, 'concurrency', 512), (loop, n) => js.publish(
+        `${stream}.c${loop % channels}`, JSON.stringify({ channel: channelName(loop % channels), data: { text: 'hello world', n }, ts: Date.now() }), { msgID: `${run}-${loop}-${n}` },
+      ));
+    } finally {
+      await jsm.streams.delete(stream);
+    }
+  } finally {
+    await nc.close();
   }
 }
 
@@ -170,7 +213,8 @@ async function gatewayWithPublishers(url: string, ctx: ScenarioContext, channels
     namespaces: { '': {}, chat: { history: HISTORY, allowSubscribe: true, allowPublish: true } },
   }));
   const profile = ctx.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${new URL('../results/prof/', import.meta.url).pathname}` } : undefined;
-  const gw = await startGatewayProcess({ args: ['--config', join(dir, 'c.json'), topology === 'postgres' ? '--postgres' : '--redis', url, '--jwt-secret', SECRET], startTimeoutMs: 120_000, ...(profile ? { env: profile } : {}) });
+  const flag = topology === 'postgres' ? '--postgres' : topology === 'nats' ? '--nats' : '--redis';
+  const gw = await startGatewayProcess({ args: ['--config', join(dir, 'c.json'), flag, url, '--jwt-secret', SECRET], startTimeoutMs: 120_000, ...(profile ? { env: profile } : {}) });
   const connections = num(ctx, 'connections', 512);
   const queued = Math.max(1, num(ctx, 'queued', 4));
   const tally: Tally = { acked: 0, refused: 0, counting: false, running: false };
@@ -250,13 +294,13 @@ async function spread(url: string, channels: number): Promise<Record<string, num
 export async function clusterPublish(ctx: ScenarioContext): Promise<ScenarioResult> {
   const channels = num(ctx, 'channels', 96);
   const rounds = Math.max(1, num(ctx, 'rounds', 3));
-  const wanted = (typeof ctx.args.topologies === 'string' ? ctx.args.topologies : 'one,cluster,postgres').split(',') as Topology[];
-  for (const t of wanted) if (!(t in LABEL)) throw new Error(`--topologies: unknown "${t}" (one, cluster, postgres)`);
+  const wanted = (typeof ctx.args.topologies === 'string' ? ctx.args.topologies : 'one,cluster,postgres,nats').split(',') as Topology[];
+  for (const t of wanted) if (!(t in LABEL)) throw new Error(`--topologies: unknown "${t}" (one, cluster, postgres, nats)`);
   const results: Partial<Record<Topology, TopologyResult>> = {};
   for (const topology of wanted) {
     const label = LABEL[topology];
     ctx.log(`${label}: starting`);
-    const server = topology === 'one' ? await startRedis() : topology === 'cluster' ? await startRedisCluster(3) : await startPostgresServer();
+    const server = topology === 'one' ? await startRedis() : topology === 'cluster' ? await startRedisCluster(3) : topology === 'nats' ? await startNatsCluster() : await startPostgresServer();
     try {
       const channelsPerShard = topology === 'cluster' ? await spread(server.url, channels) : undefined;
       if (channelsPerShard) ctx.log(`${label}: channels per primary ${JSON.stringify(channelsPerShard)}`);
@@ -293,7 +337,7 @@ export async function clusterPublish(ctx: ScenarioContext): Promise<ScenarioResu
   for (const t of wanted) {
     const r = results[t]!;
     comparisons.push(
-      { metric: t === 'postgres' ? `${LABEL[t]}: ceiling (the history store, group-committed)` : `${LABEL[t]}: Redis ceiling (one script per publication)`, unit: 'publications/s', higherIsBetter: true, values: { switchboard: r.ceiling } },
+      { metric: t === 'postgres' ? `${LABEL[t]}: ceiling (the history store, group-committed)` : t === 'nats' ? `${LABEL[t]}: JetStream ceiling (plain publishes with a message id)` : `${LABEL[t]}: Redis ceiling (one script per publication)`, unit: 'publications/s', higherIsBetter: true, values: { switchboard: r.ceiling } },
       { metric: `${LABEL[t]}: store direct, batched per channel`, unit: 'publications/s', higherIsBetter: true, values: { switchboard: r.batched } },
       { metric: `${LABEL[t]}: end to end (acked)`, unit: 'publications/s', higherIsBetter: true, values: { switchboard: r.endToEnd } },
       { metric: `${LABEL[t]}: end to end / ceiling`, unit: 'ratio', higherIsBetter: true, values: { switchboard: r.ratio } },
@@ -309,6 +353,11 @@ export async function clusterPublish(ctx: ScenarioContext): Promise<ScenarioResu
     const x = Math.round((results.postgres.endToEnd / results.one.endToEnd) * 100) / 100;
     comparisons.push({ metric: 'PostgreSQL / 1 Redis, end to end', unit: 'ratio', higherIsBetter: true, values: { switchboard: x } });
     notes.push(`PostgreSQL carries ${x}× one Redis end to end (${results.postgres.endToEnd} vs ${results.one.endToEnd} publications/s)`);
+  }
+  if (results.one && results.nats) {
+    const x = Math.round((results.nats.endToEnd / results.one.endToEnd) * 100) / 100;
+    comparisons.push({ metric: 'NATS JetStream / 1 Redis, end to end', unit: 'ratio', higherIsBetter: true, values: { switchboard: x } });
+    notes.push(`NATS JetStream carries ${x}× one Redis end to end (${results.nats.endToEnd} vs ${results.one.endToEnd} publications/s)`);
   }
   return {
     scenario: 'cluster-publish',
