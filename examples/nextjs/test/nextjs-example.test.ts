@@ -2,7 +2,7 @@
  * The Next.js (App Router) example in Chromium against a real gateway: `next dev` (Turbopack
  * compiles the page on its first request), the page fetches a token from the app's route
  * handler, connects, subscribes to news:ticker and shows what a backend publishes through the
- * HTTP API.
+ * HTTP API; the gateway's secret, which the route signs with, is in nothing the browser loads.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -44,6 +44,9 @@ it('in Chromium: the page connects with the route’s token and shows a publicat
   const page = await (await browser.newContext()).newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // everything the browser loads: the gateway's secret must not be in any of it
+  const bodies: Array<Promise<string>> = [];
+  page.on('response', (res) => bodies.push(res.text().catch(() => '')));
   // the first request compiles the page: slow on a loaded machine
   await page.goto(`${site.url}/?user=ann`, { timeout: 120_000 });
   await expect.poll(() => page.locator('#connection').textContent(), { timeout: 60_000 }).toBe('connected');
@@ -56,4 +59,7 @@ it('in Chromium: the page connects with the route’s token and shows a publicat
   expect(r.status, await r.clone().text()).toBe(200);
   await expect.poll(() => page.locator('#messages li').allTextContents()).toEqual(['markets open']);
   expect(errors).toEqual([]);
+  const loaded = await Promise.all(bodies);
+  expect(loaded.join('').length).toBeGreaterThan(1000);
+  expect(loaded.filter((b) => b.includes(SECRET))).toEqual([]);
 }, 180_000);
