@@ -69,6 +69,7 @@ export class Switchboard extends Emitter<ClientEvents> {
   private readonly host: SubscriptionHost = {
     unsubscribe: (sub) => this.removeSubscription(sub),
     history: (ch, o) => this.history(ch, o),
+    presenceUpdate: (channel, info) => this.command({ type: 'presence_update', channel, info }),
     resubscribe: (sub, lost) => {
       if (lost) this.emit('error', { error: lost });
       if (this.current === 'connected' && this.subs.get(sub.channel) === sub && this.write({ type: 'unsubscribe', channel: sub.channel })) this.sendSubscribe(sub);
@@ -361,8 +362,7 @@ export class Switchboard extends Emitter<ClientEvents> {
         else if (!pub.delta) this.emit('message', pub); // a delta without its subscription cannot be applied
         return;
       }
-      case 'join':
-      case 'leave': this.subs.get(f.channel)?.handlePresence(f); return;
+      case 'join': case 'leave': case 'update': this.subs.get(f.channel)?.handlePresence(f); return;
       case 'online': this.emit('online', { user: f.user }); return;
       case 'offline': this.emit('offline', { user: f.user }); return;
       case 'ping': this.write({ type: 'pong' }); return;

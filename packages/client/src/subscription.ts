@@ -1,4 +1,4 @@
-import { UNWRITTEN_EPOCH, type DeltaFormat, type AckFrame, type JoinFrame, type LeaveFrame, type Publication, type StreamPosition, type SubscribeFrame, type SubscribedFrame } from '@switchboard/protocol';
+import { UNWRITTEN_EPOCH, type DeltaFormat, type AckFrame, type JoinFrame, type LeaveFrame, type UpdateFrame, type Publication, type StreamPosition, type SubscribeFrame, type SubscribedFrame } from '@switchboard/protocol';
 import { Emitter } from './emitter.ts';
 import type { SwitchboardError } from './errors.ts';
 import { followReplay, positionOf, type HistoryReader } from './replay.ts';
@@ -25,6 +25,8 @@ export interface SubscriptionEvents<T = unknown> {
   join: { user: string; client: string; info?: unknown };
   /** Someone left (namespaces with `joinLeave`). */
   leave: { user: string; client: string };
+  /** Someone changed their presence info (`setPresence`; namespaces with `joinLeave` and `presenceUpdates`). */
+  update: { user: string; client: string; info: unknown };
   /** Missed publications were replayed after a reconnect (`count` of them, delivered as `message` first). */
   recovered: { count: number };
   /**
@@ -76,6 +78,8 @@ export interface SubscriptionHost {
    * (nothing to recover from), reported as the client's `error` event.
    */
   resubscribe(sub: Subscription, lost: SwitchboardError | undefined): void;
+  /** `presence_update` on the live connection: resolves with its ack, rejects with its error. */
+  presenceUpdate(channel: string, info: unknown): Promise<unknown>;
 }
 
 /**
@@ -291,11 +295,23 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     this.accept(pub);
   }
 
-  /** @internal A join or leave push. */
-  handlePresence(frame: JoinFrame | LeaveFrame): void {
+  /** @internal A join, leave or update push. */
+  handlePresence(frame: JoinFrame | LeaveFrame | UpdateFrame): void {
     if (this.current === 'unsubscribed') return;
     if (frame.type === 'join') this.emit('join', { user: frame.user, client: frame.client, ...(frame.info !== undefined ? { info: frame.info } : {}) });
+    else if (frame.type === 'update') this.emit('update', { user: frame.user, client: frame.client, info: frame.info });
     else this.emit('leave', { user: frame.user, client: frame.client });
+  }
+
+  /**
+   * Sets this connection's presence info in the channel (any JSON, at most the server's
+   * `limits.maxPresenceInfoBytes`; `null` clears it), on namespaces with `presence` and
+   * `presenceUpdates`: `presence()` answers show it on every node, and subscribers get an
+   * `update` event (with `joinLeave`). Resolves once stored; rejects with the server's error
+   * (`too_many_requests` past `limits.presenceUpdatesPerSecond`). Needs the subscription live.
+   */
+  async setPresence(info: unknown): Promise<void> {
+    await this.host.presenceUpdate(this.channel, info);
   }
 
   /** @internal The connection was lost; the client will subscribe again. */

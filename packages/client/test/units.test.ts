@@ -101,7 +101,7 @@ describe('small parts', () => {
 describe('Subscription recovery ordering', () => {
   const pub = (offset: number, epoch = 'e1') => ({ channel: 'c', data: offset, offset, epoch, ts: 0 });
   const make = () => {
-    const sub = new Subscription('c', { unsubscribe() {}, resubscribe() {}, history: () => Promise.reject(new Error('no history here')) }, { since: { epoch: 'e1', offset: 3 } });
+    const sub = new Subscription('c', { unsubscribe() {}, resubscribe() {}, history: () => Promise.reject(new Error('no history here')), presenceUpdate: () => Promise.resolve({}) }, { since: { epoch: 'e1', offset: 3 } });
     const got: number[] = [];
     const events: string[] = [];
     sub.on('message', (m) => got.push(m.offset!));

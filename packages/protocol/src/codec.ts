@@ -45,6 +45,10 @@ function problem(f: Record<string, unknown>, type: ClientFrame['type']): string 
       if (f.delta !== undefined && !DELTA_FORMATS.includes(f.delta as never)) return `subscribe: delta must be one of ${DELTA_FORMATS.map((d) => JSON.stringify(d)).join(', ')}`;
       if (f.filter !== undefined && !(str(f.filter) && f.filter.length <= MAX_FILTER_LENGTH)) return `subscribe: filter must be a string of at most ${MAX_FILTER_LENGTH} characters`;
       return undefined;
+    case 'presence_update':
+      if (!str(f.channel)) return 'presence_update: channel must be a string';
+      if (!('info' in f) || f.info === undefined) return 'presence_update: info is required (any JSON; null clears it)';
+      return undefined;
     case 'unsubscribe':
     case 'presence':
       if (!str(f.channel)) return `${type}: channel must be a string`;
@@ -85,7 +89,7 @@ function problem(f: Record<string, unknown>, type: ClientFrame['type']): string 
   }
 }
 
-const KNOWN = new Set<string>(['auth', 'subscribe', 'unsubscribe', 'publish', 'send', 'presence', 'history', 'refresh', 'ping', 'pong', 'rpc']);
+const KNOWN = new Set<string>(['auth', 'subscribe', 'unsubscribe', 'publish', 'send', 'presence', 'presence_update', 'history', 'refresh', 'ping', 'pong', 'rpc']);
 
 /** Decodes and validates one client frame (a JSON text). Never throws. */
 export function decodeClientFrame(text: string): DecodeResult {

@@ -39,6 +39,12 @@ export interface PublishFrame { type: 'publish'; id?: FrameId; channel: string; 
 export interface SendFrame { type: 'send'; id?: FrameId; to: string; data: unknown }
 export interface PresenceFrame { type: 'presence'; id?: FrameId; channel: string }
 /**
+ * Sets this connection's presence info in a channel it is subscribed to (namespaces with
+ * `presence` and `presenceUpdates`): stored for `presence` answers, and announced to the
+ * channel's subscribers as `update` (with `joinLeave`). `info`: any JSON, bounded.
+ */
+export interface PresenceUpdateFrame { type: 'presence_update'; id?: FrameId; channel: string; info: unknown }
+/**
  * Page through a channel's history. Oldest first from `since` (exclusive) by default;
  * `reverse: true` pages newest first, from `since` (exclusive) backwards, or from the top.
  */
@@ -63,7 +69,7 @@ export interface PongFrame { type: 'pong'; id?: FrameId }
 
 export type ClientFrame =
   | AuthFrame | SubscribeFrame | UnsubscribeFrame | PublishFrame | SendFrame
-  | PresenceFrame | HistoryFrame | RefreshFrame | PingFrame | PongFrame | RpcFrame;
+  | PresenceFrame | PresenceUpdateFrame | HistoryFrame | RefreshFrame | PingFrame | PongFrame | RpcFrame;
 
 export type ClientFrameType = ClientFrame['type'];
 
@@ -128,6 +134,8 @@ export interface AckFrame {
 export interface ErrorFrame { type: 'error'; id?: FrameId; code: string; message: string; temporary: boolean; details?: { code?: string; data?: unknown } }
 export interface JoinFrame { type: 'join'; channel: string; user: string; client: string; info?: unknown }
 export interface LeaveFrame { type: 'leave'; channel: string; user: string; client: string }
+/** A subscriber of the channel changed its presence info (`presence_update`). */
+export interface UpdateFrame { type: 'update'; channel: string; user: string; client: string; info: unknown }
 export interface OnlineFrame { type: 'online'; user: string }
 export interface OfflineFrame { type: 'offline'; user: string }
 export interface ServerPingFrame { type: 'ping' }
@@ -145,7 +153,7 @@ export interface DisconnectFrame { type: 'disconnect'; code: number; reason: str
 
 export type ServerFrame =
   | AuthSuccessFrame | AuthFailedFrame | AckFrame | ErrorFrame | MessageFrame
-  | JoinFrame | LeaveFrame | OnlineFrame | OfflineFrame | ServerPingFrame | ServerPongFrame
+  | JoinFrame | LeaveFrame | UpdateFrame | OnlineFrame | OfflineFrame | ServerPingFrame | ServerPongFrame
   | TokenExpiringFrame | DisconnectFrame | SubscribedFrame | UnsubscribedFrame;
 
 export type ServerFrameType = ServerFrame['type'];

@@ -118,8 +118,10 @@ export function useSubscription<T = unknown>(channel: string | null | undefined,
 
 /**
  * Who is subscribed to `channel` (the namespace needs `presence`; live updates need
- * `joinLeave`): one entry per user with their connection count, sorted by user. Subscribes
- * to the channel while mounted (shared with `useSubscription`). Empty until known.
+ * `joinLeave`): one entry per user with their connection count and info, sorted by user, kept
+ * live as users join, leave and change their info (`subscription.setPresence`, namespaces with
+ * `presenceUpdates`). Subscribes to the channel while mounted (shared with `useSubscription`).
+ * Empty until known.
  */
 export function usePresence(channel: string | null | undefined): PresenceEntry[] {
   const client = useSwitchboard();
@@ -154,6 +156,14 @@ export function usePresence(channel: string | null | undefined): PresenceEntry[]
         if (!users || !cur) return;
         if (cur.connections > 1) users.set(user, { ...cur, connections: cur.connections - 1 });
         else users.delete(user);
+        show();
+      }),
+      // Live presence state: someone's `setPresence` (an away status, a cursor) replaces their info.
+      sub.on('update', ({ user, info }) => {
+        const cur = users?.get(user);
+        if (!users || !cur) return;
+        const { info: _old, ...rest } = cur;
+        users.set(user, info === null ? rest : { ...rest, info });
         show();
       }),
     ];

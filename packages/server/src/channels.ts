@@ -26,7 +26,7 @@ export interface ResolvedChannel extends ParsedChannel {
 
 const PERSONAL_DEFAULTS: NamespaceOptions = {
   history: { size: 100, ttl: 7 * 86_400_000 },
-  presence: false, joinLeave: false, clientPublish: false, directMessages: true, allowSubscribe: false, allowPublish: false, publicationWebhooks: false, delta: null, conflation: null,
+  presence: false, joinLeave: false, clientPublish: false, directMessages: true, allowSubscribe: false, allowPublish: false, publicationWebhooks: false, delta: null, conflation: null, presenceUpdates: false,
 };
 
 /**
@@ -35,7 +35,7 @@ const PERSONAL_DEFAULTS: NamespaceOptions = {
  */
 const DEV_OPEN_NAMESPACE: NamespaceOptions = {
   history: { size: 1000, ttl: 86_400_000 },
-  presence: true, joinLeave: true, clientPublish: true, directMessages: true, allowSubscribe: false, allowPublish: false, publicationWebhooks: false, delta: null, conflation: null,
+  presence: true, joinLeave: true, clientPublish: true, directMessages: true, allowSubscribe: false, allowPublish: false, publicationWebhooks: false, delta: null, conflation: null, presenceUpdates: true,
 };
 
 /** What a Pusher cache channel keeps when its namespace keeps no history: the last event, 30 minutes (Pusher's). */

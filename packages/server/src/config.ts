@@ -47,6 +47,11 @@ const NamespaceSchema = z.strictObject({
     key: z.string().min(1).max(64).regex(/^[A-Za-z_][A-Za-z0-9_.:-]*$/, 'a tag name: a letter or _, then letters, digits, _ - . :'),
     intervalMs: z.int().min(10).max(60_000),
   }).nullable().default(null),
+  /**
+   * Subscribers may change their presence info on the live connection (`presence_update`;
+   * needs `presence`): stored for `presence` answers, announced as `update` with `joinLeave`.
+   */
+  presenceUpdates: z.boolean().default(false),
   /** Namespace `#` only: subscribe each connection to its own `#<userId>` on authentication (default true). */
   autoSubscribe: z.boolean().optional(),
 });
@@ -206,6 +211,10 @@ const ConfigSchema = z.strictObject({
     maxQueueBytes: z.int().min(1024).default(4 * 1024 * 1024),
     /** Commands per connection per second (token bucket; burst = 2x). */
     commandsPerSecond: z.int().min(1).default(200),
+    /** `presence_update`s per connection per second (token bucket; burst = 2x); past it: too_many_requests. */
+    presenceUpdatesPerSecond: z.int().min(1).default(5),
+    /** Largest `info` of a `presence_update`, as JSON bytes. */
+    maxPresenceInfoBytes: z.int().min(16).max(65_536).default(2048),
     /** New connections per IP per second (burst = 2x). */
     connectionsPerIpPerSecond: z.int().min(1).default(100),
     /** Requests on open HTTP-transport connections (`/poll?conn=`, `/send`, `/close`) per IP per second (burst = 2x). */

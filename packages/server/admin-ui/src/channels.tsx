@@ -71,7 +71,7 @@ function ChannelDetail({ name }: { name: string }) {
           <p id="channel-subscribers">{num(value.subscribers)} subscriber{value.subscribers === 1 ? '' : 's'}</p>
           <h3>Presence</h3>
           {'error' in value.presence ? <p class="note">{value.presence.error}</p> : value.presence.users.length === 0 ? <p class="note">Nobody present.</p> : (
-            <ul id="channel-presence">{value.presence.users.map((u) => <li key={u.user}>{u.user} <small>({u.connections} connection{u.connections === 1 ? '' : 's'})</small></li>)}</ul>
+            <ul id="channel-presence">{value.presence.users.map((u) => <li key={u.user}>{u.user} <small>({u.connections} connection{u.connections === 1 ? '' : 's'})</small>{u.info !== undefined ? <> <code class="presence-info">{JSON.stringify(u.info).slice(0, 200)}</code></> : null}</li>)}</ul>
           )}
           <h3>Recent history</h3>
           {'error' in value.history ? <p class="note">{value.history.error}</p> : value.history.publications.length === 0 ? <p class="note">No publications retained.</p> : (

@@ -19,7 +19,7 @@ export type ControlMessage =
    * connection in the channel; `last` (leave): it has none left. Absent where unknown
    * (`joinLeave` without `presence`, a store failure).
    */
-  | { type: 'presence'; event: 'join' | 'leave'; channel: string; user: string; client: string; info?: unknown; first?: boolean; last?: boolean }
+  | { type: 'presence'; event: 'join' | 'leave' | 'update'; channel: string; user: string; client: string; info?: unknown; first?: boolean; last?: boolean }
   /** The server API's push `all`: `data` for every authenticated connection (`ts`: when it was sent). */
   | { type: 'all'; data: unknown; ts: number }
   /**

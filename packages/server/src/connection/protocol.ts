@@ -13,6 +13,7 @@ export type ServerEvent =
    */
   | { type: 'join'; channel: string; user: string; client: string; info?: unknown; first?: boolean }
   | { type: 'leave'; channel: string; user: string; client: string; last?: boolean }
+  | { type: 'update'; channel: string; user: string; client: string; info: unknown }
   /** User presence: a watched user's first connection authenticated, or its last one is gone. */
   | { type: 'online' | 'offline'; user: string }
   /** The backend subscribed this connection (`POST /api/subscribe`); `epoch`/`offset`: where live delivery begins. */

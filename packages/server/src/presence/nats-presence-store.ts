@@ -69,9 +69,12 @@ export class NatsPresenceStore implements PresenceStore {
     const dead = await this.deadInChannel(channel);
     return this.o.bucket.update<Member[], boolean>(this.channelKey(channel), (cur) => {
       const list = (cur ?? []).filter((m) => !dead.has(m.n));
-      if (list.some((m) => m.c === member.client)) return { value: cur, result: false };
+      const entry = { c: member.client, u: member.user, ...(member.info !== undefined ? { i: member.info } : {}), n: this.me };
+      // Added again (presence_update): its info replaced in place.
+      const at = list.findIndex((m) => m.c === member.client);
+      if (at !== -1) return { value: list.map((m, i) => (i === at ? entry : m)), result: false };
       const first = !list.some((m) => m.u === member.user);
-      return { value: [...list, { c: member.client, u: member.user, ...(member.info !== undefined ? { i: member.info } : {}), n: this.me }], result: first };
+      return { value: [...list, entry], result: first };
     });
   }
 

@@ -139,6 +139,26 @@ export class PresenceTracker {
     });
   }
 
+  /**
+   * The connection's presence info in a channel it is in changed (`presence_update`): stored
+   * (after its join, so a `presence` answer shows it cluster-wide) and, with `joinLeave`,
+   * announced to the channel's subscribers on every node as `update`. False when the
+   * connection is not in the channel's presence. A store failure rejects with a temporary error.
+   */
+  async update(conn: AuthenticatedConnection, channel: string, info: unknown): Promise<boolean> {
+    const t = this.tracked.get(conn)?.get(channel);
+    if (!t || !t.presence) return false;
+    await t.joined;
+    if (this.tracked.get(conn)?.get(channel) !== t) return false;
+    await this.store.add(channel, { client: conn.id, user: t.user, ...(info !== null ? { info } : {}) }).catch((err) => {
+      throw this.failures.unavailable(err, 'presence');
+    });
+    if (t.joinLeave && this.tracked.get(conn)?.get(channel) === t) {
+      this.announce({ type: 'presence', event: 'update', channel, user: t.user, client: conn.id, info });
+    }
+    return true;
+  }
+
   /** A subscription ended (unsubscribe). */
   left(conn: AuthenticatedConnection, channel: string): void {
     const chans = this.tracked.get(conn);
@@ -189,7 +209,9 @@ export class PresenceTracker {
     if (!subs) return;
     const event: ServerEvent = msg.event === 'join'
       ? { type: 'join', channel: msg.channel, user: msg.user, client: msg.client, ...(msg.info !== undefined ? { info: msg.info } : {}), ...(msg.first !== undefined ? { first: msg.first } : {}) }
-      : { type: 'leave', channel: msg.channel, user: msg.user, client: msg.client, ...(msg.last !== undefined ? { last: msg.last } : {}) };
+      : msg.event === 'update'
+        ? { type: 'update', channel: msg.channel, user: msg.user, client: msg.client, info: msg.info ?? null }
+        : { type: 'leave', channel: msg.channel, user: msg.user, client: msg.client, ...(msg.last !== undefined ? { last: msg.last } : {}) };
     sendToEach(subs.keys(), event, msg.client);
   }
 

@@ -20,6 +20,15 @@ export function runPresenceStoreContract(o: { name: string; create(): Promise<Pr
       expect(Object.keys(await s.get('chat:b'))).toEqual(['carol']);
     }));
 
+    it('add again for a connection replaces its info (presence_update), without counting it twice', () => withStore(async (s) => {
+      expect(await s.add('chat:u', { client: 'c1', user: 'alice', info: { status: 'here' } })).toBe(true);
+      await s.add('chat:u', { client: 'c1', user: 'alice', info: { status: 'away' } });
+      expect(await s.get('chat:u')).toEqual({ alice: { user: 'alice', info: { status: 'away' }, connections: 1 } });
+      await s.add('chat:u', { client: 'c1', user: 'alice' });
+      expect(await s.get('chat:u')).toEqual({ alice: { user: 'alice', connections: 1 } });
+      expect(await s.remove('chat:u', 'c1')).toBe(true);
+    }));
+
     it('lists users whose ids are Object.prototype names like any other', () => withStore(async (s) => {
       const users = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
       for (const [i, user] of users.entries()) {

@@ -65,6 +65,7 @@ function eventFrame(e: ServerEvent): Buffer | undefined {
     case 'subscribed':
     case 'unsubscribed':
     case 'token_expiring':
+    case 'update': // Pusher has no event for a member's changed info
       return undefined;
     default: {
       const never: never = e;

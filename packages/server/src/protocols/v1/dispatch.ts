@@ -6,6 +6,7 @@ import { handleAuth } from './commands/auth.ts';
 import { handleSubscribe } from './commands/subscribe.ts';
 import { handleUnsubscribe } from './commands/unsubscribe.ts';
 import { handlePublish, handleSend } from './commands/publish.ts';
+import { handlePresenceUpdate } from './commands/presence-update.ts';
 import { handlePresence } from './commands/presence.ts';
 import { handleHistory } from './commands/history.ts';
 import { handleRefresh } from './commands/refresh.ts';
@@ -30,6 +31,7 @@ export async function dispatch(ctx: CommandContext, conn: Connection, frame: Cli
     case 'publish': return handlePublish(ctx, conn, frame);
     case 'send': return handleSend(ctx, conn, frame);
     case 'presence': return handlePresence(ctx, conn, frame);
+    case 'presence_update': return handlePresenceUpdate(ctx, conn, frame);
     case 'history': return handleHistory(ctx, conn, frame);
     case 'refresh': return handleRefresh(ctx, conn, frame);
     case 'rpc': return handleRpc(ctx, conn, frame);

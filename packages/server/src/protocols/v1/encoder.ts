@@ -40,6 +40,8 @@ function frameOf(e: ServerEvent): ServerFrame {
       return { type: 'join', channel: e.channel, user: e.user, client: e.client, ...(e.info !== undefined ? { info: e.info } : {}) };
     case 'leave':
       return { type: 'leave', channel: e.channel, user: e.user, client: e.client };
+    case 'update':
+      return { type: 'update', channel: e.channel, user: e.user, client: e.client, info: e.info };
     case 'online':
     case 'offline':
     case 'subscribed':
