@@ -137,7 +137,7 @@ describe('transactional outbox', () => {
     expect((await c.query('SELECT count(*)::int AS n FROM switchboard_outbox')).rows[0].n).toBe(0);
     await c.end();
     sub.close();
-  });
+  }, 120_000); // a gateway process killed and started again: slow on a loaded machine
 
   it('two gateways consuming one table publish each row once, in order per channel; a bad row is moved aside and blocks nothing', async () => {
     const a = gateways[0]!;
@@ -171,5 +171,5 @@ describe('transactional outbox', () => {
       await c.end();
       sub.close();
     }
-  });
+  }, 120_000);
 });
