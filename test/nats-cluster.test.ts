@@ -117,7 +117,8 @@ describe('cluster mode on NATS JetStream alone', () => {
     await m.request({ type: 'subscribe', channel: 'room:r1' });
     await n.request({ type: 'subscribe', channel: 'room:r1' });
     await m.next((f) => f.type === 'join' && f.user === 'nick');
-    expect(Object.keys((await second.request({ type: 'presence', channel: 'room:r1' })).presence).sort()).toEqual(['mona', 'nick']);
+    // Presence is stored after the subscribe's ack: wait for both entries (shared on NATS).
+    await waitFor(async () => Object.keys((await second.request({ type: 'presence', channel: 'room:r1' })).presence).sort().join() === 'mona,nick', 10_000, 'both users in presence');
     n.close();
     await m.next((f) => f.type === 'leave' && f.user === 'nick');
     await waitFor(async () => Object.keys((await second.request({ type: 'presence', channel: 'room:r1' })).presence).join() === 'mona');

@@ -48,14 +48,9 @@ export class NatsLiveness {
     return this.first;
   }
 
-  /** Every node listed (live or not, until `forget`). */
+  /** Every node that ever beat (live or not: the sweeps of presence and occupancy settle the dead ones; one id per node start). */
   async known(): Promise<string[]> {
     return (await this.cas.get<string[]>(this.key('nodes'))) ?? [];
-  }
-
-  /** Removes a dead node from the list (its entries were settled). */
-  async forget(node: string): Promise<void> {
-    await this.cas.update<string[], void>(this.key('nodes'), (cur) => ({ value: cur?.includes(node) ? cur.filter((n) => n !== node) : cur, result: undefined }));
   }
 
   /** What a live node's last beat carried (`info`); undefined when it is not live. */

@@ -150,7 +150,7 @@ export class NatsPresenceStore implements PresenceStore {
         if (settled) this.o.onUserExpired?.(user);
       }
       await this.o.bucket.update<string[], void>(this.o.key(`users.${token(dead)}`), () => ({ value: undefined, result: undefined }));
-      await this.o.liveness.forget(dead);
+      // The node stays listed: occupancy settles what it held from the same list.
     }
   }
 
