@@ -5,6 +5,7 @@ import { connect as tcpConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startGatewayProcess } from './support/gateway-process.ts';
+import { waitFor } from './support/ports.ts';
 import { RawClient, connectAuthed, startGateway } from '../packages/server/test/helpers.ts';
 
 const SECRET = 'shutdown-secret-0123456789abcdef';
@@ -52,6 +53,30 @@ describe('graceful shutdown', () => {
     expect(new Set(delays).size).toBeGreaterThan(1); // spread, not one thundering herd
     expect(gw.output()).toContain('shutdown complete: clients told, stores flushed');
     expect(await handshake(gw.wsUrl)).toBe('ECONNREFUSED');
+  });
+
+  it('a client that never answers the close frame does not hold the shutdown: exit 0 well within shutdown.timeoutMs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-shutdown-'));
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ storage: 'memory', auth: { jwtSecret: SECRET }, shutdown: { timeoutMs: 6000 } }));
+    const gw = await startGatewayProcess({ args: ['--config', config], env: { SWITCHBOARD_LOG_LEVEL: 'info' } });
+    const { mintToken } = await import('../packages/server/src/index.ts');
+    const t = await mintToken({ sub: 'mute', secret: SECRET, ttlSec: 600 });
+    // A WebSocket peer by hand: it completes the upgrade, then reads but never answers (as a
+    // stopped process or a vanished phone), so the close handshake never completes.
+    const sock = tcpConnect(gw.port, '127.0.0.1');
+    sock.on('error', () => {});
+    let got = '';
+    sock.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write(`GET /ws?token=${t} HTTP/1.1\r\nHost: gateway\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    await waitFor(() => got.includes('auth_success'), 10_000, 'the upgrade and auth_success');
+    const exitCode = await gw.stop();
+    expect(gw.output()).toContain('shutdown complete: clients told, stores flushed');
+    expect(exitCode).toBe(0); // before: held until the force-exit timer, exit 1
+    await closed; // the gateway destroyed the socket it had told
+    expect(got).toContain('"code":3001');
   });
 
   it('exits 1 after shutdown.timeoutMs when closing hangs (a request that never completes holds the HTTP server)', async () => {

@@ -46,6 +46,9 @@ export const TEXT_FRAME_SLOT = fanoutSlot('websocket text frame', textFrame);
  * frame (`ws.close`) and automatic pongs, each synchronously, between our own writes.
  * Anything that must reach the client goes through `send`/`sendMany`/`close` here.
  */
+/** How long a closed connection's peer has to answer the close frame before its socket is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
 class WsTransport implements Transport {
   readonly batch: boolean;
   private readonly ws: WebSocket;
@@ -76,7 +79,13 @@ class WsTransport implements Transport {
     return streamDrained(this.socket);
   }
   close(code: number, reason: string): void {
-    if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
+    if (this.ws.readyState !== WebSocket.CONNECTING && this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.close(code, reason);
+    // A peer that never answers the close frame (gone, half-open, or its process stopped)
+    // would keep the socket for `ws`'s 30 s, and hold a graceful shutdown past its timeout.
+    const cut = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+    cut.unref();
+    this.ws.once('close', () => clearTimeout(cut));
   }
   pause(): void {
     this.ws.pause();
