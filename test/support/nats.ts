@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
@@ -60,9 +60,12 @@ export async function startNatsCluster(o: { size?: number; hosts?: string[]; wra
     specs.push({ name: `n${i + 1}`, host: o.hosts?.[i] ?? '127.0.0.1', port: await freePort(), clusterPort: await freePort(), wrap: o.wraps?.[i] ?? [] });
   }
   const routes = specs.map((s) => `nats://${s.host}:${s.clusterPort}`).join(',');
+  // A server (or a route) that stops answering is given up after ~3 s, not minutes: partitions
+  // in the tests heal within seconds, and routes must notice both.
+  writeFileSync(join(dir, 'ping.conf'), 'ping_interval: "1s"\nping_max: 3\n');
   const nodes = specs.map((s) => {
     let proc: ChildProcess | undefined;
-    const args = ['-a', s.host, '-p', String(s.port), '-n', s.name, '-js', '-sd', join(dir, s.name)];
+    const args = ['-c', join(dir, 'ping.conf'), '-a', s.host, '-p', String(s.port), '-n', s.name, '-js', '-sd', join(dir, s.name)];
     if (size > 1) args.push('--cluster_name', 'sb', '--cluster', `nats://${s.host}:${s.clusterPort}`, '--routes', routes);
     const url = `nats://${s.host}:${s.port}`;
     const node: NatsNode = {
