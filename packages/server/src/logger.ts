@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
@@ -12,7 +13,19 @@ export const REDACT_PATHS = [
   'url', '*.url', 'query', '*.query', 'jwtSecret', '*.jwtSecret', 'apiKeys', '*.apiKeys',
 ];
 
-/** A structured `pino` logger with secrets redacted. */
+/** The key of this process's client tags: random at start, never written anywhere. */
+const TAG_KEY = randomBytes(32);
+
+/**
+ * What a log line shows for a connection's id (`client`): a keyed hash, the same for one
+ * connection in every line of this process (to follow it), never the id itself (which other
+ * commands and protocols accept, e.g. Pusher's `socket_id`).
+ */
+function clientTag(id: unknown): string {
+  return typeof id === 'string' ? `t_${createHmac('sha256', TAG_KEY).update(id).digest('base64url').slice(0, 12)}` : String(id);
+}
+
+/** A structured `pino` logger with secrets redacted and connection ids replaced by tags. */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino({ level, base: { svc: 'switchboard' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+  return pino({ level, base: { svc: 'switchboard' }, serializers: { client: clientTag }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
 }

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer } from '../src/index.ts';
 import { createLogger } from '../src/logger.ts';
 import { clip, LimitedLog } from '../src/log-limit.ts';
-import { SECRET } from './helpers.ts';
+import { connectAuthed, SECRET } from './helpers.ts';
 
 const servers: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -12,7 +12,7 @@ afterEach(async () => {
 });
 
 /** A gateway logging at `info` (the production default) into a byte counter. */
-async function gatewayCountingLog(options: Record<string, unknown>) {
+async function gatewayCountingLog(options: Record<string, unknown>, level = 'info') {
   const log = { bytes: 0, lines: [] as string[] };
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -23,7 +23,7 @@ async function gatewayCountingLog(options: Record<string, unknown>) {
   });
   const server = await createServer({
     options: { port: 0, host: '127.0.0.1', storage: 'memory', auth: { jwtSecret: SECRET }, ...options },
-    logger: createLogger('info', sink),
+    logger: createLogger(level, sink),
   });
   servers.push(server);
   const addr = await server.listen();
@@ -96,6 +96,20 @@ describe('refused handshakes are logged rate-limited, attacker-sized values clip
 });
 
 describe('LimitedLog (unit)', () => {
+  it('a connection\'s id is never logged: its lines carry a tag, the same in each line of it', async () => {
+    const { port, log } = await gatewayCountingLog({}, 'debug');
+    const c = await connectAuthed(`ws://127.0.0.1:${port}/ws`, 'tagged');
+    const id = c.frames.find((f) => f.type === 'auth_success')?.client as string;
+    expect(id).toMatch(/^c_/);
+    c.close();
+    await expect.poll(() => log.lines.some((l) => l.includes('connection closed'))).toBe(true);
+    const mine = log.lines.map((l) => JSON.parse(l)).filter((l) => l.user === 'tagged');
+    expect(mine.map((l) => l.msg)).toEqual(expect.arrayContaining(['authenticated', 'connection closed']));
+    expect(log.lines.join('')).not.toContain(id);
+    expect(new Set(mine.map((l) => l.client)).size).toBe(1);
+    expect(mine[0].client).toMatch(/^t_[\w-]{12}$/);
+  });
+
   it('writes perWindow lines per message and window, then one summary with the count', async () => {
     const out: any[] = [];
     const sink = new Writable({ write(c: Buffer, _e, done) { out.push(JSON.parse(c.toString())); done(); } });
